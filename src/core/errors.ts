@@ -1,0 +1,89 @@
+// The error family: every failure certkeeper reports carries a stable code, whether retrying
+// could help, and the underlying cause. Callers branch on `code`, never on message text.
+
+export type ErrorCode =
+  | 'CONFIG_INVALID' // the configuration file is unreadable, malformed or inconsistent
+  | 'USAGE' // a command-line argument is wrong
+  | 'ACME_ERROR' // the CA refused a request or answered in an unexpected way
+  | 'ACME_RATE_LIMITED' // the CA said "rateLimited" (429); see retryAfter
+  | 'ACME_UNREACHABLE' // the CA could not be reached at all
+  | 'VALIDATION_FAILED' // the CA could not validate a challenge
+  | 'DNS_UPDATE_FAILED' // a DNS provider could not add or remove a record
+  | 'DNS_ZONE_NOT_FOUND' // no zone could be found for a challenge name
+  | 'DNS_PROPAGATION_TIMEOUT' // the record never became visible on every nameserver
+  | 'DNS_QUERY_FAILED' // a DNS query got no usable answer
+  | 'HOOK_FAILED' // an external command exited non-zero or could not start
+  | 'HOOK_TIMEOUT' // an external command ran past its timeout
+  | 'SINK_FAILED' // a sink could not deploy a certificate
+  | 'STATE_IO' // the state directory could not be read or written
+  | 'STATE_CORRUPT' // stored data failed to parse
+  | 'LOCK_TIMEOUT' // another process held the state lock for too long
+  | 'CANCELLED' // the operation was aborted (shutdown, timeout of a parent)
+  | 'INTERNAL'; // a bug: anything not classified above
+
+export interface CertkeeperErrorOptions {
+  retryable?: boolean;
+  cause?: unknown;
+  /** Seconds the remote side asked us to wait before trying again (Retry-After). */
+  retryAfterSeconds?: number;
+  /** Extra structured context for logs and history (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ACME_ERROR',
+  'ACME_RATE_LIMITED',
+  'ACME_UNREACHABLE',
+  'VALIDATION_FAILED',
+  'DNS_UPDATE_FAILED',
+  'DNS_PROPAGATION_TIMEOUT',
+  'DNS_QUERY_FAILED',
+  'HOOK_FAILED',
+  'HOOK_TIMEOUT',
+  'SINK_FAILED',
+  'LOCK_TIMEOUT',
+]);
+
+export class CertkeeperError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CertkeeperErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CertkeeperError';
+    this.code = code;
+    this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
+  }
+}
+
+export function isCertkeeperError(error: unknown, code?: ErrorCode): error is CertkeeperError {
+  return error instanceof CertkeeperError && (code === undefined || error.code === code);
+}
+
+/** Wraps anything thrown into a CertkeeperError, keeping an existing one as it is. */
+export function toCertkeeperError(error: unknown, fallback: ErrorCode = 'INTERNAL'): CertkeeperError {
+  if (error instanceof CertkeeperError) return error;
+  if (isAbortError(error)) return new CertkeeperError('CANCELLED', 'operation cancelled', { cause: error });
+  const message = error instanceof Error ? error.message : String(error);
+  return new CertkeeperError(fallback, message, { cause: error });
+}
+
+export function isAbortError(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
+}
+
+/** A one-line description including the chain of causes, for logs and history. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    const text = current instanceof Error ? current.message : String(current);
+    if (text && !parts.includes(text)) parts.push(text);
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join(': ');
+}

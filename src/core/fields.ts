@@ -1,0 +1,65 @@
+// Reusable zod fields for config schemas: durations, host:port, argv commands, file modes.
+
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** A duration such as "120s" or "30d", parsed to milliseconds. */
+export const durationMs = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 90s, 15m, 12h, 30d)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export function parseHostPort(text: string, defaultPort = 53): HostPort | undefined {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const plain = /^([^:\s]+)(?::(\d+))?$/.exec(text);
+  const match = bracketed ?? plain;
+  if (!match) {
+    // A bare IPv6 address without brackets and without port.
+    if (/^[0-9a-fA-F:]+$/.test(text) && text.includes(':')) return { host: text, port: defaultPort };
+    return undefined;
+  }
+  const port = match[2] === undefined ? defaultPort : Number(match[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { host: match[1]!, port };
+}
+
+/** "host" or "host:port" (default port 53), kept as text; parse with parseHostPort. */
+export const hostPort = z.string().refine((text) => parseHostPort(text) !== undefined, {
+  message: 'must be "host" or "host:port" (IPv6 as "[::1]:53")',
+});
+
+/** An argv array: the program and its arguments, never a shell string. */
+export const argvCommand = z
+  .array(z.string().min(1), { error: 'must be a list: [program, arg, ...] (no shell string)' })
+  .min(1, 'must name a program');
+
+/** A Unix file mode written as "0640" or 640 (YAML reads an unquoted 0640 as the number 640,
+ *  so a number's decimal digits are read as octal digits). */
+export const fileMode = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = String(value).trim();
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a file mode (e.g. "0640")` });
+    return z.NEVER;
+  }
+  return parseInt(text, 8);
+});
+
+/** Propagation check settings shared by DNS providers. */
+export const propagationSchema = z
+  .object({
+    nameservers: z.array(hostPort).min(1).optional(),
+    timeout: durationMs.optional(),
+    interval: durationMs.optional(),
+  })
+  .strict();

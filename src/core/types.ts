@@ -1,0 +1,76 @@
+// Domain types shared by every layer. Plain data, no behaviour.
+
+export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+/** When to renew: a fraction of the lifetime remaining, or a fixed duration before notAfter. */
+export type RenewBefore = { kind: 'fraction'; fraction: number } | { kind: 'duration'; ms: number };
+
+/** One certificate as the operator declared it, after config resolution. */
+export interface CertificateSpec {
+  name: string;
+  domains: string[];
+  dns: string;
+  sinks: string[];
+  renewBefore: RenewBefore;
+  keyType: KeyType;
+  reuseKey: boolean;
+}
+
+/** The PEM material of one issued certificate. `keyPem` is a secret: never log it. */
+export interface CertificateMaterial {
+  certPem: string; // the leaf alone
+  chainPem: string; // intermediates, without the leaf
+  fullchainPem: string; // leaf + intermediates
+  keyPem: string;
+}
+
+/** What is known about a stored certificate, parsed from the leaf. */
+export interface CertificateInfo {
+  serial: string; // upper-case hex, no separators
+  notBefore: Date;
+  notAfter: Date;
+  domains: string[]; // subjectAltName DNS names, in order
+  keyType: KeyType | 'unknown';
+  issuer: string;
+}
+
+/** The current certificate of a name, as held in the state store. */
+export interface StoredCertificate {
+  name: string;
+  info: CertificateInfo;
+  material: CertificateMaterial;
+  /** Absolute paths of the stored PEM files, for hooks when no files sink ran. */
+  paths: CertificatePaths;
+  issuedAt: Date;
+  directoryUrl: string;
+}
+
+export interface CertificatePaths {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  key: string;
+}
+
+export type HistoryAction = 'issue' | 'renew' | 'deploy' | 'dry-run';
+export type HistoryResult = 'success' | 'failure';
+
+/** One line of history.jsonl. */
+export interface HistoryEntry {
+  at: string; // ISO 8601
+  cert: string;
+  action: HistoryAction;
+  result: HistoryResult;
+  serial: string | null;
+  notAfter: string | null;
+  durationMs: number;
+  error: string | null;
+  /** Optional extras: the reason for the order, the sink name, the error code. */
+  reason?: string;
+  sink?: string;
+  code?: string;
+}
+
+/** What the operator sees as the state of a certificate. */
+export type CertState = 'valid' | 'due' | 'missing' | 'failing' | 'expired';

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { argvCommand, durationMs, propagationSchema } from '../../../core/fields.js';
+
+export const execDnsSchema = z
+  .object({
+    type: z.literal('exec'),
+    /** argv of the hook; it gets CERTKEEPER_ACTION, _DOMAIN, _FQDN, _VALUE in its environment. */
+    command: argvCommand,
+    timeout: durationMs.default(60_000),
+    /** Extra environment for the hook (values may use ${ENV}). */
+    env: z.record(z.string(), z.string()).default({}),
+    /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
+    wildcard: z.boolean().default(true),
+    propagation: propagationSchema.optional(),
+  })
+  .strict();
+
+export type ExecDnsConfig = z.infer<typeof execDnsSchema>;

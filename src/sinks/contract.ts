@@ -1,0 +1,29 @@
+// The Sink contract: a destination a certificate is deployed to (files, a reload command,
+// later ACM or a Kubernetes Secret). Sinks run in the order the certificate lists them.
+
+import type { CertificateMaterial, CertificatePaths } from '../core/types.js';
+
+export interface DeployRequest {
+  certName: string;
+  domains: string[];
+  serial: string;
+  notAfter: Date;
+  material: CertificateMaterial;
+  /** Where the PEM files can be read: the state store's copy, or the last files sink's output. */
+  paths: CertificatePaths;
+}
+
+export interface DeployResult {
+  /** When the sink wrote files, where they are now (later sinks' hooks see these paths). */
+  paths?: CertificatePaths;
+  /** A short human note for logs and history, e.g. "wrote /etc/ssl/www". */
+  detail?: string;
+}
+
+export interface Sink {
+  /** The sink's config name. */
+  readonly name: string;
+  readonly type: string;
+  /** Deploys; throws a CertkeeperError (SINK_FAILED, HOOK_FAILED, HOOK_TIMEOUT) on failure. */
+  deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult>;
+}

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { argvCommand, durationMs } from '../../core/fields.js';
+
+export const execSinkSchema = z
+  .object({
+    type: z.literal('exec'),
+    /** argv of the command, e.g. ["systemctl", "reload", "nginx"]; data arrives in CERTKEEPER_* env. */
+    command: argvCommand,
+    timeout: durationMs.default(60_000),
+    env: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export type ExecSinkConfig = z.infer<typeof execSinkSchema>;

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { fileMode } from '../../core/fields.js';
+
+export const filesSinkSchema = z
+  .object({
+    type: z.literal('files'),
+    /** Target folder; `{cert}` is replaced by the certificate name. Becomes a symlink to a version folder. */
+    dir: z.string().min(1),
+    /** Mode of cert.pem, chain.pem, fullchain.pem (default 0644). */
+    mode: fileMode.default(0o644),
+    /** Mode of privkey.pem (default 0600; 0640 lets a group such as ssl-cert read it). */
+    keyMode: fileMode.default(0o600),
+    /** Owner and group, as names or numeric ids (needs privileges). */
+    owner: z.union([z.string().min(1), z.number().int()]).optional(),
+    group: z.union([z.string().min(1), z.number().int()]).optional(),
+    /** Previous versions kept beside the live folder for rollback. */
+    keep: z.number().int().min(0).max(100).default(1),
+  })
+  .strict();
+
+export type FilesSinkConfig = z.infer<typeof filesSinkSchema>;

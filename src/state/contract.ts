@@ -1,0 +1,58 @@
+// The StateStore contract: the source of truth for what certkeeper has issued and deployed.
+
+import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../core/types.js';
+
+/** Per-certificate bookkeeping besides the certificate itself. */
+export interface CertRecord {
+  /** For each sink name, the serial last deployed there successfully. */
+  deployed: Record<string, string>;
+  /** Consecutive failed attempts (order or deploy); 0 after a success. */
+  consecutiveFailures: number;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  /** The last outcome, as shown by `status`. */
+  lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
+  /** Earliest time the next automatic attempt may run (backoff); null when none. */
+  nextAttemptAt: string | null;
+}
+
+export interface AccountRecord {
+  directoryUrl: string;
+  email: string | null;
+  accountUrl: string | null;
+  keyPem: string; // secret
+}
+
+export interface HistoryQuery {
+  cert?: string;
+  limit?: number;
+}
+
+export interface StateLock {
+  release(): Promise<void>;
+}
+
+export interface StateStore {
+  readonly dir: string;
+  /** Takes the exclusive state lock, waiting up to `timeoutMs` (stale locks of dead processes are taken over). */
+  lock(options?: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<StateLock>;
+
+  getCertificate(name: string): Promise<StoredCertificate | undefined>;
+  /** Atomically replaces the current certificate, archiving the previous one. */
+  putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate>;
+  listCertificateNames(): Promise<string[]>;
+
+  getRecord(name: string): Promise<CertRecord>;
+  putRecord(name: string, record: CertRecord): Promise<void>;
+
+  getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined>;
+  putAccount(account: AccountRecord): Promise<void>;
+
+  appendHistory(entry: HistoryEntry): Promise<void>;
+  /** Newest first. */
+  readHistory(query?: HistoryQuery): Promise<HistoryEntry[]>;
+}
+
+export function emptyRecord(): CertRecord {
+  return { deployed: {}, consecutiveFailures: 0, lastAttemptAt: null, lastSuccessAt: null, lastResult: null, nextAttemptAt: null };
+}
