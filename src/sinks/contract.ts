@@ -26,4 +26,7 @@ export interface Sink {
   readonly type: string;
   /** Deploys; throws a CertkeeperError (SINK_FAILED, HOOK_FAILED, HOOK_TIMEOUT) on failure. */
   deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult>;
+  /** Where this sink keeps a certificate's files, when it writes files (for later hooks' paths
+   *  on a run that does not redeploy this sink). */
+  locate?(certName: string): CertificatePaths | undefined;
 }

@@ -1,0 +1,39 @@
+// `certkeeper history [NAME]`: recorded outcomes, newest first.
+
+import { CertkeeperError } from '../../core/errors.js';
+import { formatDuration } from '../../core/duration.js';
+import { FileStore } from '../../state/file-store.js';
+import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+import { renderTable, shortTime } from '../table.js';
+
+export async function historyCommand(name: string | undefined, options: { json?: boolean; limit?: string }, global: GlobalOptions, io: CommandIo): Promise<number> {
+  const config = loadConfig(global, io);
+  const limit = options.limit === undefined ? 50 : Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new CertkeeperError('USAGE', '--limit must be a positive whole number', { retryable: false });
+  const { logger } = commandLogger(global, io, config);
+  const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
+  const entries = await store.readHistory({ ...(name ? { cert: name } : {}), limit });
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (entries.length === 0) {
+    io.stdout.write(name ? `no history for ${name}\n` : 'no history yet\n');
+    return EXIT_OK;
+  }
+  io.stdout.write(
+    renderTable(
+      ['AT', 'CERTIFICATE', 'ACTION', 'RESULT', 'SERIAL', 'TIME', 'DETAIL'],
+      entries.map((e) => [
+        shortTime(e.at),
+        e.cert,
+        e.sink ? `${e.action} → ${e.sink}` : e.action,
+        e.result,
+        e.serial ? e.serial.slice(0, 16) : '-',
+        formatDuration(e.durationMs),
+        e.error ?? (e.reason ? `reason: ${e.reason}` : ''),
+      ]),
+    ),
+  );
+  return EXIT_OK;
+}

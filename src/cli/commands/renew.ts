@@ -1,0 +1,102 @@
+// `certkeeper renew`: renew what is due (or the named certificates), deploy, record.
+
+import type { Logger } from '../../core/logger.js';
+import type { EngineEvent, CertOutcome } from '../../engine/events.js';
+import { renew, type RenewReport } from '../../engine/renew.js';
+import { formatDuration } from '../../core/duration.js';
+import { ProgressView } from '../progress.js';
+import { renderTable, shortTime } from '../table.js';
+import { wire } from '../wiring.js';
+import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+
+export interface RenewCommandOptions {
+  cert?: string[];
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export async function renewCommand(options: RenewCommandOptions, global: GlobalOptions, io: CommandIo): Promise<number> {
+  const config = loadConfig(global, io);
+  const live = io.stderr.isTTY === true && !options.json;
+  const view = live ? new ProgressView(io.stderr) : undefined;
+  const { logger, flush } = commandLogger(global, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
+  const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : (event: EngineEvent) => logEvent(logger, event);
+
+  // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) process.exit(130);
+    logger.warn({ signal }, 'stopping: aborting in-flight orders and cleaning up (signal again to exit at once)');
+    controller.abort(new Error(`received ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  view?.start();
+  let report: RenewReport;
+  try {
+    const deps = await wire(config, { clock: io.clock, logger, onEvent });
+    report = await renew({ certs: options.cert ?? [], force: options.force ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
+  } finally {
+    view?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify({ ...report, directoryUrl: config.acme.directoryUrl, dryRun: options.dryRun ?? false }, null, 2)}\n`);
+  } else if (live) {
+    io.stdout.write(summaryTable(report.outcomes));
+    io.stdout.write(`${summaryLine(report)}${options.dryRun ? ` (dry run against ${config.acme.directoryUrl})` : ''}\n`);
+  } else {
+    logger.info({ succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, dryRun: options.dryRun ?? false, directory: config.acme.directoryUrl }, summaryLine(report));
+  }
+  flush();
+  return report.failed > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+function summaryLine(report: RenewReport): string {
+  return `${report.succeeded} succeeded, ${report.failed} failed, ${report.skipped} not due`;
+}
+
+function summaryTable(outcomes: CertOutcome[]): string {
+  if (outcomes.length === 0) return 'no certificates configured\n';
+  return renderTable(
+    ['CERTIFICATE', 'RESULT', 'ACTION', 'SERIAL', 'NOT AFTER', 'TIME', 'DETAIL'],
+    outcomes.map((o) => [
+      o.cert,
+      o.result === 'skipped' ? 'not due' : o.result,
+      o.action,
+      o.serial ? o.serial.slice(0, 16) : '-',
+      shortTime(o.notAfter),
+      o.result === 'skipped' ? '-' : formatDuration(o.durationMs),
+      o.result === 'failure' ? `${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}` : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}` : o.message,
+    ]),
+  );
+}
+
+/** Without a TTY, every event is a log line (JSON by default). */
+function logEvent(logger: Logger, event: EngineEvent): void {
+  switch (event.type) {
+    case 'lock_wait':
+      return; // already logged by the engine
+    case 'cert_planned':
+      logger.info({ cert: event.cert, action: event.action, reason: event.reason }, event.action === 'skip' ? `not due: ${event.message}` : `${event.action}: ${event.message}`);
+      return;
+    case 'cert_step':
+      logger.info({ cert: event.cert, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }, event.step);
+      return;
+    case 'cert_done': {
+      const o = event.outcome;
+      if (o.result === 'skipped') return;
+      const fields = { cert: o.cert, action: o.action, result: o.result, serial: o.serial, notAfter: o.notAfter, durationMs: o.durationMs, deployed: o.deployed };
+      if (o.result === 'failure') logger.error({ ...fields, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
+      else logger.info(fields, `${o.action} done`);
+      return;
+    }
+  }
+}
+

@@ -1,0 +1,24 @@
+// `certkeeper validate`: check the config and say what is wrong, with the YAML path of each problem.
+
+import { EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+
+export function validateCommand(options: { json?: boolean }, global: GlobalOptions, io: CommandIo): number {
+  const config = loadConfig(global, io); // throws ConfigError → exit 2 with every problem listed
+  const summary = {
+    valid: true,
+    file: config.file,
+    stateDir: config.stateDir,
+    directory: config.acme.directoryUrl,
+    certificates: config.certificates.map((c) => ({ name: c.name, domains: c.domains, dns: c.dns, sinks: c.sinks })),
+    dns: Object.keys(config.dns),
+    sinks: Object.keys(config.sinks),
+  };
+  if (options.json) {
+    io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    io.stdout.write(
+      `${config.file}: valid — ${config.certificates.length} certificate(s), ${summary.dns.length} DNS provider(s), ${summary.sinks.length} sink(s); CA ${config.acme.directoryUrl}\n`,
+    );
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// certkeeper's command line. Exit codes: 0 success or nothing due, 1 something failed,
+// 2 a config or usage error.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { defaultIo, EXIT_USAGE, reportError, type CommandIo, type GlobalOptions } from './context.js';
+import { historyCommand } from './commands/history.js';
+import { renewCommand } from './commands/renew.js';
+import { statusCommand } from './commands/status.js';
+import { validateCommand } from './commands/validate.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function buildProgram(io: CommandIo, setExit: (code: number) => void): Command {
+  const program = new Command('certkeeper')
+    .description('Renews TLS certificates through ACME DNS-01, deploys them, and records every outcome.')
+    .version(version())
+    .option('-c, --config <path>', 'config file (env CERTKEEPER_CONFIG; default /etc/certkeeper/certkeeper.yaml)')
+    .addOption(new Option('--log-level <level>', 'log level (env CERTKEEPER_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
+
+  const global = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('renew')
+    .description('renew what is due (or the named certificates; all with --force), deploy, record')
+    .option('--cert <name>', 'only this certificate (repeatable); lifts its failure backoff', collect)
+    .option('--force', 'renew even when not due')
+    .option('--dry-run', 'do the whole ACME and DNS path, but write no sink and keep the stored certificate')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { cert?: string[]; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+      setExit(await renewCommand(options, global(), io));
+    });
+
+  program
+    .command('status')
+    .description('one row per certificate: expiry, when it renews and why, state, last outcome')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      setExit(await statusCommand(options, global(), io));
+    });
+
+  program
+    .command('validate')
+    .description('check the config and print every problem with its YAML path')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      setExit(validateCommand(options, global(), io));
+    });
+
+  program
+    .command('history')
+    .description('recorded outcomes, newest first')
+    .argument('[name]', 'only this certificate')
+    .option('--json', 'print JSON')
+    .option('--limit <n>', 'at most this many entries (default 50)')
+    .action(async (name: string | undefined, options: { json?: boolean; limit?: string }) => {
+      setExit(await historyCommand(name, options, global(), io));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : EXIT_USAGE;
+    }
+    return reportError(error, io);
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+const invokedViaBin = process.argv[1]?.endsWith('/certkeeper') ?? false;
+if (invokedDirectly || invokedViaBin) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`certkeeper: unexpected error: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,100 @@
+// Live progress of a `renew` on a terminal: one line per certificate with its current step and
+// elapsed time, redrawn in place; log lines print above it. Without a TTY the CLI logs events
+// instead (see renew command).
+
+import { formatDuration } from '../core/duration.js';
+import type { EngineEvent } from '../engine/events.js';
+
+interface Row {
+  cert: string;
+  text: string;
+  started: number;
+  finished?: number;
+  mark: string;
+}
+
+const STEP_TEXT: Record<string, string> = {
+  ordering: 'ordering',
+  'dns-present': 'DNS record present',
+  propagated: 'propagated',
+  validated: 'validated',
+  finalizing: 'finalizing',
+  issued: 'issued',
+  stored: 'stored',
+  deploying: 'deploying',
+  deployed: 'deployed',
+};
+
+export class ProgressView {
+  private readonly rows = new Map<string, Row>();
+  private drawnLines = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.draw(), 200);
+    this.timer.unref();
+  }
+
+  onEvent(event: EngineEvent): void {
+    const now = performance.now();
+    switch (event.type) {
+      case 'lock_wait':
+        this.log(`waiting for another certkeeper run to finish (${event.holder})`);
+        return;
+      case 'cert_planned':
+        if (event.action === 'skip') return;
+        this.rows.set(event.cert, { cert: event.cert, text: `${event.action}: ${event.message}`, started: now, mark: '…' });
+        break;
+      case 'cert_step': {
+        const row = this.rows.get(event.cert);
+        if (row) row.text = `${STEP_TEXT[event.step] ?? event.step}${event.detail ? ` (${event.detail})` : ''}`;
+        break;
+      }
+      case 'cert_done': {
+        const row = this.rows.get(event.outcome.cert);
+        if (row) {
+          row.finished = now;
+          row.mark = event.outcome.result === 'success' ? '✔' : event.outcome.result === 'failure' ? '✘' : '-';
+          row.text = event.outcome.result === 'failure' ? `failed: ${event.outcome.error ?? ''}` : event.outcome.message;
+        }
+        break;
+      }
+    }
+    this.draw();
+  }
+
+  /** Prints a line above the live block. */
+  log(line: string): void {
+    this.clear();
+    this.out.write(line.endsWith('\n') ? line : `${line}\n`);
+    this.draw();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.draw();
+    this.drawnLines = 0;
+  }
+
+  private clear(): void {
+    if (this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}A\x1b[0J`);
+    this.drawnLines = 0;
+  }
+
+  private draw(): void {
+    this.clear();
+    if (this.rows.size === 0) return;
+    const width = Math.max(...[...this.rows.keys()].map((k) => k.length));
+    const columns = this.out.columns ?? 100;
+    const now = performance.now();
+    const lines = [...this.rows.values()].map((row) => {
+      const elapsed = formatDuration((row.finished ?? now) - row.started);
+      const line = `${row.mark} ${row.cert.padEnd(width)}  ${elapsed.padStart(7)}  ${row.text}`;
+      return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
+    });
+    this.out.write(`${lines.join('\n')}\n`);
+    this.drawnLines = lines.length;
+  }
+}

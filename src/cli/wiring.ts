@@ -1,0 +1,71 @@
+// The one place that turns configuration into concrete parts: the file state store, DNS
+// providers and sinks from their registries, and the ACME issuer (loaded only when needed).
+
+import type { Clock } from '../core/clock.js';
+import { CertkeeperError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Config } from '../config/load.js';
+import type { DnsProvider } from '../dns/contract.js';
+import { dnsProviderTypes } from '../dns/registry.js';
+import type { EngineDeps, Issuer } from '../engine/contracts.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { Sink } from '../sinks/contract.js';
+import { sinkTypes } from '../sinks/registry.js';
+import { FileStore } from '../state/file-store.js';
+
+export interface WiringOptions {
+  clock: Clock;
+  logger: Logger;
+  onEvent?: (event: EngineEvent) => void;
+}
+
+export async function wire(config: Config, options: WiringOptions): Promise<EngineDeps> {
+  const { clock, logger } = options;
+  const store = await FileStore.open({ dir: config.stateDir, clock, logger });
+  const providers = new Map<string, DnsProvider>();
+  const sinks = new Map<string, Sink>();
+  let issuer: Promise<Issuer> | undefined;
+
+  return {
+    config,
+    store,
+    clock,
+    logger,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    issuer() {
+      issuer ??= (async () => {
+        const { createAcmeIssuer } = await import('../acme/issuer.js');
+        return createAcmeIssuer({
+          directoryUrl: config.acme.directoryUrl,
+          email: config.acme.email ?? undefined,
+          ...(config.acme.eab ? { eab: config.acme.eab } : {}),
+          ...(config.acme.caBundlePem ? { caBundlePem: config.acme.caBundlePem } : {}),
+          ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
+          store,
+          clock,
+          logger: logger.child({ component: 'acme' }),
+          resolvers: config.resolvers ?? [],
+        });
+      })();
+      return issuer;
+    },
+    dnsProvider(name) {
+      const existing = providers.get(name);
+      if (existing) return existing;
+      const providerConfig = config.dns[name];
+      if (!providerConfig) throw new CertkeeperError('CONFIG_INVALID', `no DNS provider named "${name}"`, { retryable: false });
+      const provider: DnsProvider = dnsProviderTypes[providerConfig.type].create(providerConfig as never, { name, clock, logger: logger.child({ dns: name }) });
+      providers.set(name, provider);
+      return provider;
+    },
+    sink(name) {
+      const existing = sinks.get(name);
+      if (existing) return existing;
+      const sinkConfig = config.sinks[name];
+      if (!sinkConfig) throw new CertkeeperError('CONFIG_INVALID', `no sink named "${name}"`, { retryable: false });
+      const sink: Sink = sinkTypes[sinkConfig.type].create(sinkConfig as never, { name, clock, logger: logger.child({ sink: name }) });
+      sinks.set(name, sink);
+      return sink;
+    },
+  };
+}

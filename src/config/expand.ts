@@ -1,0 +1,80 @@
+// Pre-schema passes over the parsed YAML tree: `${NAME}` environment expansion and `*File`
+// secret references. Both report problems with the YAML path, and collect every secret value
+// so the logger can redact it.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { secretFieldOfFileKey, isSecretField } from './secrets.js';
+
+export type YamlPath = (string | number)[];
+
+export interface TreeProblem {
+  path: YamlPath;
+  message: string;
+}
+
+const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
+
+/** Replaces `${NAME}` in every string of the tree; `$${` is a literal `${`. */
+export function expandEnv(tree: unknown, env: NodeJS.ProcessEnv, problems: TreeProblem[], at: YamlPath = []): unknown {
+  if (typeof tree === 'string') {
+    return tree.replace(REFERENCE, (match, name: string | undefined) => {
+      if (match === '$${') return '${';
+      const key = (name ?? '').trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+        problems.push({ path: at, message: `"\${${name}}" is not a valid environment variable reference` });
+        return '';
+      }
+      const value = env[key];
+      if (value === undefined) {
+        problems.push({ path: at, message: `environment variable ${key} is not set` });
+        return '';
+      }
+      return value;
+    });
+  }
+  if (Array.isArray(tree)) return tree.map((item, index) => expandEnv(item, env, problems, [...at, index]));
+  if (tree !== null && typeof tree === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(tree)) out[key] = expandEnv(value, env, problems, [...at, key]);
+    return out;
+  }
+  return tree;
+}
+
+/**
+ * Replaces every `<secret>File: PATH` with `<secret>: <file contents>` (trailing newline
+ * trimmed); relative paths are read from `baseDir`. Collects secret values into `secrets`.
+ */
+export function resolveSecretFiles(tree: unknown, baseDir: string, problems: TreeProblem[], secrets: Set<string>, at: YamlPath = []): unknown {
+  if (Array.isArray(tree)) return tree.map((item, index) => resolveSecretFiles(item, baseDir, problems, secrets, [...at, index]));
+  if (tree === null || typeof tree !== 'object') return tree;
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(tree as Record<string, unknown>);
+  for (const [key, value] of entries) {
+    const field = secretFieldOfFileKey(key);
+    if (field !== undefined) {
+      if (key in out || entries.some(([other]) => other === field)) {
+        problems.push({ path: [...at, key], message: `give either ${field} or ${key}, not both` });
+        continue;
+      }
+      if (typeof value !== 'string' || value === '') {
+        problems.push({ path: [...at, key], message: 'must be a file path' });
+        continue;
+      }
+      const file = path.resolve(baseDir, value);
+      try {
+        const content = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+        if (content === '') problems.push({ path: [...at, key], message: `${file} is empty` });
+        out[field] = content;
+        secrets.add(content);
+      } catch (error) {
+        problems.push({ path: [...at, key], message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+      }
+      continue;
+    }
+    if (isSecretField(key) && typeof value === 'string' && value !== '') secrets.add(value);
+    out[key] = resolveSecretFiles(value, baseDir, problems, secrets, [...at, key]);
+  }
+  return out;
+}

@@ -1,0 +1,241 @@
+// Loading the configuration: YAML → ${ENV} expansion → *File secrets → schema → cross-checks →
+// resolved paths. Every problem is reported with its YAML path (and line), all at once, and
+// nothing is changed anywhere when the config is bad.
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import type { z } from 'zod';
+import { CertkeeperError } from '../core/errors.js';
+import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
+import type { CertificateSpec } from '../core/types.js';
+import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
+import { expandEnv, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
+
+export interface ConfigProblem {
+  /** e.g. `certificates[0].domains[1]` */
+  path: string;
+  line?: number;
+  message: string;
+}
+
+export interface AcmeSettings {
+  directoryUrl: string;
+  email: string | null;
+  caBundlePath?: string;
+  caBundlePem?: string;
+  eab?: { kid: string; hmacKey: string };
+  preferredChain?: string;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  file: string;
+  stateDir: string;
+  acme: AcmeSettings;
+  resolvers: string[] | undefined;
+  maxConcurrent: number;
+  dns: Record<string, DnsProviderConfig>;
+  sinks: Record<string, SinkConfig>;
+  certificates: CertificateSpec[];
+  /** Every secret value found in the config, for log redaction. */
+  secrets: string[];
+  /** Per certificate, a hash of everything that shapes its issuance and deployment. */
+  fingerprints: Record<string, string>;
+}
+
+export class ConfigError extends CertkeeperError {
+  readonly problems: ConfigProblem[];
+  constructor(file: string, problems: ConfigProblem[]) {
+    const lines = problems.map((p) => `  ${p.path || '(top level)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`);
+    super('CONFIG_INVALID', `invalid configuration ${file}:\n${lines.join('\n')}`, { retryable: false, details: { problems } });
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function formatPath(at: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of at) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Reads and validates a config file; throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' ? ' (give --config PATH or set CERTKEEPER_CONFIG)' : '';
+    throw new ConfigError(absolute, [{ path: '', message: `cannot read the file: ${code ?? String(error)}${hint}` }]);
+  }
+  return parseConfig(text, absolute, options);
+}
+
+/** Validates config text as if it were read from `file` (relative paths resolve beside it). */
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const baseDir = path.dirname(file);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((error) => ({ path: '', line: error.linePos?.[0]?.line, message: `YAML: ${error.message.split('\n')[0]}` })),
+    );
+  }
+  const lineOf = (at: YamlPath): number | undefined => {
+    for (let depth = at.length; depth >= 0; depth--) {
+      const node = doc.getIn(at.slice(0, depth), true);
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+    }
+    return undefined;
+  };
+  const toProblem = (p: TreeProblem): ConfigProblem => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message });
+
+  const tree = doc.toJS() as unknown;
+  if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) {
+    throw new ConfigError(file, [{ path: '', message: 'the file must be a YAML mapping (stateDir:, acme:, dns:, sinks:, certificates:)' }]);
+  }
+  const treeProblems: TreeProblem[] = [];
+  const secrets = new Set<string>();
+  const expanded = expandEnv(tree, env, treeProblems);
+  const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets);
+  if (treeProblems.length > 0) throw new ConfigError(file, treeProblems.map(toProblem));
+
+  const parsed = configSchema.safeParse(resolved);
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.map((issue) => zodProblem(issue, lineOf)));
+  }
+  const raw = parsed.data;
+  const problems: TreeProblem[] = [];
+  const certificates = buildCertificates(raw, problems);
+  const acme = buildAcme(raw.acme, baseDir, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems.map(toProblem));
+
+  const sinks: Record<string, SinkConfig> = {};
+  for (const [name, sink] of Object.entries(raw.sinks)) {
+    sinks[name] = sink.type === 'files' ? { ...sink, dir: path.resolve(baseDir, sink.dir) } : sink;
+  }
+  const config: Config = {
+    file,
+    stateDir: path.resolve(baseDir, raw.stateDir),
+    acme,
+    resolvers: raw.resolvers,
+    maxConcurrent: raw.maxConcurrent,
+    dns: raw.dns,
+    sinks,
+    certificates,
+    secrets: [...secrets].filter((s) => s.length >= 4),
+    fingerprints: {},
+  };
+  for (const cert of certificates) config.fingerprints[cert.name] = fingerprint(config, cert);
+  return config;
+}
+
+function zodProblem(issue: z.core.$ZodIssue, lineOf: (at: YamlPath) => number | undefined): ConfigProblem {
+  const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    const first = issue.keys[0];
+    if (first !== undefined) return { path: formatPath([...at, first]), line: lineOf([...at, first]), message };
+  }
+  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
+    message = 'unknown or missing "type"';
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
+  return { path: formatPath(at), line: lineOf(at), message };
+}
+
+function buildAcme(raw: z.infer<typeof configSchema>['acme'], baseDir: string, problems: TreeProblem[]): AcmeSettings {
+  const acme: AcmeSettings = { directoryUrl: raw.directory, email: raw.email ?? null };
+  if (raw.caBundle) {
+    acme.caBundlePath = path.resolve(baseDir, raw.caBundle);
+    try {
+      acme.caBundlePem = readFileSync(acme.caBundlePath, 'utf8');
+      if (!acme.caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
+        problems.push({ path: ['acme', 'caBundle'], message: `${acme.caBundlePath} holds no PEM certificate` });
+      }
+    } catch (error) {
+      problems.push({ path: ['acme', 'caBundle'], message: `cannot read ${acme.caBundlePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+    }
+  }
+  if (raw.eab) acme.eab = { kid: raw.eab.kid, hmacKey: raw.eab.hmacKey };
+  if (raw.preferredChain) acme.preferredChain = raw.preferredChain;
+  return acme;
+}
+
+function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProblem[]): CertificateSpec[] {
+  const seenNames = new Map<string, number>();
+  const specs: CertificateSpec[] = [];
+  raw.certificates.forEach((cert, index) => {
+    const at: YamlPath = ['certificates', index];
+    const previous = seenNames.get(cert.name);
+    if (previous !== undefined) problems.push({ path: [...at, 'name'], message: `"${cert.name}" is already used by certificates[${previous}]` });
+    seenNames.set(cert.name, index);
+
+    const domains: string[] = [];
+    cert.domains.forEach((domain, j) => {
+      const problem = domainProblem(domain);
+      if (problem) {
+        problems.push({ path: [...at, 'domains', j], message: `"${domain}" ${problem}` });
+        return;
+      }
+      const normalized = normalizeDomain(domain);
+      if (domains.includes(normalized)) problems.push({ path: [...at, 'domains', j], message: `"${domain}" is listed twice` });
+      else domains.push(normalized);
+    });
+
+    const provider = raw.dns[cert.dns];
+    if (!provider) {
+      problems.push({ path: [...at, 'dns'], message: `no DNS provider named "${cert.dns}" (defined: ${Object.keys(raw.dns).join(', ') || 'none'})` });
+    } else if (!supportsWildcard(provider)) {
+      const j = cert.domains.findIndex((d) => isWildcard(d.trim()));
+      if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" is configured with wildcard: false` });
+    }
+    cert.sinks.forEach((sink, j) => {
+      if (!(sink in raw.sinks)) problems.push({ path: [...at, 'sinks', j], message: `no sink named "${sink}" (defined: ${Object.keys(raw.sinks).join(', ') || 'none'})` });
+    });
+    if (new Set(cert.sinks).size !== cert.sinks.length) problems.push({ path: [...at, 'sinks'], message: 'a sink is listed twice' });
+
+    specs.push({
+      name: cert.name,
+      domains,
+      dns: cert.dns,
+      sinks: cert.sinks,
+      renewBefore: cert.renewBefore ?? raw.defaults.renewBefore,
+      keyType: cert.keyType ?? raw.defaults.keyType,
+      reuseKey: cert.reuseKey ?? raw.defaults.reuseKey,
+    });
+  });
+  return specs;
+}
+
+/** A provider declares `wildcard: false` when it cannot keep an apex and a wildcard value at once. */
+function supportsWildcard(provider: DnsProviderConfig): boolean {
+  return !('wildcard' in provider) || provider.wildcard !== false;
+}
+
+/** Changes to this hash mean "the operator changed this certificate" (used to lift backoff). */
+function fingerprint(config: Config, cert: CertificateSpec): string {
+  const material = {
+    cert,
+    directory: config.acme.directoryUrl,
+    dns: config.dns[cert.dns],
+    sinks: cert.sinks.map((name) => config.sinks[name]),
+  };
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,111 @@
+// The configuration schema: one zod schema, types inferred from it. Provider and sink
+// schemas live beside their implementations and are composed here.
+
+import { z } from 'zod';
+import { hostPort } from '../core/fields.js';
+import { KEY_TYPES } from '../core/types.js';
+import { parseDuration } from '../core/duration.js';
+import { rfc2136Schema } from '../dns/providers/rfc2136/schema.js';
+import { execDnsSchema } from '../dns/providers/exec/schema.js';
+import { filesSinkSchema } from '../sinks/files/schema.js';
+import { execSinkSchema } from '../sinks/exec/schema.js';
+
+export const DIRECTORY_ALIASES: Record<string, string> = {
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+};
+
+/** "33%" or a duration ("30d", "12h"). */
+export const renewBeforeSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = String(value).trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent) {
+    const fraction = Number(percent[1]) / 100;
+    if (fraction <= 0 || fraction >= 1) {
+      ctx.addIssue({ code: 'custom', message: 'a percentage must be between 0% and 100% (exclusive)' });
+      return z.NEVER;
+    }
+    return { kind: 'fraction' as const, fraction };
+  }
+  const ms = typeof value === 'string' ? parseDuration(text) : undefined;
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is neither a percentage of the lifetime (33%) nor a duration (30d, 12h)` });
+    return z.NEVER;
+  }
+  return { kind: 'duration' as const, ms };
+});
+
+const eabSchema = z
+  .object({
+    kid: z.string().min(1),
+    /** base64url HMAC key (secret: ${ENV} or hmacKeyFile). */
+    hmacKey: z.string().min(1),
+  })
+  .strict();
+
+const acmeSchema = z
+  .object({
+    directory: z
+      .string()
+      .min(1)
+      .transform((value, ctx) => {
+        const url = DIRECTORY_ALIASES[value] ?? value;
+        if (!/^https?:\/\/[^\s]+$/.test(url)) {
+          ctx.addIssue({ code: 'custom', message: `"${value}" is neither a known alias (${Object.keys(DIRECTORY_ALIASES).join(', ')}) nor an http(s) URL` });
+          return z.NEVER;
+        }
+        return url;
+      }),
+    email: z.email().optional(),
+    /** Extra CA certificates (PEM file) to trust for the ACME server's HTTPS. */
+    caBundle: z.string().min(1).optional(),
+    eab: eabSchema.optional(),
+    /** Issuer common name of the preferred alternate chain. */
+    preferredChain: z.string().min(1).optional(),
+  })
+  .strict();
+
+const defaultsSchema = z
+  .object({
+    renewBefore: renewBeforeSchema.default({ kind: 'fraction', fraction: 0.33 }),
+    keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
+    reuseKey: z.boolean().default(false),
+  })
+  .strict();
+
+export const dnsProviderSchema = z.discriminatedUnion('type', [rfc2136Schema, execDnsSchema]);
+export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, execSinkSchema]);
+
+export const CERT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+const certificateSchema = z
+  .object({
+    /** Used in paths and metrics: letters, digits, ".", "_", "-". */
+    name: z.string().regex(CERT_NAME, 'must be letters, digits, ".", "_" or "-" (it names folders), at most 100 characters'),
+    domains: z.array(z.string()).min(1, 'needs at least one domain').max(100, 'at most 100 names per certificate'),
+    dns: z.string().min(1),
+    sinks: z.array(z.string().min(1)).default([]),
+    renewBefore: renewBeforeSchema.optional(),
+    keyType: z.enum(KEY_TYPES).optional(),
+    reuseKey: z.boolean().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    stateDir: z.string().min(1).default('/var/lib/certkeeper'),
+    acme: acmeSchema,
+    /** Recursive resolvers ("host:port") for CNAME and nameserver discovery; the system's when absent. */
+    resolvers: z.array(hostPort).min(1).optional(),
+    defaults: defaultsSchema.default({ renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false }),
+    /** Certificates ordered or deployed at once. */
+    maxConcurrent: z.number().int().min(1).max(64).default(4),
+    dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderSchema),
+    sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkSchema).default({}),
+    certificates: z.array(certificateSchema).default([]),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type DnsProviderConfig = z.infer<typeof dnsProviderSchema>;
+export type SinkConfig = z.infer<typeof sinkSchema>;

@@ -1,0 +1,28 @@
+// One event stream for everything a run does (as certmagic does): the progress display, logs,
+// and later metrics and notifications all read it.
+
+export type IssueStep = 'ordering' | 'dns-present' | 'propagated' | 'validated' | 'finalizing' | 'issued';
+
+export type PlannedAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'skip';
+
+export interface CertOutcome {
+  cert: string;
+  action: PlannedAction;
+  result: 'success' | 'failure' | 'skipped';
+  reason: string;
+  message: string;
+  serial: string | null;
+  notAfter: string | null;
+  durationMs: number;
+  /** Sinks deployed in this run. */
+  deployed: string[];
+  error?: string;
+  code?: string;
+  failedSink?: string;
+}
+
+export type EngineEvent =
+  | { type: 'lock_wait'; holder: string }
+  | { type: 'cert_planned'; cert: string; action: PlannedAction; reason: string; message: string }
+  | { type: 'cert_step'; cert: string; step: IssueStep | 'stored' | 'deploying' | 'deployed'; detail?: string }
+  | { type: 'cert_done'; outcome: CertOutcome };

@@ -1,0 +1,240 @@
+// The renewal pipeline: plan → issue → store → deploy → record, for every certificate, under
+// the state lock. A certificate's failure is recorded and never stops the others.
+
+import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
+import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
+import { parseCertificate } from '../core/x509.js';
+import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
+import type { CertRecord } from '../state/contract.js';
+import { mapLimit } from './concurrency.js';
+import type { EngineDeps } from './contracts.js';
+import type { CertOutcome, PlannedAction } from './events.js';
+
+export interface RenewOptions {
+  /** Limit the run to these certificates (and lift their backoff). */
+  certs?: string[];
+  /** Renew even when not due. */
+  force?: boolean;
+  /** Do the whole ACME and DNS path, but write no sink and keep the stored certificate. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  /** How long to wait for another run's lock (default: 10 minutes). */
+  lockTimeoutMs?: number;
+}
+
+export interface RenewReport {
+  outcomes: CertOutcome[];
+  failed: number;
+  succeeded: number;
+  skipped: number;
+}
+
+interface Plan {
+  spec: CertificateSpec;
+  stored: StoredCertificate | undefined;
+  record: CertRecord;
+  action: PlannedAction;
+  reason: string;
+  message: string;
+}
+
+/** Throws USAGE when a named certificate is not in the config. */
+export function selectCertificates(all: CertificateSpec[], names: string[] | undefined): CertificateSpec[] {
+  if (!names || names.length === 0) return all;
+  const unknown = names.filter((name) => !all.some((c) => c.name === name));
+  if (unknown.length > 0) {
+    throw new CertkeeperError('USAGE', `unknown certificate${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${all.map((c) => c.name).join(', ') || 'none'})`, { retryable: false });
+  }
+  return all.filter((c) => names.includes(c.name));
+}
+
+export async function renew(options: RenewOptions, deps: EngineDeps): Promise<RenewReport> {
+  const selected = selectCertificates(deps.config.certificates, options.certs);
+  const startedAt = deps.clock.now();
+  const lock = await deps.store.lock({
+    timeoutMs: options.lockTimeoutMs ?? 10 * 60_000,
+    signal: options.signal,
+    onWait: (holder) => {
+      deps.logger.info({ holder }, 'another certkeeper run holds the state lock; waiting');
+      deps.onEvent?.({ type: 'lock_wait', holder });
+    },
+  });
+  try {
+    // Planned only now, under the lock: whatever a concurrent run finished is seen here.
+    const plans: Plan[] = [];
+    for (const spec of selected) plans.push(await planOne(spec, startedAt, options, deps));
+    for (const plan of plans) {
+      deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
+    }
+    const outcomes = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runOne(plan, options, deps));
+    return {
+      outcomes,
+      failed: outcomes.filter((o) => o.result === 'failure').length,
+      succeeded: outcomes.filter((o) => o.result === 'success').length,
+      skipped: outcomes.filter((o) => o.result === 'skipped').length,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+async function loadStored(name: string, deps: EngineDeps): Promise<StoredCertificate | undefined> {
+  try {
+    return await deps.store.getCertificate(name);
+  } catch (error) {
+    // A corrupt stored certificate must not block renewal: log it and issue afresh.
+    deps.logger.error({ cert: name, err: describeError(error) }, 'stored certificate unreadable; it will be reissued');
+    return undefined;
+  }
+}
+
+async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOptions, deps: EngineDeps): Promise<Plan> {
+  const stored = await loadStored(spec.name, deps);
+  const record = await deps.store.getRecord(spec.name);
+  const now = deps.clock.now();
+  const base = { spec, stored, record };
+  if (options.dryRun) {
+    return { ...base, action: 'dry-run', reason: 'dry-run', message: 'rehearsal: full ACME and DNS path, nothing written' };
+  }
+  // A forced run that waited for the lock skips what the run before it just issued.
+  if (options.force && stored && stored.issuedAt.getTime() >= startedAt.getTime()) {
+    return { ...base, action: 'skip', reason: 'renewed-concurrently', message: 'issued by another run while this one waited' };
+  }
+  const decision: RenewalDecision = renewalDecision(stored?.info, spec, now, { force: options.force });
+  if (decision.due) {
+    return { ...base, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
+  }
+  const pending = stored ? pendingSinks(spec, stored.info.serial, record) : [];
+  if (pending.length > 0) {
+    return { ...base, action: 'deploy', reason: 'deploy-pending', message: `not due; deploying to ${pending.join(', ')}` };
+  }
+  return { ...base, action: 'skip', reason: decision.reason, message: decision.message };
+}
+
+async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Promise<CertOutcome> {
+  const started = performance.now();
+  const name = plan.spec.name;
+  const outcome = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
+    const full: CertOutcome = {
+      cert: name,
+      action: plan.action,
+      reason: plan.reason,
+      message: plan.message,
+      serial: plan.stored?.info.serial ?? null,
+      notAfter: plan.stored?.info.notAfter.toISOString() ?? null,
+      durationMs: Math.round(performance.now() - started),
+      deployed: [],
+      ...partial,
+    };
+    deps.onEvent?.({ type: 'cert_done', outcome: full });
+    return full;
+  };
+  if (plan.action === 'skip') return outcome({ result: 'skipped' });
+
+  let current = plan.stored;
+  let record = plan.record;
+  if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
+    const historyAction: HistoryAction = plan.action;
+    try {
+      const issuer = await deps.issuer();
+      const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
+      const { material } = await issuer.issue({
+        certName: name,
+        domains: plan.spec.domains,
+        keyType: plan.spec.keyType,
+        ...(reuse ? { keyPem: reuse } : {}),
+        dns: deps.dnsProvider(plan.spec.dns),
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (event) => deps.onEvent?.({ type: 'cert_step', cert: name, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }),
+      });
+      const info = parseCertificate(material.certPem);
+      if (plan.action === 'dry-run') {
+        await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
+        return outcome({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), message: `dry run issued ${info.serial} from ${issuer.directoryUrl}; discarded` });
+      }
+      current = await deps.store.putCertificate(name, material, { directoryUrl: issuer.directoryUrl, issuedAt: deps.clock.now() });
+      deps.onEvent?.({ type: 'cert_step', cert: name, step: 'stored', detail: current.info.serial });
+      record = { ...record, consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: deps.clock.now().toISOString() };
+      record = withResult(record, deps, historyAction, 'success', null);
+      await deps.store.putRecord(name, record);
+      await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
+    } catch (thrown) {
+      const error = toCertkeeperError(thrown, 'ACME_ERROR');
+      deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
+      record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, historyAction, 'failure', describeError(error));
+      if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
+      await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason });
+      return outcome({ result: 'failure', error: describeError(error), code: error.code });
+    }
+  }
+  if (!current) return outcome({ result: 'failure', error: 'no certificate to deploy', code: 'INTERNAL' });
+  return deploy(current, record, plan, started, deps, options.signal);
+}
+
+/** Deploys `current` to every sink that lacks it, in the listed order; stops at the first failure. */
+async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan, started: number, deps: EngineDeps, signal: AbortSignal | undefined): Promise<CertOutcome> {
+  const name = plan.spec.name;
+  const serial = current.info.serial;
+  const notAfter = current.info.notAfter.toISOString();
+  let paths: CertificatePaths = current.paths;
+  const deployed: string[] = [];
+  const done = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
+    const full: CertOutcome = { cert: name, action: plan.action, reason: plan.reason, message: plan.message, serial, notAfter, durationMs: elapsed(started), deployed, ...partial };
+    deps.onEvent?.({ type: 'cert_done', outcome: full });
+    return full;
+  };
+  for (const sinkName of plan.spec.sinks) {
+    const sink = deps.sink(sinkName);
+    if (record.deployed[sinkName] === serial) {
+      paths = sink.locate?.(name) ?? paths; // later hooks still see this sink's files
+      continue;
+    }
+    deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deploying', detail: sinkName });
+    const sinkStarted = performance.now();
+    try {
+      const result = await sink.deploy(
+        { certName: name, domains: current.info.domains, serial, notAfter: current.info.notAfter, material: current.material, paths },
+        signal,
+      );
+      if (result.paths) paths = result.paths;
+      deployed.push(sinkName);
+      record = { ...record, deployed: { ...record.deployed, [sinkName]: serial } };
+      await deps.store.putRecord(name, record);
+      await appendHistory(deps, { cert: name, action: 'deploy', result: 'success', serial, notAfter, durationMs: elapsed(sinkStarted), error: null, sink: sinkName });
+      deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deployed', detail: sinkName });
+      deps.logger.info({ cert: name, sink: sinkName, serial, detail: result.detail }, 'deployed');
+    } catch (thrown) {
+      const error = toCertkeeperError(thrown, 'SINK_FAILED');
+      const message = describeError(error);
+      deps.logger.error({ cert: name, sink: sinkName, code: error.code, err: message }, 'deploy failed; it will be retried on the next run without a new order');
+      record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, 'deploy', 'failure', message);
+      await deps.store.putRecord(name, record);
+      await appendHistory(deps, { cert: name, action: 'deploy', result: 'failure', serial, notAfter, durationMs: elapsed(sinkStarted), error: message, code: error.code, sink: sinkName });
+      return done({ result: 'failure', error: message, code: error.code, failedSink: sinkName });
+    }
+  }
+  if (plan.action === 'deploy') {
+    record = withResult({ ...record, consecutiveFailures: 0, nextAttemptAt: null }, deps, 'deploy', 'success', null);
+    await deps.store.putRecord(name, record);
+  }
+  return done({ result: 'success' });
+}
+
+function withResult(record: CertRecord, deps: EngineDeps, action: string, result: 'success' | 'failure', error: string | null): CertRecord {
+  const at = deps.clock.now().toISOString();
+  return { ...record, lastAttemptAt: at, lastResult: { at, action, result, error } };
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}
+
+async function appendHistory(deps: EngineDeps, entry: Omit<HistoryEntry, 'at'>): Promise<void> {
+  try {
+    await deps.store.appendHistory({ at: deps.clock.now().toISOString(), ...entry });
+  } catch (error) {
+    // Losing a history line must not turn a good renewal into a failure; say so loudly.
+    deps.logger.error({ cert: entry.cert, err: describeError(error) }, 'could not append to history');
+  }
+}
+

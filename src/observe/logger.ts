@@ -1,0 +1,48 @@
+// Building the pino logger: JSON lines by default, human-readable on a TTY; every line passes
+// through the Redactor before it is written.
+
+import { pino, type DestinationStream, type Level } from 'pino';
+import pretty from 'pino-pretty';
+import type { Logger } from '../core/logger.js';
+import { Redactor, REDACTED, redactPaths } from './redact.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Human-readable lines instead of JSON (default: when the destination is a TTY). */
+  pretty?: boolean;
+  /** Where lines go (default: stderr, so stdout stays for command output). */
+  destination?: { write(line: string): unknown };
+  redactor?: Redactor;
+}
+
+export interface BuiltLogger {
+  logger: Logger;
+  redactor: Redactor;
+  /** The underlying pino instance (for flush and level changes). */
+  pino: pino.Logger;
+}
+
+export function createLogger(options: LoggerOptions = {}): BuiltLogger {
+  const redactor = options.redactor ?? new Redactor();
+  const destination = options.destination ?? process.stderr;
+  const isTty = destination === process.stderr && process.stderr.isTTY === true;
+  const human = options.pretty ?? isTty;
+  const stream: DestinationStream = human
+    ? pretty({ destination: destination as NodeJS.WritableStream, sync: true, colorize: isTty, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+    : { write: (line: string) => void destination.write(line) };
+  const instance = pino(
+    {
+      level: (options.level ?? 'info') as Level,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactPaths(), censor: REDACTED },
+      hooks: { streamWrite: (line: string) => redactor.scrub(line) },
+      formatters: { level: (label: string) => ({ level: label }) },
+    },
+    stream,
+  );
+  return { logger: instance as unknown as Logger, redactor, pino: instance };
+}
