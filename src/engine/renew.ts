@@ -97,7 +97,7 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
     return { ...base, action: 'dry-run', reason: 'dry-run', message: 'rehearsal: full ACME and DNS path, nothing written' };
   }
   // A forced run that waited for the lock skips what the run before it just issued.
-  if (options.force && stored && stored.issuedAt.getTime() >= startedAt.getTime()) {
+  if (options.force && stored && stored.issuedAt.getTime() > startedAt.getTime()) {
     return { ...base, action: 'skip', reason: 'renewed-concurrently', message: 'issued by another run while this one waited' };
   }
   const decision: RenewalDecision = renewalDecision(stored?.info, spec, now, { force: options.force });

@@ -1,0 +1,197 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { CertkeeperError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { CertificatePaths, CertificateSpec } from '../../../src/core/types.js';
+import { parseConfig, type Config } from '../../../src/config/load.js';
+import type { DnsProvider } from '../../../src/dns/contract.js';
+import type { EngineDeps, IssueRequest, Issuer } from '../../../src/engine/contracts.js';
+import type { EngineEvent } from '../../../src/engine/events.js';
+import { renew } from '../../../src/engine/renew.js';
+import { statusRows } from '../../../src/engine/status.js';
+import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';
+import { FileStore } from '../../../src/state/file-store.js';
+import { makeCertificate } from '../../helpers/certs.js';
+import { ManualClock } from '../../helpers/clock.js';
+
+const DAY = 86_400_000;
+
+class FakeIssuer implements Issuer {
+  readonly directoryUrl = 'https://ca.test/directory';
+  calls: IssueRequest[] = [];
+  failWith: Error | undefined;
+  constructor(private readonly clock: ManualClock) {}
+  async issue(request: IssueRequest) {
+    this.calls.push(request);
+    if (this.failWith) throw this.failWith;
+    request.onProgress?.({ step: 'ordering' });
+    request.onProgress?.({ step: 'issued' });
+    const notBefore = this.clock.now();
+    return { material: makeCertificate({ domains: request.domains, notBefore, notAfter: new Date(notBefore.getTime() + 90 * DAY), keyType: request.keyType }) };
+  }
+}
+
+class RecordingSink implements Sink {
+  readonly type = 'fake';
+  deploys: DeployRequest[] = [];
+  failNext = 0;
+  constructor(readonly name: string, private readonly writesTo?: string) {}
+  async deploy(request: DeployRequest) {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new CertkeeperError('SINK_FAILED', `${this.name} is down`);
+    }
+    this.deploys.push(request);
+    return this.writesTo ? { paths: this.locate(request.certName)! } : {};
+  }
+  locate(certName: string): CertificatePaths | undefined {
+    if (!this.writesTo) return undefined;
+    const dir = path.join(this.writesTo, certName);
+    return { cert: `${dir}/cert.pem`, chain: `${dir}/chain.pem`, fullchain: `${dir}/fullchain.pem`, key: `${dir}/privkey.pem` };
+  }
+}
+
+const dns: DnsProvider = { name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} };
+
+interface Harness {
+  deps: EngineDeps;
+  issuer: FakeIssuer;
+  files: RecordingSink;
+  reload: RecordingSink;
+  clock: ManualClock;
+  events: EngineEvent[];
+  store: FileStore;
+  config: Config;
+}
+
+async function harness(): Promise<Harness> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ck-engine-'));
+  const config = parseConfig(
+    `
+stateDir: ./state
+acme: { directory: "https://ca.test/directory", email: ops@example.com }
+dns: { corp: { type: exec, command: ["/bin/true"] } }
+sinks:
+  files: { type: exec, command: ["/bin/true"] }
+  reload: { type: exec, command: ["/bin/true"] }
+certificates:
+  - { name: www, domains: [example.com, "*.example.com"], dns: corp, sinks: [files, reload] }
+  - { name: api, domains: [api.example.com], dns: corp, sinks: [reload] }
+`,
+    path.join(dir, 'certkeeper.yaml'),
+    { env: {} },
+  );
+  const clock = new ManualClock('2026-11-22T00:00:00Z');
+  const store = await FileStore.open({ dir: config.stateDir, clock });
+  const issuer = new FakeIssuer(clock);
+  const files = new RecordingSink('files', path.join(dir, 'out'));
+  const reload = new RecordingSink('reload');
+  const events: EngineEvent[] = [];
+  const deps: EngineDeps = {
+    config,
+    store,
+    clock,
+    logger: silentLogger,
+    issuer: async () => issuer,
+    dnsProvider: () => dns,
+    sink: (name) => (name === 'files' ? files : reload),
+    onEvent: (event) => events.push(event),
+  };
+  return { deps, issuer, files, reload, clock, events, store, config };
+}
+
+describe('renew pipeline', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+
+  it('issues what is missing, stores it, deploys to every sink in order and records history', async () => {
+    const report = await renew({}, h.deps);
+    expect(report).toMatchObject({ succeeded: 2, failed: 0, skipped: 0 });
+    expect(h.issuer.calls.map((c) => c.certName).sort()).toEqual(['api', 'www']);
+    const www = await h.store.getCertificate('www');
+    expect(www?.info.domains.sort()).toEqual(['*.example.com', 'example.com']);
+    expect(h.files.deploys[0]!.serial).toBe(www!.info.serial);
+    // The reload hook of www sees the files sink's paths, not the state copy.
+    const wwwReload = h.reload.deploys.find((d) => d.certName === 'www')!;
+    expect(wwwReload.paths.key).toBe(path.join(path.dirname(h.config.stateDir), 'out/www/privkey.pem'));
+    const history = await h.store.readHistory({ cert: 'www' });
+    expect(history.map((e) => `${e.action}:${e.result}${e.sink ? `:${e.sink}` : ''}`)).toEqual(['deploy:success:reload', 'deploy:success:files', 'issue:success']);
+    const steps = h.events.filter((e) => e.type === 'cert_step' && e.cert === 'www').map((e) => (e as { step: string }).step);
+    expect(steps).toEqual(['ordering', 'issued', 'stored', 'deploying', 'deployed', 'deploying', 'deployed']);
+  });
+
+  it('orders nothing when nothing is due, and renews once the threshold passes', async () => {
+    await renew({}, h.deps);
+    h.clock.advance(59 * DAY);
+    const quiet = await renew({}, h.deps);
+    expect(quiet).toMatchObject({ succeeded: 0, skipped: 2 });
+    expect(h.issuer.calls).toHaveLength(2);
+    h.clock.advance(2 * DAY);
+    const due = await renew({}, h.deps);
+    expect(due.outcomes.map((o) => [o.cert, o.action, o.reason])).toEqual([
+      ['www', 'renew', 'threshold'],
+      ['api', 'renew', 'threshold'],
+    ]);
+    expect(h.issuer.calls).toHaveLength(4);
+  });
+
+  it('--force renews everything; --cert limits the run; unknown names are usage errors', async () => {
+    await renew({}, h.deps);
+    await renew({ force: true, certs: ['api'] }, h.deps);
+    expect(h.issuer.calls.map((c) => c.certName).slice(2)).toEqual(['api']);
+    await renew({ force: true }, h.deps);
+    expect(h.issuer.calls).toHaveLength(5);
+    await expect(renew({ certs: ['nope'] }, h.deps)).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('retries a failed deploy on the next run without ordering a new certificate', async () => {
+    h.reload.failNext = 1;
+    const first = await renew({ certs: ['www'] }, h.deps);
+    expect(first.outcomes[0]).toMatchObject({ result: 'failure', failedSink: 'reload', code: 'SINK_FAILED' });
+    const serial = (await h.store.getCertificate('www'))!.info.serial;
+    const [row] = await statusRows(h.deps);
+    expect(row).toMatchObject({ name: 'www', state: 'failing', pendingSinks: ['reload'] });
+
+    const second = await renew({ certs: ['www'] }, h.deps);
+    expect(second.outcomes[0]).toMatchObject({ result: 'success', action: 'deploy', deployed: ['reload'], serial });
+    expect(h.issuer.calls).toHaveLength(1);
+    expect(h.files.deploys).toHaveLength(1); // not redeployed
+    expect(h.reload.deploys.at(-1)!.paths.fullchain).toContain('out/www/fullchain.pem');
+    const [after] = await statusRows(h.deps);
+    expect(after).toMatchObject({ state: 'valid', pendingSinks: [], consecutiveFailures: 0 });
+  });
+
+  it('--dry-run orders but stores nothing and deploys nothing', async () => {
+    const report = await renew({ dryRun: true }, h.deps);
+    expect(report.succeeded).toBe(2);
+    expect(h.issuer.calls).toHaveLength(2);
+    expect(await h.store.getCertificate('www')).toBeUndefined();
+    expect(h.files.deploys).toHaveLength(0);
+    expect(h.reload.deploys).toHaveLength(0);
+    expect((await h.store.readHistory()).every((e) => e.action === 'dry-run')).toBe(true);
+  });
+
+  it('records an issuance failure and keeps going with the other certificates', async () => {
+    h.issuer.failWith = new CertkeeperError('VALIDATION_FAILED', 'the CA saw no TXT record');
+    const report = await renew({}, h.deps);
+    expect(report.failed).toBe(2);
+    expect(report.outcomes[0]).toMatchObject({ result: 'failure', code: 'VALIDATION_FAILED' });
+    const rows = await statusRows(h.deps);
+    expect(rows.map((r) => r.state)).toEqual(['failing', 'failing']);
+    const [last] = await h.store.readHistory({ cert: 'www' });
+    expect(last).toMatchObject({ action: 'issue', result: 'failure', error: 'the CA saw no TXT record', code: 'VALIDATION_FAILED' });
+    expect(readFileSync(path.join(h.config.stateDir, 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+  });
+
+  it('passes a reused key when reuseKey is set and the key type is unchanged', async () => {
+    (h.config.certificates[1] as CertificateSpec).reuseKey = true;
+    await renew({ certs: ['api'] }, h.deps);
+    const keyPem = (await h.store.getCertificate('api'))!.material.keyPem;
+    await renew({ certs: ['api'], force: true }, h.deps);
+    expect(h.issuer.calls[1]!.keyPem).toBe(keyPem);
+  });
+});
