@@ -106,7 +106,8 @@ export async function publishFileSet(dir: string, files: FileSetEntry[], options
   await ensureDir(parent, dirMode);
   await ensureDir(versions, dirMode);
 
-  const stamp = (options.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  // Millisecond stamps sort versions by age, so pruning keeps the newest.
+  const stamp = (options.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace('.', '');
   const label = (options.label ?? '').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
   const versionName = `${stamp}${label ? `-${label}` : ''}-${randomBytes(3).toString('hex')}`;
   const versionDir = path.join(versions, versionName);

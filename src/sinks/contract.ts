@@ -1,6 +1,8 @@
 // The Sink contract: a destination a certificate is deployed to (files, a reload command,
 // later ACM or a Kubernetes Secret). Sinks run in the order the certificate lists them.
 
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial, CertificatePaths } from '../core/types.js';
 
 export interface DeployRequest {
@@ -29,4 +31,12 @@ export interface Sink {
   /** Where this sink keeps a certificate's files, when it writes files (for later hooks' paths
    *  on a run that does not redeploy this sink). */
   locate?(certName: string): CertificatePaths | undefined;
+}
+
+/** What every sink type's constructor receives besides its own config. */
+export interface SinkContext {
+  /** The sink's config name, e.g. "web". */
+  name: string;
+  clock: Clock;
+  logger: Logger;
 }

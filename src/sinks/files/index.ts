@@ -1,0 +1,85 @@
+// The files sink: writes cert.pem, chain.pem, fullchain.pem and privkey.pem into a folder as one
+// set. The folder is a symlink switched atomically to a fresh version folder, so a server reading
+// it never pairs a new certificate with an old key; the previous `keep` versions stay for rollback.
+
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CertkeeperError, isAbortError, toCertkeeperError } from '../../core/errors.js';
+import { publishFileSet } from '../../core/fs-atomic.js';
+import type { CertificatePaths } from '../../core/types.js';
+import type { DeployRequest, DeployResult, Sink, SinkContext } from '../contract.js';
+import type { FilesSinkConfig } from './schema.js';
+
+const execFileAsync = promisify(execFile);
+
+/** `{cert}` in the configured folder becomes the certificate name. */
+export function filesSinkDir(config: Pick<FilesSinkConfig, 'dir'>, certName: string): string {
+  return path.resolve(config.dir.replaceAll('{cert}', certName));
+}
+
+export function filesSinkPaths(dir: string): CertificatePaths {
+  return { cert: path.join(dir, 'cert.pem'), chain: path.join(dir, 'chain.pem'), fullchain: path.join(dir, 'fullchain.pem'), key: path.join(dir, 'privkey.pem') };
+}
+
+export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink {
+  const label = `sink "${ctx.name}"`;
+  return {
+    name: ctx.name,
+    type: 'files',
+    async deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult> {
+      if (signal?.aborted) throw new CertkeeperError('CANCELLED', `${label}: cancelled`);
+      const dir = filesSinkDir(config, request.certName);
+      try {
+        // Resolved on every deploy: the user or group may be created after certkeeper starts.
+        const uid = config.owner === undefined ? undefined : await resolveId('passwd', config.owner);
+        const gid = config.group === undefined ? undefined : await resolveId('group', config.group);
+        const { material } = request;
+        const result = await publishFileSet(
+          dir,
+          [
+            { name: 'cert.pem', data: material.certPem, mode: config.mode },
+            { name: 'chain.pem', data: material.chainPem, mode: config.mode },
+            { name: 'fullchain.pem', data: material.fullchainPem, mode: config.mode },
+            { name: 'privkey.pem', data: material.keyPem, mode: config.keyMode },
+          ],
+          { keep: config.keep, uid, gid, label: request.serial, now: ctx.clock.now() },
+        );
+        ctx.logger.debug({ cert: request.certName, dir, version: path.basename(result.versionDir) }, 'wrote certificate files');
+        return { paths: filesSinkPaths(dir), detail: `wrote ${dir}` };
+      } catch (error) {
+        if (isAbortError(error)) throw toCertkeeperError(error);
+        throw new CertkeeperError('SINK_FAILED', `${label}: cannot write ${dir}: ${toCertkeeperError(error).message}`, { cause: error });
+      }
+    },
+  };
+}
+
+/**
+ * A user or group id from a number, a numeric string, or a name. Names go through `getent`, so
+ * LDAP/sssd users work too; without getent (minimal images) /etc/passwd or /etc/group is read.
+ */
+export async function resolveId(database: 'passwd' | 'group', nameOrId: string | number): Promise<number> {
+  if (typeof nameOrId === 'number') return nameOrId;
+  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
+  const what = database === 'passwd' ? 'user' : 'group';
+  let entry: string | undefined;
+  try {
+    const { stdout } = await execFileAsync('getent', [database, nameOrId], { timeout: 10_000 });
+    entry = stdout.split('\n')[0];
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') entry = await readEntry(`/etc/${database}`, nameOrId);
+    else if (code !== 2) throw new Error(`cannot look up ${what} "${nameOrId}": ${(error as Error).message}`); // 2 = not found
+  }
+  // passwd: name:x:uid:gid:...   group: name:x:gid:members — the id is the third field either way.
+  const id = entry?.split(':')[2];
+  if (id === undefined || !/^\d+$/.test(id)) throw new Error(`no ${what} named "${nameOrId}"`);
+  return Number(id);
+}
+
+async function readEntry(file: string, name: string): Promise<string | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').find((line) => line.startsWith(`${name}:`));
+}

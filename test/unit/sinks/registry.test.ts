@@ -1,0 +1,42 @@
+import { readdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { createSink, isSinkType, sinkConfigSchema, sinkTypes } from '../../../src/sinks/registry.js';
+
+const sinksDir = fileURLToPath(new URL('../../../src/sinks/', import.meta.url));
+const folders = readdirSync(sinksDir, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
+
+describe('sink registry', () => {
+  it('has exactly one entry per folder in src/sinks/', () => {
+    expect(Object.keys(sinkTypes).sort()).toEqual(folders);
+  });
+
+  it.each(folders)('folder %s has index.ts and schema.ts, and its schema accepts type "%s"', (name) => {
+    expect(existsSync(path.join(sinksDir, name, 'index.ts'))).toBe(true);
+    expect(existsSync(path.join(sinksDir, name, 'schema.ts'))).toBe(true);
+    expect(isSinkType(name)).toBe(true);
+    const schema = sinkTypes[name as keyof typeof sinkTypes].schema;
+    expect(schema.shape.type.value).toBe(name);
+  });
+
+  it('builds the config union from every registered schema', () => {
+    expect(sinkConfigSchema.parse({ type: 'files', dir: '/tmp/x/{cert}' })).toMatchObject({ type: 'files', keyMode: 0o600, keep: 1 });
+    expect(sinkConfigSchema.parse({ type: 'exec', command: ['true'] })).toMatchObject({ type: 'exec', timeout: 60_000, env: {} });
+    expect(sinkConfigSchema.safeParse({ type: 'ftp' }).success).toBe(false);
+    expect(sinkConfigSchema.safeParse({ type: 'files', dir: '/x', unknown: 1 }).success).toBe(false);
+    expect(isSinkType('ftp')).toBe(false);
+  });
+
+  it('creates a sink of each type with its name', () => {
+    const ctx = { name: 'one', clock: systemClock, logger: silentLogger };
+    const files = createSink(sinkConfigSchema.parse({ type: 'files', dir: '/tmp/x' }), ctx);
+    const exec = createSink(sinkConfigSchema.parse({ type: 'exec', command: ['true'] }), { ...ctx, name: 'two' });
+    expect([files.type, files.name, exec.type, exec.name]).toEqual(['files', 'one', 'exec', 'two']);
+  });
+});
