@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { durationMs, hostPort, propagationSchema } from '../../../core/fields.js';
+import { TSIG_ALGORITHMS } from '../../wire/tsig.js';
 
-export const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha224', 'hmac-sha1'] as const;
+export { TSIG_ALGORITHMS };
 
 export const rfc2136Schema = z
   .object({
