@@ -6,11 +6,11 @@ import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
-import { dnsProviderTypes } from '../dns/registry.js';
+import { createDnsProvider } from '../dns/registry.js';
 import type { EngineDeps, Issuer } from '../engine/contracts.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { Sink } from '../sinks/contract.js';
-import { sinkTypes } from '../sinks/registry.js';
+import { createSink } from '../sinks/registry.js';
 import { FileStore } from '../state/file-store.js';
 
 export interface WiringOptions {
@@ -54,7 +54,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const providerConfig = config.dns[name];
       if (!providerConfig) throw new CertkeeperError('CONFIG_INVALID', `no DNS provider named "${name}"`, { retryable: false });
-      const provider: DnsProvider = dnsProviderTypes[providerConfig.type].create(providerConfig as never, { name, clock, logger: logger.child({ dns: name }) });
+      const provider = createDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }) });
       providers.set(name, provider);
       return provider;
     },
@@ -63,7 +63,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const sinkConfig = config.sinks[name];
       if (!sinkConfig) throw new CertkeeperError('CONFIG_INVALID', `no sink named "${name}"`, { retryable: false });
-      const sink: Sink = sinkTypes[sinkConfig.type].create(sinkConfig as never, { name, clock, logger: logger.child({ sink: name }) });
+      const sink = createSink(sinkConfig, { name, clock, logger: logger.child({ sink: name }) });
       sinks.set(name, sink);
       return sink;
     },

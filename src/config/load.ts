@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
 import type { CertificateSpec } from '../core/types.js';
+import { dnsProviderCapabilities } from '../dns/registry.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
 import { expandEnv, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
 
@@ -202,9 +203,9 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
     const provider = raw.dns[cert.dns];
     if (!provider) {
       problems.push({ path: [...at, 'dns'], message: `no DNS provider named "${cert.dns}" (defined: ${Object.keys(raw.dns).join(', ') || 'none'})` });
-    } else if (!supportsWildcard(provider)) {
+    } else if (!dnsProviderCapabilities(provider).wildcard) {
       const j = cert.domains.findIndex((d) => isWildcard(d.trim()));
-      if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" is configured with wildcard: false` });
+      if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" cannot (wildcard: false)` });
     }
     cert.sinks.forEach((sink, j) => {
       if (!(sink in raw.sinks)) problems.push({ path: [...at, 'sinks', j], message: `no sink named "${sink}" (defined: ${Object.keys(raw.sinks).join(', ') || 'none'})` });
@@ -222,11 +223,6 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
     });
   });
   return specs;
-}
-
-/** A provider declares `wildcard: false` when it cannot keep an apex and a wildcard value at once. */
-function supportsWildcard(provider: DnsProviderConfig): boolean {
-  return !('wildcard' in provider) || provider.wildcard !== false;
 }
 
 /** Changes to this hash mean "the operator changed this certificate" (used to lift backoff). */

@@ -5,10 +5,8 @@ import { z } from 'zod';
 import { hostPort } from '../core/fields.js';
 import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
-import { rfc2136Schema } from '../dns/providers/rfc2136/schema.js';
-import { execDnsSchema } from '../dns/providers/exec/schema.js';
-import { filesSinkSchema } from '../sinks/files/schema.js';
-import { execSinkSchema } from '../sinks/exec/schema.js';
+import { dnsProviderConfigSchema } from '../dns/registry.js';
+import { sinkConfigSchema } from '../sinks/registry.js';
 
 export const DIRECTORY_ALIASES: Record<string, string> = {
   letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
@@ -73,9 +71,6 @@ const defaultsSchema = z
   })
   .strict();
 
-export const dnsProviderSchema = z.discriminatedUnion('type', [rfc2136Schema, execDnsSchema]);
-export const sinkSchema = z.discriminatedUnion('type', [filesSinkSchema, execSinkSchema]);
-
 export const CERT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 const certificateSchema = z
@@ -100,12 +95,12 @@ export const configSchema = z
     defaults: defaultsSchema.default({ renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false }),
     /** Certificates ordered or deployed at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(4),
-    dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderSchema),
-    sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkSchema).default({}),
+    dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderConfigSchema),
+    sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkConfigSchema).default({}),
     certificates: z.array(certificateSchema).default([]),
   })
   .strict();
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type DnsProviderConfig = z.infer<typeof dnsProviderSchema>;
-export type SinkConfig = z.infer<typeof sinkSchema>;
+export type { DnsProviderConfig } from '../dns/registry.js';
+export type { SinkConfig } from '../sinks/registry.js';
