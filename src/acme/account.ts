@@ -1,0 +1,54 @@
+// The ACME account: one per directory URL + email, registered once and reused. Its key and URL
+// live in the StateStore; knowing the URL, acme-client signs requests with it and never
+// registers again.
+
+import type { Logger } from '../core/logger.js';
+import type { StateStore } from '../state/contract.js';
+import { generatePrivateKey } from './keys.js';
+
+export interface AcmeAccount {
+  /** PEM; a secret. */
+  keyPem: string;
+  accountUrl: string;
+  /** True when this call registered it (first use of this directory + email). */
+  created: boolean;
+}
+
+export interface EnsureAccountOptions {
+  store: StateStore;
+  directoryUrl: string;
+  email: string | null;
+  logger: Logger;
+  /** Registers the account for this key at the CA (or finds it, when the CA knows the key) → its URL. */
+  register(keyPem: string): Promise<string>;
+}
+
+/** The stored account, or a new one registered and stored. */
+export async function ensureAccount(options: EnsureAccountOptions): Promise<AcmeAccount> {
+  const { store, directoryUrl, email } = options;
+  const stored = await store.getAccount(directoryUrl, email);
+  if (stored?.accountUrl) return { keyPem: stored.keyPem, accountUrl: stored.accountUrl, created: false };
+
+  // The key is stored before registering: if we stop between the CA's answer and our write,
+  // the next run registers the same key again and the CA hands back the same account.
+  const keyPem = stored?.keyPem ?? (await generatePrivateKey('ecdsa-p256'));
+  if (!stored) await store.putAccount({ directoryUrl, email, accountUrl: null, keyPem });
+  return registerAndStore(options, keyPem);
+}
+
+/**
+ * Registers again with the stored key, for when the CA says the account no longer exists
+ * (a test CA restarted, an account deactivated by the CA) and keeps the new URL.
+ */
+export async function reregisterAccount(options: EnsureAccountOptions, keyPem: string): Promise<AcmeAccount> {
+  options.logger.warn({ directoryUrl: options.directoryUrl }, 'the CA no longer knows the stored ACME account; registering again');
+  return registerAndStore(options, keyPem);
+}
+
+async function registerAndStore(options: EnsureAccountOptions, keyPem: string): Promise<AcmeAccount> {
+  const { store, directoryUrl, email, logger } = options;
+  const accountUrl = await options.register(keyPem);
+  await store.putAccount({ directoryUrl, email, accountUrl, keyPem });
+  logger.info({ directoryUrl, accountUrl }, 'ACME account registered');
+  return { keyPem, accountUrl, created: true };
+}

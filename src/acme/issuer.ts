@@ -1,0 +1,215 @@
+// The ACME issuer: account → order → dns-01 challenges → finalize with our CSR → download →
+// split and check the certificate. Built on acme-client's low-level calls (not auto()) so that
+// propagation checks, cleanup, waits and error classification are ours.
+
+import { throwIfAborted, type Clock } from '../core/clock.js';
+import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { CertificateMaterial, KeyType } from '../core/types.js';
+import { keyMatchesCertificate, parseCertificate, splitPemChain } from '../core/x509.js';
+import type { DnsProvider } from '../dns/contract.js';
+import { systemResolvers } from '../dns/resolver.js';
+import type { StateStore } from '../state/contract.js';
+import { ensureAccount, reregisterAccount, type AcmeAccount, type EnsureAccountOptions } from './account.js';
+import { solveDnsChallenges } from './challenge.js';
+import { parseProblem, problemToError } from './errors.js';
+import { createCsr, generatePrivateKey, normalizeReusedKey } from './keys.js';
+import { pollUntil } from './poll.js';
+import { openAcmeSession, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
+
+export type IssueStep = 'ordering' | 'dns-present' | 'propagated' | 'validated' | 'finalizing' | 'issued';
+
+export interface AcmeIssuerOptions {
+  directoryUrl: string;
+  /** Contact for the account; with the directory URL it names the account in the state store. */
+  email?: string | null | undefined;
+  /** External account binding, for CAs that require one. The HMAC key is a secret. */
+  eab?: Eab | undefined;
+  /** Extra CA (PEM) to trust for the ACME server's HTTPS. */
+  caBundlePem?: string | undefined;
+  /** Issuer common name of the chain to prefer when the CA offers alternates. */
+  preferredChain?: string | undefined;
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+  /** Resolvers (`host:port`) for CNAME following and nameserver discovery; empty → the host's. */
+  resolvers: string[];
+  /** How long the CA may take to validate once asked (default 5 min) and to issue once finalized (default 5 min). */
+  validationTimeoutMs?: number | undefined;
+  orderTimeoutMs?: number | undefined;
+}
+
+export interface IssueRequest {
+  certName: string;
+  domains: string[];
+  keyType: KeyType;
+  /** Reuse this private key instead of generating a new one; it must be of `keyType`. */
+  keyPem?: string | undefined;
+  dns: DnsProvider;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((event: { step: IssueStep; detail?: string }) => void) | undefined;
+}
+
+export interface IssueResult {
+  material: CertificateMaterial;
+  orderUrl: string;
+  accountUrl: string;
+}
+
+export interface AcmeIssuer {
+  readonly directoryUrl: string;
+  issue(request: IssueRequest): Promise<IssueResult>;
+}
+
+const DEFAULT_ORDER_TIMEOUT_MS = 300_000;
+
+export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
+  const { directoryUrl, clock, logger } = options;
+  const email = options.email ?? null;
+  const resolvers = options.resolvers.length > 0 ? options.resolvers : systemResolvers();
+  // One registration even when several certificates are issued at once; a failed one is retried.
+  let account: Promise<AcmeAccount> | undefined;
+
+  const open = (keyPem: string, accountUrl: string | null, signal: AbortSignal | undefined): Promise<AcmeSession> =>
+    openAcmeSession({
+      directoryUrl,
+      accountKeyPem: keyPem,
+      accountUrl,
+      eab: options.eab,
+      caBundlePem: options.caBundlePem,
+      clock,
+      signal,
+      logger,
+    });
+
+  const accountOptions = (signal: AbortSignal | undefined): EnsureAccountOptions => ({
+    store: options.store,
+    directoryUrl,
+    email,
+    logger,
+    register: async (keyPem) => {
+      const session = await open(keyPem, null, signal);
+      try {
+        return await session.registerAccount(email);
+      } finally {
+        session.close();
+      }
+    },
+  });
+
+  const currentAccount = (signal: AbortSignal | undefined): Promise<AcmeAccount> => {
+    account ??= ensureAccount(accountOptions(signal)).catch((error: unknown) => {
+      account = undefined;
+      throw error;
+    });
+    return account;
+  };
+
+  return {
+    directoryUrl,
+    async issue(request) {
+      try {
+        return await issueOnce(request);
+      } catch (error) {
+        // One error family at the boundary: an abort anywhere becomes CANCELLED.
+        throw toCertkeeperError(error);
+      }
+    },
+  };
+
+  async function issueOnce(request: IssueRequest): Promise<IssueResult> {
+    const { domains, signal } = request;
+    const log = logger.child({ cert: request.certName });
+    const progress = (step: IssueStep, detail?: string): void => {
+      log.info({ step, ...(detail ? { detail } : {}) }, `issue: ${step}`);
+      request.onProgress?.(detail === undefined ? { step } : { step, detail });
+    };
+    if (domains.length === 0) throw new CertkeeperError('INTERNAL', 'a certificate needs at least one domain', { retryable: false });
+    throwIfAborted(signal);
+
+    // Generating the key (seconds for RSA-4096) overlaps with ordering and validation.
+    const keyPromise = request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : generatePrivateKey(request.keyType);
+    keyPromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
+
+    let acmeAccount = await currentAccount(signal);
+    let session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
+    try {
+      progress('ordering', domains.join(' '));
+      let order: AcmeOrder;
+      try {
+        order = await session.createOrder(domains);
+      } catch (error) {
+        if (!isCertkeeperError(error) || error.details?.acmeType !== 'accountDoesNotExist') throw error;
+        session.close();
+        acmeAccount = await reregisterAccount(accountOptions(signal), acmeAccount.keyPem);
+        account = Promise.resolve(acmeAccount);
+        session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
+        order = await session.createOrder(domains);
+      }
+      log.debug({ orderUrl: order.url, status: order.status }, 'order created');
+
+      const authorizations = await session.getAuthorizations(order);
+      await solveDnsChallenges({
+        session,
+        authorizations,
+        dns: request.dns,
+        resolvers,
+        clock,
+        logger: log,
+        signal,
+        validationTimeoutMs: options.validationTimeoutMs,
+        onStep: progress,
+      });
+
+      progress('finalizing');
+      const orderTimeoutMs = options.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS;
+      // Once every authorization is valid the CA moves the order to "ready", not always at once.
+      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'pending', { clock, signal, timeoutMs: orderTimeoutMs, what: 'the order' });
+      if (order.status !== 'ready') throw orderFailure(order, 'ready');
+      const keyPem = await keyPromise;
+      order = await session.finalizeOrder(order, await createCsr(domains, keyPem));
+      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'processing' && o.status !== 'ready', {
+        clock,
+        signal,
+        timeoutMs: orderTimeoutMs,
+        what: 'the finalized order',
+      });
+      if (order.status !== 'valid') throw orderFailure(order, 'valid');
+
+      const pem = await session.getCertificate(order, options.preferredChain);
+      const material = splitCertificate(pem, keyPem, domains);
+      const serial = parseCertificate(material.certPem).serial;
+      progress('issued', serial);
+      return { material, orderUrl: order.url, accountUrl: acmeAccount.accountUrl };
+    } finally {
+      session.close();
+    }
+  }
+}
+
+/** The order is not where it should be: the CA's own error when it gave one. */
+function orderFailure(order: AcmeOrder, expected: string): CertkeeperError {
+  const problem = parseProblem(order.error);
+  const operation = `the order (status "${order.status}", expected "${expected}")`;
+  if (problem) return problemToError(problem, { operation, source: 'response', details: { orderUrl: order.url } });
+  return new CertkeeperError('ACME_ERROR', `${operation} cannot continue`, { details: { orderUrl: order.url, status: order.status } });
+}
+
+/**
+ * Leaf, chain and fullchain from the CA's PEM, checked: the leaf must carry our public key and
+ * every requested name — a mix-up here would deploy a certificate the server cannot use.
+ */
+export function splitCertificate(pem: string, keyPem: string, domains: string[]): CertificateMaterial {
+  const certificates = splitPemChain(pem);
+  const [leaf, ...chain] = certificates;
+  if (leaf === undefined) throw new CertkeeperError('ACME_ERROR', 'the CA returned no certificate', { retryable: true });
+  if (!keyMatchesCertificate(leaf, keyPem)) {
+    throw new CertkeeperError('ACME_ERROR', 'the certificate the CA returned does not match our private key', { retryable: false });
+  }
+  const names = new Set(parseCertificate(leaf).domains);
+  const missing = domains.filter((domain) => !names.has(domain.toLowerCase()));
+  if (missing.length > 0) {
+    throw new CertkeeperError('ACME_ERROR', `the certificate the CA returned lacks ${missing.join(', ')}`, { retryable: false, details: { missing } });
+  }
+  return { certPem: leaf, chainPem: chain.join(''), fullchainPem: certificates.join(''), keyPem };
+}

@@ -1,0 +1,138 @@
+// One conversation with an ACME server for one account: acme-client's Client behind our
+// transport, with every call mapped to a CertkeeperError naming the step that failed. The
+// shapes below are the parts of RFC 8555 objects certkeeper reads.
+
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { toAcmeError } from './errors.js';
+import { AcmeTransport, installTransport } from './transport.js';
+
+export interface AcmeChallenge {
+  type: string;
+  url: string;
+  status: string;
+  token?: string;
+  /** The CA's problem document when validation failed. */
+  error?: unknown;
+}
+
+export interface AcmeAuthorization {
+  url: string;
+  status: string;
+  identifier: { type: string; value: string };
+  wildcard?: boolean;
+  challenges: AcmeChallenge[];
+}
+
+export interface AcmeOrder {
+  url: string;
+  status: string;
+  authorizations: string[];
+  finalize: string;
+  certificate?: string;
+  error?: unknown;
+}
+
+export interface Eab {
+  kid: string;
+  /** A secret: never log it. */
+  hmacKey: string;
+}
+
+export interface AcmeSessionOptions {
+  directoryUrl: string;
+  /** PEM; a secret. */
+  accountKeyPem: string;
+  /** Known account URL: acme-client then signs with it and never registers again. */
+  accountUrl?: string | null | undefined;
+  eab?: Eab | undefined;
+  caBundlePem?: string | undefined;
+  clock: Clock;
+  signal?: AbortSignal | undefined;
+  logger: Logger;
+}
+
+/** The ACME operations the challenge loop needs; a narrow seam for tests. */
+export interface ChallengeSession {
+  getAuthorization(url: string): Promise<AcmeAuthorization>;
+  /** The dns-01 TXT value: base64url(SHA-256(key authorization)). */
+  dnsTxtValue(challenge: AcmeChallenge): Promise<string>;
+  completeChallenge(challenge: AcmeChallenge): Promise<void>;
+}
+
+export interface AcmeSession extends ChallengeSession {
+  readonly directoryUrl: string;
+  /** Registers the account (or finds the existing one for this key) and returns its URL. */
+  registerAccount(email: string | null): Promise<string>;
+  createOrder(domains: string[]): Promise<AcmeOrder>;
+  getOrder(order: AcmeOrder): Promise<AcmeOrder>;
+  getAuthorizations(order: AcmeOrder): Promise<AcmeAuthorization[]>;
+  finalizeOrder(order: AcmeOrder, csrPem: string): Promise<AcmeOrder>;
+  /** The PEM chain, the one whose issuer matches `preferredChain` when the CA offers several. */
+  getCertificate(order: AcmeOrder, preferredChain?: string): Promise<string>;
+  /** Frees the connections; the session is unusable afterwards. */
+  close(): void;
+}
+
+export async function openAcmeSession(options: AcmeSessionOptions): Promise<AcmeSession> {
+  // Loaded here, not at the top: acme-client pulls in node-forge, asn1js and axios, which
+  // commands that never talk to a CA (status, validate, history) should not pay for.
+  const acme = await import('acme-client');
+  const client = new acme.Client({
+    directoryUrl: options.directoryUrl,
+    accountKey: options.accountKeyPem,
+    ...(options.accountUrl ? { accountUrl: options.accountUrl } : {}),
+    ...(options.eab ? { externalAccountBinding: { kid: options.eab.kid, hmacKey: options.eab.hmacKey } } : {}),
+  });
+  const transport = new AcmeTransport({
+    caBundlePem: options.caBundlePem,
+    clock: options.clock,
+    signal: options.signal,
+    logger: options.logger,
+  });
+  installTransport(client, transport);
+
+  /** Runs one acme-client call; its failure becomes a CertkeeperError about `operation`. */
+  const step = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {
+    transport.clearProblem();
+    try {
+      return await call();
+    } catch (error) {
+      throw toAcmeError(error, transport.lastProblem, operation);
+    }
+  };
+  // acme-client's types describe the RFC objects loosely; these casts are the one boundary.
+  type ClientOrder = Parameters<typeof client.getOrder>[0];
+  type ClientChallenge = Parameters<typeof client.completeChallenge>[0];
+
+  return {
+    directoryUrl: options.directoryUrl,
+    registerAccount: (email) =>
+      step('registering the ACME account', async () => {
+        await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
+        return client.getAccountUrl();
+      }),
+    createOrder: (domains) =>
+      step('creating the order', async () =>
+        (await client.createOrder({ identifiers: domains.map((value) => ({ type: 'dns', value })) })) as unknown as AcmeOrder,
+      ),
+    getOrder: (order) => step('fetching the order', async () => (await client.getOrder(order as unknown as ClientOrder)) as unknown as AcmeOrder),
+    getAuthorizations: (order) =>
+      step('fetching the authorizations', async () => (await client.getAuthorizations(order as unknown as ClientOrder)) as unknown as AcmeAuthorization[]),
+    getAuthorization: (url) =>
+      step('fetching an authorization', async () => {
+        const [authz] = await client.getAuthorizations({ authorizations: [url] } as unknown as ClientOrder);
+        return authz as unknown as AcmeAuthorization;
+      }),
+    dnsTxtValue: (challenge) => step('computing the key authorization', () => client.getChallengeKeyAuthorization(challenge as unknown as ClientChallenge)),
+    completeChallenge: (challenge) =>
+      step('asking the CA to validate', async () => {
+        await client.completeChallenge(challenge as unknown as ClientChallenge);
+      }),
+    finalizeOrder: (order, csrPem) =>
+      step('finalizing the order', async () => (await client.finalizeOrder(order as unknown as ClientOrder, csrPem)) as unknown as AcmeOrder),
+    getCertificate: (order, preferredChain) =>
+      step('downloading the certificate', () => client.getCertificate(order as unknown as ClientOrder, preferredChain)),
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,209 @@
+// The HTTP transport under acme-client. acme-client sends everything through one shared axios
+// instance whose retry interceptor sleeps with setTimeout (up to Retry-After, 5 times — hours
+// when a CA rate-limits), cannot be cancelled, and turns a refused connection into a TypeError.
+// So each client we build gets this transport instead (installed on its HttpClient): its own
+// https.Agent trusting the configured CA bundle, the caller's AbortSignal, retries of network
+// faults and 5xx through the injected Clock, 429 surfaced at once, and the last problem
+// document kept so errors can be classified by type rather than by message.
+
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import type { Clock } from '../core/clock.js';
+import { CertkeeperError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { parseProblem, parseRetryAfter, type AcmeProblem } from './errors.js';
+
+/** What acme-client's HttpClient expects back from `request()`: axios's response shape, reduced. */
+export interface AcmeHttpResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  data: unknown;
+}
+
+export interface AcmeTransportOptions {
+  /** Extra PEM CA certificates to trust for the ACME server's HTTPS, besides the system roots. */
+  caBundlePem?: string | undefined;
+  clock: Clock;
+  signal?: AbortSignal | undefined;
+  logger: Logger;
+  /** Per request (socket idle) timeout; default 30 s. */
+  requestTimeoutMs?: number | undefined;
+  /** Extra attempts after a network fault or a 5xx; default 2. */
+  retries?: number | undefined;
+  /** First retry delay, doubled each time; default 1 s. */
+  retryDelayMs?: number | undefined;
+  /** A 5xx asking to wait longer than this is reported instead of waited for; default 30 s. */
+  maxRetryAfterMs?: number | undefined;
+}
+
+/** Node's codes for "the server's certificate is not trusted": retrying will not help, a CA bundle will. */
+const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const USER_AGENT = 'certkeeper (acme-client)';
+
+export class AcmeTransport {
+  private readonly agent: https.Agent;
+  private readonly options: AcmeTransportOptions;
+  private problem: AcmeProblem | undefined;
+
+  constructor(options: AcmeTransportOptions) {
+    this.options = options;
+    this.agent = new https.Agent({
+      keepAlive: true,
+      ...(options.caBundlePem ? { ca: [...tls.rootCertificates, options.caBundlePem] } : {}),
+    });
+  }
+
+  /**
+   * The problem document of the latest response if it was an error; a later successful response
+   * clears it (a badNonce that acme-client retried successfully is not the cause of anything).
+   */
+  get lastProblem(): AcmeProblem | undefined {
+    return this.problem;
+  }
+
+  clearProblem(): void {
+    this.problem = undefined;
+  }
+
+  /** Closes kept-alive connections; call when the client is done. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Signature of acme-client's `HttpClient.request(url, method, opts)`. */
+  async request(url: string, method: string, opts: { headers?: Record<string, string>; data?: unknown } = {}): Promise<AcmeHttpResponse> {
+    const { clock, signal, logger } = this.options;
+    const retries = this.options.retries ?? 2;
+    let delayMs = this.options.retryDelayMs ?? 1000;
+    for (let attempt = 0; ; attempt++) {
+      let response: AcmeHttpResponse;
+      try {
+        response = await this.send(url, method.toUpperCase(), opts);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        if (signal?.aborted || (error as Error).name === 'AbortError') throw error;
+        if (TLS_TRUST_CODES.has(code)) {
+          throw new CertkeeperError('ACME_UNREACHABLE', `the ACME server ${new URL(url).origin} presented a certificate that is not trusted (${code}); set acme.caBundle to its CA`, {
+            cause: error,
+            retryable: false,
+            details: { url, code },
+          });
+        }
+        if (attempt < retries) {
+          logger.debug({ url, method, code, attempt: attempt + 1 }, 'ACME request failed at the network level; retrying');
+          await clock.sleep(delayMs, signal);
+          delayMs *= 2;
+          continue;
+        }
+        throw new CertkeeperError('ACME_UNREACHABLE', `cannot reach the ACME server ${new URL(url).origin}: ${code || (error as Error).message}`, {
+          cause: error,
+          details: { url, code },
+        });
+      }
+
+      logger.debug({ method, url, status: response.status }, 'ACME response');
+      if (response.status < 400) {
+        this.problem = undefined;
+        return response;
+      }
+      const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], clock.now());
+      this.problem = parseProblem(response.data, { status: response.status, retryAfterSeconds, url }) ?? {
+        type: '',
+        detail: `HTTP ${response.status}`,
+        status: response.status,
+        retryAfterSeconds,
+        url,
+      };
+      const waitMs = retryAfterSeconds === undefined ? delayMs : retryAfterSeconds * 1000;
+      if (response.status >= 500 && attempt < retries && waitMs <= (this.options.maxRetryAfterMs ?? 30_000)) {
+        logger.debug({ url, method, status: response.status, attempt: attempt + 1, waitMs }, 'ACME server error; retrying');
+        await clock.sleep(waitMs, signal);
+        delayMs *= 2;
+        continue;
+      }
+      // 4xx (badNonce included: acme-client retries that itself with the fresh nonce) and
+      // exhausted 5xx go back to acme-client, which throws; the recorded problem explains it.
+      return response;
+    }
+  }
+
+  private send(url: string, method: string, opts: { headers?: Record<string, string>; data?: unknown }): Promise<AcmeHttpResponse> {
+    const target = new URL(url);
+    const body = opts.data === undefined || opts.data === null ? undefined : Buffer.from(JSON.stringify(opts.data));
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, accept: 'application/json, application/pem-certificate-chain, */*' };
+    for (const [name, value] of Object.entries(opts.headers ?? {})) headers[name.toLowerCase()] = value;
+    if (body) {
+      // Every ACME POST is a JWS (RFC 8555 §6.2); acme-client set this header in the method we replace.
+      headers['content-type'] ??= 'application/jose+json';
+      headers['content-length'] = String(body.length);
+    }
+    const requestOptions: https.RequestOptions = {
+      method,
+      headers,
+      timeout: this.options.requestTimeoutMs ?? 30_000,
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    };
+    const client = target.protocol === 'http:' ? http : https;
+    if (target.protocol === 'https:') requestOptions.agent = this.agent;
+
+    return new Promise((resolve, reject) => {
+      const request = client.request(target, requestOptions, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), data: parseBody(text, response.headers['content-type']) });
+        });
+      });
+      request.on('timeout', () => request.destroy(Object.assign(new Error(`no answer within ${requestOptions.timeout} ms`), { code: 'ETIMEDOUT' })));
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+}
+
+function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string | undefined> {
+  const flat: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+  return flat;
+}
+
+/** JSON bodies (directory, objects, problems) as objects; anything else (PEM chains) as text. */
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text.length === 0) return '';
+  if (contentType?.includes('json')) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+interface AcmeHttpClientInternals {
+  request(url: string, method: string, opts?: { headers?: Record<string, string>; data?: unknown }): Promise<unknown>;
+}
+
+/**
+ * Routes an acme-client Client's HTTP through `transport`. Relies on acme-client 5.x keeping its
+ * HttpClient at `client.http` with a `request(url, method, opts)` method; fails loudly otherwise.
+ */
+export function installTransport(client: object, transport: AcmeTransport): void {
+  const internals = (client as { http?: Partial<AcmeHttpClientInternals> }).http;
+  if (!internals || typeof internals.request !== 'function') {
+    throw new CertkeeperError('INTERNAL', 'acme-client has no Client.http.request (expected acme-client 5.x); cannot install the ACME transport', { retryable: false });
+  }
+  internals.request = (url, method, opts) => transport.request(url, method, opts);
+}

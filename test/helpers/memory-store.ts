@@ -1,0 +1,77 @@
+// An in-memory StateStore for tests of code that only needs the contract (accounts above all).
+// It records account writes so tests can assert "registered once".
+
+import { emptyRecord, type AccountRecord, type CertRecord, type HistoryQuery, type StateLock, type StateStore } from '../../src/state/contract.js';
+import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../../src/core/types.js';
+import { parseCertificate } from '../../src/core/x509.js';
+
+export class MemoryStore implements StateStore {
+  readonly dir = '/memory';
+  readonly accounts = new Map<string, AccountRecord>();
+  /** Every putAccount call, in order. */
+  readonly accountWrites: AccountRecord[] = [];
+  private readonly certificates = new Map<string, StoredCertificate>();
+  private readonly records = new Map<string, CertRecord>();
+  private readonly history: HistoryEntry[] = [];
+  private locked: Promise<void> = Promise.resolve();
+
+  async lock(): Promise<StateLock> {
+    let release!: () => void;
+    const previous = this.locked;
+    this.locked = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return { release: async () => release() };
+  }
+
+  async getCertificate(name: string): Promise<StoredCertificate | undefined> {
+    return this.certificates.get(name);
+  }
+
+  async putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate> {
+    const stored: StoredCertificate = {
+      name,
+      info: parseCertificate(material.certPem),
+      material,
+      paths: { cert: `/memory/${name}/cert.pem`, chain: `/memory/${name}/chain.pem`, fullchain: `/memory/${name}/fullchain.pem`, key: `/memory/${name}/privkey.pem` },
+      issuedAt: meta.issuedAt,
+      directoryUrl: meta.directoryUrl,
+    };
+    this.certificates.set(name, stored);
+    return stored;
+  }
+
+  async listCertificateNames(): Promise<string[]> {
+    return [...this.certificates.keys()].sort();
+  }
+
+  async getRecord(name: string): Promise<CertRecord> {
+    return this.records.get(name) ?? emptyRecord();
+  }
+
+  async putRecord(name: string, record: CertRecord): Promise<void> {
+    this.records.set(name, record);
+  }
+
+  async getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined> {
+    const found = this.accounts.get(accountKey(directoryUrl, email));
+    return found ? { ...found } : undefined;
+  }
+
+  async putAccount(account: AccountRecord): Promise<void> {
+    this.accountWrites.push({ ...account });
+    this.accounts.set(accountKey(account.directoryUrl, account.email), { ...account });
+  }
+
+  async appendHistory(entry: HistoryEntry): Promise<void> {
+    this.history.push(entry);
+  }
+
+  async readHistory(query: HistoryQuery = {}): Promise<HistoryEntry[]> {
+    const matching = this.history.filter((entry) => query.cert === undefined || entry.cert === query.cert).reverse();
+    return query.limit === undefined ? matching : matching.slice(0, query.limit);
+  }
+}
+
+function accountKey(directoryUrl: string, email: string | null): string {
+  return `${directoryUrl}\n${email ?? ''}`;
+}
