@@ -62,6 +62,9 @@ function zoneFile(zone: string, records: string[]): string {
   ].join('\n');
 }
 
+/** A local root: named answers NXDOMAIN for anything outside the test zones instead of asking the Internet. */
+const ROOT_ZONE = ['$TTL 60', '. IN SOA ns. hostmaster. 1 3600 600 86400 60', '. IN NS ns.', 'ns. IN A 127.0.0.1', ''].join('\n');
+
 function namedConf(dir: string, port: number, tsig: BindTsig, zones: string[]): string {
   const quoted = (text: string): string => JSON.stringify(text);
   return [
@@ -72,12 +75,18 @@ function namedConf(dir: string, port: number, tsig: BindTsig, zones: string[]): 
     `  managed-keys-directory ${quoted(dir)};`,
     `  listen-on port ${port} { 127.0.0.1; };`,
     '  listen-on-v6 { none; };',
-    '  recursion no;',
+    // Recursion for loopback only, so a resolver query that meets a CNAME into another of
+    // these zones is chased (as a CA's resolver does for delegated validation zones). The
+    // root zone is served locally, so named never primes root hints or leaves the machine.
+    '  recursion yes;',
+    '  allow-recursion { 127.0.0.1; };',
+    '  minimal-responses no;',
     '  dnssec-validation no;',
     '  notify no;',
     '  allow-transfer { none; };',
     '};',
     'controls { };',
+    `zone "." { type primary; file ${quoted(path.join(dir, 'root.zone'))}; };`,
     `key ${quoted(tsig.keyName)} { algorithm ${tsig.algorithm}; secret ${quoted(tsig.secret)}; };`,
     ...zones.map(
       (zone) =>
@@ -100,6 +109,7 @@ export async function startBind(options: StartBindOptions): Promise<BindServer> 
   const dir = await mkdtemp(path.join(tmpdir(), 'certkeeper-bind-'));
   try {
     for (const [i, spec] of options.zones.entries()) await writeFile(path.join(dir, `${zones[i]}.zone`), zoneFile(zones[i]!, spec.records ?? []));
+    await writeFile(path.join(dir, 'root.zone'), ROOT_ZONE);
     // Another process may grab the free port before named binds it: try a few.
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {

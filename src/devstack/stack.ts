@@ -6,12 +6,11 @@ import { startPebble, type PebbleInstance, type PebbleOptions } from './pebble.j
 
 /**
  * The zones served by default. `delegated.example.test` delegates its challenge name by CNAME
- * (the "validation zone" set-up) to a name in the same zone: this BIND is authoritative-only and
- * follows a CNAME only within one zone, and Pebble does not chase CNAMEs itself, so a target in
- * `validation.test` would be invisible to Pebble (though fine for certkeeper's own checks).
+ * to another zone (the "validation zone" set-up): Pebble's recursive query to this BIND follows
+ * the CNAME into `validation.test`, as a CA's resolver would.
  */
 export const DEFAULT_STACK_ZONES: BindZoneSpec[] = [
-  { name: 'example.test', records: ['_acme-challenge.delegated 60 IN CNAME delegated.challenges.example.test.'] },
+  { name: 'example.test', records: ['_acme-challenge.delegated 60 IN CNAME _acme-challenge.delegated.validation.test.'] },
   { name: 'validation.test' },
 ];
 

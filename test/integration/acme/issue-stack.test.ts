@@ -149,9 +149,9 @@ describe('issuing against Pebble + BIND', () => {
   it('follows a CNAME on _acme-challenge to the delegated name', async () => {
     const dns = recording(rfc2136());
     const result = await issuer().issue({ certName: 'delegated', domains: ['delegated.example.test'], keyType: 'ecdsa-p256', dns });
-    expect(dns.presented.map((r) => r.fqdn)).toEqual(['delegated.challenges.example.test']);
+    expect(dns.presented.map((r) => r.fqdn)).toEqual(['_acme-challenge.delegated.validation.test']);
     expect(parseCertificate(result.material.certPem).domains).toEqual(['delegated.example.test']);
-    expect(await txtAt(stack.bind.address, 'delegated.challenges.example.test')).toEqual([]);
+    expect(await txtAt(stack.bind.address, '_acme-challenge.delegated.validation.test')).toEqual([]);
   });
 
   describe('when the CA sees a different value than the propagation check', () => {
