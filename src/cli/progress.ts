@@ -3,7 +3,7 @@
 // instead (see renew command).
 
 import { formatDuration } from '../core/duration.js';
-import type { EngineEvent } from '../engine/events.js';
+import type { CertOutcome, EngineEvent } from '../engine/events.js';
 
 interface Row {
   cert: string;
@@ -57,7 +57,7 @@ export class ProgressView {
         if (row) {
           row.finished = now;
           row.mark = event.outcome.result === 'success' ? '✔' : event.outcome.result === 'failure' ? '✘' : '-';
-          row.text = event.outcome.result === 'failure' ? `failed: ${event.outcome.error ?? ''}` : event.outcome.message;
+          row.text = doneText(event.outcome);
         }
         break;
       }
@@ -97,4 +97,12 @@ export class ProgressView {
     this.out.write(`${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
   }
+}
+
+function doneText(outcome: CertOutcome): string {
+  if (outcome.result === 'failure') return `failed${outcome.failedSink ? ` at ${outcome.failedSink}` : ''}: ${(outcome.error ?? '').split('\n')[0]}`;
+  if (outcome.action === 'dry-run') return outcome.message;
+  const issued = outcome.action === 'deploy' ? '' : `${outcome.action === 'issue' ? 'issued' : 'renewed'} ${outcome.serial ?? ''}`;
+  const deployed = outcome.deployed.length > 0 ? `deployed to ${outcome.deployed.join(', ')}` : '';
+  return [issued, deployed].filter(Boolean).join(', ');
 }

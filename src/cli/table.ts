@@ -15,3 +15,9 @@ export function shortTime(iso: string | null): string {
   if (!iso) return '-';
   return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, 'Z');
 }
+
+/** The first line of a (possibly multi-line) message, cut to `max` characters for a table cell. */
+export function oneLine(text: string, max = 100): string {
+  const first = text.split('\n').map((line) => line.trim()).filter(Boolean)[0] ?? '';
+  return first.length > max ? `${first.slice(0, max - 1)}…` : first;
+}

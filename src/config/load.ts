@@ -126,9 +126,16 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const acme = buildAcme(raw.acme, baseDir, problems);
   if (problems.length > 0) throw new ConfigError(file, problems.map(toProblem));
 
+  // Relative paths mean "beside the config file", wherever certkeeper is started from.
   const sinks: Record<string, SinkConfig> = {};
   for (const [name, sink] of Object.entries(raw.sinks)) {
-    sinks[name] = sink.type === 'files' ? { ...sink, dir: path.resolve(baseDir, sink.dir) } : sink;
+    if (sink.type === 'files') sinks[name] = { ...sink, dir: path.resolve(baseDir, sink.dir) };
+    else if (sink.type === 'exec') sinks[name] = { ...sink, cwd: path.resolve(baseDir, sink.cwd ?? '.') };
+    else sinks[name] = sink;
+  }
+  const dns: Record<string, DnsProviderConfig> = {};
+  for (const [name, provider] of Object.entries(raw.dns)) {
+    dns[name] = provider.type === 'exec' ? { ...provider, cwd: path.resolve(baseDir, provider.cwd ?? '.') } : provider;
   }
   const config: Config = {
     file,
@@ -136,7 +143,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     acme,
     resolvers: raw.resolvers,
     maxConcurrent: raw.maxConcurrent,
-    dns: raw.dns,
+    dns,
     sinks,
     certificates,
     secrets: [...secrets].filter((s) => s.length >= 4),

@@ -1,6 +1,7 @@
 // Building the pino logger: JSON lines by default, human-readable on a TTY; every line passes
 // through the Redactor before it is written.
 
+import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Level } from 'pino';
 import pretty from 'pino-pretty';
 import type { Logger } from '../core/logger.js';
@@ -30,8 +31,9 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
   const destination = options.destination ?? process.stderr;
   const isTty = destination === process.stderr && process.stderr.isTTY === true;
   const human = options.pretty ?? isTty;
+  const colorize = isTty || (destination !== process.stderr && process.stderr.isTTY === true);
   const stream: DestinationStream = human
-    ? pretty({ destination: destination as NodeJS.WritableStream, sync: true, colorize: isTty, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+    ? pretty({ destination: asWritable(destination), sync: true, colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true })
     : { write: (line: string) => void destination.write(line) };
   const instance = pino(
     {
@@ -45,4 +47,15 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
     stream,
   );
   return { logger: instance as unknown as Logger, redactor, pino: instance };
+}
+
+/** pino-pretty needs a real stream; wrap plain `{ write }` sinks (e.g. the progress view). */
+function asWritable(destination: { write(line: string): unknown }): NodeJS.WritableStream {
+  if (destination instanceof Writable) return destination;
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      destination.write(chunk.toString());
+      callback();
+    },
+  });
 }

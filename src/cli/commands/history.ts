@@ -4,7 +4,7 @@ import { CertkeeperError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
 import { FileStore } from '../../state/file-store.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
-import { renderTable, shortTime } from '../table.js';
+import { oneLine, renderTable, shortTime } from '../table.js';
 
 export async function historyCommand(name: string | undefined, options: { json?: boolean; limit?: string }, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
@@ -31,7 +31,7 @@ export async function historyCommand(name: string | undefined, options: { json?:
         e.result,
         e.serial ? e.serial.slice(0, 16) : '-',
         formatDuration(e.durationMs),
-        e.error ?? (e.reason ? `reason: ${e.reason}` : ''),
+        e.error ? oneLine(e.error) : e.reason ? `reason: ${e.reason}` : '',
       ]),
     ),
   );

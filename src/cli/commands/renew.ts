@@ -5,7 +5,7 @@ import type { EngineEvent, CertOutcome } from '../../engine/events.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { formatDuration } from '../../core/duration.js';
 import { ProgressView } from '../progress.js';
-import { renderTable, shortTime } from '../table.js';
+import { oneLine, renderTable, shortTime } from '../table.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
@@ -20,7 +20,9 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   const config = loadConfig(global, io);
   const live = io.stderr.isTTY === true && !options.json;
   const view = live ? new ProgressView(io.stderr) : undefined;
-  const { logger, flush } = commandLogger(global, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
+  // On a terminal the progress view shows every step, so logs default to warnings only.
+  const logOptions = live && global.logLevel === undefined && io.env.CERTKEEPER_LOG_LEVEL === undefined ? { ...global, logLevel: 'warn' } : global;
+  const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
   const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : (event: EngineEvent) => logEvent(logger, event);
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
@@ -73,7 +75,7 @@ function summaryTable(outcomes: CertOutcome[]): string {
       o.serial ? o.serial.slice(0, 16) : '-',
       shortTime(o.notAfter),
       o.result === 'skipped' ? '-' : formatDuration(o.durationMs),
-      o.result === 'failure' ? `${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}` : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}` : o.message,
+      o.result === 'failure' ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`) : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}` : o.message,
     ]),
   );
 }

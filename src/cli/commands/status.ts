@@ -4,7 +4,7 @@ import { formatDuration } from '../../core/duration.js';
 import { statusRows, type StatusRow } from '../../engine/status.js';
 import { FileStore } from '../../state/file-store.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
-import { renderTable, shortTime } from '../table.js';
+import { oneLine, renderTable, shortTime } from '../table.js';
 
 export async function statusCommand(options: { json?: boolean }, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
@@ -55,5 +55,5 @@ function lastText(row: StatusRow): string {
   if (!last) return '-';
   const base = `${last.action} ${last.result} ${shortTime(last.at)}`;
   const pending = row.pendingSinks.length > 0 && row.serial ? `; pending: ${row.pendingSinks.join(', ')}` : '';
-  return last.result === 'failure' ? `${base} (${row.consecutiveFailures}x): ${last.error ?? ''}${pending}` : `${base}${pending}`;
+  return last.result === 'failure' ? `${base} (${row.consecutiveFailures}x): ${oneLine(last.error ?? '')}${pending}` : `${base}${pending}`;
 }

@@ -30,6 +30,7 @@ export function createExecSink(config: ExecSinkConfig, ctx: SinkContext): Sink {
         env: { ...config.env, ...execSinkEnv(request) },
         timeoutMs: config.timeout,
         label: `sink "${ctx.name}"`,
+        ...(config.cwd ? { cwd: config.cwd } : {}),
         ...(signal ? { signal } : {}),
       });
       // Output is not logged: a hook may print what it read, including key material.

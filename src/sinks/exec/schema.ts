@@ -7,6 +7,8 @@ export const execSinkSchema = z
     /** argv of the command, e.g. ["systemctl", "reload", "nginx"]; data arrives in CERTKEEPER_* env. */
     command: argvCommand,
     timeout: durationMs.default(60_000),
+    /** Working directory of the command; default: the config file's folder, so "./hook.sh" works. */
+    cwd: z.string().min(1).optional(),
     env: z.record(z.string(), z.string()).default({}),
   })
   .strict();

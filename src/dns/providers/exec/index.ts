@@ -42,7 +42,13 @@ export class ExecDnsProvider implements DnsProvider {
       CERTKEEPER_VALUE: record.value,
     };
     try {
-      const result = await runCommand(this.config.command, { env, timeoutMs: this.config.timeout, signal, label: `dns provider "${this.name}" (${action})` });
+      const result = await runCommand(this.config.command, {
+        env,
+        timeoutMs: this.config.timeout,
+        signal,
+        label: `dns provider "${this.name}" (${action})`,
+        ...(this.config.cwd ? { cwd: this.config.cwd } : {}),
+      });
       this.ctx.logger.info({ provider: this.name, action, fqdn: record.fqdn, durationMs: result.durationMs }, `dns hook ${action} succeeded`);
     } catch (error) {
       if (isCertkeeperError(error, 'CANCELLED') || !isCertkeeperError(error)) throw error;

@@ -7,6 +7,8 @@ export const execDnsSchema = z
     /** argv of the hook; it gets CERTKEEPER_ACTION, _DOMAIN, _FQDN, _VALUE in its environment. */
     command: argvCommand,
     timeout: durationMs.default(60_000),
+    /** Working directory of the command; default: the config file's folder, so "./hook.sh" works. */
+    cwd: z.string().min(1).optional(),
     /** Extra environment for the hook (values may use ${ENV}). */
     env: z.record(z.string(), z.string()).default({}),
     /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
