@@ -13,30 +13,60 @@ export interface TreeProblem {
   message: string;
 }
 
-const REFERENCE = /\$\$\{|\$\{([^}]*)\}/g;
+const REFERENCE = /\$\$\{|\$\{([^}\n]*)\}/g;
 
-/** Replaces `${NAME}` in every string of the tree; `$${` is a literal `${`. */
-export function expandEnv(tree: unknown, env: NodeJS.ProcessEnv, problems: TreeProblem[], at: YamlPath = []): unknown {
-  if (typeof tree === 'string') {
-    return tree.replace(REFERENCE, (match, name: string | undefined) => {
-      if (match === '$${') return '${';
-      const key = (name ?? '').trim();
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-        problems.push({ path: at, message: `"\${${name}}" is not a valid environment variable reference` });
-        return '';
-      }
-      const value = env[key];
-      if (value === undefined) {
-        problems.push({ path: at, message: `environment variable ${key} is not set` });
-        return '';
-      }
-      return value;
-    });
-  }
-  if (Array.isArray(tree)) return tree.map((item, index) => expandEnv(item, env, problems, [...at, index]));
+/**
+ * `${NAME}` references, made safe for the YAML parser. The contract writes them unquoted, even
+ * inside flow mappings (`eab: { kid: abc, hmacKey: ${EAB_HMAC_KEY} }`), where `{` would end the
+ * scalar; so before parsing each reference becomes a plain token, and after parsing the tokens
+ * are replaced in string values. Values are never spliced into YAML text, so an environment
+ * variable cannot inject structure.
+ */
+export interface EnvReferences {
+  /** The YAML text with references replaced by tokens (same lines and columns count). */
+  text: string;
+  /** Replaces the tokens in one parsed string; unknown or unset names are reported. */
+  expand(value: string, at: YamlPath, problems: TreeProblem[]): string;
+}
+
+export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): EnvReferences {
+  const nonce = Math.random().toString(36).slice(2, 8);
+  const names: string[] = [];
+  const token = (i: number): string => `__ckenv_${nonce}_${i}__`;
+  const text = source.replace(REFERENCE, (match, name: string | undefined) => {
+    names.push(match === '$${' ? '$${' : (name ?? ''));
+    return token(names.length - 1);
+  });
+  const tokenPattern = new RegExp(`__ckenv_${nonce}_(\\d+)__`, 'g');
+  return {
+    text,
+    expand(value, at, problems) {
+      return value.replace(tokenPattern, (_match, index: string) => {
+        const name = names[Number(index)]!;
+        if (name === '$${') return '${';
+        const key = name.trim();
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+          problems.push({ path: at, message: `"\${${name}}" is not a valid environment variable reference` });
+          return '';
+        }
+        const resolved = env[key];
+        if (resolved === undefined) {
+          problems.push({ path: at, message: `environment variable ${key} is not set` });
+          return '';
+        }
+        return resolved;
+      });
+    },
+  };
+}
+
+/** Expands the protected references in every string of the parsed tree (keys included). */
+export function expandEnv(tree: unknown, references: EnvReferences, problems: TreeProblem[], at: YamlPath = []): unknown {
+  if (typeof tree === 'string') return references.expand(tree, at, problems);
+  if (Array.isArray(tree)) return tree.map((item, index) => expandEnv(item, references, problems, [...at, index]));
   if (tree !== null && typeof tree === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(tree)) out[key] = expandEnv(value, env, problems, [...at, key]);
+    for (const [key, value] of Object.entries(tree)) out[references.expand(key, at, problems)] = expandEnv(value, references, problems, [...at, key]);
     return out;
   }
   return tree;

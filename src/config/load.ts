@@ -12,7 +12,7 @@ import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
 import type { CertificateSpec } from '../core/types.js';
 import { dnsProviderCapabilities } from '../dns/registry.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
-import { expandEnv, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
+import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
 
@@ -90,7 +90,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const env = options.env ?? process.env;
   const baseDir = path.dirname(file);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const references = protectEnvReferences(text, env);
+  const doc = parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
@@ -112,7 +113,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   const treeProblems: TreeProblem[] = [];
   const secrets = new Set<string>();
-  const expanded = expandEnv(tree, env, treeProblems);
+  const expanded = expandEnv(tree, references, treeProblems);
   const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets);
   if (treeProblems.length > 0) throw new ConfigError(file, treeProblems.map(toProblem));
 

@@ -28,6 +28,7 @@ export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink
   return {
     name: ctx.name,
     type: 'files',
+    locate: (certName: string) => filesSinkPaths(filesSinkDir(config, certName)),
     async deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult> {
       if (signal?.aborted) throw new CertkeeperError('CANCELLED', `${label}: cancelled`);
       const dir = filesSinkDir(config, request.certName);

@@ -107,3 +107,16 @@ describe('config loading', () => {
     expect(found.map((p) => p.path)).toEqual(expect.arrayContaining(['sinks.reload.command', 'dns.corp.type']));
   });
 });
+
+describe('environment references', () => {
+  it('work unquoted inside flow mappings, as the contract writes them, and never inject YAML', () => {
+    const text = base.replace('  email: ops@example.com', '  email: ops@example.com\n  eab: { kid: abc, hmacKey: ${EAB_HMAC_KEY} }');
+    const config = parseConfig(text, file, { env: { ...env, EAB_HMAC_KEY: 'x: {y}\n- z' } });
+    expect(config.acme.eab).toEqual({ kid: 'abc', hmacKey: 'x: {y}\n- z' });
+    expect(config.secrets).toContain('x: {y}\n- z');
+  });
+  it('keeps $${ as a literal ${', () => {
+    const config = parseConfig(base.replace('command: ["/usr/local/bin/dns-hook"]', () => 'command: ["/usr/local/bin/dns-hook", "$${HOME}"]'), file, { env });
+    expect(config.dns.script).toMatchObject({ command: ['/usr/local/bin/dns-hook', '${HOME}'] });
+  });
+});

@@ -50,9 +50,12 @@ function request(material: CertificateMaterial, certName = 'www'): DeployRequest
 describe('files sink', () => {
   it('writes the four files into {cert}, with 0644 certificates and a 0600 key, and returns their stable paths', async () => {
     const material = makeCertificate({ domains: ['a.example', '*.a.example'] });
-    const result = await sink({}).deploy(request(material));
+    const files = sink({});
+    const result = await files.deploy(request(material));
 
     const dir = path.join(tmp, 'out', 'www');
+    // locate() gives the same paths without deploying (hooks of later runs need them).
+    expect(files.locate?.('www')).toEqual(result.paths);
     expect(result.paths).toEqual({
       cert: path.join(dir, 'cert.pem'),
       chain: path.join(dir, 'chain.pem'),
