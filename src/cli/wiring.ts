@@ -63,7 +63,12 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const sinkConfig = config.sinks[name];
       if (!sinkConfig) throw new CertkeeperError('CONFIG_INVALID', `no sink named "${name}"`, { retryable: false });
-      const sink = createSink(sinkConfig, { name, clock, logger: logger.child({ sink: name }) });
+      const sink = createSink(sinkConfig, {
+        name,
+        clock,
+        logger: logger.child({ sink: name }),
+        state: { get: (cert) => store.getSinkState(cert, name), put: (cert, data) => store.putSinkState(cert, name, data) },
+      });
       sinks.set(name, sink);
       return sink;
     },

@@ -39,4 +39,22 @@ export interface SinkContext {
   name: string;
   clock: Clock;
   logger: Logger;
+  /** Where the sink keeps small data per certificate across runs (e.g. an ACM ARN). */
+  state: SinkStateStore;
+}
+
+export interface SinkStateStore {
+  get(certName: string): Promise<Record<string, unknown> | undefined>;
+  put(certName: string, data: Record<string, unknown>): Promise<void>;
+}
+
+/** A SinkStateStore kept in memory (tests, dry runs). */
+export function memorySinkState(): SinkStateStore {
+  const data = new Map<string, Record<string, unknown>>();
+  return {
+    get: async (certName) => data.get(certName),
+    put: async (certName, value) => {
+      data.set(certName, value);
+    },
+  };
 }

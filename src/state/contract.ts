@@ -48,6 +48,10 @@ export interface StateStore {
   getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined>;
   putAccount(account: AccountRecord): Promise<void>;
 
+  /** Small per-sink data for one certificate (e.g. the ACM ARN it imported into); undefined when none. */
+  getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined>;
+  putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void>;
+
   appendHistory(entry: HistoryEntry): Promise<void>;
   /** Newest first. */
   readHistory(query?: HistoryQuery): Promise<HistoryEntry[]>;

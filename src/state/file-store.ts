@@ -220,6 +220,32 @@ export class FileStore implements StateStore {
     });
   }
 
+  // ---- per-sink data ----
+
+  async getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined> {
+    const file = this.sinkStateFile(certName, sinkName);
+    const text = await this.readOptional(file);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new CertkeeperError('STATE_CORRUPT', `${file} is not valid JSON`, { cause: error });
+    }
+  }
+
+  async putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {
+    const file = this.sinkStateFile(certName, sinkName);
+    await this.io('write', file, async () => {
+      await ensureDir(path.dirname(file), DIR_MODE);
+      await atomicWriteFile(file, `${JSON.stringify(data, null, 2)}\n`, { mode: FILE_MODE });
+    });
+  }
+
+  private sinkStateFile(certName: string, sinkName: string): string {
+    if (!SAFE_NAME.test(sinkName)) throw new CertkeeperError('CONFIG_INVALID', `sink name "${sinkName}" cannot be used as a file name`, { retryable: false });
+    return path.join(this.certDir(certName), 'sinks', `${sinkName}.json`);
+  }
+
   // ---- accounts ----
 
   async getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined> {

@@ -13,6 +13,7 @@ export class MemoryStore implements StateStore {
   private readonly certificates = new Map<string, StoredCertificate>();
   private readonly records = new Map<string, CertRecord>();
   private readonly history: HistoryEntry[] = [];
+  private readonly sinkStates = new Map<string, Record<string, unknown>>();
   private locked: Promise<void> = Promise.resolve();
 
   async lock(): Promise<StateLock> {
@@ -60,6 +61,14 @@ export class MemoryStore implements StateStore {
   async putAccount(account: AccountRecord): Promise<void> {
     this.accountWrites.push({ ...account });
     this.accounts.set(accountKey(account.directoryUrl, account.email), { ...account });
+  }
+
+  async getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined> {
+    return this.sinkStates.get(`${certName}/${sinkName}`);
+  }
+
+  async putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {
+    this.sinkStates.set(`${certName}/${sinkName}`, data);
   }
 
   async appendHistory(entry: HistoryEntry): Promise<void> {

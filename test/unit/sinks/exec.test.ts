@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { isCertkeeperError } from '../../../src/core/errors.js';
+import { memorySinkState } from '../../../src/sinks/contract.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { DeployRequest } from '../../../src/sinks/contract.js';
 import { createExecSink } from '../../../src/sinks/exec/index.js';
@@ -19,7 +20,7 @@ afterEach(async () => {
 });
 
 function sink(config: Record<string, unknown>) {
-  return createExecSink(execSinkSchema.parse({ type: 'exec', ...config }), { name: 'reload', clock: systemClock, logger: silentLogger });
+  return createExecSink(execSinkSchema.parse({ type: 'exec', ...config }), { name: 'reload', clock: systemClock, logger: silentLogger, state: memorySinkState() });
 }
 
 const request: DeployRequest = {

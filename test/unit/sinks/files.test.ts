@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { isCertkeeperError } from '../../../src/core/errors.js';
+import { memorySinkState } from '../../../src/sinks/contract.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { CertificateMaterial } from '../../../src/core/types.js';
 import { keyMatchesCertificate, parseCertificate } from '../../../src/core/x509.js';
@@ -31,7 +32,7 @@ afterEach(async () => {
 
 function sink(config: Record<string, unknown>) {
   const parsed = filesSinkSchema.parse({ type: 'files', dir: path.join(tmp, 'out', '{cert}'), ...config });
-  return createFilesSink(parsed, { name: 'web', clock: steppingClock(), logger: silentLogger });
+  return createFilesSink(parsed, { name: 'web', clock: steppingClock(), logger: silentLogger, state: memorySinkState() });
 }
 
 function request(material: CertificateMaterial, certName = 'www'): DeployRequest {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
+import { memorySinkState } from '../../../src/sinks/contract.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createSink, isSinkType, sinkConfigSchema, sinkTypes } from '../../../src/sinks/registry.js';
 
@@ -34,7 +35,7 @@ describe('sink registry', () => {
   });
 
   it('creates a sink of each type with its name', () => {
-    const ctx = { name: 'one', clock: systemClock, logger: silentLogger };
+    const ctx = { name: 'one', clock: systemClock, logger: silentLogger, state: memorySinkState() };
     const files = createSink(sinkConfigSchema.parse({ type: 'files', dir: '/tmp/x' }), ctx);
     const exec = createSink(sinkConfigSchema.parse({ type: 'exec', command: ['true'] }), { ...ctx, name: 'two' });
     expect([files.type, files.name, exec.type, exec.name]).toEqual(['files', 'one', 'exec', 'two']);

@@ -292,3 +292,14 @@ describe('FileStore lock housekeeping', () => {
     }
   });
 });
+
+describe('FileStore per-sink data', () => {
+  it('keeps small JSON per certificate and sink, 0600, and returns undefined when none', async () => {
+    expect(await store.getSinkState('www', 'alb')).toBeUndefined();
+    await store.putSinkState('www', 'alb', { certificateArn: 'arn:aws:acm:eu-west-1:1:certificate/x' });
+    expect(await store.getSinkState('www', 'alb')).toEqual({ certificateArn: 'arn:aws:acm:eu-west-1:1:certificate/x' });
+    expect(await store.getSinkState('www', 'other')).toBeUndefined();
+    expect(await mode(path.join(tmp, 'state/certs/www/sinks/alb.json'))).toBe(0o600);
+    await expect(store.putSinkState('www', '../x', {})).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  });
+});
