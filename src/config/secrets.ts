@@ -13,6 +13,7 @@ export const SECRET_FIELDS = [
   'keyPem',
   'privateKey',
   'accountKey',
+  'url', // notification webhooks (Slack, Teams) carry their credential in the URL
 ] as const;
 
 export type SecretField = (typeof SECRET_FIELDS)[number];
