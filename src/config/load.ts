@@ -39,6 +39,8 @@ export interface Config {
   acme: AcmeSettings;
   resolvers: string[] | undefined;
   maxConcurrent: number;
+  /** Backoff steps in ms after consecutive failed orders (the last repeats). */
+  backoffMs: number[];
   dns: Record<string, DnsProviderConfig>;
   sinks: Record<string, SinkConfig>;
   certificates: CertificateSpec[];
@@ -144,6 +146,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     acme,
     resolvers: raw.resolvers,
     maxConcurrent: raw.maxConcurrent,
+    backoffMs: raw.backoff,
     dns,
     sinks,
     certificates,

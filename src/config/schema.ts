@@ -2,7 +2,7 @@
 // schemas live beside their implementations and are composed here.
 
 import { z } from 'zod';
-import { hostPort } from '../core/fields.js';
+import { durationMs, hostPort } from '../core/fields.js';
 import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
 import { dnsProviderConfigSchema } from '../dns/registry.js';
@@ -95,6 +95,8 @@ export const configSchema = z
     defaults: defaultsSchema.default({ renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false }),
     /** Certificates ordered or deployed at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(4),
+    /** Waits after the 1st, 2nd, ... failed order; the last repeats. A CA's Retry-After wins when longer. */
+    backoff: z.array(durationMs).min(1).default([60_000, 600_000, 6_000_000, 86_400_000]),
     dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderConfigSchema),
     sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkConfigSchema).default({}),
     certificates: z.array(certificateSchema).default([]),

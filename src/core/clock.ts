@@ -7,6 +7,8 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms, signal) =>
@@ -15,14 +17,22 @@ export const systemClock: Clock = {
         reject(abortReason(signal));
         return;
       }
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      // setTimeout fires at once for delays past 2^31-1 ms (~24.8 days): wait in chunks.
+      const deadline = Date.now() + Math.max(0, ms);
+      let timer: NodeJS.Timeout;
+      const arm = (): void => {
+        const left = deadline - Date.now();
+        timer = setTimeout(() => {
+          if (deadline - Date.now() > 0) return arm();
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+      };
       const onAbort = (): void => {
         clearTimeout(timer);
         reject(abortReason(signal!));
       };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

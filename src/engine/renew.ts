@@ -4,6 +4,7 @@
 import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
 import { parseCertificate } from '../core/x509.js';
+import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
 import type { CertRecord } from '../state/contract.js';
 import { mapLimit } from './concurrency.js';
@@ -11,8 +12,10 @@ import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
 
 export interface RenewOptions {
-  /** Limit the run to these certificates (and lift their backoff). */
+  /** Limit the run to these certificates. */
   certs?: string[];
+  /** Order even when a certificate is backing off after failures (`renew --cert NAME`). */
+  overrideBackoff?: boolean;
   /** Renew even when not due. */
   force?: boolean;
   /** Do the whole ACME and DNS path, but write no sink and keep the stored certificate. */
@@ -102,6 +105,20 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
   }
   const decision: RenewalDecision = renewalDecision(stored?.info, spec, now, { force: options.force });
   if (decision.due) {
+    const fingerprint = deps.config.fingerprints[spec.name] ?? null;
+    const lifted =
+      options.force ||
+      options.overrideBackoff ||
+      (stored !== undefined && isEmergency(stored.info.notBefore, stored.info.notAfter, now)) ||
+      (record.configFingerprint !== null && record.configFingerprint !== fingerprint);
+    if (!lifted && inBackoff(record.nextAttemptAt, now)) {
+      return {
+        ...base,
+        action: 'skip',
+        reason: 'backoff',
+        message: `backing off after ${record.consecutiveFailures} failure(s) until ${record.nextAttemptAt} (${decision.message})`,
+      };
+    }
     return { ...base, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
   }
   const pending = stored ? pendingSinks(spec, stored.info.serial, record) : [];
@@ -161,7 +178,20 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
-      record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, historyAction, 'failure', describeError(error));
+      const failures = record.consecutiveFailures + 1;
+      const wait = backoffDelayMs(failures, deps.config.backoffMs, error.retryAfterSeconds);
+      record = withResult(
+        {
+          ...record,
+          consecutiveFailures: failures,
+          nextAttemptAt: new Date(deps.clock.now().getTime() + wait).toISOString(),
+          configFingerprint: deps.config.fingerprints[name] ?? null,
+        },
+        deps,
+        historyAction,
+        'failure',
+        describeError(error),
+      );
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
       await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason });
       return outcome({ result: 'failure', error: describeError(error), code: error.code });

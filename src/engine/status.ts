@@ -21,6 +21,8 @@ export interface StatusRow {
   pendingSinks: string[];
   lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
   consecutiveFailures: number;
+  /** While backing off after failed orders: the earliest next automatic attempt. */
+  nextAttemptAt: string | null;
 }
 
 export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger'>): Promise<StatusRow[]> {
@@ -50,5 +52,6 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
     pendingSinks: info ? pendingSinks(spec, info.serial, record) : [...spec.sinks],
     lastResult: record.lastResult,
     consecutiveFailures: record.consecutiveFailures,
+    nextAttemptAt: record.nextAttemptAt,
   };
 }

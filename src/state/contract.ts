@@ -12,8 +12,10 @@ export interface CertRecord {
   lastSuccessAt: string | null;
   /** The last outcome, as shown by `status`. */
   lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
-  /** Earliest time the next automatic attempt may run (backoff); null when none. */
+  /** Earliest time the next automatic order may run (backoff); null when none. */
   nextAttemptAt: string | null;
+  /** The certificate's config fingerprint at the last failed order: a change lifts the backoff. */
+  configFingerprint: string | null;
 }
 
 export interface AccountRecord {
@@ -58,5 +60,5 @@ export interface StateStore {
 }
 
 export function emptyRecord(): CertRecord {
-  return { deployed: {}, consecutiveFailures: 0, lastAttemptAt: null, lastSuccessAt: null, lastResult: null, nextAttemptAt: null };
+  return { deployed: {}, consecutiveFailures: 0, lastAttemptAt: null, lastSuccessAt: null, lastResult: null, nextAttemptAt: null, configFingerprint: null };
 }

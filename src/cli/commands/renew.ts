@@ -41,7 +41,7 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   let report: RenewReport;
   try {
     const deps = await wire(config, { clock: io.clock, logger, onEvent });
-    report = await renew({ certs: options.cert ?? [], force: options.force ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
+    report = await renew({ certs: options.cert ?? [], overrideBackoff: (options.cert ?? []).length > 0, force: options.force ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
   } finally {
     view?.stop();
     process.off('SIGINT', onSignal);

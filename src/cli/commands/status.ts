@@ -55,5 +55,6 @@ function lastText(row: StatusRow): string {
   if (!last) return '-';
   const base = `${last.action} ${last.result} ${shortTime(last.at)}`;
   const pending = row.pendingSinks.length > 0 && row.serial ? `; pending: ${row.pendingSinks.join(', ')}` : '';
-  return last.result === 'failure' ? `${base} (${row.consecutiveFailures}x): ${oneLine(last.error ?? '')}${pending}` : `${base}${pending}`;
+  const retry = row.nextAttemptAt && last.result === 'failure' ? `; next try ${shortTime(row.nextAttemptAt)}` : '';
+  return last.result === 'failure' ? `${base} (${row.consecutiveFailures}x)${retry}: ${oneLine(last.error ?? '')}${pending}` : `${base}${pending}`;
 }

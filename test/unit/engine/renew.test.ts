@@ -194,4 +194,44 @@ describe('renew pipeline', () => {
     await renew({ certs: ['api'], force: true }, h.deps);
     expect(h.issuer.calls[1]!.keyPem).toBe(keyPem);
   });
+
+  it('backs off after a failed order (1 min, 10 min, ...), unless named, forced, changed or in an emergency', async () => {
+    h.issuer.failWith = new CertkeeperError('ACME_ERROR', 'CA is down');
+    await renew({ certs: ['api'] }, h.deps);
+    expect((await h.store.getRecord('api')).nextAttemptAt).toBe(new Date(h.clock.now().getTime() + 60_000).toISOString());
+    const waiting = await renew({}, h.deps);
+    expect(waiting.outcomes.find((o) => o.cert === 'api')).toMatchObject({ action: 'skip', reason: 'backoff' });
+    expect(h.issuer.calls.filter((c) => c.certName === 'api')).toHaveLength(1);
+
+    // `renew --cert api` lifts the backoff; the second failure waits 10 minutes.
+    await renew({ certs: ['api'], overrideBackoff: true }, h.deps);
+    expect(h.issuer.calls.filter((c) => c.certName === 'api')).toHaveLength(2);
+    expect((await h.store.getRecord('api')).nextAttemptAt).toBe(new Date(h.clock.now().getTime() + 600_000).toISOString());
+
+    // Once the backoff has passed, a plain run tries again.
+    h.clock.advance(600_001);
+    h.issuer.failWith = undefined;
+    const later = await renew({ certs: ['api'] }, h.deps);
+    expect(later.outcomes[0]).toMatchObject({ action: 'issue', result: 'success' });
+    expect((await h.store.getRecord('api')).nextAttemptAt).toBeNull();
+  });
+
+  it("honours the CA's Retry-After and lifts the backoff when the certificate's config changes", async () => {
+    h.issuer.failWith = new CertkeeperError('ACME_RATE_LIMITED', 'too many', { retryAfterSeconds: 7200 });
+    await renew({ certs: ['api'] }, h.deps);
+    expect((await h.store.getRecord('api')).nextAttemptAt).toBe(new Date(h.clock.now().getTime() + 7_200_000).toISOString());
+    h.config.fingerprints.api = 'changed';
+    h.issuer.failWith = undefined;
+    const changed = await renew({ certs: ['api'] }, h.deps);
+    expect(changed.outcomes[0]).toMatchObject({ action: 'issue', result: 'success' });
+  });
+
+  it('ignores the backoff in an emergency (less than 1/20 of the lifetime left)', async () => {
+    await renew({ certs: ['api'] }, h.deps);
+    h.clock.advance(86 * DAY); // 4 of 90 days left: below 1/20
+    h.issuer.failWith = new CertkeeperError('ACME_ERROR', 'CA is down');
+    await renew({ certs: ['api'] }, h.deps);
+    await renew({ certs: ['api'] }, h.deps);
+    expect(h.issuer.calls.filter((c) => c.certName === 'api')).toHaveLength(3);
+  });
 });

@@ -177,6 +177,7 @@ describe('FileStore records', () => {
       lastSuccessAt: null,
       lastResult: { at: '2026-06-01T00:00:00.000Z', action: 'deploy', result: 'failure', error: 'boom' },
       nextAttemptAt: '2026-06-01T00:10:00.000Z',
+      configFingerprint: 'abc123',
     };
     await store.putRecord('www', record);
     expect(await store.getRecord('www')).toEqual(record);
