@@ -1,0 +1,393 @@
+// The always-on agent behind `certkeeper run`: plans every certificate on start and on a
+// schedule, arms one timer per certificate at its renewal time (plus a stable jitter), batches
+// what fires into engine runs with bounded concurrency, backs off failures, and turns what the
+// engine reports into agent events. One certificate's failure never stops the agent.
+
+import { hostname } from 'node:os';
+import type { Clock } from '../core/clock.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Config } from '../config/load.js';
+import type { AgentEvent, Severity } from '../observe/events.js';
+import { backoffDelayMs, isEmergency, jitterMs } from '../plan/backoff.js';
+import type { EngineDeps } from './contracts.js';
+import type { CertOutcome, EngineEvent } from './events.js';
+import { renew } from './renew.js';
+import { statusRows, type StatusRow } from './status.js';
+
+/** Timers never sleep longer than this; the next plan re-arms them (clock changes, suspend). */
+const MAX_TIMER_MS = 6 * 3_600_000;
+
+export interface AgentHooks {
+  /** Every agent event: logs, metrics and notifiers subscribe here. */
+  onEvent?(event: AgentEvent): void;
+  /** After every plan and batch, the fresh status rows (metrics, /status). */
+  onStatus?(rows: StatusRow[]): void;
+  /** Severity of a failure for this certificate (default: warning; critical once expired). */
+  severity?(row: StatusRow, now: Date): Severity;
+  /** Whether a certificate that is not being renewed deserves an `expiring` event. */
+  expiring?(row: StatusRow, now: Date): boolean;
+}
+
+export interface AgentOptions extends AgentHooks {
+  clock: Clock;
+  logger: Logger;
+  /** Reads and validates the config (throws ConfigError). */
+  loadConfig(): Config;
+  /** Builds the engine's dependencies for a config; the agent adds its own onEvent. */
+  wire(config: Config, onEvent: (event: EngineEvent) => void): Promise<EngineDeps>;
+  /** Seed for the per-host jitter (default: the host name). */
+  host?: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+}
+
+interface Timer {
+  at: number;
+  controller: AbortController;
+}
+
+export class Agent {
+  private config: Config | undefined;
+  private deps: EngineDeps | undefined;
+  private readonly timers = new Map<string, Timer>();
+  private readonly pending = new Set<string>();
+  private running: Promise<void> | undefined;
+  private batchController: AbortController | undefined;
+  private stopping = false;
+  private lastPlanAt: Date | undefined;
+  private lastRows: StatusRow[] = [];
+  private readonly host: string;
+  /** Batches that threw (not a certificate's failure: e.g. the state dir unwritable), in a row. */
+  private brokenBatches = 0;
+  private planning: Promise<void> | undefined;
+
+  constructor(private readonly options: AgentOptions) {
+    this.host = options.host ?? hostname();
+  }
+
+  get currentConfig(): Config | undefined {
+    return this.config;
+  }
+
+  get lastPlan(): Date | undefined {
+    return this.lastPlanAt;
+  }
+
+  /** The latest status rows (after the last plan or batch). */
+  get status(): StatusRow[] {
+    return this.lastRows;
+  }
+
+  /** Resolves when no batch is running or queued (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running || this.planning) {
+      await this.planning;
+      await this.running;
+    }
+  }
+
+  /** When each certificate's timer fires next (for status and tests). */
+  get schedule(): Record<string, Date> {
+    return Object.fromEntries([...this.timers].map(([name, timer]) => [name, new Date(timer.at)]));
+  }
+
+  /** Loads the config (throws when invalid: the agent does not start on a bad config) and plans. */
+  async start(): Promise<void> {
+    const config = this.options.loadConfig();
+    await this.install(config);
+    await this.plan();
+  }
+
+  /** Re-reads the config; a bad one is logged and rejected, and the running one stays. */
+  async reload(): Promise<ReloadResult> {
+    let config: Config;
+    try {
+      config = this.options.loadConfig();
+    } catch (error) {
+      const message = describeError(error);
+      this.options.logger.error({ err: message }, 'reload rejected: the new config is invalid; the running config stays');
+      return { ok: false, error: message };
+    }
+    await this.install(config);
+    for (const name of [...this.timers.keys()]) {
+      if (!config.certificates.some((c) => c.name === name)) this.disarm(name);
+    }
+    this.options.logger.info({ certificates: config.certificates.length }, 'config reloaded');
+    await this.plan();
+    return { ok: true };
+  }
+
+  /**
+   * Plans every certificate: arms timers, starts what is due (emergencies at every tick,
+   * whatever the backoff), and reports status. Called on start, on the schedule and on reload.
+   */
+  plan(): Promise<void> {
+    const planning = this.planNow().finally(() => {
+      if (this.planning === planning) this.planning = undefined;
+    });
+    this.planning = planning;
+    return planning;
+  }
+
+  private async planNow(): Promise<void> {
+    const deps = this.deps;
+    if (!deps || this.stopping) return;
+    let rows: StatusRow[];
+    try {
+      rows = await statusRows(deps);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'planning failed; will retry at the next tick');
+      return;
+    }
+    const now = this.options.clock.now();
+    this.lastPlanAt = now;
+    this.publishStatus(rows);
+    for (const row of rows) {
+      if (this.options.expiring?.(row, now)) {
+        this.emit({
+          type: 'expiring',
+          at: now.toISOString(),
+          cert: row.name,
+          domains: row.domains,
+          severity: this.severityOf(row, now),
+          message: `${row.name} expires in ${row.daysLeft ?? 0} days (${row.notAfter}) and has not been renewed`,
+          serial: row.serial,
+          notAfter: row.notAfter,
+          daysLeft: row.daysLeft,
+          consecutiveFailures: row.consecutiveFailures,
+        });
+      }
+      this.arm(row.name, this.fireTime(row, now, { tick: true }));
+    }
+  }
+
+  /** Stops: no new work; the running batch may finish, then is aborted (its TXT records cleaned). */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    for (const name of [...this.timers.keys()]) this.disarm(name);
+    this.pending.clear();
+    const running = this.running;
+    if (!running) return;
+    // Let in-flight orders finish for most of the budget, then abort and give cleanup the rest.
+    const grace = Math.max(0, timeoutMs - Math.min(10_000, timeoutMs / 3));
+    const finished = await this.within(running, grace);
+    if (finished) return;
+    this.options.logger.warn({ graceMs: grace }, 'in-flight work did not finish in time; aborting it (TXT records are still cleaned up)');
+    this.batchController?.abort(new Error('shutting down'));
+    if (!(await this.within(running, timeoutMs - grace))) {
+      this.options.logger.error('in-flight work did not stop within the shutdown timeout');
+    }
+  }
+
+  private async within(promise: Promise<void>, ms: number): Promise<boolean> {
+    const controller = new AbortController();
+    const timeout = this.options.clock.sleep(ms, controller.signal).then(
+      () => false,
+      () => false,
+    );
+    const done = promise.then(
+      () => true,
+      () => true,
+    );
+    const result = await Promise.race([done, timeout]);
+    controller.abort();
+    return result;
+  }
+
+  private async install(config: Config): Promise<void> {
+    this.deps = await this.options.wire(config, (event) => this.onEngineEvent(event));
+    this.config = config;
+  }
+
+  /**
+   * When a certificate's timer should fire, from its status row. At a schedule tick an
+   * emergency (less than 1/20 of the lifetime left) goes now, whatever the backoff; after a
+   * failed attempt it waits like any other, so a dying certificate is tried at every tick
+   * rather than in a tight loop.
+   */
+  fireTime(row: StatusRow, now: Date, options: { tick?: boolean } = {}): number {
+    const nowMs = now.getTime();
+    const failing = row.consecutiveFailures > 0 && row.lastResult?.result === 'failure';
+    const backoffUntil =
+      failing && row.lastResult ? Date.parse(row.lastResult.at) + backoffDelayMs(row.consecutiveFailures, this.config?.backoffMs) : nowMs;
+    const emergency = row.notBefore !== null && row.notAfter !== null && isEmergency(new Date(row.notBefore), new Date(row.notAfter), now);
+    if (emergency && options.tick) return nowMs;
+    if (row.serial === null || row.renewReason !== 'not-due' || row.pendingSinks.length > 0) {
+      // Due now (or a deploy is pending): go, unless backing off after failures.
+      return Math.max(nowMs, backoffUntil, row.nextAttemptAt ? Date.parse(row.nextAttemptAt) : nowMs);
+    }
+    const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
+    const renewAt = Date.parse(row.renewAt!) + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`);
+    return Math.max(nowMs, renewAt);
+  }
+
+  private arm(name: string, at: number): void {
+    const existing = this.timers.get(name);
+    if (existing && existing.at === at) return;
+    this.disarm(name);
+    if (this.stopping) return;
+    const controller = new AbortController();
+    this.timers.set(name, { at, controller });
+    const delay = at - this.options.clock.now().getTime();
+    const wait = Math.min(Math.max(0, delay), MAX_TIMER_MS);
+    this.options.clock.sleep(wait, controller.signal).then(
+      () => {
+        if (this.timers.get(name)?.controller !== controller) return;
+        this.timers.delete(name);
+        if (delay > MAX_TIMER_MS) {
+          void this.plan(); // a long wait is re-armed from a fresh plan
+          return;
+        }
+        this.enqueue(name);
+      },
+      () => {}, // disarmed
+    );
+  }
+
+  private disarm(name: string): void {
+    const timer = this.timers.get(name);
+    if (timer) {
+      timer.controller.abort();
+      this.timers.delete(name);
+    }
+  }
+
+  private enqueue(name: string): void {
+    if (this.stopping) return;
+    this.pending.add(name);
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      if (this.pending.size > 0 && !this.stopping) this.enqueue([...this.pending][0]!);
+    });
+  }
+
+  /** Runs queued certificates in batches (the engine bounds concurrency inside a batch). */
+  private async drain(): Promise<void> {
+    // Let timers that fire together join one batch.
+    await this.options.clock.sleep(0);
+    while (this.pending.size > 0 && !this.stopping) {
+      const deps = this.deps!;
+      const names = [...this.pending].filter((name) => deps.config.certificates.some((c) => c.name === name));
+      this.pending.clear();
+      if (names.length === 0) continue;
+      const before = new Map((await this.safeRows(deps)).map((row) => [row.name, row]));
+      this.batchController = new AbortController();
+      let outcomes: CertOutcome[] | undefined;
+      try {
+        const report = await renew({ certs: names, signal: this.batchController.signal }, deps);
+        outcomes = report.outcomes;
+        this.brokenBatches = 0;
+      } catch (error) {
+        // Isolated: logged, and the certificates are tried again after a growing pause, so a
+        // broken state dir or a stuck lock does not spin.
+        this.brokenBatches++;
+        this.options.logger.error({ certs: names, err: describeError(error) }, 'renewal batch failed unexpectedly');
+      } finally {
+        this.batchController = undefined;
+      }
+      const rows = await this.safeRows(deps);
+      this.publishStatus(rows);
+      const now = this.options.clock.now();
+      for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), rows.find((r) => r.name === outcome.cert), now);
+      const pause = outcomes ? 0 : backoffDelayMs(this.brokenBatches, this.config?.backoffMs);
+      for (const row of rows) if (names.includes(row.name)) this.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
+    }
+  }
+
+  private async safeRows(deps: EngineDeps): Promise<StatusRow[]> {
+    try {
+      return await statusRows(deps);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'reading status failed');
+      return this.lastRows;
+    }
+  }
+
+  private publishStatus(rows: StatusRow[]): void {
+    this.lastRows = rows;
+    try {
+      this.options.onStatus?.(rows);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'status listener failed');
+    }
+  }
+
+  private severityOf(row: StatusRow, now: Date): Severity {
+    if (this.options.severity) return this.options.severity(row, now);
+    return row.state === 'expired' ? 'critical' : 'warning';
+  }
+
+  private emit(event: AgentEvent): void {
+    const level = event.severity === 'info' ? 'info' : event.severity === 'warning' ? 'warn' : 'error';
+    this.options.logger[level]({ event: event.type, cert: event.cert, severity: event.severity, sink: event.sink, code: event.code }, event.message);
+    try {
+      this.options.onEvent?.(event);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'event listener failed');
+    }
+  }
+
+  /** Live events while a batch runs: obtaining and deployed. */
+  private onEngineEvent(event: EngineEvent): void {
+    const config = this.config;
+    const at = this.options.clock.now().toISOString();
+    if (event.type === 'cert_planned' && (event.action === 'issue' || event.action === 'renew')) {
+      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
+      this.emit({ type: 'obtaining', at, cert: event.cert, domains, severity: 'info', message: `${event.action} ${event.cert}: ${event.message}`, action: event.action });
+    } else if (event.type === 'cert_step' && event.step === 'deployed') {
+      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
+      this.emit({ type: 'deployed', at, cert: event.cert, domains, severity: 'info', message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`, ...(event.detail ? { sink: event.detail } : {}) });
+    }
+  }
+
+  /** After a batch: obtained / failed / deploy_failed / recovered, with severities from fresh status. */
+  private emitOutcome(outcome: CertOutcome, before: StatusRow | undefined, after: StatusRow | undefined, now: Date): void {
+    if (outcome.result === 'skipped') return;
+    const base = {
+      at: now.toISOString(),
+      cert: outcome.cert,
+      domains: after?.domains ?? before?.domains ?? [],
+      serial: outcome.serial,
+      notAfter: outcome.notAfter,
+      daysLeft: after?.daysLeft ?? null,
+      action: outcome.action,
+    };
+    if (outcome.result === 'success') {
+      if (outcome.action === 'issue' || outcome.action === 'renew') {
+        this.emit({ ...base, type: 'obtained', severity: 'info', message: `${outcome.cert}: ${outcome.action === 'issue' ? 'issued' : 'renewed'} ${outcome.serial}, valid until ${outcome.notAfter}` });
+      }
+      if (before && before.consecutiveFailures > 0) {
+        this.emit({ ...base, type: 'recovered', severity: 'info', message: `${outcome.cert} recovered after ${before.consecutiveFailures} failure(s)`, consecutiveFailures: 0 });
+      }
+      return;
+    }
+    const severity = after ? this.severityOf(after, now) : 'warning';
+    const failures = after?.consecutiveFailures ?? 1;
+    if (outcome.failedSink) {
+      this.emit({
+        ...base,
+        type: 'deploy_failed',
+        severity,
+        sink: outcome.failedSink,
+        message: `${outcome.cert}: deploy to ${outcome.failedSink} failed (${failures}x): ${outcome.error ?? ''}`,
+        error: outcome.error ?? '',
+        ...(outcome.code ? { code: outcome.code } : {}),
+        consecutiveFailures: failures,
+      });
+    } else {
+      this.emit({
+        ...base,
+        type: 'failed',
+        severity,
+        message: `${outcome.cert}: ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`,
+        error: outcome.error ?? '',
+        ...(outcome.code ? { code: outcome.code } : {}),
+        consecutiveFailures: failures,
+      });
+    }
+  }
+}
