@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { defaultIo, EXIT_USAGE, reportError, type CommandIo, type GlobalOptions } from './context.js';
 import { historyCommand } from './commands/history.js';
 import { renewCommand } from './commands/renew.js';
+import { reloadCommand, runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
 
@@ -42,6 +43,20 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--json', 'print the report as JSON')
     .action(async (options: { cert?: string[]; force?: boolean; dryRun?: boolean; json?: boolean }) => {
       setExit(await renewCommand(options, global(), io));
+    });
+
+  program
+    .command('run')
+    .description('the always-on agent: renews on schedule, backs off failures, serves metrics, sends alerts (SIGHUP reloads)')
+    .action(async () => {
+      setExit(await runCommand(global(), io));
+    });
+
+  program
+    .command('reload')
+    .description("ask a running agent to re-read its config (through http.listen's control endpoint)")
+    .action(async () => {
+      setExit(await reloadCommand(global(), io));
     });
 
   program

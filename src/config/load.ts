@@ -9,7 +9,9 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
-import type { CertificateSpec } from '../core/types.js';
+import type { CertificateSpec, RenewBefore } from '../core/types.js';
+import type { HttpSettings } from '../observe/http.js';
+import type { NotifyConfig } from '../observe/notify/schema.js';
 import { dnsProviderCapabilities } from '../dns/registry.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
@@ -41,6 +43,14 @@ export interface Config {
   maxConcurrent: number;
   /** Backoff steps in ms after consecutive failed orders (the last repeats). */
   backoffMs: number[];
+  /** The daemon's settings (`certkeeper run`). */
+  daemon: {
+    schedule: string | undefined;
+    http: HttpSettings | undefined;
+    notify: NotifyConfig;
+    alertBefore: RenewBefore | undefined;
+    shutdownTimeoutMs: number;
+  };
   dns: Record<string, DnsProviderConfig>;
   sinks: Record<string, SinkConfig>;
   certificates: CertificateSpec[];
@@ -140,6 +150,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   for (const [name, provider] of Object.entries(raw.dns)) {
     dns[name] = provider.type === 'exec' ? { ...provider, cwd: path.resolve(baseDir, provider.cwd ?? '.') } : provider;
   }
+  // Exec notifiers run beside the config file too; webhook header values (tokens) are secrets.
+  const notify: NotifyConfig = {};
+  for (const [name, target] of Object.entries(raw.notify)) {
+    if (target.type === 'exec') notify[name] = { ...target, cwd: path.resolve(baseDir, target.cwd ?? '.') };
+    else notify[name] = target;
+    if (target.type === 'webhook') for (const value of Object.values(target.headers ?? {})) secrets.add(value);
+  }
   const config: Config = {
     file,
     stateDir: path.resolve(baseDir, raw.stateDir),
@@ -147,6 +164,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     resolvers: raw.resolvers,
     maxConcurrent: raw.maxConcurrent,
     backoffMs: raw.backoff,
+    daemon: {
+      schedule: raw.schedule,
+      http: raw.http,
+      notify,
+      alertBefore: raw.alertBefore,
+      shutdownTimeoutMs: raw.shutdownTimeout,
+    },
     dns,
     sinks,
     certificates,

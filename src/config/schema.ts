@@ -7,6 +7,8 @@ import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
 import { dnsProviderConfigSchema } from '../dns/registry.js';
 import { sinkConfigSchema } from '../sinks/registry.js';
+import { httpSettingsSchema } from '../observe/http.js';
+import { notifySchema } from '../observe/notify/schema.js';
 
 export const DIRECTORY_ALIASES: Record<string, string> = {
   letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
@@ -97,6 +99,19 @@ export const configSchema = z
     maxConcurrent: z.number().int().min(1).max(64).default(4),
     /** Waits after the 1st, 2nd, ... failed order; the last repeats. A CA's Retry-After wins when longer. */
     backoff: z.array(durationMs).min(1).default([60_000, 600_000, 6_000_000, 86_400_000]),
+    /** `certkeeper run`: when to plan every certificate (cron, 5 or 6 fields); default twice a day at a random minute. */
+    schedule: z
+      .string()
+      .refine((text) => /^\s*\S+(\s+\S+){4,5}\s*$/.test(text), 'must be a cron expression with 5 or 6 fields, e.g. "17 3,15 * * *"')
+      .optional(),
+    /** `certkeeper run`: metrics, health, status and the reload control endpoint; off when absent. */
+    http: httpSettingsSchema.optional(),
+    /** `certkeeper run`: where alerts go. */
+    notify: notifySchema.default({}),
+    /** Failures inside this window before expiry are critical (default: 7 days or 10% of the lifetime, whichever is smaller). */
+    alertBefore: renewBeforeSchema.optional(),
+    /** `certkeeper run`: how long SIGTERM waits for in-flight work before abandoning it cleanly. */
+    shutdownTimeout: durationMs.default(30_000),
     dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderConfigSchema),
     sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkConfigSchema).default({}),
     certificates: z.array(certificateSchema).default([]),

@@ -11,6 +11,8 @@ import { createExecDnsProvider, execDnsCapabilities } from './providers/exec/ind
 import { execDnsSchema } from './providers/exec/schema.js';
 import { createRfc2136Provider } from './providers/rfc2136/index.js';
 import { rfc2136Schema } from './providers/rfc2136/schema.js';
+import { createRoute53Provider } from './providers/route53/index.js';
+import { route53Schema } from './providers/route53/schema.js';
 
 /** What a provider gets besides its config: its config name, the clock and a logger. */
 export interface DnsProviderContext {
@@ -35,6 +37,7 @@ function providerType<Schema extends z.ZodType>(entry: DnsProviderType<Schema>):
 export const dnsProviderTypes = {
   rfc2136: providerType({ schema: rfc2136Schema, capabilities: { wildcard: true }, create: createRfc2136Provider }),
   exec: providerType({ schema: execDnsSchema, capabilities: execDnsCapabilities, create: createExecDnsProvider }),
+  route53: providerType({ schema: route53Schema, capabilities: { wildcard: true }, create: createRoute53Provider }),
 };
 
 export type DnsProviderTypeName = keyof typeof dnsProviderTypes;
@@ -43,7 +46,11 @@ export type DnsProviderTypeName = keyof typeof dnsProviderTypes;
 export type DnsProviderConfig = { [K in DnsProviderTypeName]: z.output<(typeof dnsProviderTypes)[K]['schema']> }[DnsProviderTypeName];
 
 /** The schema of one `dns.<name>` entry; zod reports an unknown `type` with the valid ones. */
-export const dnsProviderConfigSchema = z.discriminatedUnion('type', [dnsProviderTypes.rfc2136.schema, dnsProviderTypes.exec.schema]);
+export const dnsProviderConfigSchema = z.discriminatedUnion('type', [
+  dnsProviderTypes.rfc2136.schema,
+  dnsProviderTypes.exec.schema,
+  dnsProviderTypes.route53.schema,
+]);
 
 export function isDnsProviderType(type: string): type is DnsProviderTypeName {
   return Object.hasOwn(dnsProviderTypes, type);

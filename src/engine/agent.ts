@@ -9,6 +9,7 @@ import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { AgentEvent, Severity } from '../observe/events.js';
+import { expiringDecision, failureSeverity } from '../plan/alerts.js';
 import { backoffDelayMs, isEmergency, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, EngineEvent } from './events.js';
@@ -23,10 +24,8 @@ export interface AgentHooks {
   onEvent?(event: AgentEvent): void;
   /** After every plan and batch, the fresh status rows (metrics, /status). */
   onStatus?(rows: StatusRow[]): void;
-  /** Severity of a failure for this certificate (default: warning; critical once expired). */
-  severity?(row: StatusRow, now: Date): Severity;
-  /** Whether a certificate that is not being renewed deserves an `expiring` event. */
-  expiring?(row: StatusRow, now: Date): boolean;
+  /** Called with every config the agent starts running (start and successful reloads). */
+  onConfig?(config: Config): void;
 }
 
 export interface AgentOptions extends AgentHooks {
@@ -147,14 +146,15 @@ export class Agent {
     this.lastPlanAt = now;
     this.publishStatus(rows);
     for (const row of rows) {
-      if (this.options.expiring?.(row, now)) {
+      const expiring = expiringDecision({ ...validity(row), now, alertBefore: this.config?.daemon.alertBefore });
+      if (expiring.expiring) {
         this.emit({
           type: 'expiring',
           at: now.toISOString(),
           cert: row.name,
           domains: row.domains,
-          severity: this.severityOf(row, now),
-          message: `${row.name} expires in ${row.daysLeft ?? 0} days (${row.notAfter}) and has not been renewed`,
+          severity: expiring.severity,
+          message: `${row.name} ${expiring.message}`,
           serial: row.serial,
           notAfter: row.notAfter,
           daysLeft: row.daysLeft,
@@ -201,6 +201,11 @@ export class Agent {
   private async install(config: Config): Promise<void> {
     this.deps = await this.options.wire(config, (event) => this.onEngineEvent(event));
     this.config = config;
+    try {
+      this.options.onConfig?.(config);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'config listener failed');
+    }
   }
 
   /**
@@ -317,8 +322,7 @@ export class Agent {
   }
 
   private severityOf(row: StatusRow, now: Date): Severity {
-    if (this.options.severity) return this.options.severity(row, now);
-    return row.state === 'expired' ? 'critical' : 'warning';
+    return failureSeverity({ ...validity(row), now, consecutiveFailures: row.consecutiveFailures, alertBefore: this.config?.daemon.alertBefore }).severity;
   }
 
   private emit(event: AgentEvent): void {
@@ -390,4 +394,8 @@ export class Agent {
       });
     }
   }
+}
+
+function validity(row: StatusRow): { notBefore: Date | null; notAfter: Date | null } {
+  return { notBefore: row.notBefore ? new Date(row.notBefore) : null, notAfter: row.notAfter ? new Date(row.notAfter) : null };
 }

@@ -177,6 +177,12 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
       await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
+      if (error.code === 'CANCELLED') {
+        // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
+        deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
+        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason });
+        return outcome({ result: 'failure', error: 'cancelled', code: error.code });
+      }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
       const failures = record.consecutiveFailures + 1;
       const wait = backoffDelayMs(failures, deps.config.backoffMs, error.retryAfterSeconds);
@@ -213,12 +219,14 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
     deps.onEvent?.({ type: 'cert_done', outcome: full });
     return full;
   };
+  let failure: { message: string; code: string; sink: string; stopsLater: boolean } | undefined;
   for (const sinkName of plan.spec.sinks) {
     const sink = deps.sink(sinkName);
     if (record.deployed[sinkName] === serial) {
       paths = sink.locate?.(name) ?? paths; // later hooks still see this sink's files
       continue;
     }
+    if (failure?.stopsLater) break;
     deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deploying', detail: sinkName });
     const sinkStarted = performance.now();
     try {
@@ -237,11 +245,17 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
       const error = toCertkeeperError(thrown, 'SINK_FAILED');
       const message = describeError(error);
       deps.logger.error({ cert: name, sink: sinkName, code: error.code, err: message }, 'deploy failed; it will be retried on the next run without a new order');
-      record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, 'deploy', 'failure', message);
-      await deps.store.putRecord(name, record);
       await appendHistory(deps, { cert: name, action: 'deploy', result: 'failure', serial, notAfter, durationMs: elapsed(sinkStarted), error: message, code: error.code, sink: sinkName });
-      return done({ result: 'failure', error: message, code: error.code, failedSink: sinkName });
+      // Sinks are independent (two ACM regions: one failing must not hold back the other),
+      // except after a sink that writes files: later hooks would read the old files.
+      failure ??= { message, code: error.code, sink: sinkName, stopsLater: sink.locate !== undefined || error.code === 'CANCELLED' };
+      if (sink.locate !== undefined || error.code === 'CANCELLED') failure.stopsLater = true;
     }
+  }
+  if (failure) {
+    record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, 'deploy', 'failure', failure.message);
+    await deps.store.putRecord(name, record);
+    return done({ result: 'failure', error: failure.message, code: failure.code, failedSink: failure.sink });
   }
   if (plan.action === 'deploy') {
     record = withResult({ ...record, consecutiveFailures: 0, nextAttemptAt: null }, deps, 'deploy', 'success', null);

@@ -4,6 +4,8 @@
 // (a test checks that the folders and this map agree).
 
 import { z } from 'zod';
+import { createAcmSink } from './acm/index.js';
+import { acmSinkSchema } from './acm/schema.js';
 import type { Sink, SinkContext } from './contract.js';
 import { createExecSink } from './exec/index.js';
 import { execSinkSchema } from './exec/schema.js';
@@ -26,6 +28,7 @@ function sinkType<Schema extends z.ZodType>(entry: SinkType<Schema>): SinkType<S
 export const sinkTypes = {
   files: sinkType({ schema: filesSinkSchema, create: createFilesSink }),
   exec: sinkType({ schema: execSinkSchema, create: createExecSink }),
+  acm: sinkType({ schema: acmSinkSchema, create: createAcmSink }),
 };
 
 export type SinkTypeName = keyof typeof sinkTypes;
@@ -34,7 +37,7 @@ export type SinkTypeName = keyof typeof sinkTypes;
 export type SinkConfig = { [K in SinkTypeName]: z.output<(typeof sinkTypes)[K]['schema']> }[SinkTypeName];
 
 /** The schema of one `sinks.<name>` entry; zod reports an unknown `type` with the valid ones. */
-export const sinkConfigSchema = z.discriminatedUnion('type', [sinkTypes.files.schema, sinkTypes.exec.schema]);
+export const sinkConfigSchema = z.discriminatedUnion('type', [sinkTypes.files.schema, sinkTypes.exec.schema, sinkTypes.acm.schema]);
 
 export function isSinkType(type: string): type is SinkTypeName {
   return Object.hasOwn(sinkTypes, type);

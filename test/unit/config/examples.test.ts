@@ -1,20 +1,42 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { REPO } from '../../helpers/cli.js';
 
 const env = { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk' };
+const EXAMPLES = path.join(REPO, 'examples');
 
 describe('examples/', () => {
-  const files = readdirSync(path.join(REPO, 'examples')).filter((name) => name.endsWith('.yaml'));
-  it('has the RFC 2136 + nginx and exec-hook examples', () => {
-    expect(files).toEqual(expect.arrayContaining(['rfc2136-nginx.yaml', 'exec-dns-hook.yaml']));
+  // Every *.yaml under examples/, subfolders included (examples/aws/certkeeper.yaml).
+  const files = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.yaml'))
+    .sort();
+  it('has the RFC 2136 + nginx, exec-hook and AWS examples', () => {
+    expect(files).toEqual(expect.arrayContaining(['rfc2136-nginx.yaml', 'exec-dns-hook.yaml', path.join('aws', 'certkeeper.yaml')]));
   });
   for (const name of files) {
     it(`${name} is a valid config`, () => {
-      const config = loadConfigFile(path.join(REPO, 'examples', name), { env });
+      const config = loadConfigFile(path.join(EXAMPLES, name), { env });
       expect(config.certificates.length).toBeGreaterThan(0);
     });
   }
+
+  it('aws/iam-policy.json grants what the route53 provider and the acm sink call, and no wildcard action', () => {
+    const policy = JSON.parse(readFileSync(path.join(EXAMPLES, 'aws', 'iam-policy.json'), 'utf8')) as { Statement: { Action: string | string[] }[] };
+    const actions = policy.Statement.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+    expect(actions.sort()).toEqual(
+      [
+        'route53:ChangeResourceRecordSets',
+        'route53:ListResourceRecordSets',
+        'route53:GetChange',
+        'route53:ListHostedZonesByName',
+        'acm:ImportCertificate',
+        'acm:AddTagsToCertificate',
+        'acm:DescribeCertificate',
+        'acm:ListCertificates',
+        'acm:ListTagsForCertificate',
+      ].sort(),
+    );
+  });
 });

@@ -31,10 +31,13 @@ describe('DNS provider registry', () => {
     const ctx = { name: 'x', clock: systemClock, logger: silentLogger };
     const rfc = dnsProviderConfigSchema.parse({ type: 'rfc2136', server: '127.0.0.1:53', tsigKeyName: 'k', tsigSecret: 'c2VjcmV0' });
     const exec = dnsProviderConfigSchema.parse({ type: 'exec', command: ['/bin/true'], wildcard: false });
+    const route53 = dnsProviderConfigSchema.parse({ type: 'route53', hostedZoneId: 'Z0123456789ABC' });
     expect(createDnsProvider(rfc, ctx).name).toBe('x');
     expect(createDnsProvider(exec, ctx).name).toBe('x');
+    expect(createDnsProvider(route53, ctx).name).toBe('x');
     expect(dnsProviderCapabilities(rfc)).toEqual({ wildcard: true });
     expect(dnsProviderCapabilities(exec)).toEqual({ wildcard: false });
-    expect(dnsProviderConfigSchema.safeParse({ type: 'route53' }).success).toBe(false);
+    expect(dnsProviderCapabilities(route53)).toEqual({ wildcard: true });
+    expect(dnsProviderConfigSchema.safeParse({ type: 'cloudflare' }).success).toBe(false);
   });
 });

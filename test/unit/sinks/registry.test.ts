@@ -29,6 +29,7 @@ describe('sink registry', () => {
   it('builds the config union from every registered schema', () => {
     expect(sinkConfigSchema.parse({ type: 'files', dir: '/tmp/x/{cert}' })).toMatchObject({ type: 'files', keyMode: 0o600, keep: 1 });
     expect(sinkConfigSchema.parse({ type: 'exec', command: ['true'] })).toMatchObject({ type: 'exec', timeout: 60_000, env: {} });
+    expect(sinkConfigSchema.parse({ type: 'acm', region: 'eu-west-1' })).toMatchObject({ type: 'acm', region: 'eu-west-1', tags: {} });
     expect(sinkConfigSchema.safeParse({ type: 'ftp' }).success).toBe(false);
     expect(sinkConfigSchema.safeParse({ type: 'files', dir: '/x', unknown: 1 }).success).toBe(false);
     expect(isSinkType('ftp')).toBe(false);
@@ -38,6 +39,7 @@ describe('sink registry', () => {
     const ctx = { name: 'one', clock: systemClock, logger: silentLogger, state: memorySinkState() };
     const files = createSink(sinkConfigSchema.parse({ type: 'files', dir: '/tmp/x' }), ctx);
     const exec = createSink(sinkConfigSchema.parse({ type: 'exec', command: ['true'] }), { ...ctx, name: 'two' });
-    expect([files.type, files.name, exec.type, exec.name]).toEqual(['files', 'one', 'exec', 'two']);
+    const acm = createSink(sinkConfigSchema.parse({ type: 'acm', region: 'eu-west-1' }), { ...ctx, name: 'three' });
+    expect([files.type, files.name, exec.type, exec.name, acm.type, acm.name]).toEqual(['files', 'one', 'exec', 'two', 'acm', 'three']);
   });
 });

@@ -1,0 +1,230 @@
+// `certkeeper run`: the always-on agent. Wires the Agent to its schedule (node-schedule), the
+// HTTP endpoint (metrics, health, status, reload), the notifiers and the process signals:
+// SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout.
+
+import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import schedule from 'node-schedule';
+import { atomicWriteFile } from '../../core/fs-atomic.js';
+import { CertkeeperError, describeError } from '../../core/errors.js';
+import type { Config } from '../../config/load.js';
+import { Agent } from '../../engine/agent.js';
+import type { AgentEvent } from '../../observe/events.js';
+import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
+import { AgentMetrics } from '../../observe/metrics.js';
+import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
+import { buildNotifyTargets } from '../../observe/notify/registry.js';
+import { readiness } from '../../observe/readiness.js';
+import { wire } from '../wiring.js';
+import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+
+const NOTIFY_STATE_FILE = 'notify-state.json';
+
+/** Twice a day at a random minute (and hour offset), as ACME CAs ask of their clients. */
+export function defaultSchedule(random: (max: number) => number = randomInt): string {
+  const minute = random(60);
+  const hour = random(12);
+  return `${minute} ${hour},${hour + 12} * * *`;
+}
+
+export interface RunHandle {
+  agent: Agent;
+  /** Resolves when the agent has stopped (after a signal or stop()). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+  httpAddress: string | undefined;
+}
+
+/** Starts the agent; returns once it runs (for tests). The CLI waits on `done`. */
+export async function startAgent(global: GlobalOptions, io: CommandIo, options: { handleSignals?: boolean } = {}): Promise<RunHandle> {
+  const first = loadConfig(global, io); // a bad config at start is a usage error (exit 2)
+  const { logger, redactor, flush } = commandLogger(global, io, first);
+  const metrics = new AgentMetrics();
+  let dispatcher: Dispatcher | undefined;
+  let config: Config = first;
+  let stateDirWritable: boolean | string = false;
+
+  const loadNotifyState = async (dir: string): Promise<DispatcherSnapshot | undefined> => {
+    try {
+      return JSON.parse(await readFile(path.join(dir, NOTIFY_STATE_FILE), 'utf8')) as DispatcherSnapshot;
+    } catch {
+      return undefined;
+    }
+  };
+  const saveNotifyState = async (): Promise<void> => {
+    if (!dispatcher) return;
+    try {
+      await atomicWriteFile(path.join(config.stateDir, NOTIFY_STATE_FILE), JSON.stringify(dispatcher.snapshot()), { mode: 0o600 });
+    } catch (error) {
+      logger.warn({ err: describeError(error) }, 'could not save notification state');
+    }
+  };
+  const rebuildNotifiers = async (next: Config): Promise<void> => {
+    const previous = dispatcher;
+    const state = previous?.snapshot() ?? (await loadNotifyState(next.stateDir));
+    dispatcher = new Dispatcher({
+      targets: buildNotifyTargets(next.daemon.notify, { logger }),
+      clock: io.clock,
+      logger: logger.child({ component: 'notify' }),
+      onResult: (target, result) => metrics.notification(target, result),
+      ...(state ? { state } : {}),
+    });
+    if (previous) void previous.close(5_000);
+  };
+  await rebuildNotifiers(first);
+
+  const agent = new Agent({
+    clock: io.clock,
+    logger,
+    loadConfig: () => {
+      const next = loadConfig(global, io);
+      redactor.add(next.secrets);
+      return next;
+    },
+    wire: async (next, onEvent) => {
+      const deps = await wire(next, { clock: io.clock, logger, onEvent });
+      stateDirWritable = await probeWritable(next.stateDir);
+      return deps;
+    },
+    onConfig: (next) => {
+      const before = config;
+      config = next;
+      metrics.configLoaded(true, io.clock.now());
+      if (next !== first) void rebuildNotifiers(next); // a reload: new targets, same alert memory
+      if (JSON.stringify(before.daemon.http) !== JSON.stringify(next.daemon.http) || before.daemon.schedule !== next.daemon.schedule) {
+        logger.warn('http and schedule changes take effect at the next restart');
+      }
+    },
+    onEvent: (event: AgentEvent) => {
+      metrics.onEvent(event);
+      dispatcher?.dispatch(event);
+    },
+    onStatus: (rows) => {
+      metrics.updateFromStatus(rows);
+    },
+  });
+
+  await agent.start();
+  metrics.planCompleted(io.clock.now());
+
+  const cron = first.daemon.schedule ?? defaultSchedule();
+  const job = schedule.scheduleJob(cron, () => {
+    void agent.plan().then(() => metrics.planCompleted(io.clock.now()));
+  });
+  if (!job) throw new CertkeeperError('CONFIG_INVALID', `schedule "${cron}" is not a valid cron expression`, { retryable: false });
+  logger.info({ schedule: cron, certificates: first.certificates.length }, 'certkeeper agent started');
+
+  const reload = async (): Promise<{ ok: boolean; error?: string }> => {
+    const result = await agent.reload();
+    if (!result.ok) metrics.configLoaded(false, io.clock.now());
+    else metrics.planCompleted(io.clock.now());
+    await saveNotifyState();
+    return result;
+  };
+
+  let http: HttpServerHandle | undefined;
+  if (first.daemon.http) {
+    const settings = first.daemon.http;
+    http = await startHttpServer({
+      listen: settings.listen,
+      allowRemoteReload: settings.allowRemoteReload,
+      metrics,
+      status: async () => agent.status,
+      ready: () =>
+        readiness({
+          configLoaded: agent.currentConfig !== undefined,
+          stateDirWritable,
+          lastPlanAt: agent.lastPlan ?? null,
+          now: io.clock.now(),
+          maxPlanAgeMs: 26 * 3_600_000, // a schedule tick at least twice a day, with slack
+        }),
+      onReload: reload,
+      logger: logger.child({ component: 'http' }),
+    });
+    logger.info({ address: http.address }, 'http endpoint listening (/metrics /healthz /readyz /status, POST /reload)');
+  }
+
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, 'stopping: no new work; in-flight orders finish or are abandoned cleanly');
+      job.cancel();
+      await agent.stop(config.daemon.shutdownTimeoutMs);
+      await saveNotifyState();
+      await dispatcher?.close(5_000);
+      await http?.close();
+      if (options.handleSignals) {
+        process.off('SIGTERM', onStop);
+        process.off('SIGINT', onStop);
+        process.off('SIGHUP', onHup);
+      }
+      logger.info('certkeeper agent stopped');
+      flush();
+      resolveDone();
+    })();
+    return stopping;
+  };
+  const onStop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    logger.info({ signal }, 'signal received');
+    void stop();
+  };
+  const onHup = (): void => {
+    logger.info('SIGHUP: reloading the config');
+    void reload();
+  };
+  if (options.handleSignals) {
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+  }
+  return { agent, done, stop, httpAddress: http?.address };
+}
+
+export async function runCommand(global: GlobalOptions, io: CommandIo): Promise<number> {
+  const handle = await startAgent(global, io, { handleSignals: true });
+  await handle.done;
+  return EXIT_OK;
+}
+
+async function probeWritable(dir: string): Promise<boolean | string> {
+  try {
+    await atomicWriteFile(path.join(dir, '.write-probe'), 'ok\n', { mode: 0o600 });
+    return true;
+  } catch (error) {
+    return describeError(error);
+  }
+}
+
+/** `certkeeper reload`: asks a running agent to re-read its config through the control endpoint. */
+export async function reloadCommand(global: GlobalOptions, io: CommandIo): Promise<number> {
+  const config = loadConfig(global, io);
+  const listen = config.daemon.http?.listen;
+  if (!listen) {
+    throw new CertkeeperError('USAGE', 'the config has no http.listen, so there is no control endpoint; send SIGHUP instead (systemctl reload certkeeper, or kill -HUP <pid>)', {
+      retryable: false,
+    });
+  }
+  const host = listen.replace(/^0\.0\.0\.0(?=:)/, '127.0.0.1').replace(/^\[::\](?=:)/, '[::1]');
+  let response: Response;
+  try {
+    response = await fetch(`http://${host}/reload`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    throw new CertkeeperError('INTERNAL', `no agent answered at http://${host}/reload: ${describeError(error)}`, { retryable: true, cause: error });
+  }
+  const body = (await response.json().catch(() => ({}))) as { ok?: boolean; error?: string };
+  if (response.ok && body.ok) {
+    io.stdout.write('reloaded\n');
+    return EXIT_OK;
+  }
+  io.stderr.write(`certkeeper: reload rejected: ${body.error ?? `HTTP ${response.status}`}\n`);
+  return 1;
+}

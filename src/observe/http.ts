@@ -1,0 +1,173 @@
+// The agent's HTTP endpoint (`http: { listen: 127.0.0.1:9107 }`): Prometheus metrics, liveness,
+// readiness, the status rows of `status --json`, and the control endpoint `certkeeper reload`
+// talks to. Plain node:http: five routes need no framework.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { CertkeeperError, describeError } from '../core/errors.js';
+import { parseHostPort, type HostPort } from '../core/fields.js';
+import type { Logger } from '../core/logger.js';
+import type { StatusRow } from '../engine/status.js';
+import type { Readiness } from './readiness.js';
+
+export const DEFAULT_HTTP_PORT = 9107;
+export const DEFAULT_HTTP_LISTEN = `127.0.0.1:${DEFAULT_HTTP_PORT}`;
+
+/** The `http:` config section (the endpoint is off when the section is absent). */
+export const httpSettingsSchema = z
+  .object({
+    /** "host:port", IPv6 as "[::1]:9107"; the port defaults to 9107. */
+    listen: z
+      .string()
+      .refine((text) => parseListen(text) !== undefined, { message: 'must be "host:port" (IPv6 as "[::1]:9107")' })
+      .default(DEFAULT_HTTP_LISTEN),
+    /** Accept POST /reload from non-loopback clients (it has no authentication; see http.ts). */
+    allowRemoteReload: z.boolean().default(false),
+  })
+  .strict();
+
+export type HttpSettings = z.infer<typeof httpSettingsSchema>;
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+}
+
+export interface HttpServerOptions {
+  /** "host:port"; port 0 picks a free port (see `address` of the result). */
+  listen: string;
+  metrics: { render(): Promise<string>; readonly contentType: string };
+  status: () => Promise<StatusRow[]>;
+  ready: () => Readiness | Promise<Readiness>;
+  /** Re-reads the config; without it POST /reload answers 501. */
+  onReload?: () => Promise<ReloadResult>;
+  /**
+   * POST /reload is unauthenticated, so by default only loopback clients may call it: the
+   * metrics port is often opened to a Prometheus server elsewhere, and nobody there should be
+   * able to make the agent re-read its config and secret files at will. Requests carrying an
+   * Origin header (a browser page, possibly cross-site) are refused for the same reason.
+   */
+  allowRemoteReload?: boolean;
+  logger: Logger;
+}
+
+export interface HttpServerHandle {
+  /** "host:port" actually bound, IPv6 in brackets ("[::1]:40123"). */
+  address: string;
+  close(): Promise<void>;
+}
+
+type Handler = (request: http.IncomingMessage, response: http.ServerResponse) => Promise<void>;
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const target = parseListen(options.listen);
+  if (!target) throw new CertkeeperError('CONFIG_INVALID', `http.listen "${options.listen}" is not "host:port"`, { retryable: false });
+  const logger = options.logger;
+  let reloading: Promise<ReloadResult> | undefined;
+
+  const routes: Record<string, Partial<Record<'GET' | 'POST', Handler>>> = {
+    '/metrics': {
+      GET: async (_request, response) => send(response, 200, options.metrics.contentType, await options.metrics.render()),
+    },
+    '/healthz': {
+      GET: async (_request, response) => send(response, 200, 'text/plain; charset=utf-8', 'ok\n'),
+    },
+    '/readyz': {
+      GET: async (_request, response) => {
+        const readiness = await options.ready();
+        sendJson(response, readiness.ready ? 200 : 503, readiness);
+      },
+    },
+    '/status': {
+      GET: async (_request, response) => sendJson(response, 200, await options.status()),
+    },
+    '/reload': {
+      POST: async (request, response) => {
+        if (!options.onReload) return sendJson(response, 501, { ok: false, error: 'reload is not available' });
+        if (!(options.allowRemoteReload ?? false) && !isLoopback(request.socket.remoteAddress)) {
+          logger.warn({ remote: request.socket.remoteAddress }, 'refused a reload request from a non-loopback client');
+          return sendJson(response, 403, { ok: false, error: 'reload is accepted from loopback clients only' });
+        }
+        if (request.headers.origin !== undefined) return sendJson(response, 403, { ok: false, error: 'reload is not accepted from browsers' });
+        // Concurrent requests share one reload instead of racing two.
+        reloading ??= options.onReload().finally(() => {
+          reloading = undefined;
+        });
+        const result = await reloading;
+        sendJson(response, result.ok ? 200 : 422, result.ok ? { ok: true } : { ok: false, error: result.error ?? 'reload failed' });
+      },
+    },
+  };
+
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0]!;
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    // Bodies are never needed; drain them so keep-alive connections stay usable.
+    request.resume();
+    if (!route) return sendJson(response, 404, { error: 'not found' });
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const handler = method === 'GET' || method === 'POST' ? route[method] : undefined;
+    if (!handler) {
+      const allowed = Object.keys(route).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m]));
+      response.setHeader('allow', allowed.join(', '));
+      return sendJson(response, 405, { error: `use ${allowed.join(' or ')}` });
+    }
+    handler(request, response).catch((error: unknown) => {
+      logger.warn({ path, err: describeError(error) }, 'http endpoint failed');
+      if (!response.headersSent) sendJson(response, 500, { error: 'internal error' });
+      else response.destroy();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(new CertkeeperError('CONFIG_INVALID', `cannot listen on ${options.listen}: ${error.code ?? error.message}`, { cause: error, retryable: false }));
+    };
+    server.once('error', onError);
+    server.listen({ host: target.host, port: target.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (error) => logger.warn({ err: describeError(error) }, 'http server error'));
+  const bound = server.address() as AddressInfo;
+  const address = bound.family === 'IPv6' || bound.address.includes(':') ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  logger.info({ address }, 'http endpoint listening');
+
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
+  response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+function sendJson(response: http.ServerResponse, status: number, value: unknown): void {
+  send(response, status, 'application/json; charset=utf-8', `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** "host:port" or "host" (port 9107); port 0 binds a free port (tests). */
+export function parseListen(text: string): HostPort | undefined {
+  // parseHostPort refuses port 0, which only a listener can use.
+  const zero = /^(\[[^\]]+\]|[^:\s]+):0$/.exec(text);
+  if (zero) {
+    const parsed = parseHostPort(`${zero[1]}:1`);
+    return parsed ? { host: parsed.host, port: 0 } : undefined;
+  }
+  return parseHostPort(text, DEFAULT_HTTP_PORT);
+}
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback mapped into IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return v4.startsWith('127.') || address === '::1';
+}

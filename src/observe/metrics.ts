@@ -1,0 +1,245 @@
+// Prometheus metrics for the agent, in the cert-manager tradition: one registry owned by this
+// class (never prom-client's global one, so tests and reloads never collide), fed by status rows
+// (what is stored) and by the agent event stream (what happened).
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StatusRow } from '../engine/status.js';
+import type { AgentEvent } from './events.js';
+
+/**
+ * Outcome of one HTTP request to the ACME server, for `certkeeper_acme_requests_total{result}`:
+ * `success` (2xx/3xx), `rate_limited` (429), `client_error` (other 4xx, e.g. badNonce),
+ * `server_error` (5xx), `network_error` (no response).
+ */
+export const ACME_REQUEST_RESULTS = ['success', 'rate_limited', 'client_error', 'server_error', 'network_error'] as const;
+export type AcmeRequestResult = (typeof ACME_REQUEST_RESULTS)[number];
+
+/** Classifies an ACME HTTP status (undefined: no response at all). */
+export function acmeRequestResult(status: number | undefined): AcmeRequestResult {
+  if (status === undefined) return 'network_error';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return 'client_error';
+  return 'success';
+}
+
+export type NotificationResult = 'sent' | 'failed' | 'suppressed' | 'dropped';
+
+export interface AgentMetricsOptions {
+  /** Process metrics (CPU, memory, event loop, fds); default true. */
+  processMetrics?: boolean;
+}
+
+const seconds = (iso: string): number => new Date(iso).getTime() / 1000;
+
+export class AgentMetrics {
+  readonly registry: Registry;
+  private readonly expiration: Gauge<'name'>;
+  private readonly renewal: Gauge<'name'>;
+  private readonly ready: Gauge<'name'>;
+  private readonly pendingSinks: Gauge<'name'>;
+  private readonly consecutiveFailures: Gauge<'name'>;
+  private readonly nextAttempt: Gauge<'name'>;
+  private readonly renewals: Counter<'name' | 'result'>;
+  private readonly deploys: Counter<'name' | 'sink' | 'result'>;
+  private readonly acmeRequests: Counter<'result'>;
+  private readonly events: Counter<'type' | 'severity'>;
+  private readonly notifications: Counter<'target' | 'result'>;
+  private readonly lastPlan: Gauge;
+  private readonly lastReload: Gauge;
+  private readonly lastReloadSuccess: Gauge;
+  /** Label sets seen per certificate, so a removed certificate's series can all be dropped. */
+  private readonly deploySinks = new Map<string, Set<string>>();
+  private readonly known = new Set<string>();
+
+  constructor(options: AgentMetricsOptions = {}) {
+    this.registry = new Registry();
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    this.expiration = new Gauge({
+      name: 'certkeeper_certificate_expiration_timestamp_seconds',
+      help: 'notAfter of the stored certificate, in Unix seconds (absent while none is stored).',
+      labelNames: ['name'],
+      registers,
+    });
+    this.renewal = new Gauge({
+      name: 'certkeeper_certificate_renewal_timestamp_seconds',
+      help: 'When the stored certificate becomes due for renewal, in Unix seconds.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.ready = new Gauge({
+      name: 'certkeeper_certificate_ready',
+      help: '1 when an unexpired certificate matching the configured names and key type is stored and every sink has it; 0 otherwise (missing, expired, names or key type changed, sinks pending). A failing renewal does not clear it while the current certificate is valid: see consecutive_failures.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.pendingSinks = new Gauge({
+      name: 'certkeeper_certificate_pending_sinks',
+      help: 'Sinks that have not yet received the current certificate.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.consecutiveFailures = new Gauge({
+      name: 'certkeeper_consecutive_failures',
+      help: 'Failed attempts (order or deploy) in a row; 0 after a success.',
+      labelNames: ['name'],
+      registers,
+    });
+    this.nextAttempt = new Gauge({
+      name: 'certkeeper_certificate_next_attempt_timestamp_seconds',
+      help: 'While backing off after failures: the earliest next automatic attempt, in Unix seconds (absent otherwise).',
+      labelNames: ['name'],
+      registers,
+    });
+    this.renewals = new Counter({
+      name: 'certkeeper_renewals_total',
+      help: 'Certificate orders (issue or renew) by result: success or failure.',
+      labelNames: ['name', 'result'],
+      registers,
+    });
+    this.deploys = new Counter({
+      name: 'certkeeper_deploys_total',
+      help: 'Deploys of a certificate to a sink by result: success or failure.',
+      labelNames: ['name', 'sink', 'result'],
+      registers,
+    });
+    this.acmeRequests = new Counter({
+      name: 'certkeeper_acme_requests_total',
+      help: 'HTTP requests to the ACME server by result: success, rate_limited, client_error, server_error, network_error.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'certkeeper_events_total',
+      help: 'Agent events (obtaining, obtained, failed, deployed, deploy_failed, expiring, recovered) by severity.',
+      labelNames: ['type', 'severity'],
+      registers,
+    });
+    this.notifications = new Counter({
+      name: 'certkeeper_notifications_total',
+      help: 'Notification deliveries per target: sent, failed (after retries), suppressed (repeat), dropped (queue full or shutdown).',
+      labelNames: ['target', 'result'],
+      registers,
+    });
+    this.lastPlan = new Gauge({
+      name: 'certkeeper_last_plan_timestamp_seconds',
+      help: 'When the daemon last planned every certificate, in Unix seconds.',
+      registers,
+    });
+    this.lastReload = new Gauge({
+      name: 'certkeeper_config_last_reload_timestamp_seconds',
+      help: 'When the configuration was last (re)loaded or a reload was attempted, in Unix seconds.',
+      registers,
+    });
+    this.lastReloadSuccess = new Gauge({
+      name: 'certkeeper_config_last_reload_successful',
+      help: '1 when the last configuration (re)load succeeded; 0 when it was rejected and the previous configuration kept running.',
+      registers,
+    });
+    for (const result of ACME_REQUEST_RESULTS) this.acmeRequests.inc({ result }, 0);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Sets the per-certificate gauges from `status` rows; certificates not in `rows` lose their series. */
+  updateFromStatus(rows: StatusRow[]): void {
+    const names = new Set(rows.map((row) => row.name));
+    for (const name of this.known) if (!names.has(name)) this.forget(name);
+    for (const row of rows) {
+      const name = row.name;
+      this.known.add(name);
+      if (row.notAfter !== null) this.expiration.set({ name }, seconds(row.notAfter));
+      else this.expiration.remove({ name });
+      if (row.renewAt !== null) this.renewal.set({ name }, seconds(row.renewAt));
+      else this.renewal.remove({ name });
+      this.ready.set({ name }, isReady(row) ? 1 : 0);
+      this.pendingSinks.set({ name }, row.pendingSinks.length);
+      this.consecutiveFailures.set({ name }, row.consecutiveFailures);
+      if (row.nextAttemptAt) this.nextAttempt.set({ name }, seconds(row.nextAttemptAt));
+      else this.nextAttempt.remove({ name });
+      // Counters start at 0 so rate() and increase() see the first failure.
+      for (const result of ['success', 'failure']) this.renewals.inc({ name, result }, 0);
+    }
+  }
+
+  /** Counts what happened; the gauges follow on the next `updateFromStatus`, except where the event says enough. */
+  onEvent(event: AgentEvent): void {
+    const name = event.cert;
+    this.events.inc({ type: event.type, severity: event.severity });
+    switch (event.type) {
+      case 'obtained':
+        this.renewals.inc({ name, result: 'success' });
+        if (event.notAfter) this.expiration.set({ name }, seconds(event.notAfter));
+        break;
+      case 'failed':
+        this.renewals.inc({ name, result: 'failure' });
+        break;
+      case 'deployed':
+      case 'deploy_failed': {
+        const sink = event.sink ?? 'unknown';
+        this.deploys.inc({ name, sink, result: event.type === 'deployed' ? 'success' : 'failure' });
+        const sinks = this.deploySinks.get(name) ?? new Set<string>();
+        sinks.add(sink);
+        this.deploySinks.set(name, sinks);
+        break;
+      }
+      case 'recovered':
+        this.consecutiveFailures.set({ name }, 0);
+        break;
+      default:
+        break;
+    }
+    if (event.consecutiveFailures !== undefined && event.type !== 'recovered') this.consecutiveFailures.set({ name }, event.consecutiveFailures);
+    this.known.add(name);
+  }
+
+  /**
+   * For the ACME layer: call once per HTTP request to the CA, e.g.
+   * `metrics.acmeRequest(acmeRequestResult(response?.status))`.
+   */
+  acmeRequest(result: AcmeRequestResult): void {
+    this.acmeRequests.inc({ result });
+  }
+
+  /** For the notification dispatcher (its `onResult` option). */
+  notification(target: string, result: NotificationResult): void {
+    this.notifications.inc({ target, result });
+  }
+
+  /** The daemon planned every certificate at `at`. */
+  planCompleted(at: Date): void {
+    this.lastPlan.set(at.getTime() / 1000);
+  }
+
+  /** The configuration was loaded (ok) or a reload was rejected (not ok) at `at`. */
+  configLoaded(ok: boolean, at: Date): void {
+    this.lastReload.set(at.getTime() / 1000);
+    this.lastReloadSuccess.set(ok ? 1 : 0);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private forget(name: string): void {
+    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt]) gauge.remove({ name });
+    for (const result of ['success', 'failure']) {
+      this.renewals.remove({ name, result });
+      for (const sink of this.deploySinks.get(name) ?? []) this.deploys.remove({ name, sink, result });
+    }
+    this.deploySinks.delete(name);
+    this.known.delete(name);
+  }
+}
+
+/** `certkeeper_certificate_ready`: a valid certificate that matches the config is in every sink. */
+export function isReady(row: StatusRow): boolean {
+  if (row.notAfter === null) return false;
+  if (row.state === 'expired' || row.state === 'missing') return false;
+  if (row.renewReason === 'domains-changed' || row.renewReason === 'key-type-changed') return false;
+  return row.pendingSinks.length === 0;
+}

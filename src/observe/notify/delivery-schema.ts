@@ -1,0 +1,35 @@
+// Options every notify target shares: which events it wants, how loud they must be, how often a
+// repeat may be sent, and how often a failed delivery is retried. Spread into each kind's schema.
+
+import { z } from 'zod';
+import { durationMs } from '../../core/fields.js';
+import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEventType } from '../events.js';
+
+/** What operators want by default: problems, and the all-clear after them. */
+export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'recovered'];
+export const DEFAULT_REPEAT_AFTER_MS = 6 * 3_600_000;
+export const DEFAULT_NOTIFY_RETRIES = 3;
+
+export const deliveryFields = {
+  /** Event types this target gets. */
+  events: z.array(z.enum(AGENT_EVENT_TYPES)).min(1, 'list at least one event type').default([...DEFAULT_NOTIFY_EVENTS]),
+  /**
+   * Lowest severity delivered. `recovered` (severity info) ignores it: it goes to every target
+   * that got the alert it ends, so nobody is left believing something is still broken.
+   */
+  minSeverity: z.enum(SEVERITIES).default('warning'),
+  /** The same (certificate, event, severity) again within this time is suppressed; escalation and recovery always pass. */
+  repeatAfter: durationMs.default(DEFAULT_REPEAT_AFTER_MS),
+  /** Extra attempts after a failed delivery (with backoff). */
+  retries: z.number().int().min(0).max(10).default(DEFAULT_NOTIFY_RETRIES),
+};
+
+/** An http(s) URL. The message never repeats the value: webhook URLs carry their credential. */
+export const webhookUrl = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL (keep it secret: use ${ENV} or urlFile)');

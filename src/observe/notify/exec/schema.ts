@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { argvCommand, durationMs } from '../../../core/fields.js';
+import { deliveryFields } from '../delivery-schema.js';
+
+export const execNotifySchema = z
+  .object({
+    type: z.literal('exec'),
+    /** argv of the command, e.g. ["/usr/local/bin/page-oncall"]; the event arrives in CERTKEEPER_* env. */
+    command: argvCommand,
+    timeout: durationMs.default(30_000),
+    /** Working directory; resolve it against the config file's folder as for exec sinks. */
+    cwd: z.string().min(1).optional(),
+    /** Extra environment (values may use ${ENV}); cannot override CERTKEEPER_*. */
+    env: z.record(z.string(), z.string()).default({}),
+    ...deliveryFields,
+  })
+  .strict();
+
+export type ExecNotifyConfig = z.infer<typeof execNotifySchema>;

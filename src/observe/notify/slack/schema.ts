@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { durationMs } from '../../../core/fields.js';
+import { deliveryFields, webhookUrl } from '../delivery-schema.js';
+
+export const slackNotifySchema = z
+  .object({
+    type: z.literal('slack'),
+    /** The incoming-webhook URL, https://hooks.slack.com/services/… (a secret: ${ENV} or urlFile). */
+    url: webhookUrl,
+    /** Send Block Kit blocks besides the plain `text` (set false for receivers that only read `text`). */
+    blocks: z.boolean().default(true),
+    timeout: durationMs.default(10_000),
+    ...deliveryFields,
+  })
+  .strict();
+
+export type SlackNotifyConfig = z.infer<typeof slackNotifySchema>;

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { durationMs } from '../../../core/fields.js';
+import { deliveryFields, webhookUrl } from '../delivery-schema.js';
+
+export const webhookNotifySchema = z
+  .object({
+    type: z.literal('webhook'),
+    /** Receiver URL (a secret: write ${ENV} or use urlFile). */
+    url: webhookUrl,
+    /** Extra request headers, e.g. { Authorization: "Bearer ${TOKEN}" }; never logged. */
+    headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'), z.string()).default({}),
+    /** Deadline of one delivery attempt. */
+    timeout: durationMs.default(10_000),
+    ...deliveryFields,
+  })
+  .strict();
+
+export type WebhookNotifyConfig = z.infer<typeof webhookNotifySchema>;

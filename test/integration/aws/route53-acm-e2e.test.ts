@@ -1,0 +1,100 @@
+// The issue's end-to-end test, through the compiled CLI: an apex + wildcard certificate validated
+// through Route53 (real SDK → Route53 stand-in → its DNS → Pebble), imported into ACM (real SDK →
+// ACM stand-in), then renewed — and ACM shows the same ARN with the new serial.
+
+import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { parseCertificate } from '../../../src/core/x509.js';
+import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.js';
+import { acmSerial, startAcmStandin, type AcmStandin } from '../../helpers/aws/acm-standin.js';
+import { awsTestEnv, startRoute53Standin, type Route53Standin } from '../../helpers/aws/route53-standin.js';
+import { runCli, txtAt } from '../../helpers/cli.js';
+
+const REGION = 'eu-west-1';
+const env = awsTestEnv();
+let r53: Route53Standin;
+let acm: AcmStandin;
+let pebble: PebbleInstance;
+let dir: string | undefined;
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'true'); // this process's own ACM client
+  r53 = await startRoute53Standin({ zones: [{ name: 'example.test' }], changeDelay: { pendingPolls: 1 } });
+  acm = await startAcmStandin({ region: REGION });
+  pebble = await startPebble({ dnsServer: r53.dnsAddress, authzReusePercent: 0 });
+});
+afterAll(async () => {
+  await Promise.allSettled([pebble?.stop(), acm?.stop(), r53?.stop()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  vi.unstubAllEnvs();
+});
+
+it('issues an apex + wildcard through Route53, imports it into ACM, renews it: same ARN, new serial', async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'ck-aws-e2e-'));
+  writeFileSync(path.join(dir, 'pebble-ca.pem'), pebble.caBundlePem);
+  const config = path.join(dir, 'certkeeper.yaml');
+  writeFileSync(
+    config,
+    `stateDir: ./state
+acme:
+  directory: ${pebble.directoryUrl}
+  email: ops@example.test
+  caBundle: ./pebble-ca.pem
+resolvers: ["${r53.dnsAddress}"]
+dns:
+  aws:
+    type: route53
+    endpoint: ${r53.endpoint}
+    changeInterval: 100ms
+    propagation: { nameservers: ["${r53.dnsAddress}"], timeout: 20s, interval: 200ms }
+sinks:
+  alb:
+    type: acm
+    region: ${REGION}
+    endpoint: ${acm.endpoint}
+    tags: { team: web }
+  files:
+    type: files
+    dir: ./out/{cert}
+certificates:
+  - { name: shop, domains: [shop.example.test, "*.shop.example.test"], dns: aws, sinks: [alb, files] }
+`,
+  );
+  const describe = async (arn: string) => {
+    const client = new ACMClient({ region: REGION, endpoint: acm.endpoint, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
+    try {
+      return (await client.send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate!;
+    } finally {
+      client.destroy();
+    }
+  };
+  const out = path.join(dir, 'out/shop/cert.pem');
+  const deployedSerial = (): string => parseCertificate(readFileSync(out, 'utf8')).serial;
+
+  const first = await runCli(['--config', config, 'renew', '--json'], { env });
+  expect(first.code, first.stderr).toBe(0);
+  expect(JSON.parse(first.stdout).outcomes[0]).toMatchObject({ cert: 'shop', action: 'issue', result: 'success', deployed: ['alb', 'files'] });
+  expect(acm.certificates()).toHaveLength(1);
+  const arn = acm.certificates()[0]!.arn;
+  const issued = await describe(arn);
+  expect(issued.Serial).toBe(acmSerial(deployedSerial()));
+  expect([...(issued.SubjectAlternativeNames ?? [])].sort()).toEqual(['*.shop.example.test', 'shop.example.test']);
+  const firstSerial = issued.Serial;
+
+  const renewed = await runCli(['--config', config, 'renew', '--force', '--json'], { env });
+  expect(renewed.code, renewed.stderr).toBe(0);
+  expect(JSON.parse(renewed.stdout).outcomes[0]).toMatchObject({ cert: 'shop', action: 'renew', result: 'success', deployed: ['alb', 'files'] });
+  // Re-imported in place: still one certificate, the same ARN, now with the renewed serial.
+  expect(acm.certificates().map((certificate) => certificate.arn)).toEqual([arn]);
+  const after = await describe(arn);
+  expect(after.Serial).not.toBe(firstSerial);
+  expect(after.Serial).toBe(acmSerial(deployedSerial()));
+  expect(acm.certificate(arn)?.importCount).toBe(2);
+
+  // Two orders, each with an apex and a wildcard value side by side, all cleaned up.
+  expect(r53.changes.map((change) => change.after[0]?.values.length ?? 0)).toEqual([1, 2, 1, 0, 1, 2, 1, 0]);
+  expect(await txtAt(r53.dnsAddress, '_acme-challenge.shop.example.test')).toEqual([]);
+});

@@ -1,0 +1,199 @@
+// `certkeeper run` as operators run it: a separate process against real Pebble + BIND, with
+// short-lived certificates so it has to renew on its own, its HTTP endpoint, signals and a
+// webhook receiver on loopback.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBind, type BindServer } from '../../../src/devstack/bind.js';
+import { freePort } from '../../../src/devstack/ports.js';
+import { startStack, type Stack } from '../../../src/devstack/stack.js';
+import { CLI, history, orders, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
+
+const VALIDITY_SECONDS = 20;
+let stack: Stack;
+const daemons: ChildProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startStack({ pebble: { validityPeriodSeconds: VALIDITY_SECONDS } });
+});
+afterEach(() => {
+  for (const child of daemons.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+interface Daemon {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(config: string): Daemon {
+  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  daemons.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, daemon?: Daemon): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${daemon ? `\n--- daemon output ---\n${daemon.output().slice(-4000)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return (await response.json()) as T;
+}
+
+describe('certkeeper run', () => {
+  it('renews short-lived certificates on its own, more than once, and reports it on /metrics and /status', async () => {
+    const dir = workDir(stack);
+    const port = await freePort();
+    const config = writeConfig(dir, stack, {
+      extra: `http: { listen: "127.0.0.1:${port}" }\nbackoff: [1s, 2s]`,
+      certificates: `  - { name: auto, domains: [auto.example.test, "*.auto.example.test"], dns: bind, sinks: [files], renewBefore: 50% }
+  - { name: other, domains: [other-auto.example.test], dns: bind, sinks: [files], renewBefore: 50% }`,
+    });
+    const daemon = startDaemon(config);
+    const base = `http://127.0.0.1:${port}`;
+    await until('/healthz', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 20_000, daemon);
+
+    // Issued at start, then renewed twice more, with no command.
+    await until(
+      'two renewals of each certificate',
+      async () => {
+        const lines = orders(await history(config));
+        const count = (name: string): number => lines.filter((l) => l.cert === name && l.result === 'success').length;
+        return count('auto') >= 3 && count('other') >= 3 ? true : undefined;
+      },
+      VALIDITY_SECONDS * 2500,
+      daemon,
+    );
+
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const renewals = Number(/certkeeper_renewals_total\{name="auto",result="success"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    expect(renewals).toBeGreaterThanOrEqual(3);
+    expect(metrics).toMatch(/certkeeper_certificate_expiration_timestamp_seconds\{name="auto"\} \d+/);
+    expect(metrics).toMatch(/certkeeper_certificate_ready\{name="other"\} 1/);
+    expect(metrics).toContain('process_resident_memory_bytes');
+
+    const status = await getJson<{ name: string; state: string; serial: string }[]>(`${base}/status`);
+    expect(status.map((row) => [row.name, row.state])).toEqual([
+      ['auto', 'valid'],
+      ['other', 'valid'],
+    ]);
+    const readyz = await fetch(`${base}/readyz`);
+    expect(readyz.status).toBe(200);
+
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+  });
+
+  it('on SIGTERM mid-order abandons it cleanly: no TXT record, no partial files, exit within the timeout', async () => {
+    // certkeeper writes to the stack's BIND but waits for propagation on a second BIND that
+    // never sees the record: the order hangs in the DNS step until the signal.
+    const elsewhere: BindServer = await startBind({ zones: [{ name: 'example.test' }] });
+    try {
+      const dir = workDir(stack);
+      const config = writeConfig(dir, stack, {
+        extra: 'shutdownTimeout: 3s',
+        dns: `  stuck:
+    type: rfc2136
+    server: ${stack.bind.address}
+    tsigKeyName: ${stack.bind.tsig.keyName}
+    tsigSecretFile: ./tsig.secret
+    propagation: { nameservers: ["${elsewhere.address}"], timeout: 120s, interval: 200ms }`,
+        certificates: `  - { name: stuck, domains: [stuck.example.test, "*.stuck.example.test"], dns: stuck, sinks: [files] }`,
+      });
+      const daemon = startDaemon(config);
+      // Wait until both values are in the zone (the order is mid-flight).
+      await until('the challenge records', async () => ((await txtAt(stack.bind.address, '_acme-challenge.stuck.example.test')).length === 2 ? true : undefined), 20_000, daemon);
+      const signalled = Date.now();
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(8_000);
+      expect(await txtAt(stack.bind.address, '_acme-challenge.stuck.example.test')).toEqual([]);
+      expect(existsSync(path.join(dir, 'out'))).toBe(false);
+      expect(existsSync(path.join(dir, 'state/certs/stuck/live'))).toBe(false);
+      // Abandoned at shutdown is not the certificate's failure: no backoff was recorded.
+      const [last] = await history(config, 'stuck');
+      expect(last).toMatchObject({ action: 'issue', result: 'failure', code: 'CANCELLED' });
+      expect(existsSync(path.join(dir, 'state/certs/stuck/record.json'))).toBe(false);
+      expect(existsSync(path.join(dir, 'state/lock'))).toBe(false);
+      expect(daemon.output()).toContain('aborting');
+    } finally {
+      await elsewhere.stop();
+    }
+  });
+
+  it('alerts a webhook on failure and sends a recovery message when it succeeds again', async () => {
+    const received: { type: string; cert: string; severity: string; message: string }[] = [];
+    const receiver = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push(JSON.parse(body) as (typeof received)[number]);
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hookPort = (receiver.address() as AddressInfo).port;
+    try {
+      const dir = workDir(stack);
+      const marker = path.join(dir, 'dns-broken');
+      writeFileSync(marker, '');
+      // A DNS hook that fails while the marker exists (credentials expired, say), then works.
+      writeFileSync(
+        path.join(dir, 'dns-hook.mjs'),
+        `import { existsSync } from 'node:fs';
+import { createRfc2136Provider } from ${JSON.stringify(path.resolve(CLI, '../../dns/providers/rfc2136/index.js'))};
+import { systemClock } from ${JSON.stringify(path.resolve(CLI, '../../core/clock.js'))};
+import { silentLogger } from ${JSON.stringify(path.resolve(CLI, '../../core/logger.js'))};
+const e = process.env;
+if (existsSync(e.MARKER) && e.CERTKEEPER_ACTION === 'present') { console.error('DNS API said 401'); process.exit(1); }
+const provider = createRfc2136Provider({ type: 'rfc2136', server: e.BIND, tsigKeyName: e.TSIG_NAME, tsigAlgorithm: 'hmac-sha256', tsigSecret: e.TSIG_SECRET, ttl: 60, timeout: 5000 }, { name: 'hook', clock: systemClock, logger: silentLogger });
+const record = { fqdn: e.CERTKEEPER_FQDN, value: e.CERTKEEPER_VALUE, domain: e.CERTKEEPER_DOMAIN };
+if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else await provider.cleanupTxt(record);
+`,
+      );
+      const config = writeConfig(dir, stack, {
+        extra: `backoff: [1s]\nnotify:\n  ops:\n    type: webhook\n    url: "http://127.0.0.1:${hookPort}/alerts"\n    events: [failed, recovered]`,
+        dns: `  hook:
+    type: exec
+    command: [${JSON.stringify(process.execPath)}, ./dns-hook.mjs]
+    env: { MARKER: ${JSON.stringify(marker)}, BIND: "${stack.bind.address}", TSIG_NAME: "${stack.bind.tsig.keyName}", TSIG_SECRET: "${stack.bind.tsig.secret}" }
+    propagation: { nameservers: ["${stack.bind.address}"], timeout: 20s, interval: 200ms }`,
+        certificates: `  - { name: flaky, domains: [flaky-daemon.example.test], dns: hook, sinks: [files] }`,
+      });
+      const daemon = startDaemon(config);
+      await until('a failure alert', async () => (received.some((e) => e.type === 'failed') ? true : undefined), 20_000, daemon);
+      expect(received[0]).toMatchObject({ type: 'failed', cert: 'flaky', severity: 'warning' });
+      expect(received[0]!.message).toContain('DNS API said 401');
+      rmSync(marker);
+      await until('a recovery message', async () => (received.some((e) => e.type === 'recovered') ? true : undefined), 20_000, daemon);
+      expect(received.at(-1)).toMatchObject({ type: 'recovered', cert: 'flaky' });
+      // Repeats of the same failure while backing off were not all sent (rate limit).
+      const failures = received.filter((e) => e.type === 'failed').length;
+      expect(failures).toBeGreaterThanOrEqual(1);
+      expect(failures).toBeLessThanOrEqual(2);
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
+    } finally {
+      receiver.close();
+    }
+  });
+});

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import type { StatusRow } from '../../../src/engine/status.js';
+import type { AgentEvent } from '../../../src/observe/events.js';
+import { AgentMetrics, acmeRequestResult, isReady } from '../../../src/observe/metrics.js';
+
+/** Prometheus text exposition → { 'name{a="b",c="d"}': value } (labels sorted as written). */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (!match) throw new Error(`not an exposition line: ${line}`);
+    samples.set(match[1]!, Number(match[2]));
+  }
+  return samples;
+}
+
+function row(overrides: Partial<StatusRow> & { name: string }): StatusRow {
+  return {
+    domains: [`${overrides.name}.example.com`],
+    serial: 'AB12',
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2026-04-01T00:00:00.000Z',
+    daysLeft: 30,
+    renewAt: '2026-03-02T00:00:00.000Z',
+    renewReason: 'not-due',
+    renewMessage: '',
+    state: 'valid',
+    pendingSinks: [],
+    lastResult: null,
+    consecutiveFailures: 0,
+    nextAttemptAt: null,
+    ...overrides,
+  };
+}
+
+function event(overrides: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent {
+  return { at: '2026-03-01T00:00:00.000Z', domains: [], severity: 'info', message: 'm', ...overrides };
+}
+
+describe('AgentMetrics', () => {
+  it('exposes certificate gauges from status rows', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.updateFromStatus([row({ name: 'www', consecutiveFailures: 2, nextAttemptAt: '2026-03-01T01:40:00.000Z' }), row({ name: 'api', notAfter: null, notBefore: null, serial: null, renewAt: '2026-03-01T00:00:00.000Z', state: 'missing' })]);
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-04-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_certificate_renewal_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-03-02T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_certificate_ready{name="www"}')).toBe(1);
+    expect(samples.get('certkeeper_consecutive_failures{name="www"}')).toBe(2);
+    expect(samples.get('certkeeper_certificate_next_attempt_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-03-01T01:40:00Z') / 1000);
+    expect(samples.has('certkeeper_certificate_next_attempt_timestamp_seconds{name="api"}')).toBe(false);
+    expect(samples.get('certkeeper_renewals_total{name="www",result="failure"}')).toBe(0);
+    // Nothing stored: no expiration series, not ready.
+    expect(samples.has('certkeeper_certificate_expiration_timestamp_seconds{name="api"}')).toBe(false);
+    expect(samples.get('certkeeper_certificate_ready{name="api"}')).toBe(0);
+    expect(samples.get('certkeeper_acme_requests_total{result="success"}')).toBe(0);
+  });
+
+  it('counts renewals, deploys and events, and drops series of certificates no longer configured', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.updateFromStatus([row({ name: 'www' }), row({ name: 'old' })]);
+    metrics.onEvent(event({ type: 'obtained', cert: 'www', notAfter: '2026-06-01T00:00:00.000Z' }));
+    metrics.onEvent(event({ type: 'failed', cert: 'old', severity: 'warning', consecutiveFailures: 4 }));
+    metrics.onEvent(event({ type: 'deployed', cert: 'www', sink: 'nginx' }));
+    metrics.onEvent(event({ type: 'deploy_failed', cert: 'old', sink: 'haproxy', severity: 'warning' }));
+    let samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_renewals_total{name="www",result="success"}')).toBe(1);
+    expect(samples.get('certkeeper_renewals_total{name="old",result="failure"}')).toBe(1);
+    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-06-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_consecutive_failures{name="old"}')).toBe(4);
+    expect(samples.get('certkeeper_deploys_total{name="www",sink="nginx",result="success"}')).toBe(1);
+    expect(samples.get('certkeeper_deploys_total{name="old",sink="haproxy",result="failure"}')).toBe(1);
+    expect(samples.get('certkeeper_events_total{type="failed",severity="warning"}')).toBe(1);
+
+    metrics.updateFromStatus([row({ name: 'www' })]);
+    samples = parse(await metrics.render());
+    const leftovers = [...samples.keys()].filter((key) => key.includes('name="old"'));
+    expect(leftovers).toEqual([]);
+    expect(samples.get('certkeeper_deploys_total{name="www",sink="nginx",result="success"}')).toBe(1);
+  });
+
+  it('resets consecutive failures on recovery', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.onEvent(event({ type: 'failed', cert: 'www', severity: 'warning', consecutiveFailures: 3 }));
+    metrics.onEvent(event({ type: 'recovered', cert: 'www' }));
+    expect(parse(await metrics.render()).get('certkeeper_consecutive_failures{name="www"}')).toBe(0);
+  });
+
+  it('records ACME requests, notifications, plans and reloads', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.acmeRequest(acmeRequestResult(200));
+    metrics.acmeRequest(acmeRequestResult(201));
+    metrics.acmeRequest(acmeRequestResult(429));
+    metrics.acmeRequest(acmeRequestResult(undefined));
+    metrics.notification('ops', 'sent');
+    metrics.notification('ops', 'suppressed');
+    metrics.planCompleted(new Date('2026-03-01T00:00:00Z'));
+    metrics.configLoaded(false, new Date('2026-03-01T00:01:00Z'));
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_acme_requests_total{result="success"}')).toBe(2);
+    expect(samples.get('certkeeper_acme_requests_total{result="rate_limited"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_requests_total{result="network_error"}')).toBe(1);
+    expect(samples.get('certkeeper_notifications_total{target="ops",result="suppressed"}')).toBe(1);
+    expect(samples.get('certkeeper_last_plan_timestamp_seconds')).toBe(Date.parse('2026-03-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_config_last_reload_successful')).toBe(0);
+  });
+
+  it('classifies ACME statuses', () => {
+    expect([200, 204, 400, 403, 429, 500, 503, undefined].map(acmeRequestResult)).toEqual([
+      'success',
+      'success',
+      'client_error',
+      'client_error',
+      'rate_limited',
+      'server_error',
+      'server_error',
+      'network_error',
+    ]);
+  });
+
+  it('includes process metrics on its own registry, not the global one', async () => {
+    const a = new AgentMetrics();
+    const b = new AgentMetrics(); // a second instance must not collide with the first
+    const text = await a.render();
+    expect(text).toContain('process_cpu_user_seconds_total');
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await b.render()).toContain('process_resident_memory_bytes');
+  });
+
+  it('ready means a valid certificate matching the config has reached every sink', () => {
+    expect(isReady(row({ name: 'a' }))).toBe(true);
+    expect(isReady(row({ name: 'a', state: 'failing', consecutiveFailures: 3 }))).toBe(true);
+    expect(isReady(row({ name: 'a', state: 'due', renewReason: 'threshold' }))).toBe(true);
+    expect(isReady(row({ name: 'a', state: 'expired' }))).toBe(false);
+    expect(isReady(row({ name: 'a', state: 'due', renewReason: 'domains-changed' }))).toBe(false);
+    expect(isReady(row({ name: 'a', pendingSinks: ['nginx'] }))).toBe(false);
+    expect(isReady(row({ name: 'a', notAfter: null, state: 'missing' }))).toBe(false);
+  });
+});
