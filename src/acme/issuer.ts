@@ -37,6 +37,8 @@ export interface AcmeIssuerOptions {
   /** How long the CA may take to validate once asked (default 5 min) and to issue once finalized (default 5 min). */
   validationTimeoutMs?: number | undefined;
   orderTimeoutMs?: number | undefined;
+  /** Told about every ACME request's HTTP status (undefined: network failure), for metrics. */
+  onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
 export interface IssueRequest {
@@ -80,6 +82,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       clock,
       signal,
       logger,
+      onRequest: options.onRequest,
     });
 
   const accountOptions = (signal: AbortSignal | undefined): EnsureAccountOptions => ({

@@ -50,6 +50,7 @@ export interface AcmeSessionOptions {
   clock: Clock;
   signal?: AbortSignal | undefined;
   logger: Logger;
+  onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
 /** The ACME operations the challenge loop needs; a narrow seam for tests. */
@@ -89,6 +90,7 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
     clock: options.clock,
     signal: options.signal,
     logger: options.logger,
+    onRequest: options.onRequest,
   });
   installTransport(client, transport);
 

@@ -35,6 +35,8 @@ export interface AcmeTransportOptions {
   retryDelayMs?: number | undefined;
   /** A 5xx asking to wait longer than this is reported instead of waited for; default 30 s. */
   maxRetryAfterMs?: number | undefined;
+  /** Told about every request: its HTTP status, or undefined when the network failed (metrics). */
+  onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
 /** Node's codes for "the server's certificate is not trusted": retrying will not help, a CA bundle will. */
@@ -89,7 +91,9 @@ export class AcmeTransport {
       let response: AcmeHttpResponse;
       try {
         response = await this.send(url, method.toUpperCase(), opts);
+        this.options.onRequest?.(response.status);
       } catch (error) {
+        if (!signal?.aborted) this.options.onRequest?.(undefined);
         const code = (error as NodeJS.ErrnoException).code ?? '';
         if (signal?.aborted || (error as Error).name === 'AbortError') throw error;
         if (TLS_TRUST_CODES.has(code)) {

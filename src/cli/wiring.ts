@@ -17,6 +17,8 @@ export interface WiringOptions {
   clock: Clock;
   logger: Logger;
   onEvent?: (event: EngineEvent) => void;
+  /** Every ACME request's HTTP status (undefined: network failure), for metrics. */
+  onAcmeRequest?: (status: number | undefined) => void;
 }
 
 export async function wire(config: Config, options: WiringOptions): Promise<EngineDeps> {
@@ -45,6 +47,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
           clock,
           logger: logger.child({ component: 'acme' }),
           resolvers: config.resolvers ?? [],
+          onRequest: options.onAcmeRequest,
         });
       })();
       return issuer;

@@ -12,7 +12,7 @@ import type { Config } from '../../config/load.js';
 import { Agent } from '../../engine/agent.js';
 import type { AgentEvent } from '../../observe/events.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
-import { AgentMetrics } from '../../observe/metrics.js';
+import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { readiness } from '../../observe/readiness.js';
@@ -83,7 +83,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       return next;
     },
     wire: async (next, onEvent) => {
-      const deps = await wire(next, { clock: io.clock, logger, onEvent });
+      const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) });
       stateDirWritable = await probeWritable(next.stateDir);
       return deps;
     },
@@ -190,6 +190,10 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
 }
 
 export async function runCommand(global: GlobalOptions, io: CommandIo): Promise<number> {
+  // One certificate's surprise must not take the agent down: log it and keep running.
+  process.on('unhandledRejection', (reason) => {
+    io.stderr.write(`certkeeper: unexpected error (isolated, the agent keeps running): ${describeError(reason)}\n`);
+  });
   const handle = await startAgent(global, io, { handleSignals: true });
   await handle.done;
   return EXIT_OK;

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBind, type BindServer } from '../../../src/devstack/bind.js';
 import { freePort } from '../../../src/devstack/ports.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
-import { CLI, history, orders, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
+import { CLI, history, orders, runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
 
 const VALIDITY_SECONDS = 20;
 let stack: Stack;
@@ -98,6 +98,29 @@ describe('certkeeper run', () => {
     ]);
     const readyz = await fetch(`${base}/readyz`);
     expect(readyz.status).toBe(200);
+    expect(Number(/certkeeper_acme_requests_total\{result="success"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(10);
+
+    // `certkeeper reload`: a broken config is rejected and the running one stays ...
+    const parts = {
+      extra: `http: { listen: "127.0.0.1:${port}" }\nbackoff: [1s, 2s]`,
+      certificates: `  - { name: auto, domains: [auto.example.test, "*.auto.example.test"], dns: bind, sinks: [files], renewBefore: 50% }
+  - { name: other, domains: [other-auto.example.test], dns: bind, sinks: [files], renewBefore: 50% }`,
+    };
+    writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: broken, domains: [x.example.test], dns: nowhere }` });
+    const rejected = await runCli(['--config', config, 'reload']);
+    expect(rejected.code).toBe(2); // the CLI validates the file before it asks the agent
+    expect(rejected.stderr).toContain('no DNS provider named "nowhere"');
+    expect((await fetch(`${base}/healthz`)).ok).toBe(true);
+    // ... and a good one is applied: the new certificate is issued without a restart.
+    writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }` });
+    const reloaded = await runCli(['--config', config, 'reload']);
+    expect(reloaded.stdout).toBe('reloaded\n');
+    await until('the added certificate', async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'added')?.state === 'valid' ? true : undefined), 20_000, daemon);
+
+    // SIGHUP re-reads the config too (systemctl reload).
+    writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }\n  - { name: hupped, domains: [hupped.example.test], dns: bind, sinks: [files] }` });
+    daemon.child.kill('SIGHUP');
+    await until('the certificate added before SIGHUP', async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'hupped')?.state === 'valid' ? true : undefined), 20_000, daemon);
 
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);

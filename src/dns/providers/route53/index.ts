@@ -109,7 +109,8 @@ export class Route53Provider implements DnsProvider {
       // Our TTL for the whole set: a sibling value is another challenge of ours or left-over.
       return this.submit(zone, { action: 'UPSERT', name: `${fqdn}.`, ttl: this.config.ttl, values: [...values, quoteTxt(record.value)] }, what, signal);
     });
-    if (change !== undefined) await this.waitInSync(change, zone, what, signal);
+    if (change === undefined) return;
+    await this.waitInSync(change, zone, what, signal);
     this.ctx.logger.info({ provider: this.name, zoneId: zone.id, fqdn, changeId: change }, 'TXT record added');
   }
 
@@ -138,7 +139,8 @@ export class Route53Provider implements DnsProvider {
         }
       }
     });
-    if (change !== undefined) await this.waitInSync(change, zone, what, signal);
+    if (change === undefined) return;
+    await this.waitInSync(change, zone, what, signal);
     this.ctx.logger.info({ provider: this.name, zoneId: zone.id, fqdn, changeId: change }, 'TXT record removed');
   }
 
