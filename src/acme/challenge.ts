@@ -85,12 +85,17 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
   // written its value, and cleanup is idempotent, so those are cleaned up too.
   const presented: TxtRecord[] = [];
   try {
-    for (const { record } of pending) {
-      throwIfAborted(signal);
-      presented.push(record);
-      logger.debug({ fqdn: record.fqdn, domain: record.domain, provider: dns.name }, 'presenting TXT record');
-      await dns.presentTxt(record, signal);
-    }
+    // All at once: a provider that waits for its change to sync (Route53: up to a minute)
+    // waits once, not once per name. Providers serialise writes to one name themselves.
+    await allOrFirstFailure(
+      pending.map(({ record }) => async (taskSignal) => {
+        throwIfAborted(taskSignal);
+        presented.push(record);
+        logger.debug({ fqdn: record.fqdn, domain: record.domain, provider: dns.name }, 'presenting TXT record');
+        await dns.presentTxt(record, taskSignal);
+      }),
+      signal,
+    );
     options.onStep?.('dns-present', uniqueNames(pending).join(', '));
 
     await allOrFirstFailure(

@@ -88,7 +88,16 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
   return program;
 }
 
+/**
+ * On Node.js 20 the AWS SDK prints a multi-line notice to stderr when a client is created,
+ * which breaks the JSON log stream; certkeeper says it once as a log line instead (wiring.ts).
+ */
+function quietAwsSdkNotice(env: NodeJS.ProcessEnv): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
 export async function main(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
+  quietAwsSdkNotice(process.env);
   let exitCode = 0;
   const program = buildProgram(io, (code) => {
     exitCode = code;

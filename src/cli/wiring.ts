@@ -21,8 +21,19 @@ export interface WiringOptions {
   onAcmeRequest?: (status: number | undefined) => void;
 }
 
+/** The AWS SDK drops Node.js 20 in early 2027; say so where it matters, once per process. */
+let awsNodeNoticeGiven = false;
+function noticeAwsOnOldNode(config: Config, logger: Logger): void {
+  const usesAws = Object.values(config.dns).some((d) => d.type === 'route53') || Object.values(config.sinks).some((s) => s.type === 'acm');
+  const major = Number(process.versions.node.split('.')[0]);
+  if (!usesAws || major >= 22 || awsNodeNoticeGiven) return;
+  awsNodeNoticeGiven = true;
+  logger.warn({ node: process.versions.node }, 'the AWS SDK ends support for Node.js 20 in early 2027: plan to run certkeeper on Node.js 22 or 24');
+}
+
 export async function wire(config: Config, options: WiringOptions): Promise<EngineDeps> {
   const { clock, logger } = options;
+  noticeAwsOnOldNode(config, logger);
   const store = await FileStore.open({ dir: config.stateDir, clock, logger });
   const providers = new Map<string, DnsProvider>();
   const sinks = new Map<string, Sink>();

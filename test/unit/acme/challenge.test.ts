@@ -167,7 +167,7 @@ describe('solveDnsChallenges', () => {
     expect(session.completed).toEqual([]);
   });
 
-  it('cleans up the value whose presentation failed midway, and nothing it never tried', async () => {
+  it('presents all at once and cleans up every value it tried, including the one that failed midway', async () => {
     const events: string[] = [];
     const session = fakeSession();
     const base = fakeDns(events);
@@ -181,7 +181,7 @@ describe('solveDnsChallenges', () => {
     };
     const error = await run({ session, dns, authorizations: [authz('a.example'), authz('b.example'), authz('c.example')] }, events).done.catch((e: unknown) => e);
     expect((error as CertkeeperError).code).toBe('DNS_UPDATE_FAILED');
-    expect(base.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.b.example', '_acme-challenge.a.example']);
+    expect(base.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.c.example', '_acme-challenge.b.example', '_acme-challenge.a.example']);
   });
 
   it('cleans up when cancelled while waiting for the verdict', async () => {

@@ -4,11 +4,13 @@
 
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { runCommand } from '../../../core/exec.js';
+import { KeyedQueue } from '../../../core/keyed-queue.js';
 import type { DnsProvider, DnsProviderCapabilities, TxtRecord } from '../../contract.js';
 import type { DnsProviderContext } from '../../registry.js';
 import type { ExecDnsConfig } from './schema.js';
 
 export class ExecDnsProvider implements DnsProvider {
+  private readonly writes = new KeyedQueue();
   readonly name: string;
   readonly propagationNameservers: string[] | undefined;
   readonly propagationTimeoutMs: number | undefined;
@@ -25,11 +27,12 @@ export class ExecDnsProvider implements DnsProvider {
   }
 
   presentTxt(record: TxtRecord, signal?: AbortSignal): Promise<void> {
-    return this.run('present', record, signal);
+    // One hook run per name at a time: a script doing read-modify-write must not lose a value.
+    return this.writes.run(record.fqdn, () => this.run('present', record, signal));
   }
 
   cleanupTxt(record: TxtRecord, signal?: AbortSignal): Promise<void> {
-    return this.run('cleanup', record, signal);
+    return this.writes.run(record.fqdn, () => this.run('cleanup', record, signal));
   }
 
   private async run(action: 'present' | 'cleanup', record: TxtRecord, signal: AbortSignal | undefined): Promise<void> {

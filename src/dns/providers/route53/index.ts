@@ -4,6 +4,7 @@
 // apex and its wildcard present at the same name at once and a read-modify-write must not race.
 
 import { throwIfAborted } from '../../../core/clock.js';
+import { KeyedQueue } from '../../../core/keyed-queue.js';
 import { CertkeeperError, isAbortError, isCertkeeperError, type ErrorCode } from '../../../core/errors.js';
 import { formatDuration } from '../../../core/duration.js';
 import type { DnsProvider, TxtRecord } from '../../contract.js';
@@ -83,7 +84,8 @@ export class Route53Provider implements DnsProvider {
   private readonly zoneByRecord = new Map<string, Promise<ZoneRef>>();
   private readonly zonesByName = new Map<string, Promise<HostedZoneSummary[]>>();
   /** The tail of the queue of writes per record name. */
-  private readonly writes = new Map<string, Promise<unknown>>();
+  /** Writes to one name run one at a time (read, add, UPSERT must not interleave). */
+  private readonly writes = new KeyedQueue();
 
   constructor(
     private readonly config: Route53Config,
@@ -99,7 +101,7 @@ export class Route53Provider implements DnsProvider {
     const fqdn = normalizeName(record.fqdn);
     const zone = await this.zoneFor(fqdn, signal);
     const what = `adding TXT ${fqdn} in ${describeZone(zone)}`;
-    const change = await this.serialized(fqdn, async () => {
+    const change = await this.writes.run(fqdn, async () => {
       const current = await this.readTxtSet(zone, fqdn, what, signal);
       const values = current?.values ?? [];
       if (values.some((value) => txtContent(value) === record.value)) {
@@ -118,7 +120,7 @@ export class Route53Provider implements DnsProvider {
     const fqdn = normalizeName(record.fqdn);
     const zone = await this.zoneFor(fqdn, signal);
     const what = `removing TXT ${fqdn} from ${describeZone(zone)}`;
-    const change = await this.serialized(fqdn, async () => {
+    const change = await this.writes.run(fqdn, async () => {
       // A DELETE must name the exact current set; if someone else changed it in between, read again once.
       for (let attempt = 1; ; attempt++) {
         const current = await this.readTxtSet(zone, fqdn, what, signal);
@@ -142,18 +144,6 @@ export class Route53Provider implements DnsProvider {
     if (change === undefined) return;
     await this.waitInSync(change, zone, what, signal);
     this.ctx.logger.info({ provider: this.name, zoneId: zone.id, fqdn, changeId: change }, 'TXT record removed');
-  }
-
-  /** Runs `task` after every earlier write to `key` has settled (success or not). */
-  private serialized<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.writes.get(key) ?? Promise.resolve();
-    const run = previous.then(task, task);
-    const tail = run.catch(() => undefined);
-    this.writes.set(key, tail);
-    void tail.then(() => {
-      if (this.writes.get(key) === tail) this.writes.delete(key);
-    });
-    return run;
   }
 
   private client(): Promise<Route53Api> {
