@@ -22,11 +22,12 @@ export async function statusCommand(options: { json?: boolean }, global: GlobalO
 export function renderStatus(rows: StatusRow[], now: Date): string {
   if (rows.length === 0) return 'no certificates configured\n';
   return renderTable(
-    ['NAME', 'STATE', 'DAYS LEFT', 'NOT AFTER', 'RENEW AT', 'SERIAL', 'DOMAINS', 'LAST'],
+    ['NAME', 'STATE', 'DAYS LEFT', 'NOT BEFORE', 'NOT AFTER', 'RENEW AT', 'SERIAL', 'DOMAINS', 'LAST'],
     rows.map((row) => [
       row.name,
       row.state,
       row.daysLeft === null ? '-' : row.daysLeft.toFixed(1),
+      shortTime(row.notBefore),
       shortTime(row.notAfter),
       renewAtText(row, now),
       row.serial ? row.serial.slice(0, 16) : '-',

@@ -118,4 +118,18 @@ describe('ACM sinks in two regions, through the engine', () => {
     expect(reimport.body).toMatchObject({ CertificateArn: eastArn });
     expect(reimport.body).not.toHaveProperty('Tags');
   });
+
+  it('deploys to the second region when the first-listed one fails, and retries only the first', async () => {
+    east.inject({ kind: 'error', operation: 'ImportCertificate', type: 'ServiceUnavailableException', message: 'Service unavailable', status: 503 });
+    const first = await renew({}, deps);
+    expect(first.outcomes[0]).toMatchObject({ result: 'failure', failedSink: 'cloudfront', deployed: ['alb-eu'] });
+    const serial = first.outcomes[0]!.serial!;
+    expect(normalizeSerial(west.certificate(sinkState('alb-eu').certificateArn)!.serial)).toBe(serial);
+    east.clearFaults();
+    west.requests.length = 0;
+    const second = await renew({}, deps);
+    expect(second.outcomes[0]).toMatchObject({ action: 'deploy', result: 'success', deployed: ['cloudfront'] });
+    expect(west.requests).toHaveLength(0);
+    expect(issuer.calls).toBe(1);
+  });
 });
