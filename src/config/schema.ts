@@ -3,12 +3,15 @@
 
 import { z } from 'zod';
 import { durationMs, hostPort } from '../core/fields.js';
+import { cronProblem } from './cron.js';
 import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
 import { dnsProviderConfigSchema } from '../dns/registry.js';
 import { sinkConfigSchema } from '../sinks/registry.js';
 import { httpSettingsSchema } from '../observe/http.js';
 import { notifySchema } from '../observe/notify/schema.js';
+import { haSchema } from '../ha/schema.js';
+import { verifySchema, watchSchema } from '../verify/schema.js';
 
 export const DIRECTORY_ALIASES: Record<string, string> = {
   letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
@@ -35,6 +38,9 @@ export const renewBeforeSchema = z.union([z.string(), z.number()]).transform((va
   return { kind: 'duration' as const, ms };
 });
 
+/** A third of the lifetime, half for lifetimes under 10 days (Let's Encrypt's integration guide). */
+export const DEFAULT_RENEW_BEFORE = { kind: 'fraction' as const, fraction: 0.33, shortLifetimeFraction: 0.5 };
+
 const eabSchema = z
   .object({
     kid: z.string().min(1),
@@ -42,6 +48,9 @@ const eabSchema = z
     hmacKey: z.string().min(1),
   })
   .strict();
+
+export const ISSUER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const acmeProfileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a profile name: letters, digits, ".", "_" and "-"');
 
 const acmeSchema = z
   .object({
@@ -62,12 +71,19 @@ const acmeSchema = z
     eab: eabSchema.optional(),
     /** Issuer common name of the preferred alternate chain. */
     preferredChain: z.string().min(1).optional(),
+    /** Where dry runs and rehearsals go (a known twin such as Let's Encrypt staging is used when absent). */
+    stagingDirectory: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),
+    /** ACME profile to request (classic, tlsserver, shortlived, or any the directory lists). */
+    profile: acmeProfileName.optional(),
   })
   .strict();
 
+/** One entry of `issuers:` (an ordered fallback list): `acme:` plus a name certificates can refer to. */
+const issuerSchema = acmeSchema.extend({ name: z.string().regex(ISSUER_NAME, 'names: letters, digits, ".", "_" and "-"').optional() }).strict();
+
 const defaultsSchema = z
   .object({
-    renewBefore: renewBeforeSchema.default({ kind: 'fraction', fraction: 0.33 }),
+    renewBefore: renewBeforeSchema.default(DEFAULT_RENEW_BEFORE),
     keyType: z.enum(KEY_TYPES).default('ecdsa-p256'),
     reuseKey: z.boolean().default(false),
   })
@@ -85,16 +101,23 @@ const certificateSchema = z
     renewBefore: renewBeforeSchema.optional(),
     keyType: z.enum(KEY_TYPES).optional(),
     reuseKey: z.boolean().optional(),
+    /** Endpoints that must serve the new certificate after a deploy (src/verify/README.md). */
+    verify: verifySchema.optional(),
+    /** Names from `issuers:`, in the order to try them (all, in list order, when absent). */
+    issuers: z.array(z.string().min(1)).min(1).optional(),
+    profile: acmeProfileName.optional(),
   })
   .strict();
 
 export const configSchema = z
   .object({
     stateDir: z.string().min(1).default('/var/lib/certkeeper'),
-    acme: acmeSchema,
+    /** The CA; or `issuers:` (not both) for an ordered fallback list. */
+    acme: acmeSchema.optional(),
+    issuers: z.array(issuerSchema).min(1).optional(),
     /** Recursive resolvers ("host:port") for CNAME and nameserver discovery; the system's when absent. */
     resolvers: z.array(hostPort).min(1).optional(),
-    defaults: defaultsSchema.default({ renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false }),
+    defaults: defaultsSchema.default({ renewBefore: DEFAULT_RENEW_BEFORE, keyType: 'ecdsa-p256', reuseKey: false }),
     /** Certificates ordered or deployed at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(4),
     /** Waits after the 1st, 2nd, ... failed order; the last repeats. A CA's Retry-After wins when longer. */
@@ -102,7 +125,10 @@ export const configSchema = z
     /** `certkeeper run`: when to plan every certificate (cron, 5 or 6 fields); default twice a day at a random minute. */
     schedule: z
       .string()
-      .refine((text) => /^\s*\S+(\s+\S+){4,5}\s*$/.test(text), 'must be a cron expression with 5 or 6 fields, e.g. "17 3,15 * * *"')
+      .superRefine((text, ctx) => {
+        const problem = cronProblem(text);
+        if (problem) ctx.addIssue({ code: 'custom', message: `not a cron expression (e.g. "17 3,15 * * *"): ${problem}` });
+      })
       .optional(),
     /** `certkeeper run`: metrics, health, status and the reload control endpoint; off when absent. */
     http: httpSettingsSchema.optional(),
@@ -110,10 +136,16 @@ export const configSchema = z
     notify: notifySchema.default({}),
     /** Failures inside this window before expiry are critical (default: 7 days or 10% of the lifetime, whichever is smaller). */
     alertBefore: renewBeforeSchema.optional(),
+    /** `certkeeper run`: a dry run per certificate this often (spread out, against the staging directory). */
+    rehearse: z.object({ every: durationMs.refine((ms) => ms >= 60_000, 'must be at least 1m') }).strict().optional(),
     /** `certkeeper run`: how long SIGTERM waits for in-flight work before abandoning it cleanly. */
     shutdownTimeout: durationMs.default(30_000),
+    /** `certkeeper run` with several replicas: leader election through a Kubernetes Lease (src/ha/). */
+    ha: haSchema.optional(),
     dns: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), dnsProviderConfigSchema),
     sinks: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'names: letters, digits, "_" and "-"'), sinkConfigSchema).default({}),
+    /** Endpoints certkeeper does not manage, probed for expiry by `certkeeper run` and `probe` (src/verify/README.md). */
+    watch: watchSchema.optional(),
     certificates: z.array(certificateSchema).default([]),
   })
   .strict();

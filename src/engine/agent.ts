@@ -15,6 +15,8 @@ import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, EngineEvent } from './events.js';
 import { renew } from './renew.js';
 import { statusRows, type StatusRow } from './status.js';
+import { refreshAllRenewalInfo } from './renewal-info.js';
+import { verifyEvents } from '../verify/events.js';
 
 /** Timers never sleep longer than this; the next plan re-arms them (clock changes, suspend). */
 const MAX_TIMER_MS = 6 * 3_600_000;
@@ -37,6 +39,8 @@ export interface AgentOptions extends AgentHooks {
   wire(config: Config, onEvent: (event: EngineEvent) => void): Promise<EngineDeps>;
   /** Seed for the per-host jitter (default: the host name). */
   host?: string;
+  /** With several replicas (src/ha/): false on followers, which plan and report status but arm no timers and run no batches. */
+  isLeader?(): boolean;
 }
 
 export interface ReloadResult {
@@ -137,6 +141,8 @@ export class Agent {
     if (!deps || this.stopping) return;
     let rows: StatusRow[];
     try {
+      // ARI windows (cached per Retry-After) feed renewAt; the schedule plans at least twice a day.
+      if (deps.canDeploy?.() !== false) await refreshAllRenewalInfo(deps);
       rows = await statusRows(deps);
     } catch (error) {
       this.options.logger.error({ err: describeError(error) }, 'planning failed; will retry at the next tick');
@@ -145,6 +151,7 @@ export class Agent {
     const now = this.options.clock.now();
     this.lastPlanAt = now;
     this.publishStatus(rows);
+    if (this.options.isLeader?.() === false) return; // the leader alerts and renews; plan() runs again on taking over
     for (const row of rows) {
       const expiring = expiringDecision({ ...validity(row), now, alertBefore: this.config?.daemon.alertBefore });
       if (expiring.expiring) {
@@ -216,14 +223,15 @@ export class Agent {
    */
   fireTime(row: StatusRow, now: Date, options: { tick?: boolean } = {}): number {
     const nowMs = now.getTime();
-    const failing = row.consecutiveFailures > 0 && row.lastResult?.result === 'failure';
+    // A changed config for this certificate lifts its backoff (the operator fixed something).
+    const failing = row.consecutiveFailures > 0 && row.lastResult?.result === 'failure' && !row.configChanged;
     const backoffUntil =
       failing && row.lastResult ? Date.parse(row.lastResult.at) + backoffDelayMs(row.consecutiveFailures, this.config?.backoffMs) : nowMs;
     const emergency = row.notBefore !== null && row.notAfter !== null && isEmergency(new Date(row.notBefore), new Date(row.notAfter), now);
     if (emergency && options.tick) return nowMs;
     if (row.serial === null || row.renewReason !== 'not-due' || row.pendingSinks.length > 0) {
       // Due now (or a deploy is pending): go, unless backing off after failures.
-      return Math.max(nowMs, backoffUntil, row.nextAttemptAt ? Date.parse(row.nextAttemptAt) : nowMs);
+      return Math.max(nowMs, backoffUntil, row.nextAttemptAt && !row.configChanged ? Date.parse(row.nextAttemptAt) : nowMs);
     }
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
     const renewAt = Date.parse(row.renewAt!) + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`);
@@ -275,6 +283,10 @@ export class Agent {
     // Let timers that fire together join one batch.
     await this.options.clock.sleep(0);
     while (this.pending.size > 0 && !this.stopping) {
+      if (this.options.isLeader?.() === false) {
+        this.pending.clear(); // lost the lease: the leader renews these; plan() re-arms on taking over
+        break;
+      }
       const deps = this.deps!;
       const names = [...this.pending].filter((name) => deps.config.certificates.some((c) => c.name === name));
       this.pending.clear();
@@ -345,12 +357,16 @@ export class Agent {
     } else if (event.type === 'cert_step' && event.step === 'deployed') {
       const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
       this.emit({ type: 'deployed', at, cert: event.cert, domains, severity: 'info', message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`, ...(event.detail ? { sink: event.detail } : {}) });
+    } else if (event.type === 'cert_verified') {
+      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
+      for (const agentEvent of verifyEvents(event.report, event.previousOk, domains, at)) this.emit(agentEvent);
     }
   }
 
   /** After a batch: obtained / failed / deploy_failed / recovered, with severities from fresh status. */
   private emitOutcome(outcome: CertOutcome, before: StatusRow | undefined, after: StatusRow | undefined, now: Date): void {
-    if (outcome.result === 'skipped') return;
+    // Skipped: nothing happened. Cancelled: abandoned at shutdown, not a failure to alert on.
+    if (outcome.result === 'skipped' || outcome.code === 'CANCELLED') return;
     const base = {
       at: now.toISOString(),
       cert: outcome.cert,

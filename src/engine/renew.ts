@@ -10,6 +10,9 @@ import type { CertRecord } from '../state/contract.js';
 import { mapLimit } from './concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
+import { verifyAfterDeploy } from '../verify/deploy.js';
+import { duplicateBudget } from '../plan/budget.js';
+import { refreshRenewalInfo, windowOf, type AriRecord } from './renewal-info.js';
 
 export interface RenewOptions {
   /** Limit the run to these certificates. */
@@ -18,6 +21,8 @@ export interface RenewOptions {
   overrideBackoff?: boolean;
   /** Renew even when not due. */
   force?: boolean;
+  /** With `force`: spend the last order of the CA's duplicate-certificate budget too (`--yes`). */
+  yes?: boolean;
   /** Do the whole ACME and DNS path, but write no sink and keep the stored certificate. */
   dryRun?: boolean;
   signal?: AbortSignal;
@@ -36,6 +41,8 @@ interface Plan {
   spec: CertificateSpec;
   stored: StoredCertificate | undefined;
   record: CertRecord;
+  /** The CA's renewal window for the stored certificate (ARI), when it has one. */
+  ari?: AriRecord | undefined;
   action: PlannedAction;
   reason: string;
   message: string;
@@ -103,7 +110,16 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
   if (options.force && stored && stored.issuedAt.getTime() > startedAt.getTime()) {
     return { ...base, action: 'skip', reason: 'renewed-concurrently', message: 'issued by another run while this one waited' };
   }
-  const decision: RenewalDecision = renewalDecision(stored?.info, spec, now, { force: options.force });
+  const ari = stored ? await refreshRenewalInfo(stored, deps, options.signal) : undefined;
+  const decision: RenewalDecision = renewalDecision(stored?.info, spec, deps.clock.now(), { force: options.force, ari: windowOf(ari) });
+  if (decision.due && options.force && !options.yes && !(ari?.supported && ari.certId)) {
+    // Forced orders are where budgets get burnt; renewals carrying `replaces` are exempt.
+    const budget = duplicateBudget(await deps.store.readHistory({ cert: spec.name, limit: 100 }), spec.name, now);
+    if (budget.lastOne) {
+      deps.logger.warn({ cert: spec.name, used: budget.used, limit: budget.limit }, `refusing a forced order: ${budget.message}`);
+      return { ...base, ari, action: 'skip', reason: 'rate-budget', message: `refused: ${budget.message}` };
+    }
+  }
   if (decision.due) {
     const fingerprint = deps.config.fingerprints[spec.name] ?? null;
     const lifted =
@@ -119,7 +135,7 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
         message: `backing off after ${record.consecutiveFailures} failure(s) until ${record.nextAttemptAt} (${decision.message})`,
       };
     }
-    return { ...base, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
+    return { ...base, ari, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
   }
   const pending = stored ? pendingSinks(spec, stored.info.serial, record) : [];
   if (pending.length > 0) {
@@ -146,20 +162,26 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
     deps.onEvent?.({ type: 'cert_done', outcome: full });
     return full;
   };
+  if (plan.action === 'skip' && plan.reason === 'rate-budget') return outcome({ result: 'failure', error: plan.message, code: 'USAGE' });
   if (plan.action === 'skip') return outcome({ result: 'skipped' });
+  if (deps.canDeploy?.() === false) return outcome({ result: 'skipped', reason: 'not-leader', message: 'not the leader replica: left to the leader' });
 
   let current = plan.stored;
   let record = plan.record;
   if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
     const historyAction: HistoryAction = plan.action;
     try {
-      const issuer = await deps.issuer();
+      const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true } : undefined);
       const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
-      const { material } = await issuer.issue({
+      const replaces = current && plan.ari?.supported && plan.ari.certId ? { id: plan.ari.certId, directoryUrl: current.directoryUrl } : undefined;
+      const { material, directoryUrl: issuedBy } = await issuer.issue({
         certName: name,
         domains: plan.spec.domains,
         keyType: plan.spec.keyType,
         ...(reuse ? { keyPem: reuse } : {}),
+        ...(replaces ? { replaces } : {}),
+        ...(plan.spec.issuers ? { issuers: plan.spec.issuers } : {}),
+        ...(plan.spec.profile ? { profile: plan.spec.profile } : {}),
         dns: deps.dnsProvider(plan.spec.dns),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (event) => deps.onEvent?.({ type: 'cert_step', cert: name, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }),
@@ -169,7 +191,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
         await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
         return outcome({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), message: `dry run issued ${info.serial} from ${issuer.directoryUrl}; discarded` });
       }
-      current = await deps.store.putCertificate(name, material, { directoryUrl: issuer.directoryUrl, issuedAt: deps.clock.now() });
+      current = await deps.store.putCertificate(name, material, { directoryUrl: issuedBy ?? issuer.directoryUrl, issuedAt: deps.clock.now() });
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'stored', detail: current.info.serial });
       record = { ...record, consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: deps.clock.now().toISOString() };
       record = withResult(record, deps, historyAction, 'success', null);
@@ -227,6 +249,12 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
       continue;
     }
     if (failure?.stopsLater) break;
+    if (deps.canDeploy?.() === false) {
+      // Lost the leader lease mid-order: the new leader deploys; no failure is counted here.
+      deps.logger.warn({ cert: name, sink: sinkName, serial }, 'not the leader any more: stopping before deploying');
+      if (!failure) return done({ result: 'skipped', reason: 'not-leader', message: 'lost the leader lease before deploying; left to the leader' });
+      break;
+    }
     deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deploying', detail: sinkName });
     const sinkStarted = performance.now();
     try {
@@ -253,15 +281,32 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
     }
   }
   if (failure) {
-    record = withResult({ ...record, consecutiveFailures: record.consecutiveFailures + 1 }, deps, 'deploy', 'failure', failure.message);
-    await deps.store.putRecord(name, record);
+    // A deploy cut short by shutdown is not a failure of the certificate: it stays pending.
+    if (failure.code !== 'CANCELLED') {
+      const failures = record.consecutiveFailures + 1;
+      const wait = backoffDelayMs(failures, deps.config.backoffMs);
+      record = withResult(
+        {
+          ...record,
+          consecutiveFailures: failures,
+          nextAttemptAt: new Date(deps.clock.now().getTime() + wait).toISOString(),
+          configFingerprint: deps.config.fingerprints[name] ?? null,
+        },
+        deps,
+        'deploy',
+        'failure',
+        failure.message,
+      );
+      await deps.store.putRecord(name, record);
+    }
     return done({ result: 'failure', error: failure.message, code: failure.code, failedSink: failure.sink });
   }
   if (plan.action === 'deploy') {
     record = withResult({ ...record, consecutiveFailures: 0, nextAttemptAt: null }, deps, 'deploy', 'success', null);
     await deps.store.putRecord(name, record);
   }
-  return done({ result: 'success' });
+  // The `verify` step (src/verify): what the endpoints serve now; a failure never rolls back.
+  return done({ result: 'success', ...(await verifyAfterDeploy(plan.spec, current, deployed, deps, signal)) });
 }
 
 function withResult(record: CertRecord, deps: EngineDeps, action: string, result: 'success' | 'failure', error: string | null): CertRecord {

@@ -4,6 +4,9 @@
 import type { CertState, CertificateSpec } from '../core/types.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { EngineDeps } from './contracts.js';
+import { lastRehearsals, type LastRehearsal } from './rehearse.js';
+import { issuanceStatus, type IssuanceStatus } from './renewal-info.js';
+import { readVerification, servingStatus } from '../verify/deploy.js';
 
 export interface StatusRow {
   name: string;
@@ -16,27 +19,43 @@ export interface StatusRow {
   /** Why renewAt is what it is, or why the certificate is due now. */
   renewReason: string;
   renewMessage: string;
+  /** The rule that set renewAt: "ari" (the CA's window), "threshold" (renewBefore), "emergency" (1/20 left), "loop-guard". */
+  renewRule?: string | null;
+  /** The CA's renewal window (ARI) for the stored certificate; null when the CA has none. */
+  ari?: IssuanceStatus['ari'];
+  /** This certificate's issuers that are backing off after a rate limit, until when. */
+  rateLimited?: IssuanceStatus['rateLimited'];
   state: CertState;
   /** Sinks still waiting for the current certificate. */
   pendingSinks: string[];
   lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
   consecutiveFailures: number;
-  /** While backing off after failed orders: the earliest next automatic attempt. */
+  /** While backing off after failures: the earliest next automatic attempt. */
   nextAttemptAt: string | null;
+  /** The certificate's config changed since its last failure (which lifts the backoff). */
+  configChanged: boolean;
+  /** What the `verify:` endpoints served at the last verification, judged against the stored serial; null: not verified. */
+  serving?: 'new' | 'old' | 'unreachable' | null;
+  /** The latest dry run (a `rehearse:` rehearsal or `renew --dry-run`); null when none is recorded. */
+  lastRehearsal?: LastRehearsal | null;
 }
 
 export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger'>): Promise<StatusRow[]> {
   const now = deps.clock.now();
-  return Promise.all(deps.config.certificates.map((spec) => statusRow(spec, now, deps)));
+  const rehearsals = await lastRehearsals(deps.store, deps.config.certificates.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
+  const rows = await Promise.all(deps.config.certificates.map((spec) => statusRow(spec, now, deps)));
+  return rows.map((row) => ({ ...row, lastRehearsal: rehearsals.get(row.name) ?? null }));
 }
 
-async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'store' | 'logger'>): Promise<StatusRow> {
+async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'store' | 'logger'>): Promise<StatusRow> {
+  const { config } = deps;
   const stored = await deps.store.getCertificate(spec.name).catch((error: unknown) => {
     deps.logger.warn({ cert: spec.name, err: String(error) }, 'stored certificate unreadable');
     return undefined;
   });
   const record = await deps.store.getRecord(spec.name);
-  const decision = renewalDecision(stored?.info, spec, now);
+  const issuance = await issuanceStatus(spec, stored, deps, now);
+  const decision = renewalDecision(stored?.info, spec, now, { ari: issuance.window });
   const info = stored?.info;
   return {
     name: spec.name,
@@ -48,10 +67,14 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
     renewAt: decision.renewAt?.toISOString() ?? (info ? null : now.toISOString()),
     renewReason: decision.reason,
     renewMessage: decision.message,
+    renewRule: decision.rule,
+    ...issuance.extras,
     state: certState(info, decision, record, now),
     pendingSinks: info ? pendingSinks(spec, info.serial, record) : [...spec.sinks],
     lastResult: record.lastResult,
     consecutiveFailures: record.consecutiveFailures,
     nextAttemptAt: record.nextAttemptAt,
+    configChanged: record.configFingerprint !== null && record.configFingerprint !== (config.fingerprints[spec.name] ?? null),
+    serving: spec.verify?.length ? servingStatus(await readVerification(deps.store, spec.name), info?.serial ?? null) : null,
   };
 }

@@ -10,12 +10,14 @@ import { atomicWriteFile } from '../../core/fs-atomic.js';
 import { CertkeeperError, describeError } from '../../core/errors.js';
 import type { Config } from '../../config/load.js';
 import { Agent } from '../../engine/agent.js';
+import { leaderGauge, startLeaderElection } from '../../ha/index.js';
 import type { AgentEvent } from '../../observe/events.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
 import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { readiness } from '../../observe/readiness.js';
+import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
@@ -74,7 +76,24 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   };
   await rebuildNotifiers(first);
 
+  // Several replicas (`ha:`): only the Lease holder orders and deploys; followers serve health and metrics.
+  let agentRef: Agent | undefined;
+  const leaderMetric = first.daemon.ha ? leaderGauge(metrics.registry) : undefined;
+  const elector = first.daemon.ha
+    ? await startLeaderElection(first.daemon.ha, {
+        clock: io.clock,
+        logger: logger.child({ component: 'ha' }),
+        onChange: (leader) => {
+          leaderMetric?.set(leader);
+          if (leader) void agentRef?.plan(); // arm timers and start what is due
+        },
+      })
+    : undefined;
+  leaderMetric?.set(elector?.isLeader() ?? false);
+
+  let served: ServedWatch | undefined; // `watch:` endpoints and verification metrics (src/verify)
   const agent = new Agent({
+    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     clock: io.clock,
     logger,
     loadConfig: () => {
@@ -84,12 +103,14 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     },
     wire: async (next, onEvent) => {
       const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) });
+      if (elector) deps.canDeploy = () => elector.isLeader();
       stateDirWritable = await probeWritable(next.stateDir);
       return deps;
     },
     onConfig: (next) => {
       const before = config;
       config = next;
+      served?.onConfig(next);
       metrics.configLoaded(true, io.clock.now());
       if (next !== first) void rebuildNotifiers(next); // a reload: new targets, same alert memory
       if (JSON.stringify(before.daemon.http) !== JSON.stringify(next.daemon.http) || before.daemon.schedule !== next.daemon.schedule) {
@@ -97,6 +118,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       }
     },
     onEvent: (event: AgentEvent) => {
+      served?.onEvent(event);
       metrics.onEvent(event);
       dispatcher?.dispatch(event);
     },
@@ -105,8 +127,19 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     },
   });
 
+  agentRef = agent;
   await agent.start();
   metrics.planCompleted(io.clock.now());
+  served = startServedWatch(config, {
+    clock: io.clock,
+    logger,
+    registry: metrics.registry,
+    status: () => agent.status,
+    onEvent: (event) => {
+      metrics.onEvent(event);
+      dispatcher?.dispatch(event);
+    },
+  });
 
   const cron = first.daemon.schedule ?? defaultSchedule();
   const job = schedule.scheduleJob(cron, () => {
@@ -142,7 +175,6 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       onReload: reload,
       logger: logger.child({ component: 'http' }),
     });
-    logger.info({ address: http.address }, 'http endpoint listening (/metrics /healthz /readyz /status, POST /reload)');
   }
 
   let resolveDone: () => void = () => {};
@@ -155,6 +187,8 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, 'stopping: no new work; in-flight orders finish or are abandoned cleanly');
       job.cancel();
       await agent.stop(config.daemon.shutdownTimeoutMs);
+      await served?.stop();
+      await elector?.stop(); // releases the lease: a follower takes over at once
       await saveNotifyState();
       await dispatcher?.close(5_000);
       await http?.close();

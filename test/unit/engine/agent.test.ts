@@ -211,4 +211,22 @@ describe('the agent', () => {
     expect(h.issuer.calls).toHaveLength(1);
     expect(h.agent.schedule).toEqual({});
   });
+
+  it('lifts the backoff when the certificate\'s config changes (reload)', async () => {
+    const h = harness('  - { name: api, domains: [api.example.com], dns: corp }');
+    h.issuer.fail = new CertkeeperError('ACME_ERROR', 'wrong domain');
+    await h.agent.start();
+    await settle(h);
+    await advance(h, MIN);
+    await advance(h, 10 * MIN);
+    await advance(h, 100 * MIN); // now backing off for a day
+    const failed = h.issuer.calls.length;
+    expect(h.agent.schedule.api!.getTime() - h.clock.now().getTime()).toBeGreaterThan(20 * 3_600_000);
+    h.issuer.fail = undefined;
+    writeFileSync(h.configFile, CONFIG('  - { name: api, domains: [api.example.com, www.example.com], dns: corp }'));
+    expect((await h.agent.reload()).ok).toBe(true);
+    await settle(h);
+    expect(h.issuer.calls.length).toBe(failed + 1);
+    expect(h.events.at(-1)).toMatchObject({ type: 'recovered', cert: 'api' });
+  });
 });

@@ -234,4 +234,30 @@ describe('renew pipeline', () => {
     await renew({ certs: ['api'] }, h.deps);
     expect(h.issuer.calls.filter((c) => c.certName === 'api')).toHaveLength(3);
   });
+
+  it('stops the sinks after a failed files sink (their hooks would read old files), and keeps it pending', async () => {
+    h.files.failNext = 1;
+    const report = await renew({ certs: ['www'] }, h.deps);
+    expect(report.outcomes[0]).toMatchObject({ result: 'failure', failedSink: 'files', deployed: [] });
+    expect(h.reload.deploys).toHaveLength(0);
+    const record = await h.store.getRecord('www');
+    expect(record.deployed).toEqual({});
+    expect(record.nextAttemptAt).not.toBeNull(); // deploy retries back off in the daemon too
+    const again = await renew({ certs: ['www'] }, h.deps);
+    expect(again.outcomes[0]).toMatchObject({ action: 'deploy', result: 'success', deployed: ['files', 'reload'] });
+    expect(h.issuer.calls).toHaveLength(1);
+  });
+
+  it('a deploy cancelled at shutdown is not counted as a failure and stays pending', async () => {
+    const controller = new AbortController();
+    h.reload.deploy = async () => {
+      controller.abort();
+      throw new CertkeeperError('CANCELLED', 'cancelled');
+    };
+    const report = await renew({ certs: ['www'], signal: controller.signal }, h.deps);
+    expect(report.outcomes[0]).toMatchObject({ result: 'failure', code: 'CANCELLED', failedSink: 'reload' });
+    const record = await h.store.getRecord('www');
+    expect(record.consecutiveFailures).toBe(0);
+    expect(record.deployed.reload).toBeUndefined();
+  });
 });
