@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { REPO } from '../../helpers/cli.js';
 
-const env = { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk' };
+const env = { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x', TICKETS_WEBHOOK_URL: 'https://tickets.example.com/hook' };
 const EXAMPLES = path.join(REPO, 'examples');
 
 describe('examples/', () => {
