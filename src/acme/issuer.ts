@@ -29,6 +29,8 @@ export interface AcmeIssuerOptions {
   caBundlePem?: string | undefined;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
   preferredChain?: string | undefined;
+  /** ACME profile for every order, unless the request names one. */
+  profile?: string | undefined;
   store: StateStore;
   clock: Clock;
   logger: Logger;
@@ -47,6 +49,13 @@ export interface IssueRequest {
   keyType: KeyType;
   /** Reuse this private key instead of generating a new one; it must be of `keyType`. */
   keyPem?: string | undefined;
+  /**
+   * The certificate being renewed (RFC 9773 `replaces`): its ARI id is sent only when this issuer's
+   * directory issued it, and dropped once if the CA refuses it.
+   */
+  replaces?: { id: string; directoryUrl: string } | undefined;
+  /** ACME profile (wins over the issuer's); checked against the directory's `meta.profiles`. */
+  profile?: string | undefined;
   dns: DnsProvider;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: { step: IssueStep; detail?: string }) => void) | undefined;
@@ -56,6 +65,9 @@ export interface IssueResult {
   material: CertificateMaterial;
   orderUrl: string;
   accountUrl: string;
+  directoryUrl: string;
+  /** Whether the order carried `replaces` (a CA that exempts renewals from rate limits did not count it). */
+  replaced: boolean;
 }
 
 export interface AcmeIssuer {
@@ -138,16 +150,29 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     let session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
     try {
       progress('ordering', domains.join(' '));
+      const profile = await checkedProfile(session, request.profile ?? options.profile);
+      let replaces = request.replaces?.directoryUrl === directoryUrl ? request.replaces.id : undefined;
+      const create = async (): Promise<AcmeOrder> => {
+        try {
+          return await session.createOrder(domains, { replaces, profile });
+        } catch (error) {
+          if (replaces === undefined || !refusedReplaces(error)) throw error;
+          // Some CAs reject `replaces` (unknown, already replaced, another account): once without.
+          log.warn({ replaces, err: (error as Error).message }, 'the CA refused "replaces"; ordering again without it');
+          replaces = undefined;
+          return session.createOrder(domains, { profile });
+        }
+      };
       let order: AcmeOrder;
       try {
-        order = await session.createOrder(domains);
+        order = await create();
       } catch (error) {
         if (!isCertkeeperError(error) || error.details?.acmeType !== 'accountDoesNotExist') throw error;
         session.close();
         acmeAccount = await reregisterAccount(accountOptions(signal), acmeAccount.keyPem);
         account = Promise.resolve(acmeAccount);
         session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
-        order = await session.createOrder(domains);
+        order = await create();
       }
       log.debug({ orderUrl: order.url, status: order.status }, 'order created');
 
@@ -183,11 +208,36 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       const material = splitCertificate(pem, keyPem, domains);
       const serial = parseCertificate(material.certPem).serial;
       progress('issued', serial);
-      return { material, orderUrl: order.url, accountUrl: acmeAccount.accountUrl };
+      return { material, orderUrl: order.url, accountUrl: acmeAccount.accountUrl, directoryUrl, replaced: replaces !== undefined };
     } finally {
       session.close();
     }
   }
+}
+
+/**
+ * The profile to send: a name the directory lists, or nothing when it lists none (a CA without
+ * profiles would reject or ignore the field). An unlisted name is a config error, not a CA fault.
+ */
+async function checkedProfile(session: AcmeSession, profile: string | undefined): Promise<string | undefined> {
+  if (profile === undefined) return undefined;
+  const offered = await session.profiles();
+  if (offered === undefined) return undefined;
+  if (!offered.includes(profile)) {
+    throw new CertkeeperError('CONFIG_INVALID', `the CA ${session.directoryUrl} offers no profile "${profile}" (it lists: ${offered.join(', ') || 'none'})`, {
+      retryable: false,
+      details: { profile, offered },
+    });
+  }
+  return profile;
+}
+
+/** A refusal of the order itself (4xx, not a rate limit or an account problem): worth one try without `replaces`. */
+function refusedReplaces(error: unknown): boolean {
+  if (!isCertkeeperError(error) || error.code !== 'ACME_ERROR') return false;
+  const status = error.details?.httpStatus;
+  const type = error.details?.acmeType;
+  return typeof status === 'number' && status >= 400 && status < 500 && type !== 'accountDoesNotExist' && type !== 'unauthorized' && type !== 'externalAccountRequired';
 }
 
 /** The order is not where it should be: the CA's own error when it gave one. */

@@ -33,6 +33,12 @@ export interface AcmeOrder {
   error?: unknown;
 }
 
+export interface OrderExtras {
+  /** ARI identifier of the certificate this order replaces. */
+  replaces?: string | undefined;
+  profile?: string | undefined;
+}
+
 export interface Eab {
   kid: string;
   /** A secret: never log it. */
@@ -65,12 +71,19 @@ export interface AcmeSession extends ChallengeSession {
   readonly directoryUrl: string;
   /** Registers the account (or finds the existing one for this key) and returns its URL. */
   registerAccount(email: string | null): Promise<string>;
-  createOrder(domains: string[]): Promise<AcmeOrder>;
+  /** New order; `replaces` (RFC 9773) and `profile` go into the payload when given. */
+  createOrder(domains: string[], extras?: OrderExtras): Promise<AcmeOrder>;
+  /** The directory's `meta.profiles` names, or undefined when it lists none. */
+  profiles(): Promise<string[] | undefined>;
   getOrder(order: AcmeOrder): Promise<AcmeOrder>;
   getAuthorizations(order: AcmeOrder): Promise<AcmeAuthorization[]>;
   finalizeOrder(order: AcmeOrder, csrPem: string): Promise<AcmeOrder>;
   /** The PEM chain, the one whose issuer matches `preferredChain` when the CA offers several. */
   getCertificate(order: AcmeOrder, preferredChain?: string): Promise<string>;
+  /** The account object by POST-as-GET to the account URL (changes nothing); needs a known account URL. */
+  fetchAccount(): Promise<{ status?: string }>;
+  /** Revokes `certPem` (RFC 8555 §7.6) with a CRL reason code (0 unspecified, 1 keyCompromise, 4 superseded, 5 cessationOfOperation). */
+  revokeCertificate(certPem: string, reasonCode: number): Promise<void>;
   /** Frees the connections; the session is unusable afterwards. */
   close(): void;
 }
@@ -114,10 +127,23 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
         await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
         return client.getAccountUrl();
       }),
-    createOrder: (domains) =>
-      step('creating the order', async () =>
-        (await client.createOrder({ identifiers: domains.map((value) => ({ type: 'dns', value })) })) as unknown as AcmeOrder,
-      ),
+    createOrder: (domains, extras = {}) =>
+      step('creating the order', async () => {
+        // acme-client passes the payload through; its type predates `replaces` and `profile`.
+        const payload = {
+          identifiers: domains.map((value) => ({ type: 'dns', value })),
+          ...(extras.replaces ? { replaces: extras.replaces } : {}),
+          ...(extras.profile ? { profile: extras.profile } : {}),
+        } as Parameters<typeof client.createOrder>[0];
+        return (await client.createOrder(payload)) as unknown as AcmeOrder;
+      }),
+    profiles: () =>
+      step('reading the directory', async () => {
+        const response = await transport.request(options.directoryUrl, 'get');
+        const meta = (response.data as { meta?: { profiles?: unknown } } | undefined)?.meta;
+        const profiles = meta?.profiles;
+        return typeof profiles === 'object' && profiles !== null ? Object.keys(profiles) : undefined;
+      }),
     getOrder: (order) => step('fetching the order', async () => (await client.getOrder(order as unknown as ClientOrder)) as unknown as AcmeOrder),
     getAuthorizations: (order) =>
       step('fetching the authorizations', async () => (await client.getAuthorizations(order as unknown as ClientOrder)) as unknown as AcmeAuthorization[]),
@@ -135,6 +161,11 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
       step('finalizing the order', async () => (await client.finalizeOrder(order as unknown as ClientOrder, csrPem)) as unknown as AcmeOrder),
     getCertificate: (order, preferredChain) =>
       step('downloading the certificate', () => client.getCertificate(order as unknown as ClientOrder, preferredChain)),
+    fetchAccount: () => step('fetching the ACME account', async () => (await client.updateAccount({})) as { status?: string }),
+    revokeCertificate: (certPem, reasonCode) =>
+      step('revoking the certificate', async () => {
+        await client.revokeCertificate(certPem, { reason: reasonCode });
+      }),
     close: () => transport.close(),
   };
 }

@@ -10,6 +10,8 @@ import { renewCommand } from './commands/renew.js';
 import { reloadCommand, runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { validateCommand } from './commands/validate.js';
+import { probeCommand } from './commands/probe.js';
+import { verifyCommand } from './commands/verify.js';
 
 function version(): string {
   try {
@@ -39,9 +41,10 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('renew what is due (or the named certificates; all with --force), deploy, record')
     .option('--cert <name>', 'only this certificate (repeatable); lifts its failure backoff', collect)
     .option('--force', 'renew even when not due')
+    .option('--yes', "with --force: spend the last order of the CA's duplicate-certificate budget too")
     .option('--dry-run', 'do the whole ACME and DNS path, but write no sink and keep the stored certificate')
     .option('--json', 'print the report as JSON')
-    .action(async (options: { cert?: string[]; force?: boolean; dryRun?: boolean; json?: boolean }) => {
+    .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
       setExit(await renewCommand(options, global(), io));
     });
 
@@ -60,10 +63,34 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('revoke')
+    .description('revoke the current certificate through ACME and move its key out of the live path; --reissue orders and deploys a new one')
+    .argument('<name>', 'the certificate')
+    .addOption(new Option('--reason <reason>', 'revocation reason').choices(['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified']).default('unspecified'))
+    .option('--reissue', 'then issue a new certificate with a fresh key and deploy it through every sink')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--json', 'print the report as JSON')
+    .action(async (name: string, options: { reason?: string; reissue?: boolean; yes?: boolean; json?: boolean }) => {
+      const { revokeCommand } = await import('./commands/revoke.js');
+      setExit(await revokeCommand(name, options, global(), io));
+    });
+
+  program
+    .command('doctor')
+    .description('pre-flight checks that change nothing: config, CA, account, clock, DNS credentials and delegation, CAA, sinks')
+    .option('--cert <name>', 'only this certificate (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(async (options: { cert?: string[]; json?: boolean }) => {
+      const { doctorCommand } = await import('./commands/doctor.js');
+      setExit(await doctorCommand(options, global(), io));
+    });
+
+  program
     .command('status')
     .description('one row per certificate: expiry, when it renews and why, state, last outcome')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .option('--endpoints', 'the watch: endpoints as the daemon last probed them, instead of the certificates')
+    .action(async (options: { json?: boolean; endpoints?: boolean }) => {
       setExit(await statusCommand(options, global(), io));
     });
 
@@ -83,6 +110,30 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--limit <n>', 'at most this many entries (default 50)')
     .action(async (name: string | undefined, options: { json?: boolean; limit?: string }) => {
       setExit(await historyCommand(name, options, global(), io));
+    });
+
+  program
+    .command('verify')
+    .description("check that each certificate's verify: endpoints serve the current certificate (records the outcome)")
+    .option('--cert <name>', 'only this certificate (repeatable)', collect)
+    .option('--settle', "keep retrying for each endpoint's settle time (a reload in progress)")
+    .option('--json', 'print JSON')
+    .action(async (options: { cert?: string[]; settle?: boolean; json?: boolean }) => {
+      setExit(await verifyCommand(options, global(), io));
+    });
+
+  program
+    .command('probe')
+    .description('what TLS endpoints serve now: expiry, issuer, names, trust, name match (no config needed; without endpoints: watch:)')
+    .argument('[endpoint...]', 'host:port (IPv6 as [::1]:443)')
+    .option('--sni <name>', 'server name to send and check (default: the host)')
+    .addOption(new Option('--protocol <protocol>', 'how to reach TLS').choices(['tls', 'starttls-smtp', 'starttls-imap', 'postgres']).default('tls'))
+    .option('--ca-bundle <file>', 'extra CA certificates (PEM) to trust besides the system store')
+    .option('--timeout <duration>', 'deadline per endpoint (default 10s)')
+    .option('--concurrency <n>', 'probes in flight at once (default 100)')
+    .option('--json', 'print JSON')
+    .action(async (endpoints: string[], options: { sni?: string; protocol?: string; caBundle?: string; timeout?: string; concurrency?: string; json?: boolean }) => {
+      setExit(await probeCommand(endpoints, options, global(), io));
     });
 
   return program;

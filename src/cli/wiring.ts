@@ -11,7 +11,9 @@ import type { EngineDeps, Issuer } from '../engine/contracts.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { Sink } from '../sinks/contract.js';
 import { createSink } from '../sinks/registry.js';
+import { dryRunTarget } from '../engine/rehearse.js';
 import { FileStore } from '../state/file-store.js';
+import { createIssuerWiring } from './issuers.js';
 
 export interface WiringOptions {
   clock: Clock;
@@ -37,7 +39,9 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
   const store = await FileStore.open({ dir: config.stateDir, clock, logger });
   const providers = new Map<string, DnsProvider>();
   const sinks = new Map<string, Sink>();
-  let issuer: Promise<Issuer> | undefined;
+  const issuers = new Map<string, Promise<Issuer>>();
+  // Real orders go through the issuer fallback chain (cli/issuers.ts); dry runs below.
+  const acmeIssuers = createIssuerWiring(config, { store, clock, logger, onRequest: options.onAcmeRequest });
 
   return {
     config,
@@ -45,15 +49,20 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
     clock,
     logger,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    issuer() {
+    renewalInfo: (cert, signal) => acmeIssuers.renewalInfo(cert, signal),
+    issuer(request) {
+      if (!request?.dryRun) return acmeIssuers.chain();
+      // A dry run goes to the certificate's first issuer's rehearsal directory: staging when there is one.
+      const { settings, directoryUrl } = dryRunTarget(config, request.cert);
+      let issuer = issuers.get(directoryUrl);
       issuer ??= (async () => {
         const { createAcmeIssuer } = await import('../acme/issuer.js');
         return createAcmeIssuer({
-          directoryUrl: config.acme.directoryUrl,
-          email: config.acme.email ?? undefined,
-          ...(config.acme.eab ? { eab: config.acme.eab } : {}),
-          ...(config.acme.caBundlePem ? { caBundlePem: config.acme.caBundlePem } : {}),
-          ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
+          directoryUrl,
+          email: settings.email ?? undefined,
+          ...(settings.eab ? { eab: settings.eab } : {}),
+          ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
+          ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
           store,
           clock,
           logger: logger.child({ component: 'acme' }),
@@ -61,6 +70,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
           onRequest: options.onAcmeRequest,
         });
       })();
+      issuers.set(directoryUrl, issuer);
       return issuer;
     },
     dnsProvider(name) {

@@ -12,8 +12,11 @@ import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
 import type { CertificateSpec, RenewBefore } from '../core/types.js';
 import type { HttpSettings } from '../observe/http.js';
 import type { NotifyConfig } from '../observe/notify/schema.js';
+import type { HaConfig } from '../ha/schema.js';
 import { dnsProviderCapabilities } from '../dns/registry.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
+import { buildWatch, type WatchSettings } from '../verify/schema.js';
+import { buildIssuers, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
@@ -32,13 +35,20 @@ export interface AcmeSettings {
   caBundlePem?: string;
   eab?: { kid: string; hmacKey: string };
   preferredChain?: string;
+  /** ACME profile to request (`profile:`); a certificate's own wins. */
+  profile?: string;
+  /** Where dry runs go instead of directoryUrl (acme.stagingDirectory). */
+  stagingDirectoryUrl?: string;
 }
 
 export interface Config {
   /** Absolute path of the file this came from. */
   file: string;
   stateDir: string;
+  /** The first issuer (`acme:`, or `issuers[0]`). */
   acme: AcmeSettings;
+  /** Every CA in fallback order; `acme:` alone gives one, named "default". */
+  issuers: IssuerSettings[];
   resolvers: string[] | undefined;
   maxConcurrent: number;
   /** Backoff steps in ms after consecutive failed orders (the last repeats). */
@@ -50,10 +60,16 @@ export interface Config {
     notify: NotifyConfig;
     alertBefore: RenewBefore | undefined;
     shutdownTimeoutMs: number;
+    /** Leader election among replicas (`ha:`); absent: this instance always leads. */
+    ha: HaConfig | undefined;
+    /** Rehearsal period (`rehearse.every`); undefined: no rehearsals. */
+    rehearseEveryMs: number | undefined;
   };
   dns: Record<string, DnsProviderConfig>;
   sinks: Record<string, SinkConfig>;
   certificates: CertificateSpec[];
+  /** Endpoints certkeeper does not manage, watched for expiry (`watch:`); undefined when absent. */
+  watch: WatchSettings | undefined;
   /** Every secret value found in the config, for log redaction. */
   secrets: string[];
   /** Per certificate, a hash of everything that shapes its issuance and deployment. */
@@ -107,7 +123,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((error) => ({ path: '', line: error.linePos?.[0]?.line, message: `YAML: ${error.message.split('\n')[0]}` })),
+      doc.errors.map((error) => ({ path: '', line: error.linePos?.[0]?.line ?? lineCounter.linePos(error.pos[0]).line, message: `YAML: ${error.message.split('\n')[0]}` })),
     );
   }
   const lineOf = (at: YamlPath): number | undefined => {
@@ -136,7 +152,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const raw = parsed.data;
   const problems: TreeProblem[] = [];
   const certificates = buildCertificates(raw, problems);
-  const acme = buildAcme(raw.acme, baseDir, problems);
+  // `acme:` is the one-issuer case of `issuers:` (acme/issuers); config.acme is the first issuer.
+  const issuers = buildIssuers(raw, baseDir, problems, buildAcme);
+  const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
+  const watch = buildWatch(raw.watch, baseDir, (at, message) => problems.push({ path: at, message }));
   if (problems.length > 0) throw new ConfigError(file, problems.map(toProblem));
 
   // Relative paths mean "beside the config file", wherever certkeeper is started from.
@@ -144,6 +163,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   for (const [name, sink] of Object.entries(raw.sinks)) {
     if (sink.type === 'files') sinks[name] = { ...sink, dir: path.resolve(baseDir, sink.dir) };
     else if (sink.type === 'exec') sinks[name] = { ...sink, cwd: path.resolve(baseDir, sink.cwd ?? '.') };
+    else if (sink.type === 'kubernetes-secret' && sink.kubeconfig) sinks[name] = { ...sink, kubeconfig: path.resolve(baseDir, sink.kubeconfig) };
     else sinks[name] = sink;
   }
   const dns: Record<string, DnsProviderConfig> = {};
@@ -161,6 +181,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     file,
     stateDir: path.resolve(baseDir, raw.stateDir),
     acme,
+    issuers,
     resolvers: raw.resolvers,
     maxConcurrent: raw.maxConcurrent,
     backoffMs: raw.backoff,
@@ -170,11 +191,14 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       notify,
       alertBefore: raw.alertBefore,
       shutdownTimeoutMs: raw.shutdownTimeout,
+      ha: raw.ha?.kubernetes.kubeconfig ? { kubernetes: { ...raw.ha.kubernetes, kubeconfig: path.resolve(baseDir, raw.ha.kubernetes.kubeconfig) } } : raw.ha,
+      rehearseEveryMs: raw.rehearse?.every,
     },
     dns,
     sinks,
     certificates,
     secrets: [...secrets].filter((s) => s.length >= 4),
+    watch,
     fingerprints: {},
   };
   for (const cert of certificates) config.fingerprints[cert.name] = fingerprint(config, cert);
@@ -196,21 +220,24 @@ function zodProblem(issue: z.core.$ZodIssue, lineOf: (at: YamlPath) => number | 
   return { path: formatPath(at), line: lineOf(at), message };
 }
 
-function buildAcme(raw: z.infer<typeof configSchema>['acme'], baseDir: string, problems: TreeProblem[]): AcmeSettings {
+/** One CA's settings; `at` is where it sits in the YAML (`acme` or `issuers[i]`). */
+export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[], at: YamlPath = ['acme']): AcmeSettings {
   const acme: AcmeSettings = { directoryUrl: raw.directory, email: raw.email ?? null };
   if (raw.caBundle) {
     acme.caBundlePath = path.resolve(baseDir, raw.caBundle);
     try {
       acme.caBundlePem = readFileSync(acme.caBundlePath, 'utf8');
       if (!acme.caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
-        problems.push({ path: ['acme', 'caBundle'], message: `${acme.caBundlePath} holds no PEM certificate` });
+        problems.push({ path: [...at, 'caBundle'], message: `${acme.caBundlePath} holds no PEM certificate` });
       }
     } catch (error) {
-      problems.push({ path: ['acme', 'caBundle'], message: `cannot read ${acme.caBundlePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+      problems.push({ path: [...at, 'caBundle'], message: `cannot read ${acme.caBundlePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
     }
   }
   if (raw.eab) acme.eab = { kid: raw.eab.kid, hmacKey: raw.eab.hmacKey };
   if (raw.preferredChain) acme.preferredChain = raw.preferredChain;
+  if (raw.stagingDirectory) acme.stagingDirectoryUrl = raw.stagingDirectory;
+  if (raw.profile) acme.profile = raw.profile;
   return acme;
 }
 
@@ -255,6 +282,9 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
       renewBefore: cert.renewBefore ?? raw.defaults.renewBefore,
       keyType: cert.keyType ?? raw.defaults.keyType,
       reuseKey: cert.reuseKey ?? raw.defaults.reuseKey,
+      ...(cert.verify && cert.verify.length > 0 ? { verify: cert.verify } : {}),
+      ...(cert.issuers ? { issuers: cert.issuers } : {}),
+      ...(cert.profile ? { profile: cert.profile } : {}),
     });
   });
   return specs;

@@ -4,7 +4,14 @@ export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'r
 export type KeyType = (typeof KEY_TYPES)[number];
 
 /** When to renew: a fraction of the lifetime remaining, or a fixed duration before notAfter. */
-export type RenewBefore = { kind: 'fraction'; fraction: number } | { kind: 'duration'; ms: number };
+export type RenewBefore =
+  | {
+      kind: 'fraction';
+      fraction: number;
+      /** The default policy's rule for lifetimes under 10 days (Let's Encrypt: renew at half). */
+      shortLifetimeFraction?: number;
+    }
+  | { kind: 'duration'; ms: number };
 
 /** One certificate as the operator declared it, after config resolution. */
 export interface CertificateSpec {
@@ -15,6 +22,31 @@ export interface CertificateSpec {
   renewBefore: RenewBefore;
   keyType: KeyType;
   reuseKey: boolean;
+  /** Endpoints that must serve this certificate after a deploy (src/verify); absent or empty: none. */
+  verify?: EndpointSpec[];
+  /** Issuer names to use, in order (the config's `issuers:` list when absent). */
+  issuers?: string[];
+  /** ACME profile to request (overrides the issuer's). */
+  profile?: string;
+}
+
+/** How a TLS endpoint is reached: direct TLS, or STARTTLS inside a plaintext protocol. */
+export const TLS_PROTOCOLS = ['tls', 'starttls-smtp', 'starttls-imap', 'postgres'] as const;
+export type TlsProtocol = (typeof TLS_PROTOCOLS)[number];
+
+/** One TLS endpoint to probe (a certificate's `verify:` entry or a `watch:` entry). */
+export interface EndpointSpec {
+  /** "host:port" as configured (IPv6 in brackets). */
+  address: string;
+  host: string;
+  port: number;
+  /** Server name sent in the handshake and checked against the certificate (default: host, unless an IP). */
+  sni?: string;
+  protocol: TlsProtocol;
+  /** Deploy verification: how long to keep retrying for a reload to take effect. */
+  settleMs: number;
+  /** A name for tables, metrics and alerts (default: the address). */
+  label?: string;
 }
 
 /** The PEM material of one issued certificate. `keyPem` is a secret: never log it. */
@@ -53,7 +85,7 @@ export interface CertificatePaths {
   key: string;
 }
 
-export type HistoryAction = 'issue' | 'renew' | 'deploy' | 'dry-run';
+export type HistoryAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'verify' | 'revoke';
 export type HistoryResult = 'success' | 'failure';
 
 /** One line of history.jsonl. */

@@ -252,7 +252,9 @@ export class Agent {
         if (this.timers.get(name)?.controller !== controller) return;
         this.timers.delete(name);
         if (delay > MAX_TIMER_MS) {
-          void this.plan(); // a long wait is re-armed from a fresh plan
+          // A long wait continues toward the same target. Not a full plan: with one timer per
+          // certificate that was N plans of N rows every 6 h (the schedule plans twice a day).
+          this.arm(name, at);
           return;
         }
         this.enqueue(name);

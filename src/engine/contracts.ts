@@ -3,7 +3,7 @@
 
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { CertificateMaterial, KeyType } from '../core/types.js';
+import type { CertificateMaterial, KeyType, StoredCertificate } from '../core/types.js';
 import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
 import type { Sink } from '../sinks/contract.js';
@@ -16,6 +16,12 @@ export interface IssueRequest {
   keyType: KeyType;
   /** Reuse this private key instead of generating one (reuseKey: true). */
   keyPem?: string;
+  /** The certificate this order renews (ARI `replaces`; sent only to the CA that issued it). */
+  replaces?: { id: string; directoryUrl: string };
+  /** The certificate's issuer names, in order (issuer fallback); all when absent. */
+  issuers?: string[];
+  /** ACME profile (the certificate's; else the issuer's). */
+  profile?: string;
   dns: DnsProvider;
   signal?: AbortSignal;
   onProgress?: (event: { step: IssueStep; detail?: string }) => void;
@@ -23,17 +29,28 @@ export interface IssueRequest {
 
 export interface Issuer {
   readonly directoryUrl: string;
-  issue(request: IssueRequest): Promise<{ material: CertificateMaterial }>;
+  /** `directoryUrl`: which CA issued (fallback may move on); `replaced`: the order carried `replaces`. */
+  issue(request: IssueRequest): Promise<{ material: CertificateMaterial; directoryUrl?: string; replaced?: boolean }>;
 }
+
+/** The CA's renewal window for a certificate (ARI), or that the CA has none. */
+export type RenewalInfoAnswer =
+  | { supported: true; certId: string; info: { start: Date; end: Date; explanationUrl: string | null; retryAfterSeconds: number } }
+  | { supported: false };
 
 export interface EngineDeps {
   config: Config;
   store: StateStore;
   clock: Clock;
   logger: Logger;
-  /** Built on first use, so runs with nothing due never load the ACME client. */
-  issuer(): Promise<Issuer>;
+  /** Built on first use, so runs with nothing due never load the ACME client. With `dryRun`, the
+   *  issuer of the rehearsal directory (a staging twin when one is known or configured). */
+  issuer(options?: { dryRun?: boolean; cert?: string }): Promise<Issuer>;
   dnsProvider(name: string): DnsProvider;
   sink(name: string): Sink;
   onEvent?(event: EngineEvent): void;
+  /** Asks the CA that issued `cert` for its ARI window (acme/ari.ts); absent: no ARI. */
+  renewalInfo?(cert: StoredCertificate, signal?: AbortSignal): Promise<RenewalInfoAnswer>;
+  /** False while this replica is not the HA leader (src/ha/): it then neither orders nor deploys. Absent: always true. */
+  canDeploy?(): boolean;
 }

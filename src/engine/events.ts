@@ -1,6 +1,8 @@
 // One event stream for everything a run does (as certmagic does): the progress display, logs,
 // and later metrics and notifications all read it.
 
+import type { VerifyReport } from '../verify/deploy.js';
+
 export type IssueStep = 'ordering' | 'dns-present' | 'propagated' | 'validated' | 'finalizing' | 'issued';
 
 export type PlannedAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'skip';
@@ -19,10 +21,13 @@ export interface CertOutcome {
   error?: string;
   code?: string;
   failedSink?: string;
+  /** When the certificate has `verify:` endpoints and was deployed in this run: what they serve. */
+  verify?: VerifyReport;
 }
 
 export type EngineEvent =
   | { type: 'lock_wait'; holder: string }
   | { type: 'cert_planned'; cert: string; action: PlannedAction; reason: string; message: string }
-  | { type: 'cert_step'; cert: string; step: IssueStep | 'stored' | 'deploying' | 'deployed'; detail?: string }
-  | { type: 'cert_done'; outcome: CertOutcome };
+  | { type: 'cert_step'; cert: string; step: IssueStep | 'stored' | 'deploying' | 'deployed' | 'verifying'; detail?: string }
+  | { type: 'cert_done'; outcome: CertOutcome }
+  | { type: 'cert_verified'; cert: string; report: VerifyReport; /** Whether the verification before this one passed (null: none). */ previousOk: boolean | null };

@@ -171,7 +171,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
   if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
     const historyAction: HistoryAction = plan.action;
     try {
-      const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true } : undefined);
+      const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true, cert: name } : undefined);
       const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
       const replaces = current && plan.ari?.supported && plan.ari.certId ? { id: plan.ari.certId, directoryUrl: current.directoryUrl } : undefined;
       const { material, directoryUrl: issuedBy } = await issuer.issue({

@@ -1,7 +1,7 @@
 // The agent's one event stream (certmagic's habit): the daemon turns what the engine reports
 // into these events, and logs, metrics and notifiers all read them.
 
-export const AGENT_EVENT_TYPES = ['obtaining', 'obtained', 'failed', 'deployed', 'deploy_failed', 'expiring', 'recovered'] as const;
+export const AGENT_EVENT_TYPES = ['obtaining', 'obtained', 'failed', 'deployed', 'deploy_failed', 'expiring', 'recovered', 'verified', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'] as const;
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -28,6 +28,9 @@ export interface AgentEvent {
   daysLeft?: number | null;
   /** The engine's action: issue, renew, deploy, dry-run. */
   action?: string;
+  /** For verified / verify_failed and watched endpoints: what is served (new, old, unreachable) and where. */
+  serving?: string;
+  endpoint?: string;
 }
 
 export type AgentEventListener = (event: AgentEvent) => void;

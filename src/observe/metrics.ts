@@ -45,6 +45,7 @@ export class AgentMetrics {
   private readonly acmeRequests: Counter<'result'>;
   private readonly events: Counter<'type' | 'severity'>;
   private readonly notifications: Counter<'target' | 'result'>;
+  private readonly rehearsals: Counter<'name' | 'result'>;
   private readonly lastPlan: Gauge;
   private readonly lastReload: Gauge;
   private readonly lastReloadSuccess: Gauge;
@@ -114,6 +115,12 @@ export class AgentMetrics {
       name: 'certkeeper_events_total',
       help: 'Agent events (obtaining, obtained, failed, deployed, deploy_failed, expiring, recovered) by severity.',
       labelNames: ['type', 'severity'],
+      registers,
+    });
+    this.rehearsals = new Counter({
+      name: 'certkeeper_rehearsals_total',
+      help: 'Rehearsals (scheduled dry runs, `rehearse:`) by result: success or failure.',
+      labelNames: ['name', 'result'],
       registers,
     });
     this.notifications = new Counter({
@@ -202,6 +209,11 @@ export class AgentMetrics {
    */
   acmeRequest(result: AcmeRequestResult): void {
     this.acmeRequests.inc({ result });
+  }
+
+  /** A finished rehearsal (the Rehearser's `onResult`). */
+  rehearsal(name: string, result: 'success' | 'failure'): void {
+    this.rehearsals.inc({ name, result });
   }
 
   /** For the notification dispatcher (its `onResult` option). */

@@ -11,6 +11,8 @@ import { createExecSink } from './exec/index.js';
 import { execSinkSchema } from './exec/schema.js';
 import { createFilesSink } from './files/index.js';
 import { filesSinkSchema } from './files/schema.js';
+import { createKubernetesSecretSink } from './kubernetes-secret/index.js';
+import { kubernetesSecretSinkSchema } from './kubernetes-secret/schema.js';
 
 export type { SinkContext } from './contract.js';
 
@@ -29,6 +31,7 @@ export const sinkTypes = {
   files: sinkType({ schema: filesSinkSchema, create: createFilesSink }),
   exec: sinkType({ schema: execSinkSchema, create: createExecSink }),
   acm: sinkType({ schema: acmSinkSchema, create: createAcmSink }),
+  'kubernetes-secret': sinkType({ schema: kubernetesSecretSinkSchema, create: createKubernetesSecretSink }),
 };
 
 export type SinkTypeName = keyof typeof sinkTypes;
@@ -37,7 +40,7 @@ export type SinkTypeName = keyof typeof sinkTypes;
 export type SinkConfig = { [K in SinkTypeName]: z.output<(typeof sinkTypes)[K]['schema']> }[SinkTypeName];
 
 /** The schema of one `sinks.<name>` entry; zod reports an unknown `type` with the valid ones. */
-export const sinkConfigSchema = z.discriminatedUnion('type', [sinkTypes.files.schema, sinkTypes.exec.schema, sinkTypes.acm.schema]);
+export const sinkConfigSchema = z.discriminatedUnion('type', [sinkTypes.files.schema, sinkTypes.exec.schema, sinkTypes.acm.schema, sinkTypes['kubernetes-secret'].schema]);
 
 export function isSinkType(type: string): type is SinkTypeName {
   return Object.hasOwn(sinkTypes, type);

@@ -43,6 +43,12 @@ export interface StateStore {
   /** Atomically replaces the current certificate, archiving the previous one. */
   putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate>;
   listCertificateNames(): Promise<string[]>;
+  /**
+   * Takes the current certificate out of the live path (a revoked or compromised key), keeping it
+   * aside for the record; afterwards there is no current certificate. Returns where it went, or
+   * undefined when there was none.
+   */
+  quarantineCertificate(name: string): Promise<string | undefined>;
 
   getRecord(name: string): Promise<CertRecord>;
   putRecord(name: string, record: CertRecord): Promise<void>;
@@ -53,6 +59,10 @@ export interface StateStore {
   /** Small per-sink data for one certificate (e.g. the ACM ARN it imported into); undefined when none. */
   getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined>;
   putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void>;
+
+  /** Small data about one CA and account (rate-limit backoff), keyed by any string; undefined when none. */
+  getIssuerState(key: string): Promise<Record<string, unknown> | undefined>;
+  putIssuerState(key: string, data: Record<string, unknown>): Promise<void>;
 
   appendHistory(entry: HistoryEntry): Promise<void>;
   /** Newest first. */

@@ -6,6 +6,7 @@
 //   <stateDir>/certs/<name>/.live.versions/<v>/  cert.pem chain.pem fullchain.pem privkey.pem meta.json
 //   <stateDir>/certs/<name>/record.json          deploy bookkeeping (CertRecord)
 //   <stateDir>/accounts/<id>/account.json        ACME account with its key; id = hash(directory, email)
+//   <stateDir>/issuers/<id>.json                 per CA and account: rate-limit backoff; id = hash(key)
 //
 // A certificate and its key are published together by one symlink switch (core/fs-atomic), so a
 // reader of `live` never sees a new certificate next to an old key; older versions stay as the
@@ -186,6 +187,32 @@ export class FileStore implements StateStore {
     return { name, info, material, paths: this.pathsUnder(live), issuedAt: meta.issuedAt, directoryUrl: meta.directoryUrl };
   }
 
+  /**
+   * Moves the current version folder to certs/<name>/revoked/<serial>/ and removes `live`, so the
+   * key is out of the live path and out of the pruned archive; a later put starts afresh.
+   */
+  async quarantineCertificate(name: string): Promise<string | undefined> {
+    const live = this.livePath(name);
+    const current = await fs.realpath(live).catch((error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return undefined;
+      throw this.ioError('read', live, error);
+    });
+    if (current === undefined) return undefined;
+    const meta = parseMeta((await this.readOptional(path.join(current, FILES.meta))) ?? '');
+    const serial = (meta?.serial ?? '').replace(/[^A-Za-z0-9]/g, '') || path.basename(current);
+    const target = path.join(this.certDir(name), 'revoked', serial);
+    const moved = await this.io('quarantine the certificate in', target, async () => {
+      await ensureDir(path.dirname(target), DIR_MODE);
+      // A second quarantine of the same serial (a retried command) keeps both.
+      const free = (await fs.lstat(target).catch(() => undefined)) ? `${target}-${this.clock.now().getTime()}` : target;
+      await fs.rename(current, free);
+      await fs.unlink(live);
+      return free;
+    });
+    this.logger.info({ cert: name, serial }, 'certificate moved out of the live path');
+    return moved;
+  }
+
   /** Names that have a current certificate, sorted. */
   async listCertificateNames(): Promise<string[]> {
     const certs = path.join(this.dir, 'certs');
@@ -244,6 +271,31 @@ export class FileStore implements StateStore {
   private sinkStateFile(certName: string, sinkName: string): string {
     if (!SAFE_NAME.test(sinkName)) throw new CertkeeperError('CONFIG_INVALID', `sink name "${sinkName}" cannot be used as a file name`, { retryable: false });
     return path.join(this.certDir(certName), 'sinks', `${sinkName}.json`);
+  }
+
+  // ---- per-issuer data (rate-limit backoff per CA and account) ----
+
+  async getIssuerState(key: string): Promise<Record<string, unknown> | undefined> {
+    const file = this.issuerStateFile(key);
+    const text = await this.readOptional(file);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new CertkeeperError('STATE_CORRUPT', `${file} is not valid JSON`, { cause: error });
+    }
+  }
+
+  async putIssuerState(key: string, data: Record<string, unknown>): Promise<void> {
+    const file = this.issuerStateFile(key);
+    await this.io('write', file, async () => {
+      await ensureDir(path.dirname(file), DIR_MODE);
+      await atomicWriteFile(file, `${JSON.stringify({ key, ...data }, null, 2)}\n`, { mode: FILE_MODE });
+    });
+  }
+
+  private issuerStateFile(key: string): string {
+    return path.join(this.dir, 'issuers', `${createHash('sha256').update(key).digest('hex').slice(0, 16)}.json`);
   }
 
   // ---- accounts ----

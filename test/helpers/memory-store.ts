@@ -41,6 +41,13 @@ export class MemoryStore implements StateStore {
     return stored;
   }
 
+  async quarantineCertificate(name: string): Promise<string | undefined> {
+    const stored = this.certificates.get(name);
+    if (!stored) return undefined;
+    this.certificates.delete(name);
+    return `/memory/${name}/revoked/${stored.info.serial}`;
+  }
+
   async listCertificateNames(): Promise<string[]> {
     return [...this.certificates.keys()].sort();
   }
@@ -69,6 +76,16 @@ export class MemoryStore implements StateStore {
 
   async putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {
     this.sinkStates.set(`${certName}/${sinkName}`, data);
+  }
+
+  private readonly issuerStates = new Map<string, Record<string, unknown>>();
+
+  async getIssuerState(key: string): Promise<Record<string, unknown> | undefined> {
+    return this.issuerStates.get(key);
+  }
+
+  async putIssuerState(key: string, data: Record<string, unknown>): Promise<void> {
+    this.issuerStates.set(key, data);
   }
 
   async appendHistory(entry: HistoryEntry): Promise<void> {

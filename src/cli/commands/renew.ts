@@ -3,6 +3,7 @@
 import type { Logger } from '../../core/logger.js';
 import type { EngineEvent, CertOutcome } from '../../engine/events.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
+import { dryRunTarget } from '../../engine/rehearse.js';
 import { formatDuration } from '../../core/duration.js';
 import { ProgressView } from '../progress.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
@@ -12,6 +13,8 @@ import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type G
 export interface RenewCommandOptions {
   cert?: string[];
   force?: boolean;
+  /** With --force: spend the last order of the duplicate-certificate budget too. */
+  yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -41,23 +44,27 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   let report: RenewReport;
   try {
     const deps = await wire(config, { clock: io.clock, logger, onEvent });
-    report = await renew({ certs: options.cert ?? [], overrideBackoff: (options.cert ?? []).length > 0, force: options.force ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
+    report = await renew({ certs: options.cert ?? [], overrideBackoff: (options.cert ?? []).length > 0, force: options.force ?? false, yes: options.yes ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
   } finally {
     view?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
+  // A dry run went to the rehearsal directory (a staging twin when one is known or configured).
+  // (Per certificate, each outcome's message names the directory its dry run used.)
+  const directoryUrl = options.dryRun ? dryRunTarget(config, options.cert?.length === 1 ? options.cert[0] : undefined).directoryUrl : config.acme.directoryUrl;
   if (options.json) {
-    io.stdout.write(`${JSON.stringify({ ...report, directoryUrl: config.acme.directoryUrl, dryRun: options.dryRun ?? false }, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify({ ...report, directoryUrl, dryRun: options.dryRun ?? false }, null, 2)}\n`);
   } else if (live) {
     io.stdout.write(summaryTable(report.outcomes));
-    io.stdout.write(`${summaryLine(report)}${options.dryRun ? ` (dry run against ${config.acme.directoryUrl})` : ''}\n`);
+    io.stdout.write(`${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}\n`);
   } else {
-    logger.info({ succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, dryRun: options.dryRun ?? false, directory: config.acme.directoryUrl }, summaryLine(report));
+    logger.info({ succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, dryRun: options.dryRun ?? false, directory: directoryUrl }, `${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}`);
   }
   flush();
-  return report.failed > 0 ? EXIT_FAILED : EXIT_OK;
+  // A certificate that verify: endpoints do not serve is a failure of the run, though it is kept.
+  return report.failed > 0 || report.outcomes.some((o) => o.verify?.ok === false) ? EXIT_FAILED : EXIT_OK;
 }
 
 function summaryLine(report: RenewReport): string {
@@ -75,7 +82,7 @@ function summaryTable(outcomes: CertOutcome[]): string {
       o.serial ? o.serial.slice(0, 16) : '-',
       shortTime(o.notAfter),
       o.result === 'skipped' ? '-' : formatDuration(o.durationMs),
-      o.result === 'failure' ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`) : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}` : o.message,
+      o.result === 'failure' ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`) : o.verify && !o.verify.ok ? oneLine(`verify failed (serving: ${o.verify.serving}): ${o.verify.error ?? ''}`) : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}${o.verify ? '; verified' : ''}` : o.message,
     ]),
   );
 }

@@ -10,6 +10,7 @@ import { atomicWriteFile } from '../../core/fs-atomic.js';
 import { CertkeeperError, describeError } from '../../core/errors.js';
 import type { Config } from '../../config/load.js';
 import { Agent } from '../../engine/agent.js';
+import { Rehearser } from '../../engine/rehearse.js';
 import { leaderGauge, startLeaderElection } from '../../ha/index.js';
 import type { AgentEvent } from '../../observe/events.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
@@ -128,18 +129,39 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   });
 
   agentRef = agent;
-  await agent.start();
+  try {
+    await agent.start();
+  } catch (error) {
+    await elector?.stop(); // release the lease and end the campaign loop, or the process would linger as a candidate
+    throw error;
+  }
   metrics.planCompleted(io.clock.now());
   served = startServedWatch(config, {
     clock: io.clock,
     logger,
     registry: metrics.registry,
     status: () => agent.status,
+    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     onEvent: (event) => {
       metrics.onEvent(event);
       dispatcher?.dispatch(event);
     },
   });
+
+  // `rehearse:` dry runs on their own schedule, one at a time, with their own engine wiring.
+  const rehearser = new Rehearser({
+    clock: io.clock,
+    logger: logger.child({ component: 'rehearse' }),
+    config: () => agent.currentConfig,
+    wire: (next) => wire(next, { clock: io.clock, logger, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) }),
+    onEvent: (event) => {
+      metrics.onEvent(event);
+      dispatcher?.dispatch(event);
+    },
+    onResult: (cert, result) => metrics.rehearsal(cert, result),
+    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
+  });
+  rehearser.start();
 
   const cron = first.daemon.schedule ?? defaultSchedule();
   const job = schedule.scheduleJob(cron, () => {
@@ -150,6 +172,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
 
   const reload = async (): Promise<{ ok: boolean; error?: string }> => {
     const result = await agent.reload();
+    rehearser.poke();
     if (!result.ok) metrics.configLoaded(false, io.clock.now());
     else metrics.planCompleted(io.clock.now());
     await saveNotifyState();
@@ -186,7 +209,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     stopping ??= (async () => {
       logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, 'stopping: no new work; in-flight orders finish or are abandoned cleanly');
       job.cancel();
-      await agent.stop(config.daemon.shutdownTimeoutMs);
+      await Promise.all([agent.stop(config.daemon.shutdownTimeoutMs), rehearser.stop()]);
       await served?.stop();
       await elector?.stop(); // releases the lease: a follower takes over at once
       await saveNotifyState();

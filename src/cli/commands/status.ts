@@ -5,17 +5,27 @@ import { statusRows, type StatusRow } from '../../engine/status.js';
 import { FileStore } from '../../state/file-store.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
+import { loadWatchResults } from '../../verify/watcher.js';
+import { renderEndpoints } from './probe.js';
 
-export async function statusCommand(options: { json?: boolean }, global: GlobalOptions, io: CommandIo): Promise<number> {
+export async function statusCommand(options: { json?: boolean; endpoints?: boolean }, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
   const { logger } = commandLogger(global, io, config);
   const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
   const rows = await statusRows({ config, store, clock: io.clock, logger });
+  if (options.endpoints) {
+    // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).
+    const watched = (await loadWatchResults(config.stateDir)) ?? [];
+    io.stdout.write(options.json ? `${JSON.stringify(watched, null, 2)}\n` : renderEndpoints(watched));
+    return EXIT_OK;
+  }
   if (options.json) {
     io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
     return EXIT_OK;
   }
   io.stdout.write(renderStatus(rows, io.clock.now()));
+  const watched = config.watch?.endpoints.length ? await loadWatchResults(config.stateDir) : undefined;
+  if (watched) io.stdout.write(`\nwatched endpoints (last probed by certkeeper run; probe them now: certkeeper probe)\n${renderEndpoints(watched)}`);
   return EXIT_OK;
 }
 
@@ -32,14 +42,16 @@ export function renderStatus(rows: StatusRow[], now: Date): string {
       renewAtText(row, now),
       row.serial ? row.serial.slice(0, 16) : '-',
       row.domains.join(' '),
-      lastText(row),
+      lastText(row) + (row.serving ? `; serving: ${row.serving}` : '') + (row.lastRehearsal ? `; rehearsal ${row.lastRehearsal.result} ${shortTime(row.lastRehearsal.at)}` : '') +
+        (row.rateLimited?.length ? `; rate-limited: ${row.rateLimited.map((r) => `${r.issuer} until ${shortTime(r.until)}`).join(', ')}` : ''),
     ]),
   );
 }
 
 function renewAtText(row: StatusRow, now: Date): string {
-  if (row.renewReason === 'not-due' && row.renewAt) {
-    return `${shortTime(row.renewAt)} (in ${formatDuration(Date.parse(row.renewAt) - now.getTime())})`;
+  if ((row.renewReason === 'not-due' || row.renewReason === 'loop-guard') && row.renewAt) {
+    const rule = row.renewRule === 'ari' ? ', ARI window' : row.renewRule === 'loop-guard' ? ', loop guard' : row.renewRule === 'emergency' ? ', emergency' : '';
+    return `${shortTime(row.renewAt)} (in ${formatDuration(Date.parse(row.renewAt) - now.getTime())}${rule})`;
   }
   const why: Record<string, string> = {
     missing: 'now (not issued yet)',
@@ -47,6 +59,8 @@ function renewAtText(row: StatusRow, now: Date): string {
     'key-type-changed': 'now (key type changed)',
     expired: 'now (expired)',
     threshold: 'now (inside renewal window)',
+    ari: 'now (the CA asked: ARI window)',
+    emergency: 'now (emergency: 1/20 of the lifetime left)',
   };
   return why[row.renewReason] ?? row.renewMessage;
 }

@@ -6,7 +6,7 @@ import { durationMs } from '../../core/fields.js';
 import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEventType } from '../events.js';
 
 /** What operators want by default: problems, and the all-clear after them. */
-export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'recovered'];
+export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'recovered', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'];
 export const DEFAULT_REPEAT_AFTER_MS = 6 * 3_600_000;
 export const DEFAULT_NOTIFY_RETRIES = 3;
 

@@ -58,7 +58,7 @@ export interface DispatcherOptions {
 }
 
 /** Events that open an alert: a later `recovered` for the certificate closes it. */
-const ALERT_TYPES: ReadonlySet<AgentEventType> = new Set<AgentEventType>(['failed', 'deploy_failed', 'expiring']);
+const ALERT_TYPES: ReadonlySet<AgentEventType> = new Set<AgentEventType>(['failed', 'deploy_failed', 'expiring', 'verify_failed', 'rehearsal_failed']);
 
 const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
@@ -174,6 +174,15 @@ export class Dispatcher {
   /** The per-target decision; updates the target's memory when the event is queued. */
   private admit(state: TargetState, event: AgentEvent): { action: DispatchAction; reason: string } {
     const { policy } = state.target;
+    if (event.type === 'rehearsal_recovered') {
+      // Ends only the rehearsal alert: a real renewal failure of the same certificate stays open.
+      const key = `${event.cert}|rehearsal_failed|`;
+      const told = state.lastSent.has(key);
+      state.lastSent.delete(key);
+      if (!policy.events.includes(event.type)) return { action: 'filtered', reason: 'event-not-selected' };
+      if (!told) return { action: 'filtered', reason: 'no-prior-alert' };
+      return { action: 'queued', reason: 'recovery' };
+    }
     if (event.type === 'recovered') {
       const told = state.openAlerts.has(event.cert);
       this.forgetCert(state, event.cert);

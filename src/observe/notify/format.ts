@@ -11,13 +11,17 @@ const WHAT: Record<AgentEventType, string> = {
   deploy_failed: 'deploy failed',
   expiring: 'certificate expiring, not renewed',
   recovered: 'recovered',
+  verified: 'endpoints serve the new certificate',
+  verify_failed: 'endpoint check failed',
+  rehearsal_failed: 'rehearsal (dry run) failed',
+  rehearsal_recovered: 'rehearsal passes again',
 };
 
 const SEVERITY_TAG: Record<Severity, string> = { info: 'INFO', warning: 'WARNING', critical: 'CRITICAL' };
 
 /** "[CRITICAL] www: renewal failed", "[INFO] www: recovered", "[WARNING] www: deploy failed (sink nginx)". */
 export function headline(event: AgentEvent): string {
-  const tag = event.type === 'recovered' ? 'RESOLVED' : SEVERITY_TAG[event.severity];
+  const tag = event.type === 'recovered' || event.type === 'rehearsal_recovered' ? 'RESOLVED' : SEVERITY_TAG[event.severity];
   const sink = event.sink ? ` (sink ${event.sink})` : '';
   return `[${tag}] ${event.cert}: ${WHAT[event.type]}${sink}`;
 }
@@ -36,6 +40,8 @@ export function facts(event: AgentEvent): Fact[] {
     { title: 'Severity', value: event.severity },
   ];
   if (event.sink) out.push({ title: 'Sink', value: event.sink });
+  if (event.endpoint) out.push({ title: 'Endpoint', value: event.endpoint });
+  if (event.serving) out.push({ title: 'Serving', value: event.serving });
   if (event.notAfter) out.push({ title: 'Not after', value: event.notAfter });
   if (event.daysLeft !== undefined && event.daysLeft !== null) out.push({ title: 'Days left', value: String(event.daysLeft) });
   if (event.serial) out.push({ title: 'Serial', value: event.serial });

@@ -26,6 +26,7 @@ const rows: StatusRow[] = [
     lastResult: { at: '2026-01-01T00:00:00.000Z', action: 'issue', result: 'success', error: null },
     consecutiveFailures: 0,
     nextAttemptAt: null,
+    configChanged: false,
   },
 ];
 

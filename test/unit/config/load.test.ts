@@ -56,7 +56,7 @@ describe('config loading', () => {
     const cert = config.certificates[0]!;
     expect(cert.domains).toEqual(['example.com', '*.example.com']);
     expect(cert.keyType).toBe('ecdsa-p256');
-    expect(cert.renewBefore).toEqual({ kind: 'fraction', fraction: 0.33 });
+    expect(cert.renewBefore).toEqual({ kind: 'fraction', fraction: 0.33, shortLifetimeFraction: 0.5 });
     expect(config.dns.corp).toMatchObject({ type: 'rfc2136', tsigSecret: env.TSIG_SECRET, tsigAlgorithm: 'hmac-sha256' });
     expect(config.sinks.web).toMatchObject({ dir: path.join(dir, 'out/{cert}'), keyMode: 0o600 });
     expect(config.sinks.reload).toMatchObject({ timeout: 60_000 });

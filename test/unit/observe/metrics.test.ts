@@ -30,6 +30,7 @@ function row(overrides: Partial<StatusRow> & { name: string }): StatusRow {
     lastResult: null,
     consecutiveFailures: 0,
     nextAttemptAt: null,
+    configChanged: false,
     ...overrides,
   };
 }

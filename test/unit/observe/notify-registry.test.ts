@@ -5,10 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/logger.js';
 import { buildNotifyTargets, createNotifier, notifierTypes } from '../../../src/observe/notify/registry.js';
 import { notifySchema, notifyTargetSchema } from '../../../src/observe/notify/schema.js';
+import { DEFAULT_NOTIFY_EVENTS } from '../../../src/observe/notify/delivery-schema.js';
 
 const NOTIFY_DIR = fileURLToPath(new URL('../../../src/observe/notify/', import.meta.url));
 
 describe('notifier registry', () => {
+  it('delivers problems by default, including endpoint checks (verify_failed)', () => {
+    expect(DEFAULT_NOTIFY_EVENTS).toEqual(expect.arrayContaining(['failed', 'deploy_failed', 'expiring', 'recovered', 'verify_failed']));
+  });
+
   it('has exactly one entry per folder under src/observe/notify/', () => {
     const folders = readdirSync(NOTIFY_DIR, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
@@ -36,7 +41,7 @@ describe('notifier registry', () => {
       teams: { type: 'teams', url: 'https://example.webhook.office.com/x', events: ['failed', 'recovered'] },
       page: { type: 'exec', command: ['/usr/local/bin/page'], timeout: '5s', retries: 0 },
     });
-    expect(config.hook).toMatchObject({ events: ['failed', 'deploy_failed', 'expiring', 'recovered'], minSeverity: 'warning', repeatAfter: 6 * 3_600_000, retries: 3, timeout: 10_000 });
+    expect(config.hook).toMatchObject({ events: [...DEFAULT_NOTIFY_EVENTS], minSeverity: 'warning', repeatAfter: 6 * 3_600_000, retries: 3, timeout: 10_000 });
     expect(config.chat).toMatchObject({ repeatAfter: 3_600_000, minSeverity: 'critical', blocks: true });
     expect(config.page).toMatchObject({ timeout: 5_000, retries: 0, env: {} });
     const targets = buildNotifyTargets(config, { logger: silentLogger });
@@ -46,7 +51,7 @@ describe('notifier registry', () => {
       ['teams', 'teams', 10_000],
       ['page', 'exec', 5_000],
     ]);
-    expect(targets[1]!.policy).toEqual({ events: ['failed', 'deploy_failed', 'expiring', 'recovered'], minSeverity: 'critical', repeatAfterMs: 3_600_000, retries: 3, timeoutMs: 10_000 });
+    expect(targets[1]!.policy).toEqual({ events: [...DEFAULT_NOTIFY_EVENTS], minSeverity: 'critical', repeatAfterMs: 3_600_000, retries: 3, timeoutMs: 10_000 });
     expect(createNotifier(config.page!, { name: 'p', logger: silentLogger }).name).toBe('p');
   });
 

@@ -1,0 +1,43 @@
+// Fills a certkeeper state dir with self-signed ECDSA P-256 certificates through the real FileStore
+// (dist/), one per name, so `renew`, `status` and `run` have a fleet to look at without a CA.
+
+import { webcrypto } from 'node:crypto';
+import path from 'node:path';
+import { REPO } from './common.mjs';
+
+const DAY_MS = 86_400_000;
+
+/** Stores certificate `name` for `domain` valid from now-1d for `days`; returns nothing. */
+export async function populate(stateDir, certs, { days = 90, concurrency = 16, onProgress } = {}) {
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(webcrypto);
+  const { FileStore } = await import(path.join(REPO, 'dist/state/file-store.js'));
+  const { systemClock } = await import(path.join(REPO, 'dist/core/clock.js'));
+  const store = await FileStore.open({ dir: stateDir, clock: systemClock });
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const queue = [...certs];
+  let done = 0;
+  const one = async ({ name, domains }) => {
+    const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+    const notBefore = new Date(Date.now() - DAY_MS);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({
+      serialNumber: webcrypto.getRandomValues(new Uint8Array(16)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '7'),
+      name: `CN=${domains[0]}`,
+      notBefore,
+      notAfter: new Date(notBefore.getTime() + days * DAY_MS),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [new x509.SubjectAlternativeNameExtension(domains.map((value) => ({ type: 'dns', value })))],
+    });
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+    const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g).join('\n')}\n-----END PRIVATE KEY-----\n`;
+    const certPem = `${cert.toString('pem').trim()}\n`;
+    await store.putCertificate(name, { certPem, chainPem: '', fullchainPem: certPem, keyPem }, { directoryUrl: 'https://bench.invalid/dir', issuedAt: notBefore });
+    done++;
+    if (onProgress && done % 1000 === 0) onProgress(done);
+  };
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let c = queue.shift(); c !== undefined; c = queue.shift()) await one(c);
+  }));
+  return store;
+}

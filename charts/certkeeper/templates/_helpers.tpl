@@ -1,0 +1,64 @@
+{{/* Names and labels shared by every template. */}}
+
+{{- define "certkeeper.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "certkeeper.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "certkeeper.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "certkeeper.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "certkeeper.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "certkeeper.labels" -}}
+helm.sh/chart: {{ include "certkeeper.chart" . }}
+{{ include "certkeeper.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "certkeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "certkeeper.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "certkeeper.leaseName" -}}
+{{- default (include "certkeeper.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{- define "certkeeper.secretNamespaces" -}}
+{{- if .Values.rbac.secretNamespaces }}
+{{- join "," .Values.rbac.secretNamespaces }}
+{{- else }}
+{{- .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/* The config the agent reads: values.config plus what the chart owns (state, http, ha). */}}
+{{- define "certkeeper.config" -}}
+{{- $managed := dict "stateDir" "/var/lib/certkeeper" "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.service.port))) }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- $lease := dict "leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration" .Values.leaderElection.leaseDuration "renewInterval" .Values.leaderElection.renewInterval }}
+{{- $_ := set $managed "ha" (dict "kubernetes" $lease) }}
+{{- end }}
+{{- toYaml (mergeOverwrite (deepCopy .Values.config) $managed) }}
+{{- end }}

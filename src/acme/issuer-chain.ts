@@ -1,0 +1,97 @@
+// Issuer fallback (as Caddy does): the certificate's issuers in order; a CA-side failure (5xx,
+// rate limit, unreachable) moves on to the next one, anything that is ours or the name's
+// (validation, DNS, config, cancel) stops at once. A rate limit is remembered per CA and account
+// with its Retry-After in the state store, and no request goes to that CA until it has passed.
+
+import type { Clock } from '../core/clock.js';
+import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IssuerSettings } from '../config/issuers.js';
+import { issuersFor } from '../config/issuers.js';
+import type { StateStore } from '../state/contract.js';
+import { activeRateLimit, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
+import type { AcmeIssuer, IssueRequest as AcmeIssueRequest, IssueResult } from './issuer.js';
+
+/** Without a Retry-After, a rate-limited CA is left alone this long. */
+export const DEFAULT_RATE_LIMIT_BACKOFF_SECONDS = 3600;
+
+export interface ChainIssueRequest extends AcmeIssueRequest {
+  /** Issuer names in the order to try (all, in config order, when absent). */
+  issuers?: string[] | undefined;
+}
+
+export interface ChainIssueResult extends IssueResult {
+  issuer: string;
+}
+
+export interface IssuerChainOptions {
+  issuers: IssuerSettings[];
+  /** The ACME issuer of one CA (built once per issuer by the caller). */
+  issuerFor(settings: IssuerSettings): Promise<AcmeIssuer>;
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Failures on the CA's side, where another CA may well succeed. */
+export function isCaSideFailure(error: CertkeeperError): boolean {
+  if (error.code === 'ACME_RATE_LIMITED' || error.code === 'ACME_UNREACHABLE') return true;
+  if (error.code !== 'ACME_ERROR') return false;
+  const status = error.details?.httpStatus;
+  return (typeof status === 'number' && status >= 500) || error.details?.acmeType === 'serverInternal';
+}
+
+export interface IssuerChain {
+  readonly directoryUrl: string;
+  issue(request: ChainIssueRequest): Promise<ChainIssueResult>;
+}
+
+export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
+  const { store, clock, logger } = options;
+  return {
+    directoryUrl: options.issuers[0]?.directoryUrl ?? '',
+    async issue(request) {
+      const candidates = issuersFor(options.issuers, request.issuers);
+      const log = logger.child({ cert: request.certName });
+      const waiting: { name: string; until: string }[] = [];
+      let lastError: CertkeeperError | undefined;
+      for (const [index, settings] of candidates.entries()) {
+        const limited = await activeRateLimit(store, settings, clock.now());
+        if (limited) {
+          log.warn({ issuer: settings.name, until: limited.rateLimitedUntil }, `issuer ${settings.name} is rate-limited; not asking it before ${limited.rateLimitedUntil}`);
+          waiting.push({ name: settings.name, until: limited.rateLimitedUntil });
+          continue;
+        }
+        const { issuers: _names, ...rest } = request;
+        try {
+          const issuer = await options.issuerFor(settings);
+          const result = await issuer.issue({
+            ...rest,
+            profile: request.profile ?? settings.profile,
+          });
+          return { ...result, issuer: settings.name };
+        } catch (thrown) {
+          const error = toCertkeeperError(thrown, 'ACME_ERROR');
+          if (error.code === 'ACME_RATE_LIMITED') {
+            const seconds = error.retryAfterSeconds ?? DEFAULT_RATE_LIMIT_BACKOFF_SECONDS;
+            const until = new Date(clock.now().getTime() + seconds * 1000).toISOString();
+            const state: RateLimitState = { rateLimitedUntil: until, detail: describeError(error), at: clock.now().toISOString() };
+            await recordRateLimit(store, settings, state);
+            log.warn({ issuer: settings.name, until }, `issuer ${settings.name} rate-limited this account until ${until}`);
+          }
+          const next = candidates[index + 1];
+          if (!isCaSideFailure(error) || next === undefined) throw error;
+          log.warn({ issuer: settings.name, next: next.name, code: error.code, err: describeError(error) }, `issuer ${settings.name} failed on its side; trying ${next.name}`);
+          lastError = error;
+        }
+      }
+      if (lastError) throw lastError;
+      const soonest = waiting.map((w) => Date.parse(w.until)).reduce((a, b) => Math.min(a, b), Infinity);
+      throw new CertkeeperError('ACME_RATE_LIMITED', `every issuer is rate-limited: ${waiting.map((w) => `${w.name} until ${w.until}`).join(', ')}`, {
+        retryable: true,
+        retryAfterSeconds: Number.isFinite(soonest) ? Math.max(1, Math.ceil((soonest - clock.now().getTime()) / 1000)) : undefined,
+        details: { issuers: waiting },
+      });
+    },
+  };
+}

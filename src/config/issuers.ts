@@ -1,0 +1,62 @@
+// `issuers:`: an ordered list of ACME CAs, tried in turn when one fails on its side (5xx, rate
+// limit, outage). `acme:` is the one-issuer case. Owns the cross-checks: exactly one of the two,
+// unique names, and per-certificate `issuers:` that name listed issuers.
+
+import type { z } from 'zod';
+import type { AcmeSettings } from './load.js';
+import type { configSchema } from './schema.js';
+import type { TreeProblem, YamlPath } from './expand.js';
+
+type RawConfig = z.infer<typeof configSchema>;
+export type RawAcme = NonNullable<RawConfig['acme']>;
+
+export interface IssuerSettings extends AcmeSettings {
+  /** What certificates' `issuers:` and status call it: `name:`, else "default" (`acme:`) or "issuer<N>". */
+  name: string;
+}
+
+/** The name given to the issuer of `acme:`. */
+export const DEFAULT_ISSUER_NAME = 'default';
+
+export function buildIssuers(
+  raw: RawConfig,
+  baseDir: string,
+  problems: TreeProblem[],
+  buildAcme: (raw: RawAcme, baseDir: string, problems: TreeProblem[], at: YamlPath) => AcmeSettings,
+): IssuerSettings[] {
+  if (raw.acme && raw.issuers) {
+    problems.push({ path: ['issuers'], message: 'give either acme: (one CA) or issuers: (an ordered list), not both' });
+    return [];
+  }
+  if (!raw.acme && !raw.issuers) {
+    problems.push({ path: ['acme'], message: 'is required (or issuers:, an ordered list of CAs)' });
+    return [];
+  }
+  const issuers: IssuerSettings[] = raw.acme
+    ? [{ ...buildAcme(raw.acme, baseDir, problems, ['acme']), name: DEFAULT_ISSUER_NAME }]
+    : (raw.issuers ?? []).map((entry, index) => {
+        const { name, ...acme } = entry;
+        return { ...buildAcme(acme, baseDir, problems, ['issuers', index]), name: name ?? `issuer${index + 1}` };
+      });
+  const seen = new Map<string, number>();
+  issuers.forEach((issuer, index) => {
+    const previous = seen.get(issuer.name);
+    if (previous !== undefined) problems.push({ path: ['issuers', index, 'name'], message: `"${issuer.name}" is already used by issuers[${previous}]` });
+    seen.set(issuer.name, index);
+  });
+  raw.certificates.forEach((cert, index) => {
+    (cert.issuers ?? []).forEach((name, j) => {
+      if (!seen.has(name)) {
+        problems.push({ path: ['certificates', index, 'issuers', j], message: `no issuer named "${name}" (defined: ${issuers.map((i) => i.name).join(', ') || 'none'})` });
+      }
+    });
+    if (cert.issuers && new Set(cert.issuers).size !== cert.issuers.length) problems.push({ path: ['certificates', index, 'issuers'], message: 'an issuer is listed twice' });
+  });
+  return issuers;
+}
+
+/** The issuers of one certificate, in the order to try them. */
+export function issuersFor(all: IssuerSettings[], names: string[] | undefined): IssuerSettings[] {
+  if (!names) return all;
+  return names.flatMap((name) => all.filter((issuer) => issuer.name === name));
+}

@@ -1,0 +1,92 @@
+// Sink checks, per certificate and sink: a files sink's folder can be created and written, an
+// exec hook's program is executable, an ACM target ARN exists with a key type the configured
+// one can be re-imported over.
+
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { describeError } from '../core/errors.js';
+import type { CertificateSpec, KeyType } from '../core/types.js';
+import type { SinkConfig } from '../config/schema.js';
+import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
+import { executableProblem } from './executable.js';
+
+/** ACM's KeyAlgorithm for each certkeeper key type: a re-import must keep it. */
+export const ACM_KEY_ALGORITHM_OF: Record<KeyType, string> = {
+  'ecdsa-p256': 'EC_prime256v1',
+  'ecdsa-p384': 'EC_secp384r1',
+  'rsa-2048': 'RSA_2048',
+  'rsa-3072': 'RSA_3072',
+  'rsa-4096': 'RSA_4096',
+};
+
+/** Why files cannot be published at `dir` (its nearest existing ancestor must be a writable folder), or undefined. */
+export async function writableProblem(dir: string): Promise<string | undefined> {
+  // publishFileSet writes version folders beside `dir`, so its parent is what must be writable.
+  let current = path.dirname(path.resolve(dir));
+  for (;;) {
+    const stat = await fs.stat(current).catch((error: NodeJS.ErrnoException) => error);
+    if (!(stat instanceof Error)) {
+      if (!stat.isDirectory()) return `${current} is not a folder`;
+      try {
+        await fs.access(current, constants.W_OK | constants.X_OK);
+        return undefined;
+      } catch {
+        return `${current} is not writable by this user`;
+      }
+    }
+    if (stat.code === 'ENOTDIR') return `${current} lies under a file, not a folder`;
+    if (stat.code !== 'ENOENT') return `${current}: ${stat.code ?? stat.message}`;
+    const parent = path.dirname(current);
+    if (parent === current) return `no existing folder above ${dir}`;
+    current = parent;
+  }
+}
+
+export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkConfig): Check {
+  const check = 'sink';
+  return {
+    name: check,
+    cert: spec.name,
+    async run(ctx): Promise<CheckResult[]> {
+      switch (sink.type) {
+        case 'files': {
+          const dir = path.resolve(sink.dir.replaceAll('{cert}', spec.name));
+          const problem = await writableProblem(dir);
+          return [problem ? fail(check, `${sinkName}: cannot write ${dir}: ${problem}`, spec.name) : pass(check, `${sinkName}: ${dir} is writable`, spec.name)];
+        }
+        case 'exec': {
+          const program = sink.command[0]!;
+          const problem = await executableProblem(program, sink.cwd ?? process.cwd(), sink.env.PATH ?? process.env.PATH);
+          return [problem ? fail(check, `${sinkName}: hook ${problem}`, spec.name) : pass(check, `${sinkName}: hook ${program} is executable`, spec.name)];
+        }
+        case 'acm':
+          return [await acmResult(spec, sinkName, sink, ctx)];
+        default:
+          return [pass(check, `${sinkName}: no doctor check for ${sink.type} sinks`, spec.name)];
+      }
+    },
+  };
+}
+
+async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<SinkConfig, { type: 'acm' }>, ctx: DoctorContext): Promise<CheckResult> {
+  const check = 'sink';
+  const state = await ctx.store.getSinkState(spec.name, sinkName);
+  const arn = sink.certificateArn ?? (typeof state?.certificateArn === 'string' ? state.certificateArn : undefined);
+  if (!arn) return pass(check, `${sinkName}: nothing imported yet (the first deploy imports a new certificate)`, spec.name);
+  try {
+    const { openAcm } = await import('../sinks/acm/aws.js');
+    const api = await openAcm({ region: sink.region, endpoint: sink.endpoint, roleArn: sink.roleArn, sessionName: 'certkeeper-doctor' }, ctx.clock);
+    const detail = await api.describeCertificate(arn, ctx.signal);
+    const want = ACM_KEY_ALGORITHM_OF[spec.keyType];
+    if (detail.KeyAlgorithm && detail.KeyAlgorithm !== want) {
+      return fail(check, `${sinkName}: ${arn} holds a ${detail.KeyAlgorithm} key; ACM cannot re-import it with ${want} (keyType ${spec.keyType})`, spec.name);
+    }
+    return pass(check, `${sinkName}: ${arn} exists (${detail.KeyAlgorithm ?? 'key type unknown'})`, spec.name);
+  } catch (error) {
+    const { awsErrorName } = await import('../sinks/acm/aws.js');
+    const text = describeError(error);
+    return awsErrorName(error) === 'ResourceNotFoundException'
+      ? fail(check, `${sinkName}: ${arn} does not exist: ${text}`, spec.name)
+      : warn(check, `${sinkName}: cannot check ${arn}: ${text}`, spec.name);
+  }
+}

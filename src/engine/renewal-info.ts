@@ -1,0 +1,127 @@
+// ARI in planning: the CA's renewal window for each stored certificate, asked at most once per
+// Retry-After (default 6 h) and kept in the state store beside the certificate (sink-like state
+// "acme.ari", a name no sink can have), with the moment chosen inside the window. The decision
+// itself stays pure (plan/renewal.ts takes the stored window as input).
+
+import { createHash } from 'node:crypto';
+import { describeError } from '../core/errors.js';
+import type { CertificateSpec, StoredCertificate } from '../core/types.js';
+import { issuersFor } from '../config/issuers.js';
+import { activeRateLimit } from '../state/issuer-state.js';
+import type { RenewalWindow } from '../plan/renewal.js';
+import type { StateStore } from '../state/contract.js';
+import { mapLimit } from './concurrency.js';
+import type { EngineDeps } from './contracts.js';
+
+export const ARI_STATE_KEY = 'acme.ari';
+/** After a failed lookup, ask again no sooner than this (planning must not hammer a sick CA). */
+const ERROR_RECHECK_MS = 3_600_000;
+/** Re-check at least twice a day whatever Retry-After says. */
+const MAX_RECHECK_MS = 12 * 3_600_000;
+
+/** What is stored per certificate. */
+export interface AriRecord {
+  serial: string;
+  directoryUrl: string;
+  supported: boolean;
+  certId?: string;
+  start?: string;
+  end?: string;
+  selectedAt?: string;
+  explanationUrl?: string | null;
+  checkedAt: string;
+  nextCheckAt: string;
+  error?: string;
+}
+
+export async function readAriRecord(store: StateStore, cert: StoredCertificate): Promise<AriRecord | undefined> {
+  const data = (await store.getSinkState(cert.name, ARI_STATE_KEY).catch(() => undefined)) as AriRecord | undefined;
+  return data && data.serial === cert.info.serial && data.directoryUrl === cert.directoryUrl ? data : undefined;
+}
+
+/** The stored window of this very certificate, as the renewal decision takes it. */
+export function windowOf(record: AriRecord | undefined): RenewalWindow | undefined {
+  if (!record?.supported || !record.start || !record.end || !record.selectedAt) return undefined;
+  return { start: new Date(record.start), end: new Date(record.end), selectedAt: new Date(record.selectedAt), explanationUrl: record.explanationUrl ?? null };
+}
+
+/**
+ * A stable "random" moment in the window: the same certificate and window always give the same
+ * time (no churn across runs and replicas), different certificates spread out.
+ */
+export function selectInWindow(start: Date, end: Date, seed: string): Date {
+  const fraction = createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
+  return new Date(start.getTime() + Math.floor(fraction * (end.getTime() - start.getTime())));
+}
+
+/** The ARI record for `cert`, refreshed from the CA when the stored one is due for a re-check. */
+export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
+  const previous = await readAriRecord(deps.store, cert);
+  if (!deps.renewalInfo) return previous;
+  const now = deps.clock.now();
+  if (previous && Date.parse(previous.nextCheckAt) > now.getTime()) return previous;
+  const base = { serial: cert.info.serial, directoryUrl: cert.directoryUrl, checkedAt: now.toISOString() };
+  let record: AriRecord;
+  try {
+    const answer = await deps.renewalInfo(cert, signal);
+    if (!answer.supported) {
+      record = { ...base, supported: false, nextCheckAt: new Date(now.getTime() + MAX_RECHECK_MS).toISOString() };
+    } else {
+      const { start, end, explanationUrl, retryAfterSeconds } = answer.info;
+      const same = previous?.start === start.toISOString() && previous.end === end.toISOString() && previous.selectedAt !== undefined;
+      const selectedAt = same ? previous.selectedAt! : selectInWindow(start, end, `${cert.name}/${cert.info.serial}/${start.toISOString()}`).toISOString();
+      const wait = Math.min(retryAfterSeconds * 1000, MAX_RECHECK_MS);
+      record = { ...base, supported: true, certId: answer.certId, start: start.toISOString(), end: end.toISOString(), selectedAt, explanationUrl, nextCheckAt: new Date(now.getTime() + wait).toISOString() };
+      if (!same) {
+        deps.logger.info(
+          { cert: cert.name, windowStart: record.start, windowEnd: record.end, selectedAt, ...(explanationUrl ? { explanationUrl } : {}) },
+          explanationUrl ? `ARI: the CA suggests renewing between ${record.start} and ${record.end}; see ${explanationUrl}` : `ARI: the CA suggests renewing between ${record.start} and ${record.end}`,
+        );
+      }
+    }
+  } catch (error) {
+    if (signal?.aborted) return previous;
+    deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup failed; keeping what is known');
+    record = { ...(previous ?? { ...base, supported: false }), checkedAt: now.toISOString(), nextCheckAt: new Date(now.getTime() + ERROR_RECHECK_MS).toISOString(), error: describeError(error) };
+  }
+  await deps.store.putSinkState(cert.name, ARI_STATE_KEY, { ...record });
+  return record;
+}
+
+/** For the daemon's planning: every configured certificate with a stored one, a few at a time. */
+export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSignal): Promise<void> {
+  if (!deps.renewalInfo) return;
+  await mapLimit(deps.config.certificates, deps.config.maxConcurrent, async (spec) => {
+    try {
+      const stored = await deps.store.getCertificate(spec.name);
+      if (stored) await refreshRenewalInfo(stored, deps, signal);
+    } catch (error) {
+      deps.logger.warn({ cert: spec.name, err: describeError(error) }, 'ARI refresh failed');
+    }
+  });
+}
+
+/** What `status` adds for ARI and issuers: the stored window and the CAs that are rate-limiting this certificate's issuers. */
+export interface IssuanceStatus {
+  ari: { windowStart: string; windowEnd: string; selectedAt: string; explanationUrl: string | null; nextCheckAt: string } | null;
+  rateLimited: { issuer: string; until: string }[];
+}
+
+export async function issuanceStatus(spec: CertificateSpec, stored: StoredCertificate | undefined, deps: Pick<EngineDeps, 'config' | 'store'>, now: Date): Promise<{ window: RenewalWindow | undefined; extras: IssuanceStatus }> {
+  const record = stored ? await readAriRecord(deps.store, stored) : undefined;
+  const window = windowOf(record);
+  const rateLimited: IssuanceStatus['rateLimited'] = [];
+  for (const issuer of issuersFor(deps.config.issuers ?? [], spec.issuers)) {
+    const limited = await activeRateLimit(deps.store, issuer, now).catch(() => undefined);
+    if (limited) rateLimited.push({ issuer: issuer.name, until: limited.rateLimitedUntil });
+  }
+  return {
+    window,
+    extras: {
+      ari: window && record
+        ? { windowStart: record.start!, windowEnd: record.end!, selectedAt: record.selectedAt!, explanationUrl: record.explanationUrl ?? null, nextCheckAt: record.nextCheckAt }
+        : null,
+      rateLimited,
+    },
+  };
+}

@@ -1,0 +1,167 @@
+// The Watcher behind `watch:`: probes endpoints certkeeper does not manage on an interval (the
+// injected clock), judges each (reachable, trusted, name, expiry against the alert thresholds),
+// notes drift against the managed certificates, emits agent events and keeps the latest results
+// — in memory for metrics, and in <stateDir>/watch.json for `status`. Started by `certkeeper run`.
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { describeError, isAbortError } from '../core/errors.js';
+import { atomicWriteFile } from '../core/fs-atomic.js';
+import type { Logger } from '../core/logger.js';
+import type { AgentEvent } from '../observe/events.js';
+import { assessEndpoint, driftOf, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
+import { watchEvents } from './events.js';
+import { probeAll, type ProbeFn, type ProbeResult } from './probe.js';
+import type { WatchSettings } from './schema.js';
+
+export const WATCH_STATE_FILE = 'watch.json';
+
+/** One watched endpoint after a probe: what is served and what that means. */
+export interface WatchResult extends ProbeResult {
+  ok: boolean;
+  problems: EndpointAssessment['problems'];
+  messages: string[];
+  daysLeft: number | null;
+  alert: Pick<ExpiryAlert, 'alert' | 'reason' | 'severity' | 'thresholdDays'>;
+  /** The managed certificate covering the served names, and whether it is its current version. */
+  drift: Drift | null;
+}
+
+/** Probes and judges endpoints once (the Watcher's round, and `certkeeper probe`). */
+export async function checkEndpoints(
+  settings: Pick<WatchSettings, 'endpoints' | 'alertDays' | 'caBundlePem' | 'timeoutMs' | 'concurrency'>,
+  options: { clock: Clock; managed?: readonly ManagedCertificate[]; probe?: ProbeFn },
+): Promise<WatchResult[]> {
+  const results = await probeAll(settings.endpoints, {
+    concurrency: settings.concurrency,
+    timeoutMs: settings.timeoutMs,
+    now: () => options.clock.now(),
+    ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
+    ...(options.probe ? { probe: options.probe } : {}),
+  });
+  const now = options.clock.now();
+  return results.map((result) => judge(result, now, settings.alertDays, options.managed ?? []));
+}
+
+export function judge(result: ProbeResult, now: Date, alertDays: readonly number[], managed: readonly ManagedCertificate[]): WatchResult {
+  const assessment = assessEndpoint(result, now);
+  const expiry = expiryAlert(result.leaf ? new Date(result.leaf.notAfter) : null, now, alertDays);
+  return {
+    ...result,
+    ok: assessment.ok && !expiry.alert,
+    problems: assessment.problems,
+    messages: expiry.alert && expiry.reason === 'threshold' ? [...assessment.messages, expiry.message] : assessment.messages,
+    daysLeft: assessment.daysLeft,
+    alert: { alert: expiry.alert, reason: expiry.reason, severity: expiry.severity, thresholdDays: expiry.thresholdDays },
+    drift: driftOf(result, managed) ?? null,
+  };
+}
+
+export interface WatcherOptions {
+  settings: WatchSettings;
+  clock: Clock;
+  logger: Logger;
+  /** Where watch.json is written (the state directory); none: not persisted. */
+  stateDir?: string;
+  /** The managed certificates now (names and stored serials), for drift detection. */
+  managed?: () => Promise<ManagedCertificate[]>;
+  onEvent?: (event: AgentEvent) => void;
+  onResults?: (results: WatchResult[]) => void;
+  probe?: ProbeFn;
+}
+
+export class Watcher {
+  private settings: WatchSettings;
+  private controller: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private latest: WatchResult[] = [];
+  /** Endpoints with an alert out, so their all-clear is sent once. */
+  private readonly alerting = new Set<string>();
+
+  constructor(private readonly options: WatcherOptions) {
+    this.settings = options.settings;
+  }
+
+  get results(): WatchResult[] {
+    return this.latest;
+  }
+
+  /** Starts probing now and then every interval. */
+  start(): void {
+    if (this.loop) return;
+    const controller = new AbortController();
+    this.controller = controller;
+    this.loop = (async () => {
+      while (!controller.signal.aborted) {
+        await this.runOnce();
+        try {
+          await this.options.clock.sleep(this.settings.intervalMs, controller.signal);
+        } catch (error) {
+          if (isAbortError(error)) return;
+          throw error;
+        }
+      }
+    })().catch((error: unknown) => this.options.logger.error({ err: describeError(error) }, 'watcher stopped unexpectedly'));
+  }
+
+  /** New settings (a config reload) take effect at the next round. */
+  update(settings: WatchSettings): void {
+    this.settings = settings;
+  }
+
+  async stop(): Promise<void> {
+    this.controller?.abort();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** One round: probe every endpoint, judge, alert, publish. Never throws. */
+  async runOnce(): Promise<WatchResult[]> {
+    const { clock, logger } = this.options;
+    try {
+      const managed = (await this.options.managed?.().catch(() => [])) ?? [];
+      const results = await checkEndpoints(this.settings, { clock, managed, ...(this.options.probe ? { probe: this.options.probe } : {}) });
+      const at = clock.now().toISOString();
+      for (const result of results) {
+        const events = watchEvents(result, assessEndpoint(result, clock.now()), expiryAlert(result.leaf ? new Date(result.leaf.notAfter) : null, clock.now(), this.settings.alertDays), this.alerting.has(result.endpoint), at);
+        if (events.some((e) => e.type !== 'recovered')) this.alerting.add(result.endpoint);
+        else this.alerting.delete(result.endpoint);
+        for (const event of events) this.emit(event);
+        if (result.drift && !result.drift.current) logger.warn({ endpoint: result.endpoint, cert: result.drift.cert }, `drift: ${result.endpoint} ${result.drift.message}`);
+      }
+      this.latest = results;
+      if (this.options.stateDir) await saveWatchResults(this.options.stateDir, results).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not save watch results'));
+      this.options.onResults?.(results);
+      logger.info({ endpoints: results.length, failing: results.filter((r) => !r.ok).length }, 'watched endpoints probed');
+      return results;
+    } catch (error) {
+      logger.error({ err: describeError(error) }, 'watch round failed');
+      return this.latest;
+    }
+  }
+
+  private emit(event: AgentEvent): void {
+    const level = event.severity === 'info' ? 'info' : event.severity === 'warning' ? 'warn' : 'error';
+    this.options.logger[level]({ event: event.type, endpoint: event.cert, severity: event.severity }, event.message);
+    try {
+      this.options.onEvent?.(event);
+    } catch (error) {
+      this.options.logger.error({ err: describeError(error) }, 'event listener failed');
+    }
+  }
+}
+
+export async function saveWatchResults(stateDir: string, results: WatchResult[]): Promise<void> {
+  await atomicWriteFile(path.join(stateDir, WATCH_STATE_FILE), `${JSON.stringify(results, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** The daemon's last watch round, if any (for `status`). */
+export async function loadWatchResults(stateDir: string): Promise<WatchResult[] | undefined> {
+  try {
+    const data = JSON.parse(await readFile(path.join(stateDir, WATCH_STATE_FILE), 'utf8')) as unknown;
+    return Array.isArray(data) ? (data as WatchResult[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,80 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { clockResult, CLOCK_FAIL_MS, CLOCK_WARN_MS } from '../../../src/doctor/acme.js';
+import { caaAllows, challengeNames } from '../../../src/doctor/dns.js';
+import { executableProblem } from '../../../src/doctor/executable.js';
+import { writableProblem } from '../../../src/doctor/sinks.js';
+
+describe('caaAllows', () => {
+  const le = ['letsencrypt.org'];
+  it('allows when no issue property restricts', () => {
+    expect(caaAllows([], le, false)).toEqual({ allowed: true, named: [] });
+    expect(caaAllows([{ tag: 'iodef', value: 'mailto:x@example.com' }], le, false).allowed).toBe(true);
+  });
+  it('allows a CA named in an issue property (parameters after ";" ignored)', () => {
+    expect(caaAllows([{ tag: 'issue', value: 'letsencrypt.org; accounturi=https://x' }], le, false)).toEqual({ allowed: true, named: ['letsencrypt.org'] });
+  });
+  it('forbids a CA that is not named, and everyone with issue ";"', () => {
+    expect(caaAllows([{ tag: 'issue', value: 'pki.goog' }], le, false)).toEqual({ allowed: false, named: ['pki.goog'] });
+    expect(caaAllows([{ tag: 'issue', value: ';' }], le, false).allowed).toBe(false);
+  });
+  it('uses issuewild for wildcard names when present, issue otherwise', () => {
+    const records = [
+      { tag: 'issue', value: 'letsencrypt.org' },
+      { tag: 'issuewild', value: 'pki.goog' },
+    ];
+    expect(caaAllows(records, le, false).allowed).toBe(true);
+    expect(caaAllows(records, le, true).allowed).toBe(false);
+    expect(caaAllows([{ tag: 'issue', value: 'letsencrypt.org' }], le, true).allowed).toBe(true);
+  });
+});
+
+describe('clockResult', () => {
+  it('passes within a few seconds, warns beyond, fails far off', () => {
+    expect(clockResult(1_200).status).toBe('pass');
+    expect(clockResult(CLOCK_WARN_MS + 2_000)).toMatchObject({ status: 'warn', message: expect.stringContaining('behind') });
+    expect(clockResult(-(CLOCK_FAIL_MS + 2_000))).toMatchObject({ status: 'fail', message: expect.stringContaining('ahead of') });
+  });
+  it('does not blame the clock for the measurement uncertainty', () => {
+    expect(clockResult(CLOCK_WARN_MS + 1_000, 2_000).status).toBe('pass');
+  });
+});
+
+describe('challengeNames', () => {
+  it('gives one name per base domain (a wildcard shares its apex)', () => {
+    expect(challengeNames({ name: 'www', domains: ['example.com', '*.example.com', 'api.example.com'], dns: 'x', sinks: [], renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false })).toEqual([
+      '_acme-challenge.example.com',
+      '_acme-challenge.api.example.com',
+    ]);
+  });
+});
+
+describe('writableProblem', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ck-doctor-unit-'));
+  it('accepts a folder whose nearest existing parent is writable', async () => {
+    expect(await writableProblem(path.join(dir, 'a/b/c/out'))).toBeUndefined();
+  });
+  it('rejects a folder under a file', async () => {
+    writeFileSync(path.join(dir, 'file'), 'x');
+    expect(await writableProblem(path.join(dir, 'file/sub/out'))).toMatch(/file.* (is not a folder|lies under a file)/);
+  });
+});
+
+describe('executableProblem', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ck-doctor-exec-'));
+  writeFileSync(path.join(dir, 'hook.sh'), '#!/bin/sh\n', { mode: 0o755 });
+  writeFileSync(path.join(dir, 'plain.txt'), 'x', { mode: 0o644 });
+  it('finds programs by path (relative to cwd) and on PATH', async () => {
+    expect(await executableProblem('./hook.sh', dir, '')).toBeUndefined();
+    expect(await executableProblem('sh', '/', '/usr/bin:/bin')).toBeUndefined();
+  });
+  it('names what is missing', async () => {
+    expect(await executableProblem('./missing.sh', dir, '')).toBe(`${path.join(dir, 'missing.sh')} does not exist`);
+    expect(await executableProblem('no-such-program-xyz', dir, '/usr/bin:/bin')).toBe('"no-such-program-xyz" is not on PATH');
+  });
+  it('rejects a file without any execute bit (even for root)', async () => {
+    expect(await executableProblem('./plain.txt', dir, '')).toContain('is not executable');
+  });
+});

@@ -1,0 +1,124 @@
+// There is no container engine here, so the Dockerfile is checked by reading it: stages, a
+// non-root numeric user, `certkeeper run` as the command, the state volume, production
+// dependencies only in the runtime stage, and no credentials baked in.
+
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from '../../helpers/cli.js';
+
+interface Instruction {
+  keyword: string;
+  args: string;
+  line: number;
+}
+
+interface Stage {
+  from: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+/** Joins continuation lines, drops comments, splits into stages at FROM. */
+function parseDockerfile(text: string): { preamble: Instruction[]; stages: Stage[] } {
+  const instructions: Instruction[] = [];
+  let pending = '';
+  let start = 0;
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim();
+    if (pending === '' && (line === '' || line.startsWith('#'))) return;
+    if (line.startsWith('#')) return; // a comment inside a continued instruction
+    if (pending === '') start = index + 1;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1)} `;
+      return;
+    }
+    const full = (pending + line).trim();
+    pending = '';
+    const space = full.search(/\s/);
+    instructions.push({ keyword: full.slice(0, space).toUpperCase(), args: full.slice(space + 1).trim(), line: start });
+  });
+  const preamble: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'FROM') {
+      const match = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args);
+      stages.push({ from: match?.[1] ?? instruction.args, name: match?.[2], instructions: [] });
+    } else if (stages.length === 0) preamble.push(instruction);
+    else stages.at(-1)!.instructions.push(instruction);
+  }
+  return { preamble, stages };
+}
+
+const all = (stage: Stage, keyword: string): Instruction[] => stage.instructions.filter((i) => i.keyword === keyword);
+const last = (stage: Stage, keyword: string): Instruction | undefined => all(stage, keyword).at(-1);
+const execForm = (args: string): string[] => JSON.parse(args) as string[];
+
+const dockerfile = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
+const { preamble, stages } = parseDockerfile(dockerfile);
+const runtime = stages.at(-1)!;
+const build = stages.find((stage) => stage.name === 'build')!;
+
+describe('Dockerfile', () => {
+  it('builds in one stage and runs from a slim Node image in another', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(build).toBeDefined();
+    const nodeVersion = /^NODE_VERSION=(\d+)$/.exec(preamble.find((i) => i.keyword === 'ARG')?.args ?? '')?.[1];
+    expect(Number(nodeVersion)).toBeGreaterThanOrEqual(20);
+    for (const stage of stages) {
+      expect(stage.from).toMatch(/^node:\$\{NODE_VERSION\}-[a-z]+-slim$/);
+      expect(stage.from).not.toContain('latest');
+    }
+    const buildRuns = all(build, 'RUN').map((i) => i.args);
+    expect(buildRuns.some((run) => /\bnpm ci\b/.test(run))).toBe(true);
+    expect(buildRuns.some((run) => /\btsc\b/.test(run))).toBe(true);
+  });
+
+  it('installs only production dependencies at run time, and takes dist/ from the build stage', () => {
+    const runs = all(runtime, 'RUN').map((i) => i.args);
+    expect(runs.some((run) => /\bnpm ci\b.*--omit=dev/.test(run) && run.includes('--ignore-scripts'))).toBe(true);
+    expect(runs.some((run) => /\btsc\b/.test(run))).toBe(false);
+    const copies = all(runtime, 'COPY').map((i) => i.args);
+    expect(copies).toContain('--from=build /src/dist ./dist');
+    expect(copies.some((copy) => /^(?!--from)\S*\s*src\b/.test(copy))).toBe(false); // no sources in the image
+  });
+
+  it('runs `certkeeper run` as a fixed non-root user, with the state volume', () => {
+    const user = last(runtime, 'USER')?.args ?? '';
+    expect(user).toMatch(/^\d+(:\d+)?$/); // numeric: Kubernetes can verify runAsNonRoot
+    expect(user.split(':')[0]).not.toBe('0');
+    const entrypoint = execForm(last(runtime, 'ENTRYPOINT')!.args);
+    const cmd = execForm(last(runtime, 'CMD')!.args);
+    expect([...entrypoint, ...cmd]).toEqual(['node', '/app/dist/cli/main.js', 'run']);
+    expect(execForm(last(runtime, 'VOLUME')!.args)).toEqual(['/var/lib/certkeeper']);
+    // The user owns the state dir; nothing else needs writing (read-only root filesystem).
+    expect(all(runtime, 'RUN').some((i) => i.args.includes('chown 10001:10001 /var/lib/certkeeper'))).toBe(true);
+    // USER comes after every RUN that needs root.
+    const userLine = last(runtime, 'USER')!.line;
+    expect(all(runtime, 'RUN').every((i) => i.line < userLine)).toBe(true);
+  });
+
+  it('bakes in no credentials', () => {
+    for (const stage of stages) {
+      for (const instruction of stage.instructions.filter((i) => i.keyword === 'ENV' || i.keyword === 'ARG')) {
+        expect(instruction.args).not.toMatch(/(SECRET|TOKEN|PASSWORD|ACCESS_KEY|HMAC|TSIG)/i);
+      }
+      for (const copy of all(stage, 'COPY').concat(all(stage, 'ADD'))) {
+        expect(copy.args).not.toMatch(/\.(pem|key|secret)\b|\.npmrc|kubeconfig|\.env\b/);
+      }
+    }
+    expect(dockerfile).not.toMatch(/^\s*ADD\s+https?:/m);
+  });
+
+  it('copies only files that exist, and .dockerignore keeps the rest (and any key material) out of the context', () => {
+    for (const copy of all(build, 'COPY')) {
+      const sources = copy.args.split(/\s+/).slice(0, -1).filter((part) => !part.startsWith('--'));
+      for (const source of sources) expect(existsSync(path.join(REPO, source)), source).toBe(true);
+    }
+    const ignored = readFileSync(path.join(REPO, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    for (const pattern of ['node_modules', 'dist', '.git', 'test', 'demo', '.npmrc', '**/*.pem', '**/*.key', '**/*.secret', '**/kubeconfig*']) {
+      expect(ignored, pattern).toContain(pattern);
+    }
+    for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored).not.toContain(needed);
+  });
+});
