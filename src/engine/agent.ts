@@ -223,15 +223,14 @@ export class Agent {
    */
   fireTime(row: StatusRow, now: Date, options: { tick?: boolean } = {}): number {
     const nowMs = now.getTime();
-    // A changed config for this certificate lifts its backoff (the operator fixed something).
-    const failing = row.consecutiveFailures > 0 && row.lastResult?.result === 'failure' && !row.configChanged;
-    const backoffUntil =
-      failing && row.lastResult ? Date.parse(row.lastResult.at) + backoffDelayMs(row.consecutiveFailures, this.config?.backoffMs) : nowMs;
+    // The engine records the backoff of every failure (order or deploy) in nextAttemptAt; a
+    // changed config for this certificate lifts it (the operator fixed something).
+    const backoffUntil = row.nextAttemptAt && !row.configChanged ? Date.parse(row.nextAttemptAt) : nowMs;
     const emergency = row.notBefore !== null && row.notAfter !== null && isEmergency(new Date(row.notBefore), new Date(row.notAfter), now);
     if (emergency && options.tick) return nowMs;
     if (row.serial === null || row.renewReason !== 'not-due' || row.pendingSinks.length > 0) {
       // Due now (or a deploy is pending): go, unless backing off after failures.
-      return Math.max(nowMs, backoffUntil, row.nextAttemptAt && !row.configChanged ? Date.parse(row.nextAttemptAt) : nowMs);
+      return Math.max(nowMs, backoffUntil);
     }
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
     const renewAt = Date.parse(row.renewAt!) + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`);

@@ -276,7 +276,7 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
       await appendHistory(deps, { cert: name, action: 'deploy', result: 'failure', serial, notAfter, durationMs: elapsed(sinkStarted), error: message, code: error.code, sink: sinkName });
       // Sinks are independent (two ACM regions: one failing must not hold back the other),
       // except after a sink that writes files: later hooks would read the old files.
-      failure ??= { message, code: error.code, sink: sinkName, stopsLater: sink.locate !== undefined || error.code === 'CANCELLED' };
+      failure ??= { message, code: error.code, sink: sinkName, stopsLater: false };
       if (sink.locate !== undefined || error.code === 'CANCELLED') failure.stopsLater = true;
     }
   }
