@@ -27,11 +27,15 @@ ${certs.map((c) => `  - { name: ${c.name}, domains: [${c.domains[0]}], dns: bind
 );
 const env = { PATH: process.env.PATH, HOME: process.env.HOME };
 const args = [CLI, '--config', path.join(dir, 'certkeeper.yaml'), 'renew'];
+// Not measured: the first run deploys the stored certificates to the files sink, as the run that
+// issued them would have; after it nothing is left to do.
+const warmup = await measure(process.execPath, args, { env, cwd: dir });
+if (warmup.code !== 0) throw new Error(`renew exited ${warmup.code}: ${warmup.stderr.slice(-2000)}`);
 const runs = [];
 for (let i = 0; i < RUNS; i++) {
   const r = await measure(process.execPath, args, { env, cwd: dir });
   if (r.code !== 0) throw new Error(`renew exited ${r.code}: ${r.stderr.slice(-2000)}`);
-  if (!/0 succeeded, 0 failed, \d+ not due/.test(r.stderr)) throw new Error(`expected nothing due: ${r.stderr.slice(-1000)}`);
+  if (!/"0 succeeded, 0 failed, \d+ not due"/.test(r.stderr)) throw new Error(`expected nothing due: ${r.stderr.slice(-1000)}`);
   runs.push(r);
 }
 runs.sort((a, b) => a.wallMs - b.wallMs);

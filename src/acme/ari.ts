@@ -117,6 +117,15 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
     if (!base) return { supported: false };
     const url = `${base.replace(/\/+$/, '')}/${certId}`;
     const response = await transport.request(url, 'get');
+    if (response.status === 429) {
+      // ARI has its own limits at some CAs: honour its Retry-After rather than asking again in an hour.
+      const retryAfter = parseRetryAfter(response.headers['retry-after'], options.clock.now());
+      throw new CertkeeperError('ACME_RATE_LIMITED', `renewalInfo ${url} answered HTTP 429 (rate limited)`, {
+        retryable: true,
+        ...(retryAfter !== undefined && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
+        details: { url, httpStatus: 429 },
+      });
+    }
     if (response.status !== 200) {
       throw new CertkeeperError('ACME_ERROR', `renewalInfo ${url} answered HTTP ${response.status}`, { details: { url, httpStatus: response.status } });
     }

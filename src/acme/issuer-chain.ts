@@ -10,15 +10,24 @@ import type { IssuerSettings } from '../config/issuers.js';
 import { issuersFor } from '../config/issuers.js';
 import type { StateStore } from '../state/contract.js';
 import { activeRateLimit, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
-import type { AcmeIssuer, IssueRequest as AcmeIssueRequest, IssueResult } from './issuer.js';
+import type { AcmeIssuer, IssueRequest as AcmeIssueRequest, IssueResult, OrderEvent } from './issuer.js';
 
 /** Without a Retry-After, a rate-limited CA is left alone this long. */
 export const DEFAULT_RATE_LIMIT_BACKOFF_SECONDS = 3600;
 
-export interface ChainIssueRequest extends AcmeIssueRequest {
+export interface ChainIssueRequest extends Omit<AcmeIssueRequest, 'onOrder'> {
   /** Issuer names in the order to try (all, in config order, when absent). */
   issuers?: string[] | undefined;
+  /**
+   * Whether an order may go to this issuer now (the local rate-limit budgets, plan/budget.ts);
+   * a refusal moves on to the next issuer as a rate limit does. Absent: always.
+   */
+  admit?: ((issuer: IssuerSettings, replaces: boolean) => Promise<Admission>) | undefined;
+  /** Every order placed, with the issuer it went to (the budgets count them). */
+  onOrder?: ((event: OrderEvent & { issuer?: IssuerSettings }) => void) | undefined;
 }
+
+export type Admission = { admit: true; warning?: string } | { admit: false; exhausted: boolean; until: Date; message: string };
 
 export interface ChainIssueResult extends IssueResult {
   issuer: string;
@@ -54,6 +63,8 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
       const candidates = issuersFor(options.issuers, request.issuers);
       const log = logger.child({ cert: request.certName });
       const waiting: { name: string; until: string }[] = [];
+      // Refused by a local budget: spent (wait) or the last unit of a forced order (needs --yes).
+      const refused: { name: string; until: string; exhausted: boolean; message: string }[] = [];
       let lastError: CertkeeperError | undefined;
       for (const [index, settings] of candidates.entries()) {
         const limited = await activeRateLimit(store, settings, clock.now());
@@ -62,12 +73,22 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
           waiting.push({ name: settings.name, until: limited.rateLimitedUntil });
           continue;
         }
-        const { issuers: _names, ...rest } = request;
+        const replaces = request.replaces?.directoryUrl === settings.directoryUrl;
+        const admission = request.admit ? await request.admit(settings, replaces) : { admit: true as const };
+        if (admission.admit && admission.warning) log.warn({ issuer: settings.name }, admission.warning);
+        if (!admission.admit) {
+          log.warn({ issuer: settings.name, until: admission.until.toISOString() }, `not ordering from ${settings.name}: ${admission.message}`);
+          refused.push({ name: settings.name, until: admission.until.toISOString(), exhausted: admission.exhausted, message: admission.message });
+          continue;
+        }
+        const { issuers: _names, admit: _admit, onOrder, ...rest } = request;
         try {
           const issuer = await options.issuerFor(settings);
           const result = await issuer.issue({
             ...rest,
             profile: request.profile ?? settings.profile,
+            lifetimeMs: request.lifetimeMs ?? settings.lifetimeMs,
+            ...(onOrder ? { onOrder: (event: OrderEvent) => onOrder({ ...event, issuer: settings }) } : {}),
           });
           return { ...result, issuer: settings.name };
         } catch (thrown) {
@@ -86,6 +107,17 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
         }
       }
       if (lastError) throw lastError;
+      if (refused.length > 0 && waiting.length === 0) {
+        const confirm = refused.every((r) => !r.exhausted);
+        const soonestFree = refused.map((r) => Date.parse(r.until)).reduce((a, b) => Math.min(a, b), Infinity);
+        throw new CertkeeperError('RATE_BUDGET', refused.map((r) => `${r.name}: ${r.message}`).join('; '), {
+          // Spent budgets free up by themselves; the last unit of a forced order waits for the operator.
+          retryable: !confirm,
+          ...(confirm ? {} : { retryAfterSeconds: Math.max(1, Math.ceil((soonestFree - clock.now().getTime()) / 1000)) }),
+          details: { issuers: refused.map(({ name, until, exhausted }) => ({ name, until, exhausted })), confirm },
+        });
+      }
+      for (const r of refused) waiting.push({ name: r.name, until: r.until });
       const soonest = waiting.map((w) => Date.parse(w.until)).reduce((a, b) => Math.min(a, b), Infinity);
       throw new CertkeeperError('ACME_RATE_LIMITED', `every issuer is rate-limited: ${waiting.map((w) => `${w.name} until ${w.until}`).join(', ')}`, {
         retryable: true,

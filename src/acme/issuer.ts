@@ -31,6 +31,8 @@ export interface AcmeIssuerOptions {
   preferredChain?: string | undefined;
   /** ACME profile for every order, unless the request names one. */
   profile?: string | undefined;
+  /** Requested lifetime (ms) for every order, unless the request gives one. */
+  lifetimeMs?: number | undefined;
   store: StateStore;
   clock: Clock;
   logger: Logger;
@@ -56,10 +58,16 @@ export interface IssueRequest {
   replaces?: { id: string; directoryUrl: string } | undefined;
   /** ACME profile (wins over the issuer's); checked against the directory's `meta.profiles`. */
   profile?: string | undefined;
+  /** Requested lifetime (ms): the order asks for notAfter = now + this, and goes without it if the CA refuses. */
+  lifetimeMs?: number | undefined;
+  /** Told when the CA accepted the order and when it found an authorization invalid (the local budgets count both). */
+  onOrder?: ((event: OrderEvent) => void) | undefined;
   dns: DnsProvider;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: { step: IssueStep; detail?: string }) => void) | undefined;
 }
+
+export type OrderEvent = { type: 'created'; replaced: boolean } | { type: 'authorization-failed'; names: string[] };
 
 export interface IssueResult {
   material: CertificateMaterial;
@@ -76,6 +84,8 @@ export interface AcmeIssuer {
 }
 
 const DEFAULT_ORDER_TIMEOUT_MS = 300_000;
+/** A CA that honours notAfter may still round it (Pebble, Boulder: to the second or minute). */
+const LIFETIME_TOLERANCE_MS = 5 * 60_000;
 
 export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   const { directoryUrl, clock, logger } = options;
@@ -152,15 +162,26 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       progress('ordering', domains.join(' '));
       const profile = await checkedProfile(session, request.profile ?? options.profile);
       let replaces = request.replaces?.directoryUrl === directoryUrl ? request.replaces.id : undefined;
+      const lifetimeMs = request.lifetimeMs ?? options.lifetimeMs;
+      let notAfter = lifetimeMs !== undefined ? new Date(clock.now().getTime() + lifetimeMs).toISOString() : undefined;
       const create = async (): Promise<AcmeOrder> => {
-        try {
-          return await session.createOrder(domains, { replaces, profile });
-        } catch (error) {
-          if (replaces === undefined || !refusedReplaces(error)) throw error;
-          // Some CAs reject `replaces` (unknown, already replaced, another account): once without.
-          log.warn({ replaces, err: (error as Error).message }, 'the CA refused "replaces"; ordering again without it');
-          replaces = undefined;
-          return session.createOrder(domains, { profile });
+        for (;;) {
+          try {
+            const created = await session.createOrder(domains, { replaces, profile, notAfter });
+            request.onOrder?.({ type: 'created', replaced: replaces !== undefined });
+            return created;
+          } catch (error) {
+            if (!refusedOrder(error) || (replaces === undefined && notAfter === undefined)) throw error;
+            if (replaces !== undefined) {
+              // Some CAs reject `replaces` (unknown, already replaced, another account): once without.
+              log.warn({ replaces, err: (error as Error).message }, 'the CA refused "replaces"; ordering again without it');
+              replaces = undefined;
+            } else {
+              // Many CAs (Let's Encrypt among them) do not take a requested notAfter: their own lifetime then.
+              log.warn({ notAfter, err: (error as Error).message }, "the CA refused the requested lifetime (notAfter); ordering again with the CA's own");
+              notAfter = undefined;
+            }
+          }
         }
       };
       let order: AcmeOrder;
@@ -187,6 +208,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
         signal,
         validationTimeoutMs: options.validationTimeoutMs,
         onStep: progress,
+      }).catch((error: unknown) => {
+        const failed = invalidAuthorization(error);
+        if (failed) request.onOrder?.({ type: 'authorization-failed', names: [failed] });
+        throw error;
       });
 
       progress('finalizing');
@@ -206,7 +231,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
 
       const pem = await session.getCertificate(order, options.preferredChain);
       const material = splitCertificate(pem, keyPem, domains);
-      const serial = parseCertificate(material.certPem).serial;
+      const { serial, notAfter: issuedNotAfter } = parseCertificate(material.certPem);
+      if (notAfter !== undefined && Math.abs(issuedNotAfter.getTime() - Date.parse(notAfter)) > LIFETIME_TOLERANCE_MS) {
+        log.warn({ requested: notAfter, issued: issuedNotAfter.toISOString() }, 'the CA did not honour the requested lifetime (notAfter)');
+      }
       progress('issued', serial);
       return { material, orderUrl: order.url, accountUrl: acmeAccount.accountUrl, directoryUrl, replaced: replaces !== undefined };
     } finally {
@@ -232,8 +260,15 @@ async function checkedProfile(session: AcmeSession, profile: string | undefined)
   return profile;
 }
 
-/** A refusal of the order itself (4xx, not a rate limit or an account problem): worth one try without `replaces`. */
-function refusedReplaces(error: unknown): boolean {
+/** The name whose authorization the CA found invalid, when that is what `error` says. */
+function invalidAuthorization(error: unknown): string | undefined {
+  if (!isCertkeeperError(error) || error.details?.authorizationStatus !== 'invalid') return undefined;
+  const domain = error.details.domain;
+  return typeof domain === 'string' ? domain : undefined;
+}
+
+/** A refusal of the order itself (4xx, not a rate limit or an account problem): worth one try without `replaces` or `notAfter`. */
+function refusedOrder(error: unknown): boolean {
   if (!isCertkeeperError(error) || error.code !== 'ACME_ERROR') return false;
   const status = error.details?.httpStatus;
   const type = error.details?.acmeType;

@@ -37,6 +37,8 @@ export interface OrderExtras {
   /** ARI identifier of the certificate this order replaces. */
   replaces?: string | undefined;
   profile?: string | undefined;
+  /** Requested notAfter (RFC 8555 §7.4, RFC 3339); only some CAs honour it. */
+  notAfter?: string | undefined;
 }
 
 export interface Eab {
@@ -134,6 +136,7 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
           identifiers: domains.map((value) => ({ type: 'dns', value })),
           ...(extras.replaces ? { replaces: extras.replaces } : {}),
           ...(extras.profile ? { profile: extras.profile } : {}),
+          ...(extras.notAfter ? { notAfter: extras.notAfter } : {}),
         } as Parameters<typeof client.createOrder>[0];
         return (await client.createOrder(payload)) as unknown as AcmeOrder;
       }),

@@ -1,29 +1,13 @@
 // What every command shares: global options, config loading, the logger, exit codes.
 
-import { systemClock, type Clock } from '../core/clock.js';
-import { CertkeeperError, describeError, isCertkeeperError } from '../core/errors.js';
+import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfigFile, type Config } from '../config/load.js';
+import { DEFAULT_CONFIG_PATH, loadConfigFile, type Config } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../observe/logger.js';
 import type { Redactor } from '../observe/redact.js';
+import type { CommandIo, GlobalOptions } from './io.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-
-export interface GlobalOptions {
-  config?: string;
-  logLevel?: string;
-}
-
-export interface CommandIo {
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-  clock: Clock;
-}
-
-export const defaultIo = (): CommandIo => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, clock: systemClock });
+export { defaultIo, EXIT_FAILED, EXIT_OK, EXIT_USAGE, reportError, type CommandIo, type GlobalOptions } from './io.js';
 
 export function configPath(options: GlobalOptions, env: NodeJS.ProcessEnv): string {
   return options.config ?? env.CERTKEEPER_CONFIG ?? DEFAULT_CONFIG_PATH;
@@ -55,19 +39,4 @@ export function commandLogger(options: GlobalOptions, io: CommandIo, config: Con
   });
   if (config) built.redactor.add(config.secrets);
   return { logger: built.logger, redactor: built.redactor, flush: () => built.pino.flush() };
-}
-
-/** Prints an error the way an operator needs it at 3 a.m.: what failed, and the exit code it means. */
-export function reportError(error: unknown, io: CommandIo): number {
-  if (error instanceof ConfigError) {
-    io.stderr.write(`certkeeper: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (isCertkeeperError(error, 'USAGE') || isCertkeeperError(error, 'CONFIG_INVALID')) {
-    io.stderr.write(`certkeeper: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  const code = isCertkeeperError(error) ? ` [${error.code}]` : '';
-  io.stderr.write(`certkeeper: error${code}: ${describeError(error)}\n`);
-  return EXIT_FAILED;
 }

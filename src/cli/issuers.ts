@@ -2,19 +2,24 @@
 // chain over them for real orders, and ARI lookups against the CA that issued a certificate.
 
 import type { Clock } from '../core/clock.js';
+import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { StoredCertificate } from '../core/types.js';
 import type { Config } from '../config/load.js';
 import type { IssuerSettings } from '../config/issuers.js';
 import type { Issuer, RenewalInfoAnswer } from '../engine/contracts.js';
 import type { AcmeIssuer } from '../acme/issuer.js';
+import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { StateStore } from '../state/contract.js';
+import { activeRateLimit } from '../state/issuer-state.js';
 
 export interface IssuerWiringOptions {
   store: StateStore;
   clock: Clock;
   logger: Logger;
   onRequest?: ((status: number | undefined) => void) | undefined;
+  /** Every ARI lookup's result, for metrics. */
+  onRenewalInfo?: ((result: RenewalInfoResult) => void) | undefined;
 }
 
 export interface IssuerWiring {
@@ -62,17 +67,38 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
       return chain;
     },
     async renewalInfo(cert, signal) {
-      const settings = config.issuers.find((issuer) => issuer.directoryUrl === cert.directoryUrl);
-      if (!settings) return { supported: false };
-      const { ariCertificateId, fetchRenewalInfo } = await import('../acme/ari.js');
-      return fetchRenewalInfo(ariCertificateId(cert.material.certPem), {
-        directoryUrl: settings.directoryUrl,
-        caBundlePem: settings.caBundlePem,
-        clock,
-        logger: logger.child({ component: 'ari' }),
-        signal,
-        onRequest: options.onRequest,
-      });
+      try {
+        const answer = await renewalInfo(cert, signal);
+        options.onRenewalInfo?.(answer.supported ? 'window' : 'unsupported');
+        return answer;
+      } catch (error) {
+        const limited = isCertkeeperError(error, 'ACME_RATE_LIMITED');
+        options.onRenewalInfo?.(limited ? (error.details?.deferred === true ? 'deferred' : 'rate_limited') : 'error');
+        throw error;
+      }
     },
   };
+
+  async function renewalInfo(cert: StoredCertificate, signal: AbortSignal | undefined): Promise<RenewalInfoAnswer> {
+    const settings = config.issuers.find((issuer) => issuer.directoryUrl === cert.directoryUrl);
+    if (!settings) return { supported: false };
+    // "No request to that CA until then" covers ARI too: planning asks again after the backoff.
+    const limited = await activeRateLimit(store, settings, clock.now());
+    if (limited) {
+      throw new CertkeeperError('ACME_RATE_LIMITED', `issuer ${settings.name} is rate-limited until ${limited.rateLimitedUntil}; ARI not asked`, {
+        retryable: true,
+        retryAfterSeconds: Math.max(1, Math.ceil((Date.parse(limited.rateLimitedUntil) - clock.now().getTime()) / 1000)),
+        details: { issuer: settings.name, deferred: true },
+      });
+    }
+    const { ariCertificateId, fetchRenewalInfo } = await import('../acme/ari.js');
+    return fetchRenewalInfo(ariCertificateId(cert.material.certPem), {
+      directoryUrl: settings.directoryUrl,
+      caBundlePem: settings.caBundlePem,
+      clock,
+      logger: logger.child({ component: 'ari' }),
+      signal,
+      onRequest: options.onRequest,
+    });
+  }
 }

@@ -4,14 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { defaultIo, EXIT_USAGE, reportError, type CommandIo, type GlobalOptions } from './context.js';
-import { historyCommand } from './commands/history.js';
-import { renewCommand } from './commands/renew.js';
-import { reloadCommand, runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { validateCommand } from './commands/validate.js';
-import { probeCommand } from './commands/probe.js';
-import { verifyCommand } from './commands/verify.js';
+import { defaultIo, EXIT_USAGE, reportError, type CommandIo, type GlobalOptions } from './io.js';
 
 function version(): string {
   try {
@@ -45,6 +38,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--dry-run', 'do the whole ACME and DNS path, but write no sink and keep the stored certificate')
     .option('--json', 'print the report as JSON')
     .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const { renewCommand } = await import('./commands/renew.js');
       setExit(await renewCommand(options, global(), io));
     });
 
@@ -52,6 +46,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .command('run')
     .description('the always-on agent: renews on schedule, backs off failures, serves metrics, sends alerts (SIGHUP reloads)')
     .action(async () => {
+      const { runCommand } = await import('./commands/run.js');
       setExit(await runCommand(global(), io));
     });
 
@@ -59,6 +54,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .command('reload')
     .description("ask a running agent to re-read its config (through http.listen's control endpoint)")
     .action(async () => {
+      const { reloadCommand } = await import('./commands/run.js');
       setExit(await reloadCommand(global(), io));
     });
 
@@ -91,6 +87,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--json', 'print JSON')
     .option('--endpoints', 'the watch: endpoints as the daemon last probed them, instead of the certificates')
     .action(async (options: { json?: boolean; endpoints?: boolean }) => {
+      const { statusCommand } = await import('./commands/status.js');
       setExit(await statusCommand(options, global(), io));
     });
 
@@ -98,7 +95,8 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .command('validate')
     .description('check the config and print every problem with its YAML path')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
+      const { validateCommand } = await import('./commands/validate.js');
       setExit(validateCommand(options, global(), io));
     });
 
@@ -109,6 +107,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--json', 'print JSON')
     .option('--limit <n>', 'at most this many entries (default 50)')
     .action(async (name: string | undefined, options: { json?: boolean; limit?: string }) => {
+      const { historyCommand } = await import('./commands/history.js');
       setExit(await historyCommand(name, options, global(), io));
     });
 
@@ -119,6 +118,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--settle', "keep retrying for each endpoint's settle time (a reload in progress)")
     .option('--json', 'print JSON')
     .action(async (options: { cert?: string[]; settle?: boolean; json?: boolean }) => {
+      const { verifyCommand } = await import('./commands/verify.js');
       setExit(await verifyCommand(options, global(), io));
     });
 
@@ -133,6 +133,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--concurrency <n>', 'probes in flight at once (default 100)')
     .option('--json', 'print JSON')
     .action(async (endpoints: string[], options: { sni?: string; protocol?: string; caBundle?: string; timeout?: string; concurrency?: string; json?: boolean }) => {
+      const { probeCommand } = await import('./commands/probe.js');
       setExit(await probeCommand(endpoints, options, global(), io));
     });
 

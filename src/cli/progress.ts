@@ -87,7 +87,8 @@ export class ProgressView {
     this.clear();
     if (this.rows.size === 0) return;
     const width = Math.max(...[...this.rows.keys()].map((k) => k.length));
-    const columns = this.out.columns ?? 100;
+    // A terminal of unknown size (a bare pty, a serial console) reports 0 columns: not a width to cut to.
+    const columns = this.out.columns || 100;
     const now = performance.now();
     const lines = [...this.rows.values()].map((row) => {
       const elapsed = formatDuration((row.finished ?? now) - row.started);

@@ -1,18 +1,18 @@
 // The one place that turns configuration into concrete parts: the file state store, DNS
-// providers and sinks from their registries, and the ACME issuer (loaded only when needed).
+// providers and sinks from their registries, and the ACME issuer (each loaded only when needed).
 
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
-import { createDnsProvider } from '../dns/registry.js';
 import type { EngineDeps, Issuer } from '../engine/contracts.js';
 import type { EngineEvent } from '../engine/events.js';
+import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
-import { createSink } from '../sinks/registry.js';
 import { dryRunTarget } from '../engine/rehearse.js';
 import { FileStore } from '../state/file-store.js';
+import { deferredDnsProvider, deferredSink } from './deferred.js';
 import { createIssuerWiring } from './issuers.js';
 
 export interface WiringOptions {
@@ -21,6 +21,8 @@ export interface WiringOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Every ACME request's HTTP status (undefined: network failure), for metrics. */
   onAcmeRequest?: (status: number | undefined) => void;
+  /** Every ARI lookup's result, for metrics. */
+  onRenewalInfo?: (result: RenewalInfoResult) => void;
 }
 
 /** The AWS SDK drops Node.js 20 in early 2027; say so where it matters, once per process. */
@@ -41,7 +43,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
   const sinks = new Map<string, Sink>();
   const issuers = new Map<string, Promise<Issuer>>();
   // Real orders go through the issuer fallback chain (cli/issuers.ts); dry runs below.
-  const acmeIssuers = createIssuerWiring(config, { store, clock, logger, onRequest: options.onAcmeRequest });
+  const acmeIssuers = createIssuerWiring(config, { store, clock, logger, onRequest: options.onAcmeRequest, onRenewalInfo: options.onRenewalInfo });
 
   return {
     config,
@@ -63,6 +65,8 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
           ...(settings.eab ? { eab: settings.eab } : {}),
           ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
           ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
+          ...(settings.profile ? { profile: settings.profile } : {}),
+          ...(settings.lifetimeMs !== undefined ? { lifetimeMs: settings.lifetimeMs } : {}),
           store,
           clock,
           logger: logger.child({ component: 'acme' }),
@@ -78,7 +82,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const providerConfig = config.dns[name];
       if (!providerConfig) throw new CertkeeperError('CONFIG_INVALID', `no DNS provider named "${name}"`, { retryable: false });
-      const provider = createDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }) });
+      const provider = deferredDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }) });
       providers.set(name, provider);
       return provider;
     },
@@ -87,7 +91,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const sinkConfig = config.sinks[name];
       if (!sinkConfig) throw new CertkeeperError('CONFIG_INVALID', `no sink named "${name}"`, { retryable: false });
-      const sink = createSink(sinkConfig, {
+      const sink = deferredSink(sinkConfig, {
         name,
         clock,
         logger: logger.child({ sink: name }),

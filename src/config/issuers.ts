@@ -3,6 +3,7 @@
 // unique names, and per-certificate `issuers:` that name listed issuers.
 
 import type { z } from 'zod';
+import type { RateLimits } from '../core/types.js';
 import type { AcmeSettings } from './load.js';
 import type { configSchema } from './schema.js';
 import type { TreeProblem, YamlPath } from './expand.js';
@@ -13,6 +14,22 @@ export type RawAcme = NonNullable<RawConfig['acme']>;
 export interface IssuerSettings extends AcmeSettings {
   /** What certificates' `issuers:` and status call it: `name:`, else "default" (`acme:`) or "issuer<N>". */
   name: string;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Let's Encrypt's published limits (2026) per account, which certkeeper budgets locally unless
+ * `rateLimits:` says otherwise; other CAs publish none, so none are assumed.
+ */
+export function knownRateLimits(directoryUrl: string): RateLimits {
+  if (directoryUrl === 'https://acme-v02.api.letsencrypt.org/directory') {
+    return { newOrders: { limit: 300, windowMs: 3 * HOUR_MS }, failedAuthorizations: { limit: 5, windowMs: HOUR_MS } };
+  }
+  if (directoryUrl === 'https://acme-staging-v02.api.letsencrypt.org/directory') {
+    return { newOrders: { limit: 30_000, windowMs: 3 * HOUR_MS }, failedAuthorizations: { limit: 200, windowMs: HOUR_MS } };
+  }
+  return {};
 }
 
 /** The name given to the issuer of `acme:`. */

@@ -9,14 +9,14 @@ import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
-import type { CertificateSpec, RenewBefore } from '../core/types.js';
-import type { HttpSettings } from '../observe/http.js';
+import type { CertificateSpec, RateLimits, RenewBefore } from '../core/types.js';
+import type { HttpSettings } from '../observe/http-settings.js';
 import type { NotifyConfig } from '../observe/notify/schema.js';
 import type { HaConfig } from '../ha/schema.js';
-import { dnsProviderCapabilities } from '../dns/registry.js';
+import { dnsProviderCapabilities } from '../dns/schema.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
-import { buildIssuers, type IssuerSettings, type RawAcme } from './issuers.js';
+import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
@@ -39,6 +39,10 @@ export interface AcmeSettings {
   profile?: string;
   /** Where dry runs go instead of directoryUrl (acme.stagingDirectory). */
   stagingDirectoryUrl?: string;
+  /** Requested certificate lifetime (ACME `notAfter` = now + this); a certificate's own wins. */
+  lifetimeMs?: number;
+  /** Local budgets of the CA's limits (`rateLimits:`, or Let's Encrypt's published ones); absent: none. */
+  rateLimits?: RateLimits;
 }
 
 export interface Config {
@@ -238,6 +242,9 @@ export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[]
   if (raw.preferredChain) acme.preferredChain = raw.preferredChain;
   if (raw.stagingDirectory) acme.stagingDirectoryUrl = raw.stagingDirectory;
   if (raw.profile) acme.profile = raw.profile;
+  if (raw.lifetime !== undefined) acme.lifetimeMs = raw.lifetime;
+  const rateLimits = raw.rateLimits === false ? undefined : { ...knownRateLimits(acme.directoryUrl), ...(raw.rateLimits ?? {}) };
+  if (rateLimits && (rateLimits.newOrders || rateLimits.failedAuthorizations)) acme.rateLimits = rateLimits;
   return acme;
 }
 
@@ -285,6 +292,7 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
       ...(cert.verify && cert.verify.length > 0 ? { verify: cert.verify } : {}),
       ...(cert.issuers ? { issuers: cert.issuers } : {}),
       ...(cert.profile ? { profile: cert.profile } : {}),
+      ...(cert.lifetime !== undefined ? { lifetimeMs: cert.lifetime } : {}),
     });
   });
   return specs;

@@ -6,9 +6,9 @@ import { durationMs, hostPort } from '../core/fields.js';
 import { cronProblem } from './cron.js';
 import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
-import { dnsProviderConfigSchema } from '../dns/registry.js';
-import { sinkConfigSchema } from '../sinks/registry.js';
-import { httpSettingsSchema } from '../observe/http.js';
+import { dnsProviderConfigSchema } from '../dns/schema.js';
+import { sinkConfigSchema } from '../sinks/schema.js';
+import { httpSettingsSchema } from '../observe/http-settings.js';
 import { notifySchema } from '../observe/notify/schema.js';
 import { haSchema } from '../ha/schema.js';
 import { verifySchema, watchSchema } from '../verify/schema.js';
@@ -52,6 +52,24 @@ const eabSchema = z
 export const ISSUER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const acmeProfileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a profile name: letters, digits, ".", "_" and "-"');
 
+/** A local budget of one CA limit: at most `limit` in any `window`. */
+const budgetSchema = z
+  .object({ limit: z.number().int().min(1), window: durationMs.refine((ms) => ms > 0, 'a window longer than 0') })
+  .strict()
+  .transform(({ limit, window }) => ({ limit, windowMs: window }));
+
+/**
+ * The CA's published limits, counted locally from history (plan/budget.ts). Let's Encrypt's are
+ * known and used by default; `false` turns the local budgets off.
+ */
+const rateLimitsSchema = z.union([
+  z.literal(false),
+  z.object({ newOrders: budgetSchema.optional(), failedAuthorizations: budgetSchema.optional() }).strict(),
+]);
+
+/** A requested lifetime (ACME `notAfter` on new orders), for CAs that honour it. */
+const lifetimeSchema = durationMs.refine((ms) => ms >= 60_000, 'a lifetime of at least 1m');
+
 const acmeSchema = z
   .object({
     directory: z
@@ -75,6 +93,9 @@ const acmeSchema = z
     stagingDirectory: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),
     /** ACME profile to request (classic, tlsserver, shortlived, or any the directory lists). */
     profile: acmeProfileName.optional(),
+    /** Ask for certificates of this lifetime (ACME `notAfter`); only some CAs honour it. */
+    lifetime: lifetimeSchema.optional(),
+    rateLimits: rateLimitsSchema.optional(),
   })
   .strict();
 
@@ -106,6 +127,8 @@ const certificateSchema = z
     /** Names from `issuers:`, in the order to try them (all, in list order, when absent). */
     issuers: z.array(z.string().min(1)).min(1).optional(),
     profile: acmeProfileName.optional(),
+    /** Requested lifetime (ACME `notAfter`), overriding the issuer's. */
+    lifetime: lifetimeSchema.optional(),
   })
   .strict();
 
@@ -151,5 +174,5 @@ export const configSchema = z
   .strict();
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type { DnsProviderConfig } from '../dns/registry.js';
-export type { SinkConfig } from '../sinks/registry.js';
+export type { DnsProviderConfig } from '../dns/schema.js';
+export type { SinkConfig } from '../sinks/schema.js';

@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'ACME_ERROR' // the CA refused a request or answered in an unexpected way
   | 'ACME_RATE_LIMITED' // the CA said "rateLimited" (429); see retryAfter
   | 'ACME_UNREACHABLE' // the CA could not be reached at all
+  | 'RATE_BUDGET' // certkeeper's local count of the CA's limits refused the order (plan/budget.ts)
   | 'VALIDATION_FAILED' // the CA could not validate a challenge
   | 'DNS_UPDATE_FAILED' // a DNS provider could not add or remove a record
   | 'DNS_ZONE_NOT_FOUND' // no zone could be found for a challenge name

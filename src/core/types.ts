@@ -28,6 +28,22 @@ export interface CertificateSpec {
   issuers?: string[];
   /** ACME profile to request (overrides the issuer's). */
   profile?: string;
+  /** Requested lifetime in ms (ACME `notAfter`; overrides the issuer's). */
+  lifetimeMs?: number;
+}
+
+/** At most `limit` events in any `windowMs`. */
+export interface Budget {
+  limit: number;
+  windowMs: number;
+}
+
+/** Local budgets of a CA's published limits, per account (plan/budget.ts). */
+export interface RateLimits {
+  /** New orders per account. */
+  newOrders?: Budget;
+  /** Failed authorizations per name per account. */
+  failedAuthorizations?: Budget;
 }
 
 /** How a TLS endpoint is reached: direct TLS, or STARTTLS inside a plaintext protocol. */
@@ -102,6 +118,19 @@ export interface HistoryEntry {
   reason?: string;
   sink?: string;
   code?: string;
+  /** The ACME orders this attempt placed (one per CA tried), for the local rate-limit budgets. */
+  orders?: OrderRecord[];
+}
+
+/** One ACME order as history keeps it: which CA and account, and what it cost. */
+export interface OrderRecord {
+  issuer: string;
+  directoryUrl: string;
+  email: string | null;
+  /** Carried ARI `replaces`: exempt from the CA's limits. */
+  replaced: boolean;
+  /** Names whose authorization the CA found invalid in this order. */
+  failedNames?: string[];
 }
 
 /** What the operator sees as the state of a certificate. */

@@ -1,18 +1,19 @@
-// Every DNS provider type, by the `type` an operator writes in the config. Config code builds
-// its schema from `dnsProviderConfigSchema`; the CLI builds providers with `createDnsProvider`.
-// Adding a provider: a folder under providers/ with schema.ts and index.ts, and one entry here
-// (a test checks that the folders and this map agree).
+// Every DNS provider type, by the `type` an operator writes in the config: its schema and
+// capabilities (schema.ts, which the config code uses without loading any provider) and its
+// constructor. The CLI builds providers with `createDnsProvider`, on first use (cli/deferred.ts).
+// Adding a provider: a folder under providers/ with schema.ts and index.ts, one entry in
+// schema.ts and one here (a test checks that the folders and this map agree).
 
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { DnsProvider, DnsProviderCapabilities } from './contract.js';
-import { createExecDnsProvider, execDnsCapabilities } from './providers/exec/index.js';
-import { execDnsSchema } from './providers/exec/schema.js';
+import { createExecDnsProvider } from './providers/exec/index.js';
 import { createRfc2136Provider } from './providers/rfc2136/index.js';
-import { rfc2136Schema } from './providers/rfc2136/schema.js';
 import { createRoute53Provider } from './providers/route53/index.js';
-import { route53Schema } from './providers/route53/schema.js';
+import { dnsProviderCapabilitiesByType, dnsProviderSchemas, type DnsProviderConfig } from './schema.js';
+
+export { dnsProviderCapabilities, dnsProviderConfigSchema, isDnsProviderType, type DnsProviderConfig, type DnsProviderTypeName } from './schema.js';
 
 /** What a provider gets besides its config: its config name, the clock and a logger. */
 export interface DnsProviderContext {
@@ -35,26 +36,10 @@ function providerType<Schema extends z.ZodType>(entry: DnsProviderType<Schema>):
 }
 
 export const dnsProviderTypes = {
-  rfc2136: providerType({ schema: rfc2136Schema, capabilities: { wildcard: true }, create: createRfc2136Provider }),
-  exec: providerType({ schema: execDnsSchema, capabilities: execDnsCapabilities, create: createExecDnsProvider }),
-  route53: providerType({ schema: route53Schema, capabilities: { wildcard: true }, create: createRoute53Provider }),
+  rfc2136: providerType({ schema: dnsProviderSchemas.rfc2136, capabilities: dnsProviderCapabilitiesByType.rfc2136, create: createRfc2136Provider }),
+  exec: providerType({ schema: dnsProviderSchemas.exec, capabilities: dnsProviderCapabilitiesByType.exec, create: createExecDnsProvider }),
+  route53: providerType({ schema: dnsProviderSchemas.route53, capabilities: dnsProviderCapabilitiesByType.route53, create: createRoute53Provider }),
 };
-
-export type DnsProviderTypeName = keyof typeof dnsProviderTypes;
-
-/** One validated `dns.<name>` entry, of any type (discriminated by `type`). */
-export type DnsProviderConfig = { [K in DnsProviderTypeName]: z.output<(typeof dnsProviderTypes)[K]['schema']> }[DnsProviderTypeName];
-
-/** The schema of one `dns.<name>` entry; zod reports an unknown `type` with the valid ones. */
-export const dnsProviderConfigSchema = z.discriminatedUnion('type', [
-  dnsProviderTypes.rfc2136.schema,
-  dnsProviderTypes.exec.schema,
-  dnsProviderTypes.route53.schema,
-]);
-
-export function isDnsProviderType(type: string): type is DnsProviderTypeName {
-  return Object.hasOwn(dnsProviderTypes, type);
-}
 
 // TypeScript cannot relate `config.type` to the entry it selects, so lookups go through this
 // one widened view; the discriminated union guarantees they match at runtime.
@@ -62,11 +47,6 @@ type AnyProviderType = DnsProviderType<z.ZodType<DnsProviderConfig, unknown>>;
 
 function entryFor(config: DnsProviderConfig): AnyProviderType {
   return dnsProviderTypes[config.type] as unknown as AnyProviderType;
-}
-
-export function dnsProviderCapabilities(config: DnsProviderConfig): DnsProviderCapabilities {
-  const { capabilities } = entryFor(config);
-  return typeof capabilities === 'function' ? capabilities(config) : capabilities;
 }
 
 export function createDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {

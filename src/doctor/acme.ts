@@ -1,9 +1,12 @@
-// ACME checks: the directory answers (through the same CA-bundle-aware transport orders use),
-// the stored account is valid (POST-as-GET, which changes nothing), and the local clock agrees
-// with the CA's Date header. The directory's meta.caaIdentities feed the CAA check.
+// ACME checks, per configured issuer (`acme:` or every entry of `issuers:`): the directory answers
+// (through the same CA-bundle-aware transport orders use), the stored account is valid
+// (POST-as-GET, which changes nothing), and the local clock agrees with the CA's Date header.
+// Each directory's meta.caaIdentities feed the CAA check.
 
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import { AcmeTransport } from '../acme/transport.js';
+import { DEFAULT_ISSUER_NAME, issuersFor, type IssuerSettings } from '../config/issuers.js';
+import type { Config } from '../config/load.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
 
 export interface DirectoryProbe {
@@ -22,21 +25,29 @@ export interface DirectoryProbe {
 export const CLOCK_WARN_MS = 5_000;
 export const CLOCK_FAIL_MS = 60_000;
 
-const probes = new WeakMap<DoctorContext, Promise<DirectoryProbe>>();
+/** The CA settings a probe needs (an issuer, or `config.acme`). */
+export type DirectorySettings = Pick<IssuerSettings, 'directoryUrl' | 'caBundlePem'>;
 
-/** GET of the directory, once per doctor run (the CAA check reads it too). */
-export function probeDirectory(ctx: DoctorContext): Promise<DirectoryProbe> {
-  let probe = probes.get(ctx);
+const probes = new WeakMap<DoctorContext, Map<string, Promise<DirectoryProbe>>>();
+
+/** GET of one directory, once per doctor run (the clock, account and CAA checks read it too). */
+export function probeDirectory(ctx: DoctorContext, settings: DirectorySettings = ctx.config.acme): Promise<DirectoryProbe> {
+  let byUrl = probes.get(ctx);
+  if (!byUrl) {
+    byUrl = new Map();
+    probes.set(ctx, byUrl);
+  }
+  let probe = byUrl.get(settings.directoryUrl);
   if (!probe) {
-    probe = fetchDirectory(ctx);
-    probes.set(ctx, probe);
+    probe = fetchDirectory(ctx, settings);
+    byUrl.set(settings.directoryUrl, probe);
   }
   return probe;
 }
 
-async function fetchDirectory(ctx: DoctorContext): Promise<DirectoryProbe> {
-  const url = ctx.config.acme.directoryUrl;
-  const transport = new AcmeTransport({ caBundlePem: ctx.config.acme.caBundlePem, clock: ctx.clock, signal: ctx.signal, logger: ctx.logger, retries: 0, requestTimeoutMs: 5_000 });
+async function fetchDirectory(ctx: DoctorContext, settings: DirectorySettings): Promise<DirectoryProbe> {
+  const url = settings.directoryUrl;
+  const transport = new AcmeTransport({ caBundlePem: settings.caBundlePem, clock: ctx.clock, signal: ctx.signal, logger: ctx.logger, retries: 0, requestTimeoutMs: 5_000 });
   try {
     const sent = ctx.clock.now().getTime();
     const response = await transport.request(url, 'GET');
@@ -57,24 +68,51 @@ async function fetchDirectory(ctx: DoctorContext): Promise<DirectoryProbe> {
   }
 }
 
-export const acmeDirectoryCheck: Check = {
-  name: 'acme.directory',
-  async run(ctx) {
-    const probe = await probeDirectory(ctx);
-    if (!probe.ok) return [fail('acme.directory', `${probe.url}: ${probe.error ?? 'unreachable'}`)];
-    return [pass('acme.directory', `${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`)];
-  },
-};
+/** Every configured CA (a config built by hand may carry only `acme`). */
+export function configIssuers(config: Config): IssuerSettings[] {
+  return config.issuers?.length ? config.issuers : [{ ...config.acme, name: DEFAULT_ISSUER_NAME }];
+}
 
-export const clockCheck: Check = {
-  name: 'clock',
-  async run(ctx) {
-    const probe = await probeDirectory(ctx);
-    if (!probe.ok) return [warn('clock', 'not checked: the ACME directory did not answer')];
-    if (probe.skewMs === undefined) return [warn('clock', 'not checked: the CA sent no Date header')];
-    return [clockResult(probe.skewMs, probe.uncertaintyMs)];
-  },
-};
+/** The CAs a certificate may be issued by, in fallback order. */
+export function certificateIssuers(config: Config, names: string[] | undefined): IssuerSettings[] {
+  return issuersFor(configIssuers(config), names);
+}
+
+/**
+ * How a line names its issuer: nothing with a single CA (the lines read as before `issuers:`
+ * existed), `name: ` when there are several, so each issuer's failure stands on its own line.
+ */
+export function issuerPrefix(issuer: IssuerSettings, all: readonly IssuerSettings[]): string {
+  return all.length > 1 ? `${issuer.name}: ` : '';
+}
+
+export function acmeDirectoryCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
+  const at = issuerPrefix(issuer, all);
+  return {
+    name: 'acme.directory',
+    subject: at,
+    async run(ctx) {
+      const probe = await probeDirectory(ctx, issuer);
+      if (!probe.ok) return [fail('acme.directory', `${at}${probe.url}: ${probe.error ?? 'unreachable'}`)];
+      return [pass('acme.directory', `${at}${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`)];
+    },
+  };
+}
+
+export function clockCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
+  const at = issuerPrefix(issuer, all);
+  return {
+    name: 'clock',
+    subject: at,
+    async run(ctx) {
+      const probe = await probeDirectory(ctx, issuer);
+      if (!probe.ok) return [warn('clock', `${at}not checked: the ACME directory did not answer`)];
+      if (probe.skewMs === undefined) return [warn('clock', `${at}not checked: the CA sent no Date header`)];
+      const result = clockResult(probe.skewMs, probe.uncertaintyMs);
+      return [{ ...result, message: `${at}${result.message}` }];
+    },
+  };
+}
 
 /** The clock line for a measured skew (the CA's clock minus ours). */
 export function clockResult(skewMs: number, uncertaintyMs = 500): CheckResult {
@@ -85,35 +123,39 @@ export function clockResult(skewMs: number, uncertaintyMs = 500): CheckResult {
   return pass('clock', `within a few seconds of the CA (${(skewMs / 1000).toFixed(1)} s)`);
 }
 
-export const acmeAccountCheck: Check = {
-  name: 'acme.account',
-  async run(ctx) {
-    const { directoryUrl, email } = ctx.config.acme;
-    const account = await ctx.store.getAccount(directoryUrl, email);
-    if (!account?.accountUrl) return [warn('acme.account', `no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
-    const probe = await probeDirectory(ctx);
-    if (!probe.ok) return [warn('acme.account', 'not checked: the ACME directory did not answer')];
-    const { openAcmeSession } = await import('../acme/session.js');
-    const session = await openAcmeSession({
-      directoryUrl,
-      accountKeyPem: account.keyPem,
-      accountUrl: account.accountUrl,
-      caBundlePem: ctx.config.acme.caBundlePem,
-      clock: ctx.clock,
-      signal: ctx.signal,
-      logger: ctx.logger,
-    });
-    try {
-      const object = await session.fetchAccount();
-      if (object.status && object.status !== 'valid') return [fail('acme.account', `${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
-      return [pass('acme.account', `${account.accountUrl} is valid`)];
-    } catch (error) {
-      if (isCertkeeperError(error) && error.details?.acmeType === 'accountDoesNotExist') {
-        return [warn('acme.account', `the CA no longer knows ${account.accountUrl}: the next order registers again`)];
+export function acmeAccountCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
+  const at = issuerPrefix(issuer, all);
+  return {
+    name: 'acme.account',
+    subject: at,
+    async run(ctx) {
+      const { directoryUrl, email } = issuer;
+      const account = await ctx.store.getAccount(directoryUrl, email);
+      if (!account?.accountUrl) return [warn('acme.account', `${at}no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
+      const probe = await probeDirectory(ctx, issuer);
+      if (!probe.ok) return [warn('acme.account', `${at}not checked: the ACME directory did not answer`)];
+      const { openAcmeSession } = await import('../acme/session.js');
+      const session = await openAcmeSession({
+        directoryUrl,
+        accountKeyPem: account.keyPem,
+        accountUrl: account.accountUrl,
+        caBundlePem: issuer.caBundlePem,
+        clock: ctx.clock,
+        signal: ctx.signal,
+        logger: ctx.logger,
+      });
+      try {
+        const object = await session.fetchAccount();
+        if (object.status && object.status !== 'valid') return [fail('acme.account', `${at}${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
+        return [pass('acme.account', `${at}${account.accountUrl} is valid`)];
+      } catch (error) {
+        if (isCertkeeperError(error) && error.details?.acmeType === 'accountDoesNotExist') {
+          return [warn('acme.account', `${at}the CA no longer knows ${account.accountUrl}: the next order registers again`)];
+        }
+        return [fail('acme.account', `${at}${account.accountUrl}: ${describeError(error)}`)];
+      } finally {
+        session.close();
       }
-      return [fail('acme.account', `${account.accountUrl}: ${describeError(error)}`)];
-    } finally {
-      session.close();
-    }
-  },
-};
+    },
+  };
+}

@@ -34,6 +34,8 @@ export interface DoctorContext {
 export interface Check {
   name: string;
   cert?: string;
+  /** Put before the message of a fail line made when the check throws or times out (e.g. `backup: `). */
+  subject?: string;
   run(ctx: DoctorContext): Promise<CheckResult[]>;
 }
 

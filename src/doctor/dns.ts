@@ -2,7 +2,7 @@
 // route53: the zone is found and its record sets listed; exec: the hook is executable). Per
 // certificate name: the `_acme-challenge` name (after CNAMEs) lies in a zone the provider
 // controls, every authoritative nameserver of that zone answers with the same SOA serial, and
-// CAA records, if any, allow the configured CA.
+// CAA records, if any, allow every CA the certificate may be issued by.
 
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec } from '../core/types.js';
@@ -11,8 +11,9 @@ import { authoritativeNameservers, findZone, lookup } from '../dns/resolver.js';
 import { query, exchangeSigned } from '../dns/wire/client.js';
 import { RCODE, encodeQuery, isInZone, normalizeName, rcodeName, rdata, sameName } from '../dns/wire/message.js';
 import { tsigKey } from '../dns/wire/tsig.js';
-import { probeDirectory } from './acme.js';
+import { certificateIssuers, configIssuers, issuerPrefix, probeDirectory } from './acme.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
+import { awsCode, awsProblem, AWS_PERMISSION_ERRORS } from './aws.js';
 import { executableProblem } from './executable.js';
 
 /** The names whose `_acme-challenge` records a certificate needs (a wildcard shares its base's). */
@@ -71,9 +72,11 @@ export async function providerControls(provider: DnsProviderConfig, fqdn: string
     case 'route53': {
       try {
         const zone = await route53Zone(provider, fqdn, ctx);
-        return zone ? { ok: true, zone: zone.name, message: `in hosted zone ${zone.name} (${zone.id})` } : { ok: false, message: `no ${provider.privateZone ? 'private' : 'public'} hosted zone holds ${fqdn}` };
+        if (zone === undefined) return { ok: false, message: `no ${provider.privateZone ? 'private' : 'public'} hosted zone holds ${fqdn}` };
+        if (zone.name === null) return { ok: false, message: `hosted zone ${zone.id} does not hold ${fqdn}` };
+        return { ok: true, ...(zone.name ? { zone: zone.name } : {}), message: `in hosted zone ${zone.name ?? zone.id}${zone.name ? ` (${zone.id})` : ''}` };
       } catch (error) {
-        return { ok: false, message: `Route53: ${describeError(error)}` };
+        return { ok: false, message: `Route53: ${awsProblem(error)}` };
       }
     }
     default:
@@ -84,13 +87,29 @@ export async function providerControls(provider: DnsProviderConfig, fqdn: string
 
 type Route53Config = Extract<DnsProviderConfig, { type: 'route53' }>;
 
-async function route53Zone(config: Route53Config, fqdn: string, ctx: DoctorContext): Promise<{ id: string; name: string } | undefined> {
+/**
+ * The hosted zone the provider would write `fqdn` into, after listing its record sets (which proves
+ * the credentials may read it). `name` is null when the configured hostedZoneId does not hold
+ * `fqdn`, and absent when its name could not be looked up (ListHostedZonesByName is not needed
+ * with hostedZoneId, so it may be denied). Undefined: no hosted zone found.
+ */
+async function route53Zone(config: Route53Config, fqdn: string, ctx: DoctorContext): Promise<{ id: string; name?: string | null } | undefined> {
   const { createRoute53Api } = await import('../dns/providers/route53/api.js');
-  const { zoneCandidates, fromRoute53Name } = await import('../dns/providers/route53/records.js');
+  const { zoneCandidates, fromRoute53Name, bareZoneId } = await import('../dns/providers/route53/records.js');
   const api = await createRoute53Api(config, 'certkeeper-doctor');
   if (config.hostedZoneId !== undefined) {
-    await api.listResourceRecordSets({ zoneId: config.hostedZoneId, startName: fqdn, startType: 'TXT', maxItems: 1 }, ctx.signal);
-    return { id: config.hostedZoneId, name: fqdn };
+    const id = bareZoneId(config.hostedZoneId);
+    await api.listResourceRecordSets({ zoneId: id, startName: fqdn, startType: 'TXT', maxItems: 1 }, ctx.signal);
+    try {
+      for (const candidate of zoneCandidates(fqdn)) {
+        const page = await api.listHostedZonesByName({ dnsName: candidate, maxItems: 10 }, ctx.signal);
+        if (page.zones.some((z) => z.id === id && fromRoute53Name(z.name) === candidate)) return { id, name: candidate };
+      }
+    } catch (error) {
+      if (AWS_PERMISSION_ERRORS.has(awsCode(error) ?? '')) return { id };
+      throw error;
+    }
+    return { id, name: null };
   }
   for (const candidate of zoneCandidates(fqdn)) {
     const page = await api.listHostedZonesByName({ dnsName: candidate, maxItems: 10 }, ctx.signal);
@@ -115,8 +134,10 @@ export function dnsCredentialsCheck(name: string, provider: DnsProviderConfig, p
           return [problem ? fail(check, `${name}: ${problem}`) : pass(check, `${name}: hook ${provider.command[0]} is executable`)];
         }
         case 'route53': {
-          if (probeName === undefined && provider.hostedZoneId === undefined) return [warn(check, `${name}: not checked (no certificate uses it)`)];
-          const found = await providerControls(provider, probeName ?? '', ctx);
+          if (probeName === undefined) return [warn(check, `${name}: not checked (no certificate uses it)`)];
+          // Where the TXT record really goes: a CNAME may move it into another hosted zone.
+          const target = (await followDelegation(probeName, ctx).catch(() => undefined))?.target ?? probeName;
+          const found = await providerControls(provider, target, ctx);
           return [found.ok ? pass(check, `${name}: ${found.message}; record sets listed`) : fail(check, `${name}: ${found.message}`)];
         }
         case 'rfc2136':
@@ -164,7 +185,7 @@ export function certificateDnsCheck(spec: CertificateSpec): Check {
       if (!provider) return [fail('dns.delegation', `no DNS provider named "${spec.dns}"`, spec.name)];
       const results = await Promise.all([
         ...challengeNames(spec).map((name) => delegationResults(spec, provider, name, ctx)),
-        ...spec.domains.map(async (domain) => [await caaResult(spec.name, domain, ctx)]),
+        ...spec.domains.map((domain) => caaResults(spec, domain, ctx)),
       ]);
       return results.flat();
     },
@@ -238,27 +259,43 @@ export function caaAllows(records: CaaRecord[], identities: string[], wildcard: 
   return { allowed: named.some((domain) => identities.includes(domain)), named };
 }
 
-async function caaResult(cert: string, domain: string, ctx: DoctorContext): Promise<CheckResult> {
-  const check = 'dns.caa';
-  const wildcard = domain.startsWith('*.');
+/** The CAA set that governs `domain`: the first one found climbing from the name towards the root. */
+async function governingCaa(domain: string, ctx: DoctorContext): Promise<{ at: string; records: CaaRecord[] } | undefined> {
   const labels = domain.replace(/^\*\./, '').split('.');
-  // The relevant set is the first one found climbing from the name towards the root.
   for (let i = 0; i < labels.length - 1; i++) {
     const name = labels.slice(i).join('.');
-    let records: CaaRecord[];
-    try {
-      const { response } = await lookup(name, 'CAA', ctx.resolvers, { timeoutMs: ctx.dnsTimeoutMs, signal: ctx.signal, clock: ctx.clock });
-      records = response.answers.filter((a) => a.type === 'CAA').map((a) => rdata(a) as CaaRecord);
-    } catch (error) {
-      return warn(check, `${domain}: CAA lookup of ${name} failed: ${describeError(error)}`, cert);
-    }
-    if (records.length === 0) continue;
-    const probe = await probeDirectory(ctx);
-    const { allowed, named } = caaAllows(records, probe.caaIdentities, wildcard);
-    if (named.length === 0) return pass(check, `${domain}: CAA at ${name} does not restrict issuance`, cert);
-    if (probe.caaIdentities.length === 0) return warn(check, `${domain}: CAA at ${name} allows ${named.join(', ')}; the CA publishes no caaIdentities to compare`, cert);
-    if (!allowed) return fail(check, `${domain}: CAA at ${name} allows only ${named.join(', ')}, not this CA (${probe.caaIdentities.join(', ')})`, cert);
-    return pass(check, `${domain}: CAA at ${name} allows ${probe.caaIdentities.find((id) => named.includes(id))}`, cert);
+    const { response } = await lookup(name, 'CAA', ctx.resolvers, { timeoutMs: ctx.dnsTimeoutMs, signal: ctx.signal, clock: ctx.clock });
+    const records = response.answers.filter((a) => a.type === 'CAA').map((a) => rdata(a) as CaaRecord);
+    if (records.length > 0) return { at: name, records };
   }
-  return pass(check, `${domain}: no CAA records: any CA may issue`, cert);
+  return undefined;
+}
+
+/** One line per CA the certificate may be issued by (its `issuers:`, else all): each must be allowed, fallbacks too. */
+async function caaResults(spec: CertificateSpec, domain: string, ctx: DoctorContext): Promise<CheckResult[]> {
+  const check = 'dns.caa';
+  const cert = spec.name;
+  const wildcard = domain.startsWith('*.');
+  let found;
+  try {
+    found = await governingCaa(domain, ctx);
+  } catch (error) {
+    return [warn(check, `${domain}: CAA lookup failed: ${describeError(error)}`, cert)];
+  }
+  if (!found) return [pass(check, `${domain}: no CAA records: any CA may issue`, cert)];
+  const { at, records } = found;
+  const { named } = caaAllows(records, [], wildcard);
+  if (named.length === 0) return [pass(check, `${domain}: CAA at ${at} does not restrict issuance`, cert)];
+  const all = configIssuers(ctx.config);
+  return Promise.all(
+    certificateIssuers(ctx.config, spec.issuers).map(async (issuer) => {
+      const who = issuerPrefix(issuer, all);
+      const probe = await probeDirectory(ctx, issuer);
+      if (!probe.ok) return warn(check, `${who}${domain}: CAA at ${at} allows ${named.join(', ')}; not compared: the ACME directory did not answer`, cert);
+      if (probe.caaIdentities.length === 0) return warn(check, `${who}${domain}: CAA at ${at} allows ${named.join(', ')}; the CA publishes no caaIdentities to compare`, cert);
+      const { allowed } = caaAllows(records, probe.caaIdentities, wildcard);
+      if (!allowed) return fail(check, `${who}${domain}: CAA at ${at} allows only ${named.join(', ')}, not this CA (${probe.caaIdentities.join(', ')})`, cert);
+      return pass(check, `${who}${domain}: CAA at ${at} allows ${probe.caaIdentities.find((id) => named.includes(id))}`, cert);
+    }),
+  );
 }

@@ -1,5 +1,5 @@
-// `certkeeper doctor`: builds the list of checks for a config (config-wide ones and, per selected
-// certificate, DNS and sink ones), runs them all at once, each under its own deadline, and
+// `certkeeper doctor`: builds the list of checks for a config (config-wide ones, per issuer ACME
+// ones and, per selected certificate, DNS and sink ones), runs them all at once, each under its own deadline, and
 // returns every line in a stable order. Nothing is written anywhere.
 
 import { describeError } from '../core/errors.js';
@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import { systemResolvers } from '../dns/resolver.js';
 import type { StateStore } from '../state/contract.js';
-import { acmeAccountCheck, acmeDirectoryCheck, clockCheck } from './acme.js';
+import { acmeAccountCheck, acmeDirectoryCheck, clockCheck, configIssuers } from './acme.js';
 import { fail, type Check, type CheckResult, type DoctorContext } from './contract.js';
 import { certificateDnsCheck, challengeNames, dnsCredentialsCheck } from './dns.js';
 import { sinkCheck } from './sinks.js';
@@ -36,7 +36,9 @@ export interface DoctorReport {
 
 export function doctorChecks(config: Config, certs?: string[]): Check[] {
   const selected = certs && certs.length > 0 ? config.certificates.filter((c) => certs.includes(c.name)) : config.certificates;
-  const checks: Check[] = [acmeDirectoryCheck, clockCheck, acmeAccountCheck];
+  // Every CA is checked, not only the first: a fallback issuer that is broken fails exactly when it is needed.
+  const issuers = configIssuers(config);
+  const checks: Check[] = issuers.flatMap((issuer) => [acmeDirectoryCheck(issuer, issuers), clockCheck(issuer, issuers), acmeAccountCheck(issuer, issuers)]);
   for (const [name, provider] of Object.entries(config.dns)) {
     const user = config.certificates.find((c) => c.dns === name);
     checks.push(dnsCredentialsCheck(name, provider, user ? challengeNames(user)[0] : undefined));
@@ -80,11 +82,11 @@ async function runBounded(check: Check, ctx: DoctorContext, timeoutMs: number): 
   let timer: NodeJS.Timeout | undefined;
   // A real timer, not the injected clock: this bounds wall time even when a test clock stands still.
   const deadline = new Promise<CheckResult[]>((resolve) => {
-    timer = setTimeout(() => resolve([fail(check.name, `no result within ${Math.round(timeoutMs / 1000)} s`, check.cert)]), timeoutMs);
+    timer = setTimeout(() => resolve([fail(check.name, `${check.subject ?? ''}no result within ${Math.round(timeoutMs / 1000)} s`, check.cert)]), timeoutMs);
     timer.unref();
   });
   try {
-    return await Promise.race([check.run(ctx).catch((error: unknown) => [fail(check.name, describeError(error), check.cert)]), deadline]);
+    return await Promise.race([check.run(ctx).catch((error: unknown) => [fail(check.name, `${check.subject ?? ''}${describeError(error)}`, check.cert)]), deadline]);
   } finally {
     clearTimeout(timer);
   }

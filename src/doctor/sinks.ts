@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.js';
 import type { CertificateSpec, KeyType } from '../core/types.js';
 import type { SinkConfig } from '../config/schema.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
+import { awsProblem } from './aws.js';
 import { executableProblem } from './executable.js';
 
 /** ACM's KeyAlgorithm for each certkeeper key type: a re-import must keep it. */
@@ -71,22 +72,33 @@ export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkCon
 async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<SinkConfig, { type: 'acm' }>, ctx: DoctorContext): Promise<CheckResult> {
   const check = 'sink';
   const state = await ctx.store.getSinkState(spec.name, sinkName);
-  const arn = sink.certificateArn ?? (typeof state?.certificateArn === 'string' ? state.certificateArn : undefined);
+  // The deploy uses a recorded ARN only when it was recorded for this region.
+  const recorded = typeof state?.certificateArn === 'string' && (state.region === undefined || state.region === sink.region) ? state.certificateArn : undefined;
+  const arn = sink.certificateArn ?? recorded;
   if (!arn) return pass(check, `${sinkName}: nothing imported yet (the first deploy imports a new certificate)`, spec.name);
+  const configured = sink.certificateArn !== undefined;
+  const { openAcm, awsErrorName, isRetryableAwsError } = await import('../sinks/acm/aws.js');
   try {
-    const { openAcm } = await import('../sinks/acm/aws.js');
     const api = await openAcm({ region: sink.region, endpoint: sink.endpoint, roleArn: sink.roleArn, sessionName: 'certkeeper-doctor' }, ctx.clock);
     const detail = await api.describeCertificate(arn, ctx.signal);
+    if (detail.Type !== undefined && detail.Type !== 'IMPORTED') {
+      return fail(check, `${sinkName}: ${arn} is a ${detail.Type} certificate; ACM re-imports only into imported certificates`, spec.name);
+    }
     const want = ACM_KEY_ALGORITHM_OF[spec.keyType];
     if (detail.KeyAlgorithm && detail.KeyAlgorithm !== want) {
       return fail(check, `${sinkName}: ${arn} holds a ${detail.KeyAlgorithm} key; ACM cannot re-import it with ${want} (keyType ${spec.keyType})`, spec.name);
     }
     return pass(check, `${sinkName}: ${arn} exists (${detail.KeyAlgorithm ?? 'key type unknown'})`, spec.name);
   } catch (error) {
-    const { awsErrorName } = await import('../sinks/acm/aws.js');
-    const text = describeError(error);
-    return awsErrorName(error) === 'ResourceNotFoundException'
-      ? fail(check, `${sinkName}: ${arn} does not exist: ${text}`, spec.name)
-      : warn(check, `${sinkName}: cannot check ${arn}: ${text}`, spec.name);
+    const code = awsErrorName(error);
+    const text = awsProblem(error);
+    if (code === 'ResourceNotFoundException' || code === 'InvalidArnException') {
+      // A configured ARN that is gone stops every deploy; a recorded one is looked for again by tag.
+      return configured
+        ? fail(check, `${sinkName}: certificateArn ${arn} does not exist in ${sink.region}: ${text}`, spec.name)
+        : warn(check, `${sinkName}: the recorded ${arn} no longer exists in ${sink.region}; the next deploy looks for it by tag, else imports a new one: ${text}`, spec.name);
+    }
+    // Wrong credentials or a missing permission fail the deploy too; throttling or an outage may pass.
+    return isRetryableAwsError(error) ? warn(check, `${sinkName}: cannot check ${arn} now: ${text}`, spec.name) : fail(check, `${sinkName}: cannot read ${arn}: ${text}`, spec.name);
   }
 }

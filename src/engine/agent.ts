@@ -20,6 +20,12 @@ import { verifyEvents } from '../verify/events.js';
 
 /** Timers never sleep longer than this; the next plan re-arms them (clock changes, suspend). */
 const MAX_TIMER_MS = 6 * 3_600_000;
+/**
+ * Certificates handed to one engine run. The engine reads every certificate of a run (with its
+ * key) before running any, so a fleet-wide deploy (a sink added to 10,000 certificates) goes in
+ * slices: memory stays bounded and the first deploys start at once.
+ */
+export const MAX_BATCH = 100;
 
 export interface AgentHooks {
   /** Every agent event: logs, metrics and notifiers subscribe here. */
@@ -98,9 +104,12 @@ export class Agent {
     return Object.fromEntries([...this.timers].map(([name, timer]) => [name, new Date(timer.at)]));
   }
 
-  /** Loads the config (throws when invalid: the agent does not start on a bad config) and plans. */
-  async start(): Promise<void> {
-    const config = this.options.loadConfig();
+  /**
+   * Loads the config (throws when invalid: the agent does not start on a bad config) and plans.
+   * A caller that has just loaded it passes it in: a 10,000-certificate config is seconds of parsing.
+   */
+  async start(loaded?: Config): Promise<void> {
+    const config = loaded ?? this.options.loadConfig();
     await this.install(config);
     await this.plan();
   }
@@ -289,10 +298,15 @@ export class Agent {
         break;
       }
       const deps = this.deps!;
-      const names = [...this.pending].filter((name) => deps.config.certificates.some((c) => c.name === name));
-      this.pending.clear();
+      const configured = new Set(deps.config.certificates.map((c) => c.name));
+      const names: string[] = [];
+      for (const name of this.pending) {
+        if (names.length >= MAX_BATCH) break;
+        this.pending.delete(name);
+        if (configured.has(name)) names.push(name);
+      }
       if (names.length === 0) continue;
-      const before = new Map((await this.safeRows(deps)).map((row) => [row.name, row]));
+      const before = new Map((await this.safeRows(deps, names)).map((row) => [row.name, row]));
       this.batchController = new AbortController();
       let outcomes: CertOutcome[] | undefined;
       try {
@@ -307,21 +321,31 @@ export class Agent {
       } finally {
         this.batchController = undefined;
       }
-      const rows = await this.safeRows(deps);
-      this.publishStatus(rows);
+      const rows = await this.safeRows(deps, names);
+      this.publishStatus(this.withFresh(rows, deps));
       const now = this.options.clock.now();
-      for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), rows.find((r) => r.name === outcome.cert), now);
+      const after = new Map(rows.map((row) => [row.name, row]));
+      for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), after.get(outcome.cert), now);
       const pause = outcomes ? 0 : backoffDelayMs(this.brokenBatches, this.config?.backoffMs);
-      for (const row of rows) if (names.includes(row.name)) this.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
+      for (const row of rows) this.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
     }
   }
 
-  private async safeRows(deps: EngineDeps): Promise<StatusRow[]> {
+  /** The latest rows of every configured certificate, with `fresh` in place of the ones a batch just read. */
+  private withFresh(fresh: StatusRow[], deps: EngineDeps): StatusRow[] {
+    const rows = new Map(this.lastRows.map((row) => [row.name, row]));
+    for (const row of fresh) rows.set(row.name, row);
+    return deps.config.certificates.map((c) => rows.get(c.name)).filter((row): row is StatusRow => row !== undefined);
+  }
+
+  /** The status rows of `certs` (a batch), or the last known ones when the state cannot be read. */
+  private async safeRows(deps: EngineDeps, certs: string[]): Promise<StatusRow[]> {
     try {
-      return await statusRows(deps);
+      return await statusRows(deps, { certs });
     } catch (error) {
       this.options.logger.error({ err: describeError(error) }, 'reading status failed');
-      return this.lastRows;
+      const wanted = new Set(certs);
+      return this.lastRows.filter((row) => wanted.has(row.name));
     }
   }
 

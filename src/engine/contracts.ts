@@ -5,6 +5,8 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial, KeyType, StoredCertificate } from '../core/types.js';
 import type { Config } from '../config/load.js';
+import type { IssuerSettings } from '../config/issuers.js';
+import type { OrderAdmission } from '../plan/budget.js';
 import type { DnsProvider } from '../dns/contract.js';
 import type { Sink } from '../sinks/contract.js';
 import type { StateStore } from '../state/contract.js';
@@ -22,10 +24,21 @@ export interface IssueRequest {
   issuers?: string[];
   /** ACME profile (the certificate's; else the issuer's). */
   profile?: string;
+  /** Requested lifetime in ms (ACME `notAfter`; the certificate's, else the issuer's). */
+  lifetimeMs?: number;
+  /** Whether an order may go to this issuer now (the local rate-limit budgets); absent: always. */
+  admit?: (issuer: IssuerSettings, replaces: boolean) => Promise<OrderAdmission>;
+  /** Every order placed and every authorization the CA found invalid, with the issuer (the budgets count them). */
+  onOrder?: (event: OrderNotice) => void;
   dns: DnsProvider;
   signal?: AbortSignal;
   onProgress?: (event: { step: IssueStep; detail?: string }) => void;
 }
+
+/** What an issuer tells about an order it placed. */
+export type OrderNotice = ({ type: 'created'; replaced: boolean } | { type: 'authorization-failed'; names: string[] }) & {
+  issuer?: { name: string; directoryUrl: string; email: string | null };
+};
 
 export interface Issuer {
   readonly directoryUrl: string;

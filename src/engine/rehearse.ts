@@ -1,9 +1,10 @@
 // Rehearsals (`rehearse: { every: 7d }`): the daemon runs a dry run per certificate on that
 // period — against the CA's staging twin when one is known or configured — proving CA
 // reachability, DNS credentials, delegation and propagation weeks before the real renewal.
-// Rehearsals spread over the period (a stable offset per certificate) and run one at a time, so
-// never two at once against one CA. A failure is a `rehearsal_failed` event (a warning, critical
-// once the real renewal is due); the next success after one is `rehearsal_recovered`.
+// Rehearsals spread over the period (a stable offset per certificate) and never run two at once
+// against one CA (keyed by the directory the dry run goes to); due rehearsals against different
+// CAs run together. A failure is a `rehearsal_failed` event (a warning, critical once the real
+// renewal is due); the next success after one is `rehearsal_recovered`.
 // All waits go through the injected clock.
 
 import type { Clock } from '../core/clock.js';
@@ -15,6 +16,7 @@ import type { AgentEvent } from '../observe/events.js';
 import { nextRehearsalAt, rehearsalDirectory, rehearsalSeverity } from '../plan/rehearsal.js';
 import type { StateStore } from '../state/contract.js';
 import type { EngineDeps } from './contracts.js';
+import type { CertOutcome } from './events.js';
 import { renew } from './renew.js';
 
 /** The wait between looks at the schedule is capped, so a reload or clock jump is noticed. */
@@ -50,13 +52,36 @@ export function dryRunTarget(config: Config, certName?: string): { settings: Acm
   return { settings, directoryUrl: rehearsalDirectory(settings.directoryUrl, settings.stagingDirectoryUrl).url };
 }
 
-/** The latest dry run of each named certificate, from history (so a restart does not rehearse everything again). */
-export async function lastRehearsals(store: Pick<StateStore, 'readHistory'>, names: string[]): Promise<Map<string, LastRehearsal>> {
-  const wanted = new Set(names);
+/** What the per-CA cap keys on: the directory a certificate's dry run goes to. */
+export function rehearsalCa(config: Config, certName: string): string {
+  return dryRunTarget(config, certName).directoryUrl.replace(/\/+$/, '');
+}
+
+/**
+ * The rehearsals to run together now: from `due` (most overdue first), the first one of each CA.
+ * The rest wait for the next pass, so one CA never sees two rehearsals at once.
+ */
+export function rehearsalBatch(due: readonly { name: string; ca: string }[]): string[] {
+  const taken = new Set<string>();
+  const batch: string[] = [];
+  for (const { name, ca } of due) {
+    if (taken.has(ca)) continue;
+    taken.add(ca);
+    batch.push(name);
+  }
+  return batch;
+}
+
+/**
+ * The latest dry run of each named certificate, from history (so a restart does not rehearse
+ * everything again). The store answers from an index, not by reading the whole history.
+ */
+export async function lastRehearsals(store: Pick<StateStore, 'lastDryRuns'>, names: string[]): Promise<Map<string, LastRehearsal>> {
+  const all = await store.lastDryRuns();
   const found = new Map<string, LastRehearsal>();
-  for (const entry of await store.readHistory()) {
-    if (entry.action !== 'dry-run' || !wanted.has(entry.cert) || found.has(entry.cert)) continue;
-    found.set(entry.cert, { at: entry.at, result: entry.result, error: entry.error });
+  for (const name of names) {
+    const last = all.get(name);
+    if (last) found.set(name, { at: last.at, result: last.result, error: last.error });
   }
   return found;
 }
@@ -125,13 +150,16 @@ export class Rehearser {
       if (config?.daemon.rehearseEveryMs !== undefined && !this.seeded) await this.track(this.seed(config));
       const now = clock.now();
       const schedule = this.schedule(now);
-      const due = [...schedule].filter(([, at]) => at.getTime() <= now.getTime()).map(([name]) => name);
+      const due = [...schedule]
+        .filter(([, at]) => at.getTime() <= now.getTime())
+        .sort(([a, x], [b, y]) => x.getTime() - y.getTime() || (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name]) => name);
       if (due.length > 0 && config && this.options.isLeader?.() !== false) {
-        // One at a time: never two rehearsals at once against one CA.
-        for (const name of due) {
-          if (signal.aborted) return;
-          await this.track(this.rehearse(config, name));
-        }
+        // At most one per CA in a pass; the others against the same CA wait for the next pass.
+        // One renew() for the pass: it holds the state lock, so separate calls would not overlap anyway.
+        const batch = rehearsalBatch(due.map((name) => ({ name, ca: rehearsalCa(config, name) })));
+        if (signal.aborted) return;
+        await this.track(this.rehearseAll(config, batch));
         continue;
       }
       const next = Math.min(...[...schedule.values()].map((at) => at.getTime()), now.getTime() + MAX_WAIT_MS);
@@ -185,22 +213,44 @@ export class Rehearser {
 
   /** One dry run of one certificate, reported. Public for tests and a future "rehearse now". */
   async rehearse(config: Config, name: string): Promise<LastRehearsal> {
+    return (await this.rehearseAll(config, [name])).get(name)!;
+  }
+
+  /** Dry runs of these certificates at once (the caller keeps them to one per CA), each reported. */
+  private async rehearseAll(config: Config, names: string[]): Promise<Map<string, LastRehearsal>> {
+    const { clock, logger } = this.options;
+    const results = new Map<string, LastRehearsal>();
+    let deps: EngineDeps | undefined;
+    let outcomes: Map<string, CertOutcome> | undefined;
+    let thrown: string | undefined;
+    try {
+      deps = await this.depsFor(config);
+      for (const name of names) logger.info({ cert: name, directory: dryRunTarget(config, name).directoryUrl }, 'rehearsal: dry run');
+      const report = await renew({ certs: names, dryRun: true, signal: this.controller.signal }, deps);
+      outcomes = new Map(report.outcomes.map((outcome) => [outcome.cert, outcome]));
+    } catch (error) {
+      if (this.controller.signal.aborted) {
+        for (const name of names) results.set(name, { at: clock.now().toISOString(), result: 'failure', error: 'cancelled' });
+        return results;
+      }
+      thrown = describeError(error);
+    }
+    for (const name of names) {
+      const outcome = outcomes?.get(name);
+      const at = clock.now().toISOString();
+      const result: LastRehearsal =
+        outcome?.result === 'success' ? { at, result: 'success', error: null } : { at, result: 'failure', error: thrown ?? outcome?.error ?? 'no outcome' };
+      results.set(name, result);
+      if (outcome?.code === 'CANCELLED') continue; // shutdown: neither a failure nor a success
+      await this.report(config, name, result, deps);
+    }
+    return results;
+  }
+
+  private async report(config: Config, name: string, result: LastRehearsal, deps: EngineDeps | undefined): Promise<void> {
     const { clock, logger } = this.options;
     const spec = config.certificates.find((c) => c.name === name);
     const directory = dryRunTarget(config, name).directoryUrl;
-    let result: LastRehearsal;
-    let deps: EngineDeps | undefined;
-    try {
-      deps = await this.depsFor(config);
-      logger.info({ cert: name, directory }, 'rehearsal: dry run');
-      const report = await renew({ certs: [name], dryRun: true, signal: this.controller.signal }, deps);
-      const outcome = report.outcomes[0];
-      result = outcome?.result === 'success' ? { at: clock.now().toISOString(), result: 'success', error: null } : { at: clock.now().toISOString(), result: 'failure', error: outcome?.error ?? 'no outcome' };
-      if (outcome?.code === 'CANCELLED') return result; // shutdown: neither a failure nor a success
-    } catch (error) {
-      if (this.controller.signal.aborted) return { at: clock.now().toISOString(), result: 'failure', error: 'cancelled' };
-      result = { at: clock.now().toISOString(), result: 'failure', error: describeError(error) };
-    }
     this.last.set(name, result);
     this.options.onResult?.(name, result.result);
     const domains = spec?.domains ?? [];
@@ -227,7 +277,6 @@ export class Rehearser {
         this.emit({ type: 'rehearsal_recovered', at: result.at, cert: name, domains, severity: 'info', message: `${name}: rehearsal against ${directory} passes again`, action: 'dry-run' });
       }
     }
-    return result;
   }
 
   private emit(event: AgentEvent): void {

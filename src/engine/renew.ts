@@ -13,6 +13,10 @@ import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
 import { duplicateBudget } from '../plan/budget.js';
 import { refreshRenewalInfo, windowOf, type AriRecord } from './renewal-info.js';
+import { historyOrders, OrderLedger } from './order-budget.js';
+import type { LedgerOrder } from '../plan/budget.js';
+import type { IssuerSettings } from '../config/issuers.js';
+import type { OrderNotice } from './contracts.js';
 
 export interface RenewOptions {
   /** Limit the run to these certificates. */
@@ -76,7 +80,8 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
     for (const plan of plans) {
       deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
     }
-    const outcomes = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runOne(plan, options, deps));
+    const ledger = new OrderLedger(deps);
+    const outcomes = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runOne(plan, options, deps, ledger));
     return {
       outcomes,
       failed: outcomes.filter((o) => o.result === 'failure').length,
@@ -144,7 +149,7 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
   return { ...base, action: 'skip', reason: decision.reason, message: decision.message };
 }
 
-async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Promise<CertOutcome> {
+async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<CertOutcome> {
   const started = performance.now();
   const name = plan.spec.name;
   const outcome = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
@@ -170,6 +175,15 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
   let record = plan.record;
   if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
     const historyAction: HistoryAction = plan.action;
+    // This attempt's orders, for the rate-limit budgets and its history line (dry runs go to staging uncounted).
+    const attempt: LedgerOrder[] = [];
+    const budgets =
+      plan.action === 'dry-run'
+        ? {}
+        : {
+            admit: (issuer: IssuerSettings, replaces: boolean) => ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true }),
+            onOrder: (notice: OrderNotice) => ledger.note(notice, attempt),
+          };
     try {
       const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true, cert: name } : undefined);
       const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
@@ -182,6 +196,8 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
         ...(replaces ? { replaces } : {}),
         ...(plan.spec.issuers ? { issuers: plan.spec.issuers } : {}),
         ...(plan.spec.profile ? { profile: plan.spec.profile } : {}),
+        ...(plan.spec.lifetimeMs !== undefined ? { lifetimeMs: plan.spec.lifetimeMs } : {}),
+        ...budgets,
         dns: deps.dnsProvider(plan.spec.dns),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (event) => deps.onEvent?.({ type: 'cert_step', cert: name, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }),
@@ -196,14 +212,20 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
       record = { ...record, consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: deps.clock.now().toISOString() };
       record = withResult(record, deps, historyAction, 'success', null);
       await deps.store.putRecord(name, record);
-      await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
+      await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason, ...historyOrders(attempt) });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
       if (error.code === 'CANCELLED') {
         // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
         deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
-        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason });
+        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason, ...historyOrders(attempt) });
         return outcome({ result: 'failure', error: 'cancelled', code: error.code });
+      }
+      if (error.code === 'RATE_BUDGET' && error.details?.confirm === true) {
+        // A forced order refused before it spent the last unit: the operator's call, not a failure of the certificate.
+        deps.logger.warn({ cert: name }, `refusing a forced order: ${error.message}`);
+        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+        return outcome({ result: 'failure', error: `refused: ${error.message}`, code: error.code });
       }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
       const failures = record.consecutiveFailures + 1;
@@ -221,7 +243,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps): Prom
         describeError(error),
       );
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
-      await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason });
+      await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
       return outcome({ result: 'failure', error: describeError(error), code: error.code });
     }
   }

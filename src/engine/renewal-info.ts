@@ -4,12 +4,12 @@
 // itself stays pure (plan/renewal.ts takes the stored window as input).
 
 import { createHash } from 'node:crypto';
-import { describeError } from '../core/errors.js';
+import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec, StoredCertificate } from '../core/types.js';
 import { issuersFor } from '../config/issuers.js';
 import { activeRateLimit } from '../state/issuer-state.js';
 import type { RenewalWindow } from '../plan/renewal.js';
-import type { StateStore } from '../state/contract.js';
+import type { CertificateSummary, StateStore } from '../state/contract.js';
 import { mapLimit } from './concurrency.js';
 import type { EngineDeps } from './contracts.js';
 
@@ -34,7 +34,7 @@ export interface AriRecord {
   error?: string;
 }
 
-export async function readAriRecord(store: StateStore, cert: StoredCertificate): Promise<AriRecord | undefined> {
+export async function readAriRecord(store: Pick<StateStore, 'getSinkState'>, cert: CertificateSummary): Promise<AriRecord | undefined> {
   const data = (await store.getSinkState(cert.name, ARI_STATE_KEY).catch(() => undefined)) as AriRecord | undefined;
   return data && data.serial === cert.info.serial && data.directoryUrl === cert.directoryUrl ? data : undefined;
 }
@@ -59,7 +59,7 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
   const previous = await readAriRecord(deps.store, cert);
   if (!deps.renewalInfo) return previous;
   const now = deps.clock.now();
-  if (previous && Date.parse(previous.nextCheckAt) > now.getTime()) return previous;
+  if (!recheckDue(previous, now)) return previous;
   const base = { serial: cert.info.serial, directoryUrl: cert.directoryUrl, checkedAt: now.toISOString() };
   let record: AriRecord;
   try {
@@ -81,11 +81,19 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
     }
   } catch (error) {
     if (signal?.aborted) return previous;
-    deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup failed; keeping what is known');
-    record = { ...(previous ?? { ...base, supported: false }), checkedAt: now.toISOString(), nextCheckAt: new Date(now.getTime() + ERROR_RECHECK_MS).toISOString(), error: describeError(error) };
+    // A rate-limited CA (its 429, or our own record of one) is not asked again before its Retry-After.
+    const limitedFor = isCertkeeperError(error) && error.code === 'ACME_RATE_LIMITED' ? error.retryAfterSeconds : undefined;
+    if (limitedFor !== undefined) deps.logger.info({ cert: cert.name, err: describeError(error) }, 'ARI lookup deferred: the CA is rate-limiting this account');
+    else deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup failed; keeping what is known');
+    const wait = limitedFor !== undefined ? limitedFor * 1000 : ERROR_RECHECK_MS;
+    record = { ...(previous ?? { ...base, supported: false }), checkedAt: now.toISOString(), nextCheckAt: new Date(now.getTime() + wait).toISOString(), error: describeError(error) };
   }
   await deps.store.putSinkState(cert.name, ARI_STATE_KEY, { ...record });
   return record;
+}
+
+function recheckDue(record: AriRecord | undefined, now: Date): boolean {
+  return !record || Date.parse(record.nextCheckAt) <= now.getTime();
 }
 
 /** For the daemon's planning: every configured certificate with a stored one, a few at a time. */
@@ -93,6 +101,10 @@ export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSign
   if (!deps.renewalInfo) return;
   await mapLimit(deps.config.certificates, deps.config.maxConcurrent, async (spec) => {
     try {
+      // Most stored windows are still fresh: only a certificate due for a re-check needs its PEM
+      // (the ARI identifier), so the rest cost one small read each, not a parse and key check.
+      const peeked = await deps.store.peekCertificate(spec.name);
+      if (!peeked || !recheckDue(await readAriRecord(deps.store, peeked), deps.clock.now())) return;
       const stored = await deps.store.getCertificate(spec.name);
       if (stored) await refreshRenewalInfo(stored, deps, signal);
     } catch (error) {
@@ -107,7 +119,12 @@ export interface IssuanceStatus {
   rateLimited: { issuer: string; until: string }[];
 }
 
-export async function issuanceStatus(spec: CertificateSpec, stored: StoredCertificate | undefined, deps: Pick<EngineDeps, 'config' | 'store'>, now: Date): Promise<{ window: RenewalWindow | undefined; extras: IssuanceStatus }> {
+export async function issuanceStatus(
+  spec: CertificateSpec,
+  stored: CertificateSummary | undefined,
+  deps: Pick<EngineDeps, 'config'> & { store: Pick<StateStore, 'getSinkState' | 'getIssuerState'> },
+  now: Date,
+): Promise<{ window: RenewalWindow | undefined; extras: IssuanceStatus }> {
   const record = stored ? await readAriRecord(deps.store, stored) : undefined;
   const window = windowOf(record);
   const rateLimited: IssuanceStatus['rateLimited'] = [];

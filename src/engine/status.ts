@@ -3,6 +3,7 @@
 
 import type { CertState, CertificateSpec } from '../core/types.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
+import type { StateStore } from '../state/contract.js';
 import type { EngineDeps } from './contracts.js';
 import { mapLimit } from './concurrency.js';
 import { lastRehearsals, type LastRehearsal } from './rehearse.js';
@@ -41,20 +42,41 @@ export interface StatusRow {
   lastRehearsal?: LastRehearsal | null;
 }
 
-/** Certificates whose status is read at once. */
-const STATUS_READ_CONCURRENCY = 32;
+/** Certificates whose status is read at once (each reads a few small files). */
+export const STATUS_READ_CONCURRENCY = 32;
 
-export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger'>): Promise<StatusRow[]> {
+/** Every configured certificate's row, in config order; with `certs`, only those (the daemon's batches). */
+export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger'>, options: { certs?: readonly string[] } = {}): Promise<StatusRow[]> {
   const now = deps.clock.now();
-  const rehearsals = await lastRehearsals(deps.store, deps.config.certificates.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
+  const wanted = options.certs && new Set(options.certs);
+  const specs = wanted ? deps.config.certificates.filter((c) => wanted.has(c.name)) : deps.config.certificates;
+  // One read for all rows (an index, not the whole history: see StateStore.lastDryRuns).
+  const rehearsals = await lastRehearsals(deps.store, specs.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
+  // A handful of issuers serve every row: each one's rate-limit state is read once per pass.
+  const issuerStates = new Map<string, Promise<Record<string, unknown> | undefined>>();
+  const store: RowStore = {
+    peekCertificate: (name) => deps.store.peekCertificate(name),
+    getRecord: (name) => deps.store.getRecord(name),
+    getSinkState: (cert, sink) => deps.store.getSinkState(cert, sink),
+    getIssuerState: (key) => {
+      let state = issuerStates.get(key);
+      if (!state) issuerStates.set(key, (state = deps.store.getIssuerState(key)));
+      return state;
+    },
+  };
   // Bounded: each row opens several files, and 10,000 at once ran out of file descriptors (EMFILE).
-  const rows = await mapLimit(deps.config.certificates, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, deps));
-  return rows.map((row) => ({ ...row, lastRehearsal: rehearsals.get(row.name) ?? null }));
+  const rows = await mapLimit(specs, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, { ...deps, store }));
+  for (const row of rows) row.lastRehearsal = rehearsals.get(row.name) ?? null;
+  return rows;
 }
 
-async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'store' | 'logger'>): Promise<StatusRow> {
+/** What one row reads: the certificate's details (never its key), its record and small per-cert state. */
+type RowStore = Pick<StateStore, 'peekCertificate' | 'getRecord' | 'getSinkState' | 'getIssuerState'>;
+
+async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'logger'> & { store: RowStore }): Promise<StatusRow> {
   const { config } = deps;
-  const stored = await deps.store.getCertificate(spec.name).catch((error: unknown) => {
+  // The details only (meta.json): no PEM parse, no key check, for every row of a large fleet.
+  const stored = await deps.store.peekCertificate(spec.name).catch((error: unknown) => {
     deps.logger.warn({ cert: spec.name, err: String(error) }, 'stored certificate unreadable');
     return undefined;
   });

@@ -1,9 +1,10 @@
 // Building the pino logger: JSON lines by default, human-readable on a TTY; every line passes
 // through the Redactor before it is written.
 
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Level } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { Logger } from '../core/logger.js';
 import { Redactor, REDACTED, redactPaths } from './redact.js';
 
@@ -33,7 +34,7 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
   const human = options.pretty ?? isTty;
   const colorize = isTty || (destination !== process.stderr && process.stderr.isTTY === true);
   const stream: DestinationStream = human
-    ? pretty({ destination: asWritable(destination), sync: true, colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true })
+    ? loadPretty()({ destination: asWritable(destination), sync: true, colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true })
     : { write: (line: string) => void destination.write(line) };
   const instance = pino(
     {
@@ -47,6 +48,12 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
     stream,
   );
   return { logger: instance as unknown as Logger, redactor, pino: instance };
+}
+
+// pino-pretty (and its dependencies) only when lines are for humans: JSON runs, such as a cron'd
+// `renew`, start faster without it. It is CommonJS, so a synchronous require keeps this sync.
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 }
 
 /** pino-pretty needs a real stream; wrap plain `{ write }` sinks (e.g. the progress view). */

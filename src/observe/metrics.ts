@@ -25,6 +25,10 @@ export function acmeRequestResult(status: number | undefined): AcmeRequestResult
 
 export type NotificationResult = 'sent' | 'failed' | 'suppressed' | 'dropped';
 
+/** An ARI (renewalInfo) lookup: a window, no ARI at that CA, the CA's 429, skipped while the CA rate-limits us, or a failure. */
+export const RENEWAL_INFO_RESULTS = ['window', 'unsupported', 'rate_limited', 'deferred', 'error'] as const;
+export type RenewalInfoResult = (typeof RENEWAL_INFO_RESULTS)[number];
+
 export interface AgentMetricsOptions {
   /** Process metrics (CPU, memory, event loop, fds); default true. */
   processMetrics?: boolean;
@@ -43,6 +47,9 @@ export class AgentMetrics {
   private readonly renewals: Counter<'name' | 'result'>;
   private readonly deploys: Counter<'name' | 'sink' | 'result'>;
   private readonly acmeRequests: Counter<'result'>;
+  private readonly renewalInfoLookups: Counter<'result'>;
+  private readonly ariWindowStart: Gauge<'name'>;
+  private readonly ariWindowEnd: Gauge<'name'>;
   private readonly events: Counter<'type' | 'severity'>;
   private readonly notifications: Counter<'target' | 'result'>;
   private readonly rehearsals: Counter<'name' | 'result'>;
@@ -111,6 +118,24 @@ export class AgentMetrics {
       labelNames: ['result'],
       registers,
     });
+    this.renewalInfoLookups = new Counter({
+      name: 'certkeeper_renewal_info_lookups_total',
+      help: 'ARI renewalInfo lookups by result: window, unsupported (the CA has no ARI), rate_limited (the CA answered 429), deferred (not asked: the CA is rate-limiting this account), error.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.ariWindowStart = new Gauge({
+      name: 'certkeeper_certificate_ari_window_start_timestamp_seconds',
+      help: "Start of the CA's suggested renewal window (ARI) for the stored certificate, in Unix seconds (absent without ARI).",
+      labelNames: ['name'],
+      registers,
+    });
+    this.ariWindowEnd = new Gauge({
+      name: 'certkeeper_certificate_ari_window_end_timestamp_seconds',
+      help: "End of the CA's suggested renewal window (ARI) for the stored certificate, in Unix seconds (absent without ARI).",
+      labelNames: ['name'],
+      registers,
+    });
     this.events = new Counter({
       name: 'certkeeper_events_total',
       help: 'Agent events (obtaining, obtained, failed, deployed, deploy_failed, expiring, recovered) by severity.',
@@ -145,6 +170,7 @@ export class AgentMetrics {
       registers,
     });
     for (const result of ACME_REQUEST_RESULTS) this.acmeRequests.inc({ result }, 0);
+    for (const result of RENEWAL_INFO_RESULTS) this.renewalInfoLookups.inc({ result }, 0);
   }
 
   get contentType(): string {
@@ -167,6 +193,13 @@ export class AgentMetrics {
       this.consecutiveFailures.set({ name }, row.consecutiveFailures);
       if (row.nextAttemptAt) this.nextAttempt.set({ name }, seconds(row.nextAttemptAt));
       else this.nextAttempt.remove({ name });
+      if (row.ari) {
+        this.ariWindowStart.set({ name }, seconds(row.ari.windowStart));
+        this.ariWindowEnd.set({ name }, seconds(row.ari.windowEnd));
+      } else {
+        this.ariWindowStart.remove({ name });
+        this.ariWindowEnd.remove({ name });
+      }
       // Counters start at 0 so rate() and increase() see the first failure.
       for (const result of ['success', 'failure']) this.renewals.inc({ name, result }, 0);
     }
@@ -211,6 +244,11 @@ export class AgentMetrics {
     this.acmeRequests.inc({ result });
   }
 
+  /** One ARI lookup for planning (the issuer wiring's `onRenewalInfo`). */
+  renewalInfo(result: RenewalInfoResult): void {
+    this.renewalInfoLookups.inc({ result });
+  }
+
   /** A finished rehearsal (the Rehearser's `onResult`). */
   rehearsal(name: string, result: 'success' | 'failure'): void {
     this.rehearsals.inc({ name, result });
@@ -238,7 +276,7 @@ export class AgentMetrics {
   }
 
   private forget(name: string): void {
-    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt]) gauge.remove({ name });
+    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt, this.ariWindowStart, this.ariWindowEnd]) gauge.remove({ name });
     for (const result of ['success', 'failure']) {
       this.renewals.remove({ name, result });
       for (const sink of this.deploySinks.get(name) ?? []) this.deploys.remove({ name, sink, result });

@@ -2,6 +2,12 @@
 
 import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../core/types.js';
 
+/** A stored certificate's details without its PEM material, key or paths: what planning and `status` need. */
+export type CertificateSummary = Omit<StoredCertificate, 'material' | 'paths'>;
+
+/** The newest dry run of a certificate, as `status` and the rehearsal schedule use it. */
+export type DryRunSummary = Pick<HistoryEntry, 'at' | 'result' | 'error'>;
+
 /** Per-certificate bookkeeping besides the certificate itself. */
 export interface CertRecord {
   /** For each sink name, the serial last deployed there successfully. */
@@ -39,7 +45,14 @@ export interface StateStore {
   /** Takes the exclusive state lock, waiting up to `timeoutMs` (stale locks of dead processes are taken over). */
   lock(options?: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<StateLock>;
 
+  /** The current certificate with its key, checked (the key belongs to it, its recorded details agree); STATE_CORRUPT when not. */
   getCertificate(name: string): Promise<StoredCertificate | undefined>;
+  /**
+   * The current certificate's details without reading its key: cheap enough to call for every
+   * certificate of a large fleet. Trusts the details recorded when it was stored (checked then);
+   * getCertificate checks them again before anything is ordered or deployed from them.
+   */
+  peekCertificate(name: string): Promise<CertificateSummary | undefined>;
   /** Atomically replaces the current certificate, archiving the previous one. */
   putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate>;
   listCertificateNames(): Promise<string[]>;
@@ -67,6 +80,8 @@ export interface StateStore {
   appendHistory(entry: HistoryEntry): Promise<void>;
   /** Newest first. */
   readHistory(query?: HistoryQuery): Promise<HistoryEntry[]>;
+  /** The newest `dry-run` entry of each certificate that has one, read in bounded time however long the history grows. */
+  lastDryRuns(): Promise<Map<string, DryRunSummary>>;
 }
 
 export function emptyRecord(): CertRecord {

@@ -46,6 +46,8 @@ export interface AcquireOptions extends LockTiming {
 
 export interface HeldLock {
   readonly holder: LockHolder;
+  /** True when it was taken over from a dead or stale holder (who may have left half-written files). */
+  readonly tookOver: boolean;
   /** Removes the lock file if it is still ours. Safe to call twice. */
   release(): Promise<void>;
 }
@@ -154,13 +156,14 @@ export async function acquireFileLock(file: string, options: AcquireOptions): Pr
   const lockWatch = new ChangeWatch();
   const breakWatch = new ChangeWatch();
   let waiting = false;
+  let tookOver = false;
 
   try {
     for (;;) {
       if (signal?.aborted) throw new CertkeeperError('CANCELLED', 'cancelled while waiting for the state lock');
       const mine: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: clock.now().toISOString(), token: randomBytes(8).toString('hex') };
       if (await tryCreate(file, `${JSON.stringify(mine)}\n`)) {
-        return holdLock(file, mine, { clock, logger, refreshMs: options.refreshMs ?? DEFAULTS.refreshMs });
+        return holdLock(file, mine, { clock, logger, refreshMs: options.refreshMs ?? DEFAULTS.refreshMs, tookOver });
       }
 
       const seen = await observeLock(file);
@@ -169,7 +172,10 @@ export async function acquireFileLock(file: string, options: AcquireOptions): Pr
       const dead = isDeadOnThisHost(seen.holder);
       if (dead || lockWatch.unchangedFor(seen.identity, now) >= staleMs) {
         logger.warn({ lock: file, holder: describeHolder(seen.holder), reason: dead ? 'holder process is gone' : `unchanged for ${staleMs} ms` }, 'taking over stale state lock');
-        if (await breakStaleLock(file, seen, { breakWatch, now, staleMs })) continue;
+        if (await breakStaleLock(file, seen, { breakWatch, now, staleMs })) {
+          tookOver = true;
+          continue;
+        }
       }
 
       if (!waiting) {
@@ -219,7 +225,7 @@ export async function breakStaleLock(file: string, seen: Observation, state: { b
   }
 }
 
-function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logger: Logger; refreshMs: number }): HeldLock {
+function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logger: Logger; refreshMs: number; tookOver: boolean }): HeldLock {
   const { clock, logger } = options;
   let lastTouchMs = clock.now().getTime();
   let released = false;
@@ -249,6 +255,7 @@ function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logge
 
   return {
     holder: mine,
+    tookOver: options.tookOver,
     async release(): Promise<void> {
       if (released) return;
       released = true;

@@ -20,7 +20,7 @@ export function issuerStateKey(issuer: IssuerIdentity): string {
 }
 
 /** The rate-limit backoff of a CA and account still in force at `now`, if any. */
-export async function activeRateLimit(store: StateStore, issuer: IssuerIdentity, now: Date): Promise<RateLimitState | undefined> {
+export async function activeRateLimit(store: Pick<StateStore, 'getIssuerState'>, issuer: IssuerIdentity, now: Date): Promise<RateLimitState | undefined> {
   const state = (await store.getIssuerState(issuerStateKey(issuer))) as Partial<RateLimitState> | undefined;
   if (typeof state?.rateLimitedUntil !== 'string') return undefined;
   return Date.parse(state.rateLimitedUntil) > now.getTime() ? (state as RateLimitState) : undefined;

@@ -11,7 +11,7 @@ import type { CertificatePaths, CertificateSpec, EndpointSpec, HistoryEntry, Sto
 import type { EngineDeps } from '../engine/contracts.js';
 import type { StateStore } from '../state/contract.js';
 import { overallServing, servingOf, type Serving } from './checks.js';
-import { probeAll, type ProbeFn, type ProbeOptions } from './probe.js';
+import type { ProbeFn, ProbeOptions } from './probe.js';
 import { endpointName } from './schema.js';
 
 /** Pause between probes while waiting for a reload. */
@@ -129,6 +129,8 @@ async function settle(endpoints: readonly EndpointSpec[], serial: string, reques
   const verdicts: EndpointVerdict[] = new Array(endpoints.length);
   let pending = endpoints.map((_endpoint, index) => index);
   let attempts = 0;
+  // The TLS prober loads only when something is verified: a run that deploys nothing skips it.
+  const { probeAll } = await import('./probe.js');
   for (;;) {
     attempts++;
     const results = await probeAll(

@@ -6,7 +6,9 @@
 //   - the directory gains `renewalInfo` (when `ari` is on) and `meta.profiles` (when set);
 //   - GET renewalInfo/<id> answers the window the test chose for that id (404 when none);
 //   - newOrder payloads are decoded (base64url JSON) and their `replaces`/`profile` recorded;
-//   - newOrder can be refused: `replaces` rejected, 503, or rateLimited with Retry-After.
+//   - newOrder can be refused: `replaces` or `notAfter` rejected, 503, or rateLimited with Retry-After;
+//   - with `failValidation`, every authorization whose challenge the client answers reads back
+//     "invalid" with an "unauthorized" error, as when the CA finds no matching TXT record.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +19,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../../src/devstack/ports.js';
 import type { PebbleInstance } from '../../src/devstack/pebble.js';
+import type { Stack } from '../../src/devstack/stack.js';
+import { writeConfig, type ConfigParts } from './cli.js';
 
 export interface RenewalWindowAnswer {
   start: Date;
@@ -30,8 +34,9 @@ export interface RecordedOrder {
   identifiers: string[];
   replaces?: string;
   profile?: string;
+  notAfter?: string;
   /** What the proxy answered: `forwarded` or the fault it injected. */
-  answer: 'forwarded' | 'rejected-replaces' | 'unavailable' | 'rate-limited' | 'unknown-profile';
+  answer: 'forwarded' | 'rejected-replaces' | 'rejected-notafter' | 'unavailable' | 'rate-limited' | 'unknown-profile';
 }
 
 export type OrderFault = { kind: 'unavailable' } | { kind: 'rate-limited'; retryAfterSeconds: number };
@@ -48,6 +53,12 @@ export interface AcmeProxy {
   readonly windows: Map<string, RenewalWindowAnswer>;
   /** Refuse orders that carry `replaces` (400 malformed), as some CAs do. */
   rejectReplaces: boolean;
+  /** Refuse orders that carry `notAfter` (400 malformed), as Let's Encrypt does. */
+  rejectNotAfter: boolean;
+  /** Answered challenges fail: their authorization reads back "invalid". */
+  failValidation: boolean;
+  /** Identifiers of the authorizations failed that way. */
+  readonly failedAuthorizations: string[];
   /** Injected on every newOrder until cleared. */
   orderFault: OrderFault | undefined;
   readonly orders: RecordedOrder[];
@@ -66,6 +77,9 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
   const agent = new https.Agent({ ca: pebble.caBundlePem, keepAlive: false });
   const host = `127.0.0.1:${port}`;
   let newOrderPath: string | undefined;
+  /** Authorization paths whose challenge was answered while failValidation was on (they read back invalid). */
+  const failing = new Set<string>();
+  const reported = new Set<string>();
 
   const proxy: AcmeProxy = {
     directoryUrl: `https://${host}${upstream.pathname}`,
@@ -74,6 +88,9 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
     profiles: undefined,
     windows: new Map(),
     rejectReplaces: false,
+    rejectNotAfter: false,
+    failValidation: false,
+    failedAuthorizations: [],
     orderFault: undefined,
     orders: [],
     renewalInfoRequests: [],
@@ -136,11 +153,12 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
 
     if (request.method === 'POST' && newOrderPath !== undefined && path === newOrderPath) {
       const jws = JSON.parse(body.toString('utf8')) as { payload: string };
-      const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as { identifiers: { value: string }[]; replaces?: string; profile?: string };
+      const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as { identifiers: { value: string }[]; replaces?: string; profile?: string; notAfter?: string };
       const order: RecordedOrder = {
         identifiers: payload.identifiers.map((i) => i.value),
         ...(payload.replaces !== undefined ? { replaces: payload.replaces } : {}),
         ...(payload.profile !== undefined ? { profile: payload.profile } : {}),
+        ...(payload.notAfter !== undefined ? { notAfter: payload.notAfter } : {}),
         answer: 'forwarded',
       };
       proxy.orders.push(order);
@@ -157,6 +175,10 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
         order.answer = 'rejected-replaces';
         return problem(response, 400, 'malformed', 'this CA does not accept "replaces"');
       }
+      if (proxy.rejectNotAfter && payload.notAfter !== undefined) {
+        order.answer = 'rejected-notafter';
+        return problem(response, 400, 'malformed', 'NotBefore and NotAfter are not supported');
+      }
       if (payload.profile !== undefined && proxy.profiles && !(payload.profile in proxy.profiles)) {
         order.answer = 'unknown-profile';
         return problem(response, 400, 'invalidProfile', `unknown profile ${payload.profile}`);
@@ -164,6 +186,23 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
     }
 
     const answer = await forward(request, body);
+    if (proxy.failValidation && request.method === 'POST' && /\/chal[^/]*\//.test(path) && answer.status === 200) {
+      // The client answered a challenge: its authorization (Link rel="up") fails from now on.
+      const up = /<([^>]+)>;\s*rel="up"/.exec(String(answer.headers.link ?? ''))?.[1];
+      if (up) failing.add(new URL(up).pathname);
+    }
+    if (request.method === 'POST' && failing.has(path) && answer.status === 200) {
+      const authz = JSON.parse(answer.body.toString('utf8')) as { identifier: { value: string }; status: string; challenges: Record<string, unknown>[] };
+      if (!reported.has(path)) proxy.failedAuthorizations.push(authz.identifier.value);
+      reported.add(path);
+      authz.status = 'invalid';
+      authz.challenges = authz.challenges.map((challenge) =>
+        challenge.type === 'dns-01'
+          ? { ...challenge, status: 'invalid', error: { type: 'urn:ietf:params:acme:error:unauthorized', detail: `Incorrect TXT record found at _acme-challenge.${authz.identifier.value}`, status: 403 } }
+          : challenge,
+      );
+      answer.body = Buffer.from(JSON.stringify(authz));
+    }
     if (request.method === 'GET' && path === upstream.pathname && answer.status === 200) {
       const directory = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown> & { newOrder?: string; meta?: Record<string, unknown> };
       if (directory.newOrder) newOrderPath = new URL(directory.newOrder).pathname;
@@ -206,4 +245,22 @@ async function httpsIdentity(): Promise<{ caPem: string; certPem: string; keyPem
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A CLI config (test/helpers/cli.ts writeConfig) whose CA is the proxy, trusting both Pebble's
+ * and the proxy's CA.
+ */
+export function proxyConfig(dir: string, stack: Stack, proxy: AcmeProxy, parts: ConfigParts): string {
+  const file = writeConfig(dir, stack, parts);
+  const text = readFileSync(file, 'utf8').replace(`directory: ${stack.pebble.directoryUrl}`, `directory: ${proxy.directoryUrl}`);
+  if (!text.includes(proxy.directoryUrl)) throw new Error(`could not point ${file} at the proxy`);
+  writeFileSync(file, text);
+  trustProxy(dir, stack, proxy);
+  return file;
+}
+
+/** The work dir's CA bundle (pebble-ca.pem) trusts Pebble; add the proxy's CA beside it. */
+export function trustProxy(dir: string, stack: Stack, proxy: AcmeProxy): void {
+  writeFileSync(path.join(dir, 'pebble-ca.pem'), `${stack.pebble.caBundlePem}${proxy.caBundlePem}`);
 }

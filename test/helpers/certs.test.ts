@@ -47,4 +47,14 @@ describe('test certificate helper', () => {
     expect(parseCertificate(material.certPem).keyType).toBe('rsa-2048');
     expect(keyMatchesCertificate(material.certPem, material.keyPem)).toBe(true);
   });
+
+  it('tells a key that does not belong to the certificate, of the same or another type', () => {
+    const ecdsa = makeCertificate({ domains: ['m.example'] });
+    const otherEcdsa = makeCertificate({ domains: ['m.example'] });
+    const rsa = makeCertificate({ domains: ['m.example'], keyType: 'rsa-2048' });
+    expect(keyMatchesCertificate(ecdsa.certPem, otherEcdsa.keyPem)).toBe(false);
+    expect(keyMatchesCertificate(ecdsa.certPem, rsa.keyPem)).toBe(false);
+    expect(keyMatchesCertificate(rsa.certPem, ecdsa.keyPem)).toBe(false);
+    expect(keyMatchesCertificate(ecdsa.certPem, 'not a key')).toBe(false);
+  });
 });

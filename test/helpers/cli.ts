@@ -112,3 +112,27 @@ export async function history(config: string, cert?: string, env: Record<string,
 export function orders(lines: HistoryLine[]): HistoryLine[] {
   return lines.filter((line) => line.action === 'issue' || line.action === 'renew');
 }
+
+/** One certificate's line of `renew --json`. */
+export interface RenewOutcomeLine {
+  cert: string;
+  action: string;
+  reason: string;
+  result: string;
+  message: string;
+  error?: string;
+  code?: string;
+}
+
+/** `certkeeper renew --json` with `args`: the exit code, the outcomes and stderr (the log). */
+export async function renewJson(config: string, args: string[] = []): Promise<{ code: number | null; outcomes: RenewOutcomeLine[]; stderr: string }> {
+  const result = await runCli(['--config', config, 'renew', '--json', ...args]);
+  return { code: result.code, outcomes: (JSON.parse(result.stdout || '{"outcomes":[]}') as { outcomes: RenewOutcomeLine[] }).outcomes, stderr: result.stderr };
+}
+
+/** `certkeeper status --json`, which must succeed. */
+export async function statusJson<Row>(config: string): Promise<Row[]> {
+  const result = await runCli(['--config', config, 'status', '--json']);
+  if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as Row[];
+}

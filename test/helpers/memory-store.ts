@@ -1,7 +1,16 @@
 // An in-memory StateStore for tests of code that only needs the contract (accounts above all).
 // It records account writes so tests can assert "registered once".
 
-import { emptyRecord, type AccountRecord, type CertRecord, type HistoryQuery, type StateLock, type StateStore } from '../../src/state/contract.js';
+import {
+  emptyRecord,
+  type AccountRecord,
+  type CertificateSummary,
+  type CertRecord,
+  type DryRunSummary,
+  type HistoryQuery,
+  type StateLock,
+  type StateStore,
+} from '../../src/state/contract.js';
 import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../../src/core/types.js';
 import { parseCertificate } from '../../src/core/x509.js';
 
@@ -26,6 +35,11 @@ export class MemoryStore implements StateStore {
 
   async getCertificate(name: string): Promise<StoredCertificate | undefined> {
     return this.certificates.get(name);
+  }
+
+  async peekCertificate(name: string): Promise<CertificateSummary | undefined> {
+    const stored = this.certificates.get(name);
+    return stored && { name, info: stored.info, issuedAt: stored.issuedAt, directoryUrl: stored.directoryUrl };
   }
 
   async putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate> {
@@ -95,6 +109,12 @@ export class MemoryStore implements StateStore {
   async readHistory(query: HistoryQuery = {}): Promise<HistoryEntry[]> {
     const matching = this.history.filter((entry) => query.cert === undefined || entry.cert === query.cert).reverse();
     return query.limit === undefined ? matching : matching.slice(0, query.limit);
+  }
+
+  async lastDryRuns(): Promise<Map<string, DryRunSummary>> {
+    const found = new Map<string, DryRunSummary>();
+    for (const entry of this.history) if (entry.action === 'dry-run') found.set(entry.cert, { at: entry.at, result: entry.result, error: entry.error });
+    return found;
   }
 }
 

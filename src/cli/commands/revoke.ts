@@ -91,11 +91,13 @@ export async function revokeCommand(name: string, options: RevokeCommandOptions,
   try {
     say(`revoking ${name} (serial ${stored.info.serial}, reason ${reason}) at ${stored.directoryUrl}`);
     const { revokeCertificate } = await import('../../acme/revoke.js');
+    // The CA that issued it, which need not be the first of `issuers:` (fallback, or the certificate's own list).
+    const issuer = (config.issuers ?? []).find((candidate) => candidate.directoryUrl === stored.directoryUrl) ?? config.acme;
     const result = await revokeCertificate({
       directoryUrl: stored.directoryUrl,
-      email: config.acme.email,
-      eab: config.acme.eab,
-      caBundlePem: config.acme.caBundlePem,
+      email: issuer.email,
+      eab: issuer.eab,
+      caBundlePem: issuer.caBundlePem,
       store: deps.store,
       clock: io.clock,
       logger: logger.child({ component: 'acme' }),

@@ -103,7 +103,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       return next;
     },
     wire: async (next, onEvent) => {
-      const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) });
+      const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)), onRenewalInfo: (result) => metrics.renewalInfo(result) });
       if (elector) deps.canDeploy = () => elector.isLeader();
       stateDirWritable = await probeWritable(next.stateDir);
       return deps;
@@ -130,7 +130,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
 
   agentRef = agent;
   try {
-    await agent.start();
+    await agent.start(first);
   } catch (error) {
     await elector?.stop(); // release the lease and end the campaign loop, or the process would linger as a candidate
     throw error;
@@ -148,7 +148,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     },
   });
 
-  // `rehearse:` dry runs on their own schedule, one at a time, with their own engine wiring.
+  // `rehearse:` dry runs on their own schedule (never two at once against one CA), with their own engine wiring.
   const rehearser = new Rehearser({
     clock: io.clock,
     logger: logger.child({ component: 'rehearse' }),

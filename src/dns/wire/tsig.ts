@@ -4,9 +4,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { CLASS_ANY, nameToWire, normalizeName, readName } from './message.js';
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from './tsig-algorithms.js';
 
-export const TSIG_ALGORITHMS = ['hmac-sha256', 'hmac-sha384', 'hmac-sha512', 'hmac-sha224', 'hmac-sha1'] as const;
-export type TsigAlgorithm = (typeof TSIG_ALGORITHMS)[number];
+export { TSIG_ALGORITHMS, type TsigAlgorithm };
 
 const TYPE_TSIG = 250;
 /** RFC 8945 §5.2.3 recommends 300 s of allowed clock skew. */

@@ -1,7 +1,8 @@
 // A stand-in for AWS Certificate Manager on a loopback port, speaking ACM's wire protocol (JSON 1.1:
 // `POST /`, `x-amz-target: CertificateManager.<Op>`) well enough for @aws-sdk/client-acm. It keeps
 // ACM's rules for ImportCertificate — the re-import rules above all — so a sink that skipped a
-// pre-check would be caught here too. Test code, not shipped.
+// pre-check would be caught here too. It checks no signature; only the region scope and, when
+// given `accessKeyIds`, the access key. Test code, not shipped.
 //
 //   const acm = await startAcmStandin({ region: 'eu-west-1' });
 //   new ACMClient({ region: 'eu-west-1', endpoint: acm.endpoint, credentials: TEST_AWS_CREDENTIALS })
@@ -35,6 +36,9 @@ export interface AcmStandinOptions {
   now?: () => Date;
   /** ListCertificates returns at most this many per page, whatever MaxItems says (default 1000). */
   maxPageSize?: number;
+  /** Access key ids ACM knows; a request signed with another answers UnrecognizedClientException
+   *  (HTTP 400, as ACM does). Any signed request passes when absent. */
+  accessKeyIds?: string[];
 }
 
 export interface AcmRecordedRequest {
@@ -146,6 +150,7 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
   const accountId = options.accountId ?? '123456789012';
   const now = options.now ?? (() => new Date());
   const maxPageSize = options.maxPageSize ?? 1000;
+  const knownKeys = options.accessKeyIds ? new Set(options.accessKeyIds) : undefined;
   const store = new Map<string, AcmStoredCertificate>(); // insertion order = list order
   const requests: AcmRecordedRequest[] = [];
   let faults: (AcmFault & { remaining: number })[] = [];
@@ -383,6 +388,10 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
         throw new AwsError('SerializationException', 'The request body is not JSON.');
       }
       record.body = body;
+      const accessKeyId = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ''))?.[1];
+      if (knownKeys && (accessKeyId === undefined || !knownKeys.has(accessKeyId))) {
+        throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      }
       if (signingRegion !== undefined && signingRegion !== region) {
         throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${signingRegion}' (this is ${region}).`);
       }

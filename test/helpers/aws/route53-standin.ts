@@ -7,7 +7,9 @@
 // Semantics kept from Route53: a batch is all-or-nothing; CREATE of an existing set and DELETE
 // of anything but the exact current set fail with InvalidChangeBatch; TXT values must be quoted;
 // changes are PENDING, then INSYNC after a configurable delay; listings start at a name and run
-// on in reversed-label order. Faults (Throttling, PriorRequestNotComplete, 5xx) on demand.
+// on in reversed-label order; an unknown access key is InvalidClientTokenId and an operation its
+// IAM policy does not allow is AccessDenied (both 403). Faults (Throttling,
+// PriorRequestNotComplete, 5xx) on demand.
 
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -19,6 +21,8 @@ import { child, childrenNamed, escapeXml, parseXml, textAt, toXml, type XmlEleme
 
 const XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
 const STS_XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+/** The account the stand-in's IAM users live in (error messages only). */
+const STANDIN_ACCOUNT_ID = '123456789012';
 
 export interface StandinRecordSet {
   /** Absolute, e.g. `_acme-challenge.example.com` (a trailing dot is fine). */
@@ -50,6 +54,9 @@ export interface Route53StandinOptions {
   /** Access key ids Route53 calls must be signed with; any signed request passes when absent.
    *  Keys handed out by AssumeRole are always accepted. */
   accessKeyIds?: string[];
+  /** Per access key id, the only operations its IAM policy allows; any other answers 403
+   *  AccessDenied, as Route53 does. Keys not listed may call every operation. */
+  permissions?: Record<string, Route53Operation[]>;
 }
 
 export interface StandinZone {
@@ -125,6 +132,8 @@ export interface Route53Standin {
   onRequest(listener: ((request: RecordedRequest) => void) | undefined): void;
   /** The next matching requests answer with this error instead. */
   injectFault(fault: FaultSpec): void;
+  /** Limits what `accessKeyId` may call (undefined: everything), like `options.permissions`. */
+  setPermissions(accessKeyId: string, operations: Route53Operation[] | undefined): void;
   clearFaults(): void;
   setChangeDelay(delay: ChangeDelay): void;
   stop(): Promise<void>;
@@ -271,6 +280,7 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
   let changeDelay: Required<ChangeDelay> = { ms: options.changeDelay?.ms ?? 0, pendingPolls: options.changeDelay?.pendingPolls ?? 0 };
   const acceptedKeys = options.accessKeyIds ? new Set(options.accessKeyIds) : undefined;
   const assumedKeys = new Set<string>();
+  const permissions = new Map<string, Route53Operation[]>(Object.entries(options.permissions ?? {}));
 
   function addZone(spec: StandinZoneSpec): StandinZone {
     const name = canonicalName(spec.name);
@@ -616,6 +626,16 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       if (acceptedKeys && !acceptedKeys.has(accessKeyId) && !assumedKeys.has(accessKeyId)) {
         throw new ApiError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
       }
+      const allowed = permissions.get(accessKeyId);
+      if (allowed && !allowed.includes(operation)) {
+        // IAM's wording; list operations are authorized on "*", the others on the zone or change.
+        const resource = zoneId !== undefined ? `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}` : changeId !== undefined ? `arn:aws:route53:::change/${changeId}` : '*';
+        throw new ApiError(
+          403,
+          'AccessDenied',
+          `User: arn:aws:iam::${STANDIN_ACCOUNT_ID}:user/${accessKeyId} is not authorized to perform: route53:${operation} on resource: ${resource} because no identity-based policy allows the route53:${operation} action`,
+        );
+      }
       switch (operation) {
         case 'ChangeResourceRecordSets':
           return { status: 200, body: changeResourceRecordSets(zoneId!, body), operation };
@@ -796,6 +816,10 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       const canonical = canonicalName(name);
       const set = servingZone(canonical)?.served.get(setKey(canonical, 'TXT'));
       return set ? set.values.map((value) => Buffer.concat(txtStrings(value) ?? []).toString('utf8')) : [];
+    },
+    setPermissions: (accessKeyId, operations) => {
+      if (operations) permissions.set(accessKeyId, [...operations]);
+      else permissions.delete(accessKeyId);
     },
     onRequest: (listener) => {
       requestListener = listener;

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ariCertificateId } from '../../../src/acme/ari.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
-import { startAcmeProxy, type AcmeProxy } from '../../helpers/acme-proxy.js';
-import { history, orders, runCli, workDir, writeConfig } from '../../helpers/cli.js';
+import { proxyConfig as configFor, startAcmeProxy, trustProxy as trust, type AcmeProxy } from '../../helpers/acme-proxy.js';
+import { history, orders, renewJson as renew, runCli, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
 
 let stack: Stack;
 let proxy: AcmeProxy;
@@ -35,40 +35,10 @@ interface Row {
   rateLimited: { issuer: string; until: string }[];
 }
 
-interface Outcome {
-  cert: string;
-  action: string;
-  reason: string;
-  result: string;
-  error?: string;
-  code?: string;
-}
-
-/** A config whose only CA is the proxy (plain HTTP on loopback). */
-function proxyConfig(dir: string, certificates: string): string {
-  const file = writeConfig(dir, stack, { certificates });
-  const text = readFileSync(file, 'utf8').replace(`directory: ${stack.pebble.directoryUrl}`, `directory: ${proxy.directoryUrl}`);
-  if (!text.includes(proxy.directoryUrl)) throw new Error(`could not point ${file} at the proxy`);
-  writeFileSync(file, text);
-  trustProxy(dir);
-  return file;
-}
-
-/** The work dir's CA bundle trusts Pebble; add the proxy's CA beside it. */
-function trustProxy(dir: string): void {
-  writeFileSync(path.join(dir, 'pebble-ca.pem'), `${stack.pebble.caBundlePem}${proxy.caBundlePem}`);
-}
-
-async function status(config: string): Promise<Row[]> {
-  const result = await runCli(['--config', config, 'status', '--json']);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as Row[];
-}
-
-async function renew(config: string, args: string[] = []): Promise<{ code: number | null; outcomes: Outcome[]; stderr: string }> {
-  const result = await runCli(['--config', config, 'renew', '--json', ...args]);
-  return { code: result.code, outcomes: (JSON.parse(result.stdout || '{"outcomes":[]}') as { outcomes: Outcome[] }).outcomes, stderr: result.stderr };
-}
+/** A config whose only CA is the proxy. */
+const proxyConfig = (dir: string, certificates: string): string => configFor(dir, stack, proxy, { certificates });
+const trustProxy = (dir: string): void => trust(dir, stack, proxy);
+const status = (config: string): Promise<Row[]> => statusJson<Row>(config);
 
 function leafPem(dir: string, cert: string): string {
   return readFileSync(path.join(dir, 'out', cert, 'cert.pem'), 'utf8');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ariCertificateId } from '../../../src/acme/ari.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { startAcmeProxy, type AcmeProxy } from '../../helpers/acme-proxy.js';
-import { history, orders, runCli, workDir, writeConfig } from '../../helpers/cli.js';
+import { history, orders, renewJson, runCli, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
 
 let stack: Stack;
 let proxy: AcmeProxy;
@@ -33,26 +33,8 @@ interface Row {
   notAfter: string;
 }
 
-interface Outcome {
-  cert: string;
-  action: string;
-  reason: string;
-  result: string;
-  error?: string;
-  code?: string;
-  message: string;
-}
-
-async function status(config: string): Promise<Row[]> {
-  const result = await runCli(['--config', config, 'status', '--json']);
-  expect(result.code, result.stderr).toBe(0);
-  return JSON.parse(result.stdout) as Row[];
-}
-
-async function renew(config: string, args: string[] = []): Promise<{ code: number | null; outcomes: Outcome[]; stderr: string }> {
-  const result = await runCli(['--config', config, 'renew', '--json', ...args]);
-  return { code: result.code, outcomes: (JSON.parse(result.stdout || '{"outcomes":[]}') as { outcomes: Outcome[] }).outcomes, stderr: result.stderr };
-}
+const status = (config: string): Promise<Row[]> => statusJson<Row>(config);
+const renew = renewJson;
 
 describe('the renewal-loop guard', () => {
   it('keeps a young certificate whose threshold has passed, unless forced or asked by ARI', async () => {

@@ -137,6 +137,21 @@ describe('ACM stand-in', () => {
     expect(acm.requests.map((r) => r.errorType ?? 'ok').slice(-5)).toEqual(['ThrottlingException', 'ok', 'ThrottlingException', 'ok', 'InternalFailure']);
   });
 
+  it('answers an access key it does not know with UnrecognizedClientException (HTTP 400), when given the known ones', async () => {
+    const strict = await startAcmStandin({ region: 'eu-west-1', accessKeyIds: [TEST_AWS_CREDENTIALS.accessKeyId] });
+    const known = new ACMClient({ region: 'eu-west-1', endpoint: strict.endpoint, credentials: TEST_AWS_CREDENTIALS, maxAttempts: 1 });
+    const stranger = new ACMClient({ region: 'eu-west-1', endpoint: strict.endpoint, credentials: { accessKeyId: 'AKIASTRANGER', secretAccessKey: 'x' }, maxAttempts: 1 });
+    try {
+      expect((await known.send(new ListCertificatesCommand({}))).CertificateSummaryList).toEqual([]);
+      const refused = await awsError(stranger.send(new ListCertificatesCommand({})));
+      expect([refused.name, refused.message, refused.$metadata.httpStatusCode]).toEqual(['UnrecognizedClientException', 'The security token included in the request is invalid.', 400]);
+    } finally {
+      known.destroy();
+      stranger.destroy();
+      await strict.stop();
+    }
+  });
+
   it('stop() closes the server and its open connections', async () => {
     await client.send(new ListCertificatesCommand({})); // leaves a keep-alive connection open
     await acm.stop();

@@ -141,6 +141,33 @@ describe('ChangeResourceRecordSets', () => {
     ]);
   });
 
+  it('answers an operation the key\'s IAM policy does not allow with 403 AccessDenied, and an unknown key with InvalidClientTokenId', async () => {
+    const limited = 'AKIALIMITEDKEY';
+    const signedBy = (key: string) => ({ authorization: SIGNED.authorization.replace(TEST_ACCESS_KEY_ID, key) });
+    r53.setPermissions(limited, ['ListHostedZonesByName']);
+    try {
+      const listed = await fetch(`${r53.endpoint}/2013-04-01/hostedzonesbyname?dnsname=example.com`, { headers: signedBy(limited) });
+      expect(listed.status).toBe(200);
+      const denied = await fetch(`${r53.endpoint}/2013-04-01/hostedzone/ZEXAMPLE/rrset?name=example.com`, { headers: signedBy(limited) });
+      expect(denied.status).toBe(403);
+      expect(errorOf(await denied.text())).toMatchObject({
+        type: 'Sender',
+        code: 'AccessDenied',
+        message: `User: arn:aws:iam::123456789012:user/${limited} is not authorized to perform: route53:ListResourceRecordSets on resource: arn:aws:route53:::hostedzone/ZEXAMPLE because no identity-based policy allows the route53:ListResourceRecordSets action`,
+      });
+    } finally {
+      r53.setPermissions(limited, undefined);
+    }
+    const strict = await startRoute53Standin({ zones: [{ name: 'example.com' }], accessKeyIds: [TEST_ACCESS_KEY_ID] });
+    try {
+      const unknown = await fetch(`${strict.endpoint}/2013-04-01/hostedzonesbyname`, { headers: signedBy('AKIASTRANGER') });
+      expect(unknown.status).toBe(403);
+      expect(errorOf(await unknown.text()).code).toBe('InvalidClientTokenId');
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('refuses unsigned requests', async () => {
     const response = await fetch(`${r53.endpoint}/2013-04-01/hostedzonesbyname`);
     expect(response.status).toBe(403);

@@ -2,7 +2,9 @@
 // secret, an unreachable CA port, a CNAME into a zone nobody serves, a sink folder that cannot
 // be created, a hook that does not exist.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/devstack/ports.js';
@@ -26,7 +28,13 @@ let stack: Stack;
 beforeAll(async () => {
   const [example, ...rest] = DEFAULT_STACK_ZONES;
   stack = await startStack({
-    zones: [{ ...example!, records: [...(example!.records ?? []), '_acme-challenge.lost 60 IN CNAME _acme-challenge.lost.nowhere.test.'] }, ...rest],
+    zones: [
+      {
+        ...example!,
+        records: [...(example!.records ?? []), '_acme-challenge.lost 60 IN CNAME _acme-challenge.lost.nowhere.test.', 'caa 60 IN CAA 0 issue "allowed-ca.test"'],
+      },
+      ...rest,
+    ],
   });
 });
 afterAll(async () => {
@@ -133,5 +141,74 @@ describe('certkeeper doctor', () => {
     const unknown = await runCli(['--config', good, 'doctor', '--cert', 'nope']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown certificate: nope');
+  });
+
+  it('checks every issuer of an issuers: list, each on its own lines: an unreachable second CA fails by name', async () => {
+    // Two stand-in CAs whose directories publish caaIdentities (Pebble publishes none), on plain HTTP.
+    const directory = (identity: string) => (base: string) => ({ newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order`, meta: { caaIdentities: [identity] } });
+    const cas: Record<string, (base: string) => unknown> = { '/strict/directory': directory('strict-ca.test'), '/allowed/directory': directory('allowed-ca.test') };
+    const server = http.createServer((request, response) => {
+      const body = cas[request.url ?? ''];
+      response.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
+      response.end(body ? JSON.stringify(body(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)) : '{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const stub = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const closed = await freePort();
+      const dir = workDir(stack, 'ck-doctor-');
+      const config = writeConfig(dir, stack, {
+        certificates: `  - { name: www, domains: [www.example.test], dns: bind }
+  - { name: caa, domains: [caa.example.test], dns: bind }
+  - { name: pinned, domains: [caa.example.test], dns: bind, issuers: [allowed] }`,
+      });
+      // `issuers:` instead of `acme:`: Pebble first, then a CA on a port nobody listens on, then the stand-ins.
+      const text = readFileSync(config, 'utf8').replace(
+        /^acme:\n(?: {2}.*\n)+/m,
+        `issuers:
+  - name: pebble
+    directory: ${stack.pebble.directoryUrl}
+    email: ops@example.test
+    caBundle: ./pebble-ca.pem
+  - name: backup
+    directory: https://127.0.0.1:${closed}/dir
+  - name: strict
+    directory: ${stub}/strict/directory
+  - name: allowed
+    directory: ${stub}/allowed/directory
+`,
+      );
+      writeFileSync(config, text);
+      const { code, report } = await doctor(config);
+      expect(report.checks.find((c) => c.name === 'config')).toMatchObject({ status: 'pass' });
+      expect(code).toBe(1);
+
+      // One directory line per issuer, each named; only the closed port fails.
+      const directories = lines(report, 'acme.directory');
+      expect(directories).toHaveLength(4);
+      expect(directories.find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'pass', message: `pebble: ${stack.pebble.directoryUrl} answers` });
+      expect(directories.find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'fail', message: expect.stringMatching(new RegExp(`^backup: https://127\\.0\\.0\\.1:${closed}/dir: .*ECONNREFUSED`)) });
+      expect(directories.find((l) => l.message.startsWith('strict: '))).toMatchObject({ status: 'pass', message: expect.stringContaining('(CAA identities: strict-ca.test)') });
+      // Clock and account per issuer too: Pebble's clock is measured; the unreachable one is not checked.
+      expect(lines(report, 'clock').find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'pass' });
+      expect(lines(report, 'clock').find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'warn', message: 'backup: not checked: the ACME directory did not answer' });
+      expect(lines(report, 'acme.account').map((l) => l.message.split(':')[0]).sort()).toEqual(['allowed', 'backup', 'pebble', 'strict']);
+
+      // CAA at caa.example.test names allowed-ca.test: every CA the certificate may fall back to is compared.
+      const caa = lines(report, 'dns.caa', 'caa');
+      expect(caa.find((l) => l.message.startsWith('allowed: '))).toMatchObject({ status: 'pass', message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test' });
+      expect(caa.find((l) => l.message.startsWith('strict: '))).toMatchObject({
+        status: 'fail',
+        message: 'strict: caa.example.test: CAA at caa.example.test allows only allowed-ca.test, not this CA (strict-ca.test)',
+      });
+      expect(caa.find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'warn', message: expect.stringContaining('not compared: the ACME directory did not answer') });
+      expect(caa.find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'warn', message: expect.stringContaining('publishes no caaIdentities') });
+      // A certificate limited to one issuer is compared with that one only.
+      expect(lines(report, 'dns.caa', 'pinned')).toEqual([{ name: 'dns.caa', status: 'pass', cert: 'pinned', message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test' }]);
+      // No CAA records: one line, whoever the CAs are.
+      expect(lines(report, 'dns.caa', 'www')).toEqual([{ name: 'dns.caa', status: 'pass', cert: 'www', message: 'www.example.test: no CAA records: any CA may issue' }]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

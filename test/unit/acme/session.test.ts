@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKey } from '../../../src/acme/keys.js';
 import { openAcmeSession, type AcmeSession } from '../../../src/acme/session.js';
+import { BAD_NONCE_RETRIES } from '../../../src/acme/transport.js';
 import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { freePort } from '../../../src/devstack/ports.js';
@@ -158,5 +159,26 @@ describe('ACME session errors', () => {
     expect(text).not.toContain('PRIVATE KEY');
     expect(text).not.toContain('"protected"');
     expect(text).not.toContain('"signature"');
+  });
+});
+
+describe('badNonce', () => {
+  const badNonce: Scripted = { status: 400, body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'JWS has an invalid anti-replay nonce' } };
+
+  it(`retries up to ${BAD_NONCE_RETRIES} rejections in a row with the fresh nonce each carried (acme-client alone gives up after 5)`, async () => {
+    const ca = await fakeCa([...Array.from({ length: 12 }, () => badNonce), created]);
+    cleanups.push(ca.close);
+    const order = await (await session(ca.url, new ManualClock())).createOrder(['a.example']);
+    expect(order.url).toBe('http://ca.invalid/order/1');
+    expect(ca.orderPosts()).toBe(13);
+  });
+
+  it('gives up after that many, as an ACME error naming badNonce', async () => {
+    const ca = await fakeCa([badNonce]);
+    cleanups.push(ca.close);
+    const error = await failureOf((await session(ca.url, new ManualClock())).createOrder(['a.example']));
+    expect(error.code).toBe('ACME_ERROR');
+    expect(error.message).toContain('nonce');
+    expect(ca.orderPosts()).toBe(BAD_NONCE_RETRIES + 1);
   });
 });

@@ -66,3 +66,33 @@ certificates:
     expect(problems(`acme: { directory: letsencrypt, profile: "short lived" }\n${rest}`)).toEqual([expect.stringContaining('acme.profile')]);
   });
 });
+
+describe('rate-limit budgets and lifetimes in config', () => {
+  it("budgets Let's Encrypt's published limits by default, none for other CAs, and takes overrides", () => {
+    const le = parseConfig(`acme: { directory: letsencrypt, email: ops@example.com }\n${rest}`, file, { env: {} });
+    expect(le.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 300, windowMs: 3 * 3_600_000 }, failedAuthorizations: { limit: 5, windowMs: 3_600_000 } });
+    const other = parseConfig(`acme: { directory: "https://ca.example/dir" }\n${rest}`, file, { env: {} });
+    expect(other.issuers[0]!.rateLimits).toBeUndefined();
+    const custom = parseConfig(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 50, window: 1h } } }\n${rest}`, file, { env: {} });
+    expect(custom.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 50, windowMs: 3_600_000 } });
+    const tuned = parseConfig(`acme: { directory: letsencrypt, rateLimits: { failedAuthorizations: { limit: 3, window: 1h } } }\n${rest}`, file, { env: {} });
+    expect(tuned.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 300, windowMs: 3 * 3_600_000 }, failedAuthorizations: { limit: 3, windowMs: 3_600_000 } });
+  });
+
+  it('reads lifetime on issuers and certificates, and rejects nonsense with its path', () => {
+    const config = parseConfig(
+      `acme: { directory: "https://ca.example/dir", lifetime: 7d }
+dns:
+  corp: { type: exec, command: ["/bin/true"] }
+certificates:
+  - { name: www, domains: [example.com], dns: corp, lifetime: 160h }
+`,
+      file,
+      { env: {} },
+    );
+    expect(config.issuers[0]!.lifetimeMs).toBe(7 * 86_400_000);
+    expect(config.certificates[0]!.lifetimeMs).toBe(160 * 3_600_000);
+    expect(problems(`acme: { directory: "https://ca.example/dir", lifetime: 10s }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.lifetime.*at least 1m/)]);
+    expect(problems(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 0, window: 1h } } }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.rateLimits/)]);
+  });
+});

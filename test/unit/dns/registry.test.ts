@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createDnsProvider, dnsProviderCapabilities, dnsProviderConfigSchema, dnsProviderTypes } from '../../../src/dns/registry.js';
+import { dnsProviderSchemas } from '../../../src/dns/schema.js';
 
 const PROVIDERS_DIR = fileURLToPath(new URL('../../../src/dns/providers/', import.meta.url));
 
@@ -19,6 +20,11 @@ describe('DNS provider registry', () => {
       expect(existsSync(path.join(PROVIDERS_DIR, folder, 'index.ts')), `${folder}/index.ts`).toBe(true);
       expect(existsSync(path.join(PROVIDERS_DIR, folder, 'schema.ts')), `${folder}/schema.ts`).toBe(true);
     }
+  });
+
+  it('has the same types as the schema-only map the config uses (dns/schema.ts)', () => {
+    expect(Object.keys(dnsProviderSchemas).sort()).toEqual(Object.keys(dnsProviderTypes).sort());
+    expect(dnsProviderConfigSchema.options).toHaveLength(Object.keys(dnsProviderTypes).length);
   });
 
   it("keys each entry by its schema's type literal", () => {

@@ -2,7 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { clockResult, CLOCK_FAIL_MS, CLOCK_WARN_MS } from '../../../src/doctor/acme.js';
+import { CertkeeperError } from '../../../src/core/errors.js';
+import { certificateIssuers, clockResult, CLOCK_FAIL_MS, CLOCK_WARN_MS, configIssuers, issuerPrefix } from '../../../src/doctor/acme.js';
+import { awsProblem } from '../../../src/doctor/aws.js';
+import type { Config } from '../../../src/config/load.js';
 import { caaAllows, challengeNames } from '../../../src/doctor/dns.js';
 import { executableProblem } from '../../../src/doctor/executable.js';
 import { writableProblem } from '../../../src/doctor/sinks.js';
@@ -76,5 +79,37 @@ describe('executableProblem', () => {
   });
   it('rejects a file without any execute bit (even for root)', async () => {
     expect(await executableProblem('./plain.txt', dir, '')).toContain('is not executable');
+  });
+});
+
+describe('awsProblem', () => {
+  const awsError = (name: string, message: string): Error => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 403 } });
+  it('puts the AWS error code the SDK keeps out of the message in front, with what to fix', () => {
+    expect(awsProblem(awsError('InvalidClientTokenId', 'The security token included in the request is invalid.'))).toBe(
+      'InvalidClientTokenId: The security token included in the request is invalid. (check the AWS credentials)',
+    );
+    expect(awsProblem(awsError('AccessDenied', 'User: x is not authorized'))).toBe('AccessDenied: User: x is not authorized (the credentials lack this permission)');
+    expect(awsProblem(awsError('NoSuchHostedZone', 'No hosted zone found with ID: Z1'))).toBe('NoSuchHostedZone: No hosted zone found with ID: Z1');
+  });
+  it('leaves plain errors and our own as they are', () => {
+    expect(awsProblem(new Error('connect ECONNREFUSED 127.0.0.1:1'))).toBe('connect ECONNREFUSED 127.0.0.1:1');
+    expect(awsProblem(new CertkeeperError('SINK_FAILED', 'sink "alb": DescribeCertificate failed'))).toBe('sink "alb": DescribeCertificate failed');
+  });
+});
+
+describe('issuers in doctor lines', () => {
+  const a = { name: 'a', directoryUrl: 'https://a.test/dir', email: null };
+  const b = { name: 'b', directoryUrl: 'https://b.test/dir', email: null };
+  it('names the issuer only when there are several', () => {
+    expect(issuerPrefix(a, [a])).toBe('');
+    expect(issuerPrefix(b, [a, b])).toBe('b: ');
+  });
+  it('checks every configured CA, and per certificate the ones it may use, in its order', () => {
+    const config = { acme: a, issuers: [a, b] } as unknown as Config;
+    expect(configIssuers(config).map((i) => i.name)).toEqual(['a', 'b']);
+    expect(certificateIssuers(config, undefined).map((i) => i.name)).toEqual(['a', 'b']);
+    expect(certificateIssuers(config, ['b']).map((i) => i.name)).toEqual(['b']);
+    // A config built by hand with only `acme` still has its one CA.
+    expect(configIssuers({ acme: a } as unknown as Config)).toEqual([{ ...a, name: 'default' }]);
   });
 });

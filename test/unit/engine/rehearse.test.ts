@@ -6,7 +6,7 @@ import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { loadConfigFile, type Config } from '../../../src/config/load.js';
 import type { EngineDeps, IssueRequest, Issuer } from '../../../src/engine/contracts.js';
-import { Rehearser } from '../../../src/engine/rehearse.js';
+import { dryRunTarget, rehearsalBatch, Rehearser } from '../../../src/engine/rehearse.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { rehearsalOffsetMs } from '../../../src/plan/rehearsal.js';
@@ -198,5 +198,102 @@ describe('Rehearser', () => {
     off.start();
     await h.clock.advance(30 * DAY, realTick);
     expect(h.clock.pending).toEqual([]);
+  });
+
+  it('caps rehearsals per CA: two certificates on one CA never overlap, while one on another CA runs alongside', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ck-rehearse-ca-'));
+    const file = path.join(dir, 'certkeeper.yaml');
+    writeFileSync(
+      file,
+      `stateDir: ./state
+issuers:
+  - { name: a, directory: "https://ca-a.test/directory" }
+  - { name: b, directory: "https://ca-b.test/directory" }
+rehearse: { every: 7d }
+dns: { corp: { type: exec, command: ["/bin/true"] } }
+certificates:
+  - { name: a1, domains: [a1.example.com], dns: corp }
+  - { name: a2, domains: [a2.example.com], dns: corp, issuers: [a, b] }
+  - { name: b1, domains: [b1.example.com], dns: corp, issuers: [b] }
+`,
+    );
+    const config = loadConfigFile(file, { env: {} });
+    const clock = new TimerClock('2026-11-22T00:00:00Z');
+    // The daemon was down for more than a period: all three are overdue at once when it starts.
+    const store = await FileStore.open({ dir: config.stateDir, clock });
+    for (const cert of ['a1', 'a2', 'b1']) {
+      await store.appendHistory({ at: new Date(clock.now().getTime() - 8 * DAY).toISOString(), cert, action: 'dry-run', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null });
+    }
+    const cas = new Map(['https://ca-a.test/directory', 'https://ca-b.test/directory'].map((url) => [url, new FakeIssuer(clock, url, true)]));
+    // Who was in flight together, as pairs of certificate names.
+    const inFlight = new Set<string>();
+    const together = new Set<string>();
+    const track = (issuer: FakeIssuer): Issuer => ({
+      directoryUrl: issuer.directoryUrl,
+      async issue(request) {
+        for (const other of inFlight) together.add([other, request.certName].sort().join('+'));
+        inFlight.add(request.certName);
+        try {
+          return await issuer.issue(request);
+        } finally {
+          inFlight.delete(request.certName);
+        }
+      },
+    });
+    const rehearser = new Rehearser({
+      clock,
+      logger: silentLogger,
+      config: () => config,
+      wire: async (c): Promise<EngineDeps> => ({
+        config: c,
+        store,
+        clock,
+        logger: silentLogger,
+        issuer: async (options) => {
+          if (!options?.dryRun) throw new Error('a rehearsal orders nothing from production');
+          return track(cas.get(dryRunTarget(c, options.cert).directoryUrl)!);
+        },
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: () => {
+          throw new Error('a rehearsal deploys nothing');
+        },
+      }),
+    });
+    running.push(rehearser);
+    rehearser.start();
+    await clock.advance(0, async () => {
+      for (let i = 0; i < 5; i++) {
+        await realTick();
+        await rehearser.idle();
+      }
+    });
+
+    const a = cas.get('https://ca-a.test/directory')!;
+    const b = cas.get('https://ca-b.test/directory')!;
+    // a2 lists CA b second, but its dry run goes to its first issuer, CA a.
+    expect(a.calls.map((c) => c.name).sort()).toEqual(['a1', 'a2']);
+    expect(b.calls.map((c) => c.name)).toEqual(['b1']);
+    expect(a.maxInFlight).toBe(1);
+    expect(b.maxInFlight).toBe(1);
+    expect(together.has('a1+a2')).toBe(false);
+    // b1 ran alongside whichever of a1, a2 was most overdue (ties: by name, so a1).
+    expect([...together]).toEqual(['a1+b1']);
+    // And each is scheduled a period after its own rehearsal.
+    const schedule = rehearser.schedule();
+    for (const name of ['a1', 'a2', 'b1']) expect(schedule.get(name)!.getTime()).toBe(clock.now().getTime() + WEEK);
+  });
+});
+
+describe('rehearsalBatch', () => {
+  it('takes the first due certificate of each CA and leaves the rest for the next pass', () => {
+    expect(
+      rehearsalBatch([
+        { name: 'x', ca: 'https://a/dir' },
+        { name: 'y', ca: 'https://a/dir' },
+        { name: 'z', ca: 'https://b/dir' },
+        { name: 'w', ca: 'https://c/dir' },
+      ]),
+    ).toEqual(['x', 'z', 'w']);
+    expect(rehearsalBatch([])).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { RenewalInfoAnswer } from '../../../src/engine/contracts.js';
 import { ARI_STATE_KEY, refreshRenewalInfo, selectInWindow, windowOf } from '../../../src/engine/renewal-info.js';
@@ -66,6 +67,23 @@ describe('refreshRenewalInfo', () => {
     expect(windowOf(kept)).toMatchObject({ start, end, explanationUrl: 'https://ca.test/why' });
     expect(kept?.error).toContain('503');
     h.clock.advance(HOUR - 1000);
+    await refreshRenewalInfo(h.stored, h.deps);
+    expect(h.asked()).toBe(2);
+  });
+
+  it('while the CA rate-limits the account, asks again only after its Retry-After (not the hourly error re-check)', async () => {
+    let limited = false;
+    const h = await setup(async () => {
+      if (limited) throw new CertkeeperError('ACME_RATE_LIMITED', 'issuer default is rate-limited; ARI not asked', { retryAfterSeconds: 5 * 3600 });
+      return { supported: true, certId: 'id.1', info: { start, end, explanationUrl: null, retryAfterSeconds: 60 } };
+    });
+    await refreshRenewalInfo(h.stored, h.deps);
+    limited = true;
+    h.clock.advance(61_000);
+    const kept = await refreshRenewalInfo(h.stored, h.deps);
+    expect(windowOf(kept)).toMatchObject({ start, end });
+    expect(Date.parse(kept!.nextCheckAt)).toBe(h.clock.now().getTime() + 5 * HOUR);
+    h.clock.advance(2 * HOUR);
     await refreshRenewalInfo(h.stored, h.deps);
     expect(h.asked()).toBe(2);
   });

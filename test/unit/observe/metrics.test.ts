@@ -139,3 +139,25 @@ describe('AgentMetrics', () => {
     expect(isReady(row({ name: 'a', notAfter: null, state: 'missing' }))).toBe(false);
   });
 });
+
+describe('AgentMetrics: ARI', () => {
+  it('counts renewalInfo lookups by result and exposes each certificate\'s ARI window', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.renewalInfo('window');
+    metrics.renewalInfo('window');
+    metrics.renewalInfo('deferred');
+    const ari = { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' };
+    metrics.updateFromStatus([row({ name: 'www', ari }), row({ name: 'api', ari: null })]);
+    let samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_renewal_info_lookups_total{result="window"}')).toBe(2);
+    expect(samples.get('certkeeper_renewal_info_lookups_total{result="deferred"}')).toBe(1);
+    expect(samples.get('certkeeper_renewal_info_lookups_total{result="error"}')).toBe(0);
+    expect(samples.get('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www"}')).toBe(Date.parse(ari.windowStart) / 1000);
+    expect(samples.get('certkeeper_certificate_ari_window_end_timestamp_seconds{name="www"}')).toBe(Date.parse(ari.windowEnd) / 1000);
+    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="api"}')).toBe(false);
+    // The window goes with the certificate.
+    metrics.updateFromStatus([row({ name: 'api' })]);
+    samples = parse(await metrics.render());
+    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www"}')).toBe(false);
+  });
+});

@@ -6,6 +6,7 @@ import { systemClock } from '../../../src/core/clock.js';
 import { memorySinkState } from '../../../src/sinks/contract.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { createSink, isSinkType, sinkConfigSchema, sinkTypes } from '../../../src/sinks/registry.js';
+import { sinkSchemas } from '../../../src/sinks/schema.js';
 
 const sinksDir = fileURLToPath(new URL('../../../src/sinks/', import.meta.url));
 const folders = readdirSync(sinksDir, { withFileTypes: true })
@@ -16,6 +17,11 @@ const folders = readdirSync(sinksDir, { withFileTypes: true })
 describe('sink registry', () => {
   it('has exactly one entry per folder in src/sinks/', () => {
     expect(Object.keys(sinkTypes).sort()).toEqual(folders);
+  });
+
+  it('has the same types as the schema-only map the config uses (sinks/schema.ts)', () => {
+    expect(Object.keys(sinkSchemas).sort()).toEqual(folders);
+    expect(sinkConfigSchema.options).toHaveLength(folders.length);
   });
 
   it.each(folders)('folder %s has index.ts and schema.ts, and its schema accepts type "%s"', (name) => {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,7 +82,16 @@ describe('FileStore certificates', () => {
     expect(await fs.readFile(got!.paths.key, 'utf8')).toBe(material.keyPem);
 
     const meta = JSON.parse(await fs.readFile(path.join(live, 'meta.json'), 'utf8'));
-    expect(meta).toEqual({ directoryUrl: DIRECTORY, issuedAt: issuedAt.toISOString(), serial: put.info.serial, notAfter: put.info.notAfter.toISOString() });
+    expect(meta).toEqual({
+      directoryUrl: DIRECTORY,
+      issuedAt: issuedAt.toISOString(),
+      serial: put.info.serial,
+      notAfter: put.info.notAfter.toISOString(),
+      notBefore: put.info.notBefore.toISOString(),
+      domains: ['a.example', '*.a.example'],
+      keyType: put.info.keyType,
+      issuer: put.info.issuer,
+    });
     expect(await store.listCertificateNames()).toEqual(['www']);
   });
 
@@ -288,6 +298,24 @@ describe('FileStore lock housekeeping', () => {
     try {
       for (const file of leftovers) await expect(fs.access(file)).rejects.toThrow();
       expect((await store.getCertificate('www'))!.info.domains).toEqual(['a.example']);
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('looks for them again only after taking the lock over from a dead process, not at every lock', async () => {
+    await (await store.lock()).release(); // the first lock of this store looked
+    const leftover = path.join(store.dir, '.record.json.tmp-999-abcd1234');
+    await fs.writeFile(leftover, 'partial');
+    await (await store.lock()).release();
+    await expect(fs.access(leftover)).resolves.toBeUndefined(); // an ordinary lock does not walk every folder
+
+    // A process that died holding the lock is the one that leaves temp files.
+    const exited = spawnSync(process.execPath, ['-e', '']);
+    await fs.writeFile(path.join(store.dir, 'lock'), JSON.stringify({ pid: exited.pid, hostname: os.hostname(), startedAt: '2026-01-01T00:00:00.000Z', token: 'dead' }));
+    const lock = await store.lock({ timeoutMs: 5_000 });
+    try {
+      await expect(fs.access(leftover)).rejects.toThrow();
     } finally {
       await lock.release();
     }

@@ -5,7 +5,7 @@
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { runCommand } from '../../../core/exec.js';
 import { KeyedQueue } from '../../../core/keyed-queue.js';
-import type { DnsProvider, DnsProviderCapabilities, TxtRecord } from '../../contract.js';
+import type { DnsProvider, TxtRecord } from '../../contract.js';
 import type { DnsProviderContext } from '../../registry.js';
 import type { ExecDnsConfig } from './schema.js';
 
@@ -68,7 +68,4 @@ export function createExecDnsProvider(config: ExecDnsConfig, ctx: DnsProviderCon
   return new ExecDnsProvider(config, ctx);
 }
 
-/** Wildcards need two values on one name; the operator says whether the script can do that. */
-export function execDnsCapabilities(config: ExecDnsConfig): DnsProviderCapabilities {
-  return { wildcard: config.wildcard };
-}
+export { execDnsCapabilities } from './schema.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { argvCommand, durationMs, propagationSchema } from '../../../core/fields.js';
+import type { DnsProviderCapabilities } from '../../contract.js';
 
 export const execDnsSchema = z
   .object({
@@ -18,3 +19,8 @@ export const execDnsSchema = z
   .strict();
 
 export type ExecDnsConfig = z.infer<typeof execDnsSchema>;
+
+/** Wildcards need two values on one name; the operator says whether the script can do that. */
+export function execDnsCapabilities(config: ExecDnsConfig): DnsProviderCapabilities {
+  return { wildcard: config.wildcard };
+}

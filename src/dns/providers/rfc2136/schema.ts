@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs, hostPort, propagationSchema } from '../../../core/fields.js';
-import { TSIG_ALGORITHMS } from '../../wire/tsig.js';
+import { TSIG_ALGORITHMS } from '../../wire/tsig-algorithms.js';
 
 export { TSIG_ALGORITHMS };
 

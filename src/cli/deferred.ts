@@ -1,0 +1,60 @@
+// DNS providers and sinks whose code loads on first use, so a run with nothing to order or
+// deploy never loads it (DNS wire format, cloud clients). The engine asks for them synchronously
+// (EngineDeps.dnsProvider/sink); these stand-ins build the real one, through its registry, when
+// it is first called.
+
+import type { DnsProvider } from '../dns/contract.js';
+import type { DnsProviderContext } from '../dns/registry.js';
+import type { DnsProviderConfig } from '../dns/schema.js';
+import type { Sink, SinkContext } from '../sinks/contract.js';
+import { createFilesSink } from '../sinks/files/index.js';
+import type { SinkConfig } from '../sinks/schema.js';
+
+/** Runs `build` once it is first needed; a failed build is tried again on the next call. */
+function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= build().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    }));
+}
+
+export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
+  let built: DnsProvider | undefined;
+  const load = onFirstUse(async () => {
+    const { createDnsProvider } = await import('../dns/registry.js');
+    built = createDnsProvider(config, ctx);
+    return built;
+  });
+  return {
+    name: ctx.name,
+    presentTxt: async (record, signal) => (await load()).presentTxt(record, signal),
+    cleanupTxt: async (record, signal) => (await load()).cleanupTxt(record, signal),
+    // Every provider takes these from its `propagation:` setting; once built, it answers itself.
+    get propagationNameservers() {
+      return built ? built.propagationNameservers : config.propagation?.nameservers;
+    },
+    get propagationTimeoutMs() {
+      return built ? built.propagationTimeoutMs : config.propagation?.timeout;
+    },
+    get propagationIntervalMs() {
+      return built ? built.propagationIntervalMs : config.propagation?.interval;
+    },
+  };
+}
+
+export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
+  // The files sink is small, and its `locate` must answer synchronously: built at once. No other
+  // sink type has `locate` (test/unit/cli/deferred.test.ts checks).
+  if (config.type === 'files') return createFilesSink(config, ctx);
+  const load = onFirstUse(async () => {
+    const { createSink } = await import('../sinks/registry.js');
+    return createSink(config, ctx);
+  });
+  return {
+    name: ctx.name,
+    type: config.type,
+    deploy: async (request, signal) => (await load()).deploy(request, signal),
+  };
+}
