@@ -1,7 +1,8 @@
 // The always-on agent behind `certkeeper run`: plans every certificate on start and on a
-// schedule, arms one timer per certificate at its renewal time (plus a stable jitter), batches
-// what fires into engine runs with bounded concurrency, backs off failures, and turns what the
-// engine reports into agent events. One certificate's failure never stops the agent.
+// schedule, arms a timer per certificate at its renewal time (plus a stable jitter; one clock
+// wake-up serves them all), batches what fires into engine runs with bounded concurrency, backs
+// off failures, and turns what the engine reports into agent events. One certificate's failure
+// never stops the agent.
 
 import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
@@ -54,15 +55,19 @@ export interface ReloadResult {
   error?: string;
 }
 
-interface Timer {
-  at: number;
-  controller: AbortController;
-}
 
 export class Agent {
   private config: Config | undefined;
   private deps: EngineDeps | undefined;
-  private readonly timers = new Map<string, Timer>();
+  /**
+   * When each certificate's timer fires (ms). One wake-up on the clock serves them all: a sleep,
+   * an AbortController and their closures per certificate were ~1 KB each, 10 MB at 10,000.
+   */
+  private readonly timers = new Map<string, number>();
+  /** The one pending wake-up, at the earliest timer (at most MAX_TIMER_MS away). */
+  private wake: { at: number; controller: AbortController } | undefined;
+  /** A wake-up recomputation is queued (arming 10,000 timers computes it once). */
+  private wakeQueued = false;
   private readonly pending = new Set<string>();
   private running: Promise<void> | undefined;
   private batchController: AbortController | undefined;
@@ -101,7 +106,7 @@ export class Agent {
 
   /** When each certificate's timer fires next (for status and tests). */
   get schedule(): Record<string, Date> {
-    return Object.fromEntries([...this.timers].map(([name, timer]) => [name, new Date(timer.at)]));
+    return Object.fromEntries([...this.timers].map(([name, at]) => [name, new Date(at)]));
   }
 
   /**
@@ -125,9 +130,8 @@ export class Agent {
       return { ok: false, error: message };
     }
     await this.install(config);
-    for (const name of [...this.timers.keys()]) {
-      if (!config.certificates.some((c) => c.name === name)) this.disarm(name);
-    }
+    const configured = new Set(config.certificates.map((c) => c.name));
+    for (const name of [...this.timers.keys()]) if (!configured.has(name)) this.disarm(name);
     this.options.logger.info({ certificates: config.certificates.length }, 'config reloaded');
     await this.plan();
     return { ok: true };
@@ -184,7 +188,9 @@ export class Agent {
   /** Stops: no new work; the running batch may finish, then is aborted (its TXT records cleaned). */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
-    for (const name of [...this.timers.keys()]) this.disarm(name);
+    this.timers.clear();
+    this.wake?.controller.abort();
+    this.wake = undefined;
     this.pending.clear();
     const running = this.running;
     if (!running) return;
@@ -247,36 +253,58 @@ export class Agent {
   }
 
   private arm(name: string, at: number): void {
-    const existing = this.timers.get(name);
-    if (existing && existing.at === at) return;
-    this.disarm(name);
     if (this.stopping) return;
-    const controller = new AbortController();
-    this.timers.set(name, { at, controller });
-    const delay = at - this.options.clock.now().getTime();
-    const wait = Math.min(Math.max(0, delay), MAX_TIMER_MS);
-    this.options.clock.sleep(wait, controller.signal).then(
-      () => {
-        if (this.timers.get(name)?.controller !== controller) return;
-        this.timers.delete(name);
-        if (delay > MAX_TIMER_MS) {
-          // A long wait continues toward the same target. Not a full plan: with one timer per
-          // certificate that was N plans of N rows every 6 h (the schedule plans twice a day).
-          this.arm(name, at);
-          return;
-        }
-        this.enqueue(name);
-      },
-      () => {}, // disarmed
-    );
+    if (this.timers.get(name) === at) return;
+    this.timers.set(name, at);
+    if (!this.wakeQueued) {
+      this.wakeQueued = true;
+      queueMicrotask(() => {
+        this.wakeQueued = false;
+        this.setWake();
+      });
+    }
   }
 
   private disarm(name: string): void {
-    const timer = this.timers.get(name);
-    if (timer) {
-      timer.controller.abort();
-      this.timers.delete(name);
+    // The wake-up stays: finding nothing due, it sleeps again until the next timer.
+    this.timers.delete(name);
+  }
+
+  /** Sleeps until the earliest timer (a long wait in MAX_TIMER_MS steps), unless an earlier wake-up is already set. */
+  private setWake(): void {
+    if (this.stopping) return;
+    let next = Infinity;
+    for (const at of this.timers.values()) next = Math.min(next, at);
+    const now = this.options.clock.now().getTime();
+    if (next === Infinity) {
+      this.wake?.controller.abort();
+      this.wake = undefined;
+      return;
     }
+    const at = Math.min(Math.max(next, now), now + MAX_TIMER_MS);
+    if (this.wake && this.wake.at <= at) return;
+    this.wake?.controller.abort();
+    const controller = new AbortController();
+    this.wake = { at, controller };
+    this.options.clock.sleep(at - now, controller.signal).then(
+      () => {
+        if (this.wake?.controller !== controller) return;
+        this.wake = undefined;
+        this.fire();
+      },
+      () => {}, // replaced by an earlier wake-up, or stopping
+    );
+  }
+
+  /** Enqueues every certificate whose time has come, earliest first, and sleeps until the next. */
+  private fire(): void {
+    const now = this.options.clock.now().getTime();
+    const due = [...this.timers].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
+    for (const [name] of due) {
+      this.timers.delete(name);
+      this.enqueue(name);
+    }
+    this.setWake();
   }
 
   private enqueue(name: string): void {

@@ -255,7 +255,7 @@ export class Rehearser {
     this.options.onResult?.(name, result.result);
     const domains = spec?.domains ?? [];
     if (result.result === 'failure') {
-      const stored = await deps?.store.getCertificate(name).catch(() => undefined);
+      const stored = await deps?.store.peekCertificate(name).catch(() => undefined);
       const severity = spec ? rehearsalSeverity(stored?.info, spec.renewBefore, clock.now()) : { severity: 'warning' as const, message: '' };
       this.failing.add(name);
       logger.warn({ cert: name, directory, err: result.error }, 'rehearsal failed');

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Level } from 'pino';
 import type PinoPretty from 'pino-pretty';
 import type { Logger } from '../core/logger.js';
-import { Redactor, REDACTED, redactPaths } from './redact.js';
+import { censorSecretFields, Redactor } from './redact.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -41,12 +41,22 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
       level: (options.level ?? 'info') as Level,
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: redactPaths(), censor: REDACTED },
+      // Secret fields by name in every object and child binding; then every written line by value.
       hooks: { streamWrite: (line: string) => redactor.scrub(line) },
-      formatters: { level: (label: string) => ({ level: label }) },
+      formatters: {
+        level: (label: string) => ({ level: label }),
+        log: (object: Record<string, unknown>) => censorSecretFields(object),
+      },
     },
     stream,
   );
+  // pino applies no formatter to child bindings; every child (and its children, which inherit
+  // this method) gets its bindings censored here.
+  type ChildFn = (this: unknown, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => pino.Logger;
+  const pinoChild = instance.child as unknown as ChildFn;
+  (instance as unknown as { child: ChildFn }).child = function (this: unknown, bindings, options) {
+    return pinoChild.call(this, censorSecretFields(bindings), options);
+  };
   return { logger: instance as unknown as Logger, redactor, pino: instance };
 }
 

@@ -21,4 +21,27 @@ describe('log redaction', () => {
     }
     expect(all).toContain('[REDACTED]');
   });
+
+  it('censors secret fields at any depth, in arrays, errors and child bindings, without touching the caller\'s objects', () => {
+    const lines: string[] = [];
+    const { logger } = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => lines.push(line) } });
+    const deep = { a: { b: { c: { d: { e: { password: 'deep-password' } } } } } };
+    const listed = { targets: [{ name: 'ops', url: 'https://hooks.example/T000/B000/deep-url-token' }] };
+    const error = Object.assign(new Error('the hook failed'), { code: 'HOOK_FAILED', details: { apiToken: 'error-detail-token' } });
+    const child = logger.child({ provider: { type: 'rfc2136', tsigSecret: 'binding-secret' } });
+    logger.info(deep, 'deep');
+    logger.info(listed, 'listed');
+    logger.error({ err: error }, 'errored');
+    child.info('from the child');
+    const all = lines.join('');
+    for (const secret of ['deep-password', 'deep-url-token', 'error-detail-token', 'binding-secret']) expect(all).not.toContain(secret);
+    const errored = JSON.parse(lines[2]!) as { err: { message: string; code: string; stack: string; details: { apiToken: string } } };
+    expect(errored.err).toMatchObject({ message: 'the hook failed', code: 'HOOK_FAILED', details: { apiToken: '[REDACTED]' } });
+    expect(errored.err.stack).toContain('the hook failed');
+    expect(JSON.parse(lines[3]!)).toMatchObject({ provider: { type: 'rfc2136', tsigSecret: '[REDACTED]' }, msg: 'from the child' });
+    // What the caller logged is left as it was.
+    expect(deep.a.b.c.d.e.password).toBe('deep-password');
+    expect(listed.targets[0]!.url).toContain('deep-url-token');
+    expect(error.details.apiToken).toBe('error-detail-token');
+  });
 });

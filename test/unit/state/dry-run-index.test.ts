@@ -131,4 +131,9 @@ it('scans a history longer than one read chunk, lines crossing chunk boundaries'
   await fs.writeFile(historyFile, `${lines.join('\n')}\n`);
   expect((await fs.stat(historyFile)).size).toBeGreaterThan(1024 * 1024);
   expect(await store.lastDryRuns()).toEqual(expected);
+
+  // The index written at the next append is read back whole (it is larger than one small read).
+  await store.appendHistory(entry('c0', 'deploy'));
+  expect((await fs.stat(indexFile)).size).toBeGreaterThan(4096);
+  expect(await new FileStore({ dir: store.dir, clock: systemClock }).lastDryRuns()).toEqual(expected);
 });
