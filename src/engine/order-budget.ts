@@ -1,14 +1,17 @@
-// The local rate-limit budgets during one run: the orders of the last hours, read from history once
-// (under the state lock, and only when the first order is about to go out, so a run with nothing
-// due reads nothing), kept up to date with this run's own orders, and asked before every order.
+// The local rate-limit budgets during one run: the recent history, read once (under the state lock,
+// and only when a forced order is planned or the first order is about to go out, so a run with
+// nothing due reads nothing), kept up to date with this run's own orders, and asked before every
+// order and before every forced one (the duplicate-certificate budget).
 
 import { describeError } from '../core/errors.js';
 import type { OrderRecord } from '../core/types.js';
 import type { IssuerSettings } from '../config/issuers.js';
-import { orderAdmission, ordersFromHistory, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
+import { DUPLICATE_WINDOW_MS, duplicateBudget, orderAdmission, ordersFromHistory, type BudgetCheck, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
+import type { HistoryEntry } from '../core/types.js';
 import type { EngineDeps, OrderNotice } from './contracts.js';
 
 export class OrderLedger {
+  private history: Promise<HistoryEntry[]> | undefined;
   private loaded: Promise<LedgerOrder[]> | undefined;
 
   constructor(private readonly deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'config'>) {}
@@ -22,6 +25,11 @@ export class OrderLedger {
       { account: { directoryUrl: issuer.directoryUrl, email: issuer.email }, names, limits: issuer.rateLimits, replaces, force: flags.force, yes: flags.yes },
       this.deps.clock.now(),
     );
+  }
+
+  /** The duplicate-certificate budget of `cert` (successful orders in the last 7 days). */
+  async duplicates(cert: string): Promise<BudgetCheck> {
+    return duplicateBudget(await this.recentHistory(), cert, this.deps.clock.now());
   }
 
   /**
@@ -43,10 +51,18 @@ export class OrderLedger {
   }
 
   private orders(): Promise<LedgerOrder[]> {
-    this.loaded ??= this.deps.store.readHistory().then(
+    this.loaded ??= this.recentHistory().then((history) => {
+      const horizon = this.deps.clock.now().getTime() - longestWindowMs(this.deps.config.issuers);
+      return ordersFromHistory(history).filter((order) => order.at > horizon);
+    });
+    return this.loaded;
+  }
+
+  private recentHistory(): Promise<HistoryEntry[]> {
+    this.history ??= this.deps.store.readHistory().then(
       (history) => {
-        const horizon = this.deps.clock.now().getTime() - longestWindowMs(this.deps.config.issuers);
-        return ordersFromHistory(history).filter((order) => order.at > horizon);
+        const horizon = this.deps.clock.now().getTime() - Math.max(DUPLICATE_WINDOW_MS, longestWindowMs(this.deps.config.issuers));
+        return history.filter((entry) => Date.parse(entry.at) > horizon);
       },
       (error: unknown) => {
         // Without history the budgets cannot count; the CA's own limits still apply.
@@ -54,7 +70,7 @@ export class OrderLedger {
         return [];
       },
     );
-    return this.loaded;
+    return this.history;
   }
 }
 

@@ -6,13 +6,12 @@ import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, St
 import { parseCertificate } from '../core/x509.js';
 import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
-import type { CertRecord } from '../state/contract.js';
+import type { CertificateSummary, CertRecord } from '../state/contract.js';
 import { mapLimit } from './concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
-import { duplicateBudget } from '../plan/budget.js';
-import { refreshRenewalInfo, windowOf, type AriRecord } from './renewal-info.js';
+import { renewalInfoFor, windowOf, type AriRecord } from './renewal-info.js';
 import { historyOrders, OrderLedger } from './order-budget.js';
 import type { LedgerOrder } from '../plan/budget.js';
 import type { IssuerSettings } from '../config/issuers.js';
@@ -41,9 +40,13 @@ export interface RenewReport {
   skipped: number;
 }
 
+/** Certificates planned at once (local reads; an ARI lookup only when one is due for a re-check). */
+const PLAN_CONCURRENCY = 16;
+
 interface Plan {
   spec: CertificateSpec;
-  stored: StoredCertificate | undefined;
+  /** The stored certificate's details (meta only: no PEM parse, no key); runOne reads the rest when it needs it. */
+  stored: CertificateSummary | undefined;
   record: CertRecord;
   /** The CA's renewal window for the stored certificate (ARI), when it has one. */
   ari?: AriRecord | undefined;
@@ -75,12 +78,12 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   });
   try {
     // Planned only now, under the lock: whatever a concurrent run finished is seen here.
-    const plans: Plan[] = [];
-    for (const spec of selected) plans.push(await planOne(spec, startedAt, options, deps));
+    const ledger = new OrderLedger(deps);
+    // A few certificates at a time: each costs a handful of small reads (and rarely an ARI lookup).
+    const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, deps, ledger));
     for (const plan of plans) {
       deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
     }
-    const ledger = new OrderLedger(deps);
     const outcomes = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runOne(plan, options, deps, ledger));
     return {
       outcomes,
@@ -93,18 +96,24 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   }
 }
 
-async function loadStored(name: string, deps: EngineDeps): Promise<StoredCertificate | undefined> {
+/**
+ * A corrupt stored certificate must not block renewal: it is logged and issued afresh. `peek`
+ * reads only the details recorded beside it (planning a fleet costs one small read each); the
+ * full read parses the PEM and checks the key, before anything is ordered or deployed from it.
+ */
+async function loadStored(name: string, deps: EngineDeps, how: 'peek'): Promise<CertificateSummary | undefined>;
+async function loadStored(name: string, deps: EngineDeps, how: 'full'): Promise<StoredCertificate | undefined>;
+async function loadStored(name: string, deps: EngineDeps, how: 'peek' | 'full'): Promise<CertificateSummary | StoredCertificate | undefined> {
   try {
-    return await deps.store.getCertificate(name);
+    return how === 'peek' ? await deps.store.peekCertificate(name) : await deps.store.getCertificate(name);
   } catch (error) {
-    // A corrupt stored certificate must not block renewal: log it and issue afresh.
     deps.logger.error({ cert: name, err: describeError(error) }, 'stored certificate unreadable; it will be reissued');
     return undefined;
   }
 }
 
-async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOptions, deps: EngineDeps): Promise<Plan> {
-  const stored = await loadStored(spec.name, deps);
+async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<Plan> {
+  const stored = await loadStored(spec.name, deps, 'peek');
   const record = await deps.store.getRecord(spec.name);
   const now = deps.clock.now();
   const base = { spec, stored, record };
@@ -115,11 +124,11 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
   if (options.force && stored && stored.issuedAt.getTime() > startedAt.getTime()) {
     return { ...base, action: 'skip', reason: 'renewed-concurrently', message: 'issued by another run while this one waited' };
   }
-  const ari = stored ? await refreshRenewalInfo(stored, deps, options.signal) : undefined;
+  const ari = stored ? await renewalInfoFor(stored, deps, options.signal) : undefined;
   const decision: RenewalDecision = renewalDecision(stored?.info, spec, deps.clock.now(), { force: options.force, ari: windowOf(ari) });
   if (decision.due && options.force && !options.yes && !(ari?.supported && ari.certId)) {
     // Forced orders are where budgets get burnt; renewals carrying `replaces` are exempt.
-    const budget = duplicateBudget(await deps.store.readHistory({ cert: spec.name, limit: 100 }), spec.name, now);
+    const budget = await ledger.duplicates(spec.name);
     if (budget.lastOne) {
       deps.logger.warn({ cert: spec.name, used: budget.used, limit: budget.limit }, `refusing a forced order: ${budget.message}`);
       return { ...base, ari, action: 'skip', reason: 'rate-budget', message: `refused: ${budget.message}` };
@@ -171,8 +180,13 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
   if (plan.action === 'skip') return outcome({ result: 'skipped' });
   if (deps.canDeploy?.() === false) return outcome({ result: 'skipped', reason: 'not-leader', message: 'not the leader replica: left to the leader' });
 
-  let current = plan.stored;
   let record = plan.record;
+  // The full certificate (PEM, key), read only where it is used: a deploy, or a renewal reusing its key.
+  let current: StoredCertificate | undefined;
+  if (plan.action === 'deploy' || (plan.action === 'renew' && plan.spec.reuseKey)) {
+    current = await loadStored(name, deps, 'full');
+    if (!current && plan.action === 'deploy') plan = { ...plan, stored: undefined, action: 'issue', reason: 'stored-unreadable', message: 'stored certificate unreadable; issuing afresh' };
+  }
   if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
     const historyAction: HistoryAction = plan.action;
     // This attempt's orders, for the rate-limit budgets and its history line (dry runs go to staging uncounted).
@@ -187,7 +201,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
     try {
       const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true, cert: name } : undefined);
       const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
-      const replaces = current && plan.ari?.supported && plan.ari.certId ? { id: plan.ari.certId, directoryUrl: current.directoryUrl } : undefined;
+      const replaces = plan.stored && plan.ari?.supported && plan.ari.certId ? { id: plan.ari.certId, directoryUrl: plan.stored.directoryUrl } : undefined;
       const { material, directoryUrl: issuedBy } = await issuer.issue({
         certName: name,
         domains: plan.spec.domains,

@@ -92,6 +92,21 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
   return record;
 }
 
+/**
+ * Planning's view: the stored ARI record of a certificate known only by its details, refreshed
+ * from the CA when due. Most stored windows are still fresh, so most certificates cost one small
+ * read; only one due for a re-check has its PEM read (the ARI identifier comes from it).
+ */
+export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
+  const previous = await readAriRecord(deps.store, cert);
+  if (!deps.renewalInfo || !recheckDue(previous, deps.clock.now())) return previous;
+  const stored = await deps.store.getCertificate(cert.name).catch((error: unknown) => {
+    deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup skipped: the stored certificate is unreadable');
+    return undefined;
+  });
+  return stored ? refreshRenewalInfo(stored, deps, signal) : previous;
+}
+
 function recheckDue(record: AriRecord | undefined, now: Date): boolean {
   return !record || Date.parse(record.nextCheckAt) <= now.getTime();
 }
@@ -101,12 +116,8 @@ export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSign
   if (!deps.renewalInfo) return;
   await mapLimit(deps.config.certificates, deps.config.maxConcurrent, async (spec) => {
     try {
-      // Most stored windows are still fresh: only a certificate due for a re-check needs its PEM
-      // (the ARI identifier), so the rest cost one small read each, not a parse and key check.
       const peeked = await deps.store.peekCertificate(spec.name);
-      if (!peeked || !recheckDue(await readAriRecord(deps.store, peeked), deps.clock.now())) return;
-      const stored = await deps.store.getCertificate(spec.name);
-      if (stored) await refreshRenewalInfo(stored, deps, signal);
+      if (peeked) await renewalInfoFor(peeked, deps, signal);
     } catch (error) {
       deps.logger.warn({ cert: spec.name, err: describeError(error) }, 'ARI refresh failed');
     }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -259,5 +259,30 @@ describe('renew pipeline', () => {
     const record = await h.store.getRecord('www');
     expect(record.consecutiveFailures).toBe(0);
     expect(record.deployed.reload).toBeUndefined();
+  });
+
+  it('plans from the recorded details alone, and reads and checks the PEM only to deploy or reuse it', async () => {
+    await renew({}, h.deps);
+    let fullReads = 0;
+    const getCertificate = h.store.getCertificate.bind(h.store);
+    h.store.getCertificate = async (name) => {
+      fullReads++;
+      return getCertificate(name);
+    };
+    const quiet = await renew({}, h.deps);
+    expect(quiet).toMatchObject({ skipped: 2, failed: 0 });
+    expect(fullReads).toBe(0);
+
+    // A pending deploy reads the whole certificate; a key that no longer matches is caught there
+    // and the certificate is issued afresh instead of deploying a broken pair.
+    const live = path.join(h.config.stateDir, 'certs', 'api', 'live');
+    writeFileSync(path.join(live, 'privkey.pem'), makeCertificate({ domains: ['other.example'] }).keyPem);
+    await h.store.putRecord('api', { ...(await h.store.getRecord('api')), deployed: {} });
+    const repaired = await renew({ certs: ['api'] }, h.deps);
+    expect(fullReads).toBe(1);
+    expect(repaired.outcomes[0]).toMatchObject({ action: 'issue', reason: 'stored-unreadable', result: 'success', deployed: ['reload'] });
+    expect(h.issuer.calls.filter((c) => c.certName === 'api')).toHaveLength(2);
+    const fresh = await getCertificate('api');
+    expect(h.reload.deploys.at(-1)!.serial).toBe(fresh!.info.serial);
   });
 });
