@@ -16,7 +16,8 @@ const TEMPLATES = Math.min(100, COUNT);
 const dir = mkdtempSync(path.join(tmpdir(), 'ck-fleet-'));
 const state = path.join(dir, 'state');
 const templates = Array.from({ length: TEMPLATES }, (_, i) => ({ name: `t${i}`, domains: [`t${i}.example.test`] }));
-await populate(state, templates, { days: 90 });
+// Recorded as deployed to the files sink: the daemon has nothing pending and goes idle at once.
+await populate(state, templates, { days: 90, deployedTo: ['files'] });
 const certsDir = path.join(state, 'certs');
 const names = [];
 for (let i = 0; i < COUNT; i++) {

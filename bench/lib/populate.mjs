@@ -7,8 +7,11 @@ import { REPO } from './common.mjs';
 
 const DAY_MS = 86_400_000;
 
-/** Stores certificate `name` for `domain` valid from now-1d for `days`; returns nothing. */
-export async function populate(stateDir, certs, { days = 90, concurrency = 16, onProgress } = {}) {
+/**
+ * Stores certificate `name` for `domain` valid from now-1d for `days`. With `deployedTo`, records
+ * it as already deployed to those sinks (as the run that issued it would have), so nothing is pending.
+ */
+export async function populate(stateDir, certs, { days = 90, concurrency = 16, onProgress, deployedTo = [] } = {}) {
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto);
   const { FileStore } = await import(path.join(REPO, 'dist/state/file-store.js'));
@@ -32,7 +35,11 @@ export async function populate(stateDir, certs, { days = 90, concurrency = 16, o
     const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
     const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g).join('\n')}\n-----END PRIVATE KEY-----\n`;
     const certPem = `${cert.toString('pem').trim()}\n`;
-    await store.putCertificate(name, { certPem, chainPem: '', fullchainPem: certPem, keyPem }, { directoryUrl: 'https://bench.invalid/dir', issuedAt: notBefore });
+    const stored = await store.putCertificate(name, { certPem, chainPem: '', fullchainPem: certPem, keyPem }, { directoryUrl: 'https://bench.invalid/dir', issuedAt: notBefore });
+    if (deployedTo.length > 0) {
+      const record = await store.getRecord(name);
+      await store.putRecord(name, { ...record, deployed: Object.fromEntries(deployedTo.map((sink) => [sink, stored.info.serial])) });
+    }
     done++;
     if (onProgress && done % 1000 === 0) onProgress(done);
   };
