@@ -9,9 +9,10 @@
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
@@ -123,6 +124,11 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): Config 
   return parseConfig(text, absolute, options);
 }
 
+/** The `yaml` library, loaded only for a config with problems (a valid one never needs it). CommonJS, so synchronously. */
+function loadYamlLibrary(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
+
 /** Validates config text as if it were read from `file` (relative paths resolve beside it). */
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -132,8 +138,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   let located: { doc: Document; lineCounter: LineCounter } | undefined;
   const locate = (): { doc: Document; lineCounter: LineCounter } => {
     if (!located) {
-      const lineCounter = new LineCounter();
-      located = { doc: parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false }), lineCounter };
+      const yaml = loadYamlLibrary();
+      const lineCounter = new yaml.LineCounter();
+      located = { doc: yaml.parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false }), lineCounter };
     }
     return located;
   };
@@ -141,7 +148,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     const { doc, lineCounter } = locate();
     for (let depth = at.length; depth >= 0; depth--) {
       const node = doc.getIn(at.slice(0, depth), true);
-      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (loadYamlLibrary().isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return undefined;
   };

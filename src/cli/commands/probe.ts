@@ -15,6 +15,7 @@ import { checkEndpoints, type WatchResult } from '../../verify/watcher.js';
 import { FileStore } from '../../state/file-store.js';
 import { commandLogger, configPath, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
+import { mapLimit } from '../../engine/concurrency.js';
 
 export interface ProbeCommandOptions {
   sni?: string;
@@ -76,12 +77,11 @@ export async function probeCommand(args: string[], options: ProbeCommandOptions,
 async function managedCertificates(config: Config, global: GlobalOptions, io: CommandIo): Promise<ManagedCertificate[]> {
   const { logger } = commandLogger(global, io, config);
   const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
-  return Promise.all(
-    config.certificates.map(async (spec) => {
-      const stored = await store.getCertificate(spec.name).catch(() => undefined);
-      return { name: spec.name, domains: spec.domains, serial: stored?.info.serial ?? null };
-    }),
-  );
+  // Only the serial is needed: the recorded details (one small read each), a bounded number at once.
+  return mapLimit(config.certificates, 32, async (spec) => {
+    const stored = await store.peekCertificate(spec.name).catch(() => undefined);
+    return { name: spec.name, domains: spec.domains, serial: stored?.info.serial ?? null };
+  });
 }
 
 /** The endpoints table of `probe` and `status`. */
