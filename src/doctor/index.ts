@@ -1,5 +1,5 @@
 // `certkeeper doctor`: builds the list of checks for a config (config-wide ones, per issuer ACME
-// ones and, per selected certificate, DNS and sink ones), runs them all at once, each under its own deadline, and
+// ones and, per selected certificate, DNS, stored-certificate and sink ones), runs them all at once, each under its own deadline, and
 // returns every line in a stable order. Nothing is written anywhere.
 
 import { describeError } from '../core/errors.js';
@@ -12,6 +12,7 @@ import { acmeAccountCheck, acmeDirectoryCheck, clockCheck, configIssuers } from 
 import { fail, type Check, type CheckResult, type DoctorContext } from './contract.js';
 import { certificateDnsCheck, challengeNames, dnsCredentialsCheck } from './dns.js';
 import { sinkCheck } from './sinks.js';
+import { storedCertificateCheck } from './state.js';
 
 export type { CheckResult, CheckStatus } from './contract.js';
 
@@ -44,7 +45,7 @@ export function doctorChecks(config: Config, certs?: string[]): Check[] {
     checks.push(dnsCredentialsCheck(name, provider, user ? challengeNames(user)[0] : undefined));
   }
   for (const spec of selected) {
-    checks.push(certificateDnsCheck(spec));
+    checks.push(certificateDnsCheck(spec), storedCertificateCheck(spec));
     for (const sinkName of spec.sinks) {
       const sink = config.sinks[sinkName];
       if (sink) checks.push(sinkCheck(spec, sinkName, sink));

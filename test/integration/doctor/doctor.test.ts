@@ -2,6 +2,7 @@
 // secret, an unreachable CA port, a CNAME into a zone nobody serves, a sink folder that cannot
 // be created, a hook that does not exist.
 
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -77,6 +78,21 @@ describe('certkeeper doctor', () => {
     expect(second.code).toBe(0);
     expect(lines(second.report, 'acme.account')[0]).toMatchObject({ status: 'pass', message: expect.stringContaining('is valid') });
     expect(second.report.checks.some((c) => c.cert === 'www')).toBe(false);
+    expect(lines(first.report, 'state.certificate', 'www')[0]).toMatchObject({ status: 'pass', message: expect.stringContaining('none stored yet') });
+    expect(lines(second.report, 'state.certificate', 'delegated')[0]).toMatchObject({ status: 'pass', message: expect.stringMatching(/^serial [0-9A-F]+: certificate, key and recorded details agree/) });
+
+    // A key replaced behind certkeeper's back: planning trusts the recorded details, the doctor does not.
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(path.join(dir, 'state/certs/delegated/live/privkey.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const damaged = await doctor(config, ['--cert', 'delegated']);
+    expect(damaged.code).toBe(1);
+    expect(lines(damaged.report, 'state.certificate', 'delegated')[0]).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/does not belong to its certificate; issue a fresh one with: certkeeper renew --cert delegated --force$/),
+    });
+    expect((await runCli(['--config', config, 'renew', '--cert', 'delegated', '--force'])).code).toBe(0);
+    const repaired = await doctor(config, ['--cert', 'delegated']);
+    expect(lines(repaired.report, 'state.certificate', 'delegated')[0]).toMatchObject({ status: 'pass' });
   });
 
   it('fails on a wrong TSIG secret, a CNAME to a zone nobody controls, an unwritable sink folder and a missing hook', async () => {
