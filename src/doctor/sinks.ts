@@ -4,7 +4,6 @@
 
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { describeError } from '../core/errors.js';
 import type { CertificateSpec, KeyType } from '../core/types.js';
 import type { SinkConfig } from '../config/schema.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';

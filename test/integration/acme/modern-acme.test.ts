@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ariCertificateId } from '../../../src/acme/ari.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { proxyConfig as configFor, startAcmeProxy, trustProxy as trust, type AcmeProxy } from '../../helpers/acme-proxy.js';
-import { history, orders, renewJson as renew, runCli, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
+import { history, orders, renewJson as renew, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
 
 let stack: Stack;
 let proxy: AcmeProxy;

@@ -3,8 +3,7 @@
 // ACM stand-in), then renewed — and ACM shows the same ARN with the new serial.
 
 import { ACMClient, DescribeCertificateCommand } from '@aws-sdk/client-acm';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { parseCertificate } from '../../../src/core/x509.js';
@@ -12,6 +11,7 @@ import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.j
 import { acmSerial, startAcmStandin, type AcmStandin } from '../../helpers/aws/acm-standin.js';
 import { awsTestEnv, startRoute53Standin, type Route53Standin } from '../../helpers/aws/route53-standin.js';
 import { runCli, txtAt } from '../../helpers/cli.js';
+import { FILES_SINK, route53Provider, writeAwsConfig } from '../../helpers/aws/config.js';
 
 const REGION = 'eu-west-1';
 const env = awsTestEnv();
@@ -33,36 +33,19 @@ afterAll(async () => {
 });
 
 it('issues an apex + wildcard through Route53, imports it into ACM, renews it: same ARN, new serial', async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'ck-aws-e2e-'));
-  writeFileSync(path.join(dir, 'pebble-ca.pem'), pebble.caBundlePem);
-  const config = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(
-    config,
-    `stateDir: ./state
-acme:
-  directory: ${pebble.directoryUrl}
-  email: ops@example.test
-  caBundle: ./pebble-ca.pem
-resolvers: ["${r53.dnsAddress}"]
-dns:
-  aws:
-    type: route53
-    endpoint: ${r53.endpoint}
-    changeInterval: 100ms
-    propagation: { nameservers: ["${r53.dnsAddress}"], timeout: 20s, interval: 200ms }
-sinks:
-  alb:
+  const written = writeAwsConfig(pebble, r53, {
+    prefix: 'ck-aws-e2e-',
+    dns: route53Provider(r53, 'aws'),
+    sinks: `  alb:
     type: acm
     region: ${REGION}
     endpoint: ${acm.endpoint}
     tags: { team: web }
-  files:
-    type: files
-    dir: ./out/{cert}
-certificates:
-  - { name: shop, domains: [shop.example.test, "*.shop.example.test"], dns: aws, sinks: [alb, files] }
-`,
-  );
+${FILES_SINK}`,
+    certificates: '  - { name: shop, domains: [shop.example.test, "*.shop.example.test"], dns: aws, sinks: [alb, files] }',
+  });
+  dir = written.dir;
+  const config = written.config;
   const describe = async (arn: string) => {
     const client = new ACMClient({ region: REGION, endpoint: acm.endpoint, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
     try {

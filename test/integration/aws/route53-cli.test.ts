@@ -3,14 +3,14 @@
 // run with nothing due never loads the AWS SDK.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../../src/core/x509.js';
 import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.js';
 import { awsTestEnv, startRoute53Standin, type Route53Standin } from '../../helpers/aws/route53-standin.js';
 import { CLI, runCli, txtAt, type CliResult } from '../../helpers/cli.js';
+import { route53Provider, writeAwsConfig } from '../../helpers/aws/config.js';
 
 let r53: Route53Standin;
 let pebble: PebbleInstance;
@@ -38,34 +38,9 @@ afterAll(async () => {
 const env = awsTestEnv();
 
 function writeRoute53Config(certificates: string): { dir: string; config: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ck-route53-'));
-  dirs.push(dir);
-  writeFileSync(path.join(dir, 'pebble-ca.pem'), pebble.caBundlePem);
-  const config = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(
-    config,
-    `stateDir: ./state
-acme:
-  directory: ${pebble.directoryUrl}
-  email: ops@example.test
-  caBundle: ./pebble-ca.pem
-resolvers: ["${r53.dnsAddress}"]
-dns:
-  aws:
-    type: route53
-    endpoint: ${r53.endpoint}
-    region: eu-west-1
-    changeInterval: 100ms
-    propagation: { nameservers: ["${r53.dnsAddress}"], timeout: 20s, interval: 200ms }
-sinks:
-  files:
-    type: files
-    dir: ./out/{cert}
-certificates:
-${certificates}
-`,
-  );
-  return { dir, config };
+  const written = writeAwsConfig(pebble, r53, { prefix: 'ck-route53-', dns: route53Provider(r53, 'aws', { region: 'eu-west-1' }), certificates });
+  dirs.push(written.dir);
+  return written;
 }
 
 /** Runs the CLI with a module hook that writes every `@aws-sdk/*` import it sees to `log`. */

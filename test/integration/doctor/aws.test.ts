@@ -4,8 +4,7 @@
 // IAM permission each fail their own line; an ACM ARN that exists with the right key passes, a
 // missing one or one holding another key type fails. The doctor changes nothing on either side.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.js';
@@ -15,6 +14,7 @@ import { startAcmStandin, type AcmStandin } from '../../helpers/aws/acm-standin.
 import { awsTestEnv, startRoute53Standin, TEST_ACCESS_KEY_ID, type Route53Standin, type StandinZone } from '../../helpers/aws/route53-standin.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { runCli } from '../../helpers/cli.js';
+import { route53Provider, writeAwsConfig } from '../../helpers/aws/config.js';
 
 interface Line {
   name: string;
@@ -71,39 +71,14 @@ afterAll(async () => {
 });
 
 /** A config with Route53 providers and ACM sinks at the stand-ins; `dns`, `sinks`, `certificates` are YAML list/map bodies. */
-function writeAwsConfig(parts: { dns: string; sinks?: string; certificates: string }): { dir: string; config: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ck-doctor-aws-'));
-  dirs.push(dir);
-  writeFileSync(path.join(dir, 'pebble-ca.pem'), pebble.caBundlePem);
-  const config = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(
-    config,
-    `stateDir: ./state
-acme:
-  directory: ${pebble.directoryUrl}
-  email: ops@example.test
-  caBundle: ./pebble-ca.pem
-resolvers: ["${r53.dnsAddress}"]
-dns:
-${parts.dns}
-sinks:
-${parts.sinks ?? '  files:\n    type: files\n    dir: ./out/{cert}'}
-certificates:
-${parts.certificates}
-`,
-  );
-  return { dir, config };
+function writeConfig(parts: { dns: string; sinks?: string; certificates: string }): { dir: string; config: string } {
+  const written = writeAwsConfig(pebble, r53, { prefix: 'ck-doctor-aws-', ...parts });
+  dirs.push(written.dir);
+  return written;
 }
 
 /** A route53 provider block named `name` (2-space indented map entry). */
-function route53(name: string, extra = ''): string {
-  return `  ${name}:
-    type: route53
-    endpoint: ${r53.endpoint}
-    region: us-east-1
-    propagation: { nameservers: ["${r53.dnsAddress}"] }
-${extra}`;
-}
+const route53 = (name: string, extra = ''): string => route53Provider(r53, name, { extra });
 
 async function doctor(config: string, accessKeyId = TEST_ACCESS_KEY_ID): Promise<{ code: number | null; report: Report }> {
   const result = await runCli(['--config', config, 'doctor', '--json'], { env: awsTestEnv(accessKeyId) });
@@ -122,7 +97,7 @@ const certLines = (report: Report, name: string, cert: string): Line[] => report
 
 describe('certkeeper doctor with Route53 and ACM', () => {
   it('passes when the hosted zone is found and listed and the ACM ARN holds the same key type; reads only', async () => {
-    const { config } = writeAwsConfig({
+    const { config } = writeConfig({
       dns: route53('aws'),
       sinks: `  alb:
     type: acm
@@ -152,7 +127,7 @@ describe('certkeeper doctor with Route53 and ACM', () => {
   });
 
   it('fails a name no hosted zone holds, an unknown hostedZoneId, and a hostedZoneId that does not hold the name', async () => {
-    const { config } = writeAwsConfig({
+    const { config } = writeConfig({
       dns: [
         route53('nozone'),
         route53('badid', '    hostedZoneId: Z0NOSUCHZONE0000000\n'),
@@ -179,7 +154,7 @@ describe('certkeeper doctor with Route53 and ACM', () => {
   });
 
   it('fails on credentials AWS does not know, and on a missing IAM permission, naming the AWS error', async () => {
-    const { config } = writeAwsConfig({
+    const { config } = writeConfig({
       dns: route53('aws'),
       sinks: `  alb:
     type: acm
@@ -215,7 +190,7 @@ describe('certkeeper doctor with Route53 and ACM', () => {
   });
 
   it('passes with hostedZoneId when the IAM policy grants no zone listing (the provider needs none then)', async () => {
-    const { config } = writeAwsConfig({
+    const { config } = writeConfig({
       dns: route53('pinned', `    hostedZoneId: ${exampleZone.id}\n`),
       certificates: `  - { name: www, domains: [www.example.test], dns: pinned }`,
     });
@@ -231,7 +206,7 @@ describe('certkeeper doctor with Route53 and ACM', () => {
 
   it('fails an ACM ARN that does not exist or holds another key type; a recorded ARN that is gone only warns; an outage warns', async () => {
     const missingArn = `arn:aws:acm:${REGION}:123456789012:certificate/00000000-0000-4000-8000-000000000000`;
-    const { dir, config } = writeAwsConfig({
+    const { dir, config } = writeConfig({
       dns: route53('aws'),
       sinks: `  missing: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint}, certificateArn: ${missingArn} }
   rsa: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint}, certificateArn: ${rsaArn} }

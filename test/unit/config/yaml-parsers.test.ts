@@ -2,7 +2,6 @@
 // read every YAML form an operator may write the same way, or a config would mean one thing
 // when valid and be reported as another when not.
 
-import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
