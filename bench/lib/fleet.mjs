@@ -55,6 +55,13 @@ runs.sort((a, b) => a.wallMs - b.wallMs);
 const median = runs[runs.length >> 1];
 console.log(`status --json certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(median.wallMs / 1000, 3)} peak_rss_mb=${fmt(median.peakRssKb / 1024, 1)} (target <= 2 s)`);
 
+// One-shot `renew` over the whole fleet with nothing due (not a target; what an operator waits for).
+{
+  const r = await measure(process.execPath, [CLI, '--config', config, 'renew'], { env, cwd: dir });
+  if (r.code !== 0 || !new RegExp(`0 succeeded, 0 failed, ${COUNT} not due`).test(r.stderr)) throw new Error(`renew exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  console.log(`renew certs=${COUNT} none due wall_s=${fmt(r.wallMs / 1000, 3)} peak_rss_mb=${fmt(r.peakRssKb / 1024, 1)}`);
+}
+
 // The daemon: sample its RSS while it plans and then idles.
 const daemon = spawn(process.execPath, [CLI, '--config', config, 'run'], { env, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 let log = '';

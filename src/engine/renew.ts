@@ -7,7 +7,7 @@ import { parseCertificate } from '../core/x509.js';
 import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
 import type { CertificateSummary, CertRecord } from '../state/contract.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';

@@ -10,7 +10,7 @@ import { issuersFor } from '../config/issuers.js';
 import { activeRateLimit } from '../state/issuer-state.js';
 import type { RenewalWindow } from '../plan/renewal.js';
 import type { CertificateSummary, StateStore } from '../state/contract.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
 
 export const ARI_STATE_KEY = 'acme.ari';
@@ -97,9 +97,13 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
  * from the CA when due. Most stored windows are still fresh, so most certificates cost one small
  * read; only one due for a re-check has its PEM read (the ARI identifier comes from it).
  */
-export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
+export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
   const previous = await readAriRecord(deps.store, cert);
   if (!deps.renewalInfo || !recheckDue(previous, deps.clock.now())) return previous;
+  // Issued by a CA no longer configured (after a switch of CA): nobody to ask, so no PEM to read
+  // and nothing new to record; a window it gave earlier still counts.
+  const issuers = deps.config.issuers?.length ? deps.config.issuers : [deps.config.acme];
+  if (!issuers.some((issuer) => issuer.directoryUrl === cert.directoryUrl)) return previous;
   const stored = await deps.store.getCertificate(cert.name).catch((error: unknown) => {
     deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup skipped: the stored certificate is unreadable');
     return undefined;

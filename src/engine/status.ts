@@ -5,7 +5,7 @@ import type { CertState, CertificateSpec } from '../core/types.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { StateStore } from '../state/contract.js';
 import type { EngineDeps } from './contracts.js';
-import { mapLimit } from './concurrency.js';
+import { mapLimit } from '../core/concurrency.js';
 import { lastRehearsals, type LastRehearsal } from './rehearse.js';
 import { issuanceStatus, type IssuanceStatus } from './renewal-info.js';
 import { readVerification, servingStatus } from '../verify/deploy.js';

@@ -15,7 +15,7 @@ import { checkEndpoints, type WatchResult } from '../../verify/watcher.js';
 import { FileStore } from '../../state/file-store.js';
 import { commandLogger, configPath, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
-import { mapLimit } from '../../engine/concurrency.js';
+import { mapLimit } from '../../core/concurrency.js';
 
 export interface ProbeCommandOptions {
   sni?: string;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { RenewalInfoAnswer } from '../../../src/engine/contracts.js';
-import { ARI_STATE_KEY, refreshRenewalInfo, selectInWindow, windowOf } from '../../../src/engine/renewal-info.js';
+import { ARI_STATE_KEY, refreshRenewalInfo, renewalInfoFor, selectInWindow, windowOf } from '../../../src/engine/renewal-info.js';
+import type { Config } from '../../../src/config/load.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
@@ -104,5 +105,42 @@ describe('selectInWindow', () => {
     expect(selectInWindow(start, end, 'a')).toEqual(selectInWindow(start, end, 'a'));
     const picks = new Set(['a', 'b', 'c', 'd'].map((seed) => selectInWindow(start, end, seed).getTime()));
     expect(picks.size).toBe(4);
+  });
+});
+
+describe('renewalInfoFor (planning, from the recorded details)', () => {
+  const start = new Date('2026-12-01T00:00:00Z');
+  const end = new Date('2026-12-03T00:00:00Z');
+  const config = (directoryUrl: string) => ({ acme: { directoryUrl, email: null }, issuers: [{ name: 'default', directoryUrl, email: null }] }) as unknown as Config;
+
+  it('reads the PEM only when the stored window is due for a re-check at a configured CA', async () => {
+    const h = await setup(async () => ({ supported: true, certId: 'id.1', info: { start, end, explanationUrl: null, retryAfterSeconds: 3600 } }));
+    let fullReads = 0;
+    const getCertificate = h.store.getCertificate.bind(h.store);
+    h.store.getCertificate = async (name: string) => {
+      fullReads++;
+      return getCertificate(name);
+    };
+    const deps = { ...h.deps, config: config('https://ca.test/dir') };
+    const summary = (await h.store.peekCertificate('www'))!;
+    expect(windowOf(await renewalInfoFor(summary, deps))).toMatchObject({ start, end });
+    expect([h.asked(), fullReads]).toEqual([1, 1]);
+    expect(windowOf(await renewalInfoFor(summary, deps))).toMatchObject({ start, end });
+    expect([h.asked(), fullReads]).toEqual([1, 1]); // fresh: one small read, no PEM
+  });
+
+  it('asks nobody about a certificate from a CA no longer configured, but keeps the window that CA gave', async () => {
+    const h = await setup(async () => ({ supported: true, certId: 'id.1', info: { start, end, explanationUrl: null, retryAfterSeconds: 3600 } }));
+    const summary = (await h.store.peekCertificate('www'))!;
+    await renewalInfoFor(summary, { ...h.deps, config: config('https://ca.test/dir') });
+    h.clock.advance(2 * HOUR);
+    const switched = { ...h.deps, config: config('https://other-ca.test/dir') };
+    expect(windowOf(await renewalInfoFor(summary, switched))).toMatchObject({ start, end });
+    expect(h.asked()).toBe(1);
+
+    const fresh = await setup(async () => ({ supported: false }));
+    expect(await renewalInfoFor((await fresh.store.peekCertificate('www'))!, { ...fresh.deps, config: config('https://other-ca.test/dir') })).toBeUndefined();
+    expect(fresh.asked()).toBe(0);
+    expect(await fresh.store.getSinkState('www', ARI_STATE_KEY)).toBeUndefined();
   });
 });
