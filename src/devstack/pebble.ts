@@ -27,7 +27,10 @@ export interface PebbleOptions {
   validityPeriodSeconds?: number;
   /** When given, Pebble requires external account binding and accepts these keys. */
   eab?: PebbleEab | PebbleEab[];
-  /** Percentage of authorizations Pebble reuses (`PEBBLE_AUTHZREUSE`); Pebble's default is 50. */
+  /**
+   * Percentage of authorizations Pebble reuses (`PEBBLE_AUTHZREUSE`); Pebble's default is 50. Even
+   * 0 reuses an existing valid one 1% of the time (Pebble 2.4 tests `rand.Intn(100) > percent`).
+   */
   authzReusePercent?: number;
   /** Extra environment; wins over the calm defaults (`PEBBLE_VA_NOSLEEP=1`, `PEBBLE_WFE_NONCEREJECT=0`). */
   env?: Record<string, string>;

@@ -77,7 +77,12 @@ ${FILES_SINK}`,
   expect(after.Serial).toBe(acmSerial(deployedSerial()));
   expect(acm.certificate(arn)?.importCount).toBe(2);
 
-  // Two orders, each with an apex and a wildcard value side by side, all cleaned up.
-  expect(r53.changes.map((change) => change.after[0]?.values.length ?? 0)).toEqual([1, 2, 1, 0, 1, 2, 1, 0]);
+  // The first order puts the apex and wildcard values side by side and cleans both up. The renewal
+  // usually does the same, but Pebble reuses a valid authorization 1% of the time even with
+  // PEBBLE_AUTHZREUSE=0 (`rand.Intn(100) > percent` in wfe.makeAuthorizations), and then
+  // validates one name only.
+  const values = r53.changes.map((change) => change.after[0]?.values.length ?? 0);
+  expect(values.slice(0, 4)).toEqual([1, 2, 1, 0]);
+  expect([[1, 2, 1, 0], [1, 0], []]).toContainEqual(values.slice(4));
   expect(await txtAt(r53.dnsAddress, '_acme-challenge.shop.example.test')).toEqual([]);
 });
