@@ -72,6 +72,11 @@ export function buildIssuers(
   return issuers;
 }
 
+/** Every configured CA in fallback order: `issuers:`, else the one of `acme:` (a config built by hand may carry only that). */
+export function configuredIssuers(config: { acme: AcmeSettings; issuers?: IssuerSettings[] | undefined }): IssuerSettings[] {
+  return config.issuers?.length ? config.issuers : [{ ...config.acme, name: DEFAULT_ISSUER_NAME }];
+}
+
 /** The issuers of one certificate, in the order to try them. */
 export function issuersFor(all: IssuerSettings[], names: string[] | undefined): IssuerSettings[] {
   if (!names) return all;

@@ -5,7 +5,7 @@
 
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import { AcmeTransport } from '../acme/transport.js';
-import { DEFAULT_ISSUER_NAME, issuersFor, type IssuerSettings } from '../config/issuers.js';
+import { configuredIssuers, issuersFor, type IssuerSettings } from '../config/issuers.js';
 import type { Config } from '../config/load.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
 
@@ -68,14 +68,9 @@ async function fetchDirectory(ctx: DoctorContext, settings: DirectorySettings): 
   }
 }
 
-/** Every configured CA (a config built by hand may carry only `acme`). */
-export function configIssuers(config: Config): IssuerSettings[] {
-  return config.issuers?.length ? config.issuers : [{ ...config.acme, name: DEFAULT_ISSUER_NAME }];
-}
-
 /** The CAs a certificate may be issued by, in fallback order. */
 export function certificateIssuers(config: Config, names: string[] | undefined): IssuerSettings[] {
-  return issuersFor(configIssuers(config), names);
+  return issuersFor(configuredIssuers(config), names);
 }
 
 /**

@@ -11,7 +11,8 @@ import { authoritativeNameservers, findZone, lookup } from '../dns/resolver.js';
 import { query, exchangeSigned } from '../dns/wire/client.js';
 import { RCODE, encodeQuery, isInZone, normalizeName, rcodeName, rdata, sameName } from '../dns/wire/message.js';
 import { tsigKey } from '../dns/wire/tsig.js';
-import { certificateIssuers, configIssuers, issuerPrefix, probeDirectory } from './acme.js';
+import { certificateIssuers, issuerPrefix, probeDirectory } from './acme.js';
+import { configuredIssuers } from '../config/issuers.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
 import { awsCode, awsProblem, AWS_PERMISSION_ERRORS } from './aws.js';
 import { executableProblem } from './executable.js';
@@ -286,7 +287,7 @@ async function caaResults(spec: CertificateSpec, domain: string, ctx: DoctorCont
   const { at, records } = found;
   const { named } = caaAllows(records, [], wildcard);
   if (named.length === 0) return [pass(check, `${domain}: CAA at ${at} does not restrict issuance`, cert)];
-  const all = configIssuers(ctx.config);
+  const all = configuredIssuers(ctx.config);
   return Promise.all(
     certificateIssuers(ctx.config, spec.issuers).map(async (issuer) => {
       const who = issuerPrefix(issuer, all);

@@ -8,7 +8,8 @@ import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import { systemResolvers } from '../dns/resolver.js';
 import type { StateStore } from '../state/contract.js';
-import { acmeAccountCheck, acmeDirectoryCheck, clockCheck, configIssuers } from './acme.js';
+import { acmeAccountCheck, acmeDirectoryCheck, clockCheck } from './acme.js';
+import { configuredIssuers } from '../config/issuers.js';
 import { fail, type Check, type CheckResult, type DoctorContext } from './contract.js';
 import { certificateDnsCheck, challengeNames, dnsCredentialsCheck } from './dns.js';
 import { sinkCheck } from './sinks.js';
@@ -38,7 +39,7 @@ export interface DoctorReport {
 export function doctorChecks(config: Config, certs?: string[]): Check[] {
   const selected = certs && certs.length > 0 ? config.certificates.filter((c) => certs.includes(c.name)) : config.certificates;
   // Every CA is checked, not only the first: a fallback issuer that is broken fails exactly when it is needed.
-  const issuers = configIssuers(config);
+  const issuers = configuredIssuers(config);
   const checks: Check[] = issuers.flatMap((issuer) => [acmeDirectoryCheck(issuer, issuers), clockCheck(issuer, issuers), acmeAccountCheck(issuer, issuers)]);
   for (const [name, provider] of Object.entries(config.dns)) {
     const user = config.certificates.find((c) => c.dns === name);

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec, StoredCertificate } from '../core/types.js';
-import { issuersFor } from '../config/issuers.js';
+import { configuredIssuers, issuersFor } from '../config/issuers.js';
 import { activeRateLimit } from '../state/issuer-state.js';
 import type { RenewalWindow } from '../plan/renewal.js';
 import type { CertificateSummary, StateStore } from '../state/contract.js';
@@ -102,8 +102,7 @@ export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<Engine
   if (!deps.renewalInfo || !recheckDue(previous, deps.clock.now())) return previous;
   // Issued by a CA no longer configured (after a switch of CA): nobody to ask, so no PEM to read
   // and nothing new to record; a window it gave earlier still counts.
-  const issuers = deps.config.issuers?.length ? deps.config.issuers : [deps.config.acme];
-  if (!issuers.some((issuer) => issuer.directoryUrl === cert.directoryUrl)) return previous;
+  if (!configuredIssuers(deps.config).some((issuer) => issuer.directoryUrl === cert.directoryUrl)) return previous;
   const stored = await deps.store.getCertificate(cert.name).catch((error: unknown) => {
     deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup skipped: the stored certificate is unreadable');
     return undefined;

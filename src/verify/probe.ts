@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import type { EndpointSpec } from '../core/types.js';
 import { normalizeSerial, subjectAltDnsNames } from '../core/x509.js';
 import { DEFAULT_PROBE_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, endpointName, isIpAddress } from './schema.js';
+import { mapLimit } from '../core/concurrency.js';
 
 export interface ServedCertificate {
   subject: string;
@@ -145,17 +146,7 @@ export async function probeEndpoint(endpoint: EndpointSpec, options: ProbeOption
 /** Probes every endpoint, at most `concurrency` at once; results in input order. */
 export async function probeAll(endpoints: readonly EndpointSpec[], options: ProbeOptions & { concurrency?: number; probe?: ProbeFn } = {}): Promise<ProbeResult[]> {
   const probe = options.probe ?? probeEndpoint;
-  const limit = Math.max(1, Math.min(options.concurrency ?? DEFAULT_PROBE_CONCURRENCY, endpoints.length));
-  const results = new Array<ProbeResult>(endpoints.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < endpoints.length) {
-      const index = next++;
-      results[index] = await probe(endpoints[index]!, options);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return results;
+  return mapLimit(endpoints, options.concurrency ?? DEFAULT_PROBE_CONCURRENCY, (endpoint) => probe(endpoint, options));
 }
 
 function connect(endpoint: EndpointSpec, timeoutMs: number, sockets: net.Socket[]): Promise<net.Socket> {

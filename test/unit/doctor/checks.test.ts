@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CertkeeperError } from '../../../src/core/errors.js';
-import { certificateIssuers, clockResult, CLOCK_FAIL_MS, CLOCK_WARN_MS, configIssuers, issuerPrefix } from '../../../src/doctor/acme.js';
+import { certificateIssuers, clockResult, CLOCK_FAIL_MS, CLOCK_WARN_MS, issuerPrefix } from '../../../src/doctor/acme.js';
+import { configuredIssuers } from '../../../src/config/issuers.js';
 import { awsProblem } from '../../../src/doctor/aws.js';
 import type { Config } from '../../../src/config/load.js';
 import { caaAllows, challengeNames } from '../../../src/doctor/dns.js';
@@ -106,10 +107,10 @@ describe('issuers in doctor lines', () => {
   });
   it('checks every configured CA, and per certificate the ones it may use, in its order', () => {
     const config = { acme: a, issuers: [a, b] } as unknown as Config;
-    expect(configIssuers(config).map((i) => i.name)).toEqual(['a', 'b']);
+    expect(configuredIssuers(config).map((i) => i.name)).toEqual(['a', 'b']);
     expect(certificateIssuers(config, undefined).map((i) => i.name)).toEqual(['a', 'b']);
     expect(certificateIssuers(config, ['b']).map((i) => i.name)).toEqual(['b']);
     // A config built by hand with only `acme` still has its one CA.
-    expect(configIssuers({ acme: a } as unknown as Config)).toEqual([{ ...a, name: 'default' }]);
+    expect(configuredIssuers({ acme: a } as unknown as Config)).toEqual([{ ...a, name: 'default' }]);
   });
 });
