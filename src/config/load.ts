@@ -124,6 +124,11 @@ export function loadConfigFile(file: string, options: LoadOptions = {}): Config 
   return parseConfig(text, absolute, options);
 }
 
+/** How the config text becomes a tree: YAML 1.2 core schema, duplicate keys refused (js-yaml's default). */
+export function readYaml(text: string, file?: string): unknown {
+  return loadYaml(text, { schema: CORE_SCHEMA, ...(file ? { filename: file } : {}) });
+}
+
 /** The `yaml` library, loaded only for a config with problems (a valid one never needs it). CommonJS, so synchronously. */
 function loadYamlLibrary(): typeof import('yaml') {
   return createRequire(import.meta.url)('yaml') as typeof import('yaml');
@@ -156,7 +161,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   let tree: unknown;
   try {
-    tree = loadYaml(references.text, { schema: CORE_SCHEMA, filename: file });
+    tree = readYaml(references.text, file);
   } catch (error) {
     const { doc, lineCounter } = locate();
     if (doc.errors.length > 0) {

@@ -5,10 +5,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CORE_SCHEMA, load } from 'js-yaml';
 import { parseDocument } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { ConfigError, parseConfig, readYaml } from '../../../src/config/load.js';
 
 const file = path.join(mkdtempSync(path.join(tmpdir(), 'ck-yaml-')), 'certkeeper.yaml');
 
@@ -34,13 +33,13 @@ describe('the two YAML parsers', () => {
       const doc = parseDocument(text, { uniqueKeys: true });
       expect(doc.errors).toEqual([]);
       const viaYaml = doc.toJS() as unknown;
-      const viaJsYaml = load(text, { schema: CORE_SCHEMA }) ?? null;
+      const viaJsYaml = readYaml(text) ?? null;
       expect(viaJsYaml).toEqual(viaYaml);
     });
   }
 
   it('differ only where the config is better served: a key written `null` is the name "null"', () => {
-    expect(load('null: x\n', { schema: CORE_SCHEMA })).toEqual({ null: 'x' });
+    expect(readYaml('null: x\n')).toEqual({ null: 'x' });
     expect(parseDocument('null: x\n').toJS()).toEqual({ '': 'x' });
   });
 });
