@@ -130,8 +130,26 @@ export async function renewJson(config: string, args: string[] = []): Promise<{ 
   return { code: result.code, outcomes: (JSON.parse(result.stdout || '{"outcomes":[]}') as { outcomes: RenewOutcomeLine[] }).outcomes, stderr: result.stderr };
 }
 
+/**
+ * A `status --json` row of a certificate that is stored, as the ACME tests read it: the fields
+ * StatusRow leaves null or optional before anything is stored are present here.
+ */
+export interface StoredStatusRow {
+  name: string;
+  state: string;
+  serial: string;
+  renewAt: string;
+  renewReason: string;
+  renewRule: string;
+  renewMessage: string;
+  notBefore: string;
+  notAfter: string;
+  ari: { windowStart: string; windowEnd: string; selectedAt: string; explanationUrl: string | null } | null;
+  rateLimited: { issuer: string; until: string }[];
+}
+
 /** `certkeeper status --json`, which must succeed. */
-export async function statusJson<Row>(config: string): Promise<Row[]> {
+export async function statusJson<Row = StoredStatusRow>(config: string): Promise<Row[]> {
   const result = await runCli(['--config', config, 'status', '--json']);
   if (result.code !== 0) throw new Error(`status failed (${result.code}): ${result.stderr}`);
   return JSON.parse(result.stdout) as Row[];

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ariCertificateId } from '../../../src/acme/ari.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { proxyConfig as configFor, startAcmeProxy, trustProxy as trust, type AcmeProxy } from '../../helpers/acme-proxy.js';
-import { history, orders, renewJson as renew, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
+import { history, orders, renewJson as renew, statusJson, workDir, writeConfig, type StoredStatusRow } from '../../helpers/cli.js';
 
 let stack: Stack;
 let proxy: AcmeProxy;
@@ -21,24 +21,10 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Row {
-  name: string;
-  state: string;
-  serial: string;
-  renewAt: string;
-  renewReason: string;
-  renewRule: string;
-  renewMessage: string;
-  notBefore: string;
-  notAfter: string;
-  ari: { windowStart: string; windowEnd: string; selectedAt: string; explanationUrl: string | null } | null;
-  rateLimited: { issuer: string; until: string }[];
-}
-
 /** A config whose only CA is the proxy. */
 const proxyConfig = (dir: string, certificates: string): string => configFor(dir, stack, proxy, { certificates });
 const trustProxy = (dir: string): void => trust(dir, stack, proxy);
-const status = (config: string): Promise<Row[]> => statusJson<Row>(config);
+const status = (config: string): Promise<StoredStatusRow[]> => statusJson(config);
 
 function leafPem(dir: string, cert: string): string {
   return readFileSync(path.join(dir, 'out', cert, 'cert.pem'), 'utf8');

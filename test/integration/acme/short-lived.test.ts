@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ariCertificateId } from '../../../src/acme/ari.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { startAcmeProxy, type AcmeProxy } from '../../helpers/acme-proxy.js';
-import { history, orders, renewJson, statusJson, workDir, writeConfig } from '../../helpers/cli.js';
+import { history, orders, renewJson, statusJson, workDir, writeConfig, type StoredStatusRow } from '../../helpers/cli.js';
 
 let stack: Stack;
 let proxy: AcmeProxy;
@@ -22,18 +22,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface Row {
-  name: string;
-  state: string;
-  serial: string;
-  renewAt: string;
-  renewReason: string;
-  renewRule: string;
-  notBefore: string;
-  notAfter: string;
-}
-
-const status = (config: string): Promise<Row[]> => statusJson<Row>(config);
+const status = (config: string): Promise<StoredStatusRow[]> => statusJson(config);
 const renew = renewJson;
 
 describe('the renewal-loop guard', () => {
