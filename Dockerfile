@@ -46,5 +46,9 @@ VOLUME ["/var/lib/certkeeper"]
 # The metrics, health and status endpoint, when the config has `http: { listen: "0.0.0.0:9107" }`.
 EXPOSE 9107
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/dist/cli/main.js"]
+# A small young generation: Node 22 and 24 grow it to 32 MB semi-spaces while a large config loads
+# and never give the room back while idle. With 4 MB the daemon over 10,000 certificates idles at
+# 114 MB on Node 22 and 139 MB on Node 24 instead of 160 and 198 MB, at the same speed (bench/fleet.sh).
+# A flag, not NODE_OPTIONS, so hooks that run Node themselves are not affected.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli/main.js"]
 CMD ["run"]

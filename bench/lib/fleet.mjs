@@ -39,7 +39,8 @@ certificates:
 ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, sinks: [files] }`).join('\n')}
 `,
 );
-const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+// NODE_OPTIONS passes through, to measure the settings the image and the systemd unit ship.
+const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}) };
 const config = path.join(dir, 'certkeeper.yaml');
 
 const runs = [];

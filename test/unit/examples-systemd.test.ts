@@ -17,6 +17,7 @@ describe('examples/systemd', () => {
   it('certkeeper.service runs the agent, reloads with SIGHUP, and is hardened', () => {
     const service = unit('certkeeper.service');
     expect(service.get('ExecStart')?.[0]).toMatch(/certkeeper run --config \/etc\/certkeeper\/certkeeper\.yaml$/);
+    expect(service.get('ExecStart')?.[0]).toMatch(/^\/usr\/bin\/env node --max-semi-space-size=4 \/usr\/bin\/certkeeper run /);
     expect(service.get('ExecReload')?.[0]).toContain('kill -HUP $MAINPID');
     expect(service.get('Type')?.[0]).toBe('simple');
     for (const [key, value] of [
