@@ -140,20 +140,21 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const baseDir = path.dirname(file);
   const references = protectEnvReferences(text, env);
   // Built only to report problems: where they are, and what is wrong with the syntax.
-  let located: { doc: Document; lineCounter: LineCounter } | undefined;
-  const locate = (): { doc: Document; lineCounter: LineCounter } => {
+  type Located = { doc: Document; lineCounter: LineCounter; isNode: typeof import('yaml').isNode };
+  let located: Located | undefined;
+  const locate = (): Located => {
     if (!located) {
       const yaml = loadYamlLibrary();
       const lineCounter = new yaml.LineCounter();
-      located = { doc: yaml.parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false }), lineCounter };
+      located = { doc: yaml.parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false }), lineCounter, isNode: yaml.isNode };
     }
     return located;
   };
   const lineOf = (at: YamlPath): number | undefined => {
-    const { doc, lineCounter } = locate();
+    const { doc, lineCounter, isNode } = locate();
     for (let depth = at.length; depth >= 0; depth--) {
       const node = doc.getIn(at.slice(0, depth), true);
-      if (loadYamlLibrary().isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
     }
     return undefined;
   };

@@ -183,7 +183,8 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
   let record = plan.record;
   // The full certificate (PEM, key), read only where it is used: a deploy, or a renewal reusing its key.
   let current: StoredCertificate | undefined;
-  if (plan.action === 'deploy' || (plan.action === 'renew' && plan.spec.reuseKey)) {
+  const reusable = plan.action === 'renew' && plan.spec.reuseKey && plan.stored?.info.keyType === plan.spec.keyType;
+  if (plan.action === 'deploy' || reusable) {
     current = await loadStored(name, deps, 'full');
     if (!current && plan.action === 'deploy') plan = { ...plan, stored: undefined, action: 'issue', reason: 'stored-unreadable', message: 'stored certificate unreadable; issuing afresh' };
   }
@@ -200,7 +201,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
           };
     try {
       const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true, cert: name } : undefined);
-      const reuse = plan.spec.reuseKey && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
+      const reuse = reusable && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
       const replaces = plan.stored && plan.ari?.supported && plan.ari.certId ? { id: plan.ari.certId, directoryUrl: plan.stored.directoryUrl } : undefined;
       const { material, directoryUrl: issuedBy } = await issuer.issue({
         certName: name,
