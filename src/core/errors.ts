@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'HOOK_FAILED' // an external command exited non-zero or could not start
   | 'HOOK_TIMEOUT' // an external command ran past its timeout
   | 'SINK_FAILED' // a sink could not deploy a certificate
+  | 'SINK_TARGET_EXISTS' // a sink's target holds a file or folder certkeeper did not create
+  | 'UNSAFE_PATH' // a path certkeeper writes or deletes is a symlink (or other object) it did not create
+  | 'DEADLINE_EXCEEDED' // a request or an order ran past its overall deadline
   | 'STATE_IO' // the state directory could not be read or written
   | 'STATE_CORRUPT' // stored data failed to parse
   | 'LOCK_TIMEOUT' // another process held the state lock for too long
@@ -42,6 +45,7 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'HOOK_FAILED',
   'HOOK_TIMEOUT',
   'SINK_FAILED',
+  'DEADLINE_EXCEEDED',
   'LOCK_TIMEOUT',
 ]);
 
