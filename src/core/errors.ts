@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'DEADLINE_EXCEEDED' // a request or an order ran past its overall deadline
   | 'STATE_IO' // the state directory could not be read or written
   | 'STATE_CORRUPT' // stored data failed to parse
+  | 'STATE_CONFLICT' // a compare-and-set write lost to another writer (re-read and retry)
+  | 'STATE_UNREACHABLE' // the state store (database, API server) did not answer
   | 'LOCK_TIMEOUT' // another process held the state lock for too long
   | 'CANCELLED' // the operation was aborted (shutdown, timeout of a parent)
   | 'INTERNAL'; // a bug: anything not classified above
@@ -47,6 +49,8 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SINK_FAILED',
   'DEADLINE_EXCEEDED',
   'LOCK_TIMEOUT',
+  'STATE_CONFLICT',
+  'STATE_UNREACHABLE',
 ]);
 
 export class CertkeeperError extends Error {
