@@ -42,6 +42,8 @@ export interface AcquireOptions extends LockTiming {
   signal?: AbortSignal;
   /** Called once, when the lock is found held and waiting starts. */
   onWait?: (holder: string) => void;
+  /** Called once if, while held, the lock is found taken over by another process. */
+  onLost?: () => void;
 }
 
 export interface HeldLock {
@@ -163,7 +165,7 @@ export async function acquireFileLock(file: string, options: AcquireOptions): Pr
       if (signal?.aborted) throw new CertkeeperError('CANCELLED', 'cancelled while waiting for the state lock');
       const mine: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: clock.now().toISOString(), token: randomBytes(8).toString('hex') };
       if (await tryCreate(file, `${JSON.stringify(mine)}\n`)) {
-        return holdLock(file, mine, { clock, logger, refreshMs: options.refreshMs ?? DEFAULTS.refreshMs, tookOver });
+        return holdLock(file, mine, { clock, logger, refreshMs: options.refreshMs ?? DEFAULTS.refreshMs, tookOver, onLost: options.onLost });
       }
 
       const seen = await observeLock(file);
@@ -225,7 +227,7 @@ export async function breakStaleLock(file: string, seen: Observation, state: { b
   }
 }
 
-function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logger: Logger; refreshMs: number; tookOver: boolean }): HeldLock {
+function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logger: Logger; refreshMs: number; tookOver: boolean; onLost?: (() => void) | undefined }): HeldLock {
   const { clock, logger } = options;
   let lastTouchMs = clock.now().getTime();
   let released = false;
@@ -239,6 +241,7 @@ function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logge
       if (current?.holder?.token !== mine.token) {
         logger.error({ lock: file, holder: describeHolder(current?.holder) }, 'the state lock was taken over by another process');
         clearInterval(timer);
+        options.onLost?.();
         return;
       }
       lastTouchMs = Math.max(clock.now().getTime(), lastTouchMs + 1);

@@ -1,0 +1,353 @@
+// FileStorage: the storage contract on a local folder, the embedded default. A key is a file
+// below the root (`certs/www/current` → `<root>/certs/www/current`), written by temp file, fsync
+// and rename, 0600 in 0700 folders. Locks are lock files (file-lock.ts: O_EXCL, refreshed by the
+// holder, taken over once unchanged for the TTL). Logs are JSON Lines files under `logs/`.
+//
+// certkeeper never follows a symlink it did not create: every folder below the root is checked
+// with lstat before it is used, files are opened with O_NOFOLLOW, and a symlink found anywhere in
+// the tree is an UNSAFE_PATH error that touches nothing.
+
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs, watch as watchFs, type FSWatcher } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Clock } from '../../../core/clock.js';
+import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
+import { acquireFileLock } from '../../file-lock.js';
+import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import { readLogNewestFirst } from './log-file.js';
+
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+const NOFOLLOW = constants.O_NOFOLLOW;
+/** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
+const CAS_LOCK = '.cas';
+const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
+
+export interface FileStorageOptions {
+  dir: string;
+  clock: Clock;
+  logger?: Logger;
+  /** Who this agent is, shown to lock waiters. */
+  agentId?: string;
+}
+
+export class FileStorage implements Storage {
+  readonly description: string;
+  readonly root: string;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly agentId: string;
+  private readonly watchers = new Set<FSWatcher>();
+
+  private constructor(root: string, options: FileStorageOptions) {
+    this.root = root;
+    this.clock = options.clock;
+    this.logger = options.logger ?? silentLogger;
+    this.agentId = options.agentId ?? os.hostname();
+    this.description = `file:${root}`;
+  }
+
+  /** Creates the root (0700) if needed. The root itself may be an operator's symlink; nothing below it may. */
+  static async open(options: FileStorageOptions): Promise<FileStorage> {
+    const wanted = path.resolve(options.dir);
+    try {
+      await fs.mkdir(wanted, { recursive: true, mode: DIR_MODE });
+      const root = await fs.realpath(wanted);
+      const { mode } = await fs.stat(root);
+      if ((mode & 0o077) !== 0) await fs.chmod(root, DIR_MODE);
+      return new FileStorage(root, options);
+    } catch (error) {
+      throw new CertkeeperError('STATE_IO', `cannot open the state directory ${wanted}: ${toCertkeeperError(error).message}`, { cause: error });
+    }
+  }
+
+  async get(key: StorageKey): Promise<StoredValue | undefined> {
+    const file = this.fileOf(key);
+    return this.io('read', file, async () => {
+      await this.checkParents(file, false);
+      let handle: fs.FileHandle;
+      try {
+        handle = await fs.open(file, constants.O_RDONLY | NOFOLLOW);
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') return undefined;
+        throw error;
+      }
+      try {
+        const stat = await handle.stat({ bigint: true });
+        if (!stat.isFile()) throw unsafe(file, 'is not a regular file');
+        const value = new Uint8Array(await handle.readFile());
+        return { value, version: versionOf(stat), modifiedAt: new Date(Number(stat.mtimeMs)) };
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async put(key: StorageKey, value: Uint8Array, options: PutOptions = {}): Promise<string> {
+    const file = this.fileOf(key);
+    if (options.ifVersion === undefined) return this.io('write', file, () => this.write(file, value));
+    return this.underCasLock(file, async () => {
+      const current = await this.get(key);
+      const expected = options.ifVersion;
+      if ((current?.version ?? null) !== expected) throw conflict(key, expected === null ? 'it exists already' : 'it changed since it was read');
+      return this.io('write', file, () => this.write(file, value));
+    });
+  }
+
+  async delete(key: StorageKey, options: { ifVersion?: string } = {}): Promise<boolean> {
+    const file = this.fileOf(key);
+    const remove = (): Promise<boolean> =>
+      this.io('delete', file, async () => {
+        await this.checkParents(file, false);
+        const stat = await fs.lstat(file).catch((error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : Promise.reject(error)));
+        if (!stat) return false;
+        if (!stat.isFile()) throw unsafe(file, 'is not a regular file; left alone');
+        await fs.unlink(file);
+        return true;
+      });
+    if (options.ifVersion === undefined) return remove();
+    return this.underCasLock(file, async () => {
+      const current = await this.get(key);
+      if (current?.version !== options.ifVersion) throw conflict(key, 'it changed since it was read');
+      return remove();
+    });
+  }
+
+  async list(prefix: string): Promise<StorageKey[]> {
+    if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`a list prefix ends with '/': ${prefix}`);
+    if (prefix !== '') assertStorageKey(prefix.slice(0, -1));
+    const start = path.join(this.root, prefix);
+    return this.io('list', start, async () => {
+      const keys: StorageKey[] = [];
+      const walk = async (dir: string, keyPrefix: string): Promise<void> => {
+        let entries;
+        try {
+          entries = await fs.readdir(dir, { withFileTypes: true });
+        } catch (error) {
+          if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return;
+          throw error;
+        }
+        for (const entry of entries) {
+          if (entry.name.startsWith('.')) continue; // temp files, lock helpers, hidden folders
+          if (entry.isSymbolicLink()) throw unsafe(path.join(dir, entry.name), 'is a symlink certkeeper did not create');
+          if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${keyPrefix}${entry.name}/`);
+          else if (entry.isFile()) keys.push(`${keyPrefix}${entry.name}`);
+        }
+      };
+      await this.checkParents(path.join(start, 'x'), false);
+      await walk(start, prefix);
+      return keys.sort();
+    });
+  }
+
+  async appendLog(log: string, entry: LogEntry): Promise<void> {
+    const file = this.logFile(log);
+    const line = `${JSON.stringify({ at: entry.at.toISOString(), subject: entry.subject, kind: entry.kind, body: entry.body })}\n`;
+    await this.io('append to', file, async () => {
+      await this.checkParents(file, true);
+      const handle = await fs.open(file, constants.O_CREAT | constants.O_RDWR | constants.O_APPEND | NOFOLLOW, FILE_MODE);
+      try {
+        const { size } = await handle.stat();
+        let prefix = '';
+        if (size > 0) {
+          // A torn last line from a crash is closed first, so the new line is never glued onto it.
+          const last = Buffer.alloc(1);
+          await handle.read(last, 0, 1, size - 1);
+          if (last[0] !== 0x0a) prefix = '\n';
+        }
+        await handle.write(prefix + line);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async readLog(log: string, query: LogQuery = {}): Promise<LogEntry[]> {
+    const file = this.logFile(log);
+    return this.io('read', file, async () => {
+      await this.checkParents(file, false);
+      return readLogNewestFirst(file, query);
+    });
+  }
+
+  async lock(name: string, options: LockOptions): Promise<StorageLock> {
+    assertStorageKey(name);
+    const file = path.join(this.root, 'locks', name);
+    await this.io('create the lock folder for', file, () => this.checkParents(file, true));
+    const lost = new AbortController();
+    const held = await acquireFileLock(file, {
+      clock: this.clock,
+      logger: this.logger,
+      timeoutMs: options.waitMs,
+      staleMs: options.ttlMs,
+      refreshMs: Math.max(1, Math.floor(options.ttlMs / 3)),
+      pollMs: Math.min(200, Math.max(10, Math.floor(options.ttlMs / 10))),
+      signal: options.signal,
+      onWait: options.onWait,
+      onLost: () => lost.abort(new CertkeeperError('LOCK_TIMEOUT', `the lock ${name} was taken over by another agent`)),
+    });
+    return {
+      name,
+      holder: `${this.agentId} (pid ${process.pid} on ${os.hostname()})`,
+      tookOver: held.tookOver,
+      lost: lost.signal,
+      release: () => held.release(),
+    };
+  }
+
+  watch(prefix: string, listener: (key: StorageKey) => void): () => void {
+    // Best effort (the contract says so): inotify through fs.watch where the platform has a
+    // recursive watch; the repositories poll anyway.
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watchFs(this.root, { recursive: true, persistent: false }, (_event, filename) => {
+        if (typeof filename !== 'string') return;
+        const key = filename.split(path.sep).join('/');
+        if (!key.startsWith(prefix) || key.split('/').some((segment) => segment.startsWith('.'))) return;
+        listener(key);
+      });
+      watcher.on('error', () => watcher?.close());
+      this.watchers.add(watcher);
+    } catch (error) {
+      this.logger.debug({ err: toCertkeeperError(error).message }, 'no file watch on the state directory; relying on polling');
+    }
+    return () => {
+      if (!watcher) return;
+      watcher.close();
+      this.watchers.delete(watcher);
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.io('look at', this.root, async () => {
+      await fs.access(this.root, constants.R_OK | constants.W_OK);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers.clear();
+  }
+
+  // ---- internals ----
+
+  private fileOf(key: StorageKey): string {
+    assertStorageKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  private logFile(log: string): string {
+    assertStorageKey(log);
+    if (log.includes('/')) throw new Error(`a log name is one segment: ${log}`);
+    return path.join(this.root, 'logs', `${log}.jsonl`);
+  }
+
+  /**
+   * Checks every folder between the root and `file` with lstat: a real folder, or (when
+   * `create`) created 0700 where missing. A symlink or a non-folder is UNSAFE_PATH.
+   */
+  private async checkParents(file: string, create: boolean): Promise<void> {
+    const relative = path.relative(this.root, path.dirname(file));
+    if (relative === '') return;
+    let dir = this.root;
+    for (const segment of relative.split(path.sep)) {
+      dir = path.join(dir, segment);
+      let stat = await fs.lstat(dir).catch((error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : Promise.reject(error)));
+      if (!stat) {
+        if (!create) return; // nothing below exists either
+        await fs.mkdir(dir, { mode: DIR_MODE }).catch((error: unknown) => (errnoOf(error) === 'EEXIST' ? undefined : Promise.reject(error)));
+        stat = await fs.lstat(dir);
+      }
+      if (stat.isSymbolicLink()) throw unsafe(dir, 'is a symlink certkeeper did not create');
+      if (!stat.isDirectory()) throw unsafe(dir, 'is not a folder');
+    }
+  }
+
+  private async write(file: string, value: Uint8Array): Promise<string> {
+    await this.checkParents(file, true);
+    const existing = await fs.lstat(file).catch(() => undefined);
+    if (existing && !existing.isFile()) throw unsafe(file, 'is not a regular file; left alone');
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const handle = await fs.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | NOFOLLOW, FILE_MODE);
+    let version: string;
+    try {
+      await handle.writeFile(value);
+      await handle.chmod(FILE_MODE);
+      await handle.sync();
+      version = versionOf(await handle.stat({ bigint: true }));
+    } catch (error) {
+      await handle.close();
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    try {
+      await fs.rename(temp, file);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    await fsyncDir(path.dirname(file));
+    return version;
+  }
+
+  private async underCasLock<T>(file: string, step: () => Promise<T>): Promise<T> {
+    const lockFile = path.join(this.root, 'locks', CAS_LOCK);
+    await this.io('create the lock folder for', lockFile, () => this.checkParents(lockFile, true));
+    const held = await acquireFileLock(lockFile, { clock: this.clock, logger: this.logger, timeoutMs: 30_000, pollMs: 5, staleMs: 10_000, refreshMs: 2_000 }).catch((error: unknown) => {
+      throw toCertkeeperError(error, 'STATE_IO');
+    });
+    try {
+      return await step();
+    } finally {
+      await held.release();
+    }
+  }
+
+  private async io<T>(action: string, file: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      if (isCertkeeperError(error)) throw error;
+      const code = errnoOf(error);
+      if (code === 'ELOOP') throw unsafe(file, 'is a symlink certkeeper did not create');
+      throw new CertkeeperError('STATE_IO', `cannot ${action} ${file}: ${code ?? toCertkeeperError(error).message}`, { cause: error });
+    }
+  }
+}
+
+/** A rename-based write gives every version a new inode; inode and nanosecond mtime together name it. */
+function versionOf(stat: { ino: bigint; mtimeNs: bigint; size: bigint }): string {
+  return `${stat.ino.toString(36)}.${stat.mtimeNs.toString(36)}.${stat.size.toString(36)}`;
+}
+
+function unsafe(file: string, what: string): CertkeeperError {
+  return new CertkeeperError('UNSAFE_PATH', `${file} ${what}: certkeeper refuses to use it (remove it, or point the state directory elsewhere)`, { retryable: false });
+}
+
+function conflict(key: string, why: string): CertkeeperError {
+  return new CertkeeperError('STATE_CONFLICT', `not written: ${key}: ${why}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
+  try {
+    await handle?.sync();
+  } catch {
+    // Some filesystems refuse fsync on folders; the rename is still atomic.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Temp files of killed writers, for the sweep at start-up. */
+export function isTempFile(name: string): boolean {
+  return TEMP_FILE.test(name);
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
