@@ -1,0 +1,163 @@
+// RepositoryStore: today's StateStore contract served by the typed repositories on any Storage
+// backend (a folder, PostgreSQL). The engine keeps calling the StateStore it knows while the
+// repositories take over; the run lock becomes a storage lease named `state`.
+//
+// Hooks get the certificate as files (CERTKEEPER_CERT_PATH ...) when no files sink ran first.
+// A backend without files cannot name one, so the current version is materialized, 0600 in a
+// 0700 folder, under `localDir` (the agent's own disk), once per version.
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { publishFileSet } from '../core/fs-atomic.js';
+import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
+import type { AccountRecord, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
+import { AccountRepository } from './repos/accounts.js';
+import { CertificateRepository, type CertificateWithMaterial } from './repos/certificates.js';
+import { HistoryRepository } from './repos/history.js';
+import { IssuerStateRepository } from './repos/issuers.js';
+import { RecordRepository } from './repos/records.js';
+import { plainSealer, type Sealer } from './seal.js';
+import type { Storage } from './storage/contract.js';
+
+export interface RepositoryStoreOptions {
+  storage: Storage;
+  clock: Clock;
+  /** This agent's own folder, for the files hooks read. */
+  localDir: string;
+  sealer?: Sealer;
+  /** How long a dead holder's lock lasts (default 2 minutes). */
+  lockTtlMs?: number;
+  archiveVersions?: number;
+}
+
+const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
+const RUN_LOCK = 'state';
+
+export class RepositoryStore implements StateStore {
+  readonly dir: string;
+  readonly storage: Storage;
+  readonly certificates: CertificateRepository;
+  readonly records: RecordRepository;
+  readonly accounts: AccountRepository;
+  readonly history: HistoryRepository;
+  readonly issuers: IssuerStateRepository;
+  private readonly localDir: string;
+  private readonly lockTtlMs: number;
+
+  constructor(options: RepositoryStoreOptions) {
+    const sealer = options.sealer ?? plainSealer;
+    this.storage = options.storage;
+    this.dir = options.storage.description;
+    this.localDir = path.resolve(options.localDir);
+    this.lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    this.certificates = new CertificateRepository({ storage: options.storage, sealer, clock: options.clock, ...(options.archiveVersions !== undefined ? { archiveVersions: options.archiveVersions } : {}) });
+    this.records = new RecordRepository(options.storage);
+    this.accounts = new AccountRepository(options.storage, sealer);
+    this.history = new HistoryRepository(options.storage);
+    this.issuers = new IssuerStateRepository(options.storage);
+  }
+
+  async lock(options: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void } = {}): Promise<StateLock> {
+    const held = await this.storage.lock(RUN_LOCK, {
+      ttlMs: this.lockTtlMs,
+      waitMs: options.timeoutMs ?? 10 * 60_000,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+    });
+    return { release: () => held.release() };
+  }
+
+  async getCertificate(name: string): Promise<StoredCertificate | undefined> {
+    const found = await this.certificates.get(name);
+    return found && this.withPaths(found);
+  }
+
+  peekCertificate(name: string): Promise<CertificateSummary | undefined> {
+    return this.certificates.peek(name);
+  }
+
+  async putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate> {
+    return this.withPaths(await this.certificates.put(name, material, meta));
+  }
+
+  listCertificateNames(): Promise<string[]> {
+    return this.certificates.names();
+  }
+
+  quarantineCertificate(name: string): Promise<string | undefined> {
+    return this.certificates.quarantine(name);
+  }
+
+  getRecord(name: string): Promise<CertRecord> {
+    return this.records.get(name);
+  }
+
+  putRecord(name: string, record: CertRecord): Promise<void> {
+    return this.records.put(name, record);
+  }
+
+  getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined> {
+    return this.accounts.get(directoryUrl, email);
+  }
+
+  putAccount(account: AccountRecord): Promise<void> {
+    return this.accounts.put(account);
+  }
+
+  getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined> {
+    return this.records.getData(certName, sinkName);
+  }
+
+  putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {
+    return this.records.putData(certName, sinkName, data);
+  }
+
+  getIssuerState(key: string): Promise<Record<string, unknown> | undefined> {
+    return this.issuers.get(key);
+  }
+
+  putIssuerState(key: string, data: Record<string, unknown>): Promise<void> {
+    return this.issuers.put(key, data);
+  }
+
+  appendHistory(entry: HistoryEntry): Promise<void> {
+    return this.history.append(entry);
+  }
+
+  readHistory(query?: HistoryQuery): Promise<HistoryEntry[]> {
+    return this.history.read(query);
+  }
+
+  lastDryRuns(): Promise<Map<string, DryRunSummary>> {
+    return this.history.lastDryRuns();
+  }
+
+  /** The certificate with file paths for hooks: its version written once under localDir/live/<name>. */
+  private async withPaths(found: CertificateWithMaterial): Promise<StoredCertificate> {
+    const dir = path.join(this.localDir, 'live', found.name);
+    // publishFileSet puts the label, so sanitised, into the version folder's name.
+    const label = path.basename(found.version).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
+    const linked = await fs.readlink(dir).catch(() => undefined);
+    if (linked === undefined || !path.basename(linked).includes(label)) {
+      const { material } = found;
+      await publishFileSet(
+        dir,
+        [
+          { name: 'cert.pem', data: material.certPem, mode: 0o600 },
+          { name: 'chain.pem', data: material.chainPem, mode: 0o600 },
+          { name: 'fullchain.pem', data: material.fullchainPem, mode: 0o600 },
+          { name: 'privkey.pem', data: material.keyPem, mode: 0o600 },
+        ],
+        { keep: 1, dirMode: 0o700, label },
+      );
+    }
+    const paths: CertificatePaths = {
+      cert: path.join(dir, 'cert.pem'),
+      chain: path.join(dir, 'chain.pem'),
+      fullchain: path.join(dir, 'fullchain.pem'),
+      key: path.join(dir, 'privkey.pem'),
+    };
+    return { name: found.name, info: found.info, material: found.material, paths, issuedAt: found.issuedAt, directoryUrl: found.directoryUrl };
+  }
+}
