@@ -1,6 +1,7 @@
 // What every command shares: global options, config loading, the logger, exit codes.
 
 import { CertkeeperError } from '../core/errors.js';
+import { registerSecrets } from '../core/redaction.js';
 import type { Logger } from '../core/logger.js';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, type Config } from '../config/load.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../observe/logger.js';
@@ -21,8 +22,14 @@ export function logLevel(options: GlobalOptions, env: NodeJS.ProcessEnv): LogLev
   return level as LogLevel;
 }
 
+/**
+ * Loads (or reloads) the config and registers its secrets, before anything can fail with them:
+ * from here on every error, history line, status, alert and log line is scrubbed of them.
+ */
 export function loadConfig(options: GlobalOptions, io: CommandIo): Config {
-  return loadConfigFile(configPath(options, io.env), { env: io.env });
+  const config = loadConfigFile(configPath(options, io.env), { env: io.env });
+  registerSecrets(config.secrets);
+  return config;
 }
 
 export interface CommandLogger {
@@ -37,6 +44,6 @@ export function commandLogger(options: GlobalOptions, io: CommandIo, config: Con
     ...(destination ? { destination } : {}),
     ...(pretty !== undefined ? { pretty } : {}),
   });
-  if (config) built.redactor.add(config.secrets);
+  if (config) built.redactor.add(config.secrets); // already there when loadConfig read it; kept for configs built otherwise
   return { logger: built.logger, redactor: built.redactor, flush: () => built.pino.flush() };
 }

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { secretFieldOfFileKey, isSecretField } from './secrets.js';
+import { secretFieldOfFileKey, isSecretField, isSecretMapping } from './secrets.js';
 
 export type YamlPath = (string | number)[];
 
@@ -27,6 +27,8 @@ export interface EnvReferences {
   text: string;
   /** Replaces the tokens in one parsed string; unknown or unset names are reported. */
   expand(value: string, at: YamlPath, problems: TreeProblem[]): string;
+  /** Every value substituted and where: the loader keeps those in secret fields for redaction. */
+  substituted: { at: YamlPath; value: string }[];
 }
 
 export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): EnvReferences {
@@ -38,8 +40,10 @@ export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): En
     return token(names.length - 1);
   });
   const tokenPattern = new RegExp(`__ckenv_${nonce}_(\\d+)__`, 'g');
+  const substituted: { at: YamlPath; value: string }[] = [];
   return {
     text,
+    substituted,
     expand(value, at, problems) {
       return value.replace(tokenPattern, (_match, index: string) => {
         const name = names[Number(index)]!;
@@ -54,6 +58,7 @@ export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): En
           problems.push({ path: at, message: `environment variable ${key} is not set` });
           return '';
         }
+        substituted.push({ at, value: resolved });
         return resolved;
       });
     },
@@ -74,7 +79,8 @@ export function expandEnv(tree: unknown, references: EnvReferences, problems: Tr
 
 /**
  * Replaces every `<secret>File: PATH` with `<secret>: <file contents>` (trailing newline
- * trimmed); relative paths are read from `baseDir`. Collects secret values into `secrets`.
+ * trimmed); relative paths are read from `baseDir`. Collects secret values into `secrets`:
+ * secret fields and every value of a secret mapping (hook `env:`, webhook `headers:`).
  */
 export function resolveSecretFiles(tree: unknown, baseDir: string, problems: TreeProblem[], secrets: Set<string>, at: YamlPath = []): unknown {
   if (Array.isArray(tree)) return tree.map((item, index) => resolveSecretFiles(item, baseDir, problems, secrets, [...at, index]));
@@ -103,7 +109,7 @@ export function resolveSecretFiles(tree: unknown, baseDir: string, problems: Tre
       }
       continue;
     }
-    if (isSecretField(key) && typeof value === 'string' && value !== '') secrets.add(value);
+    if ((isSecretField(key) || isSecretMapping(at)) && typeof value === 'string' && value !== '') secrets.add(value);
     out[key] = resolveSecretFiles(value, baseDir, problems, secrets, [...at, key]);
   }
   return out;

@@ -25,6 +25,7 @@ import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
 import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
+import { environmentSecrets, isSecretPath } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
 
@@ -183,6 +184,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const secrets = new Set<string>();
   const expanded = expandEnv(tree, references, treeProblems);
   const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets);
+  // Also each ${ENV} value alone inside a secret (an error may quote just the token), and AWS keys.
+  for (const { at, value } of references.substituted) if (isSecretPath(at)) secrets.add(value);
+  for (const value of environmentSecrets(env)) secrets.add(value);
   if (treeProblems.length > 0) throw new ConfigError(file, treeProblems.map(toProblem));
 
   const parsed = configSchema.safeParse(resolved);

@@ -1,5 +1,12 @@
 // The error family: every failure certkeeper reports carries a stable code, whether retrying
 // could help, and the underlying cause. Callers branch on `code`, never on message text.
+//
+// Secrets are redacted here, where a foreign error or a hook's output becomes certkeeper's: the
+// constructor scrubs the message and string details, describeError each raw cause's text (with
+// the registry in core/redaction.ts). History, status, alerts and logs all quote these, so one
+// scrub covers every output, including ones added later.
+
+import { redactStrings, redactText } from './redaction.js';
 
 export type ErrorCode =
   | 'CONFIG_INVALID' // the configuration file is unreadable, malformed or inconsistent
@@ -32,7 +39,7 @@ export interface CertkeeperErrorOptions {
   cause?: unknown;
   /** Seconds the remote side asked us to wait before trying again (Retry-After). */
   retryAfterSeconds?: number;
-  /** Extra structured context for logs and history (never secrets). */
+  /** Extra structured context for logs and history (strings in it are redacted like the message). */
   details?: Record<string, unknown>;
 }
 
@@ -60,12 +67,13 @@ export class CertkeeperError extends Error {
   readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: CertkeeperErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // The cause stays raw (code paths read its fields); describeError redacts its text.
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CertkeeperError';
     this.code = code;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
     this.retryAfterSeconds = options.retryAfterSeconds;
-    this.details = options.details;
+    this.details = options.details === undefined ? undefined : redactStrings(options.details);
   }
 }
 
@@ -85,13 +93,17 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || (error as { code?: string }).code === 'ABORT_ERR');
 }
 
-/** A one-line description including the chain of causes, for logs and history. */
+/**
+ * A one-line description including the chain of causes, for logs and history. Causes are often
+ * foreign errors with raw messages, so each text is redacted; a cause whose text is already in
+ * the description (a wrapper that quoted it) is not repeated.
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    const text = current instanceof Error ? current.message : String(current);
-    if (text && !parts.includes(text)) parts.push(text);
+    const text = redactText(current instanceof Error ? current.message : String(current));
+    if (text && !parts.some((part) => part.includes(text))) parts.push(text);
     current = current instanceof Error ? current.cause : undefined;
   }
   return parts.join(': ');

@@ -63,3 +63,13 @@ export const propagationSchema = z
     interval: durationMs.optional(),
   })
   .strict();
+
+/**
+ * A hook's `inheritEnv:`: hooks get a minimal environment (core/exec.ts); `true` passes all of
+ * certkeeper's, a list passes those variables as well.
+ */
+export const inheritEnvField = z
+  .union([z.boolean(), z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'))], {
+    error: 'must be true, false or a list of environment variable names',
+  })
+  .default(false);

@@ -1,5 +1,5 @@
 // Building the pino logger: JSON lines by default, human-readable on a TTY; every line passes
-// through the Redactor before it is written.
+// through the Redactor (the shared secret registry, core/redaction.ts) before it is written.
 
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';

@@ -1,11 +1,11 @@
-// The one redaction list: secret field names (config/secrets.ts) at any depth, PEM private
-// keys wherever they appear, and every secret value the config holds, by value.
+// Log redaction: secret field names (config/secrets.ts) at any depth, then, by value, PEM
+// private keys and every secret in the one registry (core/redaction.ts), the same list errors
+// are scrubbed with where they enter certkeeper.
 
 import { SECRET_FIELDS } from '../config/secrets.js';
+import { REDACTED, redactText, registerSecrets } from '../core/redaction.js';
 
-export const REDACTED = '[REDACTED]';
-
-const PRIVATE_KEY_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
+export { REDACTED };
 
 const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELDS);
 /** Deeper than any log object certkeeper writes; past it, the by-value scrub still applies. */
@@ -43,27 +43,18 @@ export function censorSecretFields<T>(value: T, depth = 0): T {
   return (copy ?? value) as T;
 }
 
-/** Scrubs a serialised log line of private keys and of every known secret value. */
+/**
+ * Scrubs a serialised log line of private keys and of every known secret value. A view of the
+ * shared registry, not a list of its own: what one logger learns, errors and every other logger
+ * know too.
+ */
 export class Redactor {
-  private values: string[] = [];
-
-  /** Registers secret values (TSIG secrets, EAB keys, ...) to scrub by value. */
+  /** Registers secret values (TSIG secrets, EAB keys, ...) to scrub by value, everywhere. */
   add(values: Iterable<string>): void {
-    for (const value of values) {
-      if (value.length < 4 || this.values.includes(value)) continue;
-      this.values.push(value);
-      const escaped = JSON.stringify(value).slice(1, -1);
-      if (escaped !== value) this.values.push(escaped);
-    }
-    // Longest first, so a secret containing another is scrubbed whole.
-    this.values.sort((a, b) => b.length - a.length);
+    registerSecrets(values);
   }
 
   scrub(line: string): string {
-    let out = line.replace(PRIVATE_KEY_PEM, REDACTED);
-    for (const value of this.values) {
-      if (out.includes(value)) out = out.split(value).join(REDACTED);
-    }
-    return out;
+    return redactText(line);
   }
 }

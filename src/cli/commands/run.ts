@@ -42,7 +42,7 @@ export interface RunHandle {
 /** Starts the agent; returns once it runs (for tests). The CLI waits on `done`. */
 export async function startAgent(global: GlobalOptions, io: CommandIo, options: { handleSignals?: boolean } = {}): Promise<RunHandle> {
   const first = loadConfig(global, io); // a bad config at start is a usage error (exit 2)
-  const { logger, redactor, flush } = commandLogger(global, io, first);
+  const { logger, flush } = commandLogger(global, io, first);
   const metrics = new AgentMetrics();
   let dispatcher: Dispatcher | undefined;
   let config: Config = first;
@@ -97,11 +97,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     clock: io.clock,
     logger,
-    loadConfig: () => {
-      const next = loadConfig(global, io);
-      redactor.add(next.secrets);
-      return next;
-    },
+    loadConfig: () => loadConfig(global, io), // registers the reloaded config's secrets (cli/context.ts)
     wire: async (next, onEvent) => {
       const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)), onRenewalInfo: (result) => metrics.renewalInfo(result) });
       if (elector) deps.canDeploy = () => elector.isLeader();

@@ -28,6 +28,7 @@ export function createExecSink(config: ExecSinkConfig, ctx: SinkContext): Sink {
       // The contract variables come last: configured env may add variables, not fake these.
       const result = await runCommand(config.command, {
         env: { ...config.env, ...execSinkEnv(request) },
+        inheritEnv: config.inheritEnv,
         timeoutMs: config.timeout,
         label: `sink "${ctx.name}"`,
         ...(config.cwd ? { cwd: config.cwd } : {}),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { argvCommand, durationMs } from '../../core/fields.js';
+import { argvCommand, durationMs, inheritEnvField } from '../../core/fields.js';
 
 export const execSinkSchema = z
   .object({
@@ -9,7 +9,10 @@ export const execSinkSchema = z
     timeout: durationMs.default(60_000),
     /** Working directory of the command; default: the config file's folder, so "./hook.sh" works. */
     cwd: z.string().min(1).optional(),
+    /** Extra environment (values may use ${ENV}); each value is treated as a secret and redacted. */
     env: z.record(z.string(), z.string()).default({}),
+    /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
+    inheritEnv: inheritEnvField,
   })
   .strict();
 

@@ -47,6 +47,7 @@ export class ExecDnsProvider implements DnsProvider {
     try {
       const result = await runCommand(this.config.command, {
         env,
+        inheritEnv: this.config.inheritEnv,
         timeoutMs: this.config.timeout,
         signal,
         label: `dns provider "${this.name}" (${action})`,

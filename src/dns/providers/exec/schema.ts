@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { argvCommand, durationMs, propagationSchema } from '../../../core/fields.js';
+import { argvCommand, durationMs, inheritEnvField, propagationSchema } from '../../../core/fields.js';
 import type { DnsProviderCapabilities } from '../../contract.js';
 
 export const execDnsSchema = z
@@ -10,8 +10,10 @@ export const execDnsSchema = z
     timeout: durationMs.default(60_000),
     /** Working directory of the command; default: the config file's folder, so "./hook.sh" works. */
     cwd: z.string().min(1).optional(),
-    /** Extra environment for the hook (values may use ${ENV}). */
+    /** Extra environment for the hook (values may use ${ENV}); each value is treated as a secret and redacted. */
     env: z.record(z.string(), z.string()).default({}),
+    /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
+    inheritEnv: inheritEnvField,
     /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
     wildcard: z.boolean().default(true),
     propagation: propagationSchema.optional(),

@@ -32,6 +32,7 @@ export function createExecNotifier(config: ExecNotifyConfig, ctx: NotifierContex
       // The contract variables come last: configured env may add variables, not fake these.
       const result = await runCommand(config.command, {
         env: { ...config.env, ...execNotifyEnv(event) },
+        inheritEnv: config.inheritEnv,
         timeoutMs: config.timeout,
         signal,
         label: `notify target "${ctx.name}"`,

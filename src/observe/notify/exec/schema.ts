@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { argvCommand, durationMs } from '../../../core/fields.js';
+import { argvCommand, durationMs, inheritEnvField } from '../../../core/fields.js';
 import { deliveryFields } from '../delivery-schema.js';
 
 export const execNotifySchema = z
@@ -10,8 +10,10 @@ export const execNotifySchema = z
     timeout: durationMs.default(30_000),
     /** Working directory; resolve it against the config file's folder as for exec sinks. */
     cwd: z.string().min(1).optional(),
-    /** Extra environment (values may use ${ENV}); cannot override CERTKEEPER_*. */
+    /** Extra environment (values may use ${ENV}); cannot override CERTKEEPER_*; each value is treated as a secret and redacted. */
     env: z.record(z.string(), z.string()).default({}),
+    /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
+    inheritEnv: inheritEnvField,
     ...deliveryFields,
   })
   .strict();
