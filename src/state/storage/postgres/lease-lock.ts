@@ -1,0 +1,173 @@
+// Named locks as lease rows: `locks(name, holder, token, expires_at)`, with every expiry measured
+// on the database server's clock. Taking is one INSERT ... ON CONFLICT DO UPDATE that succeeds
+// only over a missing or expired row; the holder renews every ttl/3 (guarded by its token) and
+// gives up (`lost`) once it has not renewed for ttl minus a margin, which is before anyone else
+// can take the lease over. Unlike session advisory locks these survive a reconnect and work
+// through PgBouncer in transaction mode. The README beside this file has the partition story.
+
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { Clock } from '../../../core/clock.js';
+import { CertkeeperError, isAbortError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { LockOptions, StorageLock } from '../contract.js';
+
+export interface LeaseContext {
+  pool: pg.Pool;
+  /** The quoted `"schema".locks` table. */
+  table: string;
+  /** Who we are, as waiters see it. */
+  holder: string;
+  clock: Clock;
+  logger: Logger;
+  /** How often a waiter tries again (default 200 ms; sooner when the lease expires sooner). */
+  pollMs: number;
+  error(action: string, error: unknown): CertkeeperError;
+  /** Told when a lock is released or lost, so close() knows what is still held. */
+  forget(lock: StorageLock): void;
+}
+
+/** The holder stops this long before its lease can expire: time to notice and stop writing. */
+export function lostMarginMs(ttlMs: number): number {
+  return Math.min(Math.floor(ttlMs / 4), 10_000);
+}
+
+export async function acquireLease(ctx: LeaseContext, name: string, options: LockOptions): Promise<StorageLock> {
+  const { signal, ttlMs, waitMs } = options;
+  if (!Number.isFinite(ttlMs) || ttlMs < 30) throw new RangeError(`a lock TTL must be at least 30 ms, not ${ttlMs}`);
+  if (!(waitMs >= 0)) throw new RangeError(`a lock wait must be 0 or more ms, not ${waitMs}`);
+  const start = ctx.clock.now().getTime();
+  const deadline = start + waitMs;
+  let waiting = false;
+
+  for (;;) {
+    if (signal?.aborted) throw new CertkeeperError('CANCELLED', `cancelled while waiting for the lock ${name}`);
+    const token = randomBytes(16).toString('hex');
+    const sentAt = ctx.clock.now().getTime();
+    let taken: pg.QueryResult<{ took_over: boolean }>;
+    try {
+      taken = await ctx.pool.query<{ took_over: boolean }>(
+        `INSERT INTO ${ctx.table} AS l (name, holder, token, expires_at) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at, taken_at = now()
+         WHERE l.expires_at < now()
+         RETURNING (l.xmax::text <> '0') AS took_over`,
+        [name, ctx.holder, token, ttlMs],
+      );
+    } catch (error) {
+      throw ctx.error(`take the lock ${name}`, error);
+    }
+    const row = taken.rows[0];
+    if (row) return holdLease(ctx, name, token, ttlMs, sentAt, row.took_over);
+
+    let current: { holder: string; expires_in_ms: number } | undefined;
+    try {
+      const seen = await ctx.pool.query<{ holder: string; expires_in_ms: number }>(
+        `SELECT holder, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS expires_in_ms FROM ${ctx.table} WHERE name = $1`,
+        [name],
+      );
+      current = seen.rows[0];
+    } catch (error) {
+      throw ctx.error(`look at the lock ${name}`, error);
+    }
+    if (!current) continue; // released between our two statements: try again at once
+
+    if (!waiting) {
+      waiting = true;
+      options.onWait?.(current.holder);
+    }
+    const now = ctx.clock.now().getTime();
+    if (now >= deadline) {
+      throw new CertkeeperError('LOCK_TIMEOUT', `the lock ${name} is held by ${current.holder} (waited ${now - start} ms)`, {
+        details: { lock: name, holder: current.holder },
+      });
+    }
+    const untilExpiry = Math.max(1, Math.ceil(current.expires_in_ms) + 1);
+    try {
+      await ctx.clock.sleep(Math.min(ctx.pollMs, untilExpiry, deadline - now), signal);
+    } catch (error) {
+      if (isAbortError(error)) throw new CertkeeperError('CANCELLED', `cancelled while waiting for the lock ${name}`, { cause: error });
+      throw error;
+    }
+  }
+}
+
+function holdLease(ctx: LeaseContext, name: string, token: string, ttlMs: number, takenAt: number, tookOver: boolean): StorageLock {
+  const { clock, logger } = ctx;
+  const stop = new AbortController();
+  const lost = new AbortController();
+  const margin = lostMarginMs(ttlMs);
+  // When the last renewal that the server confirmed was SENT: its new expiry is at least that plus
+  // ttl on the server's clock, so "now < renewedAt + ttl - margin" keeps us ahead of any taker.
+  let renewedAt = takenAt;
+  let released = false;
+
+  const lose = (reason: CertkeeperError): void => {
+    if (lost.signal.aborted) return;
+    logger.error({ lock: name, err: reason.message }, 'lock lost');
+    lost.abort(reason);
+    stop.abort();
+  };
+
+  const heartbeat = (async (): Promise<void> => {
+    const renewTimeoutMs = Math.max(1_000, Math.floor(ttlMs / 3));
+    while (!stop.signal.aborted) {
+      try {
+        await clock.sleep(Math.max(1, Math.floor(ttlMs / 3)), stop.signal);
+      } catch {
+        return; // released or lost
+      }
+      const sentAt = clock.now().getTime();
+      try {
+        const renewed = await ctx.pool.query({
+          text: `UPDATE ${ctx.table} SET expires_at = now() + $3 * interval '1 millisecond' WHERE name = $1 AND token = $2`,
+          values: [name, token, ttlMs],
+          query_timeout: renewTimeoutMs,
+        } as pg.QueryConfig);
+        if (stop.signal.aborted) return;
+        if (renewed.rowCount === 0) {
+          lose(new CertkeeperError('LOCK_TIMEOUT', `the lock ${name} was taken over by another agent (our lease had expired)`));
+          return;
+        }
+        renewedAt = sentAt;
+      } catch (error) {
+        logger.warn({ lock: name, err: ctx.error(`renew the lock ${name}`, error).message }, 'cannot renew lock; retrying');
+      }
+    }
+  })();
+
+  const watchdog = (async (): Promise<void> => {
+    while (!stop.signal.aborted) {
+      const left = renewedAt + ttlMs - margin - clock.now().getTime();
+      if (left <= 0) {
+        lose(new CertkeeperError('STATE_UNREACHABLE', `the lock ${name} could not be renewed for ${ttlMs - margin} ms; stopped before its lease can expire`));
+        return;
+      }
+      try {
+        await clock.sleep(left, stop.signal);
+      } catch {
+        return;
+      }
+    }
+  })();
+
+  const lock: StorageLock = {
+    name,
+    holder: ctx.holder,
+    tookOver,
+    lost: lost.signal,
+    async release(): Promise<void> {
+      if (released) return;
+      released = true;
+      stop.abort();
+      await Promise.all([heartbeat, watchdog]); // no renewal may land after the delete
+      ctx.forget(lock);
+      try {
+        await ctx.pool.query(`DELETE FROM ${ctx.table} WHERE name = $1 AND token = $2`, [name, token]);
+      } catch (error) {
+        // The lease then ends by itself at its expiry.
+        throw ctx.error(`release the lock ${name}`, error);
+      }
+    },
+  };
+  return lock;
+}

@@ -1,0 +1,140 @@
+// `watch` for PostgreSQL: one dedicated connection (outside the pool) doing LISTEN on the
+// schema's channel; every put and delete notifies it with the key in the same statement, so the
+// notice goes out exactly when the write commits. PostgreSQL keeps no notices for a listener that
+// is away, so after a dropped connection comes back every watcher is called once with its own
+// prefix: "anything under here may have changed; re-read it". Repositories poll besides (the
+// contract calls watch best effort), which also covers poolers in transaction mode, where LISTEN
+// does not work.
+
+import pg from 'pg';
+import type { Clock } from '../../../core/clock.js';
+import type { CertkeeperError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { StorageKey } from '../contract.js';
+
+export interface ListenerOptions {
+  client: pg.ClientConfig;
+  /** The NOTIFY channel (unquoted). */
+  channel: string;
+  clock: Clock;
+  logger: Logger;
+  /** How often an idle listening connection is checked with a query (default 30 s). */
+  checkEveryMs?: number;
+  error(action: string, error: unknown): CertkeeperError;
+}
+
+interface Subscription {
+  prefix: string;
+  listener: (key: StorageKey) => void;
+}
+
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 5_000;
+
+export class ChangeListener {
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly closing = new AbortController();
+  private running: Promise<void> | undefined;
+  private client: pg.Client | undefined;
+
+  constructor(private readonly options: ListenerOptions) {}
+
+  subscribe(prefix: string, listener: (key: StorageKey) => void): () => void {
+    const subscription = { prefix, listener };
+    this.subscriptions.add(subscription);
+    this.start();
+    return () => {
+      this.subscriptions.delete(subscription);
+      // The last watcher gone: the connection goes too (run() sees no subscriptions and stops).
+      if (this.subscriptions.size === 0) void this.client?.end().catch(() => undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    void this.client?.end().catch(() => undefined);
+    await this.running;
+  }
+
+  private start(): void {
+    if (this.running || this.closing.signal.aborted) return;
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      if (this.subscriptions.size > 0) this.start(); // subscribed again while it was stopping
+    });
+  }
+
+  private deliver(key: string | undefined): void {
+    if (key === undefined) return;
+    for (const { prefix, listener } of [...this.subscriptions]) {
+      if (!key.startsWith(prefix)) continue;
+      try {
+        listener(key);
+      } catch (error) {
+        this.options.logger.warn({ key, err: error instanceof Error ? error.message : String(error) }, 'a state watcher threw; ignored');
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { clock, logger } = this.options;
+    let backoffMs = FIRST_BACKOFF_MS;
+    let connectedBefore = false;
+    while (!this.closing.signal.aborted && this.subscriptions.size > 0) {
+      const client = new pg.Client(this.options.client);
+      const ended = new Promise<void>((resolve) => {
+        client.on('error', () => resolve()); // also keeps an idle connection's error from crashing the process
+        client.on('end', () => resolve());
+      });
+      client.on('notification', (message) => {
+        if (message.channel === this.options.channel) this.deliver(message.payload);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN "${this.options.channel.replace(/"/g, '""')}"`);
+        this.client = client;
+        if (this.closing.signal.aborted) break;
+        backoffMs = FIRST_BACKOFF_MS;
+        if (connectedBefore) {
+          logger.info({ channel: this.options.channel }, 'state change notifications resumed; watchers re-read');
+          for (const { prefix } of this.subscriptions) this.deliver(prefix);
+        }
+        connectedBefore = true;
+        await this.stayWhileHealthy(client, ended);
+      } catch (error) {
+        if (!this.closing.signal.aborted) logger.warn({ err: this.options.error('listen for state changes', error).message }, 'state change listener failed');
+      } finally {
+        this.client = undefined;
+        // Not awaited: over a partitioned network `end` waits for a goodbye that never comes.
+        void client.end().catch(() => undefined);
+      }
+      if (this.closing.signal.aborted || this.subscriptions.size === 0) break;
+      logger.warn({ retryInMs: backoffMs }, 'state change listener disconnected; reconnecting');
+      try {
+        await clock.sleep(backoffMs, this.closing.signal);
+      } catch {
+        break;
+      }
+      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  /** Returns when the connection ends, fails a check, or the listener closes. */
+  private async stayWhileHealthy(client: pg.Client, ended: Promise<void>): Promise<void> {
+    const checkEveryMs = this.options.checkEveryMs ?? 30_000;
+    for (;;) {
+      const tick = new AbortController();
+      const outcome = await Promise.race([
+        ended.then(() => 'ended' as const),
+        this.options.clock.sleep(checkEveryMs, AbortSignal.any([tick.signal, this.closing.signal])).then(
+          () => 'check' as const,
+          () => 'stop' as const,
+        ),
+      ]);
+      tick.abort();
+      if (outcome !== 'check' || this.subscriptions.size === 0) return;
+      // A partition can leave the socket open with nobody behind it: a query with a deadline tells.
+      await client.query({ text: 'SELECT 1', query_timeout: 5_000 } as pg.QueryConfig);
+    }
+  }
+}
