@@ -124,7 +124,7 @@ describe('PostgreSQL errors', () => {
     const leaky = Object.assign(new Error('cannot connect to postgres://a:Top-Secret-9@db/x'), { code: 'EWHATEVER', input: 'postgres://a:Top-Secret-9@db/x' });
     const error = storageError('read x', leaky, secrets);
     for (const shown of [error.message, describeError(error), inspect(error, { depth: 10 }), JSON.stringify(error)]) expect(shown).not.toContain('Top-Secret-9');
-    expect(error.message).toContain('postgres://a:***@db/x');
+    expect(error.message).toContain('postgres://a:[REDACTED]@db/x');
     expect((error.cause as { code?: string }).code).toBe('EWHATEVER');
   });
 });

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { CertkeeperError, type ErrorCode } from '../../../core/errors.js';
+import { REDACTED } from '../../../core/redaction.js';
 
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
@@ -131,10 +132,10 @@ function invalid(message: string): CertkeeperError {
   return new CertkeeperError('CONFIG_INVALID', message, { retryable: false });
 }
 
-/** Replaces every secret in `text` with `***`. */
+/** Replaces every secret in `text` (longest first) with REDACTED. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) out = out.split(secret).join('***');
+  for (const secret of [...secrets].sort((x, y) => y.length - x.length)) out = out.split(secret).join(REDACTED);
   return out;
 }
 

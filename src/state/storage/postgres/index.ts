@@ -10,6 +10,7 @@ import pg from 'pg';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
+import { registerSecrets } from '../../../core/redaction.js';
 import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
 import { resolveConnection, storageError, type PostgresConnectionOptions, type ResolvedConnection } from './connection.js';
 import { acquireLease } from './lease-lock.js';
@@ -60,6 +61,8 @@ export class PostgresStorage implements Storage {
     }
     this.options = options;
     this.connection = resolveConnection(options);
+    // Scrubbed here (storageError) where driver errors enter, and by every log line and error.
+    registerSecrets(this.connection.secrets);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.lockTtlMs = options.lockTtlMs ?? 60_000;
