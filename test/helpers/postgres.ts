@@ -19,6 +19,8 @@ export interface PostgresCluster {
   user: string;
   password: string;
   port: number;
+  /** The folder holding its unix socket (local connections are trusted: no password). */
+  socketDir: string;
   /** Runs one statement as the cluster's superuser (setup and inspection). */
   query<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]): Promise<T[]>;
   /** pg_ctl restart (fast: sessions are told and cut), waiting until it accepts connections. */
@@ -89,6 +91,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
       user: USER,
       password,
       port,
+      socketDir: root,
       async query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> {
         const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
         await client.connect();

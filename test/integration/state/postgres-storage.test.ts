@@ -64,6 +64,41 @@ describeStorageContract('PostgreSQL', async () => {
   };
 });
 
+describe('PostgresStorage connections and leases', () => {
+  it('connects over a unix socket given as ?host=', async () => {
+    const agent = new PostgresStorage({ url: `postgres://${cluster.user}@/postgres?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}`, schema: freshSchema() });
+    try {
+      expect(agent.description).toBe(`postgres://${cluster.user}@[${cluster.socketDir}]:${cluster.port}/postgres (schema ${agent.schema})`);
+      await agent.put('certs/www', new Uint8Array([7]));
+      expect((await agent.get('certs/www'))?.value).toEqual(new Uint8Array([7]));
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('keeps the lease on the server clock and gives the lock up (lost) when a renewal finds it is no longer ours', async () => {
+    const schema = freshSchema();
+    const agent = storage(schema);
+    try {
+      const held = await agent.lock('certs/www', { ttlMs: 900, waitMs: 0 });
+      const [row] = await cluster.query<{ holder: string; left_ms: number }>(
+        `SELECT holder, extract(epoch FROM expires_at - now()) * 1000 AS left_ms FROM ${schema}.locks WHERE name = 'certs/www'`,
+      );
+      expect(row?.holder).toBe(held.holder);
+      expect(Number(row?.left_ms)).toBeGreaterThan(0);
+      expect(Number(row?.left_ms)).toBeLessThanOrEqual(900);
+
+      await cluster.query(`UPDATE ${schema}.locks SET token = 'someone-else' WHERE name = 'certs/www'`);
+      await vi.waitFor(() => expect(held.lost.aborted).toBe(true), { timeout: 10_000, interval: 20 });
+      expect((held.lost.reason as CertkeeperError).code).toBe('LOCK_TIMEOUT');
+      await held.release(); // not ours any more: the row stays
+      expect(await cluster.query(`SELECT token FROM ${schema}.locks`)).toEqual([{ token: 'someone-else' }]);
+    } finally {
+      await agent.close();
+    }
+  });
+});
+
 describe('PostgresStorage migrations', () => {
   it('agents starting together on an empty database apply each version once', async () => {
     const schema = freshSchema();

@@ -48,6 +48,11 @@ describe('PostgreSQL connection settings', () => {
     const resolved = resolveConnection({ url: 'postgres://agent@/db?host=/run/postgresql' });
     expect(resolved.client).toMatchObject({ host: '/run/postgresql', database: 'db', ssl: false });
     expect(resolved.display).toBe('postgres://agent@[/run/postgresql]/db');
+    // The port names the socket file (.s.PGSQL.<port>), given in the URL or as ?port=.
+    expect(resolveConnection({ url: 'postgres://agent@:6543/db?host=/run/pg' }).client).toMatchObject({ host: '/run/pg', port: 6543 });
+    expect(resolveConnection({ url: 'postgres://agent@/db?host=/run/pg&port=6544' }).client).toMatchObject({ host: '/run/pg', port: 6544 });
+    expect(resolveConnection({ url: 'postgres://agent@/db?host=/run/pg&port=6544' }).display).toBe('postgres://agent@[/run/pg]:6544/db');
+    expect(isCertkeeperError(thrown(() => resolveConnection({ url: 'postgres://agent@/db?port=http' })), 'CONFIG_INVALID')).toBe(true);
     // No host at all: libpq's default socket folder.
     expect(resolveConnection({ url: 'postgres:///db' }).client).toMatchObject({ host: '/var/run/postgresql', database: 'db', ssl: false });
   });

@@ -41,15 +41,15 @@ export interface ResolvedConnection {
 const SSL_MODES: readonly string[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 const EMPTY_HOST = 'certkeeper-empty-host';
 const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
-const URL_PARAMETERS = new Set(['sslmode', 'sslrootcert', 'host', 'application_name']);
+const URL_PARAMETERS = new Set(['sslmode', 'sslrootcert', 'host', 'port', 'application_name']);
 
 export function resolveConnection(options: PostgresConnectionOptions): ResolvedConnection {
   let url: URL;
   // libpq allows an empty host (`postgres://user@/db?host=/run/postgresql`, `postgres:///db`);
   // WHATWG URL does not, so a placeholder stands in for it while parsing.
-  const emptyHost = /^postgres(ql)?:\/\/([^@/?#]*@)?\//i.test(options.url);
+  const emptyHost = /^postgres(ql)?:\/\/([^@/?#]*@)?[:/]/i.test(options.url);
   try {
-    url = new URL(emptyHost ? options.url.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)\//i, `$1${EMPTY_HOST}/`) : options.url);
+    url = new URL(emptyHost ? options.url.replace(/^(postgres(?:ql)?:\/\/(?:[^@/?#]*@)?)(?=[:/])/i, `$1${EMPTY_HOST}`) : options.url);
   } catch {
     // URL's own error carries the input (and so the password) in `input`: never pass it on.
     throw invalid('the PostgreSQL URL cannot be parsed (expected postgres://user:password@host:port/database)');
@@ -64,7 +64,9 @@ export function resolveConnection(options: PostgresConnectionOptions): ResolvedC
   const socketDir = url.searchParams.get('host') ?? undefined;
   // No host at all means libpq's default socket folder (Debian's).
   const host = socketDir ?? (emptyHost ? DEFAULT_SOCKET_DIR : url.hostname.replace(/^\[(.*)\]$/, '$1'));
-  const port = url.port === '' ? 5432 : Number(url.port);
+  const portText = url.searchParams.get('port') ?? url.port;
+  const port = portText === '' ? 5432 : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw invalid(`the PostgreSQL port must be a number from 1 to 65535, not ${portText}`);
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined;
   const sslmode = options.sslmode ?? url.searchParams.get('sslmode') ?? defaultSslMode(host);
   if (!SSL_MODES.includes(sslmode)) {
@@ -92,7 +94,7 @@ export function resolveConnection(options: PostgresConnectionOptions): ResolvedC
   if (password !== undefined) client.password = password;
 
   const userPart = user === '' ? '' : `${encodeURIComponent(user)}@`;
-  const hostPart = socketDir !== undefined || emptyHost ? `[${host}]` : url.host;
+  const hostPart = socketDir !== undefined || emptyHost ? `[${host}]${portText === '' ? '' : `:${port}`}` : url.host;
   const secrets = [password, process.env.PGPASSWORD].filter((s): s is string => typeof s === 'string' && s.length > 0);
   // The URL-encoded form too: an error quoting the URL would carry that one.
   for (const secret of [...secrets]) if (encodeURIComponent(secret) !== secret) secrets.push(encodeURIComponent(secret));
