@@ -9,12 +9,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, watch as watchFs, type FSWatcher } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
-import { acquireFileLock } from '../../file-lock.js';
+import { acquireFileLock, describeHolder } from '../../file-lock.js';
 import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
 import { readLogNewestFirst } from './log-file.js';
 
@@ -29,8 +28,6 @@ export interface FileStorageOptions {
   dir: string;
   clock: Clock;
   logger?: Logger;
-  /** Who this agent is, shown to lock waiters. */
-  agentId?: string;
 }
 
 export class FileStorage implements Storage {
@@ -38,14 +35,12 @@ export class FileStorage implements Storage {
   readonly root: string;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly agentId: string;
   private readonly watchers = new Set<FSWatcher>();
 
   private constructor(root: string, options: FileStorageOptions) {
     this.root = root;
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
-    this.agentId = options.agentId ?? os.hostname();
     this.description = `file:${root}`;
   }
 
@@ -191,7 +186,7 @@ export class FileStorage implements Storage {
     });
     return {
       name,
-      holder: `${this.agentId} (pid ${process.pid} on ${os.hostname()})`,
+      holder: describeHolder(held.holder), // as waiters are told it (onWait)
       tookOver: held.tookOver,
       lost: lost.signal,
       release: () => held.release(),
