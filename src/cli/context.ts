@@ -38,12 +38,26 @@ export interface CommandLogger {
   flush(): void;
 }
 
-export function commandLogger(options: GlobalOptions, io: CommandIo, config: Config | undefined, destination?: { write(line: string): unknown }, pretty?: boolean): CommandLogger {
+export function commandLogger(
+  options: GlobalOptions,
+  io: CommandIo,
+  config: Config | undefined,
+  destination?: { write(line: string): unknown },
+  pretty?: boolean,
+  /** false where the command reports the config's warnings itself (doctor). */
+  logWarnings = true,
+): CommandLogger {
   const built = createLogger({
     level: logLevel(options, io.env),
     ...(destination ? { destination } : {}),
     ...(pretty !== undefined ? { pretty } : {}),
   });
   if (config) built.redactor.add(config.secrets); // already there when loadConfig read it; kept for configs built otherwise
+  if (config && logWarnings) logConfigWarnings(built.logger, config);
   return { logger: built.logger, redactor: built.redactor, flush: () => built.pino.flush() };
+}
+
+/** The config's warnings (config/warnings.ts), one log line each: every command that loads a config shows them. */
+export function logConfigWarnings(logger: Logger, config: Config): void {
+  for (const warning of config.warnings ?? []) logger.warn({ path: warning.path }, `config warning: ${warning.message}`);
 }

@@ -2,8 +2,8 @@
 // secret references. Both report problems with the YAML path, and collect every secret value
 // so the logger can redact it.
 
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { chargeReference, MAX_REFERENCE_BYTES, readFailure, readFileBounded, referenceBudget, setOwn, type BoundedRead, type ReferenceBudget } from './bounds.js';
 import { secretFieldOfFileKey, isSecretField, isSecretMapping } from './secrets.js';
 
 export type YamlPath = (string | number)[];
@@ -31,7 +31,7 @@ export interface EnvReferences {
   substituted: { at: YamlPath; value: string }[];
 }
 
-export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): EnvReferences {
+export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv, budget: ReferenceBudget = referenceBudget()): EnvReferences {
   const nonce = Math.random().toString(36).slice(2, 8);
   const names: string[] = [];
   const token = (i: number): string => `__ckenv_${nonce}_${i}__`;
@@ -58,6 +58,11 @@ export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv): En
           problems.push({ path: at, message: `environment variable ${key} is not set` });
           return '';
         }
+        const over = chargeReference(budget, resolved, `environment variable ${key}`);
+        if (over !== undefined) {
+          if (over !== '') problems.push({ path: at, message: over });
+          return '';
+        }
         substituted.push({ at, value: resolved });
         return resolved;
       });
@@ -71,7 +76,7 @@ export function expandEnv(tree: unknown, references: EnvReferences, problems: Tr
   if (Array.isArray(tree)) return tree.map((item, index) => expandEnv(item, references, problems, [...at, index]));
   if (tree !== null && typeof tree === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(tree)) out[references.expand(key, at, problems)] = expandEnv(value, references, problems, [...at, key]);
+    for (const [key, value] of Object.entries(tree)) setOwn(out, references.expand(key, at, problems), expandEnv(value, references, problems, [...at, key]));
     return out;
   }
   return tree;
@@ -82,8 +87,15 @@ export function expandEnv(tree: unknown, references: EnvReferences, problems: Tr
  * trimmed); relative paths are read from `baseDir`. Collects secret values into `secrets`:
  * secret fields and every value of a secret mapping (hook `env:`, webhook `headers:`).
  */
-export function resolveSecretFiles(tree: unknown, baseDir: string, problems: TreeProblem[], secrets: Set<string>, at: YamlPath = []): unknown {
-  if (Array.isArray(tree)) return tree.map((item, index) => resolveSecretFiles(item, baseDir, problems, secrets, [...at, index]));
+export function resolveSecretFiles(
+  tree: unknown,
+  baseDir: string,
+  problems: TreeProblem[],
+  secrets: Set<string>,
+  at: YamlPath = [],
+  reader: SecretFileReader = secretFileReader(),
+): unknown {
+  if (Array.isArray(tree)) return tree.map((item, index) => resolveSecretFiles(item, baseDir, problems, secrets, [...at, index], reader));
   if (tree === null || typeof tree !== 'object') return tree;
   const out: Record<string, unknown> = {};
   const entries = Object.entries(tree as Record<string, unknown>);
@@ -99,18 +111,34 @@ export function resolveSecretFiles(tree: unknown, baseDir: string, problems: Tre
         continue;
       }
       const file = path.resolve(baseDir, value);
-      try {
-        const content = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-        if (content === '') problems.push({ path: [...at, key], message: `${file} is empty` });
-        out[field] = content;
-        secrets.add(content);
-      } catch (error) {
-        problems.push({ path: [...at, key], message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+      const read = reader(file);
+      if (!read.ok) {
+        if (read.problem !== '') problems.push({ path: [...at, key], message: read.problem }); // '' once the total was reported
+        continue;
       }
+      const content = read.text.replace(/\r?\n$/, '');
+      if (content === '') problems.push({ path: [...at, key], message: `${file} is empty` });
+      setOwn(out, field, content);
+      secrets.add(content);
       continue;
     }
     if ((isSecretField(key) || isSecretMapping(at)) && typeof value === 'string' && value !== '') secrets.add(value);
-    out[key] = resolveSecretFiles(value, baseDir, problems, secrets, [...at, key]);
+    setOwn(out, key, resolveSecretFiles(value, baseDir, problems, secrets, [...at, key], reader));
   }
   return out;
+}
+
+/** Reads one `*File` for a parse: bounded in size, each file once, all of them within the reference budget. */
+export type SecretFileReader = (file: string) => { ok: true; text: string } | { ok: false; problem: string };
+
+export function secretFileReader(budget: ReferenceBudget = referenceBudget()): SecretFileReader {
+  const cache = new Map<string, BoundedRead>();
+  return (file) => {
+    const read = cache.get(file) ?? readFileBounded(file, MAX_REFERENCE_BYTES);
+    cache.set(file, read);
+    if (!read.ok) return { ok: false, problem: readFailure(file, read) };
+    // Charged at every use: an aliased mapping holding a *File key adds the contents each time.
+    const over = chargeReference(budget, read.text, file);
+    return over === undefined ? read : { ok: false, problem: over };
+  };
 }

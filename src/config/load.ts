@@ -6,9 +6,12 @@
 // refused), about 11× faster than the `yaml` library's document API and with a fraction of its
 // garbage (a 10,000-certificate config: 38 ms against 440 ms); only when something is wrong is the
 // `yaml` document built, for the line of each problem and its clearer syntax messages.
+//
+// Both paths are bounded (bounds.ts): the file's size before it is read, js-yaml's nesting, the
+// tree's size with aliases expanded before anything walks it, and the `yaml` document is built only
+// for text it reads in well under a second (its parser slows down a hundredfold on deep nesting).
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
@@ -24,7 +27,11 @@ import { dnsProviderCapabilities } from '../dns/schema.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
 import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
-import { expandEnv, protectEnvReferences, resolveSecretFiles, type TreeProblem, type YamlPath } from './expand.js';
+import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
+import { formatBytes, MAX_CA_BUNDLE_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_REPORTED_PROBLEMS, readFailure, readFileBounded, referenceBudget, treeProblems as boundsProblems } from './bounds.js';
+import { issueMessage } from './issue-messages.js';
+import { sinkTargetProblems } from './targets.js';
+import { configWarnings, type ConfigWarning } from './warnings.js';
 import { environmentSecrets, isSecretPath } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
@@ -86,7 +93,11 @@ export interface Config {
   secrets: string[];
   /** Per certificate, a hash of everything that shapes its issuance and deployment. */
   fingerprints: Record<string, string>;
+  /** Settings that weaken transport security: valid, but logged by every command and shown by validate and doctor. */
+  warnings: ConfigWarning[];
 }
+
+export type { ConfigWarning } from './warnings.js';
 
 export class ConfigError extends CertkeeperError {
   readonly problems: ConfigProblem[];
@@ -96,6 +107,13 @@ export class ConfigError extends CertkeeperError {
     this.name = 'ConfigError';
     this.problems = problems;
   }
+}
+
+/** The first MAX_REPORTED_PROBLEMS as ConfigProblems, and a count of the rest (an aliased mistake can repeat by the thousand). */
+function listed<T>(problems: readonly T[], toProblem: (problem: T) => ConfigProblem): ConfigProblem[] {
+  const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map(toProblem);
+  if (problems.length > MAX_REPORTED_PROBLEMS) shown.push({ path: '', message: `and ${problems.length - MAX_REPORTED_PROBLEMS} more problems` });
+  return shown;
 }
 
 export function formatPath(at: readonly PropertyKey[]): string {
@@ -114,20 +132,39 @@ export interface LoadOptions {
 /** Reads and validates a config file; throws ConfigError listing every problem. */
 export function loadConfigFile(file: string, options: LoadOptions = {}): Config {
   const absolute = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(absolute, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'ENOENT' ? ' (give --config PATH or set CERTKEEPER_CONFIG)' : '';
-    throw new ConfigError(absolute, [{ path: '', message: `cannot read the file: ${code ?? String(error)}${hint}` }]);
+  const read = readFileBounded(absolute, MAX_CONFIG_BYTES);
+  if (!read.ok) {
+    const hint = read.code === 'ENOENT' ? ' (give --config PATH or set CERTKEEPER_CONFIG)' : '';
+    throw new ConfigError(absolute, [{ path: '', message: `${readFailure('the file', read)}${hint}` }]);
   }
-  return parseConfig(text, absolute, options);
+  return parseConfig(read.text, absolute, options);
 }
 
-/** How the config text becomes a tree: YAML 1.2 core schema, duplicate keys refused (js-yaml's default). */
+/** How the config text becomes a tree: YAML 1.2 core schema, duplicate keys refused (js-yaml's default), nesting bounded. */
 export function readYaml(text: string, file?: string): unknown {
-  return loadYaml(text, { schema: CORE_SCHEMA, ...(file ? { filename: file } : {}) });
+  // maxDepth: js-yaml 4.3's (100 by default), newer than its published types.
+  const options = { schema: CORE_SCHEMA, maxDepth: MAX_CONFIG_DEPTH, ...(file ? { filename: file } : {}) };
+  return loadYaml(text, options as Parameters<typeof loadYaml>[1]);
+}
+
+/** The `yaml` document is built only for text it reads quickly: up to 1 MiB, without runaway flow nesting. */
+const LOCATE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * Whether the `yaml` library may parse `text` to locate problems. Its parser takes ~5 µs per byte
+ * of deeply nested flow collections (`[[[[...`), so a rough count of unclosed brackets (quotes
+ * not considered: a false alarm only costs line numbers) keeps it away from such text.
+ */
+function locatable(text: string): boolean {
+  if (text.length > LOCATE_MAX_BYTES) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > 2 * MAX_CONFIG_DEPTH) return false;
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return true;
 }
 
 /** The `yaml` library, loaded only for a config with problems (a valid one never needs it). CommonJS, so synchronously. */
@@ -139,12 +176,17 @@ function loadYamlLibrary(): typeof import('yaml') {
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const baseDir = path.dirname(file);
-  const references = protectEnvReferences(text, env);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ path: '', message: `the config is ${bytes} bytes, over the limit of ${formatBytes(MAX_CONFIG_BYTES)}` }]);
+  // What ${ENV} and *File references may add, together (bounds.ts).
+  const budget = referenceBudget();
+  const references = protectEnvReferences(text, env, budget);
   // Built only to report problems: where they are, and what is wrong with the syntax.
   type Located = { doc: Document; lineCounter: LineCounter; isNode: typeof import('yaml').isNode };
-  let located: Located | undefined;
-  const locate = (): Located => {
-    if (!located) {
+  let located: Located | null | undefined;
+  const locate = (): Located | null => {
+    if (located === undefined) {
+      if (!locatable(references.text)) return (located = null);
       const yaml = loadYamlLibrary();
       const lineCounter = new yaml.LineCounter();
       located = { doc: yaml.parseDocument(references.text, { lineCounter, uniqueKeys: true, prettyErrors: false }), lineCounter, isNode: yaml.isNode };
@@ -152,7 +194,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     return located;
   };
   const lineOf = (at: YamlPath): number | undefined => {
-    const { doc, lineCounter, isNode } = locate();
+    const found = locate();
+    if (!found) return undefined;
+    const { doc, lineCounter, isNode } = found;
     for (let depth = at.length; depth >= 0; depth--) {
       const node = doc.getIn(at.slice(0, depth), true);
       if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
@@ -160,16 +204,19 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     return undefined;
   };
   const toProblem = (p: TreeProblem): ConfigProblem => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message });
+  // Lines are looked up only for the problems that are listed.
+  const invalid = (found: TreeProblem[]): ConfigError => new ConfigError(file, listed(found, toProblem));
 
   let tree: unknown;
   try {
     tree = readYaml(references.text, file);
   } catch (error) {
-    const { doc, lineCounter } = locate();
-    if (doc.errors.length > 0) {
+    const found = locate();
+    if (found && found.doc.errors.length > 0) {
+      const { doc, lineCounter } = found;
       throw new ConfigError(
         file,
-        doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })),
+        listed(doc.errors, (e) => ({ path: '', line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })),
       );
     }
     // The stricter of the two (an unknown tag, say): its own words and line.
@@ -180,18 +227,22 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   if (tree === null || tree === undefined || typeof tree !== 'object' || Array.isArray(tree)) {
     throw new ConfigError(file, [{ path: '', message: 'the file must be a YAML mapping (stateDir:, acme:, dns:, sinks:, certificates:)' }]);
   }
+  // Before anything walks the tree as if each alias were a copy: its expanded size, depth, cycles, `__proto__`.
+  const bounded = boundsProblems(tree);
+  if (bounded.length > 0) throw invalid(bounded);
   const treeProblems: TreeProblem[] = [];
   const secrets = new Set<string>();
   const expanded = expandEnv(tree, references, treeProblems);
-  const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets);
+  const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets, [], secretFileReader(budget));
   // Also each ${ENV} value alone inside a secret (an error may quote just the token), and AWS keys.
   for (const { at, value } of references.substituted) if (isSecretPath(at)) secrets.add(value);
   for (const value of environmentSecrets(env)) secrets.add(value);
-  if (treeProblems.length > 0) throw new ConfigError(file, treeProblems.map(toProblem));
+  if (treeProblems.length > 0) throw invalid(treeProblems);
 
-  const parsed = configSchema.safeParse(resolved);
+  // Messages of our own where a schema has none (issue-messages.ts); the input only to tell "missing" from "wrong".
+  const parsed = configSchema.safeParse(resolved, { error: issueMessage, reportInput: true });
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.map((issue) => zodProblem(issue, lineOf)));
+    throw new ConfigError(file, listed(parsed.error.issues, (issue) => zodProblem(issue, lineOf)));
   }
   const raw = parsed.data;
   const problems: TreeProblem[] = [];
@@ -200,7 +251,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const issuers = buildIssuers(raw, baseDir, problems, buildAcme);
   const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
   const watch = buildWatch(raw.watch, baseDir, (at, message) => problems.push({ path: at, message }));
-  if (problems.length > 0) throw new ConfigError(file, problems.map(toProblem));
+  if (problems.length > 0) throw invalid(problems);
 
   // Relative paths mean "beside the config file", wherever certkeeper is started from.
   const sinks: Record<string, SinkConfig> = {};
@@ -244,8 +295,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     secrets: [...secrets].filter((s) => s.length >= 4),
     watch,
     fingerprints: {},
+    warnings: [],
   };
+  // Two certificates writing one place, or a sink writing into the state: the last writer would win.
+  const targets = sinkTargetProblems(config);
+  if (targets.length > 0) throw invalid(targets);
   for (const cert of certificates) config.fingerprints[cert.name] = fingerprint(config, cert);
+  config.warnings = configWarnings({ issuers, issuersList: raw.issuers !== undefined, http: raw.http, sinks }, env);
   return config;
 }
 
@@ -269,13 +325,14 @@ export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[]
   const acme: AcmeSettings = { directoryUrl: raw.directory, email: raw.email ?? null };
   if (raw.caBundle) {
     acme.caBundlePath = path.resolve(baseDir, raw.caBundle);
-    try {
-      acme.caBundlePem = readFileSync(acme.caBundlePath, 'utf8');
+    const read = readFileBounded(acme.caBundlePath, MAX_CA_BUNDLE_BYTES);
+    if (!read.ok) {
+      problems.push({ path: [...at, 'caBundle'], message: readFailure(acme.caBundlePath, read) });
+    } else {
+      acme.caBundlePem = read.text;
       if (!acme.caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
         problems.push({ path: [...at, 'caBundle'], message: `${acme.caBundlePath} holds no PEM certificate` });
       }
-    } catch (error) {
-      problems.push({ path: [...at, 'caBundle'], message: `cannot read ${acme.caBundlePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
     }
   }
   if (raw.eab) acme.eab = { kid: raw.eab.kid, hmacKey: raw.eab.hmacKey };
@@ -309,7 +366,8 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
       else domains.push(normalized);
     });
 
-    const provider = raw.dns[cert.dns];
+    // Own keys only: `dns: constructor` must not find Object.prototype.constructor.
+    const provider = Object.hasOwn(raw.dns, cert.dns) ? raw.dns[cert.dns] : undefined;
     if (!provider) {
       problems.push({ path: [...at, 'dns'], message: `no DNS provider named "${cert.dns}" (defined: ${Object.keys(raw.dns).join(', ') || 'none'})` });
     } else if (!dnsProviderCapabilities(provider).wildcard) {
@@ -317,7 +375,7 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
       if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" cannot (wildcard: false)` });
     }
     cert.sinks.forEach((sink, j) => {
-      if (!(sink in raw.sinks)) problems.push({ path: [...at, 'sinks', j], message: `no sink named "${sink}" (defined: ${Object.keys(raw.sinks).join(', ') || 'none'})` });
+      if (!Object.hasOwn(raw.sinks, sink)) problems.push({ path: [...at, 'sinks', j], message: `no sink named "${sink}" (defined: ${Object.keys(raw.sinks).join(', ') || 'none'})` });
     });
     if (new Set(cert.sinks).size !== cert.sinks.length) problems.push({ path: [...at, 'sinks'], message: 'a sink is listed twice' });
 

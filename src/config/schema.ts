@@ -2,7 +2,7 @@
 // schemas live beside their implementations and are composed here.
 
 import { z } from 'zod';
-import { durationMs, hostPort } from '../core/fields.js';
+import { durationMs, hostPort, longDurationMs } from '../core/fields.js';
 import { cronProblem } from './cron.js';
 import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
@@ -54,7 +54,7 @@ const acmeProfileName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a
 
 /** A local budget of one CA limit: at most `limit` in any `window`. */
 const budgetSchema = z
-  .object({ limit: z.number().int().min(1), window: durationMs.refine((ms) => ms > 0, 'a window longer than 0') })
+  .object({ limit: z.number().int().min(1), window: longDurationMs.refine((ms) => ms > 0, 'a window longer than 0') })
   .strict()
   .transform(({ limit, window }) => ({ limit, windowMs: window }));
 
@@ -68,7 +68,7 @@ const rateLimitsSchema = z.union([
 ]);
 
 /** A requested lifetime (ACME `notAfter` on new orders), for CAs that honour it. */
-const lifetimeSchema = durationMs.refine((ms) => ms >= 60_000, 'a lifetime of at least 1m');
+const lifetimeSchema = longDurationMs.refine((ms) => ms >= 60_000, 'a lifetime of at least 1m');
 
 const acmeSchema = z
   .object({
@@ -144,7 +144,7 @@ export const configSchema = z
     /** Certificates ordered or deployed at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(4),
     /** Waits after the 1st, 2nd, ... failed order; the last repeats. A CA's Retry-After wins when longer. */
-    backoff: z.array(durationMs).min(1).default([60_000, 600_000, 6_000_000, 86_400_000]),
+    backoff: z.array(longDurationMs).min(1).default([60_000, 600_000, 6_000_000, 86_400_000]),
     /** `certkeeper run`: when to plan every certificate (cron, 5 or 6 fields); default twice a day at a random minute. */
     schedule: z
       .string()
@@ -160,7 +160,7 @@ export const configSchema = z
     /** Failures inside this window before expiry are critical (default: 7 days or 10% of the lifetime, whichever is smaller). */
     alertBefore: renewBeforeSchema.optional(),
     /** `certkeeper run`: a dry run per certificate this often (spread out, against the staging directory). */
-    rehearse: z.object({ every: durationMs.refine((ms) => ms >= 60_000, 'must be at least 1m') }).strict().optional(),
+    rehearse: z.object({ every: longDurationMs.refine((ms) => ms >= 60_000, 'must be at least 1m') }).strict().optional(),
     /** `certkeeper run`: how long SIGTERM waits for in-flight work before abandoning it cleanly. */
     shutdownTimeout: durationMs.default(30_000),
     /** `certkeeper run` with several replicas: leader election through a Kubernetes Lease (src/ha/). */

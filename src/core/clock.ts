@@ -1,13 +1,13 @@
 // Time, injected: logic asks a Clock for "now" and for waits, so tests can move time and
 // cancel waits instead of sleeping.
 
+import { MAX_TIMER_MS } from './duration.js';
+
 export interface Clock {
   now(): Date;
   /** Resolves after `ms`, or rejects with an AbortError when `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
-
-const MAX_TIMEOUT_MS = 2_147_483_647;
 
 export const systemClock: Clock = {
   now: () => new Date(),
@@ -26,7 +26,7 @@ export const systemClock: Clock = {
           if (deadline - Date.now() > 0) return arm();
           signal?.removeEventListener('abort', onAbort);
           resolve();
-        }, Math.min(Math.max(0, left), MAX_TIMEOUT_MS));
+        }, Math.min(Math.max(0, left), MAX_TIMER_MS));
       };
       const onAbort = (): void => {
         clearTimeout(timer);

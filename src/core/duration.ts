@@ -1,5 +1,12 @@
 // Durations as operators write them: "90s", "2m", "12h", "30d", "1h30m", or a bare number of ms.
 
+/**
+ * The longest delay Node's timers hold: 2^31-1 ms (24 days 20 h 31 m). setTimeout fires after
+ * 1 ms for anything longer, so a duration that feeds a timer is refused above this (or, for the
+ * clock's sleeps, waited in chunks).
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 

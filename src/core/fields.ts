@@ -1,19 +1,28 @@
 // Reusable zod fields for config schemas: durations, host:port, argv commands, file modes.
 
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.js';
 
-/** A duration such as "120s" or "30d", parsed to milliseconds. */
-export const durationMs = z
+/** A duration such as "120s" or "30d", parsed to milliseconds, with no upper bound (see durationMs). */
+export const longDurationMs = z
   .union([z.string(), z.number()])
   .transform((value, ctx) => {
     const ms = parseDuration(value);
-    if (ms === undefined) {
+    if (ms === undefined || !Number.isFinite(ms)) {
       ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 90s, 15m, 12h, 30d)` });
       return z.NEVER;
     }
     return ms;
   });
+
+/**
+ * A duration that may feed a timer (a timeout, an interval): at most 2^31-1 ms (~24.8 days), past
+ * which setTimeout fires after 1 ms. Bounded by default, so a new timeout field cannot forget it;
+ * only values that never reach a timer as such (lifetimes, backoff, rehearsal periods) are long.
+ */
+export const durationMs = longDurationMs.refine((ms) => ms <= MAX_TIMER_MS, {
+  message: `too long: at most ${formatDuration(MAX_TIMER_MS)} (a timer cannot wait longer)`,
+});
 
 export interface HostPort {
   host: string;

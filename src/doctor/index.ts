@@ -11,6 +11,7 @@ import type { StateStore } from '../state/contract.js';
 import { acmeAccountCheck, acmeDirectoryCheck, clockCheck } from './acme.js';
 import { configuredIssuers } from '../config/issuers.js';
 import { fail, type Check, type CheckResult, type DoctorContext } from './contract.js';
+import { configWarningsCheck } from './config-warnings.js';
 import { certificateDnsCheck, challengeNames, dnsCredentialsCheck } from './dns.js';
 import { sinkCheck } from './sinks.js';
 import { storedCertificateCheck } from './state.js';
@@ -40,7 +41,8 @@ export function doctorChecks(config: Config, certs?: string[]): Check[] {
   const selected = certs && certs.length > 0 ? config.certificates.filter((c) => certs.includes(c.name)) : config.certificates;
   // Every CA is checked, not only the first: a fallback issuer that is broken fails exactly when it is needed.
   const issuers = configuredIssuers(config);
-  const checks: Check[] = issuers.flatMap((issuer) => [acmeDirectoryCheck(issuer, issuers), clockCheck(issuer, issuers), acmeAccountCheck(issuer, issuers)]);
+  const checks: Check[] = [configWarningsCheck(config)];
+  checks.push(...issuers.flatMap((issuer) => [acmeDirectoryCheck(issuer, issuers), clockCheck(issuer, issuers), acmeAccountCheck(issuer, issuers)]));
   for (const [name, provider] of Object.entries(config.dns)) {
     const user = config.certificates.find((c) => c.dns === name);
     checks.push(dnsCredentialsCheck(name, provider, user ? challengeNames(user)[0] : undefined));

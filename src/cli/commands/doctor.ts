@@ -26,7 +26,7 @@ export async function doctorCommand(options: DoctorCommandOptions, global: Globa
   selectCertificates(config.certificates, options.cert); // USAGE for an unknown name
   // Logs only at warn and above by default: the report is the output.
   const logOptions = global.logLevel === undefined && io.env.CERTKEEPER_LOG_LEVEL === undefined ? { ...global, logLevel: 'warn' } : global;
-  const { logger, flush } = commandLogger(logOptions, io, config);
+  const { logger, flush } = commandLogger(logOptions, io, config, undefined, undefined, false); // its warnings are report lines
   // Constructed, not opened: opening creates the state folder, and the doctor changes nothing.
   const store = new FileStore({ dir: config.stateDir, clock: io.clock, logger });
   const checked = await runDoctor({ config, store, clock: io.clock, logger, certs: options.cert });

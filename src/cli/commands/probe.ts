@@ -6,7 +6,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { CertkeeperError } from '../../core/errors.js';
-import { parseDuration } from '../../core/duration.js';
+import { formatDuration, MAX_TIMER_MS, parseDuration } from '../../core/duration.js';
 import { TLS_PROTOCOLS, type EndpointSpec, type TlsProtocol } from '../../core/types.js';
 import type { Config } from '../../config/load.js';
 import type { ManagedCertificate } from '../../verify/checks.js';
@@ -33,6 +33,8 @@ export async function probeCommand(args: string[], options: ProbeCommandOptions,
   if (!(TLS_PROTOCOLS as readonly string[]).includes(protocol)) throw usage(`--protocol must be one of ${TLS_PROTOCOLS.join(', ')}`);
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
   if (timeoutMs === undefined && options.timeout !== undefined) throw usage('--timeout must be a duration, e.g. 5s');
+  // It becomes a setTimeout, which fires after 1 ms past 2^31-1 ms.
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) throw usage(`--timeout must be longer than 0 and at most ${formatDuration(MAX_TIMER_MS)}`);
   const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw usage('--concurrency must be a positive whole number');
 

@@ -20,7 +20,7 @@ import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { readiness } from '../../observe/readiness.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
-import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';
 
 const NOTIFY_STATE_FILE = 'notify-state.json';
 
@@ -97,7 +97,13 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     clock: io.clock,
     logger,
-    loadConfig: () => loadConfig(global, io), // registers the reloaded config's secrets (cli/context.ts)
+    // A reload: loading registers the new config's secrets (cli/context.ts); its warnings are logged like at start.
+    // Loading is bounded (config/bounds.ts), so a hostile file is refused in milliseconds and /healthz keeps answering.
+    loadConfig: () => {
+      const next = loadConfig(global, io);
+      logConfigWarnings(logger, next);
+      return next;
+    },
     wire: async (next, onEvent) => {
       const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)), onRenewalInfo: (result) => metrics.renewalInfo(result) });
       if (elector) deps.canDeploy = () => elector.isLeader();

@@ -1,4 +1,5 @@
-// `certkeeper validate`: check the config and say what is wrong, with the YAML path of each problem.
+// `certkeeper validate`: check the config and say what is wrong, with the YAML path of each problem,
+// and what it weakens (config warnings: valid, exit 0, but printed).
 
 import { EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
@@ -12,13 +13,15 @@ export function validateCommand(options: { json?: boolean }, global: GlobalOptio
     certificates: config.certificates.map((c) => ({ name: c.name, domains: c.domains, dns: c.dns, sinks: c.sinks })),
     dns: Object.keys(config.dns),
     sinks: Object.keys(config.sinks),
+    warnings: config.warnings ?? [],
   };
   if (options.json) {
     io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   } else {
     io.stdout.write(
-      `${config.file}: valid — ${config.certificates.length} certificate(s), ${summary.dns.length} DNS provider(s), ${summary.sinks.length} sink(s); CA ${config.acme.directoryUrl}\n`,
+      `${config.file}: valid — ${config.certificates.length} certificate(s), ${summary.dns.length} DNS provider(s), ${summary.sinks.length} sink(s); CA ${config.acme.directoryUrl}${summary.warnings.length > 0 ? `; ${summary.warnings.length} warning(s)` : ''}\n`,
     );
+    for (const warning of summary.warnings) io.stdout.write(`  warning: ${warning.path}: ${warning.message}\n`);
   }
   return EXIT_OK;
 }

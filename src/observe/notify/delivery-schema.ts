@@ -2,7 +2,7 @@
 // repeat may be sent, and how often a failed delivery is retried. Spread into each kind's schema.
 
 import { z } from 'zod';
-import { durationMs } from '../../core/fields.js';
+import { longDurationMs } from '../../core/fields.js';
 import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEventType } from '../events.js';
 
 /** What operators want by default: problems, and the all-clear after them. */
@@ -19,7 +19,7 @@ export const deliveryFields = {
    */
   minSeverity: z.enum(SEVERITIES).default('warning'),
   /** The same (certificate, event, severity) again within this time is suppressed; escalation and recovery always pass. */
-  repeatAfter: durationMs.default(DEFAULT_REPEAT_AFTER_MS),
+  repeatAfter: longDurationMs.default(DEFAULT_REPEAT_AFTER_MS),
   /** Extra attempts after a failed delivery (with backoff). */
   retries: z.number().int().min(0).max(10).default(DEFAULT_NOTIFY_RETRIES),
 };
