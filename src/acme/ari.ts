@@ -11,6 +11,8 @@ import { AcmeTransport } from './transport.js';
 
 /** Used when the CA sends no usable Retry-After (RFC 9773 §4.3 suggests 6 hours). */
 export const DEFAULT_ARI_RETRY_AFTER_SECONDS = 6 * 3600;
+/** A renewalInfo look-up is small; planning waits for it, so it gets less than an order's requests. */
+export const ARI_REQUEST_DEADLINE_MS = 30_000;
 
 export interface RenewalInfo {
   start: Date;
@@ -96,8 +98,10 @@ export interface FetchRenewalInfoOptions {
   clock: Clock;
   logger: Logger;
   signal?: AbortSignal | undefined;
-  /** Per request; default 15 s. Planning must not hang on a slow CA. */
+  /** Socket idle timeout per request; default 15 s. Planning must not hang on a slow CA. */
   timeoutMs?: number | undefined;
+  /** Overall deadline per request, however steadily the CA trickles bytes; default 30 s. */
+  deadlineMs?: number | undefined;
   onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
@@ -108,7 +112,8 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
     clock: options.clock,
     signal: options.signal,
     logger: options.logger,
-    requestTimeoutMs: options.timeoutMs ?? 15_000,
+    idleTimeoutMs: options.timeoutMs ?? 15_000,
+    deadlineMs: options.deadlineMs ?? ARI_REQUEST_DEADLINE_MS,
     retries: 1,
     onRequest: options.onRequest,
   });

@@ -11,6 +11,7 @@ import { CertkeeperError, describeError, toCertkeeperError } from '../core/error
 import type { Logger } from '../core/logger.js';
 import type { DnsProvider, TxtRecord } from '../dns/contract.js';
 import { resolveChallengeTarget as defaultResolveChallengeTarget, waitForTxtPropagation as defaultWaitForTxtPropagation } from '../dns/propagation.js';
+import { DEFAULT_CLEANUP_TIMEOUT_MS, withDeadline } from './deadline.js';
 import { parseProblem, problemToError } from './errors.js';
 import { pollUntil } from './poll.js';
 import type { AcmeAuthorization, AcmeChallenge, ChallengeSession } from './session.js';
@@ -32,6 +33,8 @@ export interface SolveChallengesOptions {
   signal?: AbortSignal | undefined;
   /** How long the CA may take to decide once asked; default 5 minutes. */
   validationTimeoutMs?: number | undefined;
+  /** How long removing one record may take; default 2 minutes. Independent of `signal`. */
+  cleanupTimeoutMs?: number | undefined;
   onStep?: ((step: ChallengeStep, detail?: string) => void) | undefined;
   /** The DNS look-ups, replaceable in unit tests. */
   propagation?: {
@@ -126,7 +129,7 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
     );
     options.onStep?.('validated', pending.map(({ authz }) => authzLabel(authz)).join(', '));
   } finally {
-    await cleanup(presented, dns, logger);
+    await cleanup(presented, dns, logger, options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS);
   }
 }
 
@@ -166,11 +169,12 @@ function authorizationFailure(authz: AcmeAuthorization, fqdn?: string): Certkeep
  * Removes every presented value, newest first. A failure here is logged, never thrown: it
  * must not hide why the order failed, and a left-over TXT value does no harm to the next run.
  */
-async function cleanup(records: TxtRecord[], dns: DnsProvider, logger: Logger): Promise<void> {
+async function cleanup(records: TxtRecord[], dns: DnsProvider, logger: Logger, timeoutMs: number): Promise<void> {
   for (const record of [...records].reverse()) {
     try {
-      // No signal: cleanup must run even when the operation was cancelled.
-      await dns.cleanupTxt(record);
+      // Not the order's signal: cleanup must run when the order was cancelled or ran out of
+      // time. Its own deadline keeps a hanging provider from holding the run.
+      await withDeadline(timeoutMs, `removing the TXT record ${record.fqdn}`, (signal) => dns.cleanupTxt(record, signal));
     } catch (error) {
       const failure = toCertkeeperError(error, 'DNS_UPDATE_FAILED');
       logger.warn(

@@ -1,6 +1,6 @@
 // Issuer fallback (as Caddy does): the certificate's issuers in order; a CA-side failure (5xx,
-// rate limit, unreachable) moves on to the next one, anything that is ours or the name's
-// (validation, DNS, config, cancel) stops at once. A rate limit is remembered per CA and account
+// rate limit, unreachable, a request past its deadline) moves on to the next one, anything that
+// is ours or the name's (validation, DNS, config, cancel, an order past its deadline) stops at once. A rate limit is remembered per CA and account
 // with its Retry-After in the state store, and no request goes to that CA until it has passed.
 
 import type { Clock } from '../core/clock.js';
@@ -45,6 +45,9 @@ export interface IssuerChainOptions {
 /** Failures on the CA's side, where another CA may well succeed. */
 export function isCaSideFailure(error: CertkeeperError): boolean {
   if (error.code === 'ACME_RATE_LIMITED' || error.code === 'ACME_UNREACHABLE') return true;
+  // A request the CA did not finish answering in time; an order past its deadline may be our
+  // DNS's slowness, and a new order at another CA would start the whole wait again.
+  if (error.code === 'DEADLINE_EXCEEDED') return error.details?.scope === 'request';
   if (error.code !== 'ACME_ERROR') return false;
   const status = error.details?.httpStatus;
   return (typeof status === 'number' && status >= 500) || error.details?.acmeType === 'serverInternal';

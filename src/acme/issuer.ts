@@ -1,8 +1,11 @@
 // The ACME issuer: account → order → dns-01 challenges → finalize with our CSR → download →
 // split and check the certificate. Built on acme-client's low-level calls (not auto()) so that
-// propagation checks, cleanup, waits and error classification are ours.
+// propagation checks, cleanup, waits and error classification are ours. Every order runs under an
+// overall deadline (deadline.ts); when it passes, the order is abandoned, its TXT records are
+// removed and it fails as DEADLINE_EXCEEDED.
 
 import { throwIfAborted, type Clock } from '../core/clock.js';
+import { formatDuration } from '../core/duration.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial, KeyType } from '../core/types.js';
@@ -11,7 +14,8 @@ import type { DnsProvider } from '../dns/contract.js';
 import { systemResolvers } from '../dns/resolver.js';
 import type { StateStore } from '../state/contract.js';
 import { ensureAccount, reregisterAccount, type AcmeAccount, type EnsureAccountOptions } from './account.js';
-import { solveDnsChallenges } from './challenge.js';
+import { DEFAULT_PROPAGATION_TIMEOUT_MS, solveDnsChallenges } from './challenge.js';
+import { causedByAbort, defaultOrderTimeoutMs, orderDeadline, untilAborted } from './deadline.js';
 import { parseProblem, problemToError } from './errors.js';
 import { createCsr, generatePrivateKey, normalizeReusedKey } from './keys.js';
 import { pollUntil } from './poll.js';
@@ -40,7 +44,16 @@ export interface AcmeIssuerOptions {
   resolvers: string[];
   /** How long the CA may take to validate once asked (default 5 min) and to issue once finalized (default 5 min). */
   validationTimeoutMs?: number | undefined;
+  issuanceTimeoutMs?: number | undefined;
+  /** Overall deadline of each ACME HTTP request, however steadily bytes arrive (default 60 s). */
+  requestTimeoutMs?: number | undefined;
+  /**
+   * Overall deadline of one order, challenge wait included (default 10 min, or the DNS provider's
+   * propagation timeout + 5 min when that is longer).
+   */
   orderTimeoutMs?: number | undefined;
+  /** How long removing each challenge record may take after the order (default 2 min). */
+  cleanupTimeoutMs?: number | undefined;
   /** Told about every ACME request's HTTP status (undefined: network failure), for metrics. */
   onRequest?: ((status: number | undefined) => void) | undefined;
 }
@@ -83,7 +96,7 @@ export interface AcmeIssuer {
   issue(request: IssueRequest): Promise<IssueResult>;
 }
 
-const DEFAULT_ORDER_TIMEOUT_MS = 300_000;
+const DEFAULT_ISSUANCE_TIMEOUT_MS = 300_000;
 /** A CA that honours notAfter may still round it (Pebble, Boulder: to the second or minute). */
 const LIFETIME_TOLERANCE_MS = 5 * 60_000;
 
@@ -104,6 +117,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       clock,
       signal,
       logger,
+      requestTimeoutMs: options.requestTimeoutMs,
       onRequest: options.onRequest,
     });
 
@@ -133,17 +147,34 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   return {
     directoryUrl,
     async issue(request) {
+      const propagationTimeoutMs = request.dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS;
+      const timeoutMs = options.orderTimeoutMs ?? defaultOrderTimeoutMs(propagationTimeoutMs);
+      if (timeoutMs <= propagationTimeoutMs) {
+        logger.warn({ cert: request.certName, orderTimeoutMs: timeoutMs, propagationTimeoutMs }, 'orderTimeout is not longer than the DNS propagation timeout: a slow propagation ends the order at its deadline');
+      }
+      const deadline = orderDeadline(request.signal, timeoutMs);
       try {
-        return await issueOnce(request);
+        return await issueOnce(request, deadline.signal);
       } catch (error) {
+        // The deadline aborted whatever was pending (a request, a wait, a DNS write): say so,
+        // rather than CANCELLED, which means shutdown. Cleanup has run by now.
+        if (deadline.expired && !request.signal?.aborted && causedByAbort(error)) {
+          throw new CertkeeperError('DEADLINE_EXCEEDED', `the order for ${request.domains.join(', ')} did not complete within ${formatDuration(timeoutMs)} (orderTimeout); abandoned`, {
+            cause: error,
+            details: { deadlineMs: timeoutMs, scope: 'order' },
+          });
+        }
         // One error family at the boundary: an abort anywhere becomes CANCELLED.
         throw toCertkeeperError(error);
+      } finally {
+        deadline.clear();
       }
     },
   };
 
-  async function issueOnce(request: IssueRequest): Promise<IssueResult> {
-    const { domains, signal } = request;
+  /** One order; `signal` carries both the caller's cancellation and the order deadline. */
+  async function issueOnce(request: IssueRequest, signal: AbortSignal): Promise<IssueResult> {
+    const { domains } = request;
     const log = logger.child({ cert: request.certName });
     const progress = (step: IssueStep, detail?: string): void => {
       log.info({ step, ...(detail ? { detail } : {}) }, `issue: ${step}`);
@@ -156,7 +187,9 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     const keyPromise = request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : generatePrivateKey(request.keyType);
     keyPromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
-    let acmeAccount = await currentAccount(signal);
+    // The account is shared by concurrent orders: its registration follows the caller's signal
+    // (shutdown), not this order's deadline, which only stops waiting for it.
+    let acmeAccount = await untilAborted(currentAccount(request.signal), signal);
     let session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
     try {
       progress('ordering', domains.join(' '));
@@ -207,6 +240,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
         logger: log,
         signal,
         validationTimeoutMs: options.validationTimeoutMs,
+        cleanupTimeoutMs: options.cleanupTimeoutMs,
         onStep: progress,
       }).catch((error: unknown) => {
         const failed = invalidAuthorization(error);
@@ -215,16 +249,16 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       });
 
       progress('finalizing');
-      const orderTimeoutMs = options.orderTimeoutMs ?? DEFAULT_ORDER_TIMEOUT_MS;
+      const issuanceTimeoutMs = options.issuanceTimeoutMs ?? DEFAULT_ISSUANCE_TIMEOUT_MS;
       // Once every authorization is valid the CA moves the order to "ready", not always at once.
-      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'pending', { clock, signal, timeoutMs: orderTimeoutMs, what: 'the order' });
+      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'pending', { clock, signal, timeoutMs: issuanceTimeoutMs, what: 'the order' });
       if (order.status !== 'ready') throw orderFailure(order, 'ready');
-      const keyPem = await keyPromise;
+      const keyPem = await untilAborted(keyPromise, signal);
       order = await session.finalizeOrder(order, await createCsr(domains, keyPem));
       order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'processing' && o.status !== 'ready', {
         clock,
         signal,
-        timeoutMs: orderTimeoutMs,
+        timeoutMs: issuanceTimeoutMs,
         what: 'the finalized order',
       });
       if (order.status !== 'valid') throw orderFailure(order, 'valid');

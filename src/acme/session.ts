@@ -58,6 +58,8 @@ export interface AcmeSessionOptions {
   clock: Clock;
   signal?: AbortSignal | undefined;
   logger: Logger;
+  /** Overall deadline of each HTTP request (transport.ts); default 60 s. */
+  requestTimeoutMs?: number | undefined;
   onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
@@ -105,6 +107,7 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
     clock: options.clock,
     signal: options.signal,
     logger: options.logger,
+    deadlineMs: options.requestTimeoutMs,
     onRequest: options.onRequest,
   });
   installTransport(client, transport);

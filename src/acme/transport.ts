@@ -3,15 +3,18 @@
 // when a CA rate-limits), cannot be cancelled, and turns a refused connection into a TypeError.
 // So each client we build gets this transport instead (installed on its HttpClient): its own
 // https.Agent trusting the configured CA bundle, the caller's AbortSignal, retries of network
-// faults and 5xx through the injected Clock, 429 surfaced at once, and the last problem
-// document kept so errors can be classified by type rather than by message.
+// faults and 5xx through the injected Clock, 429 surfaced at once, an overall deadline on every
+// exchange, and the last problem document kept so errors can be classified by type rather than
+// by message.
 
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { Clock } from '../core/clock.js';
-import { CertkeeperError } from '../core/errors.js';
+import { formatDuration } from '../core/duration.js';
+import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, timerMs } from './deadline.js';
 import { parseProblem, parseRetryAfter, type AcmeProblem } from './errors.js';
 
 /** What acme-client's HttpClient expects back from `request()`: axios's response shape, reduced. */
@@ -27,8 +30,13 @@ export interface AcmeTransportOptions {
   clock: Clock;
   signal?: AbortSignal | undefined;
   logger: Logger;
-  /** Per request (socket idle) timeout; default 30 s. */
-  requestTimeoutMs?: number | undefined;
+  /** Socket idle timeout: no byte for this long fails the exchange (retried); default 30 s. */
+  idleTimeoutMs?: number | undefined;
+  /**
+   * Overall deadline of one exchange, from connecting to the last byte, however steadily bytes
+   * arrive; default 60 s. Passing it fails the request with DEADLINE_EXCEEDED, not retried.
+   */
+  deadlineMs?: number | undefined;
   /** Extra attempts after a network fault or a 5xx; default 2. */
   retries?: number | undefined;
   /** First retry delay, doubled each time; default 1 s. */
@@ -96,6 +104,8 @@ export class AcmeTransport {
         if (!signal?.aborted) this.options.onRequest?.(undefined);
         const code = (error as NodeJS.ErrnoException).code ?? '';
         if (signal?.aborted || (error as Error).name === 'AbortError') throw error;
+        // A server that trickled its answer past the deadline would do it again: no retry.
+        if (isCertkeeperError(error, 'DEADLINE_EXCEEDED')) throw error;
         if (TLS_TRUST_CODES.has(code)) {
           throw new CertkeeperError('ACME_UNREACHABLE', `the ACME server ${new URL(url).origin} presented a certificate that is not trusted (${code}); set acme.caBundle to its CA`, {
             cause: error,
@@ -154,24 +164,44 @@ export class AcmeTransport {
     const requestOptions: https.RequestOptions = {
       method,
       headers,
-      timeout: this.options.requestTimeoutMs ?? 30_000,
+      timeout: this.options.idleTimeoutMs ?? 30_000,
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     };
     const client = target.protocol === 'http:' ? http : https;
     if (target.protocol === 'https:') requestOptions.agent = this.agent;
+    const deadlineMs = this.options.deadlineMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
 
     return new Promise((resolve, reject) => {
+      let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
+      const settle = (finish: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        finish();
+      };
       const request = client.request(target, requestOptions, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
+        response.on('error', (error) => settle(() => reject(error)));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), data: parseBody(text, response.headers['content-type']) });
+          settle(() => resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), data: parseBody(text, response.headers['content-type']) }));
         });
       });
+      // The idle timeout restarts with every byte; this one does not. Destroying the request
+      // closes the socket, so a kept-alive connection to a stalling server is not reused.
+      deadline = setTimeout(() => {
+        const error = new CertkeeperError(
+          'DEADLINE_EXCEEDED',
+          `the ACME server ${target.origin} did not finish answering ${method} ${target.pathname} within ${formatDuration(deadlineMs)}`,
+          { details: { url, deadlineMs, scope: 'request' } },
+        );
+        settle(() => reject(error));
+        request.destroy(error);
+      }, timerMs(deadlineMs));
       request.on('timeout', () => request.destroy(Object.assign(new Error(`no answer within ${requestOptions.timeout} ms`), { code: 'ETIMEDOUT' })));
-      request.on('error', reject);
+      request.on('error', (error) => settle(() => reject(error)));
       request.end(body);
     });
   }

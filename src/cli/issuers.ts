@@ -46,6 +46,8 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
           ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
           ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
           ...(settings.profile ? { profile: settings.profile } : {}),
+          ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
+          ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
           store,
           clock,
           logger: logger.child({ component: 'acme', issuer: settings.name }),
@@ -98,6 +100,8 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
       clock,
       logger: logger.child({ component: 'ari' }),
       signal,
+      // ARI keeps its own shorter default; a configured request deadline applies to it too.
+      ...(settings.requestTimeoutMs !== undefined ? { deadlineMs: settings.requestTimeoutMs } : {}),
       onRequest: options.onRequest,
     });
   }

@@ -67,6 +67,8 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
           ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
           ...(settings.profile ? { profile: settings.profile } : {}),
           ...(settings.lifetimeMs !== undefined ? { lifetimeMs: settings.lifetimeMs } : {}),
+          ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
+          ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
           store,
           clock,
           logger: logger.child({ component: 'acme' }),

@@ -58,6 +58,9 @@ export interface AcmeSettings {
   lifetimeMs?: number;
   /** Local budgets of the CA's limits (`rateLimits:`, or Let's Encrypt's published ones); absent: none. */
   rateLimits?: RateLimits;
+  /** Overall deadlines (`requestTimeout`, `orderTimeout`); absent: acme/deadline.ts defaults. */
+  requestTimeoutMs?: number;
+  orderTimeoutMs?: number;
 }
 
 export interface Config {
@@ -340,6 +343,8 @@ export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[]
   if (raw.stagingDirectory) acme.stagingDirectoryUrl = raw.stagingDirectory;
   if (raw.profile) acme.profile = raw.profile;
   if (raw.lifetime !== undefined) acme.lifetimeMs = raw.lifetime;
+  if (raw.requestTimeout !== undefined) acme.requestTimeoutMs = raw.requestTimeout;
+  if (raw.orderTimeout !== undefined) acme.orderTimeoutMs = raw.orderTimeout;
   const rateLimits = raw.rateLimits === false ? undefined : { ...knownRateLimits(acme.directoryUrl), ...(raw.rateLimits ?? {}) };
   if (rateLimits && (rateLimits.newOrders || rateLimits.failedAuthorizations)) acme.rateLimits = rateLimits;
   return acme;

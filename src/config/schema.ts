@@ -70,6 +70,9 @@ const rateLimitsSchema = z.union([
 /** A requested lifetime (ACME `notAfter` on new orders), for CAs that honour it. */
 const lifetimeSchema = longDurationMs.refine((ms) => ms >= 60_000, 'a lifetime of at least 1m');
 
+/** An overall deadline on talking to a CA (acme/deadline.ts): at least 1s; durationMs caps it at what a timer holds. */
+const acmeTimeoutSchema = durationMs.refine((ms) => ms >= 1000, 'must be at least 1s');
+
 const acmeSchema = z
   .object({
     directory: z
@@ -96,6 +99,10 @@ const acmeSchema = z
     /** Ask for certificates of this lifetime (ACME `notAfter`); only some CAs honour it. */
     lifetime: lifetimeSchema.optional(),
     rateLimits: rateLimitsSchema.optional(),
+    /** Overall deadline of each request to the CA, however steadily it trickles bytes (default 60s). */
+    requestTimeout: acmeTimeoutSchema.optional(),
+    /** Overall deadline of one order, DNS challenge included (default 10m, or propagation timeout + 5m). */
+    orderTimeout: acmeTimeoutSchema.optional(),
   })
   .strict();
 

@@ -47,7 +47,7 @@ export function probeDirectory(ctx: DoctorContext, settings: DirectorySettings =
 
 async function fetchDirectory(ctx: DoctorContext, settings: DirectorySettings): Promise<DirectoryProbe> {
   const url = settings.directoryUrl;
-  const transport = new AcmeTransport({ caBundlePem: settings.caBundlePem, clock: ctx.clock, signal: ctx.signal, logger: ctx.logger, retries: 0, requestTimeoutMs: 5_000 });
+  const transport = new AcmeTransport({ caBundlePem: settings.caBundlePem, clock: ctx.clock, signal: ctx.signal, logger: ctx.logger, retries: 0, idleTimeoutMs: 5_000, deadlineMs: 10_000 });
   try {
     const sent = ctx.clock.now().getTime();
     const response = await transport.request(url, 'GET');

@@ -8,7 +8,9 @@
 //   - newOrder payloads are decoded (base64url JSON) and their `replaces`/`profile` recorded;
 //   - newOrder can be refused: `replaces` or `notAfter` rejected, 503, or rateLimited with Retry-After;
 //   - with `failValidation`, every authorization whose challenge the client answers reads back
-//     "invalid" with an "unauthorized" error, as when the CA finds no matching TXT record.
+//     "invalid" with an "unauthorized" error, as when the CA finds no matching TXT record;
+//   - with `stall`, the chosen requests are answered "200" and then one byte a second, forever
+//     (a slowloris CA: never idle long enough for a socket timeout, never done).
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,6 +67,10 @@ export interface AcmeProxy {
   readonly renewalInfoRequests: string[];
   /** Every request that reached the proxy (method and path). */
   readonly requests: string[];
+  /** Requests to drip-feed instead of answering (given method and path); undefined: none. */
+  stall: ((method: string, path: string) => boolean) | undefined;
+  /** The requests drip-fed so far (method and path). */
+  readonly stalled: string[];
   stop(): Promise<void>;
 }
 
@@ -95,6 +101,8 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
     orders: [],
     renewalInfoRequests: [],
     requests: [],
+    stall: undefined,
+    stalled: [],
     stop: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
@@ -138,6 +146,15 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
   async function handle(request: http.IncomingMessage, response: http.ServerResponse, body: Buffer): Promise<void> {
     const path = request.url ?? '/';
     proxy.requests.push(`${request.method} ${path}`);
+
+    if (proxy.stall?.(request.method ?? 'GET', path)) {
+      proxy.stalled.push(`${request.method} ${path}`);
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.write(' ');
+      const drip = setInterval(() => response.write(' '), 1000);
+      response.on('close', () => clearInterval(drip));
+      return;
+    }
 
     if (request.method === 'GET' && path.startsWith(`${RENEWAL_INFO_PATH}/`)) {
       const id = decodeURIComponent(path.slice(RENEWAL_INFO_PATH.length + 1));

@@ -201,6 +201,58 @@ describe('solveDnsChallenges', () => {
     expect(dns.removed).toHaveLength(1);
   });
 
+  it('cleans up with a live signal of its own after the order was aborted (a deadline or shutdown)', async () => {
+    const events: string[] = [];
+    const controller = new AbortController();
+    const session = fakeSession();
+    const stalled: ChallengeSession = {
+      ...session,
+      async completeChallenge() {
+        controller.abort();
+        throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+      },
+    };
+    const signals: (AbortSignal | undefined)[] = [];
+    const dns = fakeDns(events, {
+      async cleanupTxt(_record, signal) {
+        signals.push(signal);
+        // A provider that honours its signal would stop here if it were the order's.
+        if (signal?.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+        dns.removed.push(_record);
+      },
+    });
+    const error = await run({ session: stalled, dns, authorizations: [authz('a.example'), authz('b.example')], signal: controller.signal }, events).done.catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+    expect(signals).toHaveLength(2);
+    expect(signals.every((signal) => signal !== undefined && !signal.aborted)).toBe(true);
+    expect(dns.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.b.example', '_acme-challenge.a.example']);
+  });
+
+  it('gives up on a cleanup that hangs past its deadline, says so, and goes on with the next record', async () => {
+    const events: string[] = [];
+    const session = fakeSession({ 'https://ca/authz/a.example': { invalid: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'no TXT' } } });
+    const hung: AbortSignal[] = [];
+    const dns = fakeDns(events, {
+      cleanupTxt(record, signal) {
+        if (record.fqdn === '_acme-challenge.b.example') {
+          hung.push(signal!);
+          return new Promise<void>(() => {}); // ignores its signal, never settles
+        }
+        dns.removed.push(record);
+        return Promise.resolve();
+      },
+    });
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, warn: (obj: unknown) => void (typeof obj === 'object' && warnings.push(obj as Record<string, unknown>)), child: () => logger } as typeof silentLogger;
+    const error = await run({ session, dns, logger, cleanupTimeoutMs: 200, authorizations: [authz('a.example'), authz('b.example')] }, events).done.catch((e: unknown) => e);
+    // The order's own failure, not the cleanup's.
+    expect((error as CertkeeperError).code).toBe('VALIDATION_FAILED');
+    expect(hung).toHaveLength(1);
+    expect(hung[0]!.aborted).toBe(true);
+    expect(dns.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.a.example']);
+    expect(warnings).toContainEqual(expect.objectContaining({ fqdn: '_acme-challenge.b.example', code: 'DEADLINE_EXCEEDED' }));
+  });
+
   it('fails when the CA offers no dns-01 challenge, presenting nothing', async () => {
     const session = fakeSession();
     const dns = fakeDns(session.events);

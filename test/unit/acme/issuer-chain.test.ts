@@ -51,6 +51,17 @@ describe('issuer chain', () => {
     }
   });
 
+  it('moves on after a request the CA did not finish in time, but not after an order past its deadline', async () => {
+    const request_ = () => new CertkeeperError('DEADLINE_EXCEEDED', 'POST /chal/1 took too long', { details: { scope: 'request' } });
+    const second = new ScriptedIssuer(B.directoryUrl);
+    expect(await chain(new ScriptedIssuer(A.directoryUrl, request_), second).chain.issue(request)).toMatchObject({ issuer: 'b' });
+
+    const order = new CertkeeperError('DEADLINE_EXCEEDED', 'the order took too long', { details: { scope: 'order' } });
+    const untried = new ScriptedIssuer(B.directoryUrl);
+    await expect(chain(new ScriptedIssuer(A.directoryUrl, () => order), untried).chain.issue(request)).rejects.toBe(order);
+    expect(untried.calls).toHaveLength(0);
+  });
+
   it('records a rate limit with its Retry-After and asks that CA nothing until then', async () => {
     const first = new ScriptedIssuer(A.directoryUrl, http(429, 'ACME_RATE_LIMITED', 600));
     const second = new ScriptedIssuer(B.directoryUrl);
