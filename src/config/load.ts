@@ -9,7 +9,8 @@
 //
 // Both paths are bounded (bounds.ts): the file's size before it is read, js-yaml's nesting, the
 // tree's size with aliases expanded before anything walks it, and the `yaml` document is built only
-// for text it reads in well under a second (its parser slows down a hundredfold on deep nesting).
+// for text it reads in well under a second (its parser slows down a hundredfold on deep nesting)
+// and is never turned into values (no toJS), so its aliases are never expanded either.
 
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';

@@ -37,10 +37,9 @@ function targetOf(sink: SinkConfig, cert: string): Target | undefined {
   }
 }
 
-/** True when `inner` is `outer` or inside it. */
+/** True when `inner` is `outer` or inside it (both absolute and normalized, as path.resolve leaves them). */
 function within(inner: string, outer: string): boolean {
-  const relative = path.relative(outer, inner);
-  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : `${outer}${path.sep}`);
 }
 
 interface Owner {
