@@ -1,0 +1,142 @@
+// The state directory's first layout (certkeeper 0.1: certs/<name>/live, record.json,
+// accounts/<id>/account.json, issuers/<id>.json, history.jsonl) copied once into the storage
+// layout under store/. The old files are read through the 0.1 reader (FileStore) and left exactly
+// as they were: nothing is moved or deleted, so a downgrade still finds them, and anything that
+// pointed at them keeps its (now frozen) files. store/format marks the copy as complete; a copy
+// cut short by a crash is simply done again (every write is a plain put of the same value).
+
+import { promises as fs, type Dirent } from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { describeError, isCertkeeperError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { decodeJson, encodeJson } from './codec.js';
+import { FileStore } from './file-store.js';
+import { acquireFileLock } from './file-lock.js';
+import type { RepositoryStore } from './repository-store.js';
+import { z } from 'zod';
+
+const FORMAT_KEY = 'format';
+const FORMAT = 2;
+const formatCodec = z.object({ version: z.number().int(), migratedFrom: z.string().optional(), at: z.string() });
+
+export interface MigrationReport {
+  migrated: boolean;
+  certificates: number;
+  records: number;
+  accounts: number;
+  historyEntries: number;
+  skipped: string[];
+}
+
+/** True when `dir` holds files of the 0.1 layout. */
+async function hasOldLayout(dir: string): Promise<boolean> {
+  for (const entry of ['history.jsonl', 'certs', 'accounts', 'issuers']) {
+    if (await fs.lstat(path.join(dir, entry)).catch(() => undefined)) return true;
+  }
+  return false;
+}
+
+/**
+ * Copies a 0.1 state directory into `store` once. Runs under the 0.1 state lock (`<dir>/lock`), so
+ * an old certkeeper still running there finishes first, and two new ones do not copy at once.
+ */
+export async function migrateFileLayout(dir: string, store: RepositoryStore, options: { clock: Clock; logger: Logger }): Promise<MigrationReport> {
+  const report: MigrationReport = { migrated: false, certificates: 0, records: 0, accounts: 0, historyEntries: 0, skipped: [] };
+  const formatted = async (): Promise<boolean> => {
+    const stored = await store.storage.get(FORMAT_KEY);
+    return stored !== undefined && decodeJson(formatCodec, stored.value, FORMAT_KEY).version >= FORMAT;
+  };
+  if (await formatted()) return report;
+  if (!(await hasOldLayout(dir))) {
+    await store.storage.put(FORMAT_KEY, encodeJson({ version: FORMAT, at: options.clock.now().toISOString() }));
+    return report;
+  }
+  const lock = await acquireFileLock(path.join(dir, 'lock'), { clock: options.clock, logger: options.logger, timeoutMs: 10 * 60_000 });
+  try {
+    if (await formatted()) return report; // another process copied it while this one waited
+    options.logger.info({ dir }, 'copying the state directory into the storage layout (once; the old files stay as they are)');
+    const old = new FileStore({ dir, clock: options.clock, logger: options.logger });
+
+    for (const name of await old.listCertificateNames()) {
+      try {
+        const current = await old.getCertificate(name);
+        if (current) {
+          await store.certificates.put(name, current.material, { directoryUrl: current.directoryUrl, issuedAt: current.issuedAt });
+          report.certificates++;
+        }
+      } catch (error) {
+        // A damaged certificate is issued afresh, as it would have been in place.
+        report.skipped.push(`certificate ${name}: ${describeError(error)}`);
+      }
+    }
+    for (const name of await folderNames(path.join(dir, 'certs'))) {
+      try {
+        await store.records.put(name, await old.getRecord(name));
+        report.records++;
+        for (const file of await fileNames(path.join(dir, 'certs', name, 'sinks'))) {
+          const sink = file.replace(/\.json$/, '');
+          const data = await old.getSinkState(name, sink);
+          if (data) await store.records.putData(name, sink, data);
+        }
+      } catch (error) {
+        if (isCertkeeperError(error, 'CONFIG_INVALID')) continue; // not a certificate folder
+        report.skipped.push(`record ${name}: ${describeError(error)}`);
+      }
+    }
+    for (const id of await folderNames(path.join(dir, 'accounts'))) {
+      try {
+        const raw = JSON.parse(await fs.readFile(path.join(dir, 'accounts', id, 'account.json'), 'utf8')) as { directoryUrl?: unknown; email?: unknown };
+        if (typeof raw.directoryUrl !== 'string') throw new Error('no directoryUrl');
+        const account = await old.getAccount(raw.directoryUrl, typeof raw.email === 'string' ? raw.email : null);
+        if (account) {
+          await store.accounts.put(account);
+          report.accounts++;
+        }
+      } catch (error) {
+        report.skipped.push(`account ${id}: ${describeError(error)}`);
+      }
+    }
+    for (const file of await fileNames(path.join(dir, 'issuers'))) {
+      try {
+        const raw = JSON.parse(await fs.readFile(path.join(dir, 'issuers', file), 'utf8')) as { key?: unknown } & Record<string, unknown>;
+        if (typeof raw.key !== 'string') throw new Error('no key');
+        const { key, ...data } = raw;
+        await store.issuers.put(key, data);
+      } catch (error) {
+        report.skipped.push(`issuer state ${file}: ${describeError(error)}`);
+      }
+    }
+    // Oldest first, so the log keeps their order.
+    const history = (await old.readHistory()).reverse();
+    for (const entry of history) {
+      try {
+        await store.history.append(entry);
+        report.historyEntries++;
+      } catch (error) {
+        if (isCertkeeperError(error)) throw error; // the store failed: the copy is redone at the next start
+        report.skipped.push(`history entry of ${entry.at}: not a history entry this version reads`);
+      }
+    }
+
+    await store.storage.put(FORMAT_KEY, encodeJson({ version: FORMAT, migratedFrom: 'file layout 1', at: options.clock.now().toISOString() }));
+    report.migrated = true;
+    for (const problem of report.skipped) options.logger.warn({ dir }, `not copied: ${problem}`);
+    options.logger.info({ dir, ...report, skipped: report.skipped.length }, 'state directory copied into the storage layout');
+    return report;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function entries(dir: string): Promise<Dirent[]> {
+  return fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+}
+
+async function folderNames(dir: string): Promise<string[]> {
+  return (await entries(dir)).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
+}
+
+async function fileNames(dir: string): Promise<string[]> {
+  return (await entries(dir)).filter((entry) => entry.isFile() && entry.name.endsWith('.json') && !entry.name.startsWith('.')).map((entry) => entry.name);
+}

@@ -1,0 +1,58 @@
+// The `state:` config section: where certkeeper keeps what it has issued and deployed. A local
+// folder (the embedded default; `stateDir: PATH` is shorthand for it) or PostgreSQL, shared by
+// any number of agents.
+
+import { z } from 'zod';
+import { durationMs } from '../core/fields.js';
+
+/** How long a lock outlives an agent that stopped renewing it (killed, frozen, cut off). */
+const lockTtl = durationMs.refine((ms) => ms >= 5_000, 'must be at least 5s (it is renewed every third of it)');
+
+export const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
+
+export const fileStateSchema = z
+  .object({
+    type: z.literal('file'),
+    dir: z.string().min(1),
+    lockTtl: lockTtl.default(DEFAULT_LOCK_TTL_MS),
+  })
+  .strict();
+
+export const postgresStateSchema = z
+  .object({
+    type: z.literal('postgres'),
+    /** `postgres://user:password@host:5432/db` (secret: `${ENV}` or `urlFile:`). */
+    url: z.string().min(1),
+    /** Overrides the URL's password (secret: `${ENV}` or `passwordFile:`). */
+    password: z.string().min(1).optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,47}$/, 'must be lower-case letters, digits and _ (at most 48)')
+      .default('certkeeper'),
+    /** As libpq's; default `disable` on loopback or a unix socket, `verify-full` elsewhere. */
+    sslmode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).optional(),
+    sslrootcert: z.string().min(1).optional(),
+    /** A 256-bit key (32 bytes, hex or base64): private keys are sealed with AES-256-GCM before they reach the database. */
+    encryptionKeyFile: z.string().min(1).optional(),
+    lockTtl: lockTtl.default(DEFAULT_LOCK_TTL_MS),
+    /** This agent's own folder: the files hooks read when no files sink ran first (default /var/lib/certkeeper). */
+    localDir: z.string().min(1).default('/var/lib/certkeeper'),
+  })
+  .strict();
+
+export const stateSchema = z.discriminatedUnion('type', [fileStateSchema, postgresStateSchema], {
+  error: 'state.type must be "file" or "postgres"',
+});
+
+export type StateConfig = z.infer<typeof stateSchema>;
+
+/** `agent:`: who this agent is among those sharing one store. */
+export const agentSchema = z
+  .object({
+    /** Default: CERTKEEPER_AGENT_ID, else the host name. Letters, digits, ".", "_", "-". */
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be letters, digits, ".", "_" or "-", at most 63 characters')
+      .optional(),
+  })
+  .strict();
