@@ -2,18 +2,27 @@
 // renaming it over the old one; a set of files is replaced by writing a new version folder
 // and atomically re-pointing a symlink at it. Readers never see a half-written file or a
 // certificate next to the wrong key.
+//
+// Neither follows a symlink it did not create: a file is only ever replaced when it is a regular
+// file, temp files are created with O_EXCL|O_NOFOLLOW, and a file set lives in folders that
+// core/owned-dirs.ts checks and pins (see file-set.ts).
 
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { CertkeeperError } from './errors.js';
 
 export interface WriteOptions {
   mode?: number; // default 0o644
-  uid?: number;
-  gid?: number;
+  uid?: number | undefined;
+  gid?: number | undefined;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+/** Names of temp files and links: `.NAME.tmp-PID-HEX` beside NAME. */
+const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]+$/;
+
+export async function fsyncDir(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, 'r');
@@ -25,15 +34,34 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function tempName(target: string): string {
+/** A fresh temp name beside `target` (same folder, so the final rename is atomic). */
+export function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Writes `data` to `file` atomically: temp file, fsync, chmod/chown, rename, fsync dir. */
+export function isTempName(name: string): boolean {
+  return TEMP_NAME.test(name);
+}
+
+/**
+ * Writes `data` to `file` atomically: temp file, fsync, chmod/chown, rename, fsync dir. Refuses
+ * with UNSAFE_PATH when `file` is a symlink, a folder or anything but a regular file: replacing
+ * it would delete something certkeeper did not write.
+ */
 export async function atomicWriteFile(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
+  const existing = await fs.lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (existing && !existing.isFile()) {
+    const what = existing.isSymbolicLink() ? `a symlink (to ${await fs.readlink(file).catch(() => '?')})` : existing.isDirectory() ? 'a folder' : 'not a regular file';
+    throw new CertkeeperError('UNSAFE_PATH', `${file} is ${what}, which certkeeper did not create; it replaces only regular files it wrote, so it changed nothing. Remove it (after checking who put it there)`, {
+      retryable: false,
+    });
+  }
   const temp = tempName(file);
   const mode = options.mode ?? 0o644;
-  const handle = await fs.open(temp, 'wx', mode);
+  const handle = await fs.open(temp, CREATE_EXCLUSIVE, mode);
   try {
     await handle.writeFile(data);
     await handle.chmod(mode); // the umask may have narrowed the open() mode
@@ -56,119 +84,24 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
   await fsyncDir(path.dirname(file));
 }
 
-/** Creates a directory (and parents) with the given mode, tightening the mode if it exists. */
+/** Creates a configured directory (and parents) with the given mode; symlinks in its path are the operator's. */
 export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode });
 }
 
-export interface FileSetEntry {
-  name: string; // a plain file name, no separators
-  data: string | Uint8Array;
-  mode: number;
-}
-
-export interface PublishOptions {
-  /** How many previous versions to keep for rollback (default 1). */
-  keep?: number;
-  /** Mode of the version folders (default 0o755; state uses 0o700). */
-  dirMode?: number;
-  uid?: number;
-  gid?: number;
-  /** A label for the version folder, e.g. the serial; sanitised. */
-  label?: string;
-  /** Used for version folder names; pass the injected clock's now. */
-  now?: Date;
-}
-
-export interface PublishResult {
-  /** The stable path readers use (the symlink). */
-  dir: string;
-  /** The real folder the link now points at. */
-  versionDir: string;
-  /** The folder it pointed at before, if any (kept for rollback unless pruned). */
-  previousVersionDir: string | undefined;
-}
-
-/** The sibling folder holding the versions of `dir`: `/a/b/www` → `/a/b/.www.versions`. */
-export function versionsDirOf(dir: string): string {
-  return path.join(path.dirname(dir), `.${path.basename(dir)}.versions`);
-}
-
 /**
- * Publishes a set of files at `dir` as one atomic switch. `dir` becomes a symlink to a fresh
- * folder under `versionsDirOf(dir)`; the previous target is kept (up to `keep` versions).
+ * Removes temp files and links (`.NAME.tmp-*`) a killed process left in `dir` (pass a folder
+ * pinned by core/owned-dirs: `OwnedDir.through` or a path under it). Only files and symlinks are
+ * unlinked, which never follows a link; a folder with such a name is left alone.
  */
-export async function publishFileSet(dir: string, files: FileSetEntry[], options: PublishOptions = {}): Promise<PublishResult> {
-  const keep = options.keep ?? 1;
-  const dirMode = options.dirMode ?? 0o755;
-  const parent = path.dirname(dir);
-  const versions = versionsDirOf(dir);
-  await ensureDir(parent, dirMode);
-  await ensureDir(versions, dirMode);
-
-  // Millisecond stamps sort versions by age, so pruning keeps the newest.
-  const stamp = (options.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace('.', '');
-  const label = (options.label ?? '').replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
-  const versionName = `${stamp}${label ? `-${label}` : ''}-${randomBytes(3).toString('hex')}`;
-  const versionDir = path.join(versions, versionName);
-  await fs.mkdir(versionDir, { mode: dirMode });
-  await fs.chmod(versionDir, dirMode);
-  if (options.uid !== undefined || options.gid !== undefined) {
-    await fs.chown(versionDir, options.uid ?? -1, options.gid ?? -1);
-  }
-  for (const file of files) {
-    if (file.name.includes('/') || file.name.startsWith('.')) throw new Error(`invalid file name in set: ${file.name}`);
-    await atomicWriteFile(path.join(versionDir, file.name), file.data, { mode: file.mode, uid: options.uid, gid: options.gid });
-  }
-  await fsyncDir(versionDir);
-
-  // Find what `dir` is now: a symlink (normal case), a real folder (first run over a
-  // hand-made folder: move it into the versions so it is kept), or nothing.
-  let previousVersionDir: string | undefined;
-  const existing = await fs.lstat(dir).catch(() => undefined);
-  if (existing?.isSymbolicLink()) {
-    previousVersionDir = path.resolve(parent, await fs.readlink(dir));
-  } else if (existing?.isDirectory()) {
-    previousVersionDir = path.join(versions, `${stamp}-preexisting-${randomBytes(3).toString('hex')}`);
-    await fs.rename(dir, previousVersionDir);
-  } else if (existing) {
-    throw new Error(`${dir} exists and is neither a folder nor a symlink`);
-  }
-
-  const tempLink = tempName(dir);
-  await fs.symlink(path.relative(parent, versionDir), tempLink);
-  await fs.rename(tempLink, dir);
-  await fsyncDir(parent);
-
-  await pruneVersions(versions, [versionDir, previousVersionDir], keep);
-  return { dir, versionDir, previousVersionDir };
-}
-
-/** Deletes old version folders, newest first kept: the current one plus `keep` previous. */
-async function pruneVersions(versions: string, protect: (string | undefined)[], keep: number): Promise<void> {
-  const names = (await fs.readdir(versions)).filter((name) => !name.startsWith('.')).sort().reverse();
-  const protectedSet = new Set(protect.filter((p): p is string => p !== undefined).map((p) => path.resolve(p)));
-  let kept = 0;
-  for (const name of names) {
-    const full = path.resolve(versions, name);
-    if (protectedSet.has(full)) continue;
-    if (kept < keep - (protectedSet.size - 1)) {
-      kept++;
-      continue;
-    }
-    await fs.rm(full, { recursive: true, force: true });
-  }
-}
-
-/** Removes stray temp files (`.NAME.tmp-*`) left in a folder by a killed process. */
 export async function removeStaleTempFiles(dir: string): Promise<number> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
   let removed = 0;
-  for (const name of names) {
-    if (/^\..+\.tmp-\d+-[0-9a-f]+$/.test(name)) {
-      await fs.rm(path.join(dir, name), { force: true, recursive: true });
-      removed++;
-    }
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    if (!isTempName(entry.name) || !(entry.isFile() || entry.isSymbolicLink())) continue;
+    await fs.unlink(path.join(dir, entry.name)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    removed++;
   }
   return removed;
 }

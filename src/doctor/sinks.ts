@@ -1,9 +1,11 @@
-// Sink checks, per certificate and sink: a files sink's folder can be created and written, an
-// exec hook's program is executable, an ACM target ARN exists with a key type the configured
-// one can be re-imported over.
+// Sink checks, per certificate and sink: a files sink's folder can be created and written and
+// holds nothing certkeeper would refuse to replace (a folder, file or foreign symlink at the
+// target: SINK_TARGET_EXISTS; a symlinked versions folder: UNSAFE_PATH); an exec hook's program
+// is executable; an ACM target ARN exists with a key type the configured one can be re-imported over.
 
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { inspectPublishTarget } from '../core/file-set.js';
 import type { CertificateSpec, KeyType } from '../core/types.js';
 import type { SinkConfig } from '../config/schema.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
@@ -51,6 +53,9 @@ export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkCon
       switch (sink.type) {
         case 'files': {
           const dir = path.resolve(sink.dir.replaceAll('{cert}', spec.name));
+          // What the first deploy would refuse, said before it is due.
+          const refusal = await inspectPublishTarget(dir);
+          if (refusal) return [fail(check, `${sinkName}: ${refusal.code}: ${refusal.message}`, spec.name)];
           const problem = await writableProblem(dir);
           return [problem ? fail(check, `${sinkName}: cannot write ${dir}: ${problem}`, spec.name) : pass(check, `${sinkName}: ${dir} is writable`, spec.name)];
         }

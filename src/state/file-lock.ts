@@ -7,9 +7,13 @@
 // "unlink, then create" lets the slower one delete the faster one's fresh lock. So a stale lock is
 // only removed by whoever holds a second, short-lived lock (`<lock>.break`), after checking that
 // the file is still exactly the stale one it inspected; then everybody races on O_EXCL again.
+//
+// The lock and break files are never followed when they are symlinks: created with
+// O_EXCL|O_NOFOLLOW, read with O_NOFOLLOW (a planted link is refused with UNSAFE_PATH, never
+// removed), touched with lutimes.
 
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
@@ -55,6 +59,8 @@ export interface HeldLock {
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
 const DEFAULTS = { pollMs: 200, refreshMs: 5_000, staleMs: 30_000 } as const;
 
 /** What a waiter saw at the lock path: enough to notice change and to recognise the same file. */
@@ -67,12 +73,19 @@ export interface Observation {
 export async function observeLock(file: string): Promise<Observation | undefined> {
   let handle: fs.FileHandle | undefined;
   try {
-    handle = await fs.open(file, 'r');
+    handle = await fs.open(file, constants.O_RDONLY | O_NOFOLLOW);
     const stat = await handle.stat();
     const raw = await handle.readFile('utf8');
     return { holder: parseHolder(raw), identity: `${stat.ino}:${stat.mtimeMs}:${raw}` };
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
+    if (errnoOf(error) === 'ELOOP') {
+      const link = await fs.readlink(file).catch(() => '?');
+      throw new CertkeeperError('UNSAFE_PATH', `the state lock ${file} is a symlink (to ${link}) that certkeeper did not create; it neither follows nor removes it. Remove the link (after checking who put it there)`, {
+        cause: error,
+        retryable: false,
+      });
+    }
     throw error;
   } finally {
     await handle?.close();
@@ -112,7 +125,7 @@ function isDeadOnThisHost(holder: LockHolder | undefined): boolean {
 async function tryCreate(file: string, content: string): Promise<boolean> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, 'wx', 0o600);
+    handle = await fs.open(file, CREATE_EXCLUSIVE, 0o600);
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return false;
     if (errnoOf(error) === 'ENOENT') {
@@ -246,7 +259,7 @@ function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logge
       }
       lastTouchMs = Math.max(clock.now().getTime(), lastTouchMs + 1);
       const stamp = new Date(lastTouchMs);
-      await fs.utimes(file, stamp, stamp);
+      await fs.lutimes(file, stamp, stamp); // never through a link swapped in since the look above
     } catch (error) {
       logger.warn({ lock: file, err: toCertkeeperError(error).message }, 'cannot refresh the state lock');
     }

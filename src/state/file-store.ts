@@ -14,6 +14,12 @@
 // archive. Every other file is replaced by temp file + fsync + rename. meta.json records the
 // certificate's details, so planning and `status` read one small file per certificate
 // (peekCertificate) instead of parsing PEM and checking the key.
+//
+// Nothing is written or deleted through a symlink certkeeper did not create: every subfolder
+// (certs/, certs/<name>/, accounts/<id>/, issuers/, revoked/, the version folders) is opened
+// without following links, must be owned by certkeeper's user and is then used through its
+// descriptor (core/owned-dirs); a planted symlink or foreign folder is refused with UNSAFE_PATH.
+// The state directory itself is the configured path and may be reached through a symlink.
 
 import { createHash } from 'node:crypto';
 import { close as closeCallback, open as openCallback, read as readCallback, promises as fs, type Dirent } from 'node:fs';
@@ -21,7 +27,9 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { mapLimit } from '../core/concurrency.js';
 import { CertkeeperError, toCertkeeperError } from '../core/errors.js';
-import { atomicWriteFile, ensureDir, publishFileSet, removeStaleTempFiles } from '../core/fs-atomic.js';
+import { managedVersionOf, publishFileSet } from '../core/file-set.js';
+import { atomicWriteFile, ensureDir, removeStaleTempFiles } from '../core/fs-atomic.js';
+import { withOwnedPath, type DirCreate } from '../core/owned-dirs.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { CertificateInfo, CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import { keyMatchesCertificate, parseCertificate } from '../core/x509.js';
@@ -69,6 +77,7 @@ interface DryRunIndex {
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
+const DIRS: DirCreate = { mode: DIR_MODE };
 const FILES = { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem', key: 'privkey.pem', meta: 'meta.json' } as const;
 const KEY_TYPES: ReadonlySet<string> = new Set(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'unknown']);
 /** dry-runs.json is rewritten after every dry run, and once the history grew this much past it, so readers scan little. */
@@ -111,8 +120,9 @@ export class FileStore implements StateStore {
         store.logger.warn({ dir: store.dir, mode: (mode & 0o777).toString(8) }, 'state directory was readable by others; setting it to 0700');
         await fs.chmod(store.dir, DIR_MODE);
       }
-      await ensureDir(path.join(store.dir, 'certs'), DIR_MODE);
-      await ensureDir(path.join(store.dir, 'accounts'), DIR_MODE);
+      await withOwnedPath(store.dir, [], DIRS, async (root) => {
+        for (const folder of ['certs', 'accounts']) await root.withChild(folder, DIRS, async () => undefined);
+      });
     });
     return store;
   }
@@ -141,18 +151,19 @@ export class FileStore implements StateStore {
    * some 30,000 folder reads, which one after the other took a second and a half.
    */
   private async removeLeftovers(): Promise<void> {
-    let removed = await removeStaleTempFiles(this.dir);
-    for (const root of [path.join(this.dir, 'certs'), path.join(this.dir, 'accounts')]) {
-      const owners = (await readDirents(root)).filter((entry) => entry.isDirectory());
-      const counts = await mapLimit(owners, LEFTOVER_SWEEP_CONCURRENCY, async (entry) => {
-        const dir = path.join(root, entry.name);
-        const versions = path.join(dir, '.live.versions');
-        let count = await removeStaleTempFiles(dir);
-        for (const version of await readDirents(versions)) if (version.isDirectory()) count += await removeStaleTempFiles(path.join(versions, version.name));
-        return count;
-      });
-      removed += counts.reduce((a, b) => a + b, 0);
-    }
+    const removed = await withOwnedPath(this.dir, [], DIRS, async (root) => {
+      let count = await removeStaleTempFiles(root.through);
+      for (const top of ['certs', 'accounts']) {
+        count +=
+          (await root.withExistingChild(top, async (folder) => {
+            // Dirent types come from lstat: a symlink among them is not a folder and is skipped.
+            const owners = (await folder.list()).filter((entry) => entry.isDirectory());
+            const counts = await mapLimit(owners, LEFTOVER_SWEEP_CONCURRENCY, (entry) => sweepOwnerFolder(folder.at(entry.name)));
+            return counts.reduce((a, b) => a + b, 0);
+          })) ?? 0;
+      }
+      return count;
+    });
     if (removed > 0) this.logger.info({ removed }, 'removed temp files left by an interrupted run');
   }
 
@@ -261,7 +272,6 @@ export class FileStore implements StateStore {
       issuer: info.issuer,
     };
     await this.io('store the certificate in', live, async () => {
-      await ensureDir(path.join(this.dir, 'certs'), DIR_MODE);
       await publishFileSet(
         live,
         [
@@ -271,7 +281,8 @@ export class FileStore implements StateStore {
           { name: FILES.key, data: material.keyPem, mode: FILE_MODE },
           { name: FILES.meta, data: `${JSON.stringify(metaJson, null, 2)}\n`, mode: FILE_MODE },
         ],
-        { keep: this.archiveVersions, dirMode: DIR_MODE, label: info.serial, now: this.clock.now() },
+        // Anything but the managed link at `live` is not ours: refused like a planted symlink.
+        { keep: this.archiveVersions, dirMode: DIR_MODE, label: info.serial, now: this.clock.now(), root: this.dir, targetExistsCode: 'UNSAFE_PATH' },
       );
     });
     this.logger.debug({ cert: name, serial: info.serial }, 'stored certificate');
@@ -284,24 +295,38 @@ export class FileStore implements StateStore {
    */
   async quarantineCertificate(name: string): Promise<string | undefined> {
     const live = this.livePath(name);
-    const current = await fs.realpath(live).catch((error: unknown) => {
-      if (errnoOf(error) === 'ENOENT') return undefined;
-      throw this.ioError('read', live, error);
-    });
-    if (current === undefined) return undefined;
-    const meta = parseMeta((await this.readOptional(path.join(current, FILES.meta))) ?? '');
-    const serial = (meta?.serial ?? '').replace(/[^A-Za-z0-9]/g, '') || path.basename(current);
-    const target = path.join(this.certDir(name), 'revoked', serial);
-    const moved = await this.io('quarantine the certificate in', target, async () => {
-      await ensureDir(path.dirname(target), DIR_MODE);
-      // A second quarantine of the same serial (a retried command) keeps both.
-      const free = (await fs.lstat(target).catch(() => undefined)) ? `${target}-${this.clock.now().getTime()}` : target;
-      await fs.rename(current, free);
-      await fs.unlink(live);
-      return free;
-    });
-    this.logger.info({ cert: name, serial }, 'certificate moved out of the live path');
-    return moved;
+    const moved = await this.io('quarantine the certificate in', path.dirname(live), () =>
+      withOwnedPath(this.dir, ['certs'], DIRS, (certs) =>
+        certs.withExistingChild(name, async (certDir) => {
+          const stat = await certDir.lstat('live');
+          if (!stat) return undefined;
+          const link = stat.isSymbolicLink() ? await fs.readlink(certDir.at('live')) : undefined;
+          const version = link === undefined ? undefined : managedVersionOf('live', link);
+          if (version === undefined) {
+            throw new CertkeeperError('UNSAFE_PATH', `${live} is ${link === undefined ? 'not a symlink' : `a symlink to ${link}`}, not the link certkeeper manages; it moved nothing. Remove it (after checking who put it there)`, {
+              retryable: false,
+            });
+          }
+          const found = await certDir.withExistingChild('.live.versions', async (versions) => {
+            // A link to a version folder that is gone: nothing to move (as before).
+            if (!(await versions.lstat(version))?.isDirectory()) return undefined;
+            const meta = parseMeta((await this.readOptional(path.join(versions.at(version), FILES.meta))) ?? '');
+            const serial = (meta?.serial ?? '').replace(/[^A-Za-z0-9]/g, '') || version;
+            return certDir.withChild('revoked', DIRS, async (revoked) => {
+              // A second quarantine of the same serial (a retried command) keeps both.
+              const free = (await revoked.lstat(serial)) ? `${serial}-${this.clock.now().getTime()}` : serial;
+              await fs.rename(versions.at(version), revoked.at(free));
+              await fs.unlink(certDir.at('live'));
+              return { serial, path: revoked.shown(free) };
+            });
+          });
+          return found;
+        }),
+      ),
+    );
+    if (!moved) return undefined;
+    this.logger.info({ cert: name, serial: moved.serial }, 'certificate moved out of the live path');
+    return moved.path;
   }
 
   /** Names that have a current certificate, sorted. */
@@ -332,10 +357,7 @@ export class FileStore implements StateStore {
   async putRecord(name: string, record: CertRecord): Promise<void> {
     const dir = this.certDir(name);
     const file = path.join(dir, 'record.json');
-    await this.io('write', file, async () => {
-      await ensureDir(dir, DIR_MODE);
-      await atomicWriteFile(file, `${JSON.stringify(record, null, 2)}\n`, { mode: FILE_MODE });
-    });
+    await this.writeStateFile(['certs', name], file, `${JSON.stringify(record, null, 2)}\n`);
   }
 
   // ---- per-sink data ----
@@ -353,10 +375,7 @@ export class FileStore implements StateStore {
 
   async putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {
     const file = this.sinkStateFile(certName, sinkName);
-    await this.io('write', file, async () => {
-      await ensureDir(path.dirname(file), DIR_MODE);
-      await atomicWriteFile(file, `${JSON.stringify(data, null, 2)}\n`, { mode: FILE_MODE });
-    });
+    await this.writeStateFile(['certs', certName, 'sinks'], file, `${JSON.stringify(data, null, 2)}\n`);
   }
 
   private sinkStateFile(certName: string, sinkName: string): string {
@@ -379,10 +398,7 @@ export class FileStore implements StateStore {
 
   async putIssuerState(key: string, data: Record<string, unknown>): Promise<void> {
     const file = this.issuerStateFile(key);
-    await this.io('write', file, async () => {
-      await ensureDir(path.dirname(file), DIR_MODE);
-      await atomicWriteFile(file, `${JSON.stringify({ key, ...data }, null, 2)}\n`, { mode: FILE_MODE });
-    });
+    await this.writeStateFile(['issuers'], file, `${JSON.stringify({ key, ...data }, null, 2)}\n`);
   }
 
   private issuerStateFile(key: string): string {
@@ -411,11 +427,7 @@ export class FileStore implements StateStore {
     const dir = this.accountDir(account.directoryUrl, account.email);
     const file = path.join(dir, 'account.json');
     const data: AccountRecord = { directoryUrl: account.directoryUrl, email: account.email, accountUrl: account.accountUrl, keyPem: account.keyPem };
-    await this.io('write', file, async () => {
-      await ensureDir(path.join(this.dir, 'accounts'), DIR_MODE);
-      await ensureDir(dir, DIR_MODE);
-      await atomicWriteFile(file, `${JSON.stringify(data, null, 2)}\n`, { mode: FILE_MODE });
-    });
+    await this.writeStateFile(['accounts', path.basename(dir)], file, `${JSON.stringify(data, null, 2)}\n`);
   }
 
   // ---- history ----
@@ -528,6 +540,11 @@ export class FileStore implements StateStore {
 
   private dryRunIndexPath(): string {
     return path.join(this.dir, 'dry-runs.json');
+  }
+
+  /** Writes `file` (named for messages) into the state folder `parts`, whose folders are certkeeper's own (created 0700 when missing). */
+  private async writeStateFile(parts: string[], file: string, text: string): Promise<void> {
+    await this.io('write', file, () => withOwnedPath(this.dir, parts, DIRS, (dir) => atomicWriteFile(dir.at(path.basename(file)), text, { mode: FILE_MODE })));
   }
 
   private async readOptional(file: string): Promise<string | undefined> {
@@ -681,6 +698,22 @@ function readSmallFile(file: string): Promise<string> {
       next();
     });
   });
+}
+
+/**
+ * Temp files in one certificate's (or account's) folder and in each of its version folders, under
+ * the pinned, checked certs/ or accounts/ (whose content only certkeeper's user can change): entry
+ * types come from lstat, so a symlink is never walked into, and nothing is opened one by one,
+ * which doubled the sweep's time over 5,000 certificates.
+ */
+async function sweepOwnerFolder(dir: string): Promise<number> {
+  let count = await removeStaleTempFiles(dir);
+  const versions = path.join(dir, '.live.versions');
+  if (!(await fs.lstat(versions).catch(() => undefined))?.isDirectory()) return count;
+  for (const version of await readDirents(versions)) {
+    if (version.isDirectory()) count += await removeStaleTempFiles(path.join(versions, version.name));
+  }
+  return count;
 }
 
 async function readDirents(dir: string): Promise<Dirent[]> {

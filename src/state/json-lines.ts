@@ -1,14 +1,31 @@
 // An append-only JSON Lines file (history.jsonl): one fsynced line per append, read back
-// tolerating a torn last line from a process killed mid-write.
+// tolerating a torn last line from a process killed mid-write. Appends never follow a symlink:
+// one planted at the file's path is refused (UNSAFE_PATH), not appended through.
 
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { CertkeeperError } from '../core/errors.js';
+
+/** 'a+' without following a symlink at the path. */
+const APPEND_NO_FOLLOW = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
 
 /** Appends `value` as one line and fsyncs. A torn last line left by a crash is closed first, so
  *  the new line never gets glued onto it. */
 export async function appendJsonLine(file: string, value: unknown, mode = 0o600): Promise<void> {
   const line = `${JSON.stringify(value)}\n`;
-  const handle = await fs.open(file, 'a+', mode);
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, APPEND_NO_FOLLOW, mode);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      const link = await fs.readlink(file).catch(() => '?');
+      throw new CertkeeperError('UNSAFE_PATH', `${file} is a symlink (to ${link}) that certkeeper did not create; it appends nothing through it. Remove the link (after checking who put it there)`, {
+        cause: error,
+        retryable: false,
+      });
+    }
+    throw error;
+  }
   let created = false;
   try {
     const { size } = await handle.stat();

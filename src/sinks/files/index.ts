@@ -1,13 +1,15 @@
 // The files sink: writes cert.pem, chain.pem, fullchain.pem and privkey.pem into a folder as one
 // set. The folder is a symlink switched atomically to a fresh version folder, so a server reading
 // it never pairs a new certificate with an old key; the previous `keep` versions stay for rollback.
+// Whatever certkeeper did not create at the folder's path is refused, never moved or deleted
+// (core/file-set.ts); the folders it creates get modes from the configured file modes, not the umask.
 
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CertkeeperError, isAbortError, toCertkeeperError } from '../../core/errors.js';
-import { publishFileSet } from '../../core/fs-atomic.js';
+import { CertkeeperError, isAbortError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
+import { publishFileSet } from '../../core/file-set.js';
 import type { CertificatePaths } from '../../core/types.js';
 import type { DeployRequest, DeployResult, Sink, SinkContext } from '../contract.js';
 import type { FilesSinkConfig } from './schema.js';
@@ -37,6 +39,7 @@ export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink
         const uid = config.owner === undefined ? undefined : await resolveId('passwd', config.owner);
         const gid = config.group === undefined ? undefined : await resolveId('group', config.group);
         const { material } = request;
+        const dirMode = filesSinkFolderMode([config.mode, config.keyMode], uid !== undefined && uid !== process.geteuid?.());
         const result = await publishFileSet(
           dir,
           [
@@ -45,16 +48,34 @@ export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink
             { name: 'fullchain.pem', data: material.fullchainPem, mode: config.mode },
             { name: 'privkey.pem', data: material.keyPem, mode: config.keyMode },
           ],
-          { keep: config.keep, uid, gid, label: request.serial, now: ctx.clock.now() },
+          { keep: config.keep, dirMode, uid, gid, label: request.serial, now: ctx.clock.now() },
         );
         ctx.logger.debug({ cert: request.certName, dir, version: path.basename(result.versionDir) }, 'wrote certificate files');
         return { paths: filesSinkPaths(dir), detail: `wrote ${dir}` };
       } catch (error) {
         if (isAbortError(error)) throw toCertkeeperError(error);
+        // Refusals keep their code: retrying cannot help, the operator has to look.
+        if (isCertkeeperError(error, 'SINK_TARGET_EXISTS') || isCertkeeperError(error, 'UNSAFE_PATH')) {
+          throw new CertkeeperError(error.code, `${label}: ${error.message}`, { cause: error, retryable: false, details: error.details });
+        }
         throw new CertkeeperError('SINK_FAILED', `${label}: cannot write ${dir}: ${toCertkeeperError(error).message}`, { cause: error });
       }
     },
   };
+}
+
+/**
+ * Mode of the folders the sink creates (parents, the versions folder, each version): whoever may
+ * read one of the files may reach it (group or others r-x), nobody else. A configured owner other
+ * than certkeeper's user gets through as "others" with search only (--x, no listing), since the
+ * folders stay certkeeper's: an owner able to write them could swap a version for a symlink.
+ */
+export function filesSinkFolderMode(fileModes: number[], foreignOwner: boolean): number {
+  let mode = 0o700;
+  if (fileModes.some((m) => (m & 0o040) !== 0)) mode |= 0o050;
+  if (fileModes.some((m) => (m & 0o004) !== 0)) mode |= 0o005;
+  else if (foreignOwner) mode |= 0o001;
+  return mode;
 }
 
 /**
