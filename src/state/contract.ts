@@ -40,10 +40,33 @@ export interface StateLock {
   release(): Promise<void>;
 }
 
+/** One certificate's lock: held while it is ordered, stored and deployed to shared sinks. */
+export interface CertificateLock extends StateLock {
+  /** Taken over from a holder whose lease ran out (a killed agent): its DNS records may be left. */
+  readonly tookOver: boolean;
+  /** Aborted when the lease can no longer be renewed: stop, another agent may take over. */
+  readonly lost: AbortSignal;
+}
+
+export interface CertificateLockOptions {
+  /** A rehearsal (dry run) has a lock of its own: it never blocks a real order. */
+  purpose: 'order' | 'rehearsal';
+  /** How long to wait for another agent's hold; 0 tries once (LOCK_TIMEOUT when held). */
+  waitMs: number;
+  signal?: AbortSignal;
+  onWait?: (holder: string) => void;
+}
+
 export interface StateStore {
   readonly dir: string;
   /** Takes the exclusive state lock, waiting up to `timeoutMs` (stale locks of dead processes are taken over). */
   lock(options?: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void }): Promise<StateLock>;
+  /**
+   * Takes one certificate's lock. Whoever holds it is the only agent ordering or deploying that
+   * certificate to shared sinks; after taking it, re-read what is stored: another agent may have
+   * renewed it meanwhile.
+   */
+  lockCertificate(name: string, options: CertificateLockOptions): Promise<CertificateLock>;
 
   /** The current certificate with its key, checked (the key belongs to it, its recorded details agree); STATE_CORRUPT when not. */
   getCertificate(name: string): Promise<StoredCertificate | undefined>;

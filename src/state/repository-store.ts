@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { publishFileSet } from '../core/file-set.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
-import type { AccountRecord, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
+import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
 import { AccountRepository } from './repos/accounts.js';
 import { CertificateRepository, type CertificateWithMaterial } from './repos/certificates.js';
 import { HistoryRepository } from './repos/history.js';
@@ -66,6 +66,16 @@ export class RepositoryStore implements StateStore {
       ...(options.onWait ? { onWait: options.onWait } : {}),
     });
     return { release: () => held.release() };
+  }
+
+  async lockCertificate(name: string, options: CertificateLockOptions): Promise<CertificateLock> {
+    const held = await this.storage.lock(`${options.purpose === 'rehearsal' ? 'rehearsal' : 'cert'}/${name}`, {
+      ttlMs: this.lockTtlMs,
+      waitMs: options.waitMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onWait ? { onWait: options.onWait } : {}),
+    });
+    return { tookOver: held.tookOver, lost: held.lost, release: () => held.release() };
   }
 
   async getCertificate(name: string): Promise<StoredCertificate | undefined> {

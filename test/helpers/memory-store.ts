@@ -4,6 +4,8 @@
 import {
   emptyRecord,
   type AccountRecord,
+  type CertificateLock,
+  type CertificateLockOptions,
   type CertificateSummary,
   type CertRecord,
   type DryRunSummary,
@@ -31,6 +33,19 @@ export class MemoryStore implements StateStore {
     this.locked = new Promise<void>((resolve) => (release = resolve));
     await previous;
     return { release: async () => release() };
+  }
+
+  private readonly certLocks = new Map<string, Promise<void>>();
+
+  /** One holder per certificate and purpose; waiters queue (no timeout: tests hold locks briefly). */
+  async lockCertificate(name: string, options: CertificateLockOptions): Promise<CertificateLock> {
+    const key = `${options.purpose}/${name}`;
+    let release!: () => void;
+    const previous = this.certLocks.get(key) ?? Promise.resolve();
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.certLocks.set(key, previous.then(() => mine));
+    await previous;
+    return { tookOver: false, lost: new AbortController().signal, release: async () => release() };
   }
 
   async getCertificate(name: string): Promise<StoredCertificate | undefined> {
