@@ -1,12 +1,13 @@
-// The renewal pipeline: plan → issue → store → deploy → record, for every certificate, under
-// the state lock. A certificate's failure is recorded and never stops the others.
+// The renewal pipeline: plan → issue → store → deploy → record, for every certificate, each
+// under its own lock in the state store. A certificate's failure is recorded and never stops the
+// others; agents sharing a store never order one certificate twice.
 
-import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
+import { CertkeeperError, describeError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
 import { parseCertificate } from '../core/x509.js';
 import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
-import type { CertificateSummary, CertRecord } from '../state/contract.js';
+import type { CertificateLock, CertificateSummary, CertRecord } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
@@ -68,31 +69,65 @@ export function selectCertificates(all: CertificateSpec[], names: string[] | und
 export async function renew(options: RenewOptions, deps: EngineDeps): Promise<RenewReport> {
   const selected = selectCertificates(deps.config.certificates, options.certs);
   const startedAt = deps.clock.now();
-  const lock = await deps.store.lock({
-    timeoutMs: options.lockTimeoutMs ?? 10 * 60_000,
-    signal: options.signal,
-    onWait: (holder) => {
-      deps.logger.info({ holder }, 'another certkeeper run holds the state lock; waiting');
-      deps.onEvent?.({ type: 'lock_wait', holder });
-    },
-  });
+  const ledger = new OrderLedger(deps);
+  // Planned without any lock (a handful of small reads each); every certificate with something
+  // to do is planned again under its own lock before anything is ordered or deployed.
+  const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, deps, ledger));
+  for (const plan of plans) {
+    deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
+  }
+  // First pass: each certificate whose lock is free. One that another agent (or run) holds is
+  // left for the second pass, so agents sharing a store spread the work instead of queueing.
+  const first = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runLocked(plan, 0, startedAt, options, deps, ledger));
+  // Second pass: wait for those holders, then plan again: most are done by then (deploy or skip).
+  const outcomes = await mapLimit(first, deps.config.maxConcurrent, async (result, index) =>
+    result === BUSY ? runLocked(plans[index]!, options.lockTimeoutMs ?? 10 * 60_000, startedAt, options, deps, ledger) : result,
+  );
+  const done = outcomes.filter((outcome): outcome is CertOutcome => outcome !== BUSY);
+  return {
+    outcomes: done,
+    failed: done.filter((o) => o.result === 'failure').length,
+    succeeded: done.filter((o) => o.result === 'success').length,
+    skipped: done.filter((o) => o.result === 'skipped').length,
+  };
+}
+
+const BUSY = Symbol('busy');
+
+/**
+ * Runs one certificate's plan under its lock: taken (waiting up to `waitMs`), the certificate is
+ * planned again (certmagic's re-check: another agent may have renewed it meanwhile), run, and
+ * the lock released. A lease lost on the way (the store unreachable past the lock's TTL) aborts
+ * the work, as another agent may take over.
+ */
+async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<CertOutcome | typeof BUSY> {
+  if (plan.action === 'skip') return runOne(plan, options, deps, ledger);
+  const name = plan.spec.name;
+  let lock: CertificateLock;
   try {
-    // Planned only now, under the lock: whatever a concurrent run finished is seen here.
-    const ledger = new OrderLedger(deps);
-    // A few certificates at a time: each costs a handful of small reads (and rarely an ARI lookup).
-    const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, deps, ledger));
-    for (const plan of plans) {
-      deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
-    }
-    const outcomes = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runOne(plan, options, deps, ledger));
-    return {
-      outcomes,
-      failed: outcomes.filter((o) => o.result === 'failure').length,
-      succeeded: outcomes.filter((o) => o.result === 'success').length,
-      skipped: outcomes.filter((o) => o.result === 'skipped').length,
-    };
+    lock = await deps.store.lockCertificate(name, {
+      purpose: plan.action === 'dry-run' ? 'rehearsal' : 'order',
+      waitMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onWait: (holder) => {
+        deps.logger.info({ cert: name, holder }, 'another agent holds this certificate; waiting');
+        deps.onEvent?.({ type: 'lock_wait', holder });
+      },
+    });
+  } catch (error) {
+    if (waitMs === 0 && isCertkeeperError(error, 'LOCK_TIMEOUT')) return BUSY;
+    const failure = toCertkeeperError(error, 'STATE_IO');
+    deps.logger.error({ cert: name, code: failure.code, err: describeError(failure) }, 'cannot take the certificate lock');
+    const outcome: CertOutcome = { cert: name, action: plan.action, reason: plan.reason, message: plan.message, serial: plan.stored?.info.serial ?? null, notAfter: plan.stored?.info.notAfter.toISOString() ?? null, durationMs: 0, deployed: [], result: 'failure', error: describeError(failure), code: failure.code };
+    deps.onEvent?.({ type: 'cert_done', outcome });
+    return outcome;
+  }
+  try {
+    const fresh = await planOne(plan.spec, startedAt, options, deps, ledger);
+    const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
+    return await runOne(fresh, { ...options, signal }, deps, ledger);
   } finally {
-    await lock.release();
+    await lock.release().catch((error: unknown) => deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot release the certificate lock; it frees itself after its TTL'));
   }
 }
 

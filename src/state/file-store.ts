@@ -36,6 +36,8 @@ import { keyMatchesCertificate, parseCertificate } from '../core/x509.js';
 import {
   emptyRecord,
   type AccountRecord,
+  type CertificateLock,
+  type CertificateLockOptions,
   type CertificateSummary,
   type CertRecord,
   type DryRunSummary,
@@ -165,6 +167,15 @@ export class FileStore implements StateStore {
       return count;
     });
     if (removed > 0) this.logger.info({ removed }, 'removed temp files left by an interrupted run');
+  }
+
+  /**
+   * The 0.1 layout has one lock for everything, so a certificate's lock is that lock: correct,
+   * but one certificate at a time. The storage layout (state/open.ts) has a lock per certificate.
+   */
+  async lockCertificate(_name: string, options: CertificateLockOptions): Promise<CertificateLock> {
+    const held = await this.lock({ timeoutMs: options.waitMs, ...(options.signal ? { signal: options.signal } : {}), ...(options.onWait ? { onWait: options.onWait } : {}) });
+    return { tookOver: false, lost: new AbortController().signal, release: () => held.release() };
   }
 
   // ---- certificates ----
