@@ -162,6 +162,10 @@ export async function main(argv: string[], io: CommandIo = defaultIo()): Promise
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : EXIT_USAGE;
     }
     return reportError(error, io);
+  } finally {
+    // A database pool or listener would keep the process alive; loaded only if a command opened a store.
+    const state = await import('./state.js');
+    await state.closeStateStores().catch(() => undefined);
   }
 }
 

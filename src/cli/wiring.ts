@@ -11,7 +11,9 @@ import type { EngineEvent } from '../engine/events.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
 import { dryRunTarget } from '../engine/rehearse.js';
-import { FileStore } from '../state/file-store.js';
+import { stateStore } from './state.js';
+import { describeError } from '../core/errors.js';
+import type { RepositoryStore } from '../state/repository-store.js';
 import { deferredDnsProvider, deferredSink } from './deferred.js';
 import { createIssuerWiring } from './issuers.js';
 
@@ -35,10 +37,25 @@ function noticeAwsOnOldNode(config: Config, logger: Logger): void {
   logger.warn({ node: process.versions.node }, 'the AWS SDK ends support for Node.js 20 in early 2027: plan to run certkeeper on Node.js 22 or 24');
 }
 
+let swept = false;
+
+/** Temp files of a killed writer go at the first wiring of a process (renew, run, revoke), not per reload. */
+async function sweepOnce(store: RepositoryStore, logger: Logger): Promise<void> {
+  if (swept) return;
+  swept = true;
+  try {
+    await store.storage.sweep?.();
+  } catch (error) {
+    // Leftover temp files are harmless clutter; never fail a run over them.
+    logger.warn({ err: describeError(error) }, 'cannot clean temp files in the state store');
+  }
+}
+
 export async function wire(config: Config, options: WiringOptions): Promise<EngineDeps> {
   const { clock, logger } = options;
   noticeAwsOnOldNode(config, logger);
-  const store = await FileStore.open({ dir: config.stateDir, clock, logger });
+  const store = await stateStore(config, clock, logger);
+  await sweepOnce(store, logger);
   const providers = new Map<string, DnsProvider>();
   const sinks = new Map<string, Sink>();
   const issuers = new Map<string, Promise<Issuer>>();

@@ -26,6 +26,8 @@ import type { NotifyConfig } from '../observe/notify/schema.js';
 import type { HaConfig } from '../ha/schema.js';
 import { dnsProviderCapabilities } from '../dns/schema.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
+import { agentIdOf } from '../state/agent-id.js';
+import { DEFAULT_LOCK_TTL_MS, type StateConfig } from '../state/schema.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
 import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
@@ -36,6 +38,7 @@ import { configWarnings, type ConfigWarning } from './warnings.js';
 import { environmentSecrets, isSecretPath } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
+const DEFAULT_STATE_DIR = '/var/lib/certkeeper';
 
 export interface ConfigProblem {
   /** e.g. `certificates[0].domains[1]` */
@@ -67,7 +70,12 @@ export interface AcmeSettings {
 export interface Config {
   /** Absolute path of the file this came from. */
   file: string;
+  /** This agent's own folder: the file store's folder, or `state.localDir` with PostgreSQL. */
   stateDir: string;
+  /** Where state lives (`state:`, or `stateDir:` as a file store); paths absolute. */
+  state: StateConfig;
+  /** Who this agent is among those sharing a store: CERTKEEPER_AGENT_ID, `agent.id`, or the host name. */
+  agentId: string;
   /** The first issuer (`acme:`, or `issuers[0]`). */
   acme: AcmeSettings;
   /** Every CA in fallback order; `acme:` alone gives one, named "default". */
@@ -255,6 +263,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const issuers = buildIssuers(raw, baseDir, problems, buildAcme);
   const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
   const watch = buildWatch(raw.watch, baseDir, (at, message) => problems.push({ path: at, message }));
+  const state = buildState(raw, baseDir, problems);
   if (problems.length > 0) throw invalid(problems);
 
   // Relative paths mean "beside the config file", wherever certkeeper is started from.
@@ -278,7 +287,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   const config: Config = {
     file,
-    stateDir: path.resolve(baseDir, raw.stateDir),
+    stateDir: state.type === 'file' ? state.dir : state.localDir,
+    state,
+    agentId: agentIdOf(raw.agent?.id, env),
     acme,
     issuers,
     resolvers: raw.resolvers,
@@ -307,6 +318,21 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   for (const cert of certificates) config.fingerprints[cert.name] = fingerprint(config, cert);
   config.warnings = configWarnings({ issuers, issuersList: raw.issuers !== undefined, http: raw.http, sinks }, env);
   return config;
+}
+
+/** `state:`, or `stateDir:` as the file store it always was; relative paths beside the config file. */
+function buildState(raw: z.output<typeof configSchema>, baseDir: string, problems: TreeProblem[]): StateConfig {
+  if (raw.state && raw.stateDir !== undefined) {
+    problems.push({ path: ['stateDir'], message: 'give either stateDir (a file store) or state:, not both' });
+  }
+  const state: StateConfig = raw.state ?? { type: 'file', dir: raw.stateDir ?? DEFAULT_STATE_DIR, lockTtl: DEFAULT_LOCK_TTL_MS };
+  if (state.type === 'file') return { ...state, dir: path.resolve(baseDir, state.dir) };
+  return {
+    ...state,
+    localDir: path.resolve(baseDir, state.localDir),
+    ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
+    ...(state.sslrootcert !== undefined ? { sslrootcert: path.resolve(baseDir, state.sslrootcert) } : {}),
+  };
 }
 
 function zodProblem(issue: z.core.$ZodIssue, lineOf: (at: YamlPath) => number | undefined): ConfigProblem {

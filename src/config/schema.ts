@@ -2,6 +2,7 @@
 // schemas live beside their implementations and are composed here.
 
 import { z } from 'zod';
+import { agentSchema, stateSchema } from '../state/schema.js';
 import { durationMs, hostPort, longDurationMs } from '../core/fields.js';
 import { cronProblem } from './cron.js';
 import { KEY_TYPES } from '../core/types.js';
@@ -141,7 +142,12 @@ const certificateSchema = z
 
 export const configSchema = z
   .object({
-    stateDir: z.string().min(1).default('/var/lib/certkeeper'),
+    /** Shorthand for `state: { type: file, dir: PATH }` (default /var/lib/certkeeper). */
+    stateDir: z.string().min(1).optional(),
+    /** Where state lives: a folder, or PostgreSQL shared by many agents (src/state/schema.ts). */
+    state: stateSchema.optional(),
+    /** Who this agent is among those sharing a store. */
+    agent: agentSchema.optional(),
     /** The CA; or `issuers:` (not both) for an ordered fallback list. */
     acme: acmeSchema.optional(),
     issuers: z.array(issuerSchema).min(1).optional(),

@@ -340,7 +340,13 @@ export class Agent {
       try {
         const report = await renew({ certs: names, signal: this.batchController.signal }, deps);
         outcomes = report.outcomes;
-        this.brokenBatches = 0;
+        if (report.storeError) {
+          // The store failed under some of them: nothing was recorded for those, so pause as below.
+          this.brokenBatches++;
+          this.options.logger.error({ certs: names, err: describeError(report.storeError) }, 'the state store failed during a renewal batch');
+        } else {
+          this.brokenBatches = 0;
+        }
       } catch (error) {
         // Isolated: logged, and the certificates are tried again after a growing pause, so a
         // broken state dir or a stuck lock does not spin.
@@ -354,7 +360,7 @@ export class Agent {
       const now = this.options.clock.now();
       const after = new Map(rows.map((row) => [row.name, row]));
       for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), after.get(outcome.cert), now);
-      const pause = outcomes ? 0 : backoffDelayMs(this.brokenBatches, this.config?.backoffMs);
+      const pause = this.brokenBatches > 0 ? backoffDelayMs(this.brokenBatches, this.config?.backoffMs) : 0;
       for (const row of rows) this.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
     }
   }

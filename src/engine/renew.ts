@@ -36,6 +36,12 @@ export interface RenewOptions {
 
 export interface RenewReport {
   outcomes: CertOutcome[];
+  /**
+   * Set when the state store itself failed (a certificate's lock could not be taken for another
+   * reason than another agent holding it): those certificates were not attempted and nothing
+   * about them was recorded, so a caller that retries (the agent) must pause, not go again now.
+   */
+  storeError?: CertkeeperError;
   failed: number;
   succeeded: number;
   skipped: number;
@@ -70,6 +76,7 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   const selected = selectCertificates(deps.config.certificates, options.certs);
   const startedAt = deps.clock.now();
   const ledger = new OrderLedger(deps);
+  const run: RunState = { storeError: undefined };
   // Planned without any lock (a handful of small reads each); every certificate with something
   // to do is planned again under its own lock before anything is ordered or deployed.
   const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, deps, ledger));
@@ -78,10 +85,10 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   }
   // First pass: each certificate whose lock is free. One that another agent (or run) holds is
   // left for the second pass, so agents sharing a store spread the work instead of queueing.
-  const first = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runLocked(plan, 0, startedAt, options, deps, ledger));
+  const first = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runLocked(plan, 0, startedAt, options, deps, ledger, run));
   // Second pass: wait for those holders, then plan again: most are done by then (deploy or skip).
   const outcomes = await mapLimit(first, deps.config.maxConcurrent, async (result, index) =>
-    result === BUSY ? runLocked(plans[index]!, options.lockTimeoutMs ?? 10 * 60_000, startedAt, options, deps, ledger) : result,
+    result === BUSY ? runLocked(plans[index]!, options.lockTimeoutMs ?? 10 * 60_000, startedAt, options, deps, ledger, run) : result,
   );
   const done = outcomes.filter((outcome): outcome is CertOutcome => outcome !== BUSY);
   return {
@@ -89,10 +96,16 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
     failed: done.filter((o) => o.result === 'failure').length,
     succeeded: done.filter((o) => o.result === 'success').length,
     skipped: done.filter((o) => o.result === 'skipped').length,
+    ...(run.storeError ? { storeError: run.storeError } : {}),
   };
 }
 
 const BUSY = Symbol('busy');
+
+interface RunState {
+  /** The first failure of the store itself in this run (see RenewReport.storeError). */
+  storeError: CertkeeperError | undefined;
+}
 
 /**
  * Runs one certificate's plan under its lock: taken (waiting up to `waitMs`), the certificate is
@@ -100,7 +113,7 @@ const BUSY = Symbol('busy');
  * the lock released. A lease lost on the way (the store unreachable past the lock's TTL) aborts
  * the work, as another agent may take over.
  */
-async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<CertOutcome | typeof BUSY> {
+async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, run: RunState): Promise<CertOutcome | typeof BUSY> {
   if (plan.action === 'skip') return runOne(plan, options, deps, ledger);
   const name = plan.spec.name;
   let lock: CertificateLock;
@@ -109,14 +122,20 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
       purpose: plan.action === 'dry-run' ? 'rehearsal' : 'order',
       waitMs,
       ...(options.signal ? { signal: options.signal } : {}),
-      onWait: (holder) => {
-        deps.logger.info({ cert: name, holder }, 'another agent holds this certificate; waiting');
-        deps.onEvent?.({ type: 'lock_wait', holder });
-      },
+      // The first pass only looks (waitMs 0): the wait, and the word about it, come in the second.
+      ...(waitMs > 0
+        ? {
+            onWait: (holder: string) => {
+              deps.logger.info({ cert: name, holder }, 'another agent holds this certificate; waiting');
+              deps.onEvent?.({ type: 'lock_wait', holder });
+            },
+          }
+        : {}),
     });
   } catch (error) {
     if (waitMs === 0 && isCertkeeperError(error, 'LOCK_TIMEOUT')) return BUSY;
     const failure = toCertkeeperError(error, 'STATE_IO');
+    if (failure.code !== 'CANCELLED') run.storeError ??= failure;
     deps.logger.error({ cert: name, code: failure.code, err: describeError(failure) }, 'cannot take the certificate lock');
     const outcome: CertOutcome = { cert: name, action: plan.action, reason: plan.reason, message: plan.message, serial: plan.stored?.info.serial ?? null, notAfter: plan.stored?.info.notAfter.toISOString() ?? null, durationMs: 0, deployed: [], result: 'failure', error: describeError(failure), code: failure.code };
     deps.onEvent?.({ type: 'cert_done', outcome });

@@ -109,6 +109,18 @@ export function describeHolder(holder: LockHolder | undefined): string {
   return `pid ${holder.pid} on ${holder.hostname}${holder.startedAt ? ` since ${holder.startedAt}` : ''}`;
 }
 
+/**
+ * Removes the lock at `file` when its holder is provably dead (same host, no such pid), through
+ * the same `.break` protocol a waiter uses, so a lock taken meanwhile is never removed. For the
+ * sweep after a crash: a killed agent's lock goes before anyone has to wait on it.
+ */
+export async function removeDeadLock(file: string, now: number): Promise<boolean> {
+  const seen = await observeLock(file);
+  if (!seen || !isDeadOnThisHost(seen.holder)) return false;
+  await breakStaleLock(file, seen, { breakWatch: new ChangeWatch(), now, staleMs: Number.POSITIVE_INFINITY });
+  return (await observeLock(file))?.identity !== seen.identity;
+}
+
 /** True only when we can prove the holder is gone: same host and the pid does not exist. */
 function isDeadOnThisHost(holder: LockHolder | undefined): boolean {
   if (!holder || holder.hostname !== os.hostname()) return false;

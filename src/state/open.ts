@@ -1,10 +1,12 @@
 // Opening the configured state store: a folder (the 0.1 layout copied once into store/) or
 // PostgreSQL, behind the repositories. The one place that turns `state:` into a backend.
 
-import os from 'node:os';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { StateStore } from './contract.js';
+import { FileStore } from './file-store.js';
 import { migrateFileLayout } from './migrate-file-layout.js';
 import { RepositoryStore } from './repository-store.js';
 import type { StateConfig } from './schema.js';
@@ -23,12 +25,26 @@ export function fileStorageRoot(dir: string): string {
   return path.join(dir, 'store');
 }
 
-export async function openStateStore(options: OpenStateOptions): Promise<RepositoryStore> {
+/**
+ * The store as it is, for reading only (`doctor`): a file store is neither created nor copied
+ * into the storage layout; one not copied yet is read in its 0.1 layout.
+ */
+export async function openStateStoreForReading(options: OpenStateOptions): Promise<StateStore> {
+  const { state, clock, logger } = options;
+  if (state.type === 'file') {
+    const root = fileStorageRoot(state.dir);
+    const exists = await fs.stat(root).catch(() => undefined);
+    if (!exists) return new FileStore({ dir: state.dir, clock, logger });
+  }
+  return openStateStore(options, { migrate: false });
+}
+
+export async function openStateStore(options: OpenStateOptions, behaviour: { migrate: boolean } = { migrate: true }): Promise<RepositoryStore> {
   const { state, clock, logger } = options;
   if (state.type === 'file') {
     const storage = await FileStorage.open({ dir: fileStorageRoot(state.dir), clock, logger });
     const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl });
-    await migrateFileLayout(state.dir, store, { clock, logger });
+    if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger });
     return store;
   }
   // PostgreSQL is loaded only when configured: a file-store agent never loads pg.
@@ -46,9 +62,4 @@ export async function openStateStore(options: OpenStateOptions): Promise<Reposit
   });
   const sealer = state.encryptionKeyFile ? aesGcmSealer(readSealKeyFile(state.encryptionKeyFile)) : undefined;
   return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, ...(sealer ? { sealer } : {}) });
-}
-
-/** CERTKEEPER_AGENT_ID wins over `agent.id`; the host name otherwise. */
-export function agentIdOf(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return env.CERTKEEPER_AGENT_ID || configured || os.hostname();
 }

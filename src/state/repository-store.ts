@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { publishFileSet } from '../core/file-set.js';
+import { publishFileSet, versionsDirOf } from '../core/file-set.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
 import { AccountRepository } from './repos/accounts.js';
@@ -95,8 +95,16 @@ export class RepositoryStore implements StateStore {
     return this.certificates.names();
   }
 
-  quarantineCertificate(name: string): Promise<string | undefined> {
-    return this.certificates.quarantine(name);
+  async quarantineCertificate(name: string): Promise<string | undefined> {
+    const key = await this.certificates.quarantine(name);
+    if (key === undefined) return undefined;
+    // The hooks' copy of the key goes too: nothing of it stays in the live path.
+    const dir = this.liveDir(name);
+    if ((await fs.lstat(dir).catch(() => undefined))?.isSymbolicLink()) {
+      await fs.unlink(dir);
+      await fs.rm(versionsDirOf(dir), { recursive: true, force: true });
+    }
+    return this.storage.where(key);
   }
 
   getRecord(name: string): Promise<CertRecord> {
@@ -143,9 +151,13 @@ export class RepositoryStore implements StateStore {
     return this.history.lastDryRuns();
   }
 
+  private liveDir(name: string): string {
+    return path.join(this.localDir, 'live', name);
+  }
+
   /** The certificate with file paths for hooks: its version written once under localDir/live/<name>. */
   private async withPaths(found: CertificateWithMaterial): Promise<StoredCertificate> {
-    const dir = path.join(this.localDir, 'live', found.name);
+    const dir = this.liveDir(found.name);
     // publishFileSet puts the label, so sanitised, into the version folder's name.
     const label = path.basename(found.version).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
     const linked = await fs.readlink(dir).catch(() => undefined);

@@ -23,7 +23,7 @@ export function tempFiles(...roots: string[]): string[] {
   return roots.flatMap(walk).filter((file) => TEMP.test(path.basename(file)));
 }
 
-/** Problems with the certificate/key pairs under a state dir's certs/ and a files sink's out dir. */
+/** Problems with the certificate/key pairs in a state dir's store and hook copies, and a files sink's out dir. */
 export function keyMismatches(stateDir: string, outDir: string): string[] {
   const problems: string[] = [];
   const check = (dir: string, certFile: string, keyFile: string): void => {
@@ -35,12 +35,26 @@ export function keyMismatches(stateDir: string, outDir: string): string[] {
     if (hasCert !== hasKey) problems.push(`${dir}: ${hasCert ? 'certificate without key' : 'key without certificate'}`);
     else if (!keyMatchesCertificate(readFileSync(cert, 'utf8'), readFileSync(key, 'utf8'))) problems.push(`${dir}: key does not match certificate`);
   };
-  const certs = path.join(stateDir, 'certs');
+  // The store's current certificates (store/certs/<name>/current naming a version holding cert
+  // and key), and the hooks' copies (live/<name>).
+  const certs = path.join(stateDir, 'store', 'certs');
   if (existsSync(certs)) {
     for (const name of readdirSync(certs)) {
-      const live = path.join(certs, name, 'live');
-      if (existsSync(live)) check(live, 'cert.pem', 'privkey.pem');
+      const current = path.join(certs, name, 'current');
+      if (!existsSync(current)) continue;
+      const { version } = JSON.parse(readFileSync(current, 'utf8')) as { version: string };
+      const versionFile = path.join(certs, name, 'versions', version);
+      if (!existsSync(versionFile)) {
+        problems.push(`${current}: names a version that is not stored`);
+        continue;
+      }
+      const material = JSON.parse(readFileSync(versionFile, 'utf8')) as { certPem: string; keyPem: string };
+      if (!keyMatchesCertificate(material.certPem, material.keyPem)) problems.push(`${versionFile}: key does not match certificate`);
     }
+  }
+  const live = path.join(stateDir, 'live');
+  if (existsSync(live)) {
+    for (const name of readdirSync(live)) if (!name.startsWith('.')) check(path.join(live, name), 'cert.pem', 'privkey.pem');
   }
   if (existsSync(outDir)) {
     for (const name of readdirSync(outDir)) {

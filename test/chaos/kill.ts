@@ -14,6 +14,14 @@ export interface KillTrial {
   recovery: { code: number | null; stderr: string; mismatches: string[]; tempFiles: string[]; deployed: string[]; lockLeft: boolean };
 }
 
+/** Lock files left under `dir` (a certificate's lock: locks/cert/<name>), at any depth. */
+function lockFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? lockFiles(path.join(dir, entry.name)) : [path.join(dir, entry.name)],
+  );
+}
+
 /** Runs `renew --force --yes` (past the forced-order budget) for `config` (in `dir`), SIGKILLs it after `delayMs`, checks, and runs it again. */
 export async function killTrial(dir: string, config: string, delayMs: number, env: Record<string, string> = {}): Promise<KillTrial> {
   const child = spawn(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes'], {
@@ -40,7 +48,7 @@ export async function killTrial(dir: string, config: string, delayMs: number, en
       mismatches: keyMismatches(stateDir, outDir),
       tempFiles: tempFiles(stateDir, outDir),
       deployed: existsSync(outDir) ? readdirSync(outDir).filter((name) => !name.startsWith('.')).sort() : [],
-      lockLeft: existsSync(path.join(stateDir, 'lock')) || existsSync(path.join(stateDir, '.lock')),
+      lockLeft: lockFiles(path.join(stateDir, 'store', 'locks')).length > 0,
     },
   };
 }

@@ -4,7 +4,7 @@
 import { ConfigError } from '../../config/load.js';
 import { selectCertificates } from '../../engine/renew.js';
 import { runDoctor, type CheckResult, type DoctorReport } from '../../doctor/index.js';
-import { FileStore } from '../../state/file-store.js';
+import { stateStoreForReading } from '../state.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
 export interface DoctorCommandOptions {
@@ -27,8 +27,8 @@ export async function doctorCommand(options: DoctorCommandOptions, global: Globa
   // Logs only at warn and above by default: the report is the output.
   const logOptions = global.logLevel === undefined && io.env.CERTKEEPER_LOG_LEVEL === undefined ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, undefined, undefined, false); // its warnings are report lines
-  // Constructed, not opened: opening creates the state folder, and the doctor changes nothing.
-  const store = new FileStore({ dir: config.stateDir, clock: io.clock, logger });
+  // Read as it is: the doctor creates and copies nothing.
+  const store = await stateStoreForReading(config, io.clock, logger);
   const checked = await runDoctor({ config, store, clock: io.clock, logger, certs: options.cert });
   report = { ...checked, checks: [{ name: 'config', status: 'pass', message: `${config.file} is valid (${config.certificates.length} certificate(s))` }, ...checked.checks] };
   report.counts.pass++;

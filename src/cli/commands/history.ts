@@ -2,7 +2,7 @@
 
 import { CertkeeperError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
-import { FileStore } from '../../state/file-store.js';
+import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
 
@@ -11,7 +11,7 @@ export async function historyCommand(name: string | undefined, options: { json?:
   const limit = options.limit === undefined ? 50 : Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new CertkeeperError('USAGE', '--limit must be a positive whole number', { retryable: false });
   const { logger } = commandLogger(global, io, config);
-  const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
+  const store = await stateStore(config, io.clock, logger);
   const entries = await store.readHistory({ ...(name ? { cert: name } : {}), limit });
   if (options.json) {
     io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);

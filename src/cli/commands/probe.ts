@@ -12,7 +12,7 @@ import type { Config } from '../../config/load.js';
 import type { ManagedCertificate } from '../../verify/checks.js';
 import { DEFAULT_ALERT_DAYS, DEFAULT_PROBE_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_WATCH_INTERVAL_MS, parseEndpoint, type WatchSettings } from '../../verify/schema.js';
 import { checkEndpoints, type WatchResult } from '../../verify/watcher.js';
-import { FileStore } from '../../state/file-store.js';
+import { stateStore } from '../state.js';
 import { commandLogger, configPath, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
 import { mapLimit } from '../../core/concurrency.js';
@@ -78,7 +78,7 @@ export async function probeCommand(args: string[], options: ProbeCommandOptions,
 
 async function managedCertificates(config: Config, global: GlobalOptions, io: CommandIo): Promise<ManagedCertificate[]> {
   const { logger } = commandLogger(global, io, config);
-  const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
+  const store = await stateStore(config, io.clock, logger);
   // Only the serial is needed: the recorded details (one small read each), a bounded number at once.
   return mapLimit(config.certificates, 32, async (spec) => {
     const stored = await store.peekCertificate(spec.name).catch(() => undefined);

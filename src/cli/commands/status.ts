@@ -2,7 +2,7 @@
 
 import { formatDuration } from '../../core/duration.js';
 import { statusRows, type StatusRow } from '../../engine/status.js';
-import { FileStore } from '../../state/file-store.js';
+import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
 import { loadWatchResults } from '../../verify/watcher.js';
@@ -11,7 +11,7 @@ import { renderEndpoints } from './probe.js';
 export async function statusCommand(options: { json?: boolean; endpoints?: boolean }, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
   const { logger } = commandLogger(global, io, config);
-  const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
+  const store = await stateStore(config, io.clock, logger);
   const rows = await statusRows({ config, store, clock: io.clock, logger });
   if (options.endpoints) {
     // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).

@@ -7,7 +7,7 @@
 import { CertkeeperError } from '../../core/errors.js';
 import { selectCertificates } from '../../engine/renew.js';
 import { verifyCertificate, type VerifyReport } from '../../verify/deploy.js';
-import { FileStore } from '../../state/file-store.js';
+import { stateStore } from '../state.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable } from '../table.js';
 
@@ -21,7 +21,7 @@ export async function verifyCommand(options: { cert?: string[]; settle?: boolean
   }
   const targets = selected.filter((spec) => spec.verify?.length);
   const { logger, flush } = commandLogger(global, io, config);
-  const store = await FileStore.open({ dir: config.stateDir, clock: io.clock, logger });
+  const store = await stateStore(config, io.clock, logger);
   const rows: { cert: string; report?: VerifyReport; error?: string }[] = [];
   for (const spec of targets) {
     const current = await store.getCertificate(spec.name).catch(() => undefined);

@@ -76,6 +76,9 @@ export interface Storage {
   /** For logs and `status`: `file:/var/lib/certkeeper`, `postgres://db.internal/certkeeper (schema certkeeper)`. */
   readonly description: string;
 
+  /** Where a key is kept, for people: a file path, or the database and key. */
+  where(key: StorageKey): string;
+
   get(key: StorageKey): Promise<StoredValue | undefined>;
   /** Returns the new version. */
   put(key: StorageKey, value: Uint8Array, options?: PutOptions): Promise<string>;
@@ -97,6 +100,9 @@ export interface Storage {
    * must still re-read on its own schedule. Returns the unsubscribe function.
    */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void;
+
+  /** Removes what writers killed mid-write left behind, where a backend can have such debris (files). */
+  sweep?(): Promise<number>;
 
   /** Resolves when the backend answers (for /readyz and `status`); rejects with STATE_UNREACHABLE. */
   ping(signal?: AbortSignal): Promise<void>;

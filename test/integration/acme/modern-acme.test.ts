@@ -154,7 +154,7 @@ describe('issuers and rate limits', () => {
     }
     expect(proxy.orders.filter((o) => o.identifiers[0] === 'fallback.example.test').every((o) => o.answer === 'unavailable')).toBe(true);
     expect(proxy.orders.some((o) => o.identifiers[0] === 'fallback.example.test')).toBe(true);
-    const meta = JSON.parse(readFileSync(path.join(dir, 'state/certs/fallback/live/meta.json'), 'utf8')) as { directoryUrl: string };
+    const meta = JSON.parse(readFileSync(path.join(dir, 'state/store/certs/fallback/current'), 'utf8')) as { directoryUrl: string };
     expect(meta.directoryUrl).toBe(stack.pebble.directoryUrl);
   });
 

@@ -151,12 +151,12 @@ describe('certkeeper run', () => {
       expect(Date.now() - signalled).toBeLessThan(8_000);
       expect(await txtAt(stack.bind.address, '_acme-challenge.stuck.example.test')).toEqual([]);
       expect(existsSync(path.join(dir, 'out'))).toBe(false);
-      expect(existsSync(path.join(dir, 'state/certs/stuck/live'))).toBe(false);
+      expect(existsSync(path.join(dir, 'state/store/certs/stuck/current'))).toBe(false);
       // Abandoned at shutdown is not the certificate's failure: no backoff was recorded.
       const [last] = await history(config, 'stuck');
       expect(last).toMatchObject({ action: 'issue', result: 'failure', code: 'CANCELLED' });
-      expect(existsSync(path.join(dir, 'state/certs/stuck/record.json'))).toBe(false);
-      expect(existsSync(path.join(dir, 'state/lock'))).toBe(false);
+      expect(existsSync(path.join(dir, 'state/store/certs/stuck/record'))).toBe(false);
+      expect(existsSync(path.join(dir, 'state/store/locks/cert/stuck'))).toBe(false);
       expect(daemon.output()).toContain('aborting');
     } finally {
       await elsewhere.stop();

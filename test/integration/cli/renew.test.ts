@@ -123,7 +123,7 @@ describe('certkeeper renew against Pebble and BIND', () => {
     expect(parseCertificate(readFileSync(path.join(dir, 'out/one/cert.pem'), 'utf8')).serial).not.toBe(serialOne);
     const lines = orders(await history(config, undefined, env));
     expect(lines.map((l) => `${l.cert}:${l.action}`).sort()).toEqual(['one:issue', 'one:renew', 'two:issue', 'two:renew', 'two:renew']);
-    expect(readdirSync(path.join(dir, 'state/accounts'))).toHaveLength(1);
+    expect(readdirSync(path.join(dir, 'state/store/accounts'))).toHaveLength(1);
     // The previous version of the deployed files is kept beside the live folder for rollback.
     expect(readdirSync(path.join(dir, 'out/.one.versions'))).toHaveLength(2);
     // An unknown certificate name is a usage error.
@@ -144,7 +144,7 @@ describe('certkeeper renew against Pebble and BIND', () => {
     expect(report).toMatchObject({ dryRun: true, directoryUrl: stack.pebble.directoryUrl });
     expect(report.outcomes[0]).toMatchObject({ action: 'dry-run', result: 'success', serial: expect.stringMatching(/^[0-9A-F]+$/) });
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
-    expect(readdirSync(path.join(dir, 'state/certs'))).toEqual([]);
+    expect(existsSync(path.join(dir, 'state/store/certs'))).toBe(false);
     expect(await txtAt(stack.bind.address, '_acme-challenge.rehearse.example.test')).toEqual([]);
     const status = JSON.parse((await runCli(['--config', config, 'status', '--json'], { env })).stdout) as { state: string }[];
     expect(status[0]!.state).toBe('missing');
@@ -262,10 +262,10 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
     const [a, b] = await Promise.all([runCli(['--config', config, 'renew'], { env }), runCli(['--config', config, 'renew'], { env })]);
     expect([a.code, b.code]).toEqual([0, 0]);
     expect(orders(await history(config, undefined, env))).toHaveLength(1);
-    // One of them waited for the other's lock, then found nothing due.
-    expect(a.stderr + b.stderr).toContain('holds the state lock');
+    // One of them waited for the other's lock on the certificate, then found nothing due.
+    expect(a.stderr + b.stderr).toContain('another agent holds this certificate; waiting');
     expect(a.stderr + b.stderr).toContain('"msg":"0 succeeded, 0 failed, 1 not due"');
-    expect(existsSync(path.join(dir, 'state/lock'))).toBe(false);
+    expect(existsSync(path.join(dir, 'state/store/locks/cert/race'))).toBe(false);
   });
 
   it('never logs keys or secrets, even at trace level', async () => {
@@ -279,8 +279,8 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
     const output = result.stdout + result.stderr;
     expect(output.split('\n').length).toBeGreaterThan(10);
     const privateKey = readFileSync(path.join(dir, 'out/quiet/privkey.pem'), 'utf8');
-    const [accountDir] = readdirSync(path.join(dir, 'state/accounts'));
-    const account = JSON.parse(readFileSync(path.join(dir, 'state/accounts', accountDir!, 'account.json'), 'utf8')) as { keyPem: string };
+    const [accountFile] = readdirSync(path.join(dir, 'state/store/accounts'));
+    const account = JSON.parse(readFileSync(path.join(dir, 'state/store/accounts', accountFile!), 'utf8')) as { keyPem: string };
     const bodyLines = (pem: string): string[] => pem.split('\n').filter((line) => line.length > 20 && !line.startsWith('-----'));
     for (const secret of [stack.bind.tsig.secret, EAB.hmacKey, ...bodyLines(privateKey), ...bodyLines(account.keyPem)]) {
       expect(output).not.toContain(secret);

@@ -67,8 +67,8 @@ describe('certkeeper revoke', () => {
     // The CA has it revoked, with the reason given.
     expect(await certStatus(stack.pebble, oldSerial)).toMatchObject({ Status: 'Revoked', Reason: 1 });
     // The old key is out of the live path, kept aside under revoked/<serial>/.
-    expect(report.quarantinedTo).toBe(path.join(dir, 'state/certs/www/revoked', oldSerial));
-    expect(readFileSync(path.join(report.quarantinedTo, 'privkey.pem'), 'utf8')).toBe(oldKey);
+    expect(report.quarantinedTo).toBe(path.join(dir, 'state/store/certs/www/revoked', oldSerial));
+    expect((JSON.parse(readFileSync(report.quarantinedTo, 'utf8')) as { keyPem: string }).keyPem).toBe(oldKey);
     // A new certificate with a new key is stored and deployed.
     const newCert = readFileSync(path.join(out, 'cert.pem'), 'utf8');
     const newKey = readFileSync(path.join(out, 'privkey.pem'), 'utf8');
@@ -77,7 +77,7 @@ describe('certkeeper revoke', () => {
     expect(newKey).not.toBe(oldKey);
     expect(keyMatchesCertificate(newCert, newKey)).toBe(true);
     expect(report.reissue.outcomes[0]).toMatchObject({ serial: newSerial, deployed: ['files'] });
-    expect(readFileSync(path.join(dir, 'state/certs/www/live/cert.pem'), 'utf8')).toBe(newCert);
+    expect(readFileSync(path.join(dir, 'state/live/www/cert.pem'), 'utf8')).toBe(newCert);
 
     // History has both steps.
     const lines = await history(config, 'www');
@@ -90,10 +90,11 @@ describe('certkeeper revoke', () => {
     const dir = workDir(stack, 'ck-revoke-');
     const config = writeConfig(dir, stack, { certificates: `  - { name: api, domains: [revoke-api.example.test], dns: bind }` });
     expect((await runCli(['--config', config, 'renew'])).code).toBe(0);
-    const serial = parseCertificate(readFileSync(path.join(dir, 'state/certs/api/live/cert.pem'), 'utf8')).serial;
+    const serial = (JSON.parse((await runCli(['--config', config, 'status', '--json'])).stdout) as { serial: string }[])[0]!.serial;
     const result = await runCli(['--config', config, 'revoke', 'api', '--yes']);
     expect(result.code, result.stderr).toBe(0);
-    expect(existsSync(path.join(dir, 'state/certs/api/live'))).toBe(false);
+    expect(existsSync(path.join(dir, 'state/store/certs/api/current'))).toBe(false);
+    expect(existsSync(path.join(dir, 'state/live/api'))).toBe(false);
     expect(await certStatus(stack.pebble, serial)).toMatchObject({ Status: 'Revoked' });
     const status = JSON.parse((await runCli(['--config', config, 'status', '--json'])).stdout) as { state: string }[];
     expect(status[0]).toMatchObject({ state: 'missing' });
@@ -171,7 +172,7 @@ describe('certkeeper revoke --reissue progress', () => {
     const text = raw.replace(/\x1b\[\d*[AJ]/g, '');
     // The revocation steps, as plain lines (no log records on a terminal).
     expect(text).toContain(`revoking tty (serial ${oldSerial}, reason keyCompromise) at ${stack.pebble.directoryUrl}`);
-    expect(text).toContain(`revoked; certificate and key moved to ${path.join(dir, 'state/certs/tty/revoked', oldSerial)}`);
+    expect(text).toContain(`revoked; certificate and key moved to ${path.join(dir, 'state/store/certs/tty/revoked', oldSerial)}`);
     expect(text).toContain('reissuing tty with a fresh key');
     // Then the live rows of the reissue, redrawn in place, step by step, in order.
     expect(text).toMatch(progressRow('tty', 'ordering'));

@@ -91,12 +91,12 @@ describe('secrets in hook output and hook environments', () => {
     expectNoSecret('the trace log', result.stdout + result.stderr);
     expect(result.stderr).toContain('[REDACTED]');
 
-    const historyFile = readFileSync(path.join(dir, 'state/history.jsonl'), 'utf8');
+    const historyFile = readFileSync(path.join(dir, 'state/store/logs/history.jsonl'), 'utf8');
     expectNoSecret('history.jsonl', historyFile);
     const failures = historyFile
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { cert: string; action: string; result: string; error: string | null; sink?: string })
+      .map((line) => JSON.parse((JSON.parse(line) as { body: string }).body) as { cert: string; action: string; result: string; error: string | null; sink?: string })
       .filter((line) => line.result === 'failure');
     expect(failures.map((line) => `${line.cert}:${line.action}${line.sink ? `:${line.sink}` : ''}`).sort()).toEqual(['deployfail:deploy:reload', 'dnsfail:issue', 'listed:deploy:reload-aws']);
     for (const failure of failures) {
@@ -106,11 +106,11 @@ describe('secrets in hook output and hook environments', () => {
       expect(failure.error).not.toContain('HEAD-OF-OUTPUT');
       expect(failure.error!.length).toBeLessThan(2048 + 400);
     }
-    for (const name of readdirSync(path.join(dir, 'state/certs'))) {
-      const record = path.join(dir, 'state/certs', name, 'record.json');
-      if (existsSync(record)) expectNoSecret(`${name}/record.json`, readFileSync(record, 'utf8'));
+    for (const name of readdirSync(path.join(dir, 'state/store/certs'))) {
+      const record = path.join(dir, 'state/store/certs', name, 'record');
+      if (existsSync(record)) expectNoSecret(`${name}/record`, readFileSync(record, 'utf8'));
     }
-    expect(existsSync(path.join(dir, 'state/certs/dnsfail/record.json'))).toBe(true);
+    expect(existsSync(path.join(dir, 'state/store/certs/dnsfail/record'))).toBe(true);
 
     const status = await runCli(['--config', config, 'status', '--json'], { env });
     expect(status.stdout).toContain('[REDACTED]');

@@ -5,10 +5,10 @@
 // missing one or one holding another key type fails. The doctor changes nothing on either side.
 
 import { rmSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import { loadConfigFile } from '../../../src/config/load.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { startAcmStandin, type AcmStandin } from '../../helpers/aws/acm-standin.js';
 import { awsTestEnv, startRoute53Standin, TEST_ACCESS_KEY_ID, type Route53Standin, type StandinZone } from '../../helpers/aws/route53-standin.js';
@@ -206,17 +206,22 @@ describe('certkeeper doctor with Route53 and ACM', () => {
 
   it('fails an ACM ARN that does not exist or holds another key type; a recorded ARN that is gone only warns; an outage warns', async () => {
     const missingArn = `arn:aws:acm:${REGION}:123456789012:certificate/00000000-0000-4000-8000-000000000000`;
-    const { dir, config } = writeConfig({
+    const { config } = writeConfig({
       dns: route53('aws'),
       sinks: `  missing: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint}, certificateArn: ${missingArn} }
   rsa: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint}, certificateArn: ${rsaArn} }
   recorded: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint} }
   fresh: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint} }`,
-      certificates: `  - { name: www, domains: [www.example.test], dns: aws, sinks: [missing, rsa, recorded, fresh] }
-  - { name: bigrsa, domains: [big.example.test], dns: aws, keyType: rsa-2048, sinks: [rsa] }`,
+      certificates: `  - { name: www, domains: [www.example.test], dns: aws, sinks: [missing, rsa, recorded, fresh] }`,
+    });
+    // The same ARN for a certificate whose keyType is rsa-2048 (one certificate per ARN: two would be a config error).
+    const { config: rsaConfig } = writeConfig({
+      dns: route53('aws'),
+      sinks: `  rsa: { type: acm, region: ${REGION}, endpoint: ${acm.endpoint}, certificateArn: ${rsaArn} }`,
+      certificates: `  - { name: bigrsa, domains: [big.example.test], dns: aws, keyType: rsa-2048, sinks: [rsa] }`,
     });
     // The state of an earlier deploy through "recorded", whose certificate was deleted since.
-    const store = await FileStore.open({ dir: path.join(dir, 'state'), clock: systemClock });
+    const store = await openConfigStore(loadConfigFile(config, { env: awsTestEnv() }), systemClock);
     await store.putSinkState('www', 'recorded', { certificateArn: missingArn.replace(/0000$/, '0001'), region: REGION, keyAlgorithm: 'EC_prime256v1' });
 
     const { code, report } = await doctor(config);
@@ -233,11 +238,12 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     expect(sinks.find((l) => l.message.startsWith('recorded:'))).toMatchObject({ status: 'warn', message: expect.stringContaining('no longer exists') });
     expect(sinks.find((l) => l.message.startsWith('fresh:'))).toMatchObject({ status: 'pass', message: expect.stringContaining('nothing imported yet') });
     // The same RSA certificate is fine for a certificate whose keyType is rsa-2048.
-    expect(certLines(report, 'sink', 'bigrsa')[0]).toMatchObject({ status: 'pass', message: `rsa: ${rsaArn} exists (RSA_2048)` });
+    const rsaReport = (await doctor(rsaConfig)).report;
+    expect(certLines(rsaReport, 'sink', 'bigrsa')[0]).toMatchObject({ status: 'pass', message: `rsa: ${rsaArn} exists (RSA_2048)` });
 
     // ACM answering 503 through every SDK attempt: cannot tell now, so a warning, not a failure.
     acm.inject({ kind: 'error', operation: 'DescribeCertificate', type: 'ServiceUnavailableException', status: 503, message: 'Service unavailable' });
-    const outage = await doctor(config);
+    const outage = await doctor(rsaConfig);
     acm.clearFaults();
     expect(certLines(outage.report, 'sink', 'bigrsa')[0]).toMatchObject({ status: 'warn', message: expect.stringContaining(`rsa: cannot check ${rsaArn} now: ServiceUnavailableException`) });
   });

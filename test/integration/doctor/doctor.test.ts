@@ -83,7 +83,10 @@ describe('certkeeper doctor', () => {
 
     // A key replaced behind certkeeper's back: planning trusts the recorded details, the doctor does not.
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(path.join(dir, 'state/certs/delegated/live/privkey.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const stored = path.join(dir, 'state/store/certs/delegated');
+    const { version } = JSON.parse(readFileSync(path.join(stored, 'current'), 'utf8')) as { version: string };
+    const material = JSON.parse(readFileSync(path.join(stored, 'versions', version), 'utf8')) as Record<string, string>;
+    writeFileSync(path.join(stored, 'versions', version), JSON.stringify({ ...material, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) }));
     const damaged = await doctor(config, ['--cert', 'delegated']);
     expect(damaged.code).toBe(1);
     expect(lines(damaged.report, 'state.certificate', 'delegated')[0]).toMatchObject({

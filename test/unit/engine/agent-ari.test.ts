@@ -10,7 +10,8 @@ import { loadConfigFile, type Config } from '../../../src/config/load.js';
 import { Agent } from '../../../src/engine/agent.js';
 import type { EngineDeps, IssueRequest, Issuer, RenewalInfoAnswer } from '../../../src/engine/contracts.js';
 import { maxJitterMs } from '../../../src/plan/backoff.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
@@ -52,14 +53,14 @@ certificates:
     asked++;
     return { supported: true, certId: 'aki.serial', info: { ...window, explanationUrl: null, retryAfterSeconds: 6 * 3600 } };
   };
-  let store: FileStore | undefined;
+  let store: RepositoryStore | undefined;
   const agent = new Agent({
     clock,
     logger: silentLogger,
     host: 'test-host',
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
-      store ??= await FileStore.open({ dir: config.stateDir, clock });
+      store ??= await openConfigStore(config, clock);
       return { config, store, clock, logger: silentLogger, issuer: async () => issuer, renewalInfo, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => { throw new Error('no sinks'); }, onEvent };
     },
   });

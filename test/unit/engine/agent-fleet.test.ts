@@ -13,33 +13,45 @@ import { Agent, MAX_BATCH } from '../../../src/engine/agent.js';
 import type { EngineDeps, Issuer } from '../../../src/engine/contracts.js';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { Sink } from '../../../src/sinks/contract.js';
-import type { StateLock } from '../../../src/state/contract.js';
+import type { CertificateLock, CertificateLockOptions } from '../../../src/state/contract.js';
+import type { EngineEvent } from '../../../src/engine/events.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
 const COUNT = MAX_BATCH * 2 + 50;
 
-/** Counts certificates read with their keys while each lock (one engine run) is held, and outside any. */
+/**
+ * Counts certificates read with their keys inside each engine run, and outside any. A run starts
+ * with its planning events (renew announces every planned certificate before it works on any);
+ * its reads happen while a certificate's lock is held.
+ */
 class BatchCountingStore extends MemoryStore {
-  private held = false;
+  private held = 0;
+  private planning = false;
   readonly keysPerRun: number[] = [];
   keysOutsideRuns = 0;
 
-  override async lock(): Promise<StateLock> {
-    const lock = await super.lock();
-    this.held = true;
-    this.keysPerRun.push(0);
+  /** Fed the engine's events: a `cert_planned` after anything else begins the next run. */
+  observe(event: EngineEvent): void {
+    if (event.type === 'cert_planned' && !this.planning) this.keysPerRun.push(0);
+    this.planning = event.type === 'cert_planned';
+  }
+
+  override async lockCertificate(name: string, options: CertificateLockOptions): Promise<CertificateLock> {
+    const lock = await super.lockCertificate(name, options);
+    this.held++;
     return {
+      ...lock,
       release: async () => {
-        this.held = false;
+        this.held--;
         await lock.release();
       },
     };
   }
 
   override async getCertificate(name: string) {
-    if (this.held) this.keysPerRun[this.keysPerRun.length - 1]!++;
+    if (this.held > 0) this.keysPerRun[this.keysPerRun.length - 1]!++;
     else this.keysOutsideRuns++;
     return super.getCertificate(name);
   }
@@ -101,7 +113,10 @@ ${certs}
       issuer: async () => issuer,
       dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
       sink: () => sink,
-      onEvent,
+      onEvent: (event) => {
+        store.observe(event);
+        onEvent?.(event);
+      },
     }),
     onStatus: (rows) => {
       published.push(rows.length);

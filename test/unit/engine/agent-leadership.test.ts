@@ -10,7 +10,8 @@ import { loadConfigFile, type Config } from '../../../src/config/load.js';
 import { Agent } from '../../../src/engine/agent.js';
 import type { EngineDeps, IssueRequest, Issuer } from '../../../src/engine/contracts.js';
 import type { StatusRow } from '../../../src/engine/status.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
@@ -43,7 +44,7 @@ certificates:
       return { material: makeCertificate({ domains: request.domains, notBefore: clock.now(), days: 90 }) };
     },
   };
-  let store: FileStore | undefined;
+  let store: RepositoryStore | undefined;
   const agent = new Agent({
     clock,
     logger: silentLogger,
@@ -51,7 +52,7 @@ certificates:
     isLeader: () => leadership.leader,
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
-      store ??= await FileStore.open({ dir: config.stateDir, clock });
+      store ??= await openConfigStore(config, clock);
       return {
         config,
         store,

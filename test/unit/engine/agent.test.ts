@@ -10,7 +10,8 @@ import type { EngineDeps, IssueRequest, Issuer } from '../../../src/engine/contr
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { maxJitterMs } from '../../../src/plan/backoff.js';
 import type { Sink } from '../../../src/sinks/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
@@ -46,7 +47,7 @@ interface Harness {
   issuer: FakeIssuer;
   events: AgentEvent[];
   configFile: string;
-  store: () => FileStore;
+  store: () => RepositoryStore;
 }
 
 const agents: Agent[] = [];
@@ -61,7 +62,7 @@ function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp
   const clock = new TimerClock('2026-11-22T00:00:00Z');
   const issuer = new FakeIssuer(clock);
   const events: AgentEvent[] = [];
-  let store: FileStore | undefined;
+  let store: RepositoryStore | undefined;
   const sink: Sink = { name: 'reload', type: 'fake', deploy: async () => ({}) };
   const agent = new Agent({
     clock,
@@ -69,7 +70,7 @@ function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp
     host: 'test-host',
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
-      store ??= await FileStore.open({ dir: config.stateDir, clock });
+      store ??= await openConfigStore(config, clock);
       return { config, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => sink, onEvent };
     },
     onEvent: (event) => events.push(event),

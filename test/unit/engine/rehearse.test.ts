@@ -10,7 +10,8 @@ import { dryRunTarget, rehearsalBatch, Rehearser } from '../../../src/engine/reh
 import { statusRows } from '../../../src/engine/status.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { rehearsalOffsetMs } from '../../../src/plan/rehearsal.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
@@ -50,7 +51,7 @@ interface Harness {
   events: AgentEvent[];
   results: [string, string][];
   config: Config;
-  store: () => FileStore;
+  store: () => RepositoryStore;
 }
 
 const running: Rehearser[] = [];
@@ -77,13 +78,13 @@ ${certs}
   const staging = new FakeIssuer(clock, 'https://staging.ca.test/directory', true);
   const events: AgentEvent[] = [];
   const results: [string, string][] = [];
-  let store: FileStore | undefined;
+  let store: RepositoryStore | undefined;
   const rehearser = new Rehearser({
     clock,
     logger: silentLogger,
     config: () => config,
     wire: async (c): Promise<EngineDeps> => {
-      store ??= await FileStore.open({ dir: c.stateDir, clock });
+      store ??= await openConfigStore(c, clock);
       return {
         config: c,
         store,
@@ -137,7 +138,7 @@ describe('Rehearser', () => {
     const h = harness('  - { name: www, domains: [www.example.com], dns: corp }');
     // A current certificate, issued now: 90 days, renewal due at 2/3 of the lifetime (day 60).
     await h.rehearser.idle();
-    const store = await FileStore.open({ dir: h.config.stateDir, clock: h.clock });
+    const store = await openConfigStore(h.config, h.clock);
     await store.putCertificate('www', makeCertificate({ domains: ['www.example.com'], notBefore: h.clock.now(), notAfter: new Date(h.clock.now().getTime() + 90 * DAY) }), {
       directoryUrl: 'https://ca.test/directory',
       issuedAt: h.clock.now(),
@@ -220,7 +221,7 @@ certificates:
     const config = loadConfigFile(file, { env: {} });
     const clock = new TimerClock('2026-11-22T00:00:00Z');
     // The daemon was down for more than a period: all three are overdue at once when it starts.
-    const store = await FileStore.open({ dir: config.stateDir, clock });
+    const store = await openConfigStore(config, clock);
     for (const cert of ['a1', 'a2', 'b1']) {
       await store.appendHistory({ at: new Date(clock.now().getTime() - 8 * DAY).toISOString(), cert, action: 'dry-run', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null });
     }

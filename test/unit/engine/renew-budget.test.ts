@@ -12,7 +12,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { EngineDeps } from '../../../src/engine/contracts.js';
 import { renew } from '../../../src/engine/renew.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 
@@ -58,7 +58,7 @@ certificates:
     { env: {} },
   );
   const clock = new ManualClock('2026-11-22T00:00:00Z');
-  const store = await FileStore.open({ dir: config.stateDir, clock });
+  const store = await openConfigStore(config, clock);
   const cas = new Map(config.issuers.map((settings) => [settings.name, new ScriptedCa(settings.directoryUrl, clock)]));
   const chain = createIssuerChain({ issuers: config.issuers, issuerFor: async (s) => cas.get(s.name)!, store, clock, logger: silentLogger });
   const deps: EngineDeps = { config, store, clock, logger: silentLogger, issuer: async () => chain, dnsProvider: () => dns, sink: () => { throw new Error('no sinks'); } };

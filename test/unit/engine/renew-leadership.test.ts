@@ -12,7 +12,7 @@ import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { EngineDeps, IssueRequest, Issuer } from '../../../src/engine/contracts.js';
 import { renew } from '../../../src/engine/renew.js';
 import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 
@@ -31,7 +31,7 @@ certificates:
     { env: {} },
   );
   const clock = new ManualClock('2026-11-22T00:00:00Z');
-  const store = await FileStore.open({ dir: config.stateDir, clock });
+  const store = await openConfigStore(config, clock);
   const leadership = { leader: true, loseDuringOrder: false };
   const orders: IssueRequest[] = [];
   const deploys: DeployRequest[] = [];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ import type { EngineEvent } from '../../../src/engine/events.js';
 import { renew } from '../../../src/engine/renew.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 
@@ -62,7 +63,7 @@ interface Harness {
   reload: RecordingSink;
   clock: ManualClock;
   events: EngineEvent[];
-  store: FileStore;
+  store: RepositoryStore;
   config: Config;
 }
 
@@ -84,7 +85,7 @@ certificates:
     { env: {} },
   );
   const clock = new ManualClock('2026-11-22T00:00:00Z');
-  const store = await FileStore.open({ dir: config.stateDir, clock });
+  const store = await openConfigStore(config, clock);
   const issuer = new FakeIssuer(clock);
   const files = new RecordingSink('files', path.join(dir, 'out'));
   const reload = new RecordingSink('reload');
@@ -184,7 +185,7 @@ describe('renew pipeline', () => {
     expect(rows.map((r) => r.state)).toEqual(['failing', 'failing']);
     const [last] = await h.store.readHistory({ cert: 'www' });
     expect(last).toMatchObject({ action: 'issue', result: 'failure', error: 'the CA saw no TXT record', code: 'VALIDATION_FAILED' });
-    expect(readFileSync(path.join(h.config.stateDir, 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(readFileSync(path.join(h.config.stateDir, 'store', 'logs', 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
   it('passes a reused key when reuseKey is set and the key type is unchanged', async () => {
@@ -275,8 +276,7 @@ describe('renew pipeline', () => {
 
     // A pending deploy reads the whole certificate; a key that no longer matches is caught there
     // and the certificate is issued afresh instead of deploying a broken pair.
-    const live = path.join(h.config.stateDir, 'certs', 'api', 'live');
-    writeFileSync(path.join(live, 'privkey.pem'), makeCertificate({ domains: ['other.example'] }).keyPem);
+    await replaceStoredKey(h.store, 'api', makeCertificate({ domains: ['other.example'] }).keyPem);
     await h.store.putRecord('api', { ...(await h.store.getRecord('api')), deployed: {} });
     const repaired = await renew({ certs: ['api'] }, h.deps);
     expect(fullReads).toBe(1);
@@ -286,3 +286,12 @@ describe('renew pipeline', () => {
     expect(h.reload.deploys.at(-1)!.serial).toBe(fresh!.info.serial);
   });
 });
+
+/** Swaps the private key stored beside a certificate, as damage behind certkeeper's back would. */
+async function replaceStoredKey(store: RepositoryStore, name: string, keyPem: string): Promise<void> {
+  const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+  const current = JSON.parse(text((await store.storage.get(`certs/${name}/current`))!.value)) as { version: string };
+  const key = `certs/${name}/versions/${current.version}`;
+  const material = JSON.parse(text((await store.storage.get(key))!.value)) as Record<string, string>;
+  await store.storage.put(key, new TextEncoder().encode(JSON.stringify({ ...material, keyPem })));
+}

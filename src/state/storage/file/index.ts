@@ -10,10 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs, watch as watchFs, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { Clock } from '../../../core/clock.js';
+import { systemClock, type Clock } from '../../../core/clock.js';
+import { mapLimit } from '../../../core/concurrency.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
-import { acquireFileLock, describeHolder } from '../../file-lock.js';
+import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
 import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
 import { readLogNewestFirst } from './log-file.js';
 
@@ -23,6 +24,8 @@ const NOFOLLOW = constants.O_NOFOLLOW;
 /** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
 const CAS_LOCK = '.cas';
 const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
+/** Folders the sweep reads at once: a fleet of 10,000 certificates is some 30,000 folders. */
+const SWEEP_CONCURRENCY = 16;
 
 export interface FileStorageOptions {
   dir: string;
@@ -36,6 +39,8 @@ export class FileStorage implements Storage {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly watchers = new Set<FSWatcher>();
+  /** Compare-and-set steps of this process, one after another (see underCasLock). */
+  private casChain: Promise<void> = Promise.resolve();
 
   private constructor(root: string, options: FileStorageOptions) {
     this.root = root;
@@ -56,6 +61,10 @@ export class FileStorage implements Storage {
     } catch (error) {
       throw new CertkeeperError('STATE_IO', `cannot open the state directory ${wanted}: ${toCertkeeperError(error).message}`, { cause: error });
     }
+  }
+
+  where(key: StorageKey): string {
+    return this.fileOf(key);
   }
 
   async get(key: StorageKey): Promise<StoredValue | undefined> {
@@ -216,6 +225,34 @@ export class FileStorage implements Storage {
     };
   }
 
+  /**
+   * Removes temp files of writers that died mid-write (`.NAME.tmp-<pid>-<hex>` of a pid that no
+   * longer runs on this host) and locks of holders that died; a live writer's are left alone.
+   * Returns how many went.
+   */
+  async sweep(): Promise<number> {
+    let removed = 0;
+    const locks = path.join(this.root, 'locks');
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+      const folders: string[] = [];
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) folders.push(full);
+        else if (entry.isFile() && isTempFile(entry.name) && !pidAlive(Number(/\.tmp-(\d+)-/.exec(entry.name)?.[1]))) {
+          await fs.unlink(full).catch(() => undefined);
+          removed++;
+        } else if (entry.isFile() && dir.startsWith(locks) && !entry.name.startsWith('.') && (await removeDeadLock(full, Date.now()).catch(() => false))) {
+          removed++; // a killed agent's lock: nobody need wait for it
+        }
+      }
+      await mapLimit(folders, SWEEP_CONCURRENCY, walk);
+    };
+    await walk(this.root);
+    if (removed > 0) this.logger.info({ removed }, 'removed temp files left by an interrupted run');
+    return removed;
+  }
+
   async ping(): Promise<void> {
     await this.io('look at', this.root, async () => {
       await fs.access(this.root, constants.R_OK | constants.W_OK);
@@ -289,16 +326,29 @@ export class FileStorage implements Storage {
     return version;
   }
 
+  /**
+   * Runs a compare-and-set step alone: one at a time within this process (a promise chain), and
+   * between processes under a short lock file. Both are I/O mutexes, timed by the real clock even
+   * when the logic runs on an injected one: a test's frozen clock must not freeze a file write.
+   */
   private async underCasLock<T>(file: string, step: () => Promise<T>): Promise<T> {
-    const lockFile = path.join(this.root, 'locks', CAS_LOCK);
-    await this.io('create the lock folder for', lockFile, () => this.checkParents(lockFile, true));
-    const held = await acquireFileLock(lockFile, { clock: this.clock, logger: this.logger, timeoutMs: 30_000, pollMs: 5, staleMs: 10_000, refreshMs: 2_000 }).catch((error: unknown) => {
-      throw toCertkeeperError(error, 'STATE_IO');
-    });
+    const previous = this.casChain;
+    let done!: () => void;
+    this.casChain = new Promise<void>((resolve) => (done = resolve));
+    await previous;
     try {
-      return await step();
+      const lockFile = path.join(this.root, 'locks', CAS_LOCK);
+      await this.io('create the lock folder for', lockFile, () => this.checkParents(lockFile, true));
+      const held = await acquireFileLock(lockFile, { clock: systemClock, logger: this.logger, timeoutMs: 30_000, pollMs: 5, staleMs: 10_000, refreshMs: 2_000 }).catch((error: unknown) => {
+        throw toCertkeeperError(error, 'STATE_IO');
+      });
+      try {
+        return await step();
+      } finally {
+        await held.release();
+      }
     } finally {
-      await held.release();
+      done();
     }
   }
 
@@ -341,6 +391,16 @@ async function fsyncDir(dir: string): Promise<void> {
 /** Temp files of killed writers, for the sweep at start-up. */
 export function isTempFile(name: string): boolean {
   return TEMP_FILE.test(name);
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM'; // alive, another user's
+  }
 }
 
 function errnoOf(error: unknown): string | undefined {

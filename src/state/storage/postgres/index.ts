@@ -98,6 +98,10 @@ export class PostgresStorage implements Storage {
     return this.migrated;
   }
 
+  where(key: StorageKey): string {
+    return `${this.description}: ${key}`;
+  }
+
   async get(key: StorageKey): Promise<StoredValue | undefined> {
     assertStorageKey(key);
     const { rows } = await this.run(`read ${key}`, () =>

@@ -1,0 +1,12 @@
+// The state store the CLI opens for a config (state/open.ts), for engine tests that want the
+// production store rather than a fake one.
+
+import type { Clock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Config } from '../../src/config/load.js';
+import { openStateStore } from '../../src/state/open.js';
+import type { RepositoryStore } from '../../src/state/repository-store.js';
+
+export function openConfigStore(config: Pick<Config, 'state' | 'agentId'>, clock: Clock): Promise<RepositoryStore> {
+  return openStateStore({ state: config.state, agentId: config.agentId, clock, logger: silentLogger });
+}
