@@ -82,3 +82,10 @@ export const inheritEnvField = z
     error: 'must be true, false or a list of environment variable names',
   })
   .default(false);
+
+/**
+ * A sink's `scope:` among agents sharing one store: `local` sinks (files, exec by default) are
+ * deployed by every agent that lists them, on its own host; `shared` ones (ACM, a Kubernetes
+ * Secret) once, by whichever agent holds the certificate's lock.
+ */
+export const sinkScopeField = z.enum(['local', 'shared'], { error: 'must be "local" or "shared"' }).optional();

@@ -77,6 +77,8 @@ export class Agent {
   private readonly host: string;
   /** Batches that threw (not a certificate's failure: e.g. the state dir unwritable), in a row. */
   private brokenBatches = 0;
+  /** Stops the store watch (certificates renewed by other agents). */
+  private unwatch: (() => void) | undefined;
   private planning: Promise<void> | undefined;
 
   constructor(private readonly options: AgentOptions) {
@@ -188,6 +190,8 @@ export class Agent {
   /** Stops: no new work; the running batch may finish, then is aborted (its TXT records cleaned). */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.timers.clear();
     this.wake?.controller.abort();
     this.wake = undefined;
@@ -223,6 +227,17 @@ export class Agent {
   private async install(config: Config): Promise<void> {
     this.deps = await this.options.wire(config, (event) => this.onEngineEvent(event));
     this.config = config;
+    // A certificate another agent renewed in the shared store is deployed here (local sinks)
+    // as soon as the store tells, not at its next timer.
+    this.unwatch?.();
+    this.unwatch = this.deps.store.watchCertificates?.((name) => {
+      if (this.stopping) return;
+      if (name === undefined) {
+        void this.plan().catch((error: unknown) => this.options.logger.error({ err: describeError(error) }, 'planning after a store reconnect failed'));
+      } else if (this.config?.certificates.some((c) => c.name === name)) {
+        this.enqueue(name);
+      }
+    });
     try {
       this.options.onConfig?.(config);
     } catch (error) {

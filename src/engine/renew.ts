@@ -12,6 +12,8 @@ import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
+import { deploymentKeys } from '../sinks/scope.js';
+import { ledgeredProvider, removeLeftoverChallenges } from './challenge-ledger.js';
 import { renewalInfoFor, windowOf, type AriRecord } from './renewal-info.js';
 import { historyOrders, OrderLedger } from './order-budget.js';
 import type { LedgerOrder } from '../plan/budget.js';
@@ -116,10 +118,11 @@ interface RunState {
 async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, run: RunState): Promise<CertOutcome | typeof BUSY> {
   if (plan.action === 'skip') return runOne(plan, options, deps, ledger);
   const name = plan.spec.name;
+  const purpose = plan.action === 'dry-run' ? 'rehearsal' : 'order';
   let lock: CertificateLock;
   try {
     lock = await deps.store.lockCertificate(name, {
-      purpose: plan.action === 'dry-run' ? 'rehearsal' : 'order',
+      purpose,
       waitMs,
       ...(options.signal ? { signal: options.signal } : {}),
       // The first pass only looks (waitMs 0): the wait, and the word about it, come in the second.
@@ -142,6 +145,10 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
     return outcome;
   }
   try {
+    // What an earlier holder (killed mid-order) left in DNS goes first.
+    await removeLeftoverChallenges(name, purpose, deps, options.signal).catch((error: unknown) =>
+      deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot read the challenge ledger; leftover records, if any, stay for the next attempt'),
+    );
     const fresh = await planOne(plan.spec, startedAt, options, deps, ledger);
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
     return await runOne(fresh, { ...options, signal }, deps, ledger);
@@ -205,7 +212,7 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
     }
     return { ...base, ari, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
   }
-  const pending = stored ? pendingSinks(spec, stored.info.serial, record) : [];
+  const pending = stored ? pendingSinks(spec, stored.info.serial, record, deploymentKeys(deps.config.sinks, deps.config.agentId)) : [];
   if (pending.length > 0) {
     return { ...base, action: 'deploy', reason: 'deploy-pending', message: `not due; deploying to ${pending.join(', ')}` };
   }
@@ -267,7 +274,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
         ...(plan.spec.profile ? { profile: plan.spec.profile } : {}),
         ...(plan.spec.lifetimeMs !== undefined ? { lifetimeMs: plan.spec.lifetimeMs } : {}),
         ...budgets,
-        dns: deps.dnsProvider(plan.spec.dns),
+        dns: ledgeredProvider(deps.dnsProvider(plan.spec.dns), name, plan.action === 'dry-run' ? 'rehearsal' : 'order', deps),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (event) => deps.onEvent?.({ type: 'cert_step', cert: name, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }),
       });
@@ -333,9 +340,11 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
     return full;
   };
   let failure: { message: string; code: string; sink: string; stopsLater: boolean } | undefined;
+  // A local sink's deploy is this agent's (`web@host-a`), a shared one's everybody's (`acm`).
+  const keyOf = deploymentKeys(deps.config.sinks, deps.config.agentId);
   for (const sinkName of plan.spec.sinks) {
     const sink = deps.sink(sinkName);
-    if (record.deployed[sinkName] === serial) {
+    if (record.deployed[keyOf(sinkName)] === serial) {
       paths = sink.locate?.(name) ?? paths; // later hooks still see this sink's files
       continue;
     }
@@ -355,7 +364,7 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
       );
       if (result.paths) paths = result.paths;
       deployed.push(sinkName);
-      record = { ...record, deployed: { ...record.deployed, [sinkName]: serial } };
+      record = { ...record, deployed: { ...record.deployed, [keyOf(sinkName)]: serial } };
       await deps.store.putRecord(name, record);
       await appendHistory(deps, { cert: name, action: 'deploy', result: 'success', serial, notAfter, durationMs: elapsed(sinkStarted), error: null, sink: sinkName });
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deployed', detail: sinkName });

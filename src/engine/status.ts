@@ -4,6 +4,7 @@
 import type { CertState, CertificateSpec } from '../core/types.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { StateStore } from '../state/contract.js';
+import { deploymentKeys } from '../sinks/scope.js';
 import type { EngineDeps } from './contracts.js';
 import { mapLimit } from '../core/concurrency.js';
 import { lastRehearsals, type LastRehearsal } from './rehearse.js';
@@ -97,7 +98,7 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
     renewRule: decision.rule,
     ...issuance.extras,
     state: certState(info, decision, record, now),
-    pendingSinks: info ? pendingSinks(spec, info.serial, record) : [...spec.sinks],
+    pendingSinks: info ? pendingSinks(spec, info.serial, record, deploymentKeys(config.sinks, config.agentId)) : [...spec.sinks],
     lastResult: record.lastResult,
     consecutiveFailures: record.consecutiveFailures,
     nextAttemptAt: record.nextAttemptAt,

@@ -136,8 +136,9 @@ export function describePolicy(policy: RenewBefore, stored?: CertificateInfo): s
 }
 
 /** Sinks of `spec` that have not received the certificate with `serial`, in listed order. */
-export function pendingSinks(spec: CertificateSpec, serial: string, record: CertRecord): string[] {
-  return spec.sinks.filter((sink) => record.deployed[sink] !== serial);
+/** The certificate's sinks that do not have `serial` yet; `keyOf` names a sink's entry in `deployed` (sinks/scope.ts). */
+export function pendingSinks(spec: CertificateSpec, serial: string, record: CertRecord, keyOf: (sink: string) => string = (sink) => sink): string[] {
+  return spec.sinks.filter((sink) => record.deployed[keyOf(sink)] !== serial);
 }
 
 /** The state shown by `status`: the most urgent fact wins. */

@@ -67,6 +67,12 @@ export interface StateStore {
    * renewed it meanwhile.
    */
   lockCertificate(name: string, options: CertificateLockOptions): Promise<CertificateLock>;
+  /**
+   * Calls `listener` with a certificate's name soon after any agent stores a new one for it, or
+   * with undefined when changes may have been missed (a reconnect): then everything is re-read.
+   * Best effort, as the backend allows (PostgreSQL LISTEN/NOTIFY, a file watch). Absent: no watch.
+   */
+  watchCertificates?(listener: (name: string | undefined) => void): () => void;
 
   /** The current certificate with its key, checked (the key belongs to it, its recorded details agree); STATE_CORRUPT when not. */
   getCertificate(name: string): Promise<StoredCertificate | undefined>;

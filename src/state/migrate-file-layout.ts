@@ -41,7 +41,7 @@ async function hasOldLayout(dir: string): Promise<boolean> {
  * Copies a 0.1 state directory into `store` once. Runs under the 0.1 state lock (`<dir>/lock`), so
  * an old certkeeper still running there finishes first, and two new ones do not copy at once.
  */
-export async function migrateFileLayout(dir: string, store: RepositoryStore, options: { clock: Clock; logger: Logger }): Promise<MigrationReport> {
+export async function migrateFileLayout(dir: string, store: RepositoryStore, options: { clock: Clock; logger: Logger; agentId: string }): Promise<MigrationReport> {
   const report: MigrationReport = { migrated: false, certificates: 0, records: 0, accounts: 0, historyEntries: 0, skipped: [] };
   const formatted = async (): Promise<boolean> => {
     const stored = await store.storage.get(FORMAT_KEY);
@@ -72,7 +72,12 @@ export async function migrateFileLayout(dir: string, store: RepositoryStore, opt
     }
     for (const name of await folderNames(path.join(dir, 'certs'))) {
       try {
-        await store.records.put(name, await old.getRecord(name));
+        const record = await old.getRecord(name);
+        // 0.1 recorded deploys by sink name alone; a local sink's are now per agent (sinks/scope.ts).
+        // This agent made them, so each is recorded both ways: shared sinks read the one, local the other.
+        const deployed = { ...record.deployed };
+        for (const [sink, serial] of Object.entries(record.deployed)) deployed[`${sink}@${options.agentId}`] = serial;
+        await store.records.put(name, { ...record, deployed });
         report.records++;
         for (const file of await fileNames(path.join(dir, 'certs', name, 'sinks'))) {
           const sink = file.replace(/\.json$/, '');

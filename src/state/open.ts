@@ -44,7 +44,7 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
   if (state.type === 'file') {
     const storage = await FileStorage.open({ dir: fileStorageRoot(state.dir), clock, logger });
     const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl });
-    if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger });
+    if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger, agentId: options.agentId });
     return store;
   }
   // PostgreSQL is loaded only when configured: a file-store agent never loads pg.

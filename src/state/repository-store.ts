@@ -78,6 +78,14 @@ export class RepositoryStore implements StateStore {
     return { tookOver: held.tookOver, lost: held.lost, release: () => held.release() };
   }
 
+  watchCertificates(listener: (name: string | undefined) => void): () => void {
+    return this.storage.watch('certs/', (key) => {
+      if (key === 'certs/') return listener(undefined); // the backend may have missed changes
+      const name = /^certs\/([^/]+)\/current$/.exec(key)?.[1];
+      if (name !== undefined) listener(name);
+    });
+  }
+
   async getCertificate(name: string): Promise<StoredCertificate | undefined> {
     const found = await this.certificates.get(name);
     return found && this.withPaths(found);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sinkScopeField } from '../../core/fields.js';
 
 /** arn:aws:acm:<region>:<account>:certificate/<id> (also the aws-cn and aws-us-gov partitions). */
 export const ACM_CERTIFICATE_ARN = /^arn:aws(?:-[a-z]+)*:acm:([a-z0-9-]+):(\d{12}):certificate\/[A-Za-z0-9-]+$/;
@@ -24,6 +25,8 @@ const tagKey = z
 export const acmSinkSchema = z
   .object({
     type: z.literal('acm'),
+    /** Among agents sharing a store: `local` deploys on every agent, `shared` once (see sinks/scope.ts). */
+    scope: sinkScopeField,
     /** The ACM region, e.g. eu-west-1 (CloudFront reads certificates from us-east-1 only). */
     region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1'),
     /** Re-import into this existing certificate instead of importing a new one. */

@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { argvCommand, durationMs, inheritEnvField } from '../../core/fields.js';
+import { argvCommand, durationMs, inheritEnvField, sinkScopeField } from '../../core/fields.js';
 
 export const execSinkSchema = z
   .object({
     type: z.literal('exec'),
+    /** Among agents sharing a store: `local` deploys on every agent, `shared` once (see sinks/scope.ts). */
+    scope: sinkScopeField,
     /** argv of the command, e.g. ["systemctl", "reload", "nginx"]; data arrives in CERTKEEPER_* env. */
     command: argvCommand,
     timeout: durationMs.default(60_000),

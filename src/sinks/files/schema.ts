@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { fileMode } from '../../core/fields.js';
+import { fileMode, sinkScopeField } from '../../core/fields.js';
 
 export const filesSinkSchema = z
   .object({
     type: z.literal('files'),
+    /** Among agents sharing a store: `local` deploys on every agent, `shared` once (see sinks/scope.ts). */
+    scope: sinkScopeField,
     /** Target folder; `{cert}` is replaced by the certificate name. Becomes a symlink to a version folder. */
     dir: z.string().min(1),
     /** Mode of cert.pem, chain.pem, fullchain.pem (default 0644). */

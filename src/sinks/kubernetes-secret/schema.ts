@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sinkScopeField } from '../../core/fields.js';
 
 /** certkeeper's own label: a Secret without it is foreign and is only written with `adopt: true`. */
 export const LABEL_NAME = 'certkeeper.io/name';
@@ -24,6 +25,8 @@ const userKey = z
 export const kubernetesSecretSinkSchema = z
   .object({
     type: z.literal('kubernetes-secret'),
+    /** Among agents sharing a store: `local` deploys on every agent, `shared` once (see sinks/scope.ts). */
+    scope: sinkScopeField,
     /** The Secret's name; `{cert}` becomes the certificate name (default "{cert}-tls"). */
     secretName: z
       .string()

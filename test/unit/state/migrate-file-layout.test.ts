@@ -60,7 +60,8 @@ describe('a 0.1 state directory', () => {
     expect(www!.material.certPem).toBe(liveWww);
 
     const wwwRecord = await store.getRecord('www');
-    expect(wwwRecord.deployed).toEqual({ web: www!.info.serial });
+    // Recorded by sink name (a shared sink reads it) and for this agent (a local sink reads that).
+    expect(wwwRecord.deployed).toEqual({ web: www!.info.serial, 'web@test': www!.info.serial });
     const apiRecord = await store.getRecord('api');
     expect(apiRecord).toMatchObject({ consecutiveFailures: 2, nextAttemptAt: '2026-11-20T01:00:00.000Z', configFingerprint: 'f1' });
     expect(await store.getSinkState('api', 'acm')).toEqual({ arn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc' });

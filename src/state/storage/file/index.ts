@@ -21,6 +21,9 @@ import { readLogNewestFirst } from './log-file.js';
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const NOFOLLOW = constants.O_NOFOLLOW;
+/** The change journal watchers follow (see watch), and the size past which it starts over. */
+const CHANGES = '.changes';
+const CHANGES_MAX_BYTES = 1024 * 1024;
 /** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
 const CAS_LOCK = '.cas';
 const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
@@ -91,13 +94,17 @@ export class FileStorage implements Storage {
 
   async put(key: StorageKey, value: Uint8Array, options: PutOptions = {}): Promise<string> {
     const file = this.fileOf(key);
-    if (options.ifVersion === undefined) return this.io('write', file, () => this.write(file, value));
-    return this.underCasLock(file, async () => {
-      const current = await this.get(key);
-      const expected = options.ifVersion;
-      if ((current?.version ?? null) !== expected) throw conflict(key, expected === null ? 'it exists already' : 'it changed since it was read');
-      return this.io('write', file, () => this.write(file, value));
-    });
+    const version =
+      options.ifVersion === undefined
+        ? await this.io('write', file, () => this.write(file, value))
+        : await this.underCasLock(file, async () => {
+            const current = await this.get(key);
+            const expected = options.ifVersion;
+            if ((current?.version ?? null) !== expected) throw conflict(key, expected === null ? 'it exists already' : 'it changed since it was read');
+            return this.io('write', file, () => this.write(file, value));
+          });
+    await this.noteChange(key);
+    return version;
   }
 
   async delete(key: StorageKey, options: { ifVersion?: string } = {}): Promise<boolean> {
@@ -109,6 +116,7 @@ export class FileStorage implements Storage {
         if (!stat) return false;
         if (!stat.isFile()) throw unsafe(file, 'is not a regular file; left alone');
         await fs.unlink(file);
+        await this.noteChange(key);
         return true;
       });
     if (options.ifVersion === undefined) return remove();
@@ -202,27 +210,87 @@ export class FileStorage implements Storage {
     };
   }
 
+  /**
+   * Every put and delete appends its key to `.changes` in the root; a watcher follows that file
+   * through a watch on the root folder alone (one inotify watch, however many certificates: a
+   * recursive watch of 10,000 certificates' folders cost 70 MB and most of a second). The journal
+   * is only a hint: when it is cut back (past CHANGES_MAX_BYTES) or cannot be read, watchers are
+   * told to re-read everything under their prefix.
+   */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void {
-    // Best effort (the contract says so): inotify through fs.watch where the platform has a
-    // recursive watch; the repositories poll anyway.
+    const journal = path.join(this.root, CHANGES);
+    let offset: number | undefined;
+    let reading = false;
+    let again = false;
+    const read = async (): Promise<void> => {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          const handle = await fs.open(journal, constants.O_RDONLY | NOFOLLOW).catch(() => undefined);
+          if (!handle) continue;
+          try {
+            const { size } = await handle.stat();
+            if (offset === undefined) offset = size; // changes from now on
+            if (size < offset) {
+              offset = 0;
+              listener(prefix); // cut back: something may have been missed
+            }
+            if (size === offset) continue;
+            const buffer = Buffer.alloc(size - offset);
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+            const text = buffer.toString('utf8', 0, bytesRead);
+            const complete = text.lastIndexOf('\n') + 1; // a line being appended is read next time
+            offset += Buffer.byteLength(text.slice(0, complete));
+            for (const key of new Set(text.slice(0, complete).split('\n'))) if (key && key.startsWith(prefix)) listener(key);
+          } finally {
+            await handle.close();
+          }
+        } while (again);
+      } catch (error) {
+        this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot read the change journal; watchers re-read');
+        listener(prefix);
+      } finally {
+        reading = false;
+      }
+    };
     let watcher: FSWatcher | undefined;
     try {
-      watcher = watchFs(this.root, { recursive: true, persistent: false }, (_event, filename) => {
-        if (typeof filename !== 'string') return;
-        const key = filename.split(path.sep).join('/');
-        if (!key.startsWith(prefix) || key.split('/').some((segment) => segment.startsWith('.'))) return;
-        listener(key);
+      watcher = watchFs(this.root, { persistent: false }, (_event, filename) => {
+        if (filename === CHANGES) void read();
       });
       watcher.on('error', () => watcher?.close());
       this.watchers.add(watcher);
+      void read(); // the starting offset
     } catch (error) {
-      this.logger.debug({ err: toCertkeeperError(error).message }, 'no file watch on the state directory; relying on polling');
+      this.logger.debug({ err: toCertkeeperError(error).message }, 'no file watch on the state directory');
     }
     return () => {
       if (!watcher) return;
       watcher.close();
       this.watchers.delete(watcher);
     };
+  }
+
+  /** Appends `key` to the change journal (see watch); cut back to nothing once it grows past its bound. */
+  private async noteChange(key: StorageKey): Promise<void> {
+    const journal = path.join(this.root, CHANGES);
+    try {
+      const handle = await fs.open(journal, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, FILE_MODE);
+      try {
+        await handle.write(`${key}\n`);
+        if ((await handle.stat()).size > CHANGES_MAX_BYTES) await handle.truncate(0);
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      // Only a hint for watchers: a write that happened stays written.
+      this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot note a change in the journal');
+    }
   }
 
   /**
