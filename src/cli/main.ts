@@ -101,6 +101,18 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('notify')
+    .description('notification targets (notify:)')
+    .command('test')
+    .description('send a clearly marked test alert to every notify target (or the named one) and report delivery per target')
+    .argument('[target]', 'only this target')
+    .option('--json', 'print JSON')
+    .action(async (target: string | undefined, options: { json?: boolean }) => {
+      const { notifyTestCommand } = await import('./commands/notify.js');
+      setExit(await notifyTestCommand(target, options, global(), io));
+    });
+
+  program
     .command('history')
     .description('recorded outcomes, newest first')
     .argument('[name]', 'only this certificate')

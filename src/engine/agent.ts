@@ -9,8 +9,8 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
-import type { AgentEvent, Severity } from '../observe/events.js';
-import { expiringDecision, failureSeverity } from '../plan/alerts.js';
+import type { AgentEvent } from '../observe/events.js';
+import { expiringDecision, failureSeverity, type FailureSeverity } from '../plan/alerts.js';
 import { backoffDelayMs, isEmergency, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, EngineEvent } from './events.js';
@@ -171,7 +171,8 @@ export class Agent {
       const expiring = expiringDecision({ ...validity(row), now, alertBefore: this.config?.daemon.alertBefore });
       if (expiring.expiring) {
         this.emit({
-          type: 'expiring',
+          // Past notAfter it says so: `expired` is its own escalation, never a repeat of `expiring`.
+          type: expiring.reason === 'expired' ? 'expired' : 'expiring',
           at: now.toISOString(),
           cert: row.name,
           domains: row.domains,
@@ -407,8 +408,16 @@ export class Agent {
     }
   }
 
-  private severityOf(row: StatusRow, now: Date): Severity {
-    return failureSeverity({ ...validity(row), now, consecutiveFailures: row.consecutiveFailures, alertBefore: this.config?.daemon.alertBefore }).severity;
+  private severityOf(row: StatusRow, now: Date): FailureSeverity {
+    return failureSeverity({ ...validity(row), now, consecutiveFailures: row.consecutiveFailures, alertBefore: this.config?.daemon.alertBefore });
+  }
+
+  /** What a renewal failure can share with others (notifiers group by it): its DNS provider and CA. */
+  private causeFields(cert: string): { provider?: string; issuer?: string } {
+    const spec = this.config?.certificates.find((c) => c.name === cert);
+    if (!spec) return {};
+    const issuers = spec.issuers ?? this.config?.issuers.map((issuer) => issuer.name) ?? [];
+    return { provider: spec.dns, ...(issuers.length > 0 ? { issuer: issuers.join(',') } : {}) };
   }
 
   private emit(event: AgentEvent): void {
@@ -459,7 +468,8 @@ export class Agent {
       }
       return;
     }
-    const severity = after ? this.severityOf(after, now) : 'warning';
+    const verdict = after ? this.severityOf(after, now) : undefined;
+    const severity = verdict?.severity ?? 'warning';
     const failures = after?.consecutiveFailures ?? 1;
     if (outcome.failedSink) {
       this.emit({
@@ -473,11 +483,16 @@ export class Agent {
         consecutiveFailures: failures,
       });
     } else {
+      const expired = verdict?.reason === 'expired';
       this.emit({
         ...base,
-        type: 'failed',
+        // Failing past notAfter: the news is that it expired (one alert, not failed + expiring).
+        type: expired ? 'expired' : 'failed',
         severity,
-        message: `${outcome.cert}: ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`,
+        message: expired
+          ? `${outcome.cert} expired at ${after?.notAfter ?? outcome.notAfter ?? '?'} and its ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`
+          : `${outcome.cert}: ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`,
+        ...this.causeFields(outcome.cert),
         error: outcome.error ?? '',
         ...(outcome.code ? { code: outcome.code } : {}),
         consecutiveFailures: failures,

@@ -1,7 +1,11 @@
 // The agent's one event stream (certmagic's habit): the daemon turns what the engine reports
 // into these events, and logs, metrics and notifiers all read them.
+//
+// `expiring`: the certificate is inside its alert window and not renewed. `expired`: it is past
+// notAfter and not renewed (from a plan, or from a renewal that failed after notAfter, then with
+// the error): an escalation of its own, never a repeat of `expiring`.
 
-export const AGENT_EVENT_TYPES = ['obtaining', 'obtained', 'failed', 'deployed', 'deploy_failed', 'expiring', 'recovered', 'verified', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'] as const;
+export const AGENT_EVENT_TYPES = ['obtaining', 'obtained', 'failed', 'deployed', 'deploy_failed', 'expiring', 'expired', 'recovered', 'verified', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'] as const;
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
@@ -23,6 +27,13 @@ export interface AgentEvent {
   /** For failures: the error text and its code. */
   error?: string;
   code?: string;
+  /**
+   * For renewal failures: the certificate's DNS provider (config name) and its CA (issuer names,
+   * comma-separated when it has a fallback list). With `code` and `sink` they say what failures
+   * share a cause, so notifiers send one alert per outage (notify/alert.ts).
+   */
+  provider?: string;
+  issuer?: string;
   consecutiveFailures?: number;
   /** Days until the current certificate expires (null when there is none). */
   daysLeft?: number | null;

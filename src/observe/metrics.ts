@@ -23,7 +23,21 @@ export function acmeRequestResult(status: number | undefined): AcmeRequestResult
   return 'success';
 }
 
-export type NotificationResult = 'sent' | 'failed' | 'suppressed' | 'dropped';
+/**
+ * One notification outcome per target: `delivered` (the receiver took it: 2xx, exit 0),
+ * `retrying` (an attempt failed, another is scheduled), `failed` (given up: the alert stays open
+ * and re-sendable), `dropped` (abandoned: target removed, shutdown without a saved outbox, a bug),
+ * `suppressed` (a repeat of a delivered alert), `coalesced` (an event merged into a waiting alert
+ * because the target's queue was full).
+ */
+export const NOTIFICATION_RESULTS = ['delivered', 'retrying', 'failed', 'dropped', 'suppressed', 'coalesced'] as const;
+export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
+
+/**
+ * prom-client samples event-loop delay with a timer at this resolution (its default, 10 ms, wakes an
+ * idle agent ~100 times a second); once a second still sees a blocked loop.
+ */
+export const EVENT_LOOP_MONITORING_PRECISION_MS = 1_000;
 
 /** An ARI (renewalInfo) lookup: a window, no ARI at that CA, the CA's 429, skipped while the CA rate-limits us, or a failure. */
 export const RENEWAL_INFO_RESULTS = ['window', 'unsupported', 'rate_limited', 'deferred', 'error'] as const;
@@ -62,7 +76,7 @@ export class AgentMetrics {
 
   constructor(options: AgentMetricsOptions = {}) {
     this.registry = new Registry();
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS });
     const registers = [this.registry];
     this.expiration = new Gauge({
       name: 'certkeeper_certificate_expiration_timestamp_seconds',
@@ -138,7 +152,7 @@ export class AgentMetrics {
     });
     this.events = new Counter({
       name: 'certkeeper_events_total',
-      help: 'Agent events (obtaining, obtained, failed, deployed, deploy_failed, expiring, recovered) by severity.',
+      help: 'Agent events (obtaining, obtained, failed, deployed, deploy_failed, expiring, expired, recovered, …) by severity.',
       labelNames: ['type', 'severity'],
       registers,
     });
@@ -150,7 +164,7 @@ export class AgentMetrics {
     });
     this.notifications = new Counter({
       name: 'certkeeper_notifications_total',
-      help: 'Notification deliveries per target: sent, failed (after retries), suppressed (repeat), dropped (queue full or shutdown).',
+      help: 'Notification outcomes per target: delivered (2xx or exit 0), retrying (an attempt failed, another is scheduled), failed (given up; the alert stays open), dropped (abandoned), suppressed (repeat of a delivered alert), coalesced (merged into a waiting alert: queue full).',
       labelNames: ['target', 'result'],
       registers,
     });
@@ -217,6 +231,10 @@ export class AgentMetrics {
       case 'failed':
         this.renewals.inc({ name, result: 'failure' });
         break;
+      case 'expired':
+        // A renewal that failed after notAfter says `expired`, with its error; a plan's has none.
+        if (event.error !== undefined) this.renewals.inc({ name, result: 'failure' });
+        break;
       case 'deployed':
       case 'deploy_failed': {
         const sink = event.sink ?? 'unknown';
@@ -257,6 +275,11 @@ export class AgentMetrics {
   /** For the notification dispatcher (its `onResult` option). */
   notification(target: string, result: NotificationResult): void {
     this.notifications.inc({ target, result });
+  }
+
+  /** The configured targets' counters start at 0, so rate() and increase() see the first outcome. */
+  notificationTargets(targets: readonly string[]): void {
+    for (const target of targets) for (const result of NOTIFICATION_RESULTS) this.notifications.inc({ target, result }, 0);
   }
 
   /** The daemon planned every certificate at `at`. */

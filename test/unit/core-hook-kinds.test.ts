@@ -9,6 +9,7 @@ import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createExecDnsProvider } from '../../src/dns/providers/exec/index.js';
 import { execDnsSchema } from '../../src/dns/providers/exec/schema.js';
+import { singleAlert } from '../../src/observe/notify/alert.js';
 import { createExecNotifier } from '../../src/observe/notify/exec/index.js';
 import { execNotifySchema } from '../../src/observe/notify/exec/schema.js';
 import { memorySinkState } from '../../src/sinks/contract.js';
@@ -64,7 +65,7 @@ const kinds: Record<string, Kind> = {
     const { file, command } = dumper();
     const config = execNotifySchema.parse({ type: 'exec', command, env: { EXTRA: 'yes' }, ...(inheritEnv === undefined ? {} : { inheritEnv }) });
     await createExecNotifier(config, { name: 'pager', logger: silentLogger }).send(
-      { type: 'failed', at: '2026-03-01T00:00:00.000Z', cert: 'www', domains: ['www.example.test'], severity: 'warning', message: 'renewal of www failed' },
+      singleAlert({ type: 'failed', at: '2026-03-01T00:00:00.000Z', cert: 'www', domains: ['www.example.test'], severity: 'warning', message: 'renewal of www failed' }),
       new AbortController().signal,
     );
     return seen(file);

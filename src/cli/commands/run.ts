@@ -3,7 +3,6 @@
 // SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout.
 
 import { randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import schedule from 'node-schedule';
 import { atomicWriteFile } from '../../core/fs-atomic.js';
@@ -17,12 +16,11 @@ import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
 import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
+import { notifyStateIn, type NotifyStateStore } from '../../observe/notify/snapshot.js';
 import { readiness } from '../../observe/readiness.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';
-
-const NOTIFY_STATE_FILE = 'notify-state.json';
 
 /** Twice a day at a random minute (and hour offset), as ACME CAs ask of their clients. */
 export function defaultSchedule(random: (max: number) => number = randomInt): string {
@@ -48,32 +46,32 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   let config: Config = first;
   let stateDirWritable: boolean | string = false;
 
-  const loadNotifyState = async (dir: string): Promise<DispatcherSnapshot | undefined> => {
+  // The dispatcher's outbox and alert memory (notify/snapshot.ts): saved on every change and at
+  // shutdown, so queued alerts survive a restart; a reload hands them to the next dispatcher.
+  let notifyState: NotifyStateStore = notifyStateIn(first.stateDir, () => io.clock.now());
+  const loadNotifyState = async (): Promise<DispatcherSnapshot | undefined> => {
     try {
-      return JSON.parse(await readFile(path.join(dir, NOTIFY_STATE_FILE), 'utf8')) as DispatcherSnapshot;
-    } catch {
-      return undefined;
-    }
-  };
-  const saveNotifyState = async (): Promise<void> => {
-    if (!dispatcher) return;
-    try {
-      await atomicWriteFile(path.join(config.stateDir, NOTIFY_STATE_FILE), JSON.stringify(dispatcher.snapshot()), { mode: 0o600 });
+      return await notifyState.load();
     } catch (error) {
-      logger.warn({ err: describeError(error) }, 'could not save notification state');
+      logger.warn({ err: describeError(error) }, 'notification state unreadable: starting without it');
+      return undefined;
     }
   };
   const rebuildNotifiers = async (next: Config): Promise<void> => {
     const previous = dispatcher;
-    const state = previous?.snapshot() ?? (await loadNotifyState(next.stateDir));
+    // Synchronous hand-over: no event falls between the two dispatchers.
+    const state = previous ? previous.detach() : await loadNotifyState();
+    if (next.stateDir !== first.stateDir) notifyState = notifyStateIn(next.stateDir, () => io.clock.now());
+    const targets = buildNotifyTargets(next.daemon.notify, { logger });
+    metrics.notificationTargets(targets.map((target) => target.name));
     dispatcher = new Dispatcher({
-      targets: buildNotifyTargets(next.daemon.notify, { logger }),
+      targets,
       clock: io.clock,
       logger: logger.child({ component: 'notify' }),
       onResult: (target, result) => metrics.notification(target, result),
+      store: notifyState,
       ...(state ? { state } : {}),
     });
-    if (previous) void previous.close(5_000);
   };
   await rebuildNotifiers(first);
 
@@ -177,7 +175,6 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     rehearser.poke();
     if (!result.ok) metrics.configLoaded(false, io.clock.now());
     else metrics.planCompleted(io.clock.now());
-    await saveNotifyState();
     return result;
   };
 
@@ -214,8 +211,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       await Promise.all([agent.stop(config.daemon.shutdownTimeoutMs), rehearser.stop()]);
       await served?.stop();
       await elector?.stop(); // releases the lease: a follower takes over at once
-      await saveNotifyState();
-      await dispatcher?.close(5_000);
+      await dispatcher?.close(5_000); // saves the outbox for the next start
       await http?.close();
       if (options.handleSignals) {
         process.off('SIGTERM', onStop);

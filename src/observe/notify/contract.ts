@@ -1,8 +1,9 @@
-// The Notifier contract: one configured `notify.<name>` target that can deliver one agent event.
-// Filtering, repeat suppression, retries and deadlines belong to the Dispatcher, not here.
+// The Notifier contract: one configured `notify.<name>` target that can deliver one alert (one
+// certificate's event, or a group of certificates sharing a cause, or a test). Filtering, repeat
+// suppression, grouping, pacing, retries and deadlines belong to the Dispatcher, not here.
 
 import type { Logger } from '../../core/logger.js';
-import type { AgentEvent } from '../events.js';
+import type { Alert } from './alert.js';
 
 export interface Notifier {
   /** The target's config name, e.g. "ops-slack". */
@@ -10,14 +11,17 @@ export interface Notifier {
   /** Its kind: webhook, slack, teams, exec. */
   readonly type: string;
   /**
-   * Delivers one event. Rejects with a CertkeeperError whose `retryable` says whether another
-   * attempt could help (and `retryAfterSeconds` when the receiver asked to wait). `signal`
-   * aborts at the attempt's deadline or at shutdown. Messages never contain the target URL.
+   * Delivers one alert. Resolves only once the receiver accepted it (2xx, exit 0). Rejects with a
+   * CertkeeperError whose `retryable` says whether another attempt could help (and
+   * `retryAfterSeconds` when the receiver asked to wait). `signal` aborts at the attempt's deadline
+   * or at shutdown. Messages never contain the target URL.
    */
-  send(event: AgentEvent, signal: AbortSignal): Promise<void>;
+  send(alert: Alert, signal: AbortSignal): Promise<void>;
 }
 
 export interface NotifierContext {
   name: string;
   logger: Logger;
 }
+
+export type { Alert } from './alert.js';

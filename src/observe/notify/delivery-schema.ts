@@ -1,14 +1,18 @@
 // Options every notify target shares: which events it wants, how loud they must be, how often a
-// repeat may be sent, and how often a failed delivery is retried. Spread into each kind's schema.
+// repeat may be sent, how failures sharing a cause are grouped, how fast the target may be sent
+// to, and how often a failed delivery is retried. Spread into each kind's schema.
 
 import { z } from 'zod';
-import { longDurationMs } from '../../core/fields.js';
+import { durationMs, longDurationMs } from '../../core/fields.js';
 import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEventType } from '../events.js';
 
 /** What operators want by default: problems, and the all-clear after them. */
-export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'recovered', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'];
+export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'expired', 'recovered', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'];
 export const DEFAULT_REPEAT_AFTER_MS = 6 * 3_600_000;
 export const DEFAULT_NOTIFY_RETRIES = 3;
+export const DEFAULT_GROUP_WINDOW_MS = 30_000;
+/** Slack takes about one message per second per webhook (429 beyond); Teams webhooks alike. */
+export const CHAT_MIN_INTERVAL_MS = 1_000;
 
 export const deliveryFields = {
   /** Event types this target gets. */
@@ -22,7 +26,17 @@ export const deliveryFields = {
   repeatAfter: longDurationMs.default(DEFAULT_REPEAT_AFTER_MS),
   /** Extra attempts after a failed delivery (with backoff). */
   retries: z.number().int().min(0).max(10).default(DEFAULT_NOTIFY_RETRIES),
+  /**
+   * Failures sharing a cause (DNS provider and code, CA and code, sink) within this window after
+   * the first become one alert naming every certificate; the first goes out at once. 0: no grouping.
+   */
+  groupWindow: durationMs.refine((ms) => ms <= 3_600_000, 'at most 1h').default(DEFAULT_GROUP_WINDOW_MS),
 };
+
+/** `minInterval`: the least time between two requests to the target (0: unpaced); per kind default. */
+export function minIntervalField(defaultMs: number) {
+  return durationMs.refine((ms) => ms <= 3_600_000, 'at most 1h').default(defaultMs);
+}
 
 /** An http(s) URL. The message never repeats the value: webhook URLs carry their credential. */
 export const webhookUrl = z.string().refine((text) => {

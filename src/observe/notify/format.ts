@@ -1,7 +1,8 @@
-// The human rendering of an agent event, shared by the chat notifiers: one headline and a list of
+// The human rendering of an alert, shared by the chat notifiers: one headline and a list of
 // facts. Chat payloads (Slack blocks, Teams cards) only differ in how they lay these out.
 
 import type { AgentEvent, AgentEventType, Severity } from '../events.js';
+import { compactList, type Alert } from './alert.js';
 
 const WHAT: Record<AgentEventType, string> = {
   obtaining: 'ordering a certificate',
@@ -10,6 +11,7 @@ const WHAT: Record<AgentEventType, string> = {
   deployed: 'certificate deployed',
   deploy_failed: 'deploy failed',
   expiring: 'certificate expiring, not renewed',
+  expired: 'certificate EXPIRED, not renewed',
   recovered: 'recovered',
   verified: 'endpoints serve the new certificate',
   verify_failed: 'endpoint check failed',
@@ -49,6 +51,38 @@ export function facts(event: AgentEvent): Fact[] {
   if (event.code) out.push({ title: 'Error code', value: event.code });
   out.push({ title: 'At', value: event.at });
   return out;
+}
+
+/** "[WARNING] 37 certificates: renewal failed (DNS provider "corp" (DNS_UPDATE_FAILED))"; "[TEST] certkeeper: test alert". */
+export function alertHeadline(alert: Alert): string {
+  if (alert.type === 'test') return `[TEST] certkeeper: test alert to "${alert.target ?? ''}"`;
+  if (alert.events.length === 1 && alert.coalesced === 0) return headline(alert.events[0]!);
+  const tag = alert.type === 'recovered' || alert.type === 'rehearsal_recovered' ? 'RESOLVED' : SEVERITY_TAG[alert.severity];
+  const cause = alert.cause?.label ? ` (${alert.cause.label})` : '';
+  return `[${tag}] ${alert.certs.length} certificates: ${WHAT[alert.type]}${cause}`;
+}
+
+/** The facts of a single certificate's alert, or of a group: how many, the cause, the names. */
+export function alertFacts(alert: Alert, listLimit: number): Fact[] {
+  if (alert.type === 'test') return [{ title: 'Target', value: alert.target ?? '' }, { title: 'At', value: alert.at }];
+  if (alert.events.length === 1 && alert.coalesced === 0) return facts(alert.events[0]!);
+  const out: Fact[] = [
+    { title: 'Certificates', value: `${alert.certs.length}: ${compactList(alert.certs, listLimit)}` },
+    { title: 'Event', value: alert.type },
+    { title: 'Severity', value: alert.severity },
+  ];
+  if (alert.cause?.provider) out.push({ title: 'DNS provider', value: alert.cause.provider });
+  if (alert.cause?.issuer) out.push({ title: 'CA', value: alert.cause.issuer });
+  if (alert.cause?.sink) out.push({ title: 'Sink', value: alert.cause.sink });
+  if (alert.cause?.code) out.push({ title: 'Error code', value: alert.cause.code });
+  if (alert.coalesced > 0) out.push({ title: 'Coalesced', value: `${alert.coalesced} event(s) merged while the queue was full` });
+  out.push({ title: 'At', value: alert.at });
+  return out;
+}
+
+/** The first error among the alert's events (a group's share one cause). */
+export function alertError(alert: Alert): string | undefined {
+  return alert.events.find((event) => event.error)?.error;
 }
 
 export function truncate(text: string, limit: number): string {

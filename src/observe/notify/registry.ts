@@ -51,7 +51,15 @@ export function createNotifier(config: NotifyTargetConfig, ctx: NotifierContext)
 
 /** The delivery options every kind shares, as the Dispatcher reads them. */
 export function deliveryPolicy(config: NotifyTargetConfig): DeliveryPolicy {
-  return { events: config.events, minSeverity: config.minSeverity, repeatAfterMs: config.repeatAfter, retries: config.retries, timeoutMs: config.timeout };
+  return {
+    events: config.events,
+    minSeverity: config.minSeverity,
+    repeatAfterMs: config.repeatAfter,
+    retries: config.retries,
+    timeoutMs: config.timeout,
+    groupWindowMs: config.groupWindow,
+    minIntervalMs: config.minInterval,
+  };
 }
 
 /** One Dispatcher target per `notify.<name>` entry, in config order. */

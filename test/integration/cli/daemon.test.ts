@@ -3,7 +3,7 @@
 // webhook receiver on loopback.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -215,6 +215,11 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
       expect(failures).toBeLessThanOrEqual(2);
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toBe(0);
+      // The outbox and what was delivered are saved for the next start (and for doctor).
+      const saved = JSON.parse(readFileSync(path.join(dir, 'state', 'notify-state.json'), 'utf8')) as { version: number; targets: Record<string, { lastDeliveredAt?: string; queue: unknown[]; open: Record<string, unknown> }> };
+      expect(saved.version).toBe(2);
+      expect(saved.targets.ops).toMatchObject({ queue: [], open: {} });
+      expect(saved.targets.ops!.lastDeliveredAt).toBeDefined();
     } finally {
       receiver.close();
     }

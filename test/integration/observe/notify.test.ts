@@ -1,6 +1,7 @@
 // Notifications end to end over real sockets: a loopback HTTP server stands in for a generic
 // webhook receiver, Slack and Teams; exec targets run a real script. The dispatcher runs on the
-// system clock with short retry delays.
+// system clock with short retry delays; these targets do not group (groupWindow: 0).
+// notify-outage.test.ts drives grouping, pacing and the outbox through a whole outage.
 
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -55,7 +56,8 @@ class Receiver {
 
 let receiver: Receiver;
 let dir: string;
-let clockNow = new Date('2026-03-01T00:00:00Z');
+/** The system clock moved by this much, so suppression windows can pass without waiting. */
+let clockOffset = 0;
 
 beforeAll(async () => {
   receiver = new Receiver();
@@ -72,7 +74,7 @@ function event(type: AgentEventType, severity: Severity, overrides: Partial<Agen
   return {
     type,
     severity,
-    at: clockNow.toISOString(),
+    at: clock.now().toISOString(),
     cert: 'www',
     domains: ['www.example.test'],
     message: type === 'recovered' ? 'www renewed after 3 failures' : 'renewal of www failed: the CA saw no TXT record',
@@ -92,8 +94,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** The system clock, but with "now" under the test's control so suppression windows can pass. */
-const clock = { now: () => clockNow, sleep: systemClock.sleep };
+/** The system clock, moved forward by the test so suppression windows can pass. */
+const clock = { now: () => new Date(Date.now() + clockOffset), sleep: systemClock.sleep };
 
 function build(config: unknown) {
   const lines: string[] = [];
@@ -108,23 +110,25 @@ describe('notifications to real receivers', () => {
   it('delivers failure, escalation and recovery to webhook, Slack and Teams, suppressing repeats', async () => {
     const secret = 'T0001/B0001/hUsHhUsHsEcReT';
     const { dispatcher, lines, results } = build({
-      hook: { type: 'webhook', url: `${receiver.base}/hook/${secret}`, headers: { Authorization: 'Bearer hook-token', 'Content-Type': 'text/plain' } },
-      slack: { type: 'slack', url: `${receiver.base}/slack/${secret}` },
-      teams: { type: 'teams', url: `${receiver.base}/teams/${secret}` },
+      hook: { type: 'webhook', url: `${receiver.base}/hook/${secret}`, headers: { Authorization: 'Bearer hook-token', 'Content-Type': 'text/plain' }, groupWindow: 0 },
+      slack: { type: 'slack', url: `${receiver.base}/slack/${secret}`, groupWindow: 0, minInterval: '50ms' },
+      teams: { type: 'teams', url: `${receiver.base}/teams/${secret}`, groupWindow: 0, minInterval: '50ms' },
     });
 
     const first = event('failed', 'warning');
     dispatcher.dispatch(first);
-    clockNow = new Date(clockNow.getTime() + 3_600_000);
+    await dispatcher.flush(); // delivered: from here it counts as sent
+    clockOffset += 3_600_000;
     dispatcher.dispatch(event('failed', 'warning')); // a backoff loop repeating itself: suppressed
     dispatcher.dispatch(event('failed', 'critical')); // the window opened: escalates at once
     dispatcher.dispatch(event('obtained', 'info')); // routine: not selected by default
+    await dispatcher.flush();
     dispatcher.dispatch(event('recovered', 'info'));
     await dispatcher.flush();
 
     const hook = receiver.at('/hook/');
     expect(hook.map((r) => `${(r.body as AgentEvent).type}/${(r.body as AgentEvent).severity}`)).toEqual(['failed/warning', 'failed/critical', 'recovered/info']);
-    expect(hook[0]!.body).toEqual(first);
+    expect(hook[0]!.body).toEqual({ ...first, certs: ['www'] });
     expect(hook[0]!.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Bearer hook-token', 'user-agent': 'certkeeper' });
 
     const slack = receiver.at('/slack/').map((r) => r.body as { text: string; blocks: unknown[] });
@@ -136,7 +140,7 @@ describe('notifications to real receivers', () => {
     expect(teams).toHaveLength(3);
     expect(teams[1]!.attachments[0]!.contentType).toBe('application/vnd.microsoft.card.adaptive');
 
-    expect(results.filter(([, r]) => r === 'sent')).toHaveLength(9);
+    expect(results.filter(([, r]) => r === 'delivered')).toHaveLength(9);
     expect(results.filter(([, r]) => r === 'suppressed')).toHaveLength(3);
     expect(lines.join('')).not.toContain('hUsHhUsHsEcReT');
   });
@@ -156,11 +160,12 @@ describe('notifications to real receivers', () => {
 
     expect(receiver.at('/flaky/')).toHaveLength(3);
     expect(receiver.at('/gone/')).toHaveLength(1); // 404: retrying cannot help
-    expect(results.sort()).toEqual([
-      ['flaky', 'sent'],
+    expect(results.filter(([, r]) => r !== 'retrying').sort()).toEqual([
+      ['flaky', 'delivered'],
       ['gone', 'failed'],
       ['refused', 'failed'],
     ]);
+    expect(results.filter(([target, r]) => target === 'flaky' && r === 'retrying')).toHaveLength(2);
     const log = lines.join('');
     expect(log).not.toContain(secret);
     const failures = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'notification not delivered');
@@ -196,8 +201,8 @@ describe('notifications to real receivers', () => {
     );
     await chmod(script, 0o755);
     const { dispatcher, lines, results } = build({
-      page: { type: 'exec', command: [script], env: { OUT_DIR: dir, EXTRA: 'yes', CERTKEEPER_EVENT: 'forged' } },
-      broken: { type: 'exec', command: [script], env: { OUT_DIR: path.join(dir, 'missing'), FAIL: '1' }, retries: 0 },
+      page: { type: 'exec', command: [script], env: { OUT_DIR: dir, EXTRA: 'yes', CERTKEEPER_EVENT: 'forged' }, groupWindow: 0 },
+      broken: { type: 'exec', command: [script], env: { OUT_DIR: path.join(dir, 'missing'), FAIL: '1' }, retries: 0, groupWindow: 0 },
     });
     const failed = event('failed', 'critical', { cert: 'mail' });
     dispatcher.dispatch(failed);
@@ -213,21 +218,24 @@ describe('notifications to real receivers', () => {
     );
     expect(env).toEqual({
       CERTKEEPER_AT: failed.at,
+      CERTKEEPER_CAUSE: '',
+      CERTKEEPER_CERTS: 'mail',
+      CERTKEEPER_CERT_COUNT: '1',
       CERTKEEPER_CERT_NAME: 'mail',
       CERTKEEPER_DOMAINS: 'www.example.test',
       CERTKEEPER_ERROR: 'no TXT record for _acme-challenge.www.example.test',
       CERTKEEPER_EVENT: 'failed',
+      CERTKEEPER_GROUP: '',
       CERTKEEPER_MESSAGE: 'renewal of www failed: the CA saw no TXT record',
       CERTKEEPER_NOT_AFTER: '2026-03-04T00:00:00.000Z',
       CERTKEEPER_SERIAL: '0A1B',
       CERTKEEPER_SEVERITY: 'critical',
       CERTKEEPER_SINK: '',
+      CERTKEEPER_TEST: '',
       EXTRA: 'yes',
     });
-    expect(results.filter(([target]) => target === 'broken')).toEqual([
-      ['broken', 'failed'],
-      ['broken', 'failed'],
-    ]);
+    // Its failure alert was never delivered, so it is not sent the recovery either.
+    expect(results.filter(([target]) => target === 'broken')).toEqual([['broken', 'failed']]);
     const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.target === 'broken' && line.msg === 'notification not delivered');
     expect(failure).toMatchObject({ code: 'HOOK_FAILED' });
     expect(String(failure!.err)).toContain('pager API said no');

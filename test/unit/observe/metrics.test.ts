@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import perfHooks from 'node:perf_hooks';
+import { describe, expect, it, vi } from 'vitest';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
-import { AgentMetrics, acmeRequestResult, isReady } from '../../../src/observe/metrics.js';
+import { AgentMetrics, acmeRequestResult, EVENT_LOOP_MONITORING_PRECISION_MS, isReady } from '../../../src/observe/metrics.js';
 
 /** Prometheus text exposition → { 'name{a="b",c="d"}': value } (labels sorted as written). */
 function parse(text: string): Map<string, number> {
@@ -93,7 +94,9 @@ describe('AgentMetrics', () => {
     metrics.acmeRequest(acmeRequestResult(201));
     metrics.acmeRequest(acmeRequestResult(429));
     metrics.acmeRequest(acmeRequestResult(undefined));
-    metrics.notification('ops', 'sent');
+    metrics.notificationTargets(['ops']);
+    metrics.notification('ops', 'delivered');
+    metrics.notification('ops', 'retrying');
     metrics.notification('ops', 'suppressed');
     metrics.planCompleted(new Date('2026-03-01T00:00:00Z'));
     metrics.configLoaded(false, new Date('2026-03-01T00:01:00Z'));
@@ -102,6 +105,11 @@ describe('AgentMetrics', () => {
     expect(samples.get('certkeeper_acme_requests_total{result="rate_limited"}')).toBe(1);
     expect(samples.get('certkeeper_acme_requests_total{result="network_error"}')).toBe(1);
     expect(samples.get('certkeeper_notifications_total{target="ops",result="suppressed"}')).toBe(1);
+    expect(samples.get('certkeeper_notifications_total{target="ops",result="delivered"}')).toBe(1);
+    expect(samples.get('certkeeper_notifications_total{target="ops",result="retrying"}')).toBe(1);
+    // Every outcome of a configured target starts at 0, so rate() sees the first one.
+    expect(samples.get('certkeeper_notifications_total{target="ops",result="dropped"}')).toBe(0);
+    expect(samples.get('certkeeper_notifications_total{target="ops",result="coalesced"}')).toBe(0);
     expect(samples.get('certkeeper_last_plan_timestamp_seconds')).toBe(Date.parse('2026-03-01T00:00:00Z') / 1000);
     expect(samples.get('certkeeper_config_last_reload_successful')).toBe(0);
   });
@@ -127,6 +135,26 @@ describe('AgentMetrics', () => {
     expect(text).toContain('nodejs_eventloop_lag_seconds');
     expect(a.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(await b.render()).toContain('process_resident_memory_bytes');
+  });
+
+  it("samples event-loop delay once a second, not prom-client's every 10 ms that wakes an idle agent 100 times a second", () => {
+    const monitor = vi.spyOn(perfHooks, 'monitorEventLoopDelay');
+    try {
+      new AgentMetrics();
+      expect(monitor).toHaveBeenCalledWith({ resolution: EVENT_LOOP_MONITORING_PRECISION_MS });
+      expect(EVENT_LOOP_MONITORING_PRECISION_MS).toBeGreaterThanOrEqual(1_000);
+    } finally {
+      monitor.mockRestore();
+    }
+  });
+
+  it('counts a renewal that failed after notAfter (`expired` with an error) as a failure, a plan\'s `expired` not', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.onEvent(event({ type: 'expired', cert: 'www', severity: 'critical' }));
+    metrics.onEvent(event({ type: 'expired', cert: 'www', severity: 'critical', error: 'DNS API said 401', consecutiveFailures: 4 }));
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_renewals_total{name="www",result="failure"}')).toBe(1);
+    expect(samples.get('certkeeper_events_total{type="expired",severity="critical"}')).toBe(2);
   });
 
   it('ready means a valid certificate matching the config has reached every sink', () => {

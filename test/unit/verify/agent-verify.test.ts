@@ -9,6 +9,7 @@ import { loadConfigFile, type Config } from '../../../src/config/load.js';
 import { Agent } from '../../../src/engine/agent.js';
 import type { EngineDeps, IssueRequest } from '../../../src/engine/contracts.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
+import type { Alert } from '../../../src/observe/notify/alert.js';
 import { Dispatcher } from '../../../src/observe/notify/dispatcher.js';
 import { notifySchema } from '../../../src/observe/notify/schema.js';
 import { buildNotifyTargets } from '../../../src/observe/notify/registry.js';
@@ -76,7 +77,7 @@ certificates:
   const delivered: AgentEvent[] = [];
   const notify = notifySchema.parse({ ops: { type: 'webhook', url: 'http://127.0.0.1:9/hook' } });
   const [target] = buildNotifyTargets(notify, { logger: silentLogger });
-  const dispatcher = new Dispatcher({ targets: [{ ...target!, notifier: { name: 'ops', type: 'test', send: async (event: AgentEvent) => void delivered.push(event) } }], clock, logger: silentLogger });
+  const dispatcher = new Dispatcher({ targets: [{ ...target!, notifier: { name: 'ops', type: 'test', send: async (alert: Alert) => void delivered.push(...alert.events) } }], clock, logger: silentLogger });
   expect(dispatcher.dispatch(failed!)).toMatchObject([{ action: 'queued' }]);
   await dispatcher.flush();
   expect(delivered.map((e) => e.type)).toEqual(['verify_failed']);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { argvCommand, durationMs, inheritEnvField } from '../../../core/fields.js';
-import { deliveryFields } from '../delivery-schema.js';
+import { deliveryFields, minIntervalField } from '../delivery-schema.js';
 
 export const execNotifySchema = z
   .object({
@@ -14,6 +14,8 @@ export const execNotifySchema = z
     env: z.record(z.string(), z.string()).default({}),
     /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
     inheritEnv: inheritEnvField,
+    /** Least time between two requests (pacing; a 429's Retry-After pauses the target too). */
+    minInterval: minIntervalField(0),
     ...deliveryFields,
   })
   .strict();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
-import { deliveryFields, webhookUrl } from '../delivery-schema.js';
+import { CHAT_MIN_INTERVAL_MS, deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const slackNotifySchema = z
   .object({
@@ -10,6 +10,8 @@ export const slackNotifySchema = z
     /** Send Block Kit blocks besides the plain `text` (set false for receivers that only read `text`). */
     blocks: z.boolean().default(true),
     timeout: durationMs.default(10_000),
+    /** Least time between two requests (pacing; a 429's Retry-After pauses the target too). */
+    minInterval: minIntervalField(CHAT_MIN_INTERVAL_MS),
     ...deliveryFields,
   })
   .strict();

@@ -1,29 +1,31 @@
 // Microsoft Teams: an Adaptive Card (version 1.4) in a `message` envelope. That is the format the
 // Workflows webhooks replacing Office 365 connectors accept, and the old incoming-webhook
-// connectors accept it too; the legacy MessageCard works only on the retired connectors.
+// connectors accept it too; the legacy MessageCard works only on the retired connectors. A group
+// names its certificates in a compact list.
 
-import type { AgentEvent } from '../../events.js';
+import type { Alert } from '../alert.js';
 import type { Notifier, NotifierContext } from '../contract.js';
-import { facts, headline, truncate } from '../format.js';
+import { alertError, alertFacts, alertHeadline, truncate } from '../format.js';
 import { postJson } from '../post.js';
 import type { TeamsNotifyConfig } from './schema.js';
 
 const COLOR = { info: 'Default', warning: 'Warning', critical: 'Attention' } as const;
 
-export function teamsPayload(event: AgentEvent): Record<string, unknown> {
+export function teamsPayload(alert: Alert): Record<string, unknown> {
   const body: Record<string, unknown>[] = [
     {
       type: 'TextBlock',
       size: 'Medium',
       weight: 'Bolder',
       wrap: true,
-      text: headline(event),
-      color: event.type === 'recovered' ? 'Good' : COLOR[event.severity],
+      text: alertHeadline(alert),
+      color: alert.type === 'recovered' || alert.type === 'rehearsal_recovered' ? 'Good' : alert.type === 'test' ? 'Accent' : COLOR[alert.severity],
     },
-    { type: 'TextBlock', wrap: true, text: event.message },
-    { type: 'FactSet', facts: facts(event).map((fact) => ({ title: fact.title, value: fact.value })) },
+    { type: 'TextBlock', wrap: true, text: truncate(alert.message, 2000) },
+    { type: 'FactSet', facts: alertFacts(alert, 2000).map((fact) => ({ title: fact.title, value: fact.value })) },
   ];
-  if (event.error) body.push({ type: 'TextBlock', wrap: true, fontType: 'Monospace', text: truncate(event.error, 2000) });
+  const error = alertError(alert);
+  if (error) body.push({ type: 'TextBlock', wrap: true, fontType: 'Monospace', text: truncate(error, 2000) });
   return {
     type: 'message',
     attachments: [
@@ -47,6 +49,6 @@ export function createTeamsNotifier(config: TeamsNotifyConfig, ctx: NotifierCont
   return {
     name: ctx.name,
     type: 'teams',
-    send: (event: AgentEvent, signal: AbortSignal) => postJson(config.url, teamsPayload(event), { signal, label }),
+    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, teamsPayload(alert), { signal, label }),
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
-import { deliveryFields, webhookUrl } from '../delivery-schema.js';
+import { CHAT_MIN_INTERVAL_MS, deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const teamsNotifySchema = z
   .object({
@@ -8,6 +8,8 @@ export const teamsNotifySchema = z
     /** The Workflows ("When a Teams webhook request is received") or incoming-webhook URL (a secret: ${ENV} or urlFile). */
     url: webhookUrl,
     timeout: durationMs.default(10_000),
+    /** Least time between two requests (pacing; a 429's Retry-After pauses the target too). */
+    minInterval: minIntervalField(CHAT_MIN_INTERVAL_MS),
     ...deliveryFields,
   })
   .strict();

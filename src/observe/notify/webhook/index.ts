@@ -1,7 +1,9 @@
-// The generic webhook: POSTs the AgentEvent itself as JSON (the README documents its fields), so
-// any receiver (Alertmanager bridges, ticket systems, a script) can branch on `type` and `severity`.
+// The generic webhook: POSTs the alert as JSON (the README documents its fields): one
+// certificate's alert is the AgentEvent itself plus `certs`; a group carries `group: true`,
+// `certs`, `count`, `cause` and the per-certificate events. Any receiver (Alertmanager bridges,
+// ticket systems, a script) can branch on `type` and `severity`.
 
-import type { AgentEvent } from '../../events.js';
+import { alertDocument, type Alert } from '../alert.js';
 import type { Notifier, NotifierContext } from '../contract.js';
 import { postJson } from '../post.js';
 import type { WebhookNotifyConfig } from './schema.js';
@@ -11,6 +13,6 @@ export function createWebhookNotifier(config: WebhookNotifyConfig, ctx: Notifier
   return {
     name: ctx.name,
     type: 'webhook',
-    send: (event: AgentEvent, signal: AbortSignal) => postJson(config.url, event, { headers: config.headers, signal, label }),
+    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, alertDocument(alert), { headers: config.headers, signal, label }),
   };
 }

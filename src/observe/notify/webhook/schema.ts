@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
-import { deliveryFields, webhookUrl } from '../delivery-schema.js';
+import { deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const webhookNotifySchema = z
   .object({
@@ -11,6 +11,8 @@ export const webhookNotifySchema = z
     headers: z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'), z.string()).default({}),
     /** Deadline of one delivery attempt. */
     timeout: durationMs.default(10_000),
+    /** Least time between two requests (pacing; a 429's Retry-After pauses the target too). */
+    minInterval: minIntervalField(0),
     ...deliveryFields,
   })
   .strict();
