@@ -236,7 +236,7 @@ export class Agent {
       if (name === undefined) {
         void this.plan().catch((error: unknown) => this.options.logger.error({ err: describeError(error) }, 'planning after a store reconnect failed'));
       } else if (this.config?.certificates.some((c) => c.name === name)) {
-        this.enqueue(name);
+        this.arm(name, this.options.clock.now().getTime()); // through the timers, on the agent's clock
       }
     });
     try {

@@ -76,6 +76,12 @@ export function selectCertificates(all: CertificateSpec[], names: string[] | und
 
 export async function renew(options: RenewOptions, deps: EngineDeps): Promise<RenewReport> {
   const selected = selectCertificates(deps.config.certificates, options.certs);
+  // A store that does not answer (a database down) fails the run at once and clearly; nothing
+  // deployed is touched, and nothing is ordered that could not be recorded.
+  await deps.store.ping?.(options.signal).catch((error: unknown) => {
+    const cause = toCertkeeperError(error, 'STATE_UNREACHABLE');
+    throw new CertkeeperError(cause.code === 'CANCELLED' ? 'CANCELLED' : 'STATE_UNREACHABLE', `the state store is unreachable (${describeError(cause)}); certificates already deployed stay as they are`, { cause });
+  });
   const startedAt = deps.clock.now();
   const ledger = new OrderLedger(deps);
   const run: RunState = { storeError: undefined };
@@ -168,6 +174,8 @@ async function loadStored(name: string, deps: EngineDeps, how: 'peek' | 'full'):
   try {
     return how === 'peek' ? await deps.store.peekCertificate(name) : await deps.store.getCertificate(name);
   } catch (error) {
+    // Only damage is reissued; a store that cannot be read (down, unreachable) fails the run instead.
+    if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
     deps.logger.error({ cert: name, err: describeError(error) }, 'stored certificate unreadable; it will be reissued');
     return undefined;
   }

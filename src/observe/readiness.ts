@@ -10,6 +10,8 @@ export interface ReadinessInput {
   configLoaded: boolean;
   /** Result of the last write probe of the state dir; a string says why it failed. */
   stateDirWritable: boolean | string;
+  /** Whether the state store answers (a database, an API server); a string says why not. Omitted: not checked. */
+  storeReachable?: boolean | string | undefined;
   /** When the last plan of every certificate completed; null before the first one. */
   lastPlanAt: Date | null;
   now: Date;
@@ -22,6 +24,9 @@ export function readiness(input: ReadinessInput): Readiness {
   if (!input.configLoaded) reasons.push('config not loaded');
   if (input.stateDirWritable !== true) {
     reasons.push(typeof input.stateDirWritable === 'string' ? `state dir not writable: ${input.stateDirWritable}` : 'state dir not writable');
+  }
+  if (input.storeReachable !== undefined && input.storeReachable !== true) {
+    reasons.push(typeof input.storeReachable === 'string' ? `state store unreachable: ${input.storeReachable}` : 'state store unreachable');
   }
   if (input.lastPlanAt === null) reasons.push('no plan has run yet');
   else if (input.maxPlanAgeMs !== undefined && input.now.getTime() - input.lastPlanAt.getTime() > input.maxPlanAgeMs) {

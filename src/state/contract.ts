@@ -73,6 +73,8 @@ export interface StateStore {
    * Best effort, as the backend allows (PostgreSQL LISTEN/NOTIFY, a file watch). Absent: no watch.
    */
   watchCertificates?(listener: (name: string | undefined) => void): () => void;
+  /** Resolves when the store answers; rejects (STATE_UNREACHABLE, STATE_IO) when it does not. */
+  ping?(signal?: AbortSignal): Promise<void>;
 
   /** The current certificate with its key, checked (the key belongs to it, its recorded details agree); STATE_CORRUPT when not. */
   getCertificate(name: string): Promise<StoredCertificate | undefined>;

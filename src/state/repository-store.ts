@@ -78,6 +78,10 @@ export class RepositoryStore implements StateStore {
     return { tookOver: held.tookOver, lost: held.lost, release: () => held.release() };
   }
 
+  ping(signal?: AbortSignal): Promise<void> {
+    return this.storage.ping(signal);
+  }
+
   watchCertificates(listener: (name: string | undefined) => void): () => void {
     return this.storage.watch('certs/', (key) => {
       if (key === 'certs/') return listener(undefined); // the backend may have missed changes

@@ -18,6 +18,7 @@ import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispat
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { notifyStateIn, type NotifyStateStore } from '../../observe/notify/snapshot.js';
 import { readiness } from '../../observe/readiness.js';
+import type { StateStore } from '../../state/contract.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';
@@ -45,6 +46,20 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   let dispatcher: Dispatcher | undefined;
   let config: Config = first;
   let stateDirWritable: boolean | string = false;
+  // The shared store (a database) may go away under a running agent: /readyz says so, /healthz stays up.
+  let store: StateStore | undefined;
+  let storeCheck: { at: number; result: true | string } | undefined;
+  const storeReachable = async (): Promise<true | string | undefined> => {
+    if (!store?.ping) return undefined;
+    const now = io.clock.now().getTime();
+    if (storeCheck && now - storeCheck.at < STORE_CHECK_CACHE_MS) return storeCheck.result;
+    const result = await store.ping(AbortSignal.timeout(STORE_CHECK_DEADLINE_MS)).then(
+      () => true as const,
+      (error: unknown) => describeError(error),
+    );
+    storeCheck = { at: now, result };
+    return result;
+  };
 
   // The dispatcher's outbox and alert memory (notify/snapshot.ts): saved on every change and at
   // shutdown, so queued alerts survive a restart; a reload hands them to the next dispatcher.
@@ -106,6 +121,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)), onRenewalInfo: (result) => metrics.renewalInfo(result) });
       if (elector) deps.canDeploy = () => elector.isLeader();
       stateDirWritable = await probeWritable(next.stateDir);
+      store = deps.store;
       return deps;
     },
     onConfig: (next) => {
@@ -186,10 +202,11 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       allowRemoteReload: settings.allowRemoteReload,
       metrics,
       status: async () => agent.status,
-      ready: () =>
+      ready: async () =>
         readiness({
           configLoaded: agent.currentConfig !== undefined,
           stateDirWritable,
+          storeReachable: await storeReachable(),
           lastPlanAt: agent.lastPlan ?? null,
           now: io.clock.now(),
           maxPlanAgeMs: 26 * 3_600_000, // a schedule tick at least twice a day, with slack
@@ -253,6 +270,10 @@ export async function runCommand(global: GlobalOptions, io: CommandIo): Promise<
   await handle.done;
   return EXIT_OK;
 }
+
+/** /readyz asks the store at most this often, and waits this long for it. */
+const STORE_CHECK_CACHE_MS = 5_000;
+const STORE_CHECK_DEADLINE_MS = 2_000;
 
 async function probeWritable(dir: string): Promise<boolean | string> {
   try {

@@ -1,6 +1,7 @@
 // `certkeeper status`: what expires when, and what happens next.
 
 import { formatDuration } from '../../core/duration.js';
+import { CertkeeperError, describeError } from '../../core/errors.js';
 import { statusRows, type StatusRow } from '../../engine/status.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
@@ -12,6 +13,9 @@ export async function statusCommand(options: { json?: boolean; endpoints?: boole
   const config = loadConfig(global, io);
   const { logger } = commandLogger(global, io, config);
   const store = await stateStore(config, io.clock, logger);
+  await store.ping().catch((error: unknown) => {
+    throw new CertkeeperError('STATE_UNREACHABLE', `the state store ${store.dir} is unreachable: ${describeError(error)} (certificates already deployed stay as they are)`, { cause: error });
+  });
   const rows = await statusRows({ config, store, clock: io.clock, logger });
   if (options.endpoints) {
     // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).

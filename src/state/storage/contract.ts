@@ -95,8 +95,8 @@ export interface Storage {
   lock(name: string, options: LockOptions): Promise<StorageLock>;
 
   /**
-   * Calls `listener` with the key after a write by any agent under `prefix`, as soon as the
-   * backend can tell (PostgreSQL: LISTEN/NOTIFY; elsewhere polling). Best effort: a listener
+   * Calls `listener` with the key after a write by another agent (another Storage instance: this
+   * one's own writes are not reported) under `prefix`, as soon as the backend can tell (PostgreSQL: LISTEN/NOTIFY; elsewhere polling). Best effort: a listener
    * must still re-read on its own schedule. Returns the unsubscribe function.
    */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void;

@@ -42,6 +42,8 @@ export class FileStorage implements Storage {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly watchers = new Set<FSWatcher>();
+  /** Names this instance's writes in the change journal, so its own watchers skip them. */
+  private readonly token = randomBytes(6).toString('hex');
   /** Compare-and-set steps of this process, one after another (see underCasLock). */
   private casChain: Promise<void> = Promise.resolve();
 
@@ -246,7 +248,13 @@ export class FileStorage implements Storage {
             const text = buffer.toString('utf8', 0, bytesRead);
             const complete = text.lastIndexOf('\n') + 1; // a line being appended is read next time
             offset += Buffer.byteLength(text.slice(0, complete));
-            for (const key of new Set(text.slice(0, complete).split('\n'))) if (key && key.startsWith(prefix)) listener(key);
+            const keys = new Set<string>();
+            for (const line of text.slice(0, complete).split('\n')) {
+              // `<writer token> <key>`: this instance's own writes are news to nobody here.
+              const space = line.indexOf(' ');
+              if (space > 0 && line.slice(0, space) !== this.token) keys.add(line.slice(space + 1));
+            }
+            for (const key of keys) if (key.startsWith(prefix)) listener(key);
           } finally {
             await handle.close();
           }
@@ -282,7 +290,7 @@ export class FileStorage implements Storage {
     try {
       const handle = await fs.open(journal, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, FILE_MODE);
       try {
-        await handle.write(`${key}\n`);
+        await handle.write(`${this.token} ${key}\n`);
         if ((await handle.stat()).size > CHANGES_MAX_BYTES) await handle.truncate(0);
       } finally {
         await handle.close();

@@ -5,6 +5,7 @@
 // change notices by NOTIFY in the writing statement itself (listener.ts). Every statement has a
 // deadline; every failure is a CertkeeperError without the password (connection.ts).
 
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { systemClock, type Clock } from '../../../core/clock.js';
@@ -48,6 +49,8 @@ export class PostgresStorage implements Storage {
   private readonly holder: string;
   private readonly q: string;
   private readonly channel: string;
+  /** Names this instance's writes in change notifications, so its own watchers skip them. */
+  private readonly token = randomBytes(6).toString('hex');
   private readonly held = new Set<StorageLock>();
   private readonly listener: ChangeListener;
   private readonly options: PostgresStorageOptions;
@@ -86,6 +89,7 @@ export class PostgresStorage implements Storage {
       logger: this.logger,
       checkEveryMs: options.listenerCheckMs,
       error: (action, error) => this.error(action, error),
+      token: this.token,
     });
   }
 
@@ -112,6 +116,11 @@ export class PostgresStorage implements Storage {
     return { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: row.version, modifiedAt: row.modified_at };
   }
 
+  /** A change notification's payload: `<writer token> <key>` (the listener skips its own). */
+  private notice(key: StorageKey): string {
+    return `${this.token} ${key}`;
+  }
+
   async put(key: StorageKey, value: Uint8Array, options: PutOptions = {}): Promise<string> {
     assertStorageKey(key);
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
@@ -122,20 +131,20 @@ export class PostgresStorage implements Storage {
     if (ifVersion === undefined) {
       text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at) VALUES ($1, $2, ${next}, now())
               ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, modified_at = excluded.modified_at
-              RETURNING version::text AS version, pg_notify($3, $1)`;
-      values = [key, bytes, this.channel];
+              RETURNING version::text AS version, pg_notify($3, $4)`;
+      values = [key, bytes, this.channel, this.notice(key)];
     } else if (ifVersion === null) {
       text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at) VALUES ($1, $2, ${next}, now())
               ON CONFLICT (key) DO NOTHING
-              RETURNING version::text AS version, pg_notify($3, $1)`;
-      values = [key, bytes, this.channel];
+              RETURNING version::text AS version, pg_notify($3, $4)`;
+      values = [key, bytes, this.channel, this.notice(key)];
     } else {
       if (!VERSION.test(ifVersion)) throw conflict(key, 'it changed since it was read');
       // Under READ COMMITTED a second writer with the same ifVersion waits for the first one's
       // row lock, then re-checks the version on the new row and updates nothing.
       text = `UPDATE ${this.q}.kv SET value = $2, version = ${next}, modified_at = now() WHERE key = $1 AND version = $3::bigint
-              RETURNING version::text AS version, pg_notify($4, $1)`;
-      values = [key, bytes, ifVersion, this.channel];
+              RETURNING version::text AS version, pg_notify($4, $5)`;
+      values = [key, bytes, ifVersion, this.channel, this.notice(key)];
     }
     const { rows } = await this.run(`write ${key}`, () => this.pool.query<{ version: string }>(text, values));
     if (!rows[0]) throw conflict(key, ifVersion === null ? 'it exists already' : 'it changed since it was read');
@@ -149,8 +158,8 @@ export class PostgresStorage implements Storage {
     const guarded = ifVersion !== undefined;
     const result = await this.run(`delete ${key}`, () =>
       this.pool.query(
-        `DELETE FROM ${this.q}.kv WHERE key = $1 ${guarded ? 'AND version = $3::bigint' : ''} RETURNING pg_notify($2, $1)`,
-        guarded ? [key, this.channel, ifVersion] : [key, this.channel],
+        `DELETE FROM ${this.q}.kv WHERE key = $1 ${guarded ? 'AND version = $4::bigint' : ''} RETURNING pg_notify($2, $3)`,
+        guarded ? [key, this.channel, this.notice(key), ifVersion] : [key, this.channel, this.notice(key)],
       ),
     );
     if (guarded && result.rowCount === 0) throw conflict(key, 'it changed since it was read');

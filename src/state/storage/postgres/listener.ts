@@ -21,6 +21,8 @@ export interface ListenerOptions {
   /** How often an idle listening connection is checked with a query (default 30 s). */
   checkEveryMs?: number;
   error(action: string, error: unknown): CertkeeperError;
+  /** This instance's writer token: notifications of its own writes (`<token> <key>`) are not delivered. */
+  token: string;
 }
 
 interface Subscription {
@@ -87,7 +89,11 @@ export class ChangeListener {
         client.on('end', () => resolve());
       });
       client.on('notification', (message) => {
-        if (message.channel === this.options.channel) this.deliver(message.payload);
+        if (message.channel !== this.options.channel || message.payload === undefined) return;
+        // `<writer token> <key>`: this instance's own writes are news to nobody here.
+        const space = message.payload.indexOf(' ');
+        if (space > 0 && message.payload.slice(0, space) === this.options.token) return;
+        this.deliver(space > 0 ? message.payload.slice(space + 1) : message.payload);
       });
       try {
         await client.connect();
