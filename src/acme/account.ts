@@ -23,17 +23,29 @@ export interface EnsureAccountOptions {
   register(keyPem: string): Promise<string>;
 }
 
+/** How long an agent waits for another one that is creating the same account. */
+const ACCOUNT_LOCK_WAIT_MS = 2 * 60_000;
+
 /** The stored account, or a new one registered and stored. */
 export async function ensureAccount(options: EnsureAccountOptions): Promise<AcmeAccount> {
   const { store, directoryUrl, email } = options;
   const stored = await store.getAccount(directoryUrl, email);
   if (stored?.accountUrl) return { keyPem: stored.keyPem, accountUrl: stored.accountUrl, created: false };
 
-  // The key is stored before registering: if we stop between the CA's answer and our write,
-  // the next run registers the same key again and the CA hands back the same account.
-  const keyPem = stored?.keyPem ?? (await generatePrivateKey('ecdsa-p256'));
-  if (!stored) await store.putAccount({ directoryUrl, email, accountUrl: null, keyPem });
-  return registerAndStore(options, keyPem);
+  // Created under the account's lock, and read again once it is held: another agent sharing the
+  // store may have registered it while this one waited, and two registrations would be two accounts.
+  const lock = await store.lockAccount?.(directoryUrl, email, { waitMs: ACCOUNT_LOCK_WAIT_MS });
+  try {
+    const current = lock ? await store.getAccount(directoryUrl, email) : stored;
+    if (current?.accountUrl) return { keyPem: current.keyPem, accountUrl: current.accountUrl, created: false };
+    // The key is stored before registering: if we stop between the CA's answer and our write,
+    // the next run registers the same key again and the CA hands back the same account.
+    const keyPem = current?.keyPem ?? (await generatePrivateKey('ecdsa-p256'));
+    if (!current) await store.putAccount({ directoryUrl, email, accountUrl: null, keyPem });
+    return await registerAndStore(options, keyPem);
+  } finally {
+    await lock?.release();
+  }
 }
 
 /**

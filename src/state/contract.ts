@@ -73,6 +73,11 @@ export interface StateStore {
    * Best effort, as the backend allows (PostgreSQL LISTEN/NOTIFY, a file watch). Absent: no watch.
    */
   watchCertificates?(listener: (name: string | undefined) => void): () => void;
+  /**
+   * Takes the lock of one ACME account (directory and email) while it is created, so agents
+   * sharing a store never register two. Re-read the account after taking it. Absent: no lock.
+   */
+  lockAccount?(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<StateLock>;
   /** Resolves when the store answers; rejects (STATE_UNREACHABLE, STATE_IO) when it does not. */
   ping?(signal?: AbortSignal): Promise<void>;
 

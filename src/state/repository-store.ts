@@ -12,7 +12,7 @@ import type { Clock } from '../core/clock.js';
 import { publishFileSet, versionsDirOf } from '../core/file-set.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
-import { AccountRepository } from './repos/accounts.js';
+import { AccountRepository, accountLockName } from './repos/accounts.js';
 import { CertificateRepository, type CertificateWithMaterial } from './repos/certificates.js';
 import { HistoryRepository } from './repos/history.js';
 import { IssuerStateRepository } from './repos/issuers.js';
@@ -76,6 +76,11 @@ export class RepositoryStore implements StateStore {
       ...(options.onWait ? { onWait: options.onWait } : {}),
     });
     return { tookOver: held.tookOver, lost: held.lost, release: () => held.release() };
+  }
+
+  async lockAccount(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<StateLock> {
+    const held = await this.storage.lock(accountLockName(directoryUrl, email), { ttlMs: this.lockTtlMs, waitMs: options.waitMs, ...(options.signal ? { signal: options.signal } : {}) });
+    return { release: () => held.release() };
   }
 
   ping(signal?: AbortSignal): Promise<void> {

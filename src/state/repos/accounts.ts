@@ -38,7 +38,7 @@ export class AccountRepository {
 
 /** The lock name an agent holds while it creates this account, so two agents never register twice. */
 export function accountLockName(directoryUrl: string, email: string | null): string {
-  return `account-${accountId(directoryUrl, email)}`;
+  return `account/${accountId(directoryUrl, email)}`;
 }
 
 function accountId(directoryUrl: string, email: string | null): string {
