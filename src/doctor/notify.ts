@@ -3,7 +3,8 @@
 // that has delivered nothing since may be pointing nowhere; `certkeeper notify test` tells at once.
 
 import { describeError } from '../core/errors.js';
-import { notifyStateIn, type DispatcherSnapshot } from '../observe/notify/snapshot.js';
+import path from 'node:path';
+import { NOTIFY_STATE_FILE, notifyStateIn, notifyStateInStore, type DispatcherSnapshot } from '../observe/notify/snapshot.js';
 import { pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
 
 export function notifyDeliveryCheck(): Check {
@@ -15,7 +16,10 @@ export function notifyDeliveryCheck(): Check {
       if (targets.length === 0) return [];
       let snapshot: DispatcherSnapshot | undefined;
       try {
-        snapshot = await notifyStateIn(ctx.config.stateDir, () => ctx.clock.now()).load();
+        const source = ctx.store.agentData
+          ? notifyStateInStore(ctx.store.agentData, path.join(ctx.config.stateDir, NOTIFY_STATE_FILE), () => ctx.clock.now())
+          : notifyStateIn(ctx.config.stateDir, () => ctx.clock.now());
+        snapshot = await source.load();
       } catch (error) {
         return [warn(name, `notification state unreadable (${describeError(error)}); the agent starts without it`)];
       }

@@ -36,6 +36,12 @@ export interface HistoryQuery {
   limit?: number;
 }
 
+/** What one agent keeps for itself in the store, by name (JSON values). */
+export interface AgentData {
+  get(name: string): Promise<unknown>;
+  put(name: string, value: unknown): Promise<void>;
+}
+
 export interface StateLock {
   release(): Promise<void>;
 }
@@ -78,6 +84,8 @@ export interface StateStore {
    * sharing a store never register two. Re-read the account after taking it. Absent: no lock.
    */
   lockAccount?(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<StateLock>;
+  /** What this agent keeps for itself (notification outbox, watch results); absent: files beside the state. */
+  readonly agentData?: AgentData;
   /** Resolves when the store answers; rejects (STATE_UNREACHABLE, STATE_IO) when it does not. */
   ping?(signal?: AbortSignal): Promise<void>;
 

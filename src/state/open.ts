@@ -43,7 +43,7 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
   const { state, clock, logger } = options;
   if (state.type === 'file') {
     const storage = await FileStorage.open({ dir: fileStorageRoot(state.dir), clock, logger });
-    const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl });
+    const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl, agentId: options.agentId });
     if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger, agentId: options.agentId });
     return store;
   }
@@ -61,5 +61,5 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
     ...(state.sslrootcert !== undefined ? { sslrootcert: state.sslrootcert } : {}),
   });
   const sealer = state.encryptionKeyFile ? aesGcmSealer(readSealKeyFile(state.encryptionKeyFile)) : undefined;
-  return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, ...(sealer ? { sealer } : {}) });
+  return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, agentId: options.agentId, ...(sealer ? { sealer } : {}) });
 }

@@ -13,6 +13,7 @@ import { publishFileSet, versionsDirOf } from '../core/file-set.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
 import { AccountRepository, accountLockName } from './repos/accounts.js';
+import { AgentDataRepository } from './repos/agent-data.js';
 import { CertificateRepository, type CertificateWithMaterial } from './repos/certificates.js';
 import { HistoryRepository } from './repos/history.js';
 import { IssuerStateRepository } from './repos/issuers.js';
@@ -26,6 +27,8 @@ export interface RepositoryStoreOptions {
   /** This agent's own folder, for the files hooks read. */
   localDir: string;
   sealer?: Sealer;
+  /** This agent, for the data it keeps for itself (default "default"). */
+  agentId?: string;
   /** How long a dead holder's lock lasts (default 2 minutes). */
   lockTtlMs?: number;
   archiveVersions?: number;
@@ -42,6 +45,7 @@ export class RepositoryStore implements StateStore {
   readonly accounts: AccountRepository;
   readonly history: HistoryRepository;
   readonly issuers: IssuerStateRepository;
+  readonly agentData: AgentDataRepository;
   private readonly localDir: string;
   private readonly lockTtlMs: number;
 
@@ -56,6 +60,7 @@ export class RepositoryStore implements StateStore {
     this.accounts = new AccountRepository(options.storage, sealer);
     this.history = new HistoryRepository(options.storage);
     this.issuers = new IssuerStateRepository(options.storage);
+    this.agentData = new AgentDataRepository(options.storage, options.agentId ?? 'default');
   }
 
   async lock(options: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void } = {}): Promise<StateLock> {

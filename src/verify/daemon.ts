@@ -2,6 +2,7 @@
 // config reload that changes it) and the served-certificate metrics. run.ts calls these three
 // functions and nothing else of this module.
 
+import type { AgentData } from '../state/contract.js';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -9,9 +10,11 @@ import type { Config } from '../config/load.js';
 import type { StatusRow } from '../engine/status.js';
 import type { AgentEvent } from '../observe/events.js';
 import { ServedMetrics } from './metrics.js';
-import { Watcher } from './watcher.js';
+import { Watcher, WATCH_DATA, type WatchResult } from './watcher.js';
 
 export interface ServedWatchOptions {
+  /** This agent's data in the state store, where watch rounds are kept; absent: watch.json. */
+  agentData?: AgentData | undefined;
   clock: Clock;
   logger: Logger;
   registry: Registry;
@@ -54,6 +57,7 @@ export function startServedWatch(config: Config, options: ServedWatchOptions): S
       clock: options.clock,
       logger: options.logger.child({ component: 'watch' }),
       stateDir,
+      ...(options.agentData ? { save: (results: WatchResult[]) => options.agentData!.put(WATCH_DATA, results) } : {}),
       managed: async () => options.status().map((row) => ({ name: row.name, domains: row.domains, serial: row.serial })),
       onEvent: (event) => {
         if (options.isLeader?.() !== false) options.onEvent(event);

@@ -3,6 +3,7 @@
 // notes drift against the managed certificates, emits agent events and keeps the latest results
 // — in memory for metrics, and in <stateDir>/watch.json for `status`. Started by `certkeeper run`.
 
+import type { AgentData } from '../state/contract.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
@@ -64,6 +65,8 @@ export interface WatcherOptions {
   logger: Logger;
   /** Where watch.json is written (the state directory); none: not persisted. */
   stateDir?: string;
+  /** Where each round is kept instead (the state store's agent data); wins over stateDir. */
+  save?: (results: WatchResult[]) => Promise<void>;
   /** The managed certificates now (names and stored serials), for drift detection. */
   managed?: () => Promise<ManagedCertificate[]>;
   onEvent?: (event: AgentEvent) => void;
@@ -131,7 +134,8 @@ export class Watcher {
         if (result.drift && !result.drift.current) logger.warn({ endpoint: result.endpoint, cert: result.drift.cert }, `drift: ${result.endpoint} ${result.drift.message}`);
       }
       this.latest = results;
-      if (this.options.stateDir) await saveWatchResults(this.options.stateDir, results).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not save watch results'));
+      const save = this.options.save ?? (this.options.stateDir ? (r: WatchResult[]) => saveWatchResults(this.options.stateDir!, r) : undefined);
+      if (save) await save(results).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not save watch results'));
       this.options.onResults?.(results);
       logger.info({ endpoints: results.length, failing: results.filter((r) => !r.ok).length }, 'watched endpoints probed');
       return results;
@@ -155,6 +159,16 @@ export class Watcher {
 export async function saveWatchResults(stateDir: string, results: WatchResult[]): Promise<void> {
   await atomicWriteFile(path.join(stateDir, WATCH_STATE_FILE), `${JSON.stringify(results, null, 2)}\n`, { mode: 0o600 });
 }
+
+/** The last watch round kept in the store's agent data, else in watch.json (for `status`). */
+export async function loadStoredWatchResults(data: AgentData | undefined, stateDir: string): Promise<WatchResult[] | undefined> {
+  const stored = data ? await data.get(WATCH_DATA).catch(() => undefined) : undefined;
+  if (Array.isArray(stored)) return stored as WatchResult[];
+  return loadWatchResults(stateDir);
+}
+
+/** The name the watch results are kept under in the store's agent data. */
+export const WATCH_DATA = 'watch';
 
 /** The daemon's last watch round, if any (for `status`). */
 export async function loadWatchResults(stateDir: string): Promise<WatchResult[] | undefined> {

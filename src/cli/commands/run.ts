@@ -16,7 +16,8 @@ import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
 import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
-import { notifyStateIn, type NotifyStateStore } from '../../observe/notify/snapshot.js';
+import { NOTIFY_STATE_FILE, notifyStateIn, notifyStateInStore, type NotifyStateStore } from '../../observe/notify/snapshot.js';
+import { stateStore } from '../state.js';
 import { readiness } from '../../observe/readiness.js';
 import type { StateStore } from '../../state/contract.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
@@ -63,7 +64,12 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
 
   // The dispatcher's outbox and alert memory (notify/snapshot.ts): saved on every change and at
   // shutdown, so queued alerts survive a restart; a reload hands them to the next dispatcher.
-  let notifyState: NotifyStateStore = notifyStateIn(first.stateDir, () => io.clock.now());
+  // In the state store, as this agent's own data (a file store's notify-state.json is read once, if any).
+  const notifyStateOf = async (next: Config): Promise<NotifyStateStore> => {
+    const opened = await stateStore(next, io.clock, logger);
+    return opened.agentData ? notifyStateInStore(opened.agentData, path.join(next.stateDir, NOTIFY_STATE_FILE), () => io.clock.now()) : notifyStateIn(next.stateDir, () => io.clock.now());
+  };
+  let notifyState: NotifyStateStore = await notifyStateOf(first);
   const loadNotifyState = async (): Promise<DispatcherSnapshot | undefined> => {
     try {
       return await notifyState.load();
@@ -76,7 +82,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     const previous = dispatcher;
     // Synchronous hand-over: no event falls between the two dispatchers.
     const state = previous ? previous.detach() : await loadNotifyState();
-    if (next.stateDir !== first.stateDir) notifyState = notifyStateIn(next.stateDir, () => io.clock.now());
+    if (next.stateDir !== first.stateDir || JSON.stringify(next.state) !== JSON.stringify(first.state)) notifyState = await notifyStateOf(next);
     const targets = buildNotifyTargets(next.daemon.notify, { logger });
     metrics.notificationTargets(targets.map((target) => target.name));
     dispatcher = new Dispatcher({
@@ -153,6 +159,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   }
   metrics.planCompleted(io.clock.now());
   served = startServedWatch(config, {
+    agentData: (await stateStore(config, io.clock, logger)).agentData,
     clock: io.clock,
     logger,
     registry: metrics.registry,

@@ -6,7 +6,7 @@ import { statusRows, type StatusRow } from '../../engine/status.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
-import { loadWatchResults } from '../../verify/watcher.js';
+import { loadStoredWatchResults } from '../../verify/watcher.js';
 import { renderEndpoints } from './probe.js';
 
 export async function statusCommand(options: { json?: boolean; endpoints?: boolean }, global: GlobalOptions, io: CommandIo): Promise<number> {
@@ -19,7 +19,7 @@ export async function statusCommand(options: { json?: boolean; endpoints?: boole
   const rows = await statusRows({ config, store, clock: io.clock, logger });
   if (options.endpoints) {
     // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).
-    const watched = (await loadWatchResults(config.stateDir)) ?? [];
+    const watched = (await loadStoredWatchResults(store.agentData, config.stateDir)) ?? [];
     io.stdout.write(options.json ? `${JSON.stringify(watched, null, 2)}\n` : renderEndpoints(watched));
     return EXIT_OK;
   }
@@ -28,7 +28,7 @@ export async function statusCommand(options: { json?: boolean; endpoints?: boole
     return EXIT_OK;
   }
   io.stdout.write(renderStatus(rows, io.clock.now()));
-  const watched = config.watch?.endpoints.length ? await loadWatchResults(config.stateDir) : undefined;
+  const watched = config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir) : undefined;
   if (watched) io.stdout.write(`\nwatched endpoints (last probed by certkeeper run; probe them now: certkeeper probe)\n${renderEndpoints(watched)}`);
   return EXIT_OK;
 }

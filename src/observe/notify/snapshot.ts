@@ -138,6 +138,26 @@ export function notifyStateFile(file: string, now: () => Date = () => new Date()
   };
 }
 
+/**
+ * The snapshot in the state store, as this agent's own data (`agents/<id>/notify`). A snapshot
+ * still in `notify-state.json` (written before the store kept it) is read from there until the
+ * first save.
+ */
+export function notifyStateInStore(data: { get(name: string): Promise<unknown>; put(name: string, value: unknown): Promise<void> }, legacyFile: string, now: () => Date = () => new Date()): NotifyStateStore {
+  return {
+    async load() {
+      const value = await data.get('notify');
+      if (value === undefined) return notifyStateFile(legacyFile, now).load();
+      const snapshot = parseSnapshot(value, now());
+      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', 'the stored notification state is not one this version understands', { retryable: false });
+      return snapshot;
+    },
+    async save(snapshot) {
+      await data.put('notify', snapshot);
+    },
+  };
+}
+
 /** The agent's snapshot file in `stateDir`. */
 export function notifyStateIn(stateDir: string, now: () => Date = () => new Date()): NotifyStateStore {
   return notifyStateFile(path.join(stateDir, NOTIFY_STATE_FILE), now);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBind, type BindServer } from '../../../src/devstack/bind.js';
@@ -215,8 +216,8 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
       expect(failures).toBeLessThanOrEqual(2);
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toBe(0);
-      // The outbox and what was delivered are saved for the next start (and for doctor).
-      const saved = JSON.parse(readFileSync(path.join(dir, 'state', 'notify-state.json'), 'utf8')) as { version: number; targets: Record<string, { lastDeliveredAt?: string; queue: unknown[]; open: Record<string, unknown> }> };
+      // The outbox and what was delivered are saved for the next start (and for doctor), as this agent's data in the store.
+      const saved = JSON.parse(readFileSync(path.join(dir, 'state', 'store', 'agents', hostname(), 'notify'), 'utf8')) as { version: number; targets: Record<string, { lastDeliveredAt?: string; queue: unknown[]; open: Record<string, unknown> }> };
       expect(saved.version).toBe(2);
       expect(saved.targets.ops).toMatchObject({ queue: [], open: {} });
       expect(saved.targets.ops!.lastDeliveredAt).toBeDefined();
