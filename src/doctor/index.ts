@@ -16,6 +16,7 @@ import { certificateDnsCheck, challengeNames, dnsCredentialsCheck } from './dns.
 import { sinkCheck } from './sinks.js';
 import { storedCertificateCheck } from './state.js';
 import { notifyDeliveryCheck } from './notify.js';
+import { stateStoreCheck } from './state-store.js';
 
 export type { CheckResult, CheckStatus } from './contract.js';
 
@@ -42,7 +43,7 @@ export function doctorChecks(config: Config, certs?: string[]): Check[] {
   const selected = certs && certs.length > 0 ? config.certificates.filter((c) => certs.includes(c.name)) : config.certificates;
   // Every CA is checked, not only the first: a fallback issuer that is broken fails exactly when it is needed.
   const issuers = configuredIssuers(config);
-  const checks: Check[] = [configWarningsCheck(config), notifyDeliveryCheck()];
+  const checks: Check[] = [configWarningsCheck(config), stateStoreCheck(), notifyDeliveryCheck()];
   checks.push(...issuers.flatMap((issuer) => [acmeDirectoryCheck(issuer, issuers), clockCheck(issuer, issuers), acmeAccountCheck(issuer, issuers)]));
   for (const [name, provider] of Object.entries(config.dns)) {
     const user = config.certificates.find((c) => c.dns === name);
