@@ -28,6 +28,8 @@ export async function statusCommand(options: { json?: boolean; endpoints?: boole
     return EXIT_OK;
   }
   io.stdout.write(renderStatus(rows, io.clock.now()));
+  // Who is asking, and which store it reads: agents sharing a store each have their local sinks.
+  io.stdout.write(`\nagent ${config.agentId} · state ${store.dir}\n`);
   const watched = config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir) : undefined;
   if (watched) io.stdout.write(`\nwatched endpoints (last probed by certkeeper run; probe them now: certkeeper probe)\n${renderEndpoints(watched)}`);
   return EXIT_OK;
