@@ -69,7 +69,7 @@ afterEach(async () => {
   await west.stop();
 });
 
-const sinkState = (sink: string) => JSON.parse(readFileSync(path.join(stateDir, 'certs/www/sinks', `${sink}.json`), 'utf8')) as { certificateArn: string; region: string };
+const sinkState = (sink: string) => JSON.parse(readFileSync(path.join(stateDir, 'store/certs/www/data', sink), 'utf8')) as { certificateArn: string; region: string };
 
 describe('ACM sinks in two regions, through the engine', () => {
   it('keeps the region that worked, retries only the failed one, and re-imports both on renewal', async () => {

@@ -144,7 +144,7 @@ describe('certkeeper renew against Pebble and BIND', () => {
     expect(report).toMatchObject({ dryRun: true, directoryUrl: stack.pebble.directoryUrl });
     expect(report.outcomes[0]).toMatchObject({ action: 'dry-run', result: 'success', serial: expect.stringMatching(/^[0-9A-F]+$/) });
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
-    expect(existsSync(path.join(dir, 'state/store/certs'))).toBe(false);
+    expect(existsSync(path.join(dir, 'state/store/certs/rehearse/current'))).toBe(false);
     expect(await txtAt(stack.bind.address, '_acme-challenge.rehearse.example.test')).toEqual([]);
     const status = JSON.parse((await runCli(['--config', config, 'status', '--json'], { env })).stdout) as { state: string }[];
     expect(status[0]!.state).toBe('missing');
