@@ -27,6 +27,8 @@ const MAX_TIMER_MS = 6 * 3_600_000;
  * slices: memory stays bounded and the first deploys start at once.
  */
 export const MAX_BATCH = 100;
+/** An expired certificate is tried again at least this often, however far its backoff has grown. */
+export const EXPIRED_RETRY_MS = 3_600_000;
 
 export interface AgentHooks {
   /** Every agent event: logs, metrics and notifiers subscribe here. */
@@ -259,6 +261,9 @@ export class Agent {
     const backoffUntil = row.nextAttemptAt && !row.configChanged ? Date.parse(row.nextAttemptAt) : nowMs;
     const emergency = row.notBefore !== null && row.notAfter !== null && isEmergency(new Date(row.notBefore), new Date(row.notAfter), now);
     if (emergency && options.tick) return nowMs;
+    // Expired and failing: try at least hourly, whatever the backoff has grown to (its last step
+    // is a day, and the schedule tick may be 12 h away), as every hour it stays expired is an outage.
+    if (row.notAfter !== null && Date.parse(row.notAfter) <= nowMs) return Math.max(nowMs, Math.min(backoffUntil, nowMs + EXPIRED_RETRY_MS));
     if (row.serial === null || row.renewReason !== 'not-due' || row.pendingSinks.length > 0) {
       // Due now (or a deploy is pending): go, unless backing off after failures.
       return Math.max(nowMs, backoffUntil);
