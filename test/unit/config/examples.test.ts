@@ -11,6 +11,7 @@ describe('examples/', () => {
   // Every *.yaml under examples/, subfolders included (examples/aws/certkeeper.yaml).
   const files = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
     .filter((name) => name.endsWith('.yaml') && !name.startsWith(`kubernetes${path.sep}`)) // manifests: test/unit/packaging/sidecar-example.test.ts
+    .filter((name) => !name.startsWith(`multi-agent${path.sep}`)) // systemd credentials: test/unit/config/multi-agent-example.test.ts
     .sort();
   it('has the RFC 2136 + nginx, exec-hook and AWS examples', () => {
     expect(files).toEqual(expect.arrayContaining(['rfc2136-nginx.yaml', 'exec-dns-hook.yaml', path.join('aws', 'certkeeper.yaml')]));
