@@ -152,15 +152,29 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
   }
   try {
     // What an earlier holder (killed mid-order) left in DNS goes first.
-    await removeLeftoverChallenges(name, purpose, deps, options.signal).catch((error: unknown) =>
-      deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot read the challenge ledger; leftover records, if any, stay for the next attempt'),
-    );
+    const removed = await removeLeftoverChallenges(name, purpose, deps, options.signal).catch((error: unknown) => {
+      deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot read the challenge ledger; leftover records, if any, stay for the next attempt');
+      return 0;
+    });
+    if (lock.tookOver) await noteAbandoned(name, plan.action, removed, deps);
     const fresh = await planOne(plan.spec, startedAt, options, deps, ledger);
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
     return await runOne(fresh, { ...options, signal }, deps, ledger);
   } finally {
     await lock.release().catch((error: unknown) => deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot release the certificate lock; it frees itself after its TTL'));
   }
+}
+
+/**
+ * The history line a lock holder that died mid-work (killed, frozen, cut off: its lease expired)
+ * could not write, so history accounts for the order the CA saw from it. Its action is what this
+ * agent found to do, the likeliest thing the other was doing.
+ */
+async function noteAbandoned(cert: string, action: HistoryAction, removedRecords: number, deps: EngineDeps): Promise<void> {
+  const removed = removedRecords > 0 ? ` and removed ${removedRecords} challenge record${removedRecords === 1 ? '' : 's'} it left in DNS` : '';
+  const error = `abandoned: the agent holding the lock stopped before finishing (its lease expired; ${deps.config.agentId} took over${removed})`;
+  deps.logger.warn({ cert, removedRecords }, error);
+  await appendHistory(deps, { cert, action, result: 'failure', serial: null, notAfter: null, durationMs: 0, error, code: 'CANCELLED', reason: 'lock-taken-over' });
 }
 
 /**

@@ -3,6 +3,7 @@
 // SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout.
 
 import { randomInt } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import schedule from 'node-schedule';
 import { atomicWriteFile } from '../../core/fs-atomic.js';
@@ -284,6 +285,10 @@ const STORE_CHECK_DEADLINE_MS = 2_000;
 
 async function probeWritable(dir: string): Promise<boolean | string> {
   try {
+    // With a database store this is the agent's localDir, which nothing creates before the first
+    // hook needs a certificate's files: made here (0700, as those files' folders), or /readyz
+    // would say "not writable" for good.
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     await atomicWriteFile(path.join(dir, '.write-probe'), 'ok\n', { mode: 0o600 });
     return true;
   } catch (error) {
