@@ -1,6 +1,7 @@
 // `certkeeper history [NAME]`: recorded outcomes, newest first.
 
 import { CertkeeperError } from '../../core/errors.js';
+import type { HistoryEntry } from '../../core/types.js';
 import { formatDuration } from '../../core/duration.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
@@ -21,19 +22,22 @@ export async function historyCommand(name: string | undefined, options: { json?:
     io.stdout.write(name ? `no history for ${name}\n` : 'no history yet\n');
     return EXIT_OK;
   }
-  io.stdout.write(
-    renderTable(
-      ['AT', 'CERTIFICATE', 'ACTION', 'RESULT', 'SERIAL', 'TIME', 'DETAIL'],
-      entries.map((e) => [
-        shortTime(e.at),
-        e.cert,
-        e.sink ? `${e.action} → ${e.sink}` : e.action,
-        e.result,
-        e.serial ? e.serial.slice(0, 16) : '-',
-        formatDuration(e.durationMs),
-        e.error ? oneLine(e.error) : e.reason ? `reason: ${e.reason}` : '',
-      ]),
-    ),
-  );
+  io.stdout.write(renderHistory(entries));
   return EXIT_OK;
+}
+
+/** The history table; a cancelled order (shutdown, Ctrl-C) shows as such, not as the certificate failing. */
+export function renderHistory(entries: HistoryEntry[]): string {
+  return renderTable(
+    ['AT', 'CERTIFICATE', 'ACTION', 'RESULT', 'SERIAL', 'TIME', 'DETAIL'],
+    entries.map((e) => [
+      shortTime(e.at),
+      e.cert,
+      e.sink ? `${e.action} → ${e.sink}` : e.action,
+      e.code === 'CANCELLED' ? 'cancelled' : e.result,
+      e.serial ? e.serial.slice(0, 16) : '-',
+      formatDuration(e.durationMs),
+      e.error ? oneLine(e.error) : e.reason ? `reason: ${e.reason}` : '',
+    ]),
+  );
 }

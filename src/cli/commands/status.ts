@@ -42,7 +42,7 @@ export function renderStatus(rows: StatusRow[], now: Date): string {
     rows.map((row) => [
       row.name,
       row.state,
-      row.daysLeft === null ? '-' : row.daysLeft.toFixed(1),
+      daysLeftText(row, now),
       shortTime(row.notBefore),
       shortTime(row.notAfter),
       renewAtText(row, now),
@@ -52,6 +52,13 @@ export function renderStatus(rows: StatusRow[], now: Date): string {
         (row.rateLimited?.length ? `; rate-limited: ${row.rateLimited.map((r) => `${r.issuer} until ${shortTime(r.until)}`).join(', ')}` : ''),
     ]),
   );
+}
+
+/** Days left to one decimal; once past notAfter, how long ago it expired ("expired 42s ago", never "-0.1"). */
+export function daysLeftText(row: Pick<StatusRow, 'daysLeft' | 'notAfter'>, now: Date): string {
+  if (row.daysLeft === null || row.notAfter === null) return '-';
+  const left = Date.parse(row.notAfter) - now.getTime();
+  return left <= 0 ? `expired ${formatDuration(-left)} ago` : row.daysLeft.toFixed(1);
 }
 
 function renewAtText(row: StatusRow, now: Date): string {
