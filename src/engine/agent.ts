@@ -27,6 +27,9 @@ const MAX_TIMER_MS = 6 * 3_600_000;
  * slices: memory stays bounded and the first deploys start at once.
  */
 export const MAX_BATCH = 100;
+/** A failed plan is tried again after this, doubling up to the maximum. */
+const PLAN_RETRY_FIRST_MS = 15_000;
+const PLAN_RETRY_MAX_MS = 5 * 60_000;
 /** An expired certificate is tried again at least this often, however far its backoff has grown. */
 export const EXPIRED_RETRY_MS = 3_600_000;
 
@@ -79,6 +82,9 @@ export class Agent {
   private readonly host: string;
   /** Batches that threw (not a certificate's failure: e.g. the state dir unwritable), in a row. */
   private brokenBatches = 0;
+  /** Plans that failed in a row (the store unreachable), and the retry waiting for the next one. */
+  private failedPlans = 0;
+  private planRetry: AbortController | undefined;
   /** Stops the store watch (certificates renewed by other agents). */
   private unwatch: (() => void) | undefined;
   private planning: Promise<void> | undefined;
@@ -162,9 +168,15 @@ export class Agent {
       if (deps.canDeploy?.() !== false) await refreshAllRenewalInfo(deps);
       rows = await statusRows(deps);
     } catch (error) {
-      this.options.logger.error({ err: describeError(error) }, 'planning failed; will retry at the next tick');
+      // A store that is down at start (or goes down) must not leave the agent unplanned until
+      // the next schedule tick, hours away: try again after a growing pause.
+      this.failedPlans++;
+      const retryInMs = Math.min(PLAN_RETRY_MAX_MS, PLAN_RETRY_FIRST_MS * 2 ** (this.failedPlans - 1));
+      this.options.logger.error({ err: describeError(error), retryInMs }, 'planning failed; trying again');
+      this.retryPlanIn(retryInMs);
       return;
     }
+    this.failedPlans = 0;
     const now = this.options.clock.now();
     this.lastPlanAt = now;
     this.publishStatus(rows);
@@ -190,9 +202,25 @@ export class Agent {
     }
   }
 
+  /** Plans again after `ms`, once (a retry already waiting stands). */
+  private retryPlanIn(ms: number): void {
+    if (this.planRetry || this.stopping) return;
+    const controller = new AbortController();
+    this.planRetry = controller;
+    this.options.clock.sleep(ms, controller.signal).then(
+      () => {
+        this.planRetry = undefined;
+        if (!this.stopping) void this.plan();
+      },
+      () => undefined, // stopped
+    );
+  }
+
   /** Stops: no new work; the running batch may finish, then is aborted (its TXT records cleaned). */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
+    this.planRetry?.abort();
+    this.planRetry = undefined;
     this.unwatch?.();
     this.unwatch = undefined;
     this.timers.clear();

@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { publishFileSet, versionsDirOf } from '../core/file-set.js';
+import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
 import { AccountRepository, accountLockName } from './repos/accounts.js';
@@ -35,6 +36,8 @@ export interface RepositoryStoreOptions {
 }
 
 const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
+const SEAL_CHECK = 'seal-check';
+const SEAL_PROBE = Buffer.from('certkeeper seal check\n');
 const RUN_LOCK = 'state';
 
 export class RepositoryStore implements StateStore {
@@ -48,9 +51,12 @@ export class RepositoryStore implements StateStore {
   readonly agentData: AgentDataRepository;
   private readonly localDir: string;
   private readonly lockTtlMs: number;
+  private readonly sealer: Sealer;
+  private sealingChecked = false;
 
   constructor(options: RepositoryStoreOptions) {
     const sealer = options.sealer ?? plainSealer;
+    this.sealer = sealer;
     this.storage = options.storage;
     this.dir = options.storage.description;
     this.localDir = path.resolve(options.localDir);
@@ -88,8 +94,34 @@ export class RepositoryStore implements StateStore {
     return { release: () => held.release() };
   }
 
-  ping(signal?: AbortSignal): Promise<void> {
-    return this.storage.ping(signal);
+  /**
+   * The store answers, and (once per process) this agent's encryption key is the one the store's
+   * keys are sealed with: an agent with another key, or none, must not write keys the others
+   * cannot open, nor take theirs for damaged. CONFIG_INVALID when the key does not match.
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.storage.ping(signal);
+    if (!this.sealingChecked) {
+      await this.checkSealing();
+      this.sealingChecked = true;
+    }
+  }
+
+  /** A known value sealed with the first agent's key (`seal-check`): every agent must open it. */
+  private async checkSealing(): Promise<void> {
+    const stored = await this.storage.get(SEAL_CHECK);
+    if (!stored) {
+      await this.storage.put(SEAL_CHECK, this.sealer.seal(SEAL_CHECK, SEAL_PROBE), { ifVersion: null }).catch((error: unknown) => {
+        if (!isCertkeeperError(error, 'STATE_CONFLICT')) throw error; // another agent wrote it first: checked next time
+      });
+      return;
+    }
+    const opened = this.sealer.open(SEAL_CHECK, stored.value); // CONFIG_INVALID: sealed with another key, or no key here
+    if (Buffer.compare(Buffer.from(opened), SEAL_PROBE) !== 0) {
+      throw new CertkeeperError('CONFIG_INVALID', `the state store's ${SEAL_CHECK} holds something unexpected; it was not written by certkeeper`, { retryable: false });
+    }
+    // Written before sealing was turned on: sealed now, so an agent still without the key is told.
+    if (Buffer.compare(Buffer.from(stored.value), SEAL_PROBE) === 0) await this.storage.put(SEAL_CHECK, this.sealer.seal(SEAL_CHECK, SEAL_PROBE), { ifVersion: stored.version }).catch(() => undefined);
   }
 
   watchCertificates(listener: (name: string | undefined) => void): () => void {

@@ -2,6 +2,10 @@
 // 96-bit nonce per write, and the storage key as additional data, so a sealed value copied onto
 // another certificate's key does not open. Only values holding a private key are sealed; a
 // database dump then shows certificates and records, but no key.
+//
+// A value that does not open is a configuration problem (CONFIG_INVALID: no key, or not the key
+// the other agents use), never damage: damage makes the engine order afresh, and one agent with
+// the wrong key would otherwise re-order certificates and mark them failing for all the others.
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -21,7 +25,7 @@ export interface Sealer {
 export const plainSealer: Sealer = {
   seal: (_key, plain) => plain,
   open: (key, stored) => {
-    if (isSealed(stored)) throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is sealed, and no encryptionKeyFile is configured to open it`, { retryable: false });
+    if (isSealed(stored)) throw new CertkeeperError('CONFIG_INVALID', `stored ${key} is sealed, and no state.encryptionKeyFile is configured to open it`, { retryable: false });
     return stored;
   },
 };
@@ -71,7 +75,7 @@ export function aesGcmSealer(key: Buffer): Sealer {
         decipher.setAuthTag(tag);
         return Buffer.concat([decipher.update(body), decipher.final()]);
       } catch (error) {
-        throw new CertkeeperError('STATE_CORRUPT', `stored ${storageKey} does not open with the configured encryptionKeyFile (wrong key, or the value was altered)`, { cause: error, retryable: false });
+        throw new CertkeeperError('CONFIG_INVALID', `stored ${storageKey} does not open with the configured state.encryptionKeyFile (another agent's key differs, or the value was altered)`, { cause: error, retryable: false });
       }
     },
   };

@@ -1,7 +1,7 @@
 // `certkeeper status`: what expires when, and what happens next.
 
 import { formatDuration } from '../../core/duration.js';
-import { CertkeeperError, describeError } from '../../core/errors.js';
+import { CertkeeperError, describeError, isCertkeeperError } from '../../core/errors.js';
 import { statusRows, type StatusRow } from '../../engine/status.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
@@ -14,6 +14,7 @@ export async function statusCommand(options: { json?: boolean; endpoints?: boole
   const { logger } = commandLogger(global, io, config);
   const store = await stateStore(config, io.clock, logger);
   await store.ping().catch((error: unknown) => {
+    if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error; // this agent's encryption key is not the store's
     throw new CertkeeperError('STATE_UNREACHABLE', `the state store ${store.dir} is unreachable: ${describeError(error)} (certificates already deployed stay as they are)`, { cause: error });
   });
   const rows = await statusRows({ config, store, clock: io.clock, logger });

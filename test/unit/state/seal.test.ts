@@ -21,16 +21,16 @@ describe('sealing private keys at rest (AES-256-GCM)', () => {
 
   it('does not open under another storage key, another encryption key, or after tampering', () => {
     const sealed = sealer.seal('certs/www/versions/1', secret);
-    expect(() => sealer.open('certs/api/versions/1', sealed)).toThrow(expect.objectContaining({ code: 'STATE_CORRUPT' }));
-    expect(() => aesGcmSealer(randomBytes(32)).open('certs/www/versions/1', sealed)).toThrow(expect.objectContaining({ code: 'STATE_CORRUPT' }));
+    expect(() => sealer.open('certs/api/versions/1', sealed)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => aesGcmSealer(randomBytes(32)).open('certs/www/versions/1', sealed)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
     const tampered = Uint8Array.from(sealed);
     tampered[tampered.length - 1]! ^= 1;
-    expect(() => sealer.open('certs/www/versions/1', tampered)).toThrow(expect.objectContaining({ code: 'STATE_CORRUPT' }));
+    expect(() => sealer.open('certs/www/versions/1', tampered)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 
   it('reads a value stored before sealing was turned on; without a key, a sealed value is an error, not garbage', () => {
     expect(text(sealer.open('k', secret))).toBe(text(secret));
-    expect(() => plainSealer.open('k', sealer.seal('k', secret))).toThrow(expect.objectContaining({ code: 'STATE_CORRUPT' }));
+    expect(() => plainSealer.open('k', sealer.seal('k', secret))).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 
   it('takes a key as 32 raw bytes, 64 hex digits or base64, and refuses anything else', () => {
