@@ -27,7 +27,8 @@ import type { HaConfig } from '../ha/schema.js';
 import { dnsProviderCapabilities } from '../dns/schema.js';
 import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
 import { agentIdOf } from '../state/agent-id.js';
-import { DEFAULT_LOCK_TTL_MS, type StateConfig } from '../state/schema.js';
+import { AGENT_ID, DEFAULT_LOCK_TTL_MS, type StateConfig } from '../state/schema.js';
+import { readSealKeyFile } from '../state/seal.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
 import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
@@ -264,6 +265,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
   const watch = buildWatch(raw.watch, baseDir, (at, message) => problems.push({ path: at, message }));
   const state = buildState(raw, baseDir, problems);
+  const agentId = agentIdOf(raw.agent?.id, env);
+  if (!AGENT_ID.test(agentId)) {
+    problems.push({ path: ['agent', 'id'], message: `the agent id "${agentId}" (from ${env.CERTKEEPER_AGENT_ID ? 'CERTKEEPER_AGENT_ID' : 'the host name'}) must be letters, digits, ".", "_" or "-", at most 63 characters` });
+  }
   if (problems.length > 0) throw invalid(problems);
 
   // Relative paths mean "beside the config file", wherever certkeeper is started from.
@@ -289,7 +294,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     file,
     stateDir: state.type === 'file' ? state.dir : state.localDir,
     state,
-    agentId: agentIdOf(raw.agent?.id, env),
+    agentId,
     acme,
     issuers,
     resolvers: raw.resolvers,
@@ -327,6 +332,17 @@ function buildState(raw: z.output<typeof configSchema>, baseDir: string, problem
   }
   const state: StateConfig = raw.state ?? { type: 'file', dir: raw.stateDir ?? DEFAULT_STATE_DIR, lockTtl: DEFAULT_LOCK_TTL_MS };
   if (state.type === 'file') return { ...state, dir: path.resolve(baseDir, state.dir) };
+  // Found now, not when the store first opens: a bad URL or key file fails `validate`.
+  if (!/^postgres(ql)?:\/\//.test(state.url) || !URL.canParse(state.url)) {
+    problems.push({ path: ['state', 'url'], message: 'must be a postgres:// URL (postgres://user@host:5432/database)' });
+  }
+  if (state.encryptionKeyFile !== undefined) {
+    try {
+      readSealKeyFile(path.resolve(baseDir, state.encryptionKeyFile));
+    } catch (error) {
+      problems.push({ path: ['state', 'encryptionKeyFile'], message: (error as Error).message });
+    }
+  }
   return {
     ...state,
     localDir: path.resolve(baseDir, state.localDir),

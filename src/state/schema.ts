@@ -46,13 +46,13 @@ export const stateSchema = z.discriminatedUnion('type', [fileStateSchema, postgr
 
 export type StateConfig = z.infer<typeof stateSchema>;
 
+/** An agent id: it names keys and lock holders. */
+export const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
 /** `agent:`: who this agent is among those sharing one store. */
 export const agentSchema = z
   .object({
     /** Default: CERTKEEPER_AGENT_ID, else the host name. Letters, digits, ".", "_", "-". */
-    id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be letters, digits, ".", "_" or "-", at most 63 characters')
-      .optional(),
+    id: z.string().regex(AGENT_ID, 'must be letters, digits, ".", "_" or "-", at most 63 characters').optional(),
   })
   .strict();
