@@ -55,8 +55,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The config the agent reads: values.config plus what the chart owns (state, http, ha). */}}
 {{- define "certkeeper.config" -}}
-{{- $managed := dict "stateDir" "/var/lib/certkeeper" "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.service.port))) }}
-{{- if gt (int .Values.replicaCount) 1 }}
+{{- $managed := dict "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.service.port))) }}
+{{- /* A `state:` in values.config (PostgreSQL shared by the replicas) is the operator's; else the file store on the pod's volume. */}}
+{{- $sharedState := hasKey .Values.config "state" }}
+{{- if not $sharedState }}
+{{- $_ := set $managed "stateDir" "/var/lib/certkeeper" }}
+{{- end }}
+{{- /* Leader election only for a file store: with a shared store every replica takes part, a lock per certificate. */}}
+{{- if and (gt (int .Values.replicaCount) 1) (not $sharedState) }}
 {{- $lease := dict "leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration" .Values.leaderElection.leaseDuration "renewInterval" .Values.leaderElection.renewInterval }}
 {{- $_ := set $managed "ha" (dict "kubernetes" $lease) }}
 {{- end }}

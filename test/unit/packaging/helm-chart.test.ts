@@ -81,8 +81,11 @@ const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
 /** What templates/_helpers.tpl "certkeeper.config" renders: values.config plus the keys the chart owns. */
 function renderedConfig(chartValues: Record<string, unknown>, namespace = 'certkeeper', release = 'certkeeper'): Record<string, unknown> {
-  const managed: Record<string, unknown> = { stateDir: '/var/lib/certkeeper', http: { listen: `0.0.0.0:${(chartValues.service as { port: number }).port}` } };
-  if ((chartValues.replicaCount as number) > 1) {
+  const managed: Record<string, unknown> = { http: { listen: `0.0.0.0:${(chartValues.service as { port: number }).port}` } };
+  // A state: in values.config (a store the replicas share) is the operator's; no stateDir, no leader election then.
+  const sharedState = Object.hasOwn(chartValues.config as object, 'state');
+  if (!sharedState) managed.stateDir = '/var/lib/certkeeper';
+  if ((chartValues.replicaCount as number) > 1 && !sharedState) {
     const election = chartValues.leaderElection as { leaseName: string; leaseDuration: string; renewInterval: string };
     managed.ha = { kubernetes: { leaseName: election.leaseName || release, namespace, leaseDuration: election.leaseDuration, renewInterval: election.renewInterval } };
   }
@@ -140,8 +143,16 @@ describe('charts/certkeeper', () => {
     (replicated.config as Record<string, unknown>).sinks = { ingress: { type: 'kubernetes-secret', namespace: 'web' } };
     const ha = parseConfig(JSON.stringify(renderedConfig(replicated)), '/etc/certkeeper/certkeeper.yaml', { env: {} });
     expect(ha.daemon.ha).toEqual({ kubernetes: { leaseName: 'certkeeper', namespace: 'certkeeper', leaseDuration: 15_000, renewInterval: 5_000 } });
+    // With state: postgres the replicas share the store: no stateDir, no ha, each replica takes part.
+    const shared: Record<string, unknown> = { ...clone(values), replicaCount: 3 };
+    (shared.config as Record<string, unknown>).state = { type: 'postgres', url: 'postgres://certkeeper@db/certkeeper' };
+    const pooled = parseConfig(JSON.stringify(renderedConfig(shared)), '/etc/certkeeper/certkeeper.yaml', { env: {} });
+    expect(pooled.state).toMatchObject({ type: 'postgres', localDir: '/var/lib/certkeeper' });
+    expect(pooled.daemon.ha).toBeUndefined();
     // The helper renders exactly these keys.
-    expect(templates['_helpers.tpl']).toContain('"stateDir" "/var/lib/certkeeper" "http" (dict "listen" (printf "0.0.0.0:%d"');
+    expect(templates['_helpers.tpl']).toContain('$managed := dict "http" (dict "listen" (printf "0.0.0.0:%d"');
+    expect(templates['_helpers.tpl']).toContain('$sharedState := hasKey .Values.config "state"');
+    expect(templates['_helpers.tpl']).toContain('set $managed "stateDir" "/var/lib/certkeeper"');
     expect(templates['_helpers.tpl']).toContain('"leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration"');
   });
 
