@@ -87,6 +87,8 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
   // Records whose presentation was attempted. A present that failed midway may still have
   // written its value, and cleanup is idempotent, so those are cleaned up too.
   const presented: TxtRecord[] = [];
+  /** Those whose add the provider confirmed; a failed add was most likely never written. */
+  const confirmed = new Set<TxtRecord>();
   try {
     // All at once: a provider that waits for its change to sync (Route53: up to a minute)
     // waits once, not once per name. Providers serialise writes to one name themselves.
@@ -96,6 +98,7 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
         presented.push(record);
         logger.debug({ fqdn: record.fqdn, domain: record.domain, provider: dns.name }, 'presenting TXT record');
         await dns.presentTxt(record, taskSignal);
+        confirmed.add(record);
       }),
       signal,
     );
@@ -129,7 +132,7 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
     );
     options.onStep?.('validated', pending.map(({ authz }) => authzLabel(authz)).join(', '));
   } finally {
-    await cleanup(presented, dns, logger, options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS);
+    await cleanup(presented, confirmed, dns, logger, options.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS);
   }
 }
 
@@ -169,7 +172,7 @@ function authorizationFailure(authz: AcmeAuthorization, fqdn?: string): Certkeep
  * Removes every presented value, newest first. A failure here is logged, never thrown: it
  * must not hide why the order failed, and a left-over TXT value does no harm to the next run.
  */
-async function cleanup(records: TxtRecord[], dns: DnsProvider, logger: Logger, timeoutMs: number): Promise<void> {
+async function cleanup(records: TxtRecord[], confirmed: ReadonlySet<TxtRecord>, dns: DnsProvider, logger: Logger, timeoutMs: number): Promise<void> {
   for (const record of [...records].reverse()) {
     try {
       // Not the order's signal: cleanup must run when the order was cancelled or ran out of
@@ -177,10 +180,10 @@ async function cleanup(records: TxtRecord[], dns: DnsProvider, logger: Logger, t
       await withDeadline(timeoutMs, `removing the TXT record ${record.fqdn}`, (signal) => dns.cleanupTxt(record, signal));
     } catch (error) {
       const failure = toCertkeeperError(error, 'DNS_UPDATE_FAILED');
-      logger.warn(
-        { fqdn: record.fqdn, domain: record.domain, provider: dns.name, code: failure.code, error: describeError(failure) },
-        'could not remove a challenge TXT record; remove it by hand if it stays',
-      );
+      const fields = { fqdn: record.fqdn, domain: record.domain, provider: dns.name, code: failure.code, error: describeError(failure) };
+      // A record whose add failed was most likely never written: no warning to remove what is not there.
+      if (confirmed.has(record)) logger.warn(fields, 'could not remove a challenge TXT record; remove it by hand if it stays');
+      else logger.info(fields, 'could not remove a challenge TXT record whose add had failed (most likely it was never written)');
     }
   }
 }

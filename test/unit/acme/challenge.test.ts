@@ -228,6 +228,36 @@ describe('solveDnsChallenges', () => {
     expect(dns.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.b.example', '_acme-challenge.a.example']);
   });
 
+  it('does not warn about removing a record whose add failed when its removal fails too (the DNS API is down)', async () => {
+    const events: string[] = [];
+    const session = fakeSession();
+    const base = fakeDns(events);
+    const dns = {
+      ...base,
+      async presentTxt(record: TxtRecord) {
+        if (record.fqdn === '_acme-challenge.b.example') throw new CertkeeperError('DNS_UPDATE_FAILED', 'DNS API down');
+        await base.presentTxt(record);
+      },
+      async cleanupTxt(record: TxtRecord) {
+        if (record.fqdn === '_acme-challenge.b.example') throw new CertkeeperError('DNS_UPDATE_FAILED', 'DNS API down');
+        await base.cleanupTxt(record);
+      },
+    };
+    const warnings: Record<string, unknown>[] = [];
+    const infos: Record<string, unknown>[] = [];
+    const logger = {
+      ...silentLogger,
+      warn: (obj: unknown) => void (typeof obj === 'object' && warnings.push(obj as Record<string, unknown>)),
+      info: (obj: unknown) => void (typeof obj === 'object' && infos.push(obj as Record<string, unknown>)),
+      child: () => logger,
+    } as typeof silentLogger;
+    const error = await run({ session, dns, logger, authorizations: [authz('a.example'), authz('b.example')] }, events).done.catch((e: unknown) => e);
+    expect((error as CertkeeperError).code).toBe('DNS_UPDATE_FAILED');
+    expect(base.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.a.example']);
+    expect(warnings.filter((w) => w.fqdn === '_acme-challenge.b.example')).toEqual([]);
+    expect(infos).toContainEqual(expect.objectContaining({ fqdn: '_acme-challenge.b.example' }));
+  });
+
   it('gives up on a cleanup that hangs past its deadline, says so, and goes on with the next record', async () => {
     const events: string[] = [];
     const session = fakeSession({ 'https://ca/authz/a.example': { invalid: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'no TXT' } } });
