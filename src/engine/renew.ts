@@ -14,7 +14,8 @@ import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
 import { deploymentKeys } from '../sinks/scope.js';
 import { ledgeredProvider, removeLeftoverChallenges } from './challenge-ledger.js';
-import { renewalInfoFor, windowOf, type AriRecord } from './renewal-info.js';
+import { ARI_STATE_KEY, renewalInfoFor, windowOf, type AriRecord } from './renewal-info.js';
+import { readAhead } from './read-ahead.js';
 import { historyOrders, OrderLedger } from './order-budget.js';
 import type { LedgerOrder } from '../plan/budget.js';
 import type { IssuerSettings } from '../config/issuers.js';
@@ -85,9 +86,10 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   const startedAt = deps.clock.now();
   const ledger = new OrderLedger(deps);
   const run: RunState = { storeError: undefined };
-  // Planned without any lock (a handful of small reads each); every certificate with something
-  // to do is planned again under its own lock before anything is ordered or deployed.
-  const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, deps, ledger));
+  // Planned without any lock, from reads made in batches (read-ahead.ts); every certificate with
+  // something to do is planned again under its own lock, from the store, before anything is ordered or deployed.
+  const planning = { ...deps, store: await readAhead(deps.store, selected.map((spec) => spec.name), { sinkStates: [ARI_STATE_KEY] }) };
+  const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, planning, ledger));
   for (const plan of plans) {
     deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
   }

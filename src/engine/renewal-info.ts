@@ -12,6 +12,7 @@ import type { RenewalWindow } from '../plan/renewal.js';
 import type { CertificateSummary, StateStore } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
+import { READ_AHEAD_BATCH, readAhead } from './read-ahead.js';
 
 export const ARI_STATE_KEY = 'acme.ari';
 /** After a failed lookup, ask again no sooner than this (planning must not hammer a sick CA). */
@@ -117,14 +118,27 @@ function recheckDue(record: AriRecord | undefined, now: Date): boolean {
 /** For the daemon's planning: every configured certificate with a stored one, a few at a time. */
 export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSignal): Promise<void> {
   if (!deps.renewalInfo) return;
-  await mapLimit(deps.config.certificates, deps.config.maxConcurrent, async (spec) => {
+  // The details and stored windows a batch at a time, each batch in a few reads (read-ahead.ts):
+  // most windows are fresh, so most certificates cost nothing more and the CA is asked for the rest.
+  const specs = deps.config.certificates;
+  for (let i = 0; i < specs.length; i += READ_AHEAD_BATCH) {
+    const batch = specs.slice(i, i + READ_AHEAD_BATCH);
+    let reading: EngineDeps;
     try {
-      const peeked = await deps.store.peekCertificate(spec.name);
-      if (peeked) await renewalInfoFor(peeked, deps, signal);
+      reading = { ...deps, store: await readAhead(deps.store, batch.map((spec) => spec.name), { records: false, sinkStates: [ARI_STATE_KEY] }) };
     } catch (error) {
-      deps.logger.warn({ cert: spec.name, err: describeError(error) }, 'ARI refresh failed');
+      deps.logger.warn({ err: describeError(error) }, 'ARI refresh skipped: the state store cannot be read');
+      return;
     }
-  });
+    await mapLimit(batch, deps.config.maxConcurrent, async (spec) => {
+      try {
+        const peeked = await reading.store.peekCertificate(spec.name);
+        if (peeked) await renewalInfoFor(peeked, reading, signal);
+      } catch (error) {
+        deps.logger.warn({ cert: spec.name, err: describeError(error) }, 'ARI refresh failed');
+      }
+    });
+  }
 }
 
 /** What `status` adds for ARI and issuers: the stored window and the CAs that are rate-limiting this certificate's issuers. */

@@ -8,8 +8,9 @@ import { deploymentKeys } from '../sinks/scope.js';
 import type { EngineDeps } from './contracts.js';
 import { mapLimit } from '../core/concurrency.js';
 import { lastRehearsals, type LastRehearsal } from './rehearse.js';
-import { issuanceStatus, type IssuanceStatus } from './renewal-info.js';
-import { readVerification, servingStatus } from '../verify/deploy.js';
+import { ARI_STATE_KEY, issuanceStatus, type IssuanceStatus } from './renewal-info.js';
+import { READ_AHEAD_BATCH, readAhead } from './read-ahead.js';
+import { readVerification, servingStatus, VERIFY_STATE_KEY } from '../verify/deploy.js';
 
 export interface StatusRow {
   name: string;
@@ -55,18 +56,28 @@ export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'cl
   const rehearsals = await lastRehearsals(deps.store, specs.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
   // A handful of issuers serve every row: each one's rate-limit state is read once per pass.
   const issuerStates = new Map<string, Promise<Record<string, unknown> | undefined>>();
-  const store: RowStore = {
-    peekCertificate: (name) => deps.store.peekCertificate(name),
-    getRecord: (name) => deps.store.getRecord(name),
-    getSinkState: (cert, sink) => deps.store.getSinkState(cert, sink),
-    getIssuerState: (key) => {
-      let state = issuerStates.get(key);
-      if (!state) issuerStates.set(key, (state = deps.store.getIssuerState(key)));
-      return state;
-    },
+  const getIssuerState = (key: string): Promise<Record<string, unknown> | undefined> => {
+    let state = issuerStates.get(key);
+    if (!state) issuerStates.set(key, (state = deps.store.getIssuerState(key)));
+    return state;
   };
-  // Bounded: each row opens several files, and 10,000 at once ran out of file descriptors (EMFILE).
-  const rows = await mapLimit(specs, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, { ...deps, store }));
+  // Each batch of rows' details, records, ARI windows (and last verifications) in a few batched
+  // reads, not a round trip each (10,000 rows were 30,000 statements on PostgreSQL), and one
+  // batch at a time, so what was read is garbage before the next (the daemon's memory).
+  const sinkStates = [ARI_STATE_KEY, ...(specs.some((spec) => spec.verify?.length) ? [VERIFY_STATE_KEY] : [])];
+  const rows: StatusRow[] = [];
+  for (let i = 0; i < specs.length; i += READ_AHEAD_BATCH) {
+    const batch = specs.slice(i, i + READ_AHEAD_BATCH);
+    const read = await readAhead(deps.store, batch.map((c) => c.name), { sinkStates });
+    const store: RowStore = {
+      peekCertificate: (name) => read.peekCertificate(name),
+      getRecord: (name) => read.getRecord(name),
+      getSinkState: (cert, sink) => read.getSinkState(cert, sink),
+      getIssuerState,
+    };
+    // Bounded: a row may still read what was not read ahead; 10,000 reads at once ran out of file descriptors (EMFILE).
+    rows.push(...(await mapLimit(batch, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, { ...deps, store }))));
+  }
   for (const row of rows) row.lastRehearsal = rehearsals.get(row.name) ?? null;
   return rows;
 }

@@ -1,5 +1,6 @@
 // The StateStore contract: the source of truth for what certkeeper has issued and deployed.
 
+import type { CertkeeperError } from '../core/errors.js';
 import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../core/types.js';
 
 /** A stored certificate's details without its PEM material, key or paths: what planning and `status` need. */
@@ -97,6 +98,12 @@ export interface StateStore {
    * getCertificate checks them again before anything is ordered or deployed from them.
    */
   peekCertificate(name: string): Promise<CertificateSummary | undefined>;
+  /**
+   * peekCertificate for many at once, in a few reads instead of one each (planning and `status`
+   * of a fleet). A name with nothing stored is absent; one whose details cannot be read maps to
+   * the error peekCertificate would throw for it. A store that cannot be read throws.
+   */
+  peekCertificates(names: readonly string[]): Promise<Map<string, CertificateSummary | CertkeeperError>>;
   /** Atomically replaces the current certificate, archiving the previous one. */
   putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate>;
   listCertificateNames(): Promise<string[]>;
@@ -108,6 +115,8 @@ export interface StateStore {
   quarantineCertificate(name: string): Promise<string | undefined>;
 
   getRecord(name: string): Promise<CertRecord>;
+  /** getRecord for many at once: every name maps to its record (empty when none); throws as getRecord does. */
+  getRecords(names: readonly string[]): Promise<Map<string, CertRecord>>;
   putRecord(name: string, record: CertRecord): Promise<void>;
 
   getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined>;
@@ -115,6 +124,8 @@ export interface StateStore {
 
   /** Small per-sink data for one certificate (e.g. the ACM ARN it imported into); undefined when none. */
   getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined>;
+  /** One sink's data for many certificates at once: absent when none; a damaged one maps to the error getSinkState would throw. */
+  getSinkStates(certNames: readonly string[], sinkName: string): Promise<Map<string, Record<string, unknown> | CertkeeperError>>;
   putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void>;
 
   /** Small data about one CA and account (rate-limit backoff), keyed by any string; undefined when none. */

@@ -26,7 +26,7 @@ import { close as closeCallback, open as openCallback, read as readCallback, pro
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { mapLimit } from '../core/concurrency.js';
-import { CertkeeperError, toCertkeeperError } from '../core/errors.js';
+import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import { managedVersionOf, publishFileSet } from '../core/file-set.js';
 import { atomicWriteFile, ensureDir, removeStaleTempFiles } from '../core/fs-atomic.js';
 import { withOwnedPath, type DirCreate } from '../core/owned-dirs.js';
@@ -91,6 +91,8 @@ const HISTORY_CHUNK_BYTES = 1024 * 1024;
 // Names become folder names: no separators, no dot-files, nothing that walks out of certs/.
 /** Certificates whose folders the leftover sweep reads at once. */
 const LEFTOVER_SWEEP_CONCURRENCY = 16;
+/** Certificates a batch read (peekCertificates, ...) reads at once. */
+const BATCH_READ_CONCURRENCY = 16;
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export class FileStore implements StateStore {
@@ -352,6 +354,32 @@ export class FileStore implements StateStore {
   }
 
   // ---- records ----
+
+  // The batch reads: this 0.1 layout is read for `doctor` and the one-time copy only, so they
+  // are the single reads a few at a time.
+
+  async peekCertificates(names: readonly string[]): Promise<Map<string, CertificateSummary | CertkeeperError>> {
+    const result = new Map<string, CertificateSummary | CertkeeperError>();
+    await mapLimit(names, BATCH_READ_CONCURRENCY, async (name) => {
+      const found = await this.peekCertificate(name).catch(corruptOnly);
+      if (found) result.set(name, found);
+    });
+    return result;
+  }
+
+  async getRecords(names: readonly string[]): Promise<Map<string, CertRecord>> {
+    const records = await mapLimit(names, BATCH_READ_CONCURRENCY, (name) => this.getRecord(name));
+    return new Map(names.map((name, i) => [name, records[i]!]));
+  }
+
+  async getSinkStates(certNames: readonly string[], sinkName: string): Promise<Map<string, Record<string, unknown> | CertkeeperError>> {
+    const result = new Map<string, Record<string, unknown> | CertkeeperError>();
+    await mapLimit(certNames, BATCH_READ_CONCURRENCY, async (name) => {
+      const found = await this.getSinkState(name, sinkName).catch(corruptOnly);
+      if (found) result.set(name, found);
+    });
+    return result;
+  }
 
   async getRecord(name: string): Promise<CertRecord> {
     const file = path.join(this.certDir(name), 'record.json');
@@ -734,6 +762,12 @@ async function readDirents(dir: string): Promise<Dirent[]> {
     if (errnoOf(error) === 'ENOENT') return [];
     throw error;
   }
+}
+
+/** A damaged entry is that entry's answer in a batch read; any other failure fails the batch. */
+function corruptOnly(error: unknown): CertkeeperError {
+  if (isCertkeeperError(error, 'STATE_CORRUPT')) return error;
+  throw error;
 }
 
 function errnoOf(error: unknown): string | undefined {

@@ -141,6 +141,10 @@ export class RepositoryStore implements StateStore {
     return this.certificates.peek(name);
   }
 
+  peekCertificates(names: readonly string[]): Promise<Map<string, CertificateSummary | CertkeeperError>> {
+    return this.certificates.peekMany(names);
+  }
+
   async putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate> {
     return this.withPaths(await this.certificates.put(name, material, meta));
   }
@@ -165,6 +169,10 @@ export class RepositoryStore implements StateStore {
     return this.records.get(name);
   }
 
+  getRecords(names: readonly string[]): Promise<Map<string, CertRecord>> {
+    return this.records.getMany(names);
+  }
+
   putRecord(name: string, record: CertRecord): Promise<void> {
     return this.records.put(name, record);
   }
@@ -179,6 +187,10 @@ export class RepositoryStore implements StateStore {
 
   getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined> {
     return this.records.getData(certName, sinkName);
+  }
+
+  getSinkStates(certNames: readonly string[], sinkName: string): Promise<Map<string, Record<string, unknown> | CertkeeperError>> {
+    return this.records.getDataMany(certNames, sinkName);
   }
 
   putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {

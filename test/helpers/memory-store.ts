@@ -13,6 +13,7 @@ import {
   type StateLock,
   type StateStore,
 } from '../../src/state/contract.js';
+import { toCertkeeperError, type CertkeeperError } from '../../src/core/errors.js';
 import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../../src/core/types.js';
 import { parseCertificate } from '../../src/core/x509.js';
 
@@ -57,6 +58,15 @@ export class MemoryStore implements StateStore {
     return stored && { name, info: stored.info, issuedAt: stored.issuedAt, directoryUrl: stored.directoryUrl };
   }
 
+  async peekCertificates(names: readonly string[]): Promise<Map<string, CertificateSummary | CertkeeperError>> {
+    const found = new Map<string, CertificateSummary | CertkeeperError>();
+    for (const name of names) {
+      const summary = await this.peekCertificate(name).catch((error: unknown) => toCertkeeperError(error));
+      if (summary) found.set(name, summary);
+    }
+    return found;
+  }
+
   async putCertificate(name: string, material: CertificateMaterial, meta: { directoryUrl: string; issuedAt: Date }): Promise<StoredCertificate> {
     const stored: StoredCertificate = {
       name,
@@ -85,6 +95,12 @@ export class MemoryStore implements StateStore {
     return this.records.get(name) ?? emptyRecord();
   }
 
+  async getRecords(names: readonly string[]): Promise<Map<string, CertRecord>> {
+    const records = new Map<string, CertRecord>();
+    for (const name of names) records.set(name, await this.getRecord(name));
+    return records;
+  }
+
   async putRecord(name: string, record: CertRecord): Promise<void> {
     this.records.set(name, record);
   }
@@ -101,6 +117,16 @@ export class MemoryStore implements StateStore {
 
   async getSinkState(certName: string, sinkName: string): Promise<Record<string, unknown> | undefined> {
     return this.sinkStates.get(`${certName}/${sinkName}`);
+  }
+
+  /** As the single reads, one after another (a subclass overriding those sees every name). */
+  async getSinkStates(certNames: readonly string[], sinkName: string): Promise<Map<string, Record<string, unknown> | CertkeeperError>> {
+    const found = new Map<string, Record<string, unknown> | CertkeeperError>();
+    for (const name of certNames) {
+      const data = await this.getSinkState(name, sinkName).catch((error: unknown) => toCertkeeperError(error));
+      if (data) found.set(name, data);
+    }
+    return found;
   }
 
   async putSinkState(certName: string, sinkName: string, data: Record<string, unknown>): Promise<void> {

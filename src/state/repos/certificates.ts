@@ -13,7 +13,7 @@
 
 import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
-import { CertkeeperError, isCertkeeperError } from '../../core/errors.js';
+import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
 import type { CertificateInfo, CertificateMaterial } from '../../core/types.js';
 import { keyMatchesCertificate, parseCertificate } from '../../core/x509.js';
 import { decodeJson, encodeJson } from '../codec.js';
@@ -77,6 +77,34 @@ export class CertificateRepository {
   async peek(name: string): Promise<CertificateDetails | undefined> {
     const current = await this.readCurrent(name);
     return current && detailsOf(name, current);
+  }
+
+  /**
+   * `peek` for many names in one batched read. A name with nothing stored is absent; one whose
+   * details cannot be read maps to the error `peek` would throw, so one damaged entry spoils no other.
+   */
+  async peekMany(names: readonly string[]): Promise<Map<string, CertificateDetails | CertkeeperError>> {
+    const result = new Map<string, CertificateDetails | CertkeeperError>();
+    const keys = new Map<string, string>();
+    for (const name of names) {
+      try {
+        checkName(name);
+        keys.set(currentKey(name), name);
+      } catch (error) {
+        result.set(name, toCertkeeperError(error));
+      }
+    }
+    const stored = await this.storage.getMany([...keys.keys()]);
+    for (const [key, name] of keys) {
+      const value = stored.get(key);
+      if (!value) continue;
+      try {
+        result.set(name, detailsOf(name, decodeJson(currentCodec, value.value, key)));
+      } catch (error) {
+        result.set(name, toCertkeeperError(error));
+      }
+    }
+    return result;
   }
 
   /** The current certificate with its key, checked: the key belongs to it and the recorded details agree. */

@@ -9,7 +9,7 @@
 // so two agents recording outcomes for one certificate never lose each other's change.
 
 import { z } from 'zod';
-import { CertkeeperError, isCertkeeperError } from '../../core/errors.js';
+import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
 import { decodeJson, encodeJson } from '../codec.js';
 import { emptyRecord, type CertRecord } from '../contract.js';
 import type { Storage } from '../storage/contract.js';
@@ -40,6 +40,18 @@ export class RecordRepository {
     return (await this.read(name)).record;
   }
 
+  /** `get` for many names in one batched read: every name has its record; throws as `get` does. */
+  async getMany(names: readonly string[]): Promise<Map<string, CertRecord>> {
+    const keys = names.map((name) => recordKey(name));
+    const stored = await this.storage.getMany(keys);
+    return new Map(
+      names.map((name, i) => {
+        const value = stored.get(keys[i]!);
+        return [name, value ? decodeJson(recordCodec, value.value, keys[i]!) : emptyRecord()];
+      }),
+    );
+  }
+
   async put(name: string, record: CertRecord): Promise<void> {
     await this.storage.put(recordKey(name), encodeJson(record));
   }
@@ -63,6 +75,26 @@ export class RecordRepository {
     const key = dataKey(name, entry);
     const stored = await this.storage.get(key);
     return stored && decodeJson(dataCodec, stored.value, key);
+  }
+
+  /**
+   * One entry's data for many names in one batched read. Absent: none stored; a damaged one maps
+   * to the error `getData` would throw, so it spoils no other.
+   */
+  async getDataMany(names: readonly string[], entry: string): Promise<Map<string, Record<string, unknown> | CertkeeperError>> {
+    const keys = names.map((name) => dataKey(name, entry));
+    const stored = await this.storage.getMany(keys);
+    const result = new Map<string, Record<string, unknown> | CertkeeperError>();
+    names.forEach((name, i) => {
+      const value = stored.get(keys[i]!);
+      if (!value) return;
+      try {
+        result.set(name, decodeJson(dataCodec, value.value, keys[i]!));
+      } catch (error) {
+        result.set(name, toCertkeeperError(error));
+      }
+    });
+    return result;
   }
 
   async putData(name: string, entry: string, data: Record<string, unknown>): Promise<void> {

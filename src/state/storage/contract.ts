@@ -80,6 +80,12 @@ export interface Storage {
   where(key: StorageKey): string;
 
   get(key: StorageKey): Promise<StoredValue | undefined>;
+  /**
+   * Several keys at once, as `get` reads each (PostgreSQL: one statement per thousand keys;
+   * files: short synchronous slices, each folder checked once). Keys with no value are absent
+   * from the map. Planning and `status` of a fleet read three keys per certificate.
+   */
+  getMany(keys: readonly StorageKey[]): Promise<Map<StorageKey, StoredValue>>;
   /** Returns the new version. */
   put(key: StorageKey, value: Uint8Array, options?: PutOptions): Promise<string>;
   /** True when something was deleted. With `ifVersion`, deletes only that version (STATE_CONFLICT otherwise). */

@@ -38,6 +38,7 @@ describe('FileStorage', () => {
     await fs.symlink(victim, path.join(storage.root, 'certs', 'www'));
     await expect(storage.put('certs/www/current', bytes('x'))).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     await expect(storage.get('certs/www/current')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    await expect(storage.getMany(['certs/api/current', 'certs/www/current'])).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     await expect(storage.delete('certs/www/current')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     await expect(storage.list('certs/')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     expect(await fs.readdir(victim)).toEqual(['keep.txt']);
@@ -49,9 +50,18 @@ describe('FileStorage', () => {
     await storage.put('certs/www/record', bytes('{}'));
     await fs.symlink(victim, path.join(storage.root, 'certs/www/current'));
     await expect(storage.get('certs/www/current')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    await expect(storage.getMany(['certs/www/record', 'certs/www/current'])).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     await expect(storage.put('certs/www/current', bytes('x'))).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     await expect(storage.delete('certs/www/current')).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     expect(await fs.readFile(victim, 'utf8')).toBe('precious');
+  });
+
+  it('getMany refuses a folder on the way that is a file, and reads past missing folders', async () => {
+    await storage.put('certs/www/current', bytes('w'));
+    await fs.writeFile(path.join(storage.root, 'certs/api'), 'not a folder');
+    await expect(storage.getMany(['certs/www/current', 'certs/api/current'])).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    const found = await storage.getMany(['certs/www/current', 'certs/www/data/acme.ari', 'certs/none/data/x', 'nothing/at/all']);
+    expect([...found.keys()]).toEqual(['certs/www/current']);
   });
 
   it('skips a torn last log line and keeps appending after it', async () => {

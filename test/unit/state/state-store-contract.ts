@@ -130,6 +130,33 @@ export function stateStoreContract(name: string, open: () => Promise<StoreUnderT
       expect(await store.getIssuerState(`${DIRECTORY}\nops@example.com`)).toMatchObject({ rateLimitedUntil: '2026-06-01T00:00:00.000Z', detail: 'slow down' });
     });
 
+    it('reads many certificates, records and sink data at once, as the single reads give them', async () => {
+      const issuedAt = new Date('2026-06-01T12:00:00Z');
+      const www = await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt });
+      await store.putCertificate('api', makeCertificate({ domains: ['b.example'] }), { directoryUrl: DIRECTORY, issuedAt });
+      const record: CertRecord = { ...emptyRecord(), deployed: { web: www.info.serial }, consecutiveFailures: 1 };
+      await store.putRecord('www', record);
+      await store.putSinkState('api', 'acme.ari', { serial: 'AB', supported: true });
+      const other = await subject.other();
+      const names = ['www', 'api', 'none'];
+
+      const peeked = await other.peekCertificates(names);
+      expect([...peeked.keys()].sort()).toEqual(['api', 'www']);
+      for (const name of ['www', 'api']) expect(peeked.get(name)).toEqual(await other.peekCertificate(name));
+      expect(await other.peekCertificates([])).toEqual(new Map());
+
+      const records = await other.getRecords(names);
+      expect([...records.keys()]).toEqual(names);
+      expect(records.get('www')).toEqual(record);
+      expect(records.get('api')).toEqual(emptyRecord());
+      expect(records.get('none')).toEqual(emptyRecord());
+
+      const data = await other.getSinkStates(names, 'acme.ari');
+      expect([...data.keys()]).toEqual(['api']);
+      expect(data.get('api')).toEqual({ serial: 'AB', supported: true });
+      expect(await other.getSinkStates(names, 'acm')).toEqual(new Map());
+    });
+
     it('reads history newest first, filtered by certificate and limited', async () => {
       await store.appendHistory(entry('www', '2026-06-01T00:00:01.000Z'));
       await store.appendHistory(entry('api', '2026-06-01T00:00:02.000Z'));

@@ -87,6 +87,32 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
         expect((await b.get('blobs/empty'))!.value.byteLength).toBe(0);
       });
 
+      it('reads many keys at once as get reads each: absent when missing, versions good for compare-and-set', async () => {
+        const www = await a.put('certs/www/current', bytes('one'));
+        await a.put('certs/api/record', bytes('two'));
+        await a.put('certs/api/data/acme.ari', new Uint8Array([0, 255]));
+        const many = await b.getMany(['certs/www/current', 'certs/api/record', 'certs/none/current', 'certs/api/data/acme.ari', 'certs/www/data/x', 'certs/www/current']);
+        expect([...many.keys()].sort()).toEqual(['certs/api/data/acme.ari', 'certs/api/record', 'certs/www/current']);
+        expect(text(many.get('certs/www/current')?.value)).toBe('one');
+        expect(Array.from(many.get('certs/api/data/acme.ari')!.value)).toEqual([0, 255]);
+        for (const [key, value] of many) {
+          const single = await b.get(key);
+          expect(value.version, key).toBe(single?.version);
+          expect(value.modifiedAt.getTime(), key).toBe(single?.modifiedAt.getTime());
+        }
+        expect(many.get('certs/www/current')?.version).toBe(www);
+        await b.put('certs/www/current', bytes('two'), { ifVersion: many.get('certs/www/current')!.version });
+        expect(await a.getMany([])).toEqual(new Map());
+      });
+
+      it('reads more keys at once than one batch of a backend holds', async () => {
+        const keys = Array.from({ length: 1_100 }, (_, i) => `certs/c${i}/current`);
+        for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((key) => a.put(key, bytes(key))));
+        const many = await b.getMany([...keys, 'certs/missing/current']);
+        expect(many.size).toBe(keys.length);
+        for (const key of keys) expect(text(many.get(key)?.value)).toBe(key);
+      });
+
       it('deletes: true when something was there, false after', async () => {
         await a.put('certs/www/current', bytes('x'));
         expect(await b.delete('certs/www/current')).toBe(true);
@@ -307,6 +333,7 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
       it('rejects keys that could walk out of their place, in every operation', async () => {
         for (const key of invalid) {
           await expect(a.get(key), key).rejects.toThrow(/invalid storage key/);
+          await expect(a.getMany(['certs/www/current', key]), key).rejects.toThrow(/invalid storage key/);
           await expect(a.put(key, bytes('x')), key).rejects.toThrow(/invalid storage key/);
           await expect(a.delete(key), key).rejects.toThrow(/invalid storage key/);
           await expect(a.lock(key, { ttlMs: 1_000, waitMs: 0 }), key).rejects.toThrow(/invalid storage key/);

@@ -8,10 +8,9 @@
 // the tree is an UNSAFE_PATH error that touches nothing.
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs, watch as watchFs, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fs, readdirSync, readSync, watch as watchFs, type Dirent, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../core/clock.js';
-import { mapLimit } from '../../../core/concurrency.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
@@ -27,8 +26,10 @@ const CHANGES_MAX_BYTES = 1024 * 1024;
 /** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
 const CAS_LOCK = '.cas';
 const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
-/** Folders the sweep reads at once: a fleet of 10,000 certificates is some 30,000 folders. */
-const SWEEP_CONCURRENCY = 16;
+/** Folders the sweep lists between two turns of the event loop. */
+const SWEEP_SLICE = 64;
+/** Keys getMany reads between two turns of the event loop. */
+const GET_MANY_SLICE = 64;
 
 export interface FileStorageOptions {
   dir: string;
@@ -92,6 +93,32 @@ export class FileStorage implements Storage {
         await handle.close();
       }
     });
+  }
+
+  async getMany(keys: readonly StorageKey[]): Promise<Map<StorageKey, StoredValue>> {
+    const unique = [...new Set(keys)];
+    const files = unique.map((key) => this.fileOf(key));
+    // Read with synchronous calls, a slice of keys at a time with a turn of the event loop in
+    // between: a small local file costs a few microseconds in its four system calls, and through
+    // the thread pool each call is a round trip between threads (30,000 keys: 0.46 s so, 1.9 s
+    // with 32 reads in flight, on two busy cores). A slice holds the loop for about a millisecond.
+    // Each folder on the way is checked once per call, as checkParents checks it.
+    const folders = new Map<string, boolean>();
+    const found = new Map<StorageKey, StoredValue>();
+    for (let start = 0; start < unique.length; start += GET_MANY_SLICE) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (let i = start; i < Math.min(start + GET_MANY_SLICE, unique.length); i++) {
+        const file = files[i]!;
+        let value: StoredValue | undefined;
+        try {
+          value = this.folderExistsSync(path.dirname(file), folders) ? readValueSync(file) : undefined;
+        } catch (error) {
+          throw ioFailure('read', file, error);
+        }
+        if (value) found.set(unique[i]!, value);
+      }
+    }
+    return found;
   }
 
   async put(key: StorageKey, value: Uint8Array, options: PutOptions = {}): Promise<string> {
@@ -309,9 +336,18 @@ export class FileStorage implements Storage {
   async sweep(): Promise<number> {
     let removed = 0;
     const locks = path.join(this.root, 'locks');
-    const walk = async (dir: string): Promise<void> => {
-      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-      const folders: string[] = [];
+    // Every folder, listed with synchronous calls a slice at a time (as getMany reads): some
+    // 20,000 folders for 10,000 certificates at every `renew`, in half the time of 16 in flight.
+    const folders = [this.root];
+    for (let i = 0; i < folders.length; i++) {
+      if (i % SWEEP_SLICE === SWEEP_SLICE - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+      const dir = folders[i]!;
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        continue; // gone meanwhile, or unreadable: nothing of ours to clean there
+      }
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) folders.push(full);
@@ -322,9 +358,7 @@ export class FileStorage implements Storage {
           removed++; // a killed agent's lock: nobody need wait for it
         }
       }
-      await mapLimit(folders, SWEEP_CONCURRENCY, walk);
-    };
-    await walk(this.root);
+    }
     if (removed > 0) this.logger.info({ removed }, 'removed temp files left by an interrupted run');
     return removed;
   }
@@ -341,6 +375,22 @@ export class FileStorage implements Storage {
   }
 
   // ---- internals ----
+
+  /** Whether `dir` exists as a real folder, every folder above it checked too (memo per call); UNSAFE_PATH for a symlink or a file. */
+  private folderExistsSync(dir: string, memo: Map<string, boolean>): boolean {
+    if (dir === this.root) return true;
+    const known = memo.get(dir);
+    if (known !== undefined) return known;
+    let exists = this.folderExistsSync(path.dirname(dir), memo);
+    if (exists) {
+      const stat = lstatSync(dir, { throwIfNoEntry: false });
+      if (stat?.isSymbolicLink()) throw unsafe(dir, 'is a symlink certkeeper did not create');
+      if (stat && !stat.isDirectory()) throw unsafe(dir, 'is not a folder');
+      exists = stat !== undefined;
+    }
+    memo.set(dir, exists);
+    return exists;
+  }
 
   private fileOf(key: StorageKey): string {
     assertStorageKey(key);
@@ -432,11 +482,42 @@ export class FileStorage implements Storage {
     try {
       return await step();
     } catch (error) {
-      if (isCertkeeperError(error)) throw error;
-      const code = errnoOf(error);
-      if (code === 'ELOOP') throw unsafe(file, 'is a symlink certkeeper did not create');
-      throw new CertkeeperError('STATE_IO', `cannot ${action} ${file}: ${code ?? toCertkeeperError(error).message}`, { cause: error });
+      throw ioFailure(action, file, error);
     }
+  }
+}
+
+/** A failure of `action` on `file` as the storage reports it: a symlink is UNSAFE_PATH, the rest STATE_IO. */
+function ioFailure(action: string, file: string, error: unknown): CertkeeperError {
+  if (isCertkeeperError(error)) return error;
+  const code = errnoOf(error);
+  if (code === 'ELOOP') return unsafe(file, 'is a symlink certkeeper did not create');
+  return new CertkeeperError('STATE_IO', `cannot ${action} ${file}: ${code ?? toCertkeeperError(error).message}`, { cause: error });
+}
+
+/** One value as `get` reads it (never through a symlink, a regular file only), with synchronous calls; undefined when there is none. */
+function readValueSync(file: string): StoredValue | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | NOFOLLOW);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const stat = fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) throw unsafe(file, 'is not a regular file');
+    // Values are replaced by rename, never written in place: the opened file keeps its size.
+    const value = new Uint8Array(Number(stat.size));
+    let done = 0;
+    while (done < value.length) {
+      const read = readSync(fd, value, done, value.length - done, done);
+      if (read === 0) break;
+      done += read;
+    }
+    return { value: done === value.length ? value : value.subarray(0, done), version: versionOf(stat), modifiedAt: new Date(Number(stat.mtimeMs)) };
+  } finally {
+    closeSync(fd);
   }
 }
 

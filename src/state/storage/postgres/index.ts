@@ -37,6 +37,8 @@ export interface PostgresStorageOptions extends PostgresConnectionOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 const VERSION = /^[0-9]{1,19}$/;
+/** Keys per getMany statement. */
+const GET_MANY_CHUNK = 1_000;
 
 export class PostgresStorage implements Storage {
   readonly description: string;
@@ -114,6 +116,30 @@ export class PostgresStorage implements Storage {
     const row = rows[0];
     if (!row) return undefined;
     return { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: row.version, modifiedAt: row.modified_at };
+  }
+
+  async getMany(keys: readonly StorageKey[]): Promise<Map<StorageKey, StoredValue>> {
+    const unique = [...new Set(keys)];
+    for (const key of unique) assertStorageKey(key);
+    const found = new Map<StorageKey, StoredValue>();
+    // One statement per chunk (a primary-key lookup of each), instead of a round trip per key;
+    // chunks keep each result small. The pool bounds how many run at once.
+    const chunks: StorageKey[][] = [];
+    for (let i = 0; i < unique.length; i += GET_MANY_CHUNK) chunks.push(unique.slice(i, i + GET_MANY_CHUNK));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const { rows } = await this.run(`read ${chunk.length} keys (${chunk[0]} ...)`, () =>
+          this.pool.query<{ key: string; value: Buffer; version: string; modified_at: Date }>(
+            `SELECT key, value, version::text AS version, modified_at FROM ${this.q}.kv WHERE key = ANY($1::text[])`,
+            [chunk],
+          ),
+        );
+        for (const row of rows) {
+          found.set(row.key, { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: row.version, modifiedAt: row.modified_at });
+        }
+      }),
+    );
+    return found;
   }
 
   /** A change notification's payload: `<writer token> <key>` (the listener skips its own). */
