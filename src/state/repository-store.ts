@@ -226,19 +226,26 @@ export class RepositoryStore implements StateStore {
     const dir = this.liveDir(found.name);
     // publishFileSet puts the label, so sanitised, into the version folder's name.
     const label = path.basename(found.version).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
-    const linked = await fs.readlink(dir).catch(() => undefined);
-    if (linked === undefined || !path.basename(linked).includes(label)) {
-      const { material } = found;
-      await publishFileSet(
-        dir,
-        [
-          { name: 'cert.pem', data: material.certPem, mode: 0o600 },
-          { name: 'chain.pem', data: material.chainPem, mode: 0o600 },
-          { name: 'fullchain.pem', data: material.fullchainPem, mode: 0o600 },
-          { name: 'privkey.pem', data: material.keyPem, mode: 0o600 },
-        ],
-        { keep: 1, dirMode: 0o700, label },
-      );
+    const published = async (): Promise<boolean> => path.basename((await fs.readlink(dir).catch(() => undefined)) ?? '').includes(label);
+    if (!(await published())) {
+      await oneWriterAt(dir, async () => {
+        if (await published()) return;
+        const { material } = found;
+        await publishFileSet(
+          dir,
+          [
+            { name: 'cert.pem', data: material.certPem, mode: 0o600 },
+            { name: 'chain.pem', data: material.chainPem, mode: 0o600 },
+            { name: 'fullchain.pem', data: material.fullchainPem, mode: 0o600 },
+            { name: 'privkey.pem', data: material.keyPem, mode: 0o600 },
+          ],
+          { keep: 1, dirMode: 0o700, label },
+        ).catch(async (error: unknown) => {
+          // Another process of this agent (the daemon and a `renew`) published this very version
+          // meanwhile: its copy serves as well as ours.
+          if (!(await published())) throw error;
+        });
+      });
     }
     const paths: CertificatePaths = {
       cert: path.join(dir, 'cert.pem'),
@@ -247,5 +254,24 @@ export class RepositoryStore implements StateStore {
       key: path.join(dir, 'privkey.pem'),
     };
     return { name: found.name, info: found.info, material: found.material, paths, issuedAt: found.issuedAt, directoryUrl: found.directoryUrl };
+  }
+}
+
+/** The hooks' copies being written in this process, by folder. */
+const writing = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `write` once no other write to `dir` in this process is under way: two readers of a new
+ * version at once (status and a deploy, two store instances) would otherwise both publish it,
+ * and publishFileSet is not made for two writers of one folder.
+ */
+async function oneWriterAt(dir: string, write: () => Promise<void>): Promise<void> {
+  const mine = (writing.get(dir) ?? Promise.resolve()).then(write, write);
+  const settled = mine.catch(() => undefined);
+  writing.set(dir, settled);
+  try {
+    await mine;
+  } finally {
+    if (writing.get(dir) === settled) writing.delete(dir);
   }
 }

@@ -125,7 +125,8 @@ function ordersAtCa(domain: string): number {
 
 const names = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
-describe('agents sharing a PostgreSQL store', () => {
+// Generous bounds for a busy 2-core machine; the file takes about 40 s.
+describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
   it('three agents order each of 30 certificates once for the fleet, all deploy all, and a forced renewal by one reaches the others', async () => {
     const certs = names('fl', 30);
     const f = fleet(certs);
@@ -164,11 +165,12 @@ describe('agents sharing a PostgreSQL store', () => {
     // The CA never answers the "ready" POST to a challenge: the order stays in flight, its TXT
     // record in DNS and its lock held, until the holder dies.
     let stalling = true;
+    const stalledBefore = proxy.stalled.length;
     proxy.stall = (method, url) => stalling && method === 'POST' && /\/chal[^/]*\//.test(url);
     const agents = startFleet(f);
     const all = Object.values(agents);
 
-    await until('the order stalled at the CA with its TXT record in DNS', async () => (proxy.stalled.length > 0 && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined), 30_000, all);
+    await until('the order stalled at the CA with its TXT record in DNS', async () => (proxy.stalled.length > stalledBefore && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined), 30_000, all);
     const [lock] = await cluster.query<{ holder: string }>(`SELECT holder FROM ${f.schema}.locks WHERE name = $1`, [`cert/${victim}`]);
     const holderId = /^([abc]) \(pid /.exec(lock?.holder ?? '')?.[1] as AgentId | undefined;
     expect(holderId, `lock holder ${lock?.holder}`).toBeDefined();
@@ -178,6 +180,7 @@ describe('agents sharing a PostgreSQL store', () => {
     await holder.exited;
     stalling = false;
     expect(ordersAtCa(`${victim}.example.test`)).toBe(1);
+    expect(await txtAt(stack.bind.address, fqdn)).not.toEqual([]); // the dead agent's record, until someone takes over
 
     const others = AGENTS.filter((id) => id !== holderId);
     await until(`another agent issuing ${victim} and both deploying it`, () => (others.every((id) => deployedSerial(f, id, victim) !== undefined) ? true : undefined), 60_000, all);
