@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# 10,000 stored certificates: `certkeeper status --json` wall time and the daemon's idle RSS.
-#   bench/fleet.sh [COUNT=10000] [IDLE_SECONDS=20]      (build first: npm run build)
+# 10,000 stored certificates: `certkeeper status --json`, `renew` with none due, the daemon's idle
+# RSS; on PostgreSQL also `history NAME` over 100,000 entries.
+#   [FLEET_STATE=file|postgres] [FLEET_RUNS=3] [FLEET_HISTORY=100000] bench/fleet.sh [COUNT=10000] [IDLE_SECONDS=20]
+#   (build first: npm run build; postgres needs initdb/pg_ctl: apt-get install postgresql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec node bench/lib/fleet.mjs "$@"

@@ -62,8 +62,9 @@ ${certs}
 const TIME = '/usr/bin/time';
 
 /**
- * Runs `command args` and resolves { code, wallMs, peakRssKb, stdout, stderr }. Peak RSS comes
- * from `/usr/bin/time -v` when present, else from polling /proc/<pid>/status (VmHWM).
+ * Runs `command args` and resolves { code, wallMs, peakRssKb, cpuS, stdout, stderr }. Peak RSS and
+ * CPU time come from `/usr/bin/time -v` when present (else RSS from polling /proc/<pid>/status
+ * VmHWM, and cpuS is NaN).
  */
 export function measure(command, args, { env = process.env, cwd } = {}) {
   const useTime = existsSync(TIME);
@@ -97,7 +98,10 @@ export function measure(command, args, { env = process.env, cwd } = {}) {
         const exit = /Exit status: (\d+)/.exec(stderr);
         if (exit) code = Number(exit[1]);
       }
-      resolve({ code, wallMs, peakRssKb, stdout, stderr });
+      // CPU time (user + system) is steadier than wall time on a shared machine.
+      const cpu = (label) => Number(new RegExp(`${label} time \\(seconds\\): ([\\d.]+)`).exec(stderr)?.[1] ?? NaN);
+      const cpuS = cpu('User') + cpu('System');
+      resolve({ code, wallMs, peakRssKb, cpuS, stdout, stderr });
     });
   });
 }

@@ -1,5 +1,7 @@
-// Fills a certkeeper state dir with self-signed ECDSA P-256 certificates through the real FileStore
-// (dist/), one per name, so `renew`, `status` and `run` have a fleet to look at without a CA.
+// Fills a certkeeper state store with self-signed ECDSA P-256 certificates through the real store
+// code (dist/), one per name, so `renew`, `status` and `run` have a fleet to look at without a CA.
+// Given a folder, it writes the 0.1 layout (FileStore; certkeeper copies it into store/ on its
+// first run); given an opened StateStore (openStateStore: file or PostgreSQL), the current one.
 
 import { webcrypto } from 'node:crypto';
 import path from 'node:path';
@@ -11,12 +13,15 @@ const DAY_MS = 86_400_000;
  * Stores certificate `name` for `domain` valid from now-1d for `days`. With `deployedTo`, records
  * it as already deployed to those sinks (as the run that issued it would have), so nothing is pending.
  */
-export async function populate(stateDir, certs, { days = 90, concurrency = 16, onProgress, deployedTo = [] } = {}) {
+export async function populate(target, certs, { days = 90, concurrency = 16, onProgress, deployedTo = [] } = {}) {
   const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto);
-  const { FileStore } = await import(path.join(REPO, 'dist/state/file-store.js'));
-  const { systemClock } = await import(path.join(REPO, 'dist/core/clock.js'));
-  const store = await FileStore.open({ dir: stateDir, clock: systemClock });
+  let store = target;
+  if (typeof target === 'string') {
+    const { FileStore } = await import(path.join(REPO, 'dist/state/file-store.js'));
+    const { systemClock } = await import(path.join(REPO, 'dist/core/clock.js'));
+    store = await FileStore.open({ dir: target, clock: systemClock });
+  }
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const queue = [...certs];
   let done = 0;
