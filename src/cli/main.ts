@@ -72,6 +72,15 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('forget')
+    .description('remove what the state store keeps for a certificate no longer in the config (its deployed files stay)')
+    .argument('<name>', 'the certificate, already removed from the config')
+    .action(async (name: string) => {
+      const { forgetCommand } = await import('./commands/forget.js');
+      setExit(await forgetCommand(name, global(), io));
+    });
+
+  program
     .command('doctor')
     .description('pre-flight checks that change nothing: config, CA, account, clock, DNS credentials and delegation, CAA, sinks')
     .option('--cert <name>', 'only this certificate (repeatable)', collect)

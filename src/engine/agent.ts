@@ -82,6 +82,8 @@ export class Agent {
   private readonly host: string;
   /** Batches that threw (not a certificate's failure: e.g. the state dir unwritable), in a row. */
   private brokenBatches = 0;
+  /** Stored certificates no longer configured, already named in the log. */
+  private readonly removedNoticed = new Set<string>();
   /** Plans that failed in a row (the store unreachable), and the retry waiting for the next one. */
   private failedPlans = 0;
   private planRetry: AbortController | undefined;
@@ -202,6 +204,26 @@ export class Agent {
     }
   }
 
+  /**
+   * Says once, by name, which stored certificates the config no longer lists: nothing renews or
+   * watches them any more, their deployed files stay, and `certkeeper forget` removes their state.
+   */
+  private async noticeRemoved(config: Config): Promise<void> {
+    try {
+      const configured = new Set(config.certificates.map((c) => c.name));
+      for (const name of await this.deps!.store.listCertificateNames()) {
+        if (configured.has(name) || this.removedNoticed.has(name)) continue;
+        this.removedNoticed.add(name);
+        this.options.logger.warn(
+          { cert: name },
+          `certificate ${name} is stored but no longer in the config: it is not renewed or watched any more, and the files it deployed stay where they are; run certkeeper forget ${name} to remove its state`,
+        );
+      }
+    } catch (error) {
+      this.options.logger.debug({ err: describeError(error) }, 'cannot list stored certificates');
+    }
+  }
+
   /** Plans again after `ms`, once (a retry already waiting stands). */
   private retryPlanIn(ms: number): void {
     if (this.planRetry || this.stopping) return;
@@ -258,6 +280,7 @@ export class Agent {
   private async install(config: Config): Promise<void> {
     this.deps = await this.options.wire(config, (event) => this.onEngineEvent(event));
     this.config = config;
+    void this.noticeRemoved(config);
     // A certificate another agent renewed in the shared store is deployed here (local sinks)
     // as soon as the store tells, not at its next timer.
     this.unwatch?.();

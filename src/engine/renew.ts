@@ -80,6 +80,7 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   // A store that does not answer (a database down) fails the run at once and clearly; nothing
   // deployed is touched, and nothing is ordered that could not be recorded.
   await deps.store.ping?.(options.signal).catch((error: unknown) => {
+    if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error; // this agent's encryption key is not the store's
     const cause = toCertkeeperError(error, 'STATE_UNREACHABLE');
     throw new CertkeeperError(cause.code === 'CANCELLED' ? 'CANCELLED' : 'STATE_UNREACHABLE', `the state store is unreachable (${describeError(cause)}); certificates already deployed stay as they are`, { cause });
   });

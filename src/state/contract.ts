@@ -85,6 +85,12 @@ export interface StateStore {
    * sharing a store never register two. Re-read the account after taking it. Absent: no lock.
    */
   lockAccount?(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<StateLock>;
+  /**
+   * Removes everything stored for a certificate no longer configured (`certkeeper forget`):
+   * current and archived versions, revoked keys, record and per-certificate data, and the hooks'
+   * copy. Deployed files in sinks are not touched. Returns how many stored values went.
+   */
+  forgetCertificate?(name: string): Promise<number>;
   /** What this agent keeps for itself (notification outbox, watch results); absent: files beside the state. */
   readonly agentData?: AgentData;
   /** Resolves when the store answers; rejects (STATE_UNREACHABLE, STATE_IO) when it does not. */

@@ -153,16 +153,28 @@ export class RepositoryStore implements StateStore {
     return this.certificates.names();
   }
 
+  async forgetCertificate(name: string): Promise<number> {
+    const keys = await this.storage.list(`certs/${name}/`);
+    for (const key of keys) await this.storage.delete(key);
+    await this.removeHookCopy(name);
+    return keys.length;
+  }
+
   async quarantineCertificate(name: string): Promise<string | undefined> {
     const key = await this.certificates.quarantine(name);
     if (key === undefined) return undefined;
     // The hooks' copy of the key goes too: nothing of it stays in the live path.
+    await this.removeHookCopy(name);
+    return this.storage.where(key);
+  }
+
+  /** Removes the hooks' copy of a certificate (the link certkeeper made and its versions folder). */
+  private async removeHookCopy(name: string): Promise<void> {
     const dir = this.liveDir(name);
     if ((await fs.lstat(dir).catch(() => undefined))?.isSymbolicLink()) {
       await fs.unlink(dir);
       await fs.rm(versionsDirOf(dir), { recursive: true, force: true });
     }
-    return this.storage.where(key);
   }
 
   getRecord(name: string): Promise<CertRecord> {
@@ -228,6 +240,8 @@ export class RepositoryStore implements StateStore {
     const label = path.basename(found.version).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
     const published = async (): Promise<boolean> => path.basename((await fs.readlink(dir).catch(() => undefined)) ?? '').includes(label);
     if (!(await published())) {
+      // localDir is the top the copy hangs from (the operator's): made when missing, 0700.
+      await fs.mkdir(this.localDir, { recursive: true, mode: 0o700 });
       await oneWriterAt(dir, async () => {
         if (await published()) return;
         const { material } = found;
@@ -239,7 +253,8 @@ export class RepositoryStore implements StateStore {
             { name: 'fullchain.pem', data: material.fullchainPem, mode: 0o600 },
             { name: 'privkey.pem', data: material.keyPem, mode: 0o600 },
           ],
-          { keep: 1, dirMode: 0o700, label },
+          // localDir is the operator's; `live` and all below it are certkeeper's: a planted symlink is refused.
+          { keep: 1, dirMode: 0o700, label, root: this.localDir },
         ).catch(async (error: unknown) => {
           // Another process of this agent (the daemon and a `renew`) published this very version
           // meanwhile: its copy serves as well as ours.

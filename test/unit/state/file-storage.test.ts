@@ -80,3 +80,20 @@ describe('FileStorage', () => {
     expect((await storage.readLog('big')).length).toBe(1500);
   });
 });
+
+describe('the hooks\' copy of a certificate (localDir/live/<name>)', () => {
+  it('refuses a planted symlink at live and writes no key through it', async () => {
+    const { RepositoryStore } = await import('../../../src/state/repository-store.js');
+    const { makeCertificate } = await import('../../helpers/certs.js');
+    const localDir = path.join(tmp, 'local');
+    const victim = path.join(tmp, 'elsewhere');
+    await fs.mkdir(localDir);
+    await fs.mkdir(victim);
+    await fs.symlink(victim, path.join(localDir, 'live'));
+    const store = new RepositoryStore({ storage, clock: systemClock, localDir });
+    await expect(store.putCertificate('www', makeCertificate({ domains: ['www.example.com'] }), { directoryUrl: 'https://ca.test/dir', issuedAt: new Date() })).rejects.toMatchObject({
+      code: expect.stringMatching(/^(UNSAFE_PATH|SINK_TARGET_EXISTS)$/),
+    });
+    expect(await fs.readdir(victim)).toEqual([]);
+  });
+});
