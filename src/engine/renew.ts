@@ -146,12 +146,7 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
     });
   } catch (error) {
     if (waitMs === 0 && isCertkeeperError(error, 'LOCK_TIMEOUT')) return BUSY;
-    const failure = toCertkeeperError(error, 'STATE_IO');
-    if (failure.code !== 'CANCELLED') run.storeError ??= failure;
-    deps.logger.error({ cert: name, code: failure.code, err: describeError(failure) }, 'cannot take the certificate lock');
-    const outcome: CertOutcome = { cert: name, action: plan.action, reason: plan.reason, message: plan.message, serial: plan.stored?.info.serial ?? null, notAfter: plan.stored?.info.notAfter.toISOString() ?? null, durationMs: 0, deployed: [], result: 'failure', error: describeError(failure), code: failure.code };
-    deps.onEvent?.({ type: 'cert_done', outcome });
-    return outcome;
+    return storeFailure(plan, error, 'cannot take the certificate lock', deps, run);
   }
   try {
     // What an earlier holder (killed mid-order) left in DNS goes first.
@@ -163,6 +158,10 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
     const fresh = await planOne(plan.spec, startedAt, options, deps, ledger);
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
     return await runOne(fresh, { ...options, signal }, deps, ledger);
+  } catch (thrown) {
+    // The store failed under this certificate (a database gone mid-order): its outcome, and the
+    // run's store error, so the others finish and the caller pauses, instead of the whole run rejecting.
+    return storeFailure(plan, thrown, 'the state store failed while working on this certificate', deps, run);
   } finally {
     await lock.release().catch((error: unknown) => deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot release the certificate lock; it frees itself after its TTL'));
   }
@@ -178,6 +177,28 @@ async function noteAbandoned(cert: string, action: HistoryAction, removedRecords
   const error = `abandoned: the agent holding the lock stopped before finishing (its lease expired; ${deps.config.agentId} took over${removed})`;
   deps.logger.warn({ cert, removedRecords }, error);
   await appendHistory(deps, { cert, action, result: 'failure', serial: null, notAfter: null, durationMs: 0, error, code: 'CANCELLED', reason: 'lock-taken-over' });
+}
+
+/** A certificate the store failed under: its failure outcome, and the run's store error (RenewReport.storeError). */
+function storeFailure(plan: Plan, thrown: unknown, what: string, deps: EngineDeps, run: RunState): CertOutcome {
+  const failure = toCertkeeperError(thrown, 'STATE_IO');
+  if (failure.code !== 'CANCELLED') run.storeError ??= failure;
+  deps.logger.error({ cert: plan.spec.name, code: failure.code, err: describeError(failure) }, what);
+  const outcome: CertOutcome = {
+    cert: plan.spec.name,
+    action: plan.action,
+    reason: plan.reason,
+    message: plan.message,
+    serial: plan.stored?.info.serial ?? null,
+    notAfter: plan.stored?.info.notAfter.toISOString() ?? null,
+    durationMs: 0,
+    deployed: [],
+    result: 'failure',
+    error: describeError(failure),
+    code: failure.code,
+  };
+  deps.onEvent?.({ type: 'cert_done', outcome });
+  return outcome;
 }
 
 /**
