@@ -8,7 +8,7 @@
 // core/owned-dirs.ts checks and pins (see file-set.ts).
 
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { CertkeeperError } from './errors.js';
 
@@ -46,9 +46,10 @@ export function isTempName(name: string): boolean {
 /**
  * Writes `data` to `file` atomically: temp file, fsync, chmod/chown, rename, fsync dir. Refuses
  * with UNSAFE_PATH when `file` is a symlink, a folder or anything but a regular file: replacing
- * it would delete something certkeeper did not write.
+ * it would delete something certkeeper did not write. Returns what the new file is (its inode and
+ * times, to name the version written).
  */
-export async function atomicWriteFile(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<void> {
+export async function atomicWriteFile(file: string, data: string | Uint8Array, options: WriteOptions = {}): Promise<BigIntStats> {
   const existing = await fs.lstat(file).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
@@ -62,6 +63,7 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
   const temp = tempName(file);
   const mode = options.mode ?? 0o644;
   const handle = await fs.open(temp, CREATE_EXCLUSIVE, mode);
+  let written: BigIntStats;
   try {
     await handle.writeFile(data);
     await handle.chmod(mode); // the umask may have narrowed the open() mode
@@ -69,6 +71,7 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
       await handle.chown(options.uid ?? -1, options.gid ?? -1);
     }
     await handle.sync();
+    written = await handle.stat({ bigint: true });
   } catch (error) {
     await handle.close();
     await fs.rm(temp, { force: true });
@@ -82,6 +85,7 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
     throw error;
   }
   await fsyncDir(path.dirname(file));
+  return written;
 }
 
 /** Creates a configured directory (and parents) with the given mode; symlinks in its path are the operator's. */

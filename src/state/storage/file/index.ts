@@ -12,6 +12,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fs, r
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
+import { atomicWriteFile } from '../../../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
 import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
@@ -426,31 +427,10 @@ export class FileStorage implements Storage {
 
   private async write(file: string, value: Uint8Array): Promise<string> {
     await this.checkParents(file, true);
-    const existing = await fs.lstat(file).catch(() => undefined);
-    if (existing && !existing.isFile()) throw unsafe(file, 'is not a regular file; left alone');
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const handle = await fs.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | NOFOLLOW, FILE_MODE);
-    let version: string;
-    try {
-      await handle.writeFile(value);
-      await handle.chmod(FILE_MODE);
-      await handle.sync();
-      version = versionOf(await handle.stat({ bigint: true }));
-    } catch (error) {
-      await handle.close();
-      await fs.rm(temp, { force: true });
-      throw error;
-    }
-    await handle.close();
-    try {
-      await fs.rename(temp, file);
-    } catch (error) {
-      await fs.rm(temp, { force: true });
-      throw error;
-    }
-    await fsyncDir(path.dirname(file));
-    return version;
+    // Temp file, fsync, rename, fsync the folder; a target that is not a regular file is refused.
+    return versionOf(await atomicWriteFile(file, value, { mode: FILE_MODE }));
   }
+
 
   /**
    * Runs a compare-and-set step alone: one at a time within this process (a promise chain), and
@@ -534,16 +514,6 @@ function conflict(key: string, why: string): CertkeeperError {
   return new CertkeeperError('STATE_CONFLICT', `not written: ${key}: ${why}`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined);
-  try {
-    await handle?.sync();
-  } catch {
-    // Some filesystems refuse fsync on folders; the rename is still atomic.
-  } finally {
-    await handle?.close();
-  }
-}
 
 /** Temp files of killed writers, for the sweep at start-up. */
 export function isTempFile(name: string): boolean {
