@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBind, type BindServer } from '../../../src/devstack/bind.js';
 import { freePort } from '../../../src/devstack/ports.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
+import { parseCertificate } from '../../../src/core/x509.js';
 import { CLI, history, orders, runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
 
 const VALIDITY_SECONDS = 20;
@@ -58,6 +59,32 @@ async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   return (await response.json()) as T;
+}
+
+/** A DNS hook that fails to present while `<dir>/dns-broken` exists (credentials expired, say) and works through BIND otherwise. */
+function writeFlakyDnsHook(dir: string): void {
+  writeFileSync(
+    path.join(dir, 'dns-hook.mjs'),
+    `import { existsSync } from 'node:fs';
+import { createRfc2136Provider } from ${JSON.stringify(path.resolve(CLI, '../../dns/providers/rfc2136/index.js'))};
+import { systemClock } from ${JSON.stringify(path.resolve(CLI, '../../core/clock.js'))};
+import { silentLogger } from ${JSON.stringify(path.resolve(CLI, '../../core/logger.js'))};
+const e = process.env;
+if (existsSync(e.MARKER) && e.CERTKEEPER_ACTION === 'present') { console.error('DNS API said 401'); process.exit(1); }
+const provider = createRfc2136Provider({ type: 'rfc2136', server: e.BIND, tsigKeyName: e.TSIG_NAME, tsigAlgorithm: 'hmac-sha256', tsigSecret: e.TSIG_SECRET, ttl: 60, timeout: 5000 }, { name: 'hook', clock: systemClock, logger: silentLogger });
+const record = { fqdn: e.CERTKEEPER_FQDN, value: e.CERTKEEPER_VALUE, domain: e.CERTKEEPER_DOMAIN };
+if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else await provider.cleanupTxt(record);
+`,
+  );
+}
+
+/** The exec DNS provider running writeFlakyDnsHook's script. */
+function flakyDnsProvider(dir: string): string {
+  return `  hook:
+    type: exec
+    command: [${JSON.stringify(process.execPath)}, ./dns-hook.mjs]
+    env: { MARKER: ${JSON.stringify(path.join(dir, 'dns-broken'))}, BIND: "${stack.bind.address}", TSIG_NAME: "${stack.bind.tsig.keyName}", TSIG_SECRET: "${stack.bind.tsig.secret}" }
+    propagation: { nameservers: ["${stack.bind.address}"], timeout: 20s, interval: 200ms }`;
 }
 
 describe('certkeeper run', () => {
@@ -181,26 +208,10 @@ describe('certkeeper run', () => {
       const marker = path.join(dir, 'dns-broken');
       writeFileSync(marker, '');
       // A DNS hook that fails while the marker exists (credentials expired, say), then works.
-      writeFileSync(
-        path.join(dir, 'dns-hook.mjs'),
-        `import { existsSync } from 'node:fs';
-import { createRfc2136Provider } from ${JSON.stringify(path.resolve(CLI, '../../dns/providers/rfc2136/index.js'))};
-import { systemClock } from ${JSON.stringify(path.resolve(CLI, '../../core/clock.js'))};
-import { silentLogger } from ${JSON.stringify(path.resolve(CLI, '../../core/logger.js'))};
-const e = process.env;
-if (existsSync(e.MARKER) && e.CERTKEEPER_ACTION === 'present') { console.error('DNS API said 401'); process.exit(1); }
-const provider = createRfc2136Provider({ type: 'rfc2136', server: e.BIND, tsigKeyName: e.TSIG_NAME, tsigAlgorithm: 'hmac-sha256', tsigSecret: e.TSIG_SECRET, ttl: 60, timeout: 5000 }, { name: 'hook', clock: systemClock, logger: silentLogger });
-const record = { fqdn: e.CERTKEEPER_FQDN, value: e.CERTKEEPER_VALUE, domain: e.CERTKEEPER_DOMAIN };
-if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else await provider.cleanupTxt(record);
-`,
-      );
+      writeFlakyDnsHook(dir);
       const config = writeConfig(dir, stack, {
         extra: `backoff: [1s]\nnotify:\n  ops:\n    type: webhook\n    url: "http://127.0.0.1:${hookPort}/alerts"\n    events: [failed, recovered]`,
-        dns: `  hook:
-    type: exec
-    command: [${JSON.stringify(process.execPath)}, ./dns-hook.mjs]
-    env: { MARKER: ${JSON.stringify(marker)}, BIND: "${stack.bind.address}", TSIG_NAME: "${stack.bind.tsig.keyName}", TSIG_SECRET: "${stack.bind.tsig.secret}" }
-    propagation: { nameservers: ["${stack.bind.address}"], timeout: 20s, interval: 200ms }`,
+        dns: flakyDnsProvider(dir),
         certificates: `  - { name: flaky, domains: [flaky-daemon.example.test], dns: hook, sinks: [files] }`,
       });
       const daemon = startDaemon(config);
@@ -221,6 +232,46 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
       expect(saved.version).toBe(2);
       expect(saved.targets.ops).toMatchObject({ queue: [], open: {} });
       expect(saved.targets.ops!.lastDeliveredAt).toBeDefined();
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('ends an expiry it could not prevent with a delivered expired alert', async () => {
+    const received: { type: string; cert: string; severity: string; message: string }[] = [];
+    const receiver = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push(JSON.parse(body) as (typeof received)[number]);
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hookPort = (receiver.address() as AddressInfo).port;
+    try {
+      const dir = workDir(stack);
+      const config = writeConfig(dir, stack, {
+        extra: `backoff: [1s]\nnotify:\n  ops:\n    type: webhook\n    url: "http://127.0.0.1:${hookPort}/alerts"\n    events: [failed, expiring, expired]\n    minSeverity: info`,
+        certificates: `  - { name: doomed, domains: [doomed-daemon.example.test], dns: bind, sinks: [files] }`,
+      });
+      const daemon = startDaemon(config);
+      // Issued while the CA answers; then the CA is gone for good (the config reloaded onto a port
+      // nothing listens on: a reused authorization cannot save a renewal then), and every renewal
+      // of the 20-second certificate fails.
+      await until('the first certificate', async () => (existsSync(path.join(dir, 'out/doomed/cert.pem')) ? true : undefined), 20_000, daemon);
+      writeFileSync(config, readFileSync(config, 'utf8').replace(stack.pebble.directoryUrl, `https://127.0.0.1:${await freePort()}/dir`));
+      daemon.child.kill('SIGHUP');
+      const notAfter = parseCertificate(readFileSync(path.join(dir, 'out/doomed/cert.pem'), 'utf8')).notAfter;
+      await until('an expired alert', async () => (received.some((e) => e.type === 'expired') ? true : undefined), VALIDITY_SECONDS * 1000 + 20_000, daemon);
+      const expired = received.find((e) => e.type === 'expired')!;
+      expect(expired).toMatchObject({ cert: 'doomed', severity: 'critical' });
+      expect(Date.now()).toBeGreaterThanOrEqual(notAfter.getTime());
+      // The last word is that it expired, not "expires in 0 h".
+      expect(received.filter((e) => e.type === 'expired')).toHaveLength(1);
+      expect(received.indexOf(expired)).toBe(received.length - 1);
+      daemon.child.kill('SIGTERM');
+      expect(await daemon.exited).toBe(0);
     } finally {
       receiver.close();
     }
