@@ -61,6 +61,28 @@ async function getJson<T>(url: string): Promise<T> {
   return (await response.json()) as T;
 }
 
+interface ReceivedAlert {
+  type: string;
+  cert: string;
+  severity: string;
+  message: string;
+}
+
+/** A webhook receiver on loopback that keeps every alert body and answers 204. */
+async function startReceiver(): Promise<{ received: ReceivedAlert[]; receiver: http.Server; hookPort: number }> {
+  const received: ReceivedAlert[] = [];
+  const receiver = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      received.push(JSON.parse(body) as ReceivedAlert);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  return { received, receiver, hookPort: (receiver.address() as AddressInfo).port };
+}
+
 /** A DNS hook that fails to present while `<dir>/dns-broken` exists (credentials expired, say) and works through BIND otherwise. */
 function writeFlakyDnsHook(dir: string): void {
   writeFileSync(
@@ -192,17 +214,7 @@ describe('certkeeper run', () => {
   });
 
   it('alerts a webhook on failure and sends a recovery message when it succeeds again', async () => {
-    const received: { type: string; cert: string; severity: string; message: string }[] = [];
-    const receiver = http.createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        received.push(JSON.parse(body) as (typeof received)[number]);
-        response.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const hookPort = (receiver.address() as AddressInfo).port;
+    const { received, receiver, hookPort } = await startReceiver();
     try {
       const dir = workDir(stack);
       const marker = path.join(dir, 'dns-broken');
@@ -238,17 +250,7 @@ describe('certkeeper run', () => {
   });
 
   it('ends an expiry it could not prevent with a delivered expired alert', async () => {
-    const received: { type: string; cert: string; severity: string; message: string }[] = [];
-    const receiver = http.createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        received.push(JSON.parse(body) as (typeof received)[number]);
-        response.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const hookPort = (receiver.address() as AddressInfo).port;
+    const { received, receiver, hookPort } = await startReceiver();
     try {
       const dir = workDir(stack);
       const config = writeConfig(dir, stack, {
