@@ -59,6 +59,15 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('healthcheck')
+    .description("ask a running agent's /healthz (at the config's http.listen) whether it is alive; exit 0 when it is or when no endpoint is configured, 1 when it does not answer")
+    .option('--url <url>', 'the health URL to ask instead of the one http.listen implies')
+    .action(async (options: { url?: string }) => {
+      const { healthcheckCommand } = await import('./commands/healthcheck.js');
+      setExit(await healthcheckCommand(options, global(), io));
+    });
+
+  program
     .command('revoke')
     .description('revoke the current certificate through ACME and move its key out of the live path; --reissue orders and deploys a new one')
     .argument('<name>', 'the certificate')
