@@ -1,6 +1,7 @@
 // There is no container engine here, so the Dockerfile is checked by reading it: stages, a
-// non-root numeric user, `certkeeper run` as the command, the state volume, production
-// dependencies only in the runtime stage, and no credentials baked in.
+// non-root numeric user, `certkeeper run` under tini as the command, the state volume, pruned
+// production dependencies only in the runtime stage and no npm there, a HEALTHCHECK, and no
+// credentials baked in. (test/integration/packaging/production-tree.test.ts runs the pruned tree.)
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -58,29 +59,48 @@ const dockerfile = readFileSync(path.join(REPO, 'Dockerfile'), 'utf8');
 const { preamble, stages } = parseDockerfile(dockerfile);
 const runtime = stages.at(-1)!;
 const build = stages.find((stage) => stage.name === 'build')!;
+const deps = stages.find((stage) => stage.name === 'deps')!;
 
 describe('Dockerfile', () => {
-  it('builds in one stage and runs from a slim Node image in another', () => {
+  it('builds in one stage and runs from Node 24 on the current Debian slim in another', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(build).toBeDefined();
-    const nodeVersion = /^NODE_VERSION=(\d+)$/.exec(preamble.find((i) => i.keyword === 'ARG')?.args ?? '')?.[1];
-    expect(Number(nodeVersion)).toBeGreaterThanOrEqual(20);
+    const args = new Map(preamble.filter((i) => i.keyword === 'ARG').map((i) => i.args.split('=') as [string, string]));
+    expect(args.get('NODE_VERSION')).toBe('24');
+    expect(args.get('DEBIAN')).toBe('trixie'); // Debian 13, the current release
     for (const stage of stages) {
-      expect(stage.from).toMatch(/^node:\$\{NODE_VERSION\}-[a-z]+-slim$/);
-      expect(stage.from).not.toContain('latest');
+      expect(stage.from).toBe('node:${NODE_VERSION}-${DEBIAN}-slim');
     }
     const buildRuns = all(build, 'RUN').map((i) => i.args);
     expect(buildRuns.some((run) => /\bnpm ci\b/.test(run))).toBe(true);
     expect(buildRuns.some((run) => /\btsc\b/.test(run))).toBe(true);
   });
 
-  it('installs only production dependencies at run time, and takes dist/ from the build stage', () => {
+  it('installs only production dependencies, pruned, and takes dist/ from the build stage', () => {
+    const depRuns = all(deps, 'RUN').map((i) => i.args);
+    expect(depRuns.some((run) => /\bnpm ci\b.*--omit=dev/.test(run) && run.includes('--ignore-scripts') && run.includes('sh packaging/prune-production.sh /app'))).toBe(true);
     const runs = all(runtime, 'RUN').map((i) => i.args);
-    expect(runs.some((run) => /\bnpm ci\b.*--omit=dev/.test(run) && run.includes('--ignore-scripts'))).toBe(true);
-    expect(runs.some((run) => /\btsc\b/.test(run))).toBe(false);
+    expect(runs.some((run) => /\bnpm\b|\btsc\b/.test(run.replace(/\/usr\/local\/\S*npm\S*|\/root\/\.npm/g, '')))).toBe(false);
     const copies = all(runtime, 'COPY').map((i) => i.args);
     expect(copies).toContain('--from=build /src/dist ./dist');
+    expect(copies).toContain('--from=deps /app/node_modules ./node_modules');
     expect(copies.some((copy) => /^(?!--from)\S*\s*src\b/.test(copy))).toBe(false); // no sources in the image
+  });
+
+  it('has no npm, npx, corepack or yarn in the runtime stage, and tini as PID 1', () => {
+    const runs = all(runtime, 'RUN').map((i) => i.args).join('\n');
+    for (const tool of ['/usr/local/lib/node_modules', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn']) {
+      expect(runs).toMatch(new RegExp(`rm -rf[^\\n]*${tool.replace(/\//g, '\\/')}`));
+    }
+    expect(runs).toMatch(/apt-get install -y --no-install-recommends tini/);
+    expect(execForm(last(runtime, 'ENTRYPOINT')!.args).slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
+  });
+
+  it('checks its health with certkeeper healthcheck (which passes when http.listen is off)', () => {
+    const check = last(runtime, 'HEALTHCHECK')?.args ?? '';
+    expect(check).toMatch(/--interval=\d+s/);
+    const command = /CMD\s+(\[.*\])$/.exec(check)?.[1];
+    expect(execForm(command ?? '[]')).toEqual(['node', '/app/dist/cli/main.js', 'healthcheck']);
   });
 
   it('runs `certkeeper run` as a fixed non-root user, with the state volume', () => {
@@ -90,7 +110,7 @@ describe('Dockerfile', () => {
     const entrypoint = execForm(last(runtime, 'ENTRYPOINT')!.args);
     const cmd = execForm(last(runtime, 'CMD')!.args);
     // A small young generation keeps the idle daemon small on Node 22 and 24 (bench/fleet.sh).
-    expect([...entrypoint, ...cmd]).toEqual(['node', '--max-semi-space-size=4', '/app/dist/cli/main.js', 'run']);
+    expect([...entrypoint, ...cmd]).toEqual(['/usr/bin/tini', '--', 'node', '--max-semi-space-size=4', '/app/dist/cli/main.js', 'run']);
     expect(execForm(last(runtime, 'VOLUME')!.args)).toEqual(['/var/lib/certkeeper']);
     // The user owns the state dir; nothing else needs writing (read-only root filesystem).
     expect(all(runtime, 'RUN').some((i) => i.args.includes('chown 10001:10001 /var/lib/certkeeper'))).toBe(true);
@@ -112,7 +132,7 @@ describe('Dockerfile', () => {
   });
 
   it('copies only files that exist, and .dockerignore keeps the rest (and any key material) out of the context', () => {
-    for (const copy of all(build, 'COPY')) {
+    for (const copy of [...all(build, 'COPY'), ...all(deps, 'COPY')]) {
       const sources = copy.args.split(/\s+/).slice(0, -1).filter((part) => !part.startsWith('--'));
       for (const source of sources) expect(existsSync(path.join(REPO, source)), source).toBe(true);
     }
@@ -120,6 +140,6 @@ describe('Dockerfile', () => {
     for (const pattern of ['node_modules', 'dist', '.git', 'test', 'demo', '.npmrc', '**/*.pem', '**/*.key', '**/*.secret', '**/kubeconfig*']) {
       expect(ignored, pattern).toContain(pattern);
     }
-    for (const needed of ['src', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored).not.toContain(needed);
+    for (const needed of ['src', 'packaging', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored).not.toContain(needed);
   });
 });
