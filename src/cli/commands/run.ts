@@ -84,7 +84,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     // Synchronous hand-over: no event falls between the two dispatchers.
     const state = previous ? previous.detach() : await loadNotifyState();
     if (next.stateDir !== first.stateDir || JSON.stringify(next.state) !== JSON.stringify(first.state)) notifyState = await notifyStateOf(next);
-    const targets = buildNotifyTargets(next.daemon.notify, { logger });
+    const targets = buildNotifyTargets(next.daemon.notify, { logger, clock: io.clock });
     metrics.notificationTargets(targets.map((target) => target.name));
     dispatcher = new Dispatcher({
       targets,

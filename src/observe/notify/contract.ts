@@ -2,6 +2,7 @@
 // certificate's event, or a group of certificates sharing a cause, or a test). Filtering, repeat
 // suppression, grouping, pacing, retries and deadlines belong to the Dispatcher, not here.
 
+import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { Alert } from './alert.js';
 
@@ -22,6 +23,8 @@ export interface Notifier {
 export interface NotifierContext {
   name: string;
   logger: Logger;
+  /** Reads a receiver's Retry-After date when its answer has no `Date`; default: the system clock. */
+  clock?: Clock;
 }
 
 export type { Alert } from './alert.js';

@@ -1,13 +1,17 @@
 // One JSON POST to a webhook URL, with errors that say what went wrong without ever naming the
 // URL (Slack and Teams URLs are the credential): status, a short scrubbed body, or a socket code.
 
+import { systemClock, type Clock } from '../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../core/errors.js';
+import { retryAfterSeconds } from '../../core/retry-after.js';
 
 export interface PostOptions {
   headers?: Record<string, string>;
   signal: AbortSignal;
   /** What is posting, for messages, e.g. `notify target "ops" (slack)`. */
   label: string;
+  /** Reads a Retry-After date when the response carries no `Date` of its own; default: the system clock. */
+  clock?: Clock;
 }
 
 const BODY_LIMIT = 300;
@@ -34,18 +38,13 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
   const text = await response.text().catch(() => '');
   if (response.ok) return;
   const snippet = scrub(text, url);
-  const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
+  // Either form (seconds or an HTTP date, RFC 9110 §10.2.3); the dispatcher caps the wait.
+  const retryAfter = retryAfterSeconds(response.headers.get('retry-after'), response.headers.get('date'), (options.clock ?? systemClock).now());
   throw new CertkeeperError('HOOK_FAILED', `${options.label}: HTTP ${response.status}${snippet ? `: ${snippet}` : ''}`, {
     retryable: response.status >= 500 || response.status === 429 || response.status === 408,
     ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
     details: { status: response.status },
   });
-}
-
-/** Retry-After in delay-seconds; HTTP dates are ignored (the receiver's clock is not ours). */
-function retryAfterSeconds(value: string | null): number | undefined {
-  const trimmed = value?.trim() ?? '';
-  return /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
 }
 
 /** ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET…, or undici's short reason ("bad port": fetch refuses some ports). */

@@ -44,6 +44,6 @@ export function createSlackNotifier(config: SlackNotifyConfig, ctx: NotifierCont
   return {
     name: ctx.name,
     type: 'slack',
-    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, slackPayload(alert, config.blocks), { signal, label }),
+    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, slackPayload(alert, config.blocks), { signal, label, clock: ctx.clock }),
   };
 }

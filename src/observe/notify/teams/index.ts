@@ -49,6 +49,6 @@ export function createTeamsNotifier(config: TeamsNotifyConfig, ctx: NotifierCont
   return {
     name: ctx.name,
     type: 'teams',
-    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, teamsPayload(alert), { signal, label }),
+    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, teamsPayload(alert), { signal, label, clock: ctx.clock }),
   };
 }

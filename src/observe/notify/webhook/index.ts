@@ -13,6 +13,6 @@ export function createWebhookNotifier(config: WebhookNotifyConfig, ctx: Notifier
   return {
     name: ctx.name,
     type: 'webhook',
-    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, alertDocument(alert), { headers: config.headers, signal, label }),
+    send: (alert: Alert, signal: AbortSignal) => postJson(config.url, alertDocument(alert), { headers: config.headers, signal, label, clock: ctx.clock }),
   };
 }
