@@ -11,6 +11,12 @@ export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'depl
 export const DEFAULT_REPEAT_AFTER_MS = 6 * 3_600_000;
 export const DEFAULT_NOTIFY_RETRIES = 3;
 export const DEFAULT_GROUP_WINDOW_MS = 30_000;
+/** Alerts waiting per target before events are coalesced into waiting ones (`maxQueue`). */
+export const DEFAULT_MAX_QUEUE = 100;
+/** Below this, coalescing would merge unrelated outages into one "various causes" alert too soon. */
+export const MIN_MAX_QUEUE = 16;
+/** Above this, the saved outbox (one document, rewritten about every second) grows past reason. */
+export const MAX_MAX_QUEUE = 1_000;
 /** Slack takes about one message per second per webhook (429 beyond); Teams webhooks alike. */
 export const CHAT_MIN_INTERVAL_MS = 1_000;
 
@@ -31,6 +37,11 @@ export const deliveryFields = {
    * the first become one alert naming every certificate; the first goes out at once. 0: no grouping.
    */
   groupWindow: durationMs.refine((ms) => ms <= 3_600_000, 'at most 1h').default(DEFAULT_GROUP_WINDOW_MS),
+  /**
+   * Alerts that may wait for delivery (the outbox's bound). Beyond it nothing is dropped: events
+   * are coalesced into waiting alerts of their type, and counted.
+   */
+  maxQueue: z.number().int().min(MIN_MAX_QUEUE).max(MAX_MAX_QUEUE).default(DEFAULT_MAX_QUEUE),
 };
 
 /** `minInterval`: the least time between two requests to the target (0: unpaced); per kind default. */

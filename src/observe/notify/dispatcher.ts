@@ -14,6 +14,7 @@ import type { NotificationResult } from '../metrics.js';
 import { alertFamily, alertStage, ALERT_TYPES, causeOf, groupAlert, severityRank, type AlertCause } from './alert.js';
 import { attemptDelivery } from './attempt.js';
 import type { Notifier } from './contract.js';
+import { DEFAULT_MAX_QUEUE, MIN_MAX_QUEUE } from './delivery-schema.js';
 import { Outbox, setEvents, type OutboxItem } from './outbox.js';
 import type { DispatcherSnapshot, NotifyStateStore, TargetSnapshot } from './snapshot.js';
 
@@ -31,6 +32,8 @@ export interface DeliveryPolicy {
   groupWindowMs?: number;
   /** At least this long between two requests to the target; absent or 0: unpaced. */
   minIntervalMs?: number;
+  /** Alerts waiting in the outbox; beyond it events are coalesced. Absent: the dispatcher's `maxQueue`. */
+  maxQueue?: number;
 }
 
 export interface NotifyTarget {
@@ -57,7 +60,7 @@ export interface DispatcherOptions {
   retryDelayMs?: number;
   /** Cap of one retry delay, also of a receiver's Retry-After; default 10 min. */
   maxRetryDelayMs?: number;
-  /** Alerts waiting per target; beyond it events are coalesced into waiting alerts. Default 100, at least 16. */
+  /** Alerts waiting per target whose policy names no `maxQueue`; default 100. Either is at least 16. */
   maxQueue?: number;
   /** Called per outcome; wire AgentMetrics.notification here. */
   onResult?: (target: string, result: NotificationResult) => void;
@@ -128,9 +131,11 @@ export class Dispatcher {
     this.onResult = options.onResult;
     this.store = options.store;
     this.saveDelayMs = options.saveDelayMs ?? 1_000;
-    const maxQueue = Math.max(16, options.maxQueue ?? 100);
     const now = this.now();
-    this.states = options.targets.map((target) => this.restore(target, options.state?.targets[target.name], maxQueue, now));
+    this.states = options.targets.map((target) => {
+      const maxQueue = Math.max(MIN_MAX_QUEUE, target.policy.maxQueue ?? options.maxQueue ?? DEFAULT_MAX_QUEUE);
+      return this.restore(target, options.state?.targets[target.name], maxQueue, now);
+    });
     for (const [name, saved] of Object.entries(options.state?.targets ?? {})) {
       if (options.targets.some((target) => target.name === name) || saved.queue.length === 0) continue;
       // The target was removed from the config: nobody is left to deliver its alerts to.

@@ -59,6 +59,7 @@ export function deliveryPolicy(config: NotifyTargetConfig): DeliveryPolicy {
     timeoutMs: config.timeout,
     groupWindowMs: config.groupWindow,
     minIntervalMs: config.minInterval,
+    maxQueue: config.maxQueue,
   };
 }
 

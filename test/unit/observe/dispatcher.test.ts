@@ -10,6 +10,8 @@ import type { Alert } from '../../../src/observe/notify/alert.js';
 import type { Notifier } from '../../../src/observe/notify/contract.js';
 import { Dispatcher, type DeliveryPolicy, type DispatcherSnapshot, type NotifyStateStore, type NotifyTarget } from '../../../src/observe/notify/dispatcher.js';
 import { DEFAULT_NOTIFY_EVENTS, DEFAULT_REPEAT_AFTER_MS } from '../../../src/observe/notify/delivery-schema.js';
+import { deliveryPolicy } from '../../../src/observe/notify/registry.js';
+import { notifyTargetSchema } from '../../../src/observe/notify/schema.js';
 import { parseSnapshot } from '../../../src/observe/notify/snapshot.js';
 import { ManualClock } from '../../helpers/clock.js';
 
@@ -503,6 +505,42 @@ describe('Dispatcher outbox', () => {
     const merged = slow.alerts.find((alert) => alert.coalesced > 0)!;
     expect(merged.cause).toMatchObject({ label: 'various causes' });
     expect(slow.alerts.reduce((sum, alert) => sum + alert.coalesced, 0)).toBe(24);
+  });
+
+  it("bounds each target's outbox by its own maxQueue from the config (default 100)", async () => {
+    let down = true;
+    const tight = new FakeNotifier('tight', () => (down ? HTTP_503() : 'ok'));
+    const roomy = new FakeNotifier('roomy', () => (down ? HTTP_503() : 'ok'));
+    const tightPolicy = deliveryPolicy(notifyTargetSchema.parse({ type: 'webhook', url: 'https://alerts.example.com/in', maxQueue: 24, retries: 10, groupWindow: 0 }));
+    const roomyPolicy = deliveryPolicy(notifyTargetSchema.parse({ type: 'webhook', url: 'https://alerts.example.com/in', retries: 10, groupWindow: 0 }));
+    const { dispatcher, results } = setup([
+      { name: 'tight', notifier: tight, policy: tightPolicy },
+      { name: 'roomy', notifier: roomy, policy: roomyPolicy },
+    ]);
+    for (let i = 0; i < 150; i++) dispatcher.dispatch(event('failed', 'warning', { cert: `c${i}`, code: `CODE_${i}` }));
+    expect(dispatcher.pending()).toEqual({ tight: 24, roomy: 100 });
+    expect(results.filter(([name, r]) => name === 'tight' && r === 'coalesced')).toHaveLength(126);
+    expect(results.filter(([name, r]) => name === 'roomy' && r === 'coalesced')).toHaveLength(50);
+    expect(count(results, 'dropped')).toBe(0);
+    down = false;
+    await dispatcher.flush();
+    for (const notifier of [tight, roomy]) expect(new Set(notifier.alerts.flatMap((alert) => alert.certs)).size).toBe(150); // nothing lost
+  });
+
+  it('a reload to a smaller maxQueue keeps every waiting alert and coalesces what comes next', async () => {
+    const down = new FakeNotifier('ops', () => HTTP_503());
+    const first = setup([target(down, { retries: 10, groupWindowMs: 0, maxQueue: 40 })]);
+    for (let i = 0; i < 30; i++) first.dispatcher.dispatch(event('failed', 'warning', { cert: `c${i}`, code: `CODE_${i}` }));
+    await turn();
+    const state = first.dispatcher.detach();
+    const up = new FakeNotifier('ops');
+    const second = setup([target(up, { retries: 10, groupWindowMs: 0, maxQueue: 16 })], { state, keepClock: true });
+    expect(second.dispatcher.pending().ops).toBe(30);
+    second.dispatcher.dispatch(event('failed', 'warning', { cert: 'late', code: 'LATE' }));
+    expect(second.dispatcher.pending().ops).toBe(30);
+    expect(count(second.results, 'coalesced')).toBe(1);
+    await second.dispatcher.flush();
+    expect(new Set(up.alerts.flatMap((alert) => alert.certs)).size).toBe(31);
   });
 
   it('survives a restart: the snapshot holds the outbox, and a new dispatcher delivers it', async () => {

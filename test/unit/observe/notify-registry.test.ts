@@ -51,13 +51,37 @@ describe('notifier registry', () => {
       ['teams', 'teams', 10_000],
       ['page', 'exec', 5_000],
     ]);
-    expect(targets[1]!.policy).toEqual({ events: [...DEFAULT_NOTIFY_EVENTS], minSeverity: 'critical', repeatAfterMs: 3_600_000, retries: 3, timeoutMs: 10_000, groupWindowMs: 30_000, minIntervalMs: 1_000 });
+    expect(targets[1]!.policy).toEqual({ events: [...DEFAULT_NOTIFY_EVENTS], minSeverity: 'critical', repeatAfterMs: 3_600_000, retries: 3, timeoutMs: 10_000, groupWindowMs: 30_000, minIntervalMs: 1_000, maxQueue: 100 });
     // Chat webhooks are paced to about one message a second by default; webhook and exec are not.
     expect(targets.map((t) => t.policy.minIntervalMs)).toEqual([0, 1_000, 1_000, 0]);
     const tuned = notifySchema.parse({ hook: { type: 'webhook', url: 'https://alerts.example.com/in', minInterval: '200ms', groupWindow: 0 } });
     expect(buildNotifyTargets(tuned, { logger: silentLogger })[0]!.policy).toMatchObject({ minIntervalMs: 200, groupWindowMs: 0 });
     expect(notifySchema.safeParse({ hook: { type: 'webhook', url: 'https://alerts.example.com/in', groupWindow: '2h' } }).success).toBe(false);
     expect(createNotifier(config.page!, { name: 'p', logger: silentLogger }).name).toBe('p');
+  });
+
+  it('bounds maxQueue, the outbox of one target: a whole number from 16 to 1000, 100 by default', () => {
+    const hook = (maxQueue?: unknown): unknown => ({ type: 'webhook', url: 'https://alerts.example.com/in', ...(maxQueue === undefined ? {} : { maxQueue }) });
+    expect(notifyTargetSchema.parse(hook())).toMatchObject({ maxQueue: 100 });
+    for (const ok of [16, 250, 1000]) expect(notifyTargetSchema.parse(hook(ok))).toMatchObject({ maxQueue: ok });
+    for (const bad of [0, 15, -1, 1001, 100.5, '200', null]) {
+      const result = notifyTargetSchema.safeParse(hook(bad));
+      expect(result.success, String(bad)).toBe(false);
+      expect(result.error!.issues[0]!.path).toEqual(['maxQueue']);
+    }
+    // Every kind takes it, and it reaches the dispatcher's policy.
+    const config = notifySchema.parse({
+      chat: { type: 'slack', url: 'https://hooks.slack.com/services/T/B/secret', maxQueue: 40 },
+      teams: { type: 'teams', url: 'https://example.webhook.office.com/x', maxQueue: 50 },
+      page: { type: 'exec', command: ['/usr/local/bin/page'], maxQueue: 20 },
+      hook: hook(),
+    });
+    expect(buildNotifyTargets(config, { logger: silentLogger }).map((t) => [t.name, t.policy.maxQueue])).toEqual([
+      ['chat', 40],
+      ['teams', 50],
+      ['page', 20],
+      ['hook', 100],
+    ]);
   });
 
   it('rejects bad entries without repeating a URL', () => {
