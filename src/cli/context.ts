@@ -32,6 +32,23 @@ export function loadConfig(options: GlobalOptions, io: CommandIo): Config {
   return config;
 }
 
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/** The log format asked for (--log-format, else CERTKEEPER_LOG_FORMAT); undefined: the command's default. */
+export function logFormat(options: GlobalOptions, env: NodeJS.ProcessEnv): (typeof LOG_FORMATS)[number] | undefined {
+  const format = options.logFormat ?? (env.CERTKEEPER_LOG_FORMAT || undefined);
+  if (format === undefined) return undefined;
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new CertkeeperError('USAGE', `--log-format must be one of ${LOG_FORMATS.join(', ')}`, { retryable: false });
+  }
+  return format as (typeof LOG_FORMATS)[number];
+}
+
+/** https://no-color.org: a set, non-empty NO_COLOR turns colour off wherever it would be on. */
+export function colorAllowed(env: NodeJS.ProcessEnv): boolean {
+  return !env.NO_COLOR;
+}
+
 export interface CommandLogger {
   logger: Logger;
   redactor: Redactor;
@@ -47,10 +64,13 @@ export function commandLogger(
   /** false where the command reports the config's warnings itself (doctor). */
   logWarnings = true,
 ): CommandLogger {
+  const format = logFormat(options, io.env);
+  const human = format !== undefined ? format === 'pretty' : pretty;
   const built = createLogger({
     level: logLevel(options, io.env),
     ...(destination ? { destination } : {}),
-    ...(pretty !== undefined ? { pretty } : {}),
+    ...(human !== undefined ? { pretty: human } : {}),
+    color: colorAllowed(io.env),
   });
   if (config) built.redactor.add(config.secrets); // already there when loadConfig read it; kept for configs built otherwise
   if (config && logWarnings) logConfigWarnings(built.logger, config);

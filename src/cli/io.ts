@@ -12,6 +12,8 @@ export const EXIT_USAGE = 2;
 export interface GlobalOptions {
   config?: string;
   logLevel?: string;
+  /** json or pretty (env CERTKEEPER_LOG_FORMAT); default: pretty on a terminal, JSON otherwise. */
+  logFormat?: string;
 }
 
 export interface CommandIo {

@@ -23,6 +23,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .version(version())
     .option('-c, --config <path>', 'config file (env CERTKEEPER_CONFIG; default /etc/certkeeper/certkeeper.yaml)')
     .addOption(new Option('--log-level <level>', 'log level (env CERTKEEPER_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+    .addOption(new Option('--log-format <format>', 'log lines as JSON or human-readable (env CERTKEEPER_LOG_FORMAT; default: pretty on a terminal, JSON otherwise)').choices(['json', 'pretty']))
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
@@ -35,9 +36,10 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--cert <name>', 'only this certificate (repeatable); lifts its failure backoff', collect)
     .option('--force', 'renew even when not due')
     .option('--yes', "with --force: spend the last order of the CA's duplicate-certificate budget too")
-    .option('--dry-run', 'do the whole ACME and DNS path, but write no sink and keep the stored certificate')
+    .option('--dry-run', "rehearse against the staging CA (acme.stagingDirectory, else the known staging twin such as Let's Encrypt staging, else the CA itself): the whole ACME and DNS path, no sink written, the stored certificate kept")
     .option('--json', 'print the report as JSON')
-    .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean }) => {
+    .option('-q, --quiet', 'warnings and errors only (without a terminal, a run with nothing due already prints nothing)')
+    .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
       const { renewCommand } = await import('./commands/renew.js');
       setExit(await renewCommand(options, global(), io));
     });
@@ -167,7 +169,35 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
       setExit(await probeCommand(endpoints, options, global(), io));
     });
 
+  for (const command of program.commands) addExitCodes(command, '');
   return program;
+}
+
+/** What exit codes 0 and 1 mean, per command (2 is always a config or usage error). */
+const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
+  renew: ['every selected certificate is valid: renewed, deployed, or not due', 'a certificate failed now, is backing off after earlier failures, or is deployed but not served (verify:)'],
+  run: ['stopped by SIGTERM or SIGINT', 'a fatal error (the state store, the HTTP endpoint or the scheduler could not start)'],
+  reload: ['the agent re-read its config', 'no agent answered, or it rejected the config'],
+  healthcheck: ['the agent answered /healthz, or the config has no http.listen', 'no agent answered, or not with 2xx'],
+  revoke: ['revoked (and, with --reissue, reissued and deployed)', 'the CA refused or a step failed'],
+  forget: ["the certificate's state is removed", 'the state store failed'],
+  doctor: ['every check passed (warnings allowed)', 'a check failed'],
+  status: ['the status was read', 'the state store could not be read'],
+  validate: ['the config is valid (warnings allowed)', '-'],
+  'notify test': ['every target was delivered the test alert', 'a target was not'],
+  history: ['the history was read', 'the state store could not be read'],
+  verify: ['every endpoint serves the current certificate', 'an endpoint does not'],
+  probe: ['every endpoint answered with a certificate that is trusted, matches and is not expired', 'one did not'],
+};
+
+function addExitCodes(command: Command, parent: string): void {
+  const name = `${parent}${command.name()}`;
+  for (const sub of command.commands) addExitCodes(sub, `${name} `);
+  if (command.commands.length > 0) return;
+  const [ok, failed] = EXIT_CODES[name] ?? ['success', 'failure'];
+  const lines = [`  0  ${ok}`, ...(failed === '-' ? [] : [`  1  ${failed}`]), '  2  a config or usage error'];
+  if (name === 'renew' || name === 'run') lines.push('  130  a second Ctrl-C or SIGTERM: stopped at once');
+  command.addHelpText('after', `\nExit codes:\n${lines.join('\n')}\n`);
 }
 
 /**

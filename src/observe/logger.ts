@@ -18,6 +18,8 @@ export interface LoggerOptions {
   /** Where lines go (default: stderr, so stdout stays for command output). */
   destination?: { write(line: string): unknown };
   redactor?: Redactor;
+  /** false turns colour off even on a terminal (NO_COLOR). */
+  color?: boolean;
 }
 
 export interface BuiltLogger {
@@ -32,7 +34,7 @@ export function createLogger(options: LoggerOptions = {}): BuiltLogger {
   const destination = options.destination ?? process.stderr;
   const isTty = destination === process.stderr && process.stderr.isTTY === true;
   const human = options.pretty ?? isTty;
-  const colorize = isTty || (destination !== process.stderr && process.stderr.isTTY === true);
+  const colorize = options.color !== false && (isTty || (destination !== process.stderr && process.stderr.isTTY === true));
   const stream: DestinationStream = human
     ? loadPretty()({ destination: asWritable(destination), sync: true, colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true })
     : { write: (line: string) => void destination.write(line) };

@@ -17,14 +17,18 @@ export interface RenewCommandOptions {
   yes?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  /** Warnings and errors only: no progress, no table, no summary. */
+  quiet?: boolean;
 }
 
 export async function renewCommand(options: RenewCommandOptions, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
-  const live = io.stderr.isTTY === true && !options.json;
+  const live = io.stderr.isTTY === true && !options.json && !options.quiet;
   const view = live ? new ProgressView(io.stderr) : undefined;
-  // On a terminal the progress view shows every step, so logs default to warnings only.
-  const logOptions = live && global.logLevel === undefined && io.env.CERTKEEPER_LOG_LEVEL === undefined ? { ...global, logLevel: 'warn' } : global;
+  // On a terminal the progress view shows every step, and --quiet asks for problems only: logs
+  // default to warnings then. (Without a terminal, a run with nothing to do logs nothing: see logEvent.)
+  const levelChosen = global.logLevel !== undefined || io.env.CERTKEEPER_LOG_LEVEL !== undefined;
+  const logOptions = (live || options.quiet) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
   const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : (event: EngineEvent) => logEvent(logger, event);
 
@@ -60,15 +64,26 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
     io.stdout.write(summaryTable(report.outcomes));
     io.stdout.write(`${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}\n`);
   } else {
-    logger.info({ succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, dryRun: options.dryRun ?? false, directory: directoryUrl }, `${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}`);
+    // A run that did nothing says nothing (cron mails whatever a job prints); --log-level debug shows it.
+    const didSomething = report.outcomes.some((o) => o.result !== 'skipped' || o.reason === 'backoff');
+    const fields = { succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, backingOff: backingOff(report).length, dryRun: options.dryRun ?? false, directory: directoryUrl };
+    logger[didSomething ? 'info' : 'debug'](fields, `${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}`);
   }
   flush();
-  // A certificate that verify: endpoints do not serve is a failure of the run, though it is kept.
-  return report.failed > 0 || report.outcomes.some((o) => o.verify?.ok === false) ? EXIT_FAILED : EXIT_OK;
+  // Exit 1 while any selected certificate is failing: failed now, backing off after earlier
+  // failures, or (with verify: endpoints) deployed but not served, though it is kept.
+  return report.failed > 0 || backingOff(report).length > 0 || report.outcomes.some((o) => o.verify?.ok === false) ? EXIT_FAILED : EXIT_OK;
+}
+
+/** Certificates skipped only because earlier failures put them in backoff: still failing. */
+function backingOff(report: RenewReport): CertOutcome[] {
+  return report.outcomes.filter((o) => o.result === 'skipped' && o.reason === 'backoff');
 }
 
 function summaryLine(report: RenewReport): string {
-  return `${report.succeeded} succeeded, ${report.failed} failed, ${report.skipped} not due`;
+  const waiting = backingOff(report).length;
+  const notDue = report.skipped - waiting;
+  return `${report.succeeded} succeeded, ${report.failed} failed${waiting > 0 ? `, ${waiting} backing off after failures` : ''}, ${notDue} not due`;
 }
 
 function summaryTable(outcomes: CertOutcome[]): string {
@@ -77,7 +92,7 @@ function summaryTable(outcomes: CertOutcome[]): string {
     ['CERTIFICATE', 'RESULT', 'ACTION', 'SERIAL', 'NOT AFTER', 'TIME', 'DETAIL'],
     outcomes.map((o) => [
       o.cert,
-      o.result === 'skipped' ? 'not due' : o.result,
+      o.result === 'skipped' ? (o.reason === 'backoff' ? 'backing off' : 'not due') : o.result,
       o.action,
       o.serial ? o.serial.slice(0, 16) : '-',
       shortTime(o.notAfter),
@@ -93,7 +108,11 @@ function logEvent(logger: Logger, event: EngineEvent): void {
     case 'lock_wait':
       return; // already logged by the engine
     case 'cert_planned':
-      logger.info({ cert: event.cert, action: event.action, reason: event.reason }, event.action === 'skip' ? `not due: ${event.message}` : `${event.action}: ${event.message}`);
+      if (event.action === 'skip') {
+        // Nothing to do is not news (debug); backing off after failures is (warn: it still fails).
+        const level = event.reason === 'backoff' ? 'warn' : 'debug';
+        logger[level]({ cert: event.cert, action: event.action, reason: event.reason }, event.reason === 'backoff' ? event.message : `not due: ${event.message}`);
+      } else logger.info({ cert: event.cert, action: event.action, reason: event.reason }, `${event.action}: ${event.message}`);
       return;
     case 'cert_step':
       logger.info({ cert: event.cert, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }, event.step);
