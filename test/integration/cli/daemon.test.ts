@@ -2,10 +2,7 @@
 // short-lived certificates so it has to renew on its own, its HTTP endpoint, signals and a
 // webhook receiver on loopback.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -14,73 +11,23 @@ import { freePort } from '../../../src/devstack/ports.js';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { parseCertificate } from '../../../src/core/x509.js';
 import { CLI, history, orders, runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
+import { killDaemons, startDaemon, startReceiver, until } from '../../helpers/daemon.js';
 
 const VALIDITY_SECONDS = 20;
 let stack: Stack;
-const daemons: ChildProcess[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ pebble: { validityPeriodSeconds: VALIDITY_SECONDS } });
 });
-afterEach(() => {
-  for (const child of daemons.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+afterEach(killDaemons);
 afterAll(async () => {
   await stack?.stop();
 });
-
-interface Daemon {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDaemon(config: string): Daemon {
-  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  daemons.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, daemon?: Daemon): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${daemon ? `\n--- daemon output ---\n${daemon.output().slice(-4000)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: ${response.status}`);
   return (await response.json()) as T;
-}
-
-interface ReceivedAlert {
-  type: string;
-  cert: string;
-  severity: string;
-  message: string;
-}
-
-/** A webhook receiver on loopback that keeps every alert body and answers 204. */
-async function startReceiver(): Promise<{ received: ReceivedAlert[]; receiver: http.Server; hookPort: number }> {
-  const received: ReceivedAlert[] = [];
-  const receiver = http.createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    request.on('end', () => {
-      received.push(JSON.parse(body) as ReceivedAlert);
-      response.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  return { received, receiver, hookPort: (receiver.address() as AddressInfo).port };
 }
 
 /** A DNS hook that fails to present while `<dir>/dns-broken` exists (credentials expired, say) and works through BIND otherwise. */
