@@ -92,8 +92,8 @@ interface TargetState {
   since: number;
   lastDeliveredAt: number | undefined;
   lastFailure: { at: number; error: string } | undefined;
-  /** Pacing: the next request not before. */
-  nextSendAt: number;
+  /** When the last request started; the pace counts from it, with the target's current minInterval. */
+  lastAttemptAt: number | undefined;
   /** Retry backoff or the receiver's Retry-After: nothing is sent before. */
   pausedUntil: number;
   worker: Promise<void> | undefined;
@@ -240,6 +240,9 @@ export class Dispatcher {
         since: iso(state.since),
         ...(state.lastDeliveredAt !== undefined ? { lastDeliveredAt: iso(state.lastDeliveredAt) } : {}),
         ...(state.lastFailure ? { lastFailure: { at: iso(state.lastFailure.at), error: state.lastFailure.error } } : {}),
+        // A reload or restart must not retry before the backoff ends, or before the receiver asked.
+        ...(state.pausedUntil > now ? { pausedUntil: iso(state.pausedUntil) } : {}),
+        ...(state.lastAttemptAt !== undefined ? { lastAttemptAt: iso(state.lastAttemptAt) } : {}),
         open,
         windows,
         queue: state.outbox.items.map((item) => ({
@@ -279,8 +282,9 @@ export class Dispatcher {
       since: saved ? ms(saved.since) : now,
       lastDeliveredAt: saved?.lastDeliveredAt ? ms(saved.lastDeliveredAt) : undefined,
       lastFailure: saved?.lastFailure ? { at: ms(saved.lastFailure.at), error: saved.lastFailure.error } : undefined,
-      nextSendAt: 0,
-      pausedUntil: 0,
+      // Bounded by now: a saved time from a clock that ran ahead must not silence the target.
+      lastAttemptAt: saved?.lastAttemptAt ? Math.min(now, ms(saved.lastAttemptAt)) : undefined,
+      pausedUntil: saved?.pausedUntil ? Math.min(now + this.maxRetryDelayMs, ms(saved.pausedUntil)) : 0,
       worker: undefined,
       wake: undefined,
       sleepingUntil: undefined,
@@ -399,7 +403,8 @@ export class Dispatcher {
     await Promise.resolve();
     while (!this.stopped && state.outbox.size > 0) {
       const now = this.now();
-      const gate = Math.max(state.pausedUntil, state.nextSendAt);
+      const nextSendAt = state.lastAttemptAt === undefined ? 0 : state.lastAttemptAt + (state.target.policy.minIntervalMs ?? 0);
+      const gate = Math.max(state.pausedUntil, nextSendAt);
       const due = state.outbox.nextDue(now);
       const at = due ? Math.max(gate, now) : Math.max(gate, state.outbox.earliestNotBefore());
       if (at > now) {
@@ -435,7 +440,7 @@ export class Dispatcher {
     const alert = groupAlert(item.type, item.events, item.cause, item.coalesced);
     const context = { target: target.name, notifier: target.notifier.type, event: item.type, certs: alert.certs.length, cert: alert.certs[0] };
     const started = this.now();
-    state.nextSendAt = started + (target.policy.minIntervalMs ?? 0);
+    state.lastAttemptAt = started;
     item.inFlight = true;
     let failure: ReturnType<typeof toCertkeeperError> | undefined;
     try {

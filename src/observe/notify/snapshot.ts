@@ -49,6 +49,10 @@ const targetSnapshotSchema = z.object({
   since: z.string(),
   lastDeliveredAt: z.string().optional(),
   lastFailure: z.object({ at: z.string(), error: z.string() }).optional(),
+  /** Nothing is sent before this (the retry backoff, or the receiver's Retry-After). */
+  pausedUntil: z.string().optional(),
+  /** When the last request to the target started: the pace (`minInterval`) counts from it. */
+  lastAttemptAt: z.string().optional(),
   /** Per certificate: the delivered alerts not yet recovered, per family (stage, when), and their cause. */
   open: z.record(z.string(), z.object({ cause: causeSchema.optional(), families: z.record(z.string(), z.object({ at: z.string(), stage: z.number().int() })) })).default({}),
   /** Grouping windows still running: merge key → end. */
