@@ -103,12 +103,14 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 
   program
     .command('status')
-    .description('one row per certificate: expiry, when it renews and why, state, last outcome')
+    .description('one row per certificate, the most urgent first: state, expiry, when it renews, last outcome (--wide: every column)')
+    .argument('[name...]', 'only these certificates')
+    .option('--wide', 'every column: days left, validity, renewal time and why, serial, domains, rehearsals, rate limits')
     .option('--json', 'print JSON')
     .option('--endpoints', 'the watch: endpoints as the daemon last probed them, instead of the certificates')
-    .action(async (options: { json?: boolean; endpoints?: boolean }) => {
+    .action(async (names: string[], options: { json?: boolean; endpoints?: boolean; wide?: boolean }) => {
       const { statusCommand } = await import('./commands/status.js');
-      setExit(await statusCommand(options, global(), io));
+      setExit(await statusCommand(names, options, global(), io));
     });
 
   program

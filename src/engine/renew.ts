@@ -9,6 +9,7 @@ import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
 import type { CertificateLock, CertificateSummary, CertRecord } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
+import { selectCertificates } from '../config/select.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
@@ -63,16 +64,6 @@ interface Plan {
   action: PlannedAction;
   reason: string;
   message: string;
-}
-
-/** Throws USAGE when a named certificate is not in the config. */
-export function selectCertificates(all: CertificateSpec[], names: string[] | undefined): CertificateSpec[] {
-  if (!names || names.length === 0) return all;
-  const unknown = names.filter((name) => !all.some((c) => c.name === name));
-  if (unknown.length > 0) {
-    throw new CertkeeperError('USAGE', `unknown certificate${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${all.map((c) => c.name).join(', ') || 'none'})`, { retryable: false });
-  }
-  return all.filter((c) => names.includes(c.name));
 }
 
 export async function renew(options: RenewOptions, deps: EngineDeps): Promise<RenewReport> {

@@ -2,7 +2,7 @@
 // check; exit 1 when any check fails, 0 otherwise (warnings included).
 
 import { ConfigError } from '../../config/load.js';
-import { selectCertificates } from '../../engine/renew.js';
+import { selectCertificates } from '../../config/select.js';
 import { runDoctor, type CheckResult, type DoctorReport } from '../../doctor/index.js';
 import { stateStoreForReading } from '../state.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';

@@ -3,6 +3,7 @@
 import { CertkeeperError } from '../../core/errors.js';
 import type { HistoryEntry } from '../../core/types.js';
 import { formatDuration } from '../../core/duration.js';
+import { selectCertificates } from '../../config/select.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
@@ -13,6 +14,9 @@ export async function historyCommand(name: string | undefined, options: { json?:
   if (!Number.isInteger(limit) || limit < 1) throw new CertkeeperError('USAGE', '--limit must be a positive whole number', { retryable: false });
   const { logger } = commandLogger(global, io, config);
   const store = await stateStore(config, io.clock, logger);
+  // A name neither configured nor stored is a typo (exit 2, with the configured names, as renew
+  // --cert); a certificate removed from the config keeps its history until it is forgotten.
+  if (name && !config.certificates.some((c) => c.name === name) && !(await store.listCertificateNames()).includes(name)) selectCertificates(config.certificates, [name]);
   const entries = await store.readHistory({ ...(name ? { cert: name } : {}), limit });
   if (options.json) {
     io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);

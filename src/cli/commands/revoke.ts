@@ -7,7 +7,8 @@ import { CertkeeperError, describeError, toCertkeeperError } from '../../core/er
 import type { HistoryEntry, StoredCertificate } from '../../core/types.js';
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '../../acme/revoke.js';
 import type { EngineEvent } from '../../engine/events.js';
-import { renew, selectCertificates, type RenewReport } from '../../engine/renew.js';
+import { selectCertificates } from '../../config/select.js';
+import { renew, type RenewReport } from '../../engine/renew.js';
 import { ProgressView } from '../progress.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';

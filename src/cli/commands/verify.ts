@@ -5,7 +5,7 @@
 // serve the current certificate, 1 otherwise, 2 on a usage error.
 
 import { CertkeeperError } from '../../core/errors.js';
-import { selectCertificates } from '../../engine/renew.js';
+import { selectCertificates } from '../../config/select.js';
 import { verifyCertificate, type VerifyReport } from '../../verify/deploy.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';

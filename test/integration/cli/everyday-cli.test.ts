@@ -74,6 +74,32 @@ describe('renew as a cron job', () => {
   });
 });
 
+describe('status and history by name', () => {
+  it('status NAME… filters; an unknown name exits 2 with the configured names, for history too', async () => {
+    const dir = workDir(stack);
+    const config = writeConfig(dir, stack, {
+      certificates: `  - { name: alpha, domains: [alpha.example.test], dns: bind, sinks: [files] }
+  - { name: beta, domains: [beta.example.test], dns: bind, sinks: [files] }`,
+    });
+    expect((await runCli(['--config', config, 'renew'])).code).toBe(0);
+
+    const one = await runCli(['--config', config, 'status', 'beta']);
+    expect(one.code).toBe(0);
+    const rows = one.stdout.split('\n').filter((line) => /^(alpha|beta)\s/.test(line));
+    expect(rows.map((line) => line.split(/\s+/).slice(0, 2))).toEqual([['beta', 'valid']]);
+    expect(one.stdout).toContain('1 certificate: 1 valid');
+    for (const line of one.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    const wide = await runCli(['--config', config, 'status', '--wide', 'alpha', 'beta']);
+    expect(wide.stdout).toMatch(/^NAME\s+STATE\s+DAYS LEFT\s+NOT BEFORE/m);
+
+    const typo = await runCli(['--config', config, 'status', 'alpah']);
+    expect([typo.code, typo.stderr]).toEqual([2, 'certkeeper: unknown certificate: alpah (configured: alpha, beta)\n']);
+    const history = await runCli(['--config', config, 'history', 'alpah']);
+    expect([history.code, history.stderr]).toEqual([2, 'certkeeper: unknown certificate: alpah (configured: alpha, beta)\n']);
+    expect((await runCli(['--config', config, 'history', 'alpha'])).stdout).toMatch(/alpha\s+issue\s+success/);
+  });
+});
+
 describe('colour', () => {
   /** `certkeeper run` on a terminal (under script) for about two seconds: what it printed. */
   async function runOnTerminal(config: string, env: Record<string, string>): Promise<string> {
