@@ -6,6 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CertkeeperError, isAbortError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
@@ -34,10 +35,12 @@ export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink
     async deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult> {
       if (signal?.aborted) throw new CertkeeperError('CANCELLED', `${label}: cancelled`);
       const dir = filesSinkDir(config, request.certName);
+      let uid: number | undefined;
+      let gid: number | undefined;
       try {
         // Resolved on every deploy: the user or group may be created after certkeeper starts.
-        const uid = config.owner === undefined ? undefined : await resolveId('passwd', config.owner);
-        const gid = config.group === undefined ? undefined : await resolveId('group', config.group);
+        uid = config.owner === undefined ? undefined : await resolveId('passwd', config.owner);
+        gid = config.group === undefined ? undefined : await resolveId('group', config.group);
         const { material } = request;
         const dirMode = filesSinkFolderMode([config.mode, config.keyMode], uid !== undefined && uid !== process.geteuid?.());
         const result = await publishFileSet(
@@ -58,10 +61,33 @@ export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink
         if (isCertkeeperError(error, 'SINK_TARGET_EXISTS') || isCertkeeperError(error, 'UNSAFE_PATH')) {
           throw new CertkeeperError(error.code, `${label}: ${error.message}`, { cause: error, retryable: false, details: error.details });
         }
-        throw new CertkeeperError('SINK_FAILED', `${label}: cannot write ${dir}: ${toCertkeeperError(error).message}`, { cause: error });
+        const hint = isChownRefusal(error) ? `: ${chownRefusal(config, uid, gid)} (certkeeper doctor checks this before a renewal)` : '';
+        throw new CertkeeperError('SINK_FAILED', `${label}: cannot write ${dir}: ${toCertkeeperError(error).message}${hint}`, { cause: error });
       }
     },
   };
+}
+
+function isChownRefusal(error: unknown): boolean {
+  const { code, syscall } = error as NodeJS.ErrnoException;
+  return code === 'EPERM' && typeof syscall === 'string' && syscall.includes('chown');
+}
+
+/**
+ * Why the kernel refused `owner:`/`group:`: a process without CAP_CHOWN (the unprivileged
+ * systemd units have none) may give its files to a group it is in, and never to another user.
+ */
+function chownRefusal(config: Pick<FilesSinkConfig, 'owner' | 'group'>, uid: number | undefined, gid: number | undefined): string {
+  let user: string;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = String(process.geteuid?.());
+  }
+  const reasons: string[] = [];
+  if (uid !== undefined && uid !== process.geteuid?.()) reasons.push(`owner ${config.owner}: giving files to another user needs root or CAP_CHOWN; leave owner: out and let a group read them (group: with keyMode: "0640")`);
+  if (gid !== undefined && gid !== process.getegid?.() && !(process.getgroups?.() ?? []).includes(gid)) reasons.push(`group ${config.group}: only a group this user (${user}) is in can be given without CAP_CHOWN: usermod -aG ${config.group} ${user}, then restart certkeeper`);
+  return reasons.length > 0 ? reasons.join('; ') : 'changing the owner or group of a file needs CAP_CHOWN here';
 }
 
 /**
