@@ -80,11 +80,12 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     }
   };
   const rebuildNotifiers = async (next: Config): Promise<void> => {
-    const previous = dispatcher;
-    // Synchronous hand-over: no event falls between the two dispatchers.
-    const state = previous ? previous.detach() : await loadNotifyState();
+    // The new store and targets first: should either fail, the running dispatcher stays as it is.
     if (next.stateDir !== first.stateDir || JSON.stringify(next.state) !== JSON.stringify(first.state)) notifyState = await notifyStateOf(next);
     const targets = buildNotifyTargets(next.daemon.notify, { logger, clock: io.clock });
+    const previous = dispatcher;
+    // Synchronous hand-over, from detach() to the new dispatcher: no event falls between the two.
+    const state = previous ? previous.detach() : await loadNotifyState();
     metrics.notificationTargets(targets.map((target) => target.name));
     dispatcher = new Dispatcher({
       targets,
@@ -136,7 +137,10 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       config = next;
       served?.onConfig(next);
       metrics.configLoaded(true, io.clock.now());
-      if (next !== first) void rebuildNotifiers(next); // a reload: new targets, same alert memory
+      if (next !== first) {
+        // A reload: new targets, same alert memory.
+        rebuildNotifiers(next).catch((error: unknown) => logger.error({ err: describeError(error) }, 'notify targets not reloaded: the running ones stay'));
+      }
       if (JSON.stringify(before.daemon.http) !== JSON.stringify(next.daemon.http) || before.daemon.schedule !== next.daemon.schedule) {
         logger.warn('http and schedule changes take effect at the next restart');
       }
