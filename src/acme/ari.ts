@@ -124,7 +124,7 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
     const response = await transport.request(url, 'get');
     if (response.status === 429) {
       // ARI has its own limits at some CAs: honour its Retry-After rather than asking again in an hour.
-      const retryAfter = parseRetryAfter(response.headers['retry-after'], options.clock.now());
+      const retryAfter = parseRetryAfter(response.headers['retry-after'], options.clock.now(), response.headers.date);
       throw new CertkeeperError('ACME_RATE_LIMITED', `renewalInfo ${url} answered HTTP 429 (rate limited)`, {
         retryable: true,
         ...(retryAfter !== undefined && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
@@ -140,7 +140,7 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
     if (!start || !end || Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()) || end.getTime() < start.getTime()) {
       throw new CertkeeperError('ACME_ERROR', `renewalInfo ${url} has no valid suggestedWindow`, { details: { url } });
     }
-    const retryAfter = parseRetryAfter(response.headers['retry-after'], options.clock.now());
+    const retryAfter = parseRetryAfter(response.headers['retry-after'], options.clock.now(), response.headers.date);
     return {
       supported: true,
       certId,

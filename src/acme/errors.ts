@@ -2,6 +2,7 @@
 // so the transport keeps the last problem document it saw (type, detail, status, Retry-After)
 // and this module classifies by the problem's type and status — never by message text.
 
+import { retryAfterSeconds } from '../core/retry-after.js';
 import { CertkeeperError, isAbortError, toCertkeeperError, type ErrorCode } from '../core/errors.js';
 
 export const ACME_ERROR_NS = 'urn:ietf:params:acme:error:';
@@ -74,14 +75,9 @@ function shortType(type: string): string {
   return type.startsWith(ACME_ERROR_NS) ? type.slice(ACME_ERROR_NS.length) : type;
 }
 
-/** Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); undefined when absent or unusable. */
-export function parseRetryAfter(header: string | undefined, now: Date): number | undefined {
-  if (header === undefined) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
+/** Seconds to wait from a CA's Retry-After (delta-seconds or HTTP-date, measured from the answer's own Date header when it has one); undefined when absent or unusable. */
+export function parseRetryAfter(header: string | undefined, now: Date, responseDate?: string): number | undefined {
+  return retryAfterSeconds(header, responseDate, now);
 }
 
 export interface ProblemContext {

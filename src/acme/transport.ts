@@ -130,7 +130,7 @@ export class AcmeTransport {
         this.problem = undefined;
         return response;
       }
-      const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], clock.now());
+      const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], clock.now(), response.headers.date);
       this.problem = parseProblem(response.data, { status: response.status, retryAfterSeconds, url }) ?? {
         type: '',
         detail: `HTTP ${response.status}`,

@@ -49,6 +49,13 @@ describe('parseRetryAfter', () => {
   it('ignores absent or unusable values', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
     expect(parseRetryAfter('soon', now)).toBeUndefined();
+    // Date.parse reads "1.5" as 2001-01-05 (so: retry at once); it is neither form of RFC 9110.
+    expect(parseRetryAfter('1.5', now)).toBeUndefined();
+  });
+  it("measures a date from the response's own Date header: the CA's clock skew does not count", () => {
+    expect(parseRetryAfter('Sun, 22 Nov 2026 12:00:00 GMT', now, 'Sun, 22 Nov 2026 11:30:00 GMT')).toBe(1800);
+    // asctime carries no zone and means UTC, whatever the local zone is.
+    expect(parseRetryAfter('Sun Nov 22 11:00:00 2026', now)).toBe(3600);
   });
 });
 
