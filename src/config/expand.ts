@@ -15,6 +15,11 @@ export interface TreeProblem {
 
 const REFERENCE = /\$\$\{|\$\{([^}\n]*)\}/g;
 
+/** Variables that only a particular caller sets, and where to get them when run by hand. */
+const UNSET_HINTS = new Map([
+  ['CREDENTIALS_DIRECTORY', ' (systemd sets it for a unit with LoadCredential=: check as the units run with systemctl start certkeeper-doctor, or by hand give CREDENTIALS_DIRECTORY=/etc/certkeeper/credentials)'],
+]);
+
 /**
  * `${NAME}` references, made safe for the YAML parser. The contract writes them unquoted, even
  * inside flow mappings (`eab: { kid: abc, hmacKey: ${EAB_HMAC_KEY} }`), where `{` would end the
@@ -55,7 +60,7 @@ export function protectEnvReferences(source: string, env: NodeJS.ProcessEnv, bud
         }
         const resolved = env[key];
         if (resolved === undefined) {
-          problems.push({ path: at, message: `environment variable ${key} is not set` });
+          problems.push({ path: at, message: `environment variable ${key} is not set${UNSET_HINTS.get(key) ?? ''}` });
           return '';
         }
         const over = chargeReference(budget, resolved, `environment variable ${key}`);

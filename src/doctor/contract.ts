@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { StateStore } from '../state/contract.js';
+import type { ProcessIdentity, SystemdHost } from './identity.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -28,6 +29,10 @@ export interface DoctorContext {
   /** Per DNS exchange. */
   dnsTimeoutMs: number;
   signal: AbortSignal;
+  /** Who the doctor runs as (identity.ts); read from the process when absent. */
+  identity?: ProcessIdentity;
+  /** What the host offers systemctl hooks; probed when absent. */
+  systemd?: SystemdHost;
 }
 
 /** One unit of work for the runner; `name` (and `cert`) label its line when it fails or times out. */

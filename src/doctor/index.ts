@@ -17,6 +17,7 @@ import { sinkCheck } from './sinks.js';
 import { storedCertificateCheck } from './state.js';
 import { notifyDeliveryCheck } from './notify.js';
 import { stateStoreCheck } from './state-store.js';
+import { currentIdentity, currentSystemdHost } from './identity.js';
 
 export type { CheckResult, CheckStatus } from './contract.js';
 
@@ -70,6 +71,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     resolvers: options.config.resolvers ?? systemResolvers(),
     dnsTimeoutMs: options.dnsTimeoutMs ?? 3_000,
     signal: controller.signal,
+    // Once per run: the sink checks ask "may this user chown / reload?" (ownership.ts, hook-permission.ts).
+    identity: currentIdentity(),
+    systemd: currentSystemdHost(),
   };
   const checks = doctorChecks(options.config, options.certs);
   try {

@@ -2,6 +2,8 @@
 // holds nothing certkeeper would refuse to replace (a folder, file or foreign symlink at the
 // target: SINK_TARGET_EXISTS; a symlinked versions folder: UNSAFE_PATH); an exec hook's program
 // is executable; an ACM target ARN exists with a key type the configured one can be re-imported over.
+// As the user the doctor runs as: a files sink's owner/group it may not apply, a `systemctl
+// reload` or `sudo` hook it may not run (ownership.ts, hook-permission.ts).
 
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -11,6 +13,10 @@ import type { SinkConfig } from '../config/schema.js';
 import { fail, pass, warn, type Check, type CheckResult, type DoctorContext } from './contract.js';
 import { awsProblem } from './aws.js';
 import { executableProblem } from './executable.js';
+import { hookPermissionProblem } from './hook-permission.js';
+import { currentIdentity, currentSystemdHost } from './identity.js';
+import { ownershipProblem } from './ownership.js';
+import { resolveId } from '../sinks/files/index.js';
 
 /** ACM's KeyAlgorithm for each certkeeper key type: a re-import must keep it. */
 export const ACM_KEY_ALGORITHM_OF: Record<KeyType, string> = {
@@ -32,7 +38,9 @@ export async function writableProblem(dir: string): Promise<string | undefined> 
       try {
         await fs.access(current, constants.W_OK | constants.X_OK);
         return undefined;
-      } catch {
+      } catch (error) {
+        // Read-only under a systemd sandbox (ProtectSystem=strict) unless listed in ReadWritePaths=.
+        if ((error as NodeJS.ErrnoException).code === 'EROFS') return `${current} is read-only here (under systemd's ProtectSystem=, a sink folder must be in the unit's ReadWritePaths=)`;
         return `${current} is not writable by this user`;
       }
     }
@@ -57,12 +65,16 @@ export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkCon
           const refusal = await inspectPublishTarget(dir);
           if (refusal) return [fail(check, `${sinkName}: ${refusal.code}: ${refusal.message}`, spec.name)];
           const problem = await writableProblem(dir);
-          return [problem ? fail(check, `${sinkName}: cannot write ${dir}: ${problem}`, spec.name) : pass(check, `${sinkName}: ${dir} is writable`, spec.name)];
+          if (problem) return [fail(check, `${sinkName}: cannot write ${dir}: ${problem}`, spec.name)];
+          const ownership = await ownershipProblem(sink, ctx.identity ?? currentIdentity(), resolveId);
+          return [ownership ? fail(check, `${sinkName}: ${ownership}`, spec.name) : pass(check, `${sinkName}: ${dir} is writable${ownedBy(sink)}`, spec.name)];
         }
         case 'exec': {
           const program = sink.command[0]!;
           const problem = await executableProblem(program, sink.cwd ?? process.cwd(), sink.env.PATH ?? process.env.PATH);
-          return [problem ? fail(check, `${sinkName}: hook ${problem}`, spec.name) : pass(check, `${sinkName}: hook ${program} is executable`, spec.name)];
+          if (problem) return [fail(check, `${sinkName}: hook ${problem}`, spec.name)];
+          const verdict = hookPermissionProblem(sink.command, ctx.identity ?? currentIdentity(), ctx.systemd ?? currentSystemdHost());
+          return [verdict ? { name: check, status: verdict.status, message: `${sinkName}: ${verdict.message}`, cert: spec.name } : pass(check, `${sinkName}: hook ${program} is executable`, spec.name)];
         }
         case 'acm':
           return [await acmResult(spec, sinkName, sink, ctx)];
@@ -71,6 +83,12 @@ export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkCon
       }
     },
   };
+}
+
+/** `, owner www-data, group ssl-cert can be applied`, or '' when neither is configured. */
+function ownedBy(sink: Extract<SinkConfig, { type: 'files' }>): string {
+  const parts = [sink.owner === undefined ? '' : `owner ${sink.owner}`, sink.group === undefined ? '' : `group ${sink.group}`].filter(Boolean);
+  return parts.length > 0 ? `, ${parts.join(', ')} can be applied` : '';
 }
 
 async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<SinkConfig, { type: 'acm' }>, ctx: DoctorContext): Promise<CheckResult> {
