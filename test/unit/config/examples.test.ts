@@ -1,10 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { REPO } from '../../helpers/cli.js';
 
-const env = { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x', TICKETS_WEBHOOK_URL: 'https://tickets.example.com/hook' };
+// The examples read their secrets as systemd credentials (examples/systemd): a folder standing in for the unit's.
+const credentials = mkdtempSync(path.join(tmpdir(), 'ck-example-credentials-'));
+for (const [name, value] of Object.entries({ tsig: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'slack-url': 'https://hooks.slack.com/services/T0/B0/x', 'tickets-url': 'https://tickets.example.com/hook', 'dns-api-token': 'token-for-the-example' })) {
+  writeFileSync(path.join(credentials, name), `${value}\n`, { mode: 0o600 });
+}
+const env = { CREDENTIALS_DIRECTORY: credentials, TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x', TICKETS_WEBHOOK_URL: 'https://tickets.example.com/hook' };
 const EXAMPLES = path.join(REPO, 'examples');
 
 describe('examples/', () => {
