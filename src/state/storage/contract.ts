@@ -101,9 +101,13 @@ export interface Storage {
   lock(name: string, options: LockOptions): Promise<StorageLock>;
 
   /**
-   * Calls `listener` with the key after a write by another agent (another Storage instance: this
-   * one's own writes are not reported) under `prefix`, as soon as the backend can tell (PostgreSQL: LISTEN/NOTIFY; elsewhere polling). Best effort: a listener
-   * must still re-read on its own schedule. Returns the unsubscribe function.
+   * Calls `listener` with the key after a write or delete by another agent (another Storage
+   * instance: this one's own writes are not reported) under `prefix`, as soon as the backend can
+   * tell (PostgreSQL: LISTEN/NOTIFY; files: a file watch), and besides by polling cheap change
+   * information every poll interval (a backend option, DEFAULT_POLL_INTERVAL_MS), so a write whose
+   * notice was lost is still reported within that interval. A key may be reported twice; the
+   * prefix itself means "anything under it may have changed: re-read it". Returns the unsubscribe
+   * function, which also ends the polling when it was the last watcher.
    */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void;
 
@@ -114,6 +118,9 @@ export interface Storage {
   ping(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How often a watcher polls besides its notices: within the 30 s in which agents promise to deploy what another renewed. */
+export const DEFAULT_POLL_INTERVAL_MS = 20_000;
 
 const SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 

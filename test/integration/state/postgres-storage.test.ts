@@ -10,6 +10,7 @@ import type { Clock } from '../../../src/core/clock.js';
 import { describeError, isCertkeeperError, type CertkeeperError } from '../../../src/core/errors.js';
 import type { Storage, StorageKey } from '../../../src/state/storage/contract.js';
 import { PostgresStorage, readLogStatement, type PostgresStorageOptions } from '../../../src/state/storage/postgres/index.js';
+import { LATEST_VERSION, MIGRATIONS } from '../../../src/state/storage/postgres/migrations/index.js';
 import { startPostgres, type PostgresCluster } from '../../helpers/postgres.js';
 import { describeStorageContract } from '../../unit/state/storage-contract.js';
 
@@ -53,6 +54,7 @@ describeStorageContract('PostgreSQL', async () => {
   const dead: Storage[] = [];
   return {
     open: async () => storage(schema),
+    openPollingOnly: async (pollIntervalMs) => storage(schema, { pollIntervalMs, listen: false }),
     async takeLockAndDie(name, ttlMs) {
       const doomed = storage(schema, { clock: frozenClock, agentId: 'doomed' });
       dead.push(doomed);
@@ -105,12 +107,12 @@ describe('PostgresStorage migrations', () => {
     const agents = Array.from({ length: 5 }, () => storage(schema));
     try {
       await Promise.all(agents.map((agent, n) => agent.put(`agents/${n}`, new Uint8Array([n]))));
-      // Each agent's own migration outcome: one applied version 1, the others found it done.
+      // Each agent's own migration outcome: one applied every version, the others found it done.
       const outcomes = await Promise.all(agents.map((agent) => agent.migrate()));
-      expect(outcomes.filter((o) => o.from === 0)).toEqual([{ from: 0, to: 1 }]);
-      expect(outcomes.filter((o) => o.from === 1)).toHaveLength(4);
+      expect(outcomes.filter((o) => o.from === 0)).toEqual([{ from: 0, to: LATEST_VERSION }]);
+      expect(outcomes.filter((o) => o.from === LATEST_VERSION)).toHaveLength(4);
       const versions = await cluster.query<{ version: number }>(`SELECT version FROM ${schema}.schema_version ORDER BY version`);
-      expect(versions).toEqual([{ version: 1 }]);
+      expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
       expect(await agents[0]!.list('agents/')).toEqual(['agents/0', 'agents/1', 'agents/2', 'agents/3', 'agents/4']);
     } finally {
       for (const agent of agents) await agent.close();
@@ -129,7 +131,7 @@ describe('PostgresStorage migrations', () => {
       const error = await rejection(older.get('certs/www'));
       expect(error.code).toBe('STATE_IO');
       expect(error.retryable).toBe(false);
-      expect(error.message).toMatch(new RegExp(`schema "${schema}" is at version 99, newer than this certkeeper knows \\(up to 1\\)`));
+      expect(error.message).toMatch(new RegExp(`schema "${schema}" is at version 99, newer than this certkeeper knows \\(up to ${LATEST_VERSION}\\)`));
       expect((await rejection(older.lock('certs/www', { ttlMs: 1_000, waitMs: 0 }))).code).toBe('STATE_IO');
       // Nothing was written over it.
       expect(await cluster.query(`SELECT max(version) AS v FROM ${schema}.schema_version`)).toEqual([{ v: 99 }]);

@@ -15,6 +15,7 @@ describeStorageContract('FileStorage', async () => {
   const dir = path.join(tmp, 'state');
   return {
     open: () => FileStorage.open({ dir, clock: systemClock }),
+    openPollingOnly: (pollIntervalMs) => FileStorage.open({ dir, clock: systemClock, pollIntervalMs, fileEvents: false }),
     async takeLockAndDie(name) {
       const file = path.join(dir, 'locks', ...name.split('/'));
       await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });

@@ -3,7 +3,7 @@
 // test. Two instances stand for two agents; a lock holder that "dies" is the backend's to stage,
 // since only it knows how a killed agent leaves its lock behind.
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isCertkeeperError } from '../../../src/core/errors.js';
 import type { LogEntry, Storage, StorageKey, StorageLock } from '../../../src/state/storage/contract.js';
 
@@ -15,6 +15,12 @@ export interface StorageHarness {
    * never renews the lock nor releases it.
    */
   takeLockAndDie(name: string, ttlMs: number): Promise<void>;
+  /**
+   * Another instance whose change notices never arrive (PostgreSQL: no LISTEN, as behind a pooler
+   * in transaction mode; files: no file events, as on a network file system where another host's
+   * writes raise none), polling every `pollIntervalMs`: only its poll can tell it of changes.
+   */
+  openPollingOnly(pollIntervalMs: number): Promise<Storage>;
   /** Ends whatever the harness started for this test (instances from open() are closed by the suite). */
   dispose(): Promise<void>;
 }
@@ -305,6 +311,29 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
           await a.put('accounts/le', bytes('x'));
           await a.delete('certs/www/current');
           await putUntilSeen(a, 'certs/api/current', seen);
+          expect(seen.filter((key) => !key.startsWith('certs/'))).toEqual([]);
+        } finally {
+          unwatch();
+        }
+      });
+
+      it('a watcher whose notices never arrive is told by its poll of writes and deletes, not of its own or outside its prefix', async () => {
+        const quiet = await harness.openPollingOnly(100);
+        opened.push(quiet);
+        const seen: StorageKey[] = [];
+        const unwatch = quiet.watch('certs/', (key) => seen.push(key));
+        try {
+          await putUntilSeen(a, 'certs/www/current', seen);
+          seen.length = 0;
+          await a.delete('certs/www/current');
+          await vi.waitFor(() => expect(seen).toContain('certs/www/current'), { timeout: 10_000, interval: 20 });
+          // Its own writes and deletes, and keys outside the prefix, are not reported: the later
+          // key's arrival shows they had their chance.
+          await quiet.put('certs/mine', bytes('x'));
+          await quiet.delete('certs/mine');
+          await a.put('accounts/le', bytes('x'));
+          await putUntilSeen(b, 'certs/api/current', seen);
+          expect(seen).not.toContain('certs/mine');
           expect(seen.filter((key) => !key.startsWith('certs/'))).toEqual([]);
         } finally {
           unwatch();

@@ -15,7 +15,7 @@ import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../
 import { atomicWriteFile } from '../../../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
-import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
 import { readLogNewestFirst } from './log-file.js';
 
 const DIR_MODE = 0o700;
@@ -24,6 +24,8 @@ const NOFOLLOW = constants.O_NOFOLLOW;
 /** The change journal watchers follow (see watch), and the size past which it starts over. */
 const CHANGES = '.changes';
 const CHANGES_MAX_BYTES = 1024 * 1024;
+/** A watcher's place before any journal exists. */
+const NO_JOURNAL = 'none';
 /** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
 const CAS_LOCK = '.cas';
 const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
@@ -36,6 +38,10 @@ export interface FileStorageOptions {
   dir: string;
   clock: Clock;
   logger?: Logger;
+  /** How often a watcher looks at the change journal besides its file events (default 20 s). */
+  pollIntervalMs?: number;
+  /** false: no file events, the poll alone (tests stand in for a network file system so). Default true. */
+  fileEvents?: boolean;
 }
 
 export class FileStorage implements Storage {
@@ -44,6 +50,9 @@ export class FileStorage implements Storage {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly watchers = new Set<FSWatcher>();
+  private readonly polls = new Set<NodeJS.Timeout>();
+  private readonly pollIntervalMs: number;
+  private readonly fileEvents: boolean;
   /** Names this instance's writes in the change journal, so its own watchers skip them. */
   private readonly token = randomBytes(6).toString('hex');
   /** Compare-and-set steps of this process, one after another (see underCasLock). */
@@ -54,6 +63,8 @@ export class FileStorage implements Storage {
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
     this.description = `file:${root}`;
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.fileEvents = options.fileEvents ?? true;
   }
 
   /** Creates the root (0700) if needed. The root itself may be an operator's symlink; nothing below it may. */
@@ -241,17 +252,24 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Every put and delete appends its key to `.changes` in the root; a watcher follows that file
-   * through a watch on the root folder alone (one inotify watch, however many certificates: a
-   * recursive watch of 10,000 certificates' folders cost 70 MB and most of a second). The journal
-   * is only a hint: when it is cut back (past CHANGES_MAX_BYTES) or cannot be read, watchers are
-   * told to re-read everything under their prefix.
+   * Every put and delete appends `<writer token> <key>` to `.changes` in the root; a watcher
+   * follows that journal through a watch on the root folder alone (one inotify watch, however many
+   * certificates: a recursive watch of 10,000 certificates' folders cost 70 MB and most of a
+   * second), and besides looks at it every poll interval (one open and fstat when nothing
+   * changed), for the file event that never comes: a network file system raises none for another
+   * host's writes, and events can be dropped. The journal is only a hint: when it is replaced by a
+   * fresh one (past CHANGES_MAX_BYTES) or cannot be read, watchers are told to re-read everything
+   * under their prefix. A value written around certkeeper (by hand) is not in the journal, so no
+   * watcher hears of it: the agent reads it at its next plan.
    */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void {
+    if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`a watch prefix ends with '/': ${prefix}`);
     const journal = path.join(this.root, CHANGES);
-    let offset: number | undefined;
+    // Which journal (inode and birth time) this watcher reads, and how far; undefined before the first look.
+    let at: { file: string; offset: number } | undefined;
     let reading = false;
     let again = false;
+    let stopped = false;
     const read = async (): Promise<void> => {
       if (reading) {
         again = true;
@@ -261,23 +279,31 @@ export class FileStorage implements Storage {
       try {
         do {
           again = false;
-          const handle = await fs.open(journal, constants.O_RDONLY | NOFOLLOW).catch(() => undefined);
-          if (!handle) continue;
+          const handle = await fs.open(journal, constants.O_RDONLY | NOFOLLOW).catch((error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : Promise.reject(error)));
+          if (!handle) {
+            at ??= { file: NO_JOURNAL, offset: 0 }; // none yet: the first one is read from its start
+            continue;
+          }
           try {
-            const { size } = await handle.stat();
-            if (offset === undefined) offset = size; // changes from now on
-            if (size < offset) {
-              offset = 0;
-              listener(prefix); // cut back: something may have been missed
+            const stat = await handle.stat();
+            const file = `${stat.ino}.${stat.birthtimeMs}`;
+            if (at === undefined) at = { file, offset: stat.size }; // changes from now on
+            if (at.file !== file) {
+              // Replaced since the last look: what the old one held past `offset` was never read.
+              if (at.file !== NO_JOURNAL) listener(prefix);
+              at = { file, offset: 0 };
             }
-            if (size === offset) continue;
-            const buffer = Buffer.alloc(size - offset);
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-            const text = buffer.toString('utf8', 0, bytesRead);
-            const complete = text.lastIndexOf('\n') + 1; // a line being appended is read next time
-            offset += Buffer.byteLength(text.slice(0, complete));
+            if (stat.size < at.offset) {
+              at.offset = 0;
+              listener(prefix); // cut back in place: something may have been missed
+            }
+            if (stat.size === at.offset || stopped) continue;
+            const buffer = Buffer.alloc(stat.size - at.offset);
+            const { bytesRead } = await handle.read(buffer, 0, buffer.length, at.offset);
+            const complete = buffer.lastIndexOf(0x0a, bytesRead - 1) + 1; // a line being appended is read next time
+            at.offset += complete;
             const keys = new Set<string>();
-            for (const line of text.slice(0, complete).split('\n')) {
+            for (const line of buffer.toString('utf8', 0, complete).split('\n')) {
               // `<writer token> <key>`: this instance's own writes are news to nobody here.
               const space = line.indexOf(' ');
               if (space > 0 && line.slice(0, space) !== this.token) keys.add(line.slice(space + 1));
@@ -286,42 +312,65 @@ export class FileStorage implements Storage {
           } finally {
             await handle.close();
           }
-        } while (again);
+        } while (again && !stopped);
       } catch (error) {
         this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot read the change journal; watchers re-read');
-        listener(prefix);
+        if (!stopped) listener(prefix);
       } finally {
         reading = false;
       }
     };
     let watcher: FSWatcher | undefined;
-    try {
-      watcher = watchFs(this.root, { persistent: false }, (_event, filename) => {
-        if (filename === CHANGES) void read();
-      });
-      watcher.on('error', () => watcher?.close());
-      this.watchers.add(watcher);
-      void read(); // the starting offset
-    } catch (error) {
-      this.logger.debug({ err: toCertkeeperError(error).message }, 'no file watch on the state directory');
+    if (this.fileEvents) {
+      try {
+        watcher = watchFs(this.root, { persistent: false }, (_event, filename) => {
+          if (filename === CHANGES) void read();
+        });
+        watcher.on('error', () => watcher?.close());
+        this.watchers.add(watcher);
+      } catch (error) {
+        this.logger.debug({ err: toCertkeeperError(error).message }, 'no file watch on the state directory; polling alone');
+      }
     }
+    // The poll: a timer that never keeps the process up (the file watch does not either).
+    const poll = setInterval(() => void read(), this.pollIntervalMs);
+    poll.unref();
+    this.polls.add(poll);
+    void read(); // the starting point
     return () => {
+      stopped = true;
+      clearInterval(poll);
+      this.polls.delete(poll);
       if (!watcher) return;
       watcher.close();
       this.watchers.delete(watcher);
     };
   }
 
-  /** Appends `key` to the change journal (see watch); cut back to nothing once it grows past its bound. */
+  /**
+   * Appends `key` to the change journal (see watch). Past its bound the journal is replaced by an
+   * empty one, which tells every watcher to re-read everything; a line appended to a journal just
+   * replaced is appended again to the new one, for the watchers already reading that.
+   */
   private async noteChange(key: StorageKey): Promise<void> {
     const journal = path.join(this.root, CHANGES);
     try {
-      const handle = await fs.open(journal, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, FILE_MODE);
-      try {
-        await handle.write(`${this.token} ${key}\n`);
-        if ((await handle.stat()).size > CHANGES_MAX_BYTES) await handle.truncate(0);
-      } finally {
-        await handle.close();
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const handle = await fs.open(journal, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, FILE_MODE);
+        let replaced = false;
+        try {
+          await handle.write(`${this.token} ${key}\n`);
+          const stat = await handle.stat();
+          if (stat.size > CHANGES_MAX_BYTES) {
+            await atomicWriteFile(journal, new Uint8Array(0), { mode: FILE_MODE });
+            return;
+          }
+          const current = await fs.lstat(journal).catch(() => undefined);
+          replaced = current?.ino !== stat.ino;
+        } finally {
+          await handle.close();
+        }
+        if (!replaced) return;
       }
     } catch (error) {
       // Only a hint for watchers: a write that happened stays written.
@@ -373,6 +422,8 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     for (const watcher of this.watchers) watcher.close();
     this.watchers.clear();
+    for (const poll of this.polls) clearInterval(poll);
+    this.polls.clear();
   }
 
   // ---- internals ----

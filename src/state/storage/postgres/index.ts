@@ -2,8 +2,9 @@
 // Values live in `kv` with a version from one sequence (compare-and-set is a guarded UPDATE or an
 // INSERT ... ON CONFLICT DO NOTHING, so concurrent writers serialise on the row and exactly one
 // wins), logs in `log` (indexed per subject, newest first), locks as lease rows (lease-lock.ts),
-// change notices by NOTIFY in the writing statement itself (listener.ts). Every statement has a
-// deadline; every failure is a CertkeeperError without the password (connection.ts).
+// change notices by NOTIFY in the writing statement itself (listener.ts) and a poll for what
+// NOTIFY missed (poller.ts). Every statement has a deadline; every failure is a CertkeeperError
+// without the password (connection.ts).
 
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -12,11 +13,12 @@ import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { registerSecrets } from '../../../core/redaction.js';
-import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
 import { resolveConnection, storageError, type PostgresConnectionOptions, type ResolvedConnection } from './connection.js';
 import { acquireLease } from './lease-lock.js';
 import { ChangeListener } from './listener.js';
 import { migrate, quoteIdentifier, type MigrationResult } from './migrate.js';
+import { ChangePoller } from './poller.js';
 
 export type { SslMode } from './connection.js';
 
@@ -33,6 +35,13 @@ export interface PostgresStorageOptions extends PostgresConnectionOptions {
   lockPollMs?: number;
   /** How often the idle LISTEN connection is checked (default 30 s). */
   listenerCheckMs?: number;
+  /** How often a watcher polls for changes whose notice was lost (default 20 s). */
+  pollIntervalMs?: number;
+  /**
+   * false: watch by polling alone, without a LISTEN connection (behind a pooler in transaction
+   * mode LISTEN cannot work; tests stand in for a lost notice so). Default true.
+   */
+  listen?: boolean;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -54,7 +63,8 @@ export class PostgresStorage implements Storage {
   /** Names this instance's writes in change notifications, so its own watchers skip them. */
   private readonly token = randomBytes(6).toString('hex');
   private readonly held = new Set<StorageLock>();
-  private readonly listener: ChangeListener;
+  private readonly listener: ChangeListener | undefined;
+  private readonly poller: ChangePoller;
   private readonly options: PostgresStorageOptions;
   private migrated: Promise<MigrationResult> | undefined;
   private closed = false;
@@ -84,14 +94,26 @@ export class PostgresStorage implements Storage {
     // An idle pooled connection that breaks (server restart) reports here; without a handler it
     // would crash the process. The pool drops it and opens a new one on demand.
     this.pool.on('error', (error) => this.logger.warn({ err: this.error('keep a connection', error).message }, 'a pooled PostgreSQL connection failed'));
-    this.listener = new ChangeListener({
-      client: this.connection.client,
-      channel: this.channel,
-      clock: this.clock,
-      logger: this.logger,
-      checkEveryMs: options.listenerCheckMs,
-      error: (action, error) => this.error(action, error),
+    this.listener =
+      options.listen === false
+        ? undefined
+        : new ChangeListener({
+            client: this.connection.client,
+            channel: this.channel,
+            clock: this.clock,
+            logger: this.logger,
+            checkEveryMs: options.listenerCheckMs,
+            error: (action, error) => this.error(action, error),
+            token: this.token,
+          });
+    this.poller = new ChangePoller({
+      pool: this.pool,
+      q: this.q,
       token: this.token,
+      intervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      logger: this.logger,
+      ready: () => this.migrate(),
+      error: (action, error) => this.error(action, error),
     });
   }
 
@@ -155,22 +177,22 @@ export class PostgresStorage implements Storage {
     let text: string;
     let values: unknown[];
     if (ifVersion === undefined) {
-      text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at) VALUES ($1, $2, ${next}, now())
-              ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, modified_at = excluded.modified_at
+      text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at, writer) VALUES ($1, $2, ${next}, now(), $5)
+              ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version, modified_at = excluded.modified_at, writer = excluded.writer
               RETURNING version::text AS version, pg_notify($3, $4)`;
-      values = [key, bytes, this.channel, this.notice(key)];
+      values = [key, bytes, this.channel, this.notice(key), this.token];
     } else if (ifVersion === null) {
-      text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at) VALUES ($1, $2, ${next}, now())
+      text = `INSERT INTO ${this.q}.kv (key, value, version, modified_at, writer) VALUES ($1, $2, ${next}, now(), $5)
               ON CONFLICT (key) DO NOTHING
               RETURNING version::text AS version, pg_notify($3, $4)`;
-      values = [key, bytes, this.channel, this.notice(key)];
+      values = [key, bytes, this.channel, this.notice(key), this.token];
     } else {
       if (!VERSION.test(ifVersion)) throw conflict(key, 'it changed since it was read');
       // Under READ COMMITTED a second writer with the same ifVersion waits for the first one's
       // row lock, then re-checks the version on the new row and updates nothing.
-      text = `UPDATE ${this.q}.kv SET value = $2, version = ${next}, modified_at = now() WHERE key = $1 AND version = $3::bigint
+      text = `UPDATE ${this.q}.kv SET value = $2, version = ${next}, modified_at = now(), writer = $6 WHERE key = $1 AND version = $3::bigint
               RETURNING version::text AS version, pg_notify($4, $5)`;
-      values = [key, bytes, ifVersion, this.channel, this.notice(key)];
+      values = [key, bytes, ifVersion, this.channel, this.notice(key), this.token];
     }
     const { rows } = await this.run(`write ${key}`, () => this.pool.query<{ version: string }>(text, values));
     if (!rows[0]) throw conflict(key, ifVersion === null ? 'it exists already' : 'it changed since it was read');
@@ -182,6 +204,7 @@ export class PostgresStorage implements Storage {
     const { ifVersion } = options;
     if (ifVersion !== undefined && !VERSION.test(ifVersion)) throw conflict(key, 'it changed since it was read');
     const guarded = ifVersion !== undefined;
+    this.poller.noteOwnDelete(key); // its tombstone is this instance's own write
     const result = await this.run(`delete ${key}`, () =>
       this.pool.query(
         `DELETE FROM ${this.q}.kv WHERE key = $1 ${guarded ? 'AND version = $4::bigint' : ''} RETURNING pg_notify($2, $3)`,
@@ -246,7 +269,12 @@ export class PostgresStorage implements Storage {
   watch(prefix: string, listener: (key: StorageKey) => void): () => void {
     if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`a watch prefix ends with '/': ${prefix}`);
     this.assertOpen();
-    return this.listener.subscribe(prefix, listener);
+    const stopListening = this.listener?.subscribe(prefix, listener);
+    const stopPolling = this.poller.subscribe(prefix, listener);
+    return () => {
+      stopListening?.();
+      stopPolling();
+    };
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
@@ -269,7 +297,8 @@ export class PostgresStorage implements Storage {
     for (const lock of [...this.held]) {
       await lock.release().catch((error: unknown) => this.logger.warn({ lock: lock.name, err: this.error('release', error).message }, 'lock left to expire'));
     }
-    await this.listener.close();
+    await this.listener?.close();
+    await this.poller.close();
     await this.pool.end().catch(() => undefined);
   }
 

@@ -1,16 +1,17 @@
-// `watch` for PostgreSQL: one dedicated connection (outside the pool) doing LISTEN on the
-// schema's channel; every put and delete notifies it with the key in the same statement, so the
-// notice goes out exactly when the write commits. PostgreSQL keeps no notices for a listener that
-// is away, so after a dropped connection comes back every watcher is called once with its own
-// prefix: "anything under here may have changed; re-read it". Repositories poll besides (the
-// contract calls watch best effort), which also covers poolers in transaction mode, where LISTEN
-// does not work.
+// `watch` for PostgreSQL, the push half: one dedicated connection (outside the pool) doing LISTEN
+// on the schema's channel; every put and delete notifies it with the key in the same statement,
+// so the notice goes out exactly when the write commits. PostgreSQL keeps no notices for a
+// listener that is away, so after a dropped connection comes back every watcher is called once
+// with its own prefix: "anything under here may have changed; re-read it". A notice lost without
+// the connection dropping (a pooler in transaction mode, where LISTEN does not work; a write
+// outside certkeeper) is found by the poll (poller.ts).
 
 import pg from 'pg';
 import type { Clock } from '../../../core/clock.js';
 import type { CertkeeperError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { StorageKey } from '../contract.js';
+import { Subscribers } from './subscribers.js';
 
 export interface ListenerOptions {
   client: pg.ClientConfig;
@@ -25,28 +26,24 @@ export interface ListenerOptions {
   token: string;
 }
 
-interface Subscription {
-  prefix: string;
-  listener: (key: StorageKey) => void;
-}
-
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 
 export class ChangeListener {
-  private readonly subscriptions = new Set<Subscription>();
+  private readonly subscriptions: Subscribers;
   private readonly closing = new AbortController();
   private running: Promise<void> | undefined;
   private client: pg.Client | undefined;
 
-  constructor(private readonly options: ListenerOptions) {}
+  constructor(private readonly options: ListenerOptions) {
+    this.subscriptions = new Subscribers(options.logger);
+  }
 
   subscribe(prefix: string, listener: (key: StorageKey) => void): () => void {
-    const subscription = { prefix, listener };
-    this.subscriptions.add(subscription);
+    const remove = this.subscriptions.add(prefix, listener);
     this.start();
     return () => {
-      this.subscriptions.delete(subscription);
+      remove();
       // The last watcher gone: the connection goes too (run() sees no subscriptions and stops).
       if (this.subscriptions.size === 0) void this.client?.end().catch(() => undefined);
     };
@@ -66,18 +63,6 @@ export class ChangeListener {
     });
   }
 
-  private deliver(key: string | undefined): void {
-    if (key === undefined) return;
-    for (const { prefix, listener } of [...this.subscriptions]) {
-      if (!key.startsWith(prefix)) continue;
-      try {
-        listener(key);
-      } catch (error) {
-        this.options.logger.warn({ key, err: error instanceof Error ? error.message : String(error) }, 'a state watcher threw; ignored');
-      }
-    }
-  }
-
   private async run(): Promise<void> {
     const { clock, logger } = this.options;
     let backoffMs = FIRST_BACKOFF_MS;
@@ -93,7 +78,7 @@ export class ChangeListener {
         // `<writer token> <key>`: this instance's own writes are news to nobody here.
         const space = message.payload.indexOf(' ');
         if (space > 0 && message.payload.slice(0, space) === this.options.token) return;
-        this.deliver(space > 0 ? message.payload.slice(space + 1) : message.payload);
+        this.subscriptions.deliver(space > 0 ? message.payload.slice(space + 1) : message.payload);
       });
       try {
         await client.connect();
@@ -103,7 +88,7 @@ export class ChangeListener {
         backoffMs = FIRST_BACKOFF_MS;
         if (connectedBefore) {
           logger.info({ channel: this.options.channel }, 'state change notifications resumed; watchers re-read');
-          for (const { prefix } of this.subscriptions) this.deliver(prefix);
+          this.subscriptions.deliverPrefixes();
         }
         connectedBefore = true;
         await this.stayWhileHealthy(client, ended);

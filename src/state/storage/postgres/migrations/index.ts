@@ -2,6 +2,7 @@
 // a released version is never edited (agents that applied it will not apply it again).
 
 import { initial } from './001-initial.js';
+import { changePoll } from './002-change-poll.js';
 
 export interface Migration {
   version: number;
@@ -10,6 +11,6 @@ export interface Migration {
   statements(schema: string): string[];
 }
 
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, changePoll];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
