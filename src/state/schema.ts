@@ -10,11 +10,19 @@ const lockTtl = durationMs.refine((ms) => ms >= 5_000, 'must be at least 5s (it 
 
 export const DEFAULT_LOCK_TTL_MS = 2 * 60_000;
 
+/**
+ * How often a watching agent (`run`) polls the store for changes whose notice was lost (default
+ * 20 s, storage/contract.ts): a certificate another agent renewed is deployed within this plus a
+ * moment, so at most 25 s keeps the promise of 30 s. At least 1 s (a query per agent each time).
+ */
+const pollInterval = durationMs.refine((ms) => ms >= 1_000 && ms <= 10 * 60_000, 'must be between 1s and 10m');
+
 export const fileStateSchema = z
   .object({
     type: z.literal('file'),
     dir: z.string().min(1),
     lockTtl: lockTtl.default(DEFAULT_LOCK_TTL_MS),
+    pollInterval: pollInterval.optional(),
   })
   .strict();
 
@@ -35,6 +43,7 @@ export const postgresStateSchema = z
     /** A 256-bit key (32 bytes, hex or base64): private keys are sealed with AES-256-GCM before they reach the database. */
     encryptionKeyFile: z.string().min(1).optional(),
     lockTtl: lockTtl.default(DEFAULT_LOCK_TTL_MS),
+    pollInterval: pollInterval.optional(),
     /** This agent's own folder: the files hooks read when no files sink ran first (default /var/lib/certkeeper). */
     localDir: z.string().min(1).default('/var/lib/certkeeper'),
   })

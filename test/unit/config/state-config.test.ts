@@ -44,4 +44,14 @@ describe('state:', () => {
     expect(problems('stateDir: ./state', { CERTKEEPER_AGENT_ID: 'web 1/../x' })).toEqual([expect.stringContaining('CERTKEEPER_AGENT_ID')]);
     expect(problems('state: { type: s3 }')).toEqual(['state.type: unknown or missing "type"']);
   });
+
+  it('reads pollInterval, the watch poll, between 1s and 10m for either store', () => {
+    expect(parseConfig(text('state: { type: file, dir: ./state, pollInterval: 15s }'), file, { env: {} }).state).toMatchObject({ pollInterval: 15_000 });
+    expect(parseConfig(text('state: { type: postgres, url: "postgres://db/ck", pollInterval: 2m }'), file, { env: {} }).state).toMatchObject({ pollInterval: 120_000 });
+    expect(parseConfig(text('stateDir: ./state'), file, { env: {} }).state).not.toHaveProperty('pollInterval'); // the storage's 20 s
+    for (const bad of ['500ms', '11m', '30d']) {
+      expect(problems(`state: { type: postgres, url: "postgres://db/ck", pollInterval: ${bad} }`), bad).toContain('state.pollInterval: must be between 1s and 10m');
+    }
+    expect(problems('state: { type: file, dir: ./state, pollInterval: 0s }')).toEqual(['state.pollInterval: must be between 1s and 10m']);
+  });
 });
