@@ -5,7 +5,7 @@
 // by one reaches the others; an agent killed mid-order leaves neither a stuck lock nor a TXT
 // record; a database restart costs readiness for a while, never an agent or a record.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -51,7 +51,7 @@ let schemas = 0;
  * One config per agent, differing only in `agent.id` and the folder (so the files sink): the same
  * `state:` (a fresh schema per test), the same certificates.
  */
-function fleet(certificates: string[], options: { lockTtl?: string; http?: Partial<Record<AgentId, number>> } = {}): Fleet {
+function fleet(certificates: string[], options: { lockTtl?: string; pollInterval?: string; http?: Partial<Record<AgentId, number>> } = {}): Fleet {
   const schema = `fleet${process.pid}_${++schemas}`;
   const configs = {} as Record<AgentId, string>;
   const dirs = {} as Record<AgentId, string>;
@@ -62,7 +62,7 @@ function fleet(certificates: string[], options: { lockTtl?: string; http?: Parti
       extra: `backoff: [1s, 2s]\nagent: { id: ${id} }\n${port ? `http: { listen: "127.0.0.1:${port}" }\n` : ''}`,
       certificates: certificates.map((name) => `  - { name: ${name}, domains: [${name}.example.test], dns: bind, sinks: [files] }`).join('\n'),
     });
-    const state = `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${schema}\n  lockTtl: ${options.lockTtl ?? '2m'}\n  localDir: ./state\n`;
+    const state = `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${schema}\n  lockTtl: ${options.lockTtl ?? '2m'}\n${options.pollInterval ? `  pollInterval: ${options.pollInterval}\n` : ''}  localDir: ./state\n`;
     const text = readFileSync(file, 'utf8').replace(/^stateDir: \.\/state\n/m, state);
     if (!text.includes('type: postgres')) throw new Error(`could not give ${file} a postgres state`);
     writeFileSync(file, text);
@@ -156,6 +156,32 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
 
     for (const d of all) d.child.kill('SIGTERM');
     expect(await Promise.all(all.map((d) => d.exited))).toEqual([0, 0, 0]);
+  });
+
+  it('a renewal whose NOTIFY never reaches a running agent (its listening connection silently dead) is deployed there by the poll', async () => {
+    const target = 'poll0';
+    const f = fleet([target], { pollInterval: '1s' });
+    const b = startDaemon('b', f.configs.b);
+    const before = await until(`b deploying ${target}`, () => deployedSerial(f, 'b', target), 60_000, [b]);
+    // b's LISTEN connection goes silent: its server process stopped, the socket still open.
+    const [listening] = await until('b listening', async () => {
+      const rows = await cluster.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query = $1`, [`LISTEN "certkeeper.${f.schema}"`]);
+      return rows.length === 1 ? rows : undefined;
+    }, 30_000, [b]);
+    execFileSync('kill', ['-STOP', String(listening!.pid)]);
+    try {
+      const forced = await runCli(['--config', f.configs.a, 'renew', '--force', '--yes', '--cert', target, '--json']);
+      expect(forced.code, forced.stderr).toBe(0);
+      const renewed = deployedSerial(f, 'a', target)!;
+      expect(renewed).not.toBe(before);
+      await until(`the renewed ${target} in b's sink`, () => (deployedSerial(f, 'b', target) === renewed ? true : undefined), 30_000, [b]);
+      // Found by the poll: the listener never noticed its connection was gone.
+      expect(b.output()).not.toContain('notifications resumed');
+    } finally {
+      execFileSync('kill', ['-CONT', String(listening!.pid)]);
+    }
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
   });
 
   it('an agent SIGKILLed mid-order: another finishes the certificate once its lease expires, removes the TXT record left behind, and history says why', async () => {
