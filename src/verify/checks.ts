@@ -2,7 +2,7 @@
 // thresholds, is it the certificate a deploy just produced, and which managed certificate it
 // belongs to (drift). Each returns a reason and a message, with a unit test per reason.
 
-import type { ProbeResult } from './probe.js';
+import type { ProbeResult, ServedCertificate } from './probe.js';
 
 const DAY_MS = 86_400_000;
 
@@ -76,6 +76,20 @@ export function expiryAlert(notAfter: Date | null, now: Date, thresholds: readon
   const widest = sorted[sorted.length - 1]!;
   const severity = crossed === widest && sorted.length > 1 ? 'warning' : 'critical';
   return { alert: true, reason: 'threshold', thresholdDays: crossed, severity, message: `expires at ${notAfter.toISOString()} (${days} days left, under ${crossed} days)` };
+}
+
+/**
+ * The earliest notAfter among the certificates an endpoint serves: the leaf and its intermediates,
+ * as blackbox_exporter's probe_ssl_earliest_cert_expiry, so an intermediate that expires first is
+ * seen. A root (self-issued, at the end of a longer chain) is left out: clients check their own
+ * copy, and the handshake cannot tell a served root from one the trust store added. Null: no chain.
+ */
+export function earliestServedExpiry(chain: readonly ServedCertificate[]): string | null {
+  const last = chain.at(-1);
+  const served = chain.length > 1 && last && last.subject === last.issuer ? chain.slice(0, -1) : chain;
+  let earliest: string | null = null;
+  for (const cert of served) if (earliest === null || Date.parse(cert.notAfter) < Date.parse(earliest)) earliest = cert.notAfter;
+  return earliest;
 }
 
 export type Serving = 'new' | 'old' | 'unreachable';

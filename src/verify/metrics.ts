@@ -3,12 +3,14 @@
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentEvent } from '../observe/events.js';
+import { earliestServedExpiry } from './checks.js';
 import type { WatchResult } from './watcher.js';
 
 const SERVING = { new: 1, old: 0, unreachable: -1 } as const;
 
 export class ServedMetrics {
   private readonly expiration: Gauge<'endpoint'>;
+  private readonly leafExpiration: Gauge<'endpoint'>;
   private readonly up: Gauge<'endpoint'>;
   private readonly healthy: Gauge<'endpoint'>;
   private readonly verifications: Counter<'name' | 'result'>;
@@ -19,6 +21,12 @@ export class ServedMetrics {
     const registers = [registry];
     this.expiration = new Gauge({
       name: 'certkeeper_endpoint_expiration_timestamp_seconds',
+      help: 'The earliest notAfter in the chain a watched endpoint serves (leaf and intermediates, as probe_ssl_earliest_cert_expiry), in Unix seconds (absent while unreachable).',
+      labelNames: ['endpoint'],
+      registers,
+    });
+    this.leafExpiration = new Gauge({
+      name: 'certkeeper_endpoint_leaf_expiration_timestamp_seconds',
       help: 'notAfter of the leaf certificate a watched endpoint serves, in Unix seconds (absent while unreachable).',
       labelNames: ['endpoint'],
       registers,
@@ -54,13 +62,16 @@ export class ServedMetrics {
     const names = new Set(results.map((r) => r.endpoint));
     for (const endpoint of this.known) {
       if (names.has(endpoint)) continue;
-      for (const gauge of [this.expiration, this.up, this.healthy]) gauge.remove({ endpoint });
+      for (const gauge of [this.expiration, this.leafExpiration, this.up, this.healthy]) gauge.remove({ endpoint });
     }
     this.known = names;
     for (const result of results) {
       const endpoint = result.endpoint;
-      if (result.leaf) this.expiration.set({ endpoint }, Date.parse(result.leaf.notAfter) / 1000);
+      const earliest = earliestServedExpiry(result.chain);
+      if (earliest) this.expiration.set({ endpoint }, Date.parse(earliest) / 1000);
       else this.expiration.remove({ endpoint });
+      if (result.leaf) this.leafExpiration.set({ endpoint }, Date.parse(result.leaf.notAfter) / 1000);
+      else this.leafExpiration.remove({ endpoint });
       this.up.set({ endpoint }, result.reachable ? 1 : 0);
       this.healthy.set({ endpoint }, result.ok ? 1 : 0);
     }

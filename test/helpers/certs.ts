@@ -244,3 +244,44 @@ export function makeCertificate(options: TestCertificateOptions): CertificateMat
 export function makeSelfSigned(options: TestCertificateOptions): CertificateMaterial {
   return makeLeaf(options, 'self', '');
 }
+
+export interface TestChainOptions extends TestCertificateOptions {
+  /** notAfter of the intermediate CA that signs the leaf (default: the root's). */
+  intermediateNotAfter?: Date;
+  /** A fresh root valid until this (default: the shared test CA). */
+  rootNotAfter?: Date;
+}
+
+export interface TestChain {
+  /** chainPem is the intermediate alone (what servers send: the root stays with the client). */
+  material: CertificateMaterial;
+  intermediatePem: string;
+  rootPem: string;
+}
+
+/** root → intermediate → leaf, each with its own validity, e.g. an intermediate that expires before the leaf. */
+export function makeChain(options: TestChainOptions): TestChain {
+  testCa();
+  const notBefore = new Date(Math.floor(Date.now() / 1000) * 1000 - DAY_MS);
+  let root: { pem: string; issuer: Issuer } = { pem: cachedCa!.certPem, issuer: cachedCa!.issuer };
+  if (options.rootNotAfter) {
+    const key = generateKey('ecdsa-p256');
+    const commonName = 'certkeeper test root';
+    const built = buildCertificate({ subject: commonName, domains: [], serial: serialBytes(undefined), notBefore, notAfter: options.rootNotAfter, subjectKey: key, issuer: 'self', isCa: true });
+    root = { pem: built.pem, issuer: { commonName, key, keyId: built.keyId } };
+  }
+  const key = generateKey('ecdsa-p256');
+  const commonName = 'certkeeper test intermediate';
+  const intermediate = buildCertificate({
+    subject: commonName,
+    domains: [],
+    serial: serialBytes(undefined),
+    notBefore,
+    notAfter: options.intermediateNotAfter ?? new Date(notBefore.getTime() + 3650 * DAY_MS),
+    subjectKey: key,
+    issuer: root.issuer,
+    isCa: true,
+  });
+  const material = makeLeaf(options, { commonName, key, keyId: intermediate.keyId }, intermediate.pem);
+  return { material, intermediatePem: intermediate.pem, rootPem: root.pem };
+}
