@@ -332,6 +332,14 @@ function buildState(raw: z.output<typeof configSchema>, baseDir: string, problem
   }
   const state: StateConfig = raw.state ?? { type: 'file', dir: raw.stateDir ?? DEFAULT_STATE_DIR, lockTtl: DEFAULT_LOCK_TTL_MS };
   if (state.type === 'file') return { ...state, dir: path.resolve(baseDir, state.dir) };
+  if (state.type === 'kubernetes') {
+    return {
+      ...state,
+      localDir: path.resolve(baseDir, state.localDir),
+      ...(state.kubeconfig !== undefined ? { kubeconfig: path.resolve(baseDir, state.kubeconfig) } : {}),
+      ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
+    };
+  }
   // Found now, not when the store first opens: a bad URL or key file fails `validate`.
   if (!/^postgres(ql)?:\/\//.test(state.url) || !URL.canParse(state.url)) {
     problems.push({ path: ['state', 'url'], message: 'must be a postgres:// URL (postgres://user@host:5432/database)' });

@@ -11,7 +11,8 @@ export function stateStoreCheck(): Check {
     name,
     async run(ctx: DoctorContext): Promise<CheckResult[]> {
       const { state } = ctx.config;
-      const where = state.type === 'file' ? `file store ${state.dir}` : `PostgreSQL (schema ${state.schema})`;
+      const where =
+        state.type === 'file' ? `file store ${state.dir}` : state.type === 'kubernetes' ? `Kubernetes API (prefix ${state.prefix}${state.namespace ? `, namespace ${state.namespace}` : ''})` : `PostgreSQL (schema ${state.schema})`;
       const lines: CheckResult[] = [];
       try {
         await ctx.store.ping?.(ctx.signal);

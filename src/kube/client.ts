@@ -5,7 +5,7 @@
 // API error becomes a CertkeeperError.
 
 import { existsSync } from 'node:fs';
-import type { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import type { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { CertkeeperError, isAbortError, type ErrorCode } from '../core/errors.js';
 
 /** Where the pod's service account credentials are mounted (in-cluster). */
@@ -23,6 +23,8 @@ export interface KubeConnectionOptions {
 export interface KubeClients {
   core: CoreV1Api;
   coordination: CoordinationV1Api;
+  /** The loaded configuration, for what needs more than the API clients (a watch). */
+  config: KubeConfig;
   /** The namespace of the context, or of the pod in-cluster; "default" when neither says. */
   namespace: string;
   /** The API server URL, for messages. */
@@ -63,6 +65,7 @@ export async function openKube(options: KubeConnectionOptions = {}): Promise<Kub
   return {
     core: kc.makeApiClient(k8s.CoreV1Api),
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    config: kc,
     namespace: context?.namespace || 'default',
     server: cluster.server,
     source,

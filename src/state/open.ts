@@ -47,6 +47,22 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
     if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger, agentId: options.agentId });
     return store;
   }
+  if (state.type === 'kubernetes') {
+    // client-node is loaded only when configured, as pg is.
+    const { KubernetesStorage } = await import('./storage/kubernetes/index.js');
+    const storage = await KubernetesStorage.open({
+      agentId: options.agentId,
+      lockTtlMs: state.lockTtl,
+      prefix: state.prefix,
+      namespace: state.namespace,
+      kubeconfig: state.kubeconfig,
+      context: state.context,
+      clock,
+      logger,
+    });
+    const sealer = state.encryptionKeyFile ? aesGcmSealer(readSealKeyFile(state.encryptionKeyFile)) : undefined;
+    return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, agentId: options.agentId, ...(sealer ? { sealer } : {}) });
+  }
   // PostgreSQL is loaded only when configured: a file-store agent never loads pg.
   const { PostgresStorage } = await import('./storage/postgres/index.js');
   const storage = new PostgresStorage({

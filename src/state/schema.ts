@@ -1,6 +1,6 @@
 // The `state:` config section: where certkeeper keeps what it has issued and deployed. A local
-// folder (the embedded default; `stateDir: PATH` is shorthand for it) or PostgreSQL, shared by
-// any number of agents.
+// folder (the embedded default; `stateDir: PATH` is shorthand for it), or PostgreSQL or the
+// Kubernetes API, shared by any number of agents.
 
 import { z } from 'zod';
 import { durationMs } from '../core/fields.js';
@@ -49,8 +49,32 @@ export const postgresStateSchema = z
   })
   .strict();
 
-export const stateSchema = z.discriminatedUnion('type', [fileStateSchema, postgresStateSchema], {
-  error: 'state.type must be "file" or "postgres"',
+export const kubernetesStateSchema = z
+  .object({
+    type: z.literal('kubernetes'),
+    /** Default: the pod's own namespace in-cluster, else the kubeconfig context's. */
+    namespace: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name')
+      .optional(),
+    /** Starts the name of every object certkeeper keeps (`<prefix>-cert-www`), and labels them. */
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,22}[a-z0-9])?$/, 'must be lower-case letters, digits and "-" (at most 24)')
+      .default('certkeeper'),
+    /** As in `ha.kubernetes`: a kubeconfig file (default: in-cluster, else $KUBECONFIG) and its context. */
+    kubeconfig: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    /** A 256-bit key: private keys are sealed before they reach the API server (besides etcd's own encryption). */
+    encryptionKeyFile: z.string().min(1).optional(),
+    lockTtl: lockTtl.default(DEFAULT_LOCK_TTL_MS),
+    /** This agent's own folder: the files hooks read when no files sink ran first (default /var/lib/certkeeper). */
+    localDir: z.string().min(1).default('/var/lib/certkeeper'),
+  })
+  .strict();
+
+export const stateSchema = z.discriminatedUnion('type', [fileStateSchema, postgresStateSchema, kubernetesStateSchema], {
+  error: 'state.type must be "file", "postgres" or "kubernetes"',
 });
 
 export type StateConfig = z.infer<typeof stateSchema>;

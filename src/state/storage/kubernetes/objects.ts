@@ -1,0 +1,112 @@
+// The contents of one certkeeper object (a Secret or a ConfigMap): the keys it holds, each with
+// its bytes, its version and when it was written, and the bounded logs of a record object. Pure:
+// decoding what the API returned and encoding what goes back, with the API server's 1 MiB data
+// limit checked before anything is sent.
+
+import { CertkeeperError } from '../../../core/errors.js';
+import type { LogEntry, StoredValue } from '../contract.js';
+import type { ObjectKind } from './names.js';
+
+/** Labels on every object of one store: how a list or watch finds them. */
+export const MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const STORE_LABEL = 'certkeeper.io/store';
+/** What the object holds, for people. */
+export const HOLDS_ANNOTATION = 'certkeeper.io/holds';
+/** Which Storage instance wrote last: its own watch skips its own writes. */
+export const WRITER_ANNOTATION = 'certkeeper.io/writer';
+
+const ENTRIES = 'entries.json';
+const LOG_FIELD = /^log\.([A-Za-z0-9_-][A-Za-z0-9._-]*)\.json$/;
+
+/** The API server refuses a Secret's or ConfigMap's data over 1 MiB; we stop a little before. */
+export const DATA_LIMIT = 1024 * 1024 - 8 * 1024;
+
+export interface LogRow {
+  at: string;
+  subject: string;
+  kind: string;
+  body: string;
+}
+
+export interface ObjectState {
+  entries: Map<string, StoredValue>;
+  logs: Map<string, LogRow[]>;
+}
+
+/** The parts of a Secret or ConfigMap this module reads and writes. */
+export interface KubeObject {
+  metadata?: { name?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+interface EntryJson {
+  v: string;
+  at: string;
+  b: string;
+}
+
+export function emptyState(): ObjectState {
+  return { entries: new Map(), logs: new Map() };
+}
+
+/** The keys and logs of an object as the API returned it; STATE_CORRUPT when its fields do not parse. */
+export function decodeObject(kind: ObjectKind, object: KubeObject, where: string): ObjectState {
+  const state = emptyState();
+  for (const [field, raw] of Object.entries(object.data ?? {})) {
+    const text = kind === 'secrets' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+    if (field === ENTRIES) {
+      const parsed = parseJson(text, `${where}: ${field}`) as Record<string, EntryJson>;
+      for (const [key, entry] of Object.entries(parsed)) {
+        if (typeof entry?.v !== 'string' || typeof entry.at !== 'string' || typeof entry.b !== 'string') throw corrupt(`${where}: ${field}: the entry ${key} is not {v, at, b}`);
+        const bytes = Buffer.from(entry.b, 'base64');
+        state.entries.set(key, { value: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), version: entry.v, modifiedAt: new Date(entry.at) });
+      }
+      continue;
+    }
+    const log = LOG_FIELD.exec(field)?.[1];
+    if (log) {
+      const rows = parseJson(text, `${where}: ${field}`);
+      if (!Array.isArray(rows)) throw corrupt(`${where}: ${field} is not a list`);
+      state.logs.set(log, rows as LogRow[]);
+    }
+    // Other fields (tls.crt, tls.key: the material as other workloads mount it) are derived.
+  }
+  return state;
+}
+
+/** The `data` of an object holding `state`; STATE_IO when it would pass the API server's limit. */
+export function encodeData(kind: ObjectKind, state: ObjectState, where: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const entries: Record<string, EntryJson> = {};
+  for (const key of [...state.entries.keys()].sort()) {
+    const stored = state.entries.get(key)!;
+    entries[key] = { v: stored.version, at: stored.modifiedAt.toISOString(), b: Buffer.from(stored.value).toString('base64') };
+  }
+  fields[ENTRIES] = JSON.stringify(entries);
+  for (const [log, rows] of state.logs) fields[`log.${log}.json`] = JSON.stringify(rows);
+  let size = 0;
+  for (const [field, text] of Object.entries(fields)) size += field.length + Buffer.byteLength(text);
+  if (size > DATA_LIMIT) {
+    throw new CertkeeperError('STATE_IO', `not written: ${where} would hold ${size} bytes, past the Kubernetes API's 1 MiB limit for one object`, { retryable: false, details: { bytes: size } });
+  }
+  if (kind === 'configmaps') return fields;
+  return Object.fromEntries(Object.entries(fields).map(([field, text]) => [field, Buffer.from(text).toString('base64')]));
+}
+
+/** A log row as the contract's entry. */
+export function toLogEntry(row: LogRow): LogEntry {
+  return { at: new Date(row.at), subject: row.subject, kind: row.kind, body: row.body };
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw corrupt(`${where} is not JSON`, error);
+  }
+}
+
+function corrupt(message: string, cause?: unknown): CertkeeperError {
+  return new CertkeeperError('STATE_CORRUPT', message, { retryable: false, ...(cause ? { cause } : {}) });
+}
