@@ -16,16 +16,12 @@ import { atomicWriteFile } from '../../../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
 import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import { CHANGES, JournalReader, noteChange } from './journal.js';
 import { readLogNewestFirst } from './log-file.js';
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 const NOFOLLOW = constants.O_NOFOLLOW;
-/** The change journal watchers follow (see watch), and the size past which it starts over. */
-const CHANGES = '.changes';
-const CHANGES_MAX_BYTES = 1024 * 1024;
-/** A watcher's place before any journal exists. */
-const NO_JOURNAL = 'none';
 /** Compare-and-set writes take this short lock, so "compare, then rename" is one step between processes. */
 const CAS_LOCK = '.cas';
 const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]+$/;
@@ -252,79 +248,23 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Every put and delete appends `<writer token> <key>` to `.changes` in the root; a watcher
-   * follows that journal through a watch on the root folder alone (one inotify watch, however many
-   * certificates: a recursive watch of 10,000 certificates' folders cost 70 MB and most of a
-   * second), and besides looks at it every poll interval (one open and fstat when nothing
-   * changed), for the file event that never comes: a network file system raises none for another
-   * host's writes, and events can be dropped. The journal is only a hint: when it is replaced by a
-   * fresh one (past CHANGES_MAX_BYTES) or cannot be read, watchers are told to re-read everything
-   * under their prefix. A value written around certkeeper (by hand) is not in the journal, so no
-   * watcher hears of it: the agent reads it at its next plan.
+   * Follows the change journal (journal.ts) through a watch on the root folder alone (one inotify
+   * watch, however many certificates: a recursive watch of 10,000 certificates' folders cost 70 MB
+   * and most of a second), and besides looks at it every poll interval, for the file event that
+   * never comes: a network file system raises none for another host's writes, and events can be
+   * dropped. A value written around certkeeper (by hand) is not in the journal, so no watcher
+   * hears of it: the agent reads it at its next plan.
    */
   watch(prefix: string, listener: (key: StorageKey) => void): () => void {
     if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`a watch prefix ends with '/': ${prefix}`);
-    const journal = path.join(this.root, CHANGES);
-    // Which journal (inode and birth time) this watcher reads, and how far; undefined before the first look.
-    let at: { file: string; offset: number } | undefined;
-    let reading = false;
-    let again = false;
-    let stopped = false;
-    const read = async (): Promise<void> => {
-      if (reading) {
-        again = true;
-        return;
-      }
-      reading = true;
-      try {
-        do {
-          again = false;
-          const handle = await fs.open(journal, constants.O_RDONLY | NOFOLLOW).catch((error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : Promise.reject(error)));
-          if (!handle) {
-            at ??= { file: NO_JOURNAL, offset: 0 }; // none yet: the first one is read from its start
-            continue;
-          }
-          try {
-            const stat = await handle.stat();
-            const file = `${stat.ino}.${stat.birthtimeMs}`;
-            if (at === undefined) at = { file, offset: stat.size }; // changes from now on
-            if (at.file !== file) {
-              // Replaced since the last look: what the old one held past `offset` was never read.
-              if (at.file !== NO_JOURNAL) listener(prefix);
-              at = { file, offset: 0 };
-            }
-            if (stat.size < at.offset) {
-              at.offset = 0;
-              listener(prefix); // cut back in place: something may have been missed
-            }
-            if (stat.size === at.offset || stopped) continue;
-            const buffer = Buffer.alloc(stat.size - at.offset);
-            const { bytesRead } = await handle.read(buffer, 0, buffer.length, at.offset);
-            const complete = buffer.lastIndexOf(0x0a, bytesRead - 1) + 1; // a line being appended is read next time
-            at.offset += complete;
-            const keys = new Set<string>();
-            for (const line of buffer.toString('utf8', 0, complete).split('\n')) {
-              // `<writer token> <key>`: this instance's own writes are news to nobody here.
-              const space = line.indexOf(' ');
-              if (space > 0 && line.slice(0, space) !== this.token) keys.add(line.slice(space + 1));
-            }
-            for (const key of keys) if (key.startsWith(prefix)) listener(key);
-          } finally {
-            await handle.close();
-          }
-        } while (again && !stopped);
-      } catch (error) {
-        this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot read the change journal; watchers re-read');
-        if (!stopped) listener(prefix);
-      } finally {
-        reading = false;
-      }
-    };
+    const reader = new JournalReader(this.root, this.token, prefix, listener, (error) =>
+      this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot read the change journal; watchers re-read'),
+    );
     let watcher: FSWatcher | undefined;
     if (this.fileEvents) {
       try {
         watcher = watchFs(this.root, { persistent: false }, (_event, filename) => {
-          if (filename === CHANGES) void read();
+          if (filename === CHANGES) void reader.read();
         });
         watcher.on('error', () => watcher?.close());
         this.watchers.add(watcher);
@@ -333,12 +273,12 @@ export class FileStorage implements Storage {
       }
     }
     // The poll: a timer that never keeps the process up (the file watch does not either).
-    const poll = setInterval(() => void read(), this.pollIntervalMs);
+    const poll = setInterval(() => void reader.read(), this.pollIntervalMs);
     poll.unref();
     this.polls.add(poll);
-    void read(); // the starting point
+    void reader.read(); // the starting point
     return () => {
-      stopped = true;
+      reader.stop();
       clearInterval(poll);
       this.polls.delete(poll);
       if (!watcher) return;
@@ -347,31 +287,10 @@ export class FileStorage implements Storage {
     };
   }
 
-  /**
-   * Appends `key` to the change journal (see watch). Past its bound the journal is replaced by an
-   * empty one, which tells every watcher to re-read everything; a line appended to a journal just
-   * replaced is appended again to the new one, for the watchers already reading that.
-   */
+  /** Appends `key` to the change journal (see watch). */
   private async noteChange(key: StorageKey): Promise<void> {
-    const journal = path.join(this.root, CHANGES);
     try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const handle = await fs.open(journal, constants.O_CREAT | constants.O_WRONLY | constants.O_APPEND | NOFOLLOW, FILE_MODE);
-        let replaced = false;
-        try {
-          await handle.write(`${this.token} ${key}\n`);
-          const stat = await handle.stat();
-          if (stat.size > CHANGES_MAX_BYTES) {
-            await atomicWriteFile(journal, new Uint8Array(0), { mode: FILE_MODE });
-            return;
-          }
-          const current = await fs.lstat(journal).catch(() => undefined);
-          replaced = current?.ino !== stat.ino;
-        } finally {
-          await handle.close();
-        }
-        if (!replaced) return;
-      }
+      await noteChange(this.root, this.token, key);
     } catch (error) {
       // Only a hint for watchers: a write that happened stays written.
       this.logger.debug({ err: toCertkeeperError(error).message }, 'cannot note a change in the journal');
