@@ -175,7 +175,7 @@ export class AgentMetrics {
     });
     this.lastReload = new Gauge({
       name: 'certkeeper_config_last_reload_timestamp_seconds',
-      help: 'When the configuration was last (re)loaded or a reload was attempted, in Unix seconds.',
+      help: 'When the running configuration was loaded (at start or by a successful reload), in Unix seconds; a rejected reload leaves it.',
       registers,
     });
     this.lastReloadSuccess = new Gauge({
@@ -287,9 +287,12 @@ export class AgentMetrics {
     this.lastPlan.set(at.getTime() / 1000);
   }
 
-  /** The configuration was loaded (ok) or a reload was rejected (not ok) at `at`. */
+  /**
+   * The configuration was loaded (ok) or a reload was rejected (not ok) at `at`. A rejection keeps
+   * the time: it still says when the running config was loaded (Prometheus' own reload metrics do so).
+   */
   configLoaded(ok: boolean, at: Date): void {
-    this.lastReload.set(at.getTime() / 1000);
+    if (ok) this.lastReload.set(at.getTime() / 1000);
     this.lastReloadSuccess.set(ok ? 1 : 0);
   }
 

@@ -114,6 +114,19 @@ describe('AgentMetrics', () => {
     expect(samples.get('certkeeper_config_last_reload_successful')).toBe(0);
   });
 
+  it('keeps the last reload time when a reload is rejected: it says when the running config was loaded', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.configLoaded(true, new Date('2026-03-01T00:00:00Z'));
+    metrics.configLoaded(false, new Date('2026-03-01T00:05:00Z'));
+    let samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_config_last_reload_timestamp_seconds')).toBe(Date.parse('2026-03-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_config_last_reload_successful')).toBe(0);
+    metrics.configLoaded(true, new Date('2026-03-01T00:10:00Z'));
+    samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_config_last_reload_timestamp_seconds')).toBe(Date.parse('2026-03-01T00:10:00Z') / 1000);
+    expect(samples.get('certkeeper_config_last_reload_successful')).toBe(1);
+  });
+
   it('classifies ACME statuses', () => {
     expect([200, 204, 400, 403, 429, 500, 503, undefined].map(acmeRequestResult)).toEqual([
       'success',
