@@ -19,14 +19,20 @@ export function missingPackages(required: RequiredBinary[] = STACK_BINARIES): st
   return [...new Set(required.filter((r) => !existsSync(r.binary)).map((r) => r.debianPackage))];
 }
 
+/** The command that installs `packages`; for a non-root user, each apt-get runs under sudo. */
+export function installCommand(packages: string[], asRoot: boolean): string {
+  const sudo = asRoot ? '' : 'sudo ';
+  return `${sudo}apt-get update && ${sudo}apt-get install -y ${packages.join(' ')}`;
+}
+
 /** Installs what is missing (as root) or throws with the command an operator must run. */
 export function ensurePackages(required: RequiredBinary[] = STACK_BINARIES, log: (line: string) => void = () => {}): void {
   const missing = missingPackages(required);
   if (missing.length === 0) return;
-  const command = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const command = installCommand(missing, isRoot);
   if (!isRoot) {
-    throw new Error(`missing system packages: ${missing.join(', ')}. Install them with:\n  sudo ${command}`);
+    throw new Error(`missing system packages: ${missing.join(', ')}. Install them with:\n  ${command}`);
   }
   log(`installing missing system packages: ${missing.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

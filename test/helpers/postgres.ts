@@ -11,6 +11,7 @@ import { existsSync, promises as fs, readFileSync, readdirSync, realpathSync } f
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { installCommand } from '../../src/devstack/packages.js';
 import { freePort } from '../../src/devstack/ports.js';
 
 export interface PostgresCluster {
@@ -141,8 +142,9 @@ export function findPostgresBinaries(): string | undefined {
 function ensurePostgresBinaries(): string {
   const found = findPostgresBinaries();
   if (found) return found;
-  const command = 'apt-get update && apt-get install -y postgresql';
-  if (process.getuid?.() !== 0) throw new Error(`the PostgreSQL server (initdb, pg_ctl, postgres) is not installed. Install it with:\n  sudo ${command}`);
+  const asRoot = process.getuid?.() === 0;
+  const command = installCommand(['postgresql'], asRoot);
+  if (!asRoot) throw new Error(`the PostgreSQL server (initdb, pg_ctl, postgres) is not installed. Install it with:\n  ${command}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { stdio: 'inherit', env }) : update;
