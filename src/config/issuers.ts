@@ -82,3 +82,15 @@ export function issuersFor(all: IssuerSettings[], names: string[] | undefined): 
   if (!names) return all;
   return names.flatMap((name) => all.filter((issuer) => issuer.name === name));
 }
+
+/**
+ * The configured issuer a certificate is reported under (status, the metrics' `issuer` label): the
+ * one whose directory issued the stored certificate (the certificate's own issuers first), else
+ * (nothing stored, or its CA no longer configured) the one its next order goes to first. Always a
+ * configured name, so a label holding it has no more values than there are issuers.
+ */
+export function reportedIssuer(all: IssuerSettings[], names: string[] | undefined, storedDirectoryUrl: string | undefined): string | undefined {
+  const own = issuersFor(all, names);
+  const issuedBy = storedDirectoryUrl === undefined ? undefined : [...own, ...all].find((issuer) => issuer.directoryUrl === storedDirectoryUrl);
+  return (issuedBy ?? own[0])?.name;
+}

@@ -2,6 +2,7 @@
 // its state and the last outcome — computed with the same pure decisions the renewal uses.
 
 import type { CertState, CertificateSpec } from '../core/types.js';
+import { configuredIssuers, reportedIssuer } from '../config/issuers.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { StateStore } from '../state/contract.js';
 import { deploymentKeys } from '../sinks/scope.js';
@@ -42,6 +43,8 @@ export interface StatusRow {
   serving?: 'new' | 'old' | 'unreachable' | null;
   /** The latest dry run (a `rehearse:` rehearsal or `renew --dry-run`); null when none is recorded. */
   lastRehearsal?: LastRehearsal | null;
+  /** The configured issuer that issued the stored certificate, else the one its next order goes to (config/issuers.ts reportedIssuer). */
+  issuer?: string | null;
 }
 
 /** Certificates whose status is read at once (each reads a few small files). */
@@ -115,5 +118,6 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
     nextAttemptAt: record.nextAttemptAt,
     configChanged: record.configFingerprint !== null && record.configFingerprint !== (config.fingerprints[spec.name] ?? null),
     serving: spec.verify?.length ? servingStatus(await readVerification(deps.store, spec.name), info?.serial ?? null) : null,
+    issuer: reportedIssuer(configuredIssuers(config), spec.issuers, stored?.directoryUrl) ?? null,
   };
 }
