@@ -176,7 +176,8 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
         if (typeof value !== 'string' || !BASE64.test(value)) return { code: 400, reason: 'BadRequest', message: `data[${field}]: illegal base64 data` };
       }
       if (previous && (previous.type ?? 'Opaque') !== (body.type ?? 'Opaque')) return { code: 422, reason: 'Invalid', message: 'type: Invalid value: field is immutable' };
-      if (body.type === 'kubernetes.io/tls' && (!body.data?.['tls.crt'] || !body.data['tls.key'])) {
+      // Like the API server: both keys must be there (they may be empty).
+      if (body.type === 'kubernetes.io/tls' && (body.data?.['tls.crt'] === undefined || body.data['tls.key'] === undefined)) {
         return { code: 422, reason: 'Invalid', message: 'data[tls.crt] and data[tls.key]: Required value' };
       }
     } else if (kind === 'leases') {

@@ -69,6 +69,37 @@ describe('state.type kubernetes', () => {
     }
   });
 
+  it('the certificate Secret is kubernetes.io/tls with the live material and its recorded details; a PEM changed behind our back is a mismatch', async () => {
+    const namespace = `state-${++namespaces}`;
+    const localDir = await fs.mkdtemp(path.join(dir, 'local-'));
+    const opened: KubernetesStorage[] = [];
+    const store = await openStore(namespace, localDir, opened);
+    try {
+      const first = makeCertificate({ domains: ['www.example'] });
+      await store.putCertificate('www', first, { directoryUrl: 'https://acme.test/dir', issuedAt: new Date() });
+      const second = makeCertificate({ domains: ['www.example', 'api.example'] });
+      const stored = await store.putCertificate('www', second, { directoryUrl: 'https://acme.test/dir', issuedAt: new Date() });
+      const secret = k8s.object('secrets', namespace, 'certkeeper-cert-www')!;
+      expect(secret.type).toBe('kubernetes.io/tls');
+      expect(Buffer.from(secret.data!['tls.crt']!, 'base64').toString()).toBe(second.fullchainPem);
+      expect(Buffer.from(secret.data!['tls.key']!, 'base64').toString()).toBe(second.keyPem);
+      expect(secret.metadata.annotations).toMatchObject({ 'certkeeper.io/serial': stored.info.serial, 'certkeeper.io/domains': 'www.example,api.example', 'certkeeper.io/not-after': stored.info.notAfter.toISOString() });
+
+      // Someone replaces the PEM (kubectl edit, another tool): the live version no longer matches.
+      const other = makeCertificate({ domains: ['evil.example'] });
+      k8s.seedSecret(namespace, { ...secret, data: { ...secret.data, 'tls.crt': Buffer.from(other.fullchainPem).toString('base64'), 'tls.key': Buffer.from(other.keyPem).toString('base64') } });
+      const error = await store.getCertificate('www').catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+      expect((error as Error).message).toMatch(/tls\.crt was changed outside certkeeper/);
+      // Planning still reads the recorded details (peek), and the next certificate stored heals it.
+      expect((await store.peekCertificate('www'))?.info.serial).toBe(stored.info.serial);
+      await store.putCertificate('www', first, { directoryUrl: 'https://acme.test/dir', issuedAt: new Date() });
+      expect((await store.getCertificate('www'))?.material.certPem).toBe(first.certPem);
+    } finally {
+      for (const storage of opened) await storage.close();
+    }
+  });
+
   it('rejects a prefix or namespace that cannot name Kubernetes objects', () => {
     expect(stateSchema.safeParse({ type: 'kubernetes', prefix: 'Cert_Keeper' }).success).toBe(false);
     expect(stateSchema.safeParse({ type: 'kubernetes', namespace: 'Not A Namespace' }).success).toBe(false);

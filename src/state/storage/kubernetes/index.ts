@@ -18,6 +18,7 @@ import { recordEvent } from './events.js';
 import { acquireLease, type LeaseContext } from './lease-lock.js';
 import { leaseName, PREFIX, placementOf, recordConfigMap, type ObjectKind, type Placement } from './names.js';
 import { decodeObject, emptyState, encodeData, HOLDS_ANNOTATION, MANAGED_BY, STORE_LABEL, toLogEntry, WRITER_ANNOTATION, type KubeObject, type LogRow, type ObjectState } from './objects.js';
+import { DETAIL_ANNOTATIONS, projectTls, TLS_TYPE, tlsMismatch } from './tls-projection.js';
 import { ObjectWatcher } from './watcher.js';
 
 export interface KubernetesStorageOptions extends KubeConnectionOptions {
@@ -126,7 +127,7 @@ export class KubernetesStorage implements Storage {
     this.assertOpen();
     const placement = placementOf(this.prefix, key);
     const object = await this.api.read(placement.kind, placement.name);
-    return object ? this.decode(placement, object).entries.get(key) : undefined;
+    return object ? this.entry(placement, this.decode(placement, object), key) : undefined;
   }
 
   async getMany(keys: readonly StorageKey[]): Promise<Map<StorageKey, StoredValue>> {
@@ -163,7 +164,7 @@ export class KubernetesStorage implements Storage {
       if (!object) continue;
       const state = this.decode(group.placement, object);
       for (const key of group.keys) {
-        const stored = state.entries.get(key);
+        const stored = this.entry(group.placement, state, key);
         if (stored) found.set(key, stored);
       }
     }
@@ -335,6 +336,15 @@ export class KubernetesStorage implements Storage {
     return `${this.token}.${(++this.writes).toString(36)}`;
   }
 
+  /** A key's value; STATE_CORRUPT for the live version of a certificate whose Secret was changed outside certkeeper. */
+  private entry(placement: Placement, state: ObjectState, key: StorageKey): StoredValue | undefined {
+    if (placement.tls) {
+      const mismatch = tlsMismatch(this.api.where(placement.kind, placement.name), key, projectTls(state.entries), state.tls);
+      if (mismatch) throw mismatch;
+    }
+    return state.entries.get(key);
+  }
+
   private decode(placement: Placement, object: KubeObject): ObjectState {
     return decodeObject(placement.kind, object, this.api.where(placement.kind, placement.name));
   }
@@ -352,7 +362,7 @@ export class KubernetesStorage implements Storage {
       const state = object ? this.decode(placement, object) : emptyState();
       const { result, write } = change(state);
       if (!write) return result;
-      const body = this.body(placement, object, encodeData(placement.kind, state, where));
+      const body = this.body(placement, object, state, where);
       const written = object?.metadata?.resourceVersion
         ? await this.api.replace(placement.kind, { ...body, metadata: { ...body.metadata, resourceVersion: object.metadata.resourceVersion } })
         : await this.api.create(placement.kind, body);
@@ -361,15 +371,22 @@ export class KubernetesStorage implements Storage {
     throw new CertkeeperError('STATE_CONFLICT', `not written: ${where} kept changing under us (${MAX_ROUNDS} conflicting writes in a row)`);
   }
 
-  private body(placement: Placement, previous: KubeObject | undefined, data: Record<string, string>): KubeObject & { metadata: { name: string } } {
+  private body(placement: Placement, previous: KubeObject | undefined, state: ObjectState, where: string): KubeObject & { metadata: { name: string } } {
+    // A certificate's Secret carries its live material as tls.crt/tls.key; its type is fixed at
+    // creation (immutable), so one created while nothing could be derived (sealed) stays Opaque.
+    const projection = placement.tls ? projectTls(state.entries) : undefined;
+    const type = previous?.type ?? (projection ? TLS_TYPE : 'Opaque');
+    const derived: Record<string, string> = type === TLS_TYPE ? { 'tls.crt': projection?.crt ?? '', 'tls.key': projection?.key ?? '' } : {};
+    const annotations = { ...previous?.metadata?.annotations };
+    for (const name of DETAIL_ANNOTATIONS) delete annotations[name];
     return {
       metadata: {
         name: placement.name,
         labels: { ...previous?.metadata?.labels, [MANAGED_BY]: 'certkeeper', [STORE_LABEL]: this.prefix },
-        annotations: { ...previous?.metadata?.annotations, [HOLDS_ANNOTATION]: placement.holds, [WRITER_ANNOTATION]: this.token },
+        annotations: { ...annotations, ...projection?.annotations, [HOLDS_ANNOTATION]: placement.holds, [WRITER_ANNOTATION]: this.token },
       },
-      ...(placement.kind === 'secrets' ? { type: previous?.type ?? 'Opaque' } : {}),
-      data,
+      ...(placement.kind === 'secrets' ? { type } : {}),
+      data: encodeData(placement.kind, state, where, derived),
     };
   }
 

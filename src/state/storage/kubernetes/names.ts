@@ -15,6 +15,8 @@ export interface Placement {
   name: string;
   /** What the object holds, for people (an annotation): `certificate www`, `keys history/dry-runs`. */
   holds: string;
+  /** A certificate's Secret: kubernetes.io/tls with the live material derived (tls-projection.ts). */
+  tls?: boolean;
 }
 
 /** A prefix for object names: a DNS-1123 label short enough to leave room for the rest. */
@@ -37,7 +39,7 @@ export function placementOf(prefix: string, key: string): Placement {
 
 /** The Secret holding a certificate's material (and, as annotations, its recorded details). */
 export function certificateSecret(prefix: string, cert: string): Placement {
-  return { kind: 'secrets', name: objectName(prefix, 'cert', cert), holds: `certificate ${cert}` };
+  return { kind: 'secrets', name: objectName(prefix, 'cert', cert), holds: `certificate ${cert}`, tls: true };
 }
 
 /** The ConfigMap holding a certificate's record, sink data and the last entries of its logs. */

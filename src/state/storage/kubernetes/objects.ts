@@ -31,6 +31,8 @@ export interface LogRow {
 export interface ObjectState {
   entries: Map<string, StoredValue>;
   logs: Map<string, LogRow[]>;
+  /** A certificate Secret's tls.crt / tls.key as found (derived fields: see tls-projection.ts). */
+  tls: { crt?: string; key?: string };
 }
 
 /** The parts of a Secret or ConfigMap this module reads and writes. */
@@ -47,7 +49,7 @@ interface EntryJson {
 }
 
 export function emptyState(): ObjectState {
-  return { entries: new Map(), logs: new Map() };
+  return { entries: new Map(), logs: new Map(), tls: {} };
 }
 
 /** The keys and logs of an object as the API returned it; STATE_CORRUPT when its fields do not parse. */
@@ -70,14 +72,15 @@ export function decodeObject(kind: ObjectKind, object: KubeObject, where: string
       if (!Array.isArray(rows)) throw corrupt(`${where}: ${field} is not a list`);
       state.logs.set(log, rows as LogRow[]);
     }
-    // Other fields (tls.crt, tls.key: the material as other workloads mount it) are derived.
+    if (field === 'tls.crt') state.tls.crt = text;
+    if (field === 'tls.key') state.tls.key = text;
   }
   return state;
 }
 
 /** The `data` of an object holding `state`; STATE_IO when it would pass the API server's limit. */
-export function encodeData(kind: ObjectKind, state: ObjectState, where: string): Record<string, string> {
-  const fields: Record<string, string> = {};
+export function encodeData(kind: ObjectKind, state: ObjectState, where: string, derived: Record<string, string> = {}): Record<string, string> {
+  const fields: Record<string, string> = { ...derived };
   const entries: Record<string, EntryJson> = {};
   for (const key of [...state.entries.keys()].sort()) {
     const stored = state.entries.get(key)!;
