@@ -1,17 +1,16 @@
 // The state directory's first layout (certkeeper 0.1: certs/<name>/live, record.json,
 // accounts/<id>/account.json, issuers/<id>.json, history.jsonl) copied once into the storage
-// layout under store/. The old files are read through the 0.1 reader (FileStore) and left exactly
+// layout under store/. The old files are read through the 0.1 reader (legacy/) and left exactly
 // as they were: nothing is moved or deleted, so a downgrade still finds them, and anything that
 // pointed at them keeps its (now frozen) files. store/format marks the copy as complete; a copy
 // cut short by a crash is simply done again (every write is a plain put of the same value).
 
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { decodeJson, encodeJson } from './codec.js';
-import { FileStore } from './file-store.js';
 import { acquireFileLock } from './file-lock.js';
 import type { RepositoryStore } from './repository-store.js';
 import { z } from 'zod';
@@ -56,11 +55,13 @@ export async function migrateFileLayout(dir: string, store: RepositoryStore, opt
   try {
     if (await formatted()) return report; // another process copied it while this one waited
     options.logger.info({ dir }, 'copying the state directory into the storage layout (once; the old files stay as they are)');
-    const old = new FileStore({ dir, clock: options.clock, logger: options.logger });
+    // Loaded only here: an agent whose folder was copied long ago never loads the 0.1 reader.
+    const { LegacyState } = await import('./legacy/index.js');
+    const old = new LegacyState(dir, options.logger);
 
-    for (const name of await old.listCertificateNames()) {
+    for (const name of await old.certificates.names()) {
       try {
-        const current = await old.getCertificate(name);
+        const current = await old.certificates.get(name);
         if (current) {
           await store.certificates.put(name, current.material, { directoryUrl: current.directoryUrl, issuedAt: current.issuedAt });
           report.certificates++;
@@ -70,50 +71,37 @@ export async function migrateFileLayout(dir: string, store: RepositoryStore, opt
         report.skipped.push(`certificate ${name}: ${describeError(error)}`);
       }
     }
-    for (const name of await folderNames(path.join(dir, 'certs'))) {
+    for (const name of await old.records.names()) {
       try {
-        const record = await old.getRecord(name);
+        const record = await old.records.get(name);
         // 0.1 recorded deploys by sink name alone; a local sink's are now per agent (sinks/scope.ts).
         // This agent made them, so each is recorded both ways: shared sinks read the one, local the other.
         const deployed = { ...record.deployed };
         for (const [sink, serial] of Object.entries(record.deployed)) deployed[`${sink}@${options.agentId}`] = serial;
         await store.records.put(name, { ...record, deployed });
         report.records++;
-        for (const file of await fileNames(path.join(dir, 'certs', name, 'sinks'))) {
-          const sink = file.replace(/\.json$/, '');
-          const data = await old.getSinkState(name, sink);
+        for (const sink of await old.records.sinkNames(name)) {
+          const data = await old.records.getSinkState(name, sink);
           if (data) await store.records.putData(name, sink, data);
         }
       } catch (error) {
-        if (isCertkeeperError(error, 'CONFIG_INVALID')) continue; // not a certificate folder
         report.skipped.push(`record ${name}: ${describeError(error)}`);
       }
     }
-    for (const id of await folderNames(path.join(dir, 'accounts'))) {
-      try {
-        const raw = JSON.parse(await fs.readFile(path.join(dir, 'accounts', id, 'account.json'), 'utf8')) as { directoryUrl?: unknown; email?: unknown };
-        if (typeof raw.directoryUrl !== 'string') throw new Error('no directoryUrl');
-        const account = await old.getAccount(raw.directoryUrl, typeof raw.email === 'string' ? raw.email : null);
-        if (account) {
-          await store.accounts.put(account);
-          report.accounts++;
-        }
-      } catch (error) {
-        report.skipped.push(`account ${id}: ${describeError(error)}`);
+    for (const { id, account } of await old.accounts.list()) {
+      if (account instanceof Error) {
+        report.skipped.push(`account ${id}: ${describeError(account)}`);
+        continue;
       }
+      await store.accounts.put(account);
+      report.accounts++;
     }
-    for (const file of await fileNames(path.join(dir, 'issuers'))) {
-      try {
-        const raw = JSON.parse(await fs.readFile(path.join(dir, 'issuers', file), 'utf8')) as { key?: unknown } & Record<string, unknown>;
-        if (typeof raw.key !== 'string') throw new Error('no key');
-        const { key, ...data } = raw;
-        await store.issuers.put(key, data);
-      } catch (error) {
-        report.skipped.push(`issuer state ${file}: ${describeError(error)}`);
-      }
+    for (const { file, state } of await old.issuers.list()) {
+      if (state instanceof Error) report.skipped.push(`issuer state ${file}: ${describeError(state)}`);
+      else await store.issuers.put(state.key, state.data);
     }
     // Oldest first, so the log keeps their order.
-    const history = (await old.readHistory()).reverse();
+    const history = await old.history.entries();
     for (const entry of history) {
       try {
         await store.history.append(entry);
@@ -132,16 +120,4 @@ export async function migrateFileLayout(dir: string, store: RepositoryStore, opt
   } finally {
     await lock.release();
   }
-}
-
-async function entries(dir: string): Promise<Dirent[]> {
-  return fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-}
-
-async function folderNames(dir: string): Promise<string[]> {
-  return (await entries(dir)).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.')).map((entry) => entry.name);
-}
-
-async function fileNames(dir: string): Promise<string[]> {
-  return (await entries(dir)).filter((entry) => entry.isFile() && entry.name.endsWith('.json') && !entry.name.startsWith('.')).map((entry) => entry.name);
 }

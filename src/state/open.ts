@@ -6,7 +6,6 @@ import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { StateStore } from './contract.js';
-import { FileStore } from './file-store.js';
 import { migrateFileLayout } from './migrate-file-layout.js';
 import { RepositoryStore } from './repository-store.js';
 import type { StateConfig } from './schema.js';
@@ -27,14 +26,17 @@ export function fileStorageRoot(dir: string): string {
 
 /**
  * The store as it is, for reading only (`doctor`): a file store is neither created nor copied
- * into the storage layout; one not copied yet is read in its 0.1 layout.
+ * into the storage layout; one not copied yet (or not there at all) is read in its 0.1 layout.
  */
 export async function openStateStoreForReading(options: OpenStateOptions): Promise<StateStore> {
-  const { state, clock, logger } = options;
+  const { state, logger } = options;
   if (state.type === 'file') {
     const root = fileStorageRoot(state.dir);
     const exists = await fs.stat(root).catch(() => undefined);
-    if (!exists) return new FileStore({ dir: state.dir, clock, logger });
+    if (!exists) {
+      const { LegacyReadOnlyStore } = await import('./legacy/read-only-store.js');
+      return new LegacyReadOnlyStore(state.dir, logger);
+    }
   }
   return openStateStore(options, { migrate: false });
 }

@@ -9,7 +9,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { keyMatchesCertificate } from '../../../src/core/x509.js';
-import { openStateStore } from '../../../src/state/open.js';
+import { migrateFileLayout } from '../../../src/state/migrate-file-layout.js';
+import { fileStorageRoot, openStateStore } from '../../../src/state/open.js';
+import { RepositoryStore } from '../../../src/state/repository-store.js';
+import { FileStorage } from '../../../src/state/storage/file/index.js';
+import { makeCertificate } from '../../helpers/certs.js';
 
 const FIXTURE = path.resolve(__dirname, '../../fixtures/state-v1');
 const DIRECTORY = 'https://acme.example.test/directory';
@@ -93,6 +97,34 @@ describe('a 0.1 state directory', () => {
     const again = await open();
     expect((await again.getRecord('www')).consecutiveFailures).toBe(5);
     expect(await again.readHistory({ cert: 'www' })).toHaveLength(3);
+  });
+
+  it('leaves out what is damaged, naming each in the report, and copies the rest', async () => {
+    const version = await fs.realpath(path.join(dir, 'certs/api/live'));
+    await fs.writeFile(path.join(version, 'privkey.pem'), makeCertificate({ domains: ['api.example.test'] }).keyPem); // not its key
+    await fs.writeFile(path.join(dir, 'certs/www/record.json'), '{"deployed":');
+    await fs.mkdir(path.join(dir, 'accounts/0000000000000000'));
+    await fs.writeFile(path.join(dir, 'accounts/0000000000000000/account.json'), '{}');
+    await fs.writeFile(path.join(dir, 'issuers/0000000000000000.json'), '{"detail":"no key"}');
+    const before = await snapshot(dir);
+
+    const clock = systemClock;
+    const store = new RepositoryStore({ storage: await FileStorage.open({ dir: fileStorageRoot(dir), clock }), clock, localDir: dir });
+    const report = await migrateFileLayout(dir, store, { clock, logger: silentLogger, agentId: 'test' });
+    expect(report).toMatchObject({ migrated: true, certificates: 1, records: 1, accounts: 1, historyEntries: 4 });
+    expect(report.skipped).toEqual([
+      expect.stringMatching(/^certificate api: .*does not belong to its certificate/),
+      expect.stringMatching(/^record www: .*record\.json is not valid JSON/),
+      expect.stringMatching(/^account 0000000000000000: .*does not hold an ACME account/),
+      expect.stringMatching(/^issuer state 0000000000000000\.json: .*names no key/),
+    ]);
+    expect(await store.listCertificateNames()).toEqual(['www']);
+    expect((await store.getRecord('api')).consecutiveFailures).toBe(2);
+    expect(await store.getAccount(DIRECTORY, 'ops@example.test')).toBeDefined();
+    expect(await store.getIssuerState(`${DIRECTORY}\nops@example.test`)).toMatchObject({ detail: 'too many' });
+    expect(await snapshot(dir)).toEqual(before);
+    // Marked as copied: a second run copies nothing again.
+    expect(await migrateFileLayout(dir, store, { clock, logger: silentLogger, agentId: 'test' })).toMatchObject({ migrated: false });
   });
 
   it('a new state directory needs no copy', async () => {
