@@ -7,6 +7,8 @@
 // pending), and each is cloned 100 times by copying the keys the repositories wrote. The config
 // gives every clone its template's domains, so every row is a valid, not-due certificate. On
 // PostgreSQL, 100,000 history entries are appended too and `certkeeper history NAME` is timed.
+// Then the cost of one watch poll over the fleet (the production poller on PostgreSQL, the change
+// journal's reader on files): with nothing changed, and with 100 certificates just renewed.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ const RUNS = Number(process.env.FLEET_RUNS ?? 3);
 const TEMPLATES = Math.min(100, COUNT);
 const SEED_CONCURRENCY = 16;
 let historyQueryMs;
+let pollFigures;
 /** The agent's id: a files sink's deploys are recorded per agent (`files@bench`). */
 const AGENT = 'bench';
 
@@ -44,6 +47,7 @@ async function bench() {
   const seedStart = performance.now();
   await seed(names);
   console.log(`seeded ${BACKEND}: ${COUNT} certificates${HISTORY ? `, ${HISTORY} history entries` : ''} in ${fmt((performance.now() - seedStart) / 1000, 1)} s`);
+  console.log(pollFigures);
   writeFileSync(
     path.join(dir, 'certkeeper.yaml'),
     `${stateYaml}
@@ -177,7 +181,76 @@ async function seed(names) {
       };
       historyQueryMs = { cert: await timed({ cert: 'c42', limit: 50 }), all: await timed({ limit: 50 }) };
     }
+    pollFigures = await pollCost(store, names);
   } finally {
     await store.storage.close();
+  }
+}
+
+/**
+ * One watch poll over the fleet, through the production code: PostgreSQL's ChangePoller (its one
+ * statement; EXPLAIN ANALYZE gives the server's share), the file store's JournalReader. Nothing
+ * changed (median of POLLS), then 100 certificates written by another agent (one poll reports
+ * them), then the polls after it, which look back 30 s over those rows and report nothing again.
+ */
+async function pollCost(store, names) {
+  const POLLS = 200;
+  const CHANGED = 100;
+  const reported = [];
+  let poll;
+  let stop = () => {};
+  let serverMs = '';
+  if (cluster) {
+    const { ChangePoller, pollStatement, MAX_ROWS } = await import(path.join(REPO, 'dist/state/storage/postgres/poller.js'));
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: cluster.url, max: 2 });
+    const poller = new ChangePoller({ pool, q: '"certkeeper"', token: 'bench-watcher', intervalMs: 3_600_000, logger: { debug() {}, info() {}, warn() {}, error() {} }, ready: async () => {}, error: (_action, error) => error });
+    const unsubscribe = poller.subscribe('certs/', (key) => reported.push(key));
+    poll = () => poller.poll();
+    stop = async () => {
+      unsubscribe();
+      await poller.close();
+      await pool.end();
+    };
+    const [{ top }] = (await pool.query('SELECT max(version)::text AS top FROM certkeeper.kv')).rows;
+    const statement = pollStatement('"certkeeper"', top, 'bench-watcher', ['certs/'], MAX_ROWS + 1);
+    const plan = (await pool.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`, statement.values)).rows.map((row) => row['QUERY PLAN']);
+    serverMs = ` (server: ${plan.find((line) => line.startsWith('Execution Time'))?.replace('Execution Time: ', '')}, ${plan.find((line) => /Buffers: shared/.test(line))?.trim()})`;
+  } else {
+    const { JournalReader } = await import(path.join(REPO, 'dist/state/storage/file/journal.js'));
+    const reader = new JournalReader(store.storage.root, 'bench-watcher', 'certs/', (key) => reported.push(key), (error) => {
+      throw error;
+    });
+    poll = () => reader.read();
+    stop = () => reader.stop();
+  }
+  const timed = async () => {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    await poll();
+    const used = process.cpuUsage(cpu);
+    return { ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 };
+  };
+  const median = (runs, field) => runs.map((r) => r[field]).sort((a, b) => a - b)[runs.length >> 1];
+  try {
+    await poll(); // the starting point
+    const idle = [];
+    for (let i = 0; i < POLLS; i++) idle.push(await timed());
+    if (reported.length > 0) throw new Error(`a poll with nothing changed reported ${reported.length} keys`);
+    for (const c of names.slice(0, CHANGED)) {
+      const key = `certs/${c.name}/current`;
+      await store.storage.put(key, (await store.storage.get(key)).value);
+    }
+    const changed = await timed();
+    if (new Set(reported).size !== CHANGED) throw new Error(`the poll after ${CHANGED} writes reported ${new Set(reported).size} keys`);
+    const after = [];
+    for (let i = 0; i < 20; i++) after.push(await timed());
+    if (reported.length !== CHANGED) throw new Error(`polls after the first reported again: ${reported.length - CHANGED} keys`);
+    return (
+      `${BACKEND} watch poll certs=${names.length}: nothing changed median_ms=${fmt(median(idle, 'ms'), 3)} cpu_ms=${fmt(median(idle, 'cpuMs'), 3)} (of ${POLLS})${serverMs}; ` +
+      `${CHANGED} just written: ${fmt(changed.ms, 2)} ms (cpu ${fmt(changed.cpuMs, 2)} ms), ${CHANGED} reported; the polls after: median_ms=${fmt(median(after, 'ms'), 3)}`
+    );
+  } finally {
+    await stop();
   }
 }
