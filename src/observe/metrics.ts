@@ -50,20 +50,26 @@ export interface AgentMetricsOptions {
 
 const seconds = (iso: string): number => new Date(iso).getTime() / 1000;
 
+/** The labels of a certificate's gauges: its config name and the configured issuer (status.ts `issuer`). */
+type CertLabels = 'name' | 'issuer';
+
 export class AgentMetrics {
   readonly registry: Registry;
-  private readonly expiration: Gauge<'name'>;
-  private readonly renewal: Gauge<'name'>;
-  private readonly ready: Gauge<'name'>;
-  private readonly pendingSinks: Gauge<'name'>;
-  private readonly consecutiveFailures: Gauge<'name'>;
-  private readonly nextAttempt: Gauge<'name'>;
+  private readonly expiration: Gauge<CertLabels>;
+  private readonly renewal: Gauge<CertLabels>;
+  private readonly ready: Gauge<CertLabels>;
+  private readonly pendingSinks: Gauge<CertLabels>;
+  private readonly consecutiveFailures: Gauge<CertLabels>;
+  /** certkeeper_consecutive_failures{name}: the old name, kept one minor release (0.2) for dashboards and alerts. */
+  private readonly deprecatedConsecutiveFailures: Gauge<'name'>;
+  private readonly nextAttempt: Gauge<CertLabels>;
+  private readonly info: Gauge<CertLabels | 'serial'>;
   private readonly renewals: Counter<'name' | 'result'>;
   private readonly deploys: Counter<'name' | 'sink' | 'result'>;
   private readonly acmeRequests: Counter<'result'>;
   private readonly renewalInfoLookups: Counter<'result'>;
-  private readonly ariWindowStart: Gauge<'name'>;
-  private readonly ariWindowEnd: Gauge<'name'>;
+  private readonly ariWindowStart: Gauge<CertLabels>;
+  private readonly ariWindowEnd: Gauge<CertLabels>;
   private readonly events: Counter<'type' | 'severity'>;
   private readonly notifications: Counter<'target' | 'result'>;
   private readonly rehearsals: Counter<'name' | 'result'>;
@@ -73,6 +79,9 @@ export class AgentMetrics {
   /** Label sets seen per certificate, so a removed certificate's series can all be dropped. */
   private readonly deploySinks = new Map<string, Set<string>>();
   private readonly known = new Set<string>();
+  /** Per certificate: the issuer label its gauges carry now, and the serial its info series names. */
+  private readonly issuers = new Map<string, string>();
+  private readonly serials = new Map<string, string>();
 
   constructor(options: AgentMetricsOptions = {}) {
     this.registry = new Registry();
@@ -81,37 +90,49 @@ export class AgentMetrics {
     this.expiration = new Gauge({
       name: 'certkeeper_certificate_expiration_timestamp_seconds',
       help: 'notAfter of the stored certificate, in Unix seconds (absent while none is stored).',
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.renewal = new Gauge({
       name: 'certkeeper_certificate_renewal_timestamp_seconds',
       help: 'When the stored certificate becomes due for renewal, in Unix seconds.',
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.ready = new Gauge({
       name: 'certkeeper_certificate_ready',
-      help: '1 when an unexpired certificate matching the configured names and key type is stored and every sink has it; 0 otherwise (missing, expired, names or key type changed, sinks pending). A failing renewal does not clear it while the current certificate is valid: see consecutive_failures.',
-      labelNames: ['name'],
+      help: '1 when an unexpired certificate matching the configured names and key type is stored and every sink has it; 0 otherwise (missing, expired, names or key type changed, sinks pending). A failing renewal does not clear it while the current certificate is valid: see certkeeper_certificate_consecutive_failures.',
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.pendingSinks = new Gauge({
       name: 'certkeeper_certificate_pending_sinks',
       help: 'Sinks that have not yet received the current certificate.',
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.consecutiveFailures = new Gauge({
-      name: 'certkeeper_consecutive_failures',
+      name: 'certkeeper_certificate_consecutive_failures',
       help: 'Failed attempts (order or deploy) in a row; 0 after a success.',
+      labelNames: ['name', 'issuer'],
+      registers,
+    });
+    this.deprecatedConsecutiveFailures = new Gauge({
+      name: 'certkeeper_consecutive_failures',
+      help: 'Deprecated: use certkeeper_certificate_consecutive_failures; this name goes in 0.3. Failed attempts (order or deploy) in a row; 0 after a success.',
       labelNames: ['name'],
+      registers,
+    });
+    this.info = new Gauge({
+      name: 'certkeeper_certificate_info',
+      help: 'Always 1: the stored certificate\'s serial (upper-case hex) and the configured issuer that issued it (absent while none is stored).',
+      labelNames: ['name', 'issuer', 'serial'],
       registers,
     });
     this.nextAttempt = new Gauge({
       name: 'certkeeper_certificate_next_attempt_timestamp_seconds',
       help: 'While backing off after failures: the earliest next automatic attempt, in Unix seconds (absent otherwise).',
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.renewals = new Counter({
@@ -141,13 +162,13 @@ export class AgentMetrics {
     this.ariWindowStart = new Gauge({
       name: 'certkeeper_certificate_ari_window_start_timestamp_seconds',
       help: "Start of the CA's suggested renewal window (ARI) for the stored certificate, in Unix seconds (absent without ARI).",
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.ariWindowEnd = new Gauge({
       name: 'certkeeper_certificate_ari_window_end_timestamp_seconds',
       help: "End of the CA's suggested renewal window (ARI) for the stored certificate, in Unix seconds (absent without ARI).",
-      labelNames: ['name'],
+      labelNames: ['name', 'issuer'],
       registers,
     });
     this.events = new Counter({
@@ -197,22 +218,35 @@ export class AgentMetrics {
     for (const name of this.known) if (!names.has(name)) this.forget(name);
     for (const row of rows) {
       const name = row.name;
+      const issuer = row.issuer ?? '';
+      // Renewed through another issuer (a fallback): the series under the old label go.
+      if (this.issuers.has(name) && this.issuers.get(name) !== issuer) this.forgetGauges(name);
       this.known.add(name);
-      if (row.notAfter !== null) this.expiration.set({ name }, seconds(row.notAfter));
-      else this.expiration.remove({ name });
-      if (row.renewAt !== null) this.renewal.set({ name }, seconds(row.renewAt));
-      else this.renewal.remove({ name });
-      this.ready.set({ name }, isReady(row) ? 1 : 0);
-      this.pendingSinks.set({ name }, row.pendingSinks.length);
-      this.consecutiveFailures.set({ name }, row.consecutiveFailures);
-      if (row.nextAttemptAt) this.nextAttempt.set({ name }, seconds(row.nextAttemptAt));
-      else this.nextAttempt.remove({ name });
+      this.issuers.set(name, issuer);
+      const labels = { name, issuer };
+      if (row.notAfter !== null) this.expiration.set(labels, seconds(row.notAfter));
+      else this.expiration.remove(labels);
+      if (row.renewAt !== null) this.renewal.set(labels, seconds(row.renewAt));
+      else this.renewal.remove(labels);
+      this.ready.set(labels, isReady(row) ? 1 : 0);
+      this.pendingSinks.set(labels, row.pendingSinks.length);
+      this.setConsecutiveFailures(name, row.consecutiveFailures);
+      if (row.nextAttemptAt) this.nextAttempt.set(labels, seconds(row.nextAttemptAt));
+      else this.nextAttempt.remove(labels);
       if (row.ari) {
-        this.ariWindowStart.set({ name }, seconds(row.ari.windowStart));
-        this.ariWindowEnd.set({ name }, seconds(row.ari.windowEnd));
+        this.ariWindowStart.set(labels, seconds(row.ari.windowStart));
+        this.ariWindowEnd.set(labels, seconds(row.ari.windowEnd));
       } else {
-        this.ariWindowStart.remove({ name });
-        this.ariWindowEnd.remove({ name });
+        this.ariWindowStart.remove(labels);
+        this.ariWindowEnd.remove(labels);
+      }
+      const serial = this.serials.get(name);
+      if (serial !== undefined && serial !== row.serial) this.info.remove({ ...labels, serial });
+      if (row.serial !== null) {
+        this.info.set({ ...labels, serial: row.serial }, 1);
+        this.serials.set(name, row.serial);
+      } else {
+        this.serials.delete(name);
       }
       // Counters start at 0 so rate() and increase() see the first failure.
       for (const result of ['success', 'failure']) this.renewals.inc({ name, result }, 0);
@@ -224,10 +258,13 @@ export class AgentMetrics {
     const name = event.cert;
     this.events.inc({ type: event.type, severity: event.severity });
     switch (event.type) {
-      case 'obtained':
+      case 'obtained': {
         this.renewals.inc({ name, result: 'success' });
-        if (event.notAfter) this.expiration.set({ name }, seconds(event.notAfter));
+        // Under the issuer known so far; the status rows that follow move it if another CA issued it.
+        const issuer = this.issuers.get(name);
+        if (event.notAfter && issuer !== undefined) this.expiration.set({ name, issuer }, seconds(event.notAfter));
         break;
+      }
       case 'failed':
         this.renewals.inc({ name, result: 'failure' });
         break;
@@ -245,12 +282,12 @@ export class AgentMetrics {
         break;
       }
       case 'recovered':
-        this.consecutiveFailures.set({ name }, 0);
+        this.setConsecutiveFailures(name, 0);
         break;
       default:
         break;
     }
-    if (event.consecutiveFailures !== undefined && event.type !== 'recovered') this.consecutiveFailures.set({ name }, event.consecutiveFailures);
+    if (event.consecutiveFailures !== undefined && event.type !== 'recovered') this.setConsecutiveFailures(name, event.consecutiveFailures);
     this.known.add(name);
   }
 
@@ -301,8 +338,28 @@ export class AgentMetrics {
     return this.registry.metrics();
   }
 
+  /** Both names of the failure count; the new one once the certificate's issuer is known (its first status row). */
+  private setConsecutiveFailures(name: string, value: number): void {
+    this.deprecatedConsecutiveFailures.set({ name }, value);
+    const issuer = this.issuers.get(name);
+    if (issuer !== undefined) this.consecutiveFailures.set({ name, issuer }, value);
+  }
+
+  /** Drops a certificate's gauges under its current issuer label (and its info series). */
+  private forgetGauges(name: string): void {
+    const issuer = this.issuers.get(name);
+    if (issuer === undefined) return;
+    const labels = { name, issuer };
+    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt, this.ariWindowStart, this.ariWindowEnd]) gauge.remove(labels);
+    const serial = this.serials.get(name);
+    if (serial !== undefined) this.info.remove({ ...labels, serial });
+    this.serials.delete(name);
+    this.issuers.delete(name);
+  }
+
   private forget(name: string): void {
-    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt, this.ariWindowStart, this.ariWindowEnd]) gauge.remove({ name });
+    this.forgetGauges(name);
+    this.deprecatedConsecutiveFailures.remove({ name });
     for (const result of ['success', 'failure']) {
       this.renewals.remove({ name, result });
       for (const sink of this.deploySinks.get(name) ?? []) this.deploys.remove({ name, sink, result });

@@ -84,8 +84,8 @@ describe('certkeeper run', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const renewals = Number(/certkeeper_renewals_total\{name="auto",result="success"\} (\d+)/.exec(metrics)?.[1] ?? 0);
     expect(renewals).toBeGreaterThanOrEqual(3);
-    expect(metrics).toMatch(/certkeeper_certificate_expiration_timestamp_seconds\{name="auto"\} \d+/);
-    expect(metrics).toMatch(/certkeeper_certificate_ready\{name="other"\} 1/);
+    expect(metrics).toMatch(/certkeeper_certificate_expiration_timestamp_seconds\{name="auto",issuer="default"\} \d+/);
+    expect(metrics).toMatch(/certkeeper_certificate_ready\{name="other",issuer="default"\} 1/);
     expect(metrics).toContain('process_resident_memory_bytes');
 
     const status = await getJson<{ name: string; state: string; serial: string }[]>(`${base}/status`);

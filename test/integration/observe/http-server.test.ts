@@ -27,6 +27,7 @@ const rows: StatusRow[] = [
     consecutiveFailures: 0,
     nextAttemptAt: null,
     configChanged: false,
+    issuer: 'default',
   },
 ];
 
@@ -72,7 +73,7 @@ describe('agent HTTP endpoint', () => {
     expect(metrics.status).toBe(200);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await metrics.text();
-    expect(text).toContain('certkeeper_certificate_expiration_timestamp_seconds{name="www"} 1775001600');
+    expect(text).toContain('certkeeper_certificate_expiration_timestamp_seconds{name="www",issuer="default"} 1775001600');
     expect(text).toContain('process_resident_memory_bytes');
 
     const health = await fetch(`${base}/healthz`);

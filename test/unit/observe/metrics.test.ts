@@ -32,6 +32,7 @@ function row(overrides: Partial<StatusRow> & { name: string }): StatusRow {
     consecutiveFailures: 0,
     nextAttemptAt: null,
     configChanged: false,
+    issuer: 'le',
     ...overrides,
   };
 }
@@ -45,16 +46,16 @@ describe('AgentMetrics', () => {
     const metrics = new AgentMetrics({ processMetrics: false });
     metrics.updateFromStatus([row({ name: 'www', consecutiveFailures: 2, nextAttemptAt: '2026-03-01T01:40:00.000Z' }), row({ name: 'api', notAfter: null, notBefore: null, serial: null, renewAt: '2026-03-01T00:00:00.000Z', state: 'missing' })]);
     const samples = parse(await metrics.render());
-    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-04-01T00:00:00Z') / 1000);
-    expect(samples.get('certkeeper_certificate_renewal_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-03-02T00:00:00Z') / 1000);
-    expect(samples.get('certkeeper_certificate_ready{name="www"}')).toBe(1);
-    expect(samples.get('certkeeper_consecutive_failures{name="www"}')).toBe(2);
-    expect(samples.get('certkeeper_certificate_next_attempt_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-03-01T01:40:00Z') / 1000);
-    expect(samples.has('certkeeper_certificate_next_attempt_timestamp_seconds{name="api"}')).toBe(false);
+    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-04-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_certificate_renewal_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-03-02T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_certificate_ready{name="www",issuer="le"}')).toBe(1);
+    expect(samples.get('certkeeper_certificate_consecutive_failures{name="www",issuer="le"}')).toBe(2);
+    expect(samples.get('certkeeper_certificate_next_attempt_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-03-01T01:40:00Z') / 1000);
+    expect(samples.has('certkeeper_certificate_next_attempt_timestamp_seconds{name="api",issuer="le"}')).toBe(false);
     expect(samples.get('certkeeper_renewals_total{name="www",result="failure"}')).toBe(0);
     // Nothing stored: no expiration series, not ready.
-    expect(samples.has('certkeeper_certificate_expiration_timestamp_seconds{name="api"}')).toBe(false);
-    expect(samples.get('certkeeper_certificate_ready{name="api"}')).toBe(0);
+    expect(samples.has('certkeeper_certificate_expiration_timestamp_seconds{name="api",issuer="le"}')).toBe(false);
+    expect(samples.get('certkeeper_certificate_ready{name="api",issuer="le"}')).toBe(0);
     expect(samples.get('certkeeper_acme_requests_total{result="success"}')).toBe(0);
   });
 
@@ -68,8 +69,8 @@ describe('AgentMetrics', () => {
     let samples = parse(await metrics.render());
     expect(samples.get('certkeeper_renewals_total{name="www",result="success"}')).toBe(1);
     expect(samples.get('certkeeper_renewals_total{name="old",result="failure"}')).toBe(1);
-    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www"}')).toBe(Date.parse('2026-06-01T00:00:00Z') / 1000);
-    expect(samples.get('certkeeper_consecutive_failures{name="old"}')).toBe(4);
+    expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-06-01T00:00:00Z') / 1000);
+    expect(samples.get('certkeeper_certificate_consecutive_failures{name="old",issuer="le"}')).toBe(4);
     expect(samples.get('certkeeper_deploys_total{name="www",sink="nginx",result="success"}')).toBe(1);
     expect(samples.get('certkeeper_deploys_total{name="old",sink="haproxy",result="failure"}')).toBe(1);
     expect(samples.get('certkeeper_events_total{type="failed",severity="warning"}')).toBe(1);
@@ -83,9 +84,44 @@ describe('AgentMetrics', () => {
 
   it('resets consecutive failures on recovery', async () => {
     const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.updateFromStatus([row({ name: 'www' })]);
     metrics.onEvent(event({ type: 'failed', cert: 'www', severity: 'warning', consecutiveFailures: 3 }));
+    expect(parse(await metrics.render()).get('certkeeper_certificate_consecutive_failures{name="www",issuer="le"}')).toBe(3);
     metrics.onEvent(event({ type: 'recovered', cert: 'www' }));
-    expect(parse(await metrics.render()).get('certkeeper_consecutive_failures{name="www"}')).toBe(0);
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_certificate_consecutive_failures{name="www",issuer="le"}')).toBe(0);
+    expect(samples.get('certkeeper_consecutive_failures{name="www"}')).toBe(0);
+  });
+
+  it('labels the certificate series with the configured issuer, and says serial and issuer in certkeeper_certificate_info', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.updateFromStatus([row({ name: 'www', serial: 'AB12' }), row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' })]);
+    let samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_certificate_info{name="www",issuer="le",serial="AB12"}')).toBe(1);
+    expect(samples.get('certkeeper_certificate_ready{name="api",issuer="backup"}')).toBe(0);
+    expect([...samples.keys()].filter((key) => key.startsWith('certkeeper_certificate_info{name="api"'))).toEqual([]); // nothing stored
+    const wwwSeries = (text: Map<string, number>) => [...text.keys()].filter((key) => key.includes('name="www"') && key.startsWith('certkeeper_certificate_'));
+    const before = wwwSeries(samples);
+    expect(before.length).toBeGreaterThanOrEqual(6);
+    for (const key of before) expect(key).toContain('issuer="le"');
+
+    // Renewed through the fallback CA: every series moves to the new issuer, none stays behind.
+    metrics.updateFromStatus([row({ name: 'www', serial: 'CD34', issuer: 'backup' }), row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' })]);
+    samples = parse(await metrics.render());
+    const after = wwwSeries(samples);
+    expect(after).toEqual(before.map((key) => key.replace('issuer="le"', 'issuer="backup"').replace('serial="AB12"', 'serial="CD34"')));
+  });
+
+  it('renames consecutive failures to certkeeper_certificate_consecutive_failures and keeps the old name, deprecated, for one minor release', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.updateFromStatus([row({ name: 'www', consecutiveFailures: 2 })]);
+    const text = await metrics.render();
+    const samples = parse(text);
+    expect(samples.get('certkeeper_certificate_consecutive_failures{name="www",issuer="le"}')).toBe(2);
+    expect(samples.get('certkeeper_consecutive_failures{name="www"}')).toBe(2); // same labels as before: old dashboards keep working
+    expect(text).toMatch(/^# HELP certkeeper_consecutive_failures Deprecated: .*certkeeper_certificate_consecutive_failures/m);
+    metrics.updateFromStatus([]);
+    expect([...parse(await metrics.render()).keys()].filter((key) => key.includes('name="www"'))).toEqual([]);
   });
 
   it('records ACME requests, notifications, plans and reloads', async () => {
@@ -193,12 +229,12 @@ describe('AgentMetrics: ARI', () => {
     expect(samples.get('certkeeper_renewal_info_lookups_total{result="window"}')).toBe(2);
     expect(samples.get('certkeeper_renewal_info_lookups_total{result="deferred"}')).toBe(1);
     expect(samples.get('certkeeper_renewal_info_lookups_total{result="error"}')).toBe(0);
-    expect(samples.get('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www"}')).toBe(Date.parse(ari.windowStart) / 1000);
-    expect(samples.get('certkeeper_certificate_ari_window_end_timestamp_seconds{name="www"}')).toBe(Date.parse(ari.windowEnd) / 1000);
-    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="api"}')).toBe(false);
+    expect(samples.get('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse(ari.windowStart) / 1000);
+    expect(samples.get('certkeeper_certificate_ari_window_end_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse(ari.windowEnd) / 1000);
+    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="api",issuer="le"}')).toBe(false);
     // The window goes with the certificate.
     metrics.updateFromStatus([row({ name: 'api' })]);
     samples = parse(await metrics.render());
-    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www"}')).toBe(false);
+    expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www",issuer="le"}')).toBe(false);
   });
 });

@@ -82,10 +82,13 @@ const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 /** What templates/_helpers.tpl "certkeeper.config" renders: values.config plus the keys the chart owns. */
 function renderedConfig(chartValues: Record<string, unknown>, namespace = 'certkeeper', release = 'certkeeper'): Record<string, unknown> {
   const managed: Record<string, unknown> = { http: { listen: `0.0.0.0:${(chartValues.service as { port: number }).port}` } };
-  // A state: in values.config (a store the replicas share) is the operator's; no stateDir, no leader election then.
+  // A state: in values.config (a store the replicas share) is the operator's; else state.type:
+  // the cluster (no leader election: every replica takes part), or the file store on the pod's volume.
   const sharedState = Object.hasOwn(chartValues.config as object, 'state');
-  if (!sharedState) managed.stateDir = '/var/lib/certkeeper';
-  if ((chartValues.replicaCount as number) > 1 && !sharedState) {
+  const chartState = chartValues.state as { type: string; prefix: string };
+  if (!sharedState && chartState.type === 'kubernetes') managed.state = { type: 'kubernetes', namespace, prefix: chartState.prefix || release.slice(0, 24).replace(/-$/, ''), localDir: '/var/lib/certkeeper' };
+  else if (!sharedState) managed.stateDir = '/var/lib/certkeeper';
+  if ((chartValues.replicaCount as number) > 1 && !sharedState && chartState.type === 'file') {
     const election = chartValues.leaderElection as { leaseName: string; leaseDuration: string; renewInterval: string };
     managed.ha = { kubernetes: { leaseName: election.leaseName || release, namespace, leaseDuration: election.leaseDuration, renewInterval: election.renewInterval } };
   }
@@ -134,12 +137,17 @@ describe('charts/certkeeper', () => {
     }
   });
 
-  it('renders a valid certkeeper config: one replica without ha, several with leader election', () => {
-    const single = parseConfig(JSON.stringify(renderedConfig(values)), '/etc/certkeeper/certkeeper.yaml', { env: {} });
+  it('renders a valid certkeeper config: the kubernetes store by default (two replicas, no leader election), a file store with leader election', () => {
+    const defaults = parseConfig(JSON.stringify(renderedConfig(values)), '/etc/certkeeper/certkeeper.yaml', { env: {} });
+    expect(values.replicaCount).toBe(2);
+    expect(defaults.state).toEqual({ type: 'kubernetes', namespace: 'certkeeper', prefix: 'certkeeper', localDir: '/var/lib/certkeeper', lockTtl: 120_000 });
+    expect(defaults.daemon.http?.listen).toBe('0.0.0.0:9107');
+    expect(defaults.daemon.ha).toBeUndefined();
+    const fileStore = (v: Record<string, unknown>): Record<string, unknown> => ({ ...v, state: { type: 'file', prefix: '' } });
+    const single = parseConfig(JSON.stringify(renderedConfig(fileStore({ ...clone(values), replicaCount: 1 }))), '/etc/certkeeper/certkeeper.yaml', { env: {} });
     expect(single.stateDir).toBe('/var/lib/certkeeper');
-    expect(single.daemon.http?.listen).toBe('0.0.0.0:9107');
     expect(single.daemon.ha).toBeUndefined();
-    const replicated: Record<string, unknown> = { ...clone(values), replicaCount: 3 };
+    const replicated: Record<string, unknown> = fileStore({ ...clone(values), replicaCount: 3 });
     (replicated.config as Record<string, unknown>).sinks = { ingress: { type: 'kubernetes-secret', namespace: 'web' } };
     const ha = parseConfig(JSON.stringify(renderedConfig(replicated)), '/etc/certkeeper/certkeeper.yaml', { env: {} });
     expect(ha.daemon.ha).toEqual({ kubernetes: { leaseName: 'certkeeper', namespace: 'certkeeper', leaseDuration: 15_000, renewInterval: 5_000 } });
@@ -153,6 +161,8 @@ describe('charts/certkeeper', () => {
     expect(templates['_helpers.tpl']).toContain('$managed := dict "http" (dict "listen" (printf "0.0.0.0:%d"');
     expect(templates['_helpers.tpl']).toContain('$sharedState := hasKey .Values.config "state"');
     expect(templates['_helpers.tpl']).toContain('set $managed "stateDir" "/var/lib/certkeeper"');
+    expect(templates['_helpers.tpl']).toContain('set $managed "state" (dict "type" "kubernetes" "namespace" .Release.Namespace "prefix" (include "certkeeper.statePrefix" .) "localDir" "/var/lib/certkeeper")');
+    expect(templates['_helpers.tpl']).toContain('(eq .Values.state.type "file") | toString');
     expect(templates['_helpers.tpl']).toContain('"leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration"');
   });
 
@@ -191,11 +201,24 @@ describe('charts/certkeeper', () => {
     expect(templates['serviceaccount.yaml']).toContain('eks.amazonaws.com/role-arn');
   });
 
-  it('grants exactly what the kubernetes-secret sink and leader election call', () => {
+  it('grants exactly what the kubernetes-secret sink and leader election call (the store Role: kubernetes-chart-rbac.test.ts)', () => {
     const rbac = templates['rbac.yaml']!;
     expect(rbac).toContain('resources: ["secrets"]\n    verbs: ["get", "create", "update"]');
     expect(rbac).toContain('apiGroups: ["coordination.k8s.io"]\n    resources: ["leases"]\n    verbs: ["get", "create", "update"]');
-    expect(rbac).not.toMatch(/"(\*|delete|list|watch)"/);
+    const outsideStore = rbac.replace(/# store-role-rules: begin[\s\S]*# store-role-rules: end/, '');
+    expect(outsideStore).not.toMatch(/"(\*|delete|list|watch)"/);
+    expect(rbac).not.toMatch(/"(\*|delete|patch)"/);
+  });
+
+  it('the values schema passes ajv in strict mode and accepts `global` (the chart as a subchart)', async () => {
+    const { default: Ajv } = await import('ajv');
+    const ajv = new Ajv({ strict: true, allErrors: true });
+    const check = ajv.compile(schema);
+    expect(check(values), JSON.stringify(check.errors)).toBe(true);
+    expect(check({ ...clone(values), global: { imageRegistry: 'registry.example' } }), JSON.stringify(check.errors)).toBe(true);
+    expect(check({ ...clone(values), extraEnv: [{ name: 'A', value: 'b' }] }), JSON.stringify(check.errors)).toBe(true);
+    expect(check({ ...clone(values), extraEnv: [{ value: 'b' }] })).toBe(false);
+    expect(check({ ...clone(values), state: { type: 'postgres' } })).toBe(false);
   });
 
   it('alerts on metrics the agent exports', () => {
@@ -203,7 +226,7 @@ describe('charts/certkeeper', () => {
     const exported = readFileSync(path.join(REPO, 'src/observe/metrics.ts'), 'utf8') + readFileSync(path.join(REPO, 'src/ha/index.ts'), 'utf8');
     const used = new Set([...rule.matchAll(/\b(certkeeper_[a-z_]+)\{/g)].map((m) => m[1]!));
     expect([...used].sort()).toEqual(
-      ['certkeeper_certificate_expiration_timestamp_seconds', 'certkeeper_certificate_ready', 'certkeeper_config_last_reload_successful', 'certkeeper_consecutive_failures', 'certkeeper_leader'].sort(),
+      ['certkeeper_certificate_expiration_timestamp_seconds', 'certkeeper_certificate_ready', 'certkeeper_config_last_reload_successful', 'certkeeper_certificate_consecutive_failures', 'certkeeper_leader'].sort(),
     );
     for (const name of used) expect(exported, name).toContain(`'${name}'`);
     for (const alert of ['CertkeeperCertificateExpiringSoon', 'CertkeeperRenewalsFailing']) expect(rule).toContain(`alert: ${alert}`);
