@@ -53,16 +53,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The prefix of the kubernetes store's objects: state.prefix, else the release's full name (at most 24). */}}
+{{- define "certkeeper.statePrefix" -}}
+{{- default (include "certkeeper.fullname" . | trunc 24 | trimSuffix "-") .Values.state.prefix }}
+{{- end }}
+
+{{/* "true" when the replicas elect a leader: a file store (each replica's own), never a shared one. */}}
+{{- define "certkeeper.leaderElection" -}}
+{{- and (not (hasKey .Values.config "state")) (eq .Values.state.type "file") | toString }}
+{{- end }}
+
 {{/* The config the agent reads: values.config plus what the chart owns (state, http, ha). */}}
 {{- define "certkeeper.config" -}}
 {{- $managed := dict "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.service.port))) }}
-{{- /* A `state:` in values.config (PostgreSQL shared by the replicas) is the operator's; else the file store on the pod's volume. */}}
+{{- /* A `state:` in values.config (PostgreSQL shared by the replicas) is the operator's; else state.type: the cluster, or the file store on the pod's volume. */}}
 {{- $sharedState := hasKey .Values.config "state" }}
-{{- if not $sharedState }}
+{{- if and (not $sharedState) (eq .Values.state.type "kubernetes") }}
+{{- $_ := set $managed "state" (dict "type" "kubernetes" "namespace" .Release.Namespace "prefix" (include "certkeeper.statePrefix" .) "localDir" "/var/lib/certkeeper") }}
+{{- else if not $sharedState }}
 {{- $_ := set $managed "stateDir" "/var/lib/certkeeper" }}
 {{- end }}
 {{- /* Leader election only for a file store: with a shared store every replica takes part, a lock per certificate. */}}
-{{- if and (gt (int .Values.replicaCount) 1) (not $sharedState) }}
+{{- if and (gt (int .Values.replicaCount) 1) (include "certkeeper.leaderElection" . | eq "true") }}
 {{- $lease := dict "leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration" .Values.leaderElection.leaseDuration "renewInterval" .Values.leaderElection.renewInterval }}
 {{- $_ := set $managed "ha" (dict "kubernetes" $lease) }}
 {{- end }}
