@@ -1,59 +1,59 @@
-// Checking a cron expression (`schedule:`) when the config is loaded, so `validate` catches
-// "99 99 * * *" before the agent starts. Five fields (minute hour day month weekday) or six
-// (with seconds first), as node-schedule reads them.
+// The one cron parser (croner): `validate` checks `schedule:` with it when the config is loaded,
+// and `run` waits for the times it computes (engine/schedule-ticks.ts), so whatever passes
+// validation is exactly what the agent schedules. Five fields (minute hour day month weekday) or
+// six (seconds first), in the process's local time zone (TZ).
 
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+import { Cron, type CronOptions } from 'croner';
+import { CertkeeperError } from '../core/errors.js';
 
-interface FieldSpec {
-  name: string;
-  min: number;
-  max: number;
-  names?: string[];
-  /** First value the names map to (months start at 1, weekdays at 0). */
-  namesFrom?: number;
+const OPTIONS: CronOptions = {
+  mode: '5-or-6-parts',
+  // Day of month and day of week both restricted: either one fires (Vixie cron, node-schedule).
+  domAndDow: false,
+  // "5/15" (from 5, every 15) was accepted before croner; configs that used it keep working.
+  sloppyRanges: true,
+  // Daylight saving time as Vixie cron: a job whose minute and hour have no wildcard or step
+  // (the default "M H,H+12 * * *" included) runs once after a skipped hour and once in a repeated one.
+  fixedTimeRule: 'no-wildcard',
+  // Only computes times: nothing is scheduled by croner itself.
+  paused: true,
+};
+
+/** The times a cron expression fires. */
+export interface CronSchedule {
+  readonly expression: string;
+  /** The first time strictly after `after`, or undefined when there is none. */
+  next(after: Date): Date | undefined;
 }
 
-const SECOND: FieldSpec = { name: 'second', min: 0, max: 59 };
-const FIVE: FieldSpec[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS, namesFrom: 1 },
-  { name: 'day of week', min: 0, max: 7, names: DAYS, namesFrom: 0 },
-];
+type Parsed = { schedule: CronSchedule; problem?: undefined } | { schedule?: undefined; problem: string };
 
-function value(text: string, spec: FieldSpec): number | undefined {
-  const named = spec.names?.indexOf(text.toLowerCase()) ?? -1;
-  if (named >= 0) return named + (spec.namesFrom ?? 0);
-  if (!/^\d+$/.test(text)) return undefined;
-  const number = Number(text);
-  return number >= spec.min && number <= spec.max ? number : undefined;
-}
-
-function fieldProblem(text: string, spec: FieldSpec): string | undefined {
-  for (const part of text.split(',')) {
-    const [range, step, extra] = part.split('/');
-    if (extra !== undefined || range === undefined || range === '') return `${spec.name} "${text}" is malformed`;
-    if (step !== undefined && !(/^\d+$/.test(step) && Number(step) > 0)) return `${spec.name} step "${step}" must be a positive number`;
-    if (range === '*' || range === '?') continue;
-    const bounds = range.split('-');
-    if (bounds.length > 2) return `${spec.name} "${range}" is malformed`;
-    const values = bounds.map((bound) => value(bound, spec));
-    if (values.some((v) => v === undefined)) return `${spec.name} "${range}" is outside ${spec.min}-${spec.max}`;
-    if (values.length === 2 && values[0]! > values[1]!) return `${spec.name} range "${range}" runs backwards`;
+function parse(expression: string): Parsed {
+  const text = expression.trim();
+  const fields = text.split(/\s+/).filter(Boolean);
+  if (!text.startsWith('@') && fields.length !== 5 && fields.length !== 6) {
+    return { problem: `needs 5 fields (minute hour day month weekday) or 6 (with seconds), got ${fields.length}` };
   }
-  return undefined;
+  let cron: Cron;
+  try {
+    cron = new Cron(text, OPTIONS);
+  } catch (error) {
+    return { problem: (error instanceof Error ? error.message : String(error)).replace(/^CronPattern:\s*/, '') };
+  }
+  const schedule: CronSchedule = { expression: text, next: (after) => cron.nextRun(after) ?? undefined };
+  // Croner looks years ahead, so a 29 February fires and a 30 February or a 31 April does not.
+  if (!schedule.next(new Date())) return { problem: 'never fires: no date matches its day and month (e.g. 30 February)' };
+  return { schedule };
 }
 
 /** Why a cron expression is not acceptable, or undefined when it is. */
 export function cronProblem(expression: string): string | undefined {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5 && fields.length !== 6) return `needs 5 fields (minute hour day month weekday) or 6 (with seconds), got ${fields.length}`;
-  const specs = fields.length === 6 ? [SECOND, ...FIVE] : FIVE;
-  for (const [index, field] of fields.entries()) {
-    const problem = fieldProblem(field, specs[index]!);
-    if (problem) return problem;
-  }
-  return undefined;
+  return parse(expression).problem;
+}
+
+/** The parsed schedule; a CONFIG_INVALID error when the expression is not acceptable. */
+export function cronSchedule(expression: string): CronSchedule {
+  const parsed = parse(expression);
+  if (parsed.problem !== undefined) throw new CertkeeperError('CONFIG_INVALID', `schedule "${expression}" is not a usable cron expression: ${parsed.problem}`, { retryable: false });
+  return parsed.schedule;
 }

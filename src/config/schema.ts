@@ -163,7 +163,7 @@ export const configSchema = z
       .string()
       .superRefine((text, ctx) => {
         const problem = cronProblem(text);
-        if (problem) ctx.addIssue({ code: 'custom', message: `not a cron expression (e.g. "17 3,15 * * *"): ${problem}` });
+        if (problem) ctx.addIssue({ code: 'custom', message: `not a usable cron expression (e.g. "17 3,15 * * *"): ${problem}` });
       })
       .optional(),
     /** `certkeeper run`: metrics, health, status and the reload control endpoint; off when absent. */

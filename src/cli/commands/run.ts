@@ -1,15 +1,16 @@
-// `certkeeper run`: the always-on agent. Wires the Agent to its schedule (node-schedule), the
-// HTTP endpoint (metrics, health, status, reload), the notifiers and the process signals:
+// `certkeeper run`: the always-on agent. Wires the Agent to its schedule (croner, as `validate`),
+// the HTTP endpoint (metrics, health, status, reload), the notifiers and the process signals:
 // SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout.
 
 import { randomInt } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import schedule from 'node-schedule';
 import { atomicWriteFile } from '../../core/fs-atomic.js';
 import { CertkeeperError, describeError } from '../../core/errors.js';
 import type { Config } from '../../config/load.js';
 import { Agent } from '../../engine/agent.js';
+import { cronSchedule } from '../../config/cron.js';
+import { startScheduleTicks } from '../../engine/schedule-ticks.js';
 import { Rehearser } from '../../engine/rehearse.js';
 import { leaderGauge, startLeaderElection } from '../../ha/index.js';
 import type { AgentEvent } from '../../observe/events.js';
@@ -43,6 +44,7 @@ export interface RunHandle {
 /** Starts the agent; returns once it runs (for tests). The CLI waits on `done`. */
 export async function startAgent(global: GlobalOptions, io: CommandIo, options: { handleSignals?: boolean } = {}): Promise<RunHandle> {
   const first = loadConfig(global, io); // a bad config at start is a usage error (exit 2)
+  const schedule = cronSchedule(first.daemon.schedule ?? defaultSchedule()); // validated by loadConfig; parsed before anything starts
   const { logger, flush } = commandLogger(global, io, first);
   const metrics = new AgentMetrics();
   let dispatcher: Dispatcher | undefined;
@@ -191,12 +193,11 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   });
   rehearser.start();
 
-  const cron = first.daemon.schedule ?? defaultSchedule();
-  const job = schedule.scheduleJob(cron, () => {
-    void agent.plan().then(() => metrics.planCompleted(io.clock.now()));
+  const ticks = startScheduleTicks(schedule, {
+    clock: io.clock,
+    onTick: () => void agent.plan().then(() => metrics.planCompleted(io.clock.now())),
   });
-  if (!job) throw new CertkeeperError('CONFIG_INVALID', `schedule "${cron}" is not a valid cron expression`, { retryable: false });
-  logger.info({ schedule: cron, certificates: first.certificates.length }, 'certkeeper agent started');
+  logger.info({ schedule: schedule.expression, certificates: first.certificates.length }, 'certkeeper agent started');
 
   const reload = async (): Promise<{ ok: boolean; error?: string }> => {
     const result = await agent.reload();
@@ -236,7 +237,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, 'stopping: no new work; in-flight orders finish or are abandoned cleanly');
-      job.cancel();
+      ticks.stop();
       await Promise.all([agent.stop(config.daemon.shutdownTimeoutMs), rehearser.stop()]);
       await served?.stop();
       await elector?.stop(); // releases the lease: a follower takes over at once
