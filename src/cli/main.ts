@@ -178,7 +178,7 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 /** What exit codes 0 and 1 mean, per command (2 is always a config or usage error). */
 const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
   renew: ['every selected certificate is valid: renewed, deployed, or not due', 'a certificate failed now, is backing off after earlier failures, or is deployed but not served (verify:)'],
-  run: ['stopped by SIGTERM or SIGINT', 'a fatal error (the state store, the HTTP endpoint or the scheduler could not start)'],
+  run: ['stopped by SIGTERM or SIGINT', 'a fatal error while starting, such as a state store that cannot be opened (a schedule that never fires, or an http.listen that cannot be bound, is a config error: 2)'],
   reload: ['the agent re-read its config', 'no agent answered, or it rejected the config'],
   healthcheck: ['the agent answered /healthz, or the config has no http.listen', 'no agent answered, or not with 2xx'],
   revoke: ['revoked (and, with --reissue, reissued and deployed)', 'the CA refused or a step failed'],

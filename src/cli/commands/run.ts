@@ -1,6 +1,7 @@
 // `certkeeper run`: the always-on agent. Wires the Agent to its schedule (croner, as `validate`),
 // the HTTP endpoint (metrics, health, status, reload), the notifiers and the process signals:
-// SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout.
+// SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout. A fatal error while it
+// starts undoes what had started, so the process exits at once instead of lingering half-started.
 
 import { randomInt } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -41,11 +42,45 @@ export interface RunHandle {
   httpAddress: string | undefined;
 }
 
+/** What start-up has started so far, undone in reverse when a later step fails. */
+type Undo = () => unknown;
+
 /** Starts the agent; returns once it runs (for tests). The CLI waits on `done`. */
 export async function startAgent(global: GlobalOptions, io: CommandIo, options: { handleSignals?: boolean } = {}): Promise<RunHandle> {
+  const started: Undo[] = [];
+  try {
+    return await launch(global, io, options, started);
+  } catch (error) {
+    for (const undo of started.reverse()) await Promise.resolve().then(undo).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function launch(global: GlobalOptions, io: CommandIo, options: { handleSignals?: boolean }, started: Undo[]): Promise<RunHandle> {
   const first = loadConfig(global, io); // a bad config at start is a usage error (exit 2)
   const schedule = cronSchedule(first.daemon.schedule ?? defaultSchedule()); // validated by loadConfig; parsed before anything starts
   const { logger, flush } = commandLogger(global, io, first);
+  started.push(flush);
+  // Signals are handled from here on (the HTTP endpoint answers before the first plan): a stop or
+  // reload asked for while the agent starts is carried out once it runs.
+  let isRunning = false;
+  let markRunning: () => void = () => {};
+  const running = new Promise<void>((resolve) => (markRunning = resolve)).then(() => {
+    isRunning = true;
+  });
+  let stopAsked = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!isRunning && stopAsked && signal !== 'SIGHUP') {
+      logger.warn({ signal }, 'second signal while starting: exiting now');
+      flush();
+      process.exit(130);
+    }
+    stopAsked ||= signal !== 'SIGHUP';
+    void running.then(() => (signal === 'SIGHUP' ? onHup() : onStop(signal)));
+  };
+  const signals: NodeJS.Signals[] = options.handleSignals ? ['SIGTERM', 'SIGINT', 'SIGHUP'] : [];
+  for (const signal of signals) process.on(signal, onSignal);
+  started.push(() => signals.forEach((signal) => process.off(signal, onSignal)));
   const metrics = new AgentMetrics();
   let dispatcher: Dispatcher | undefined;
   let config: Config = first;
@@ -99,6 +134,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     });
   };
   await rebuildNotifiers(first);
+  started.push(() => dispatcher?.close(5_000));
 
   // Several replicas (`ha:`): only the Lease holder orders and deploys; followers serve health and metrics.
   let agentRef: Agent | undefined;
@@ -114,6 +150,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       })
     : undefined;
   leaderMetric?.set(elector?.isLeader() ?? false);
+  if (elector) started.push(() => elector.stop()); // releases the lease and ends the campaign loop
 
   let served: ServedWatch | undefined; // `watch:` endpoints and verification metrics (src/verify)
   const agent = new Agent({
@@ -158,25 +195,6 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   });
 
   agentRef = agent;
-  try {
-    await agent.start(first);
-  } catch (error) {
-    await elector?.stop(); // release the lease and end the campaign loop, or the process would linger as a candidate
-    throw error;
-  }
-  metrics.planCompleted(io.clock.now());
-  served = startServedWatch(config, {
-    agentData: (await stateStore(config, io.clock, logger)).agentData,
-    clock: io.clock,
-    logger,
-    registry: metrics.registry,
-    status: () => agent.status,
-    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
-    onEvent: (event) => {
-      metrics.onEvent(event);
-      dispatcher?.dispatch(event);
-    },
-  });
 
   // `rehearse:` dry runs on their own schedule (never two at once against one CA), with their own engine wiring.
   const rehearser = new Rehearser({
@@ -191,15 +209,9 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     onResult: (cert, result) => metrics.rehearsal(cert, result),
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
   });
-  rehearser.start();
-
-  const ticks = startScheduleTicks(schedule, {
-    clock: io.clock,
-    onTick: () => void agent.plan().then(() => metrics.planCompleted(io.clock.now())),
-  });
-  logger.info({ schedule: schedule.expression, certificates: first.certificates.length }, 'certkeeper agent started');
 
   const reload = async (): Promise<{ ok: boolean; error?: string }> => {
+    await running;
     const result = await agent.reload();
     rehearser.poke();
     if (!result.ok) metrics.configLoaded(false, io.clock.now());
@@ -207,6 +219,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     return result;
   };
 
+  // Bound before the first plan: a port that is taken ends the start before anything is ordered.
   let http: HttpServerHandle | undefined;
   if (first.daemon.http) {
     const settings = first.daemon.http;
@@ -227,7 +240,33 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       onReload: reload,
       logger: logger.child({ component: 'http' }),
     });
+    started.push(() => http?.close());
   }
+
+  started.push(() => agent.stop(config.daemon.shutdownTimeoutMs));
+  await agent.start(first);
+  metrics.planCompleted(io.clock.now());
+  served = startServedWatch(config, {
+    agentData: (await stateStore(config, io.clock, logger)).agentData,
+    clock: io.clock,
+    logger,
+    registry: metrics.registry,
+    status: () => agent.status,
+    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
+    onEvent: (event) => {
+      metrics.onEvent(event);
+      dispatcher?.dispatch(event);
+    },
+  });
+  started.push(() => served?.stop());
+  rehearser.start();
+  started.push(() => rehearser.stop());
+
+  const ticks = startScheduleTicks(schedule, {
+    clock: io.clock,
+    onTick: () => void agent.plan().then(() => metrics.planCompleted(io.clock.now())),
+  });
+  logger.info({ schedule: schedule.expression, certificates: first.certificates.length }, 'certkeeper agent started');
 
   let resolveDone: () => void = () => {};
   const done = new Promise<void>((resolve) => {
@@ -243,11 +282,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
       await elector?.stop(); // releases the lease: a follower takes over at once
       await dispatcher?.close(5_000); // saves the outbox for the next start
       await http?.close();
-      if (options.handleSignals) {
-        process.off('SIGTERM', onStop);
-        process.off('SIGINT', onStop);
-        process.off('SIGHUP', onHup);
-      }
+      for (const signal of signals) process.off(signal, onSignal);
       logger.info('certkeeper agent stopped');
       flush();
       resolveDone();
@@ -266,11 +301,7 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
     logger.info('SIGHUP: reloading the config');
     void reload();
   };
-  if (options.handleSignals) {
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', onHup);
-  }
+  markRunning();
   return { agent, done, stop, httpAddress: http?.address };
 }
 
