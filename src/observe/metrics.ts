@@ -39,6 +39,13 @@ export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
  */
 export const EVENT_LOOP_MONITORING_PRECISION_MS = 1_000;
 
+/**
+ * prom-client defaults that `promtool check metrics` rejects (gauges named `_total`, which Prometheus
+ * keeps for counters). Each is the sum of its per-type gauge (`sum(nodejs_active_handles)`), so
+ * nothing is lost by leaving them out.
+ */
+export const MUTED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;
+
 /** An ARI (renewalInfo) lookup: a window, no ARI at that CA, the CA's 429, skipped while the CA rate-limits us, or a failure. */
 export const RENEWAL_INFO_RESULTS = ['window', 'unsupported', 'rate_limited', 'deferred', 'error'] as const;
 export type RenewalInfoResult = (typeof RENEWAL_INFO_RESULTS)[number];
@@ -85,7 +92,10 @@ export class AgentMetrics {
 
   constructor(options: AgentMetricsOptions = {}) {
     this.registry = new Registry();
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_PRECISION_MS });
+      for (const name of MUTED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
     const registers = [this.registry];
     this.expiration = new Gauge({
       name: 'certkeeper_certificate_expiration_timestamp_seconds',

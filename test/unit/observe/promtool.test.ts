@@ -1,0 +1,104 @@
+// `promtool check metrics` on the agent's registry with every series populated: certkeeper's own
+// (certificates, endpoints, verifications, leader) and prom-client's process and Node.js defaults.
+// promtool comes from the Debian package `prometheus` (installed as root, else the command to run).
+
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import type { StatusRow } from '../../../src/engine/status.js';
+import { leaderGauge } from '../../../src/ha/index.js';
+import type { AgentEvent } from '../../../src/observe/events.js';
+import { ACME_REQUEST_RESULTS, AgentMetrics, NOTIFICATION_RESULTS, RENEWAL_INFO_RESULTS } from '../../../src/observe/metrics.js';
+import { ServedMetrics } from '../../../src/verify/metrics.js';
+import type { ProbeResult } from '../../../src/verify/probe.js';
+import { judge } from '../../../src/verify/watcher.js';
+import { checkMetrics } from '../../helpers/promtool.js';
+
+const base: Omit<StatusRow, 'name'> = {
+  domains: ['www.example.com'],
+  serial: 'AB12',
+  notBefore: '2026-01-01T00:00:00.000Z',
+  notAfter: '2026-04-01T00:00:00.000Z',
+  daysLeft: 30,
+  renewAt: '2026-03-02T00:00:00.000Z',
+  renewReason: 'not-due',
+  renewMessage: '',
+  state: 'valid',
+  pendingSinks: [],
+  lastResult: null,
+  consecutiveFailures: 0,
+  nextAttemptAt: null,
+  configChanged: false,
+  issuer: 'letsencrypt',
+  ari: { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' },
+};
+
+const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({ at: '2026-03-01T00:00:00.000Z', domains: [], severity: 'info', message: 'm', ...fields });
+
+function probed(endpoint: string, reachable: boolean): ProbeResult {
+  const cert = { subject: 'CN=www.example.com', issuer: 'CN=R11', serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', names: ['www.example.com'], fingerprint256: 'AA' };
+  const intermediate = { ...cert, subject: 'CN=R11', issuer: 'CN=ISRG Root X1', notAfter: '2026-03-15T00:00:00.000Z' };
+  return {
+    endpoint,
+    address: `${endpoint}:443`,
+    sni: endpoint,
+    protocol: 'tls',
+    reachable,
+    failure: reachable ? null : 'refused',
+    error: reachable ? null : 'connect ECONNREFUSED',
+    at: '2026-03-01T00:00:00.000Z',
+    durationMs: 5,
+    leaf: reachable ? cert : null,
+    chain: reachable ? [cert, intermediate] : [],
+    trusted: reachable ? true : null,
+    trustError: null,
+    nameMatch: reachable ? true : null,
+    nameError: null,
+  };
+}
+
+/** The agent's registry as `certkeeper run` builds it, with a value in every series. */
+function populated(): Registry {
+  const metrics = new AgentMetrics();
+  metrics.updateFromStatus([
+    { ...base, name: 'www' },
+    { ...base, name: 'api', state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] },
+  ]);
+  for (const fields of [
+    { type: 'obtained', cert: 'www', notAfter: '2026-06-01T00:00:00.000Z' },
+    { type: 'failed', cert: 'api', severity: 'warning', consecutiveFailures: 3 },
+    { type: 'deployed', cert: 'www', sink: 'nginx' },
+    { type: 'deploy_failed', cert: 'api', sink: 'nginx', severity: 'warning' },
+    { type: 'expired', cert: 'api', severity: 'critical', error: 'DNS API said 401' },
+  ] as const) {
+    metrics.onEvent(event(fields));
+  }
+  for (const result of ACME_REQUEST_RESULTS) metrics.acmeRequest(result);
+  for (const result of RENEWAL_INFO_RESULTS) metrics.renewalInfo(result);
+  metrics.rehearsal('www', 'success');
+  metrics.notificationTargets(['ops']);
+  for (const result of NOTIFICATION_RESULTS) metrics.notification('ops', result);
+  metrics.planCompleted(new Date('2026-03-01T00:00:00Z'));
+  metrics.configLoaded(true, new Date('2026-03-01T00:00:00Z'));
+
+  const served = new ServedMetrics(metrics.registry);
+  served.updateEndpoints([judge(probed('www.example.com', true), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], []), judge(probed('down.example.com', false), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], [])]);
+  served.onEvent(event({ type: 'verified', cert: 'www', serving: 'new' }));
+  leaderGauge(metrics.registry).set(true);
+  return metrics.registry;
+}
+
+describe('promtool check metrics', () => {
+  it("passes on the agent's registry with every series populated, prom-client's defaults included", async () => {
+    const registry = populated();
+    // Every certkeeper metric has a sample, so each one is linted, not just its HELP line (prom-client's
+    // per-type gauges, such as nodejs_active_requests, are empty while nothing of that type is active).
+    const empty = (await registry.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('certkeeper_') && metric.values.length === 0).map((metric) => metric.name);
+    expect(empty).toEqual([]);
+    const exposition = await registry.metrics();
+    expect(exposition).toContain('certkeeper_certificate_info{name="www",issuer="letsencrypt",serial="AB12"} 1');
+    expect(exposition).toContain('nodejs_active_handles');
+    const result = checkMetrics(exposition);
+    expect(result.problems).toEqual([]);
+    expect(result.status).toBe(0);
+  });
+});
