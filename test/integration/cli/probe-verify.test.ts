@@ -4,11 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/logger.js';
-import { FileStore } from '../../../src/state/file-store.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { makeCertificate, testCa } from '../../helpers/certs.js';
 import { runCli } from '../../helpers/cli.js';
+import { openFileStore } from '../../helpers/state.js';
 import { startSilentServer, startTlsServer, type TestServer } from '../../helpers/tls-server.js';
 
 const DAY = 86_400_000;
@@ -81,7 +80,7 @@ certificates:
   - { name: other, domains: [other.example.test], dns: corp }
 `,
     );
-    const store = await FileStore.open({ dir: path.join(dir, 'state'), clock: systemClock, logger: silentLogger });
+    const store = await openFileStore(path.join(dir, 'state'), systemClock);
     await store.putCertificate('www', current, { directoryUrl: 'https://ca.test/directory', issuedAt: new Date() });
 
     const stale = await runCli(['--config', config, 'verify', '--json']);

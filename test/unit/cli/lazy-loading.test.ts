@@ -10,9 +10,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
-import { FileStore } from '../../../src/state/file-store.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { CLI } from '../../helpers/cli.js';
+import { openFileStore } from '../../helpers/state.js';
 
 const DAY_MS = 86_400_000;
 const NAMES = ['www', 'api', 'mail'];
@@ -54,18 +54,19 @@ function spawnTraced(args: string[], env: Record<string, string>): Promise<{ cod
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'ck-lazy-'));
-  const store = await FileStore.open({ dir: path.join(dir, 'state'), clock: systemClock });
+  const store = await openFileStore(path.join(dir, 'state'), systemClock);
   const notBefore = new Date(Date.now() - DAY_MS);
   for (const name of NAMES) {
     const material = makeCertificate({ domains: [`${name}.example.test`], notBefore, notAfter: new Date(notBefore.getTime() + 90 * DAY_MS) });
     // From a CA no longer configured, so planning asks no CA for a renewal window (ARI).
     const stored = await store.putCertificate(name, material, { directoryUrl: 'https://earlier-ca.invalid/dir', issuedAt: notBefore });
-    // Already deployed, as after the run that issued it: nothing is left to do.
-    await store.putRecord(name, { ...(await store.getRecord(name)), deployed: { files: stored.info.serial } });
+    // Already deployed (by this agent: files is a local sink), as after the run that issued it: nothing is left to do.
+    await store.putRecord(name, { ...(await store.getRecord(name)), deployed: { 'files@lazy': stored.info.serial } });
   }
   writeFileSync(
     path.join(dir, 'certkeeper.yaml'),
     `stateDir: ./state
+agent: { id: lazy }
 acme: { directory: "https://127.0.0.1:9/dir", email: ops@example.test }
 schedule: "17 3,15 * * *"
 http: { listen: "127.0.0.1:9" }
@@ -105,7 +106,7 @@ describe('renew with nothing due', () => {
 
   it('loads the config, the state store and the plan (the trace sees them)', () => {
     expect([...packages()]).toEqual(expect.arrayContaining(['zod', 'js-yaml', 'pino', 'commander']));
-    expect([...distModules()]).toEqual(expect.arrayContaining(['cli/commands/renew.js', 'config/load.js', 'state/file-store.js', 'engine/renew.js', 'plan/renewal.js']));
+    expect([...distModules()]).toEqual(expect.arrayContaining(['cli/commands/renew.js', 'config/load.js', 'state/repository-store.js', 'state/storage/file/index.js', 'engine/renew.js', 'plan/renewal.js']));
   });
 
   it('loads no ACME client, cloud SDK, metrics, scheduler, pretty printer, or the YAML library that only locates config problems', () => {
@@ -128,6 +129,8 @@ describe('renew with nothing due', () => {
         /^observe\/notify\/(registry|dispatcher|post|format)\.js$/.test(file) ||
         /^observe\/notify\/[^/]+\/index\.js$/.test(file) ||
         /^(kube|ha|doctor)\/(?!schema\.js)/.test(file) ||
+        // A folder copied into the storage layout long ago needs no 0.1 reader.
+        /^state\/legacy\//.test(file) ||
         /^engine\/(agent|status)\.js$/.test(file) ||
         /^verify\/(probe|daemon|watcher)\.js$/.test(file),
     );

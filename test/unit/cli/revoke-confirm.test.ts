@@ -8,9 +8,9 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { revokeCommand } from '../../../src/cli/commands/revoke.js';
 import type { CommandIo } from '../../../src/cli/context.js';
-import { FileStore } from '../../../src/state/file-store.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
+import { openFileStore } from '../../helpers/state.js';
 
 function terminal(): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';
@@ -30,7 +30,7 @@ describe('certkeeper revoke on a terminal', () => {
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const file = path.join(dir, 'certkeeper.yaml');
     writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://127.0.0.1:1/dir" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`);
-    const store = await FileStore.open({ dir: path.join(dir, 'state'), clock });
+    const store = await openFileStore(path.join(dir, 'state'), clock);
     const material = makeCertificate({ domains: ['www.example.com'], notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * 86_400_000) });
     const stored = await store.putCertificate('www', material, { directoryUrl: 'https://127.0.0.1:1/dir', issuedAt: clock.now() });
 

@@ -4,9 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
-import type { StateLock } from '../../../src/state/contract.js';
-import { ChangeWatch, breakStaleLock, observeLock } from '../../../src/state/file-lock.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import { acquireFileLock, ChangeWatch, breakStaleLock, observeLock, type AcquireOptions, type HeldLock, type LockTiming } from '../../../src/state/file-lock.js';
 
 // Real time and short timings: waiters judge staleness by their clock while the holder's
 // refresh runs on a real timer, so these tests keep both on real time.
@@ -14,14 +12,17 @@ const timing = { pollMs: 20, refreshMs: 100, staleMs: 600 };
 
 let tmp: string;
 let lockFile: string;
-const held: StateLock[] = [];
+const held: HeldLock[] = [];
 
-function newStore(lockTiming = timing): FileStore {
-  return new FileStore({ dir: path.join(tmp, 'state'), clock: systemClock, lockTiming });
+type Options = Omit<AcquireOptions, 'clock' | keyof LockTiming>;
+
+/** A process's view of the lock file (a FileStorage lock, the 0.1 state lock the one-time copy takes). */
+function newLocker(lockTiming: LockTiming = timing): { lock: (options?: Options) => Promise<HeldLock> } {
+  return { lock: (options = {}) => acquireFileLock(lockFile, { ...lockTiming, clock: systemClock, ...options }) };
 }
 
-async function take(store: FileStore, options: Parameters<FileStore['lock']>[0] = {}): Promise<StateLock> {
-  const lock = await store.lock(options);
+async function take(locker: ReturnType<typeof newLocker>, options: Options = {}): Promise<HeldLock> {
+  const lock = await locker.lock(options);
   held.push(lock);
   return lock;
 }
@@ -45,9 +46,9 @@ afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-describe('FileStore.lock', () => {
+describe('acquireFileLock', () => {
   it('writes who holds the lock into a 0600 file and removes it on release', async () => {
-    const lock = await take(newStore());
+    const lock = await take(newLocker());
     const content = JSON.parse(await fs.readFile(lockFile, 'utf8'));
     expect(content).toMatchObject({ pid: process.pid, hostname: os.hostname() });
     expect(Date.parse(content.startedAt)).not.toBeNaN();
@@ -58,9 +59,9 @@ describe('FileStore.lock', () => {
   });
 
   it('makes a second locker wait until the first releases, telling it once who holds the lock', async () => {
-    const first = await take(newStore());
+    const first = await take(newLocker());
     const waits: string[] = [];
-    const second = newStore().lock({ onWait: (holder) => waits.push(holder) });
+    const second = newLocker().lock({ onWait: (holder) => waits.push(holder) });
 
     expect(await settledWithin(second, 300)).toBe('pending');
     expect(waits).toEqual([expect.stringContaining(`pid ${process.pid} on ${os.hostname()}`)]);
@@ -71,16 +72,16 @@ describe('FileStore.lock', () => {
   });
 
   it('keeps a live holder\'s lock fresh, so waiters time out instead of taking it over', async () => {
-    await take(newStore());
+    await take(newLocker());
     const start = Date.now();
-    await expect(newStore().lock({ timeoutMs: 1_500 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
+    await expect(newLocker().lock({ timeoutMs: 1_500 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
     expect(Date.now() - start).toBeGreaterThanOrEqual(1_400);
     expect(JSON.parse(await fs.readFile(lockFile, 'utf8')).pid).toBe(process.pid);
   });
 
   it('fails with LOCK_TIMEOUT naming the holder', async () => {
-    await take(newStore());
-    const error = await newStore().lock({ timeoutMs: 200 }).catch((e: unknown) => e);
+    await take(newLocker());
+    const error = await newLocker().lock({ timeoutMs: 200 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'LOCK_TIMEOUT' });
     expect((error as Error).message).toContain(`pid ${process.pid}`);
   });
@@ -92,7 +93,7 @@ describe('FileStore.lock', () => {
 
     const waits: string[] = [];
     const start = Date.now();
-    await take(newStore({ ...timing, staleMs: 60_000 }), { timeoutMs: 5_000, onWait: (h) => waits.push(h) });
+    await take(newLocker({ ...timing, staleMs: 60_000 }), { timeoutMs: 5_000, onWait: (h) => waits.push(h) });
     expect(Date.now() - start).toBeLessThan(1_000);
     expect(waits).toEqual([]);
     expect(JSON.parse(await fs.readFile(lockFile, 'utf8')).pid).toBe(process.pid);
@@ -102,7 +103,7 @@ describe('FileStore.lock', () => {
     await writeForeignLock({ pid: 1, hostname: 'some-other-host' });
     const waits: string[] = [];
     const start = Date.now();
-    await take(newStore(), { timeoutMs: 5_000, onWait: (h) => waits.push(h) });
+    await take(newLocker(), { timeoutMs: 5_000, onWait: (h) => waits.push(h) });
     expect(Date.now() - start).toBeGreaterThanOrEqual(timing.staleMs - 50);
     expect(waits).toEqual([expect.stringContaining('pid 1 on some-other-host')]);
     expect(JSON.parse(await fs.readFile(lockFile, 'utf8')).hostname).toBe(os.hostname());
@@ -114,7 +115,7 @@ describe('FileStore.lock', () => {
     let inside = 0;
     let maxInside = 0;
     const worker = async (): Promise<void> => {
-      const lock = await newStore().lock({ timeoutMs: 10_000 });
+      const lock = await newLocker().lock({ timeoutMs: 10_000 });
       inside++;
       maxInside = Math.max(maxInside, inside);
       await new Promise((resolve) => setTimeout(resolve, 30));
@@ -127,16 +128,16 @@ describe('FileStore.lock', () => {
   });
 
   it('does not remove a lock that is no longer its own on release', async () => {
-    const lock = await take(newStore());
+    const lock = await take(newLocker());
     await writeForeignLock({ pid: 1, hostname: 'some-other-host' });
     await lock.release();
     expect(JSON.parse(await fs.readFile(lockFile, 'utf8')).hostname).toBe('some-other-host');
   });
 
   it('stops waiting with CANCELLED when the signal aborts', async () => {
-    await take(newStore());
+    await take(newLocker());
     const controller = new AbortController();
-    const waiting = newStore().lock({ signal: controller.signal });
+    const waiting = newLocker().lock({ signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     await expect(waiting).rejects.toMatchObject({ code: 'CANCELLED' });
   });

@@ -1,5 +1,5 @@
 // The StateStore behaviour every backend must show, whatever its layout: the same suite runs
-// against the file store, the repositories on a folder, and the repositories on PostgreSQL.
+// against the repositories on each storage backend: a folder (FileStorage), PostgreSQL, Kubernetes.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../../src/core/types.js';

@@ -1,10 +1,10 @@
-// The StateStore contract against the file store and against the repositories on a folder.
+// The StateStore contract against the repositories on a folder (FileStorage); the same suite runs
+// on the other backends in test/integration/state/ (postgres-, kubernetes-state-store.test.ts).
 
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../src/core/clock.js';
-import { FileStore } from '../../../src/state/file-store.js';
 import { RepositoryStore } from '../../../src/state/repository-store.js';
 import { FileStorage } from '../../../src/state/storage/file/index.js';
 import { stateStoreContract } from './state-store-contract.js';
@@ -14,17 +14,6 @@ function steppingClock(start = Date.parse('2026-06-01T00:00:00Z')): Clock {
   let t = start;
   return { now: () => new Date((t += 1000)), sleep: systemClock.sleep };
 }
-
-stateStoreContract('FileStore', async () => {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'certkeeper-contract-'));
-  const dir = path.join(tmp, 'state');
-  const clock = steppingClock();
-  return {
-    store: await FileStore.open({ dir, clock }),
-    other: () => FileStore.open({ dir, clock }),
-    close: () => fs.rm(tmp, { recursive: true, force: true }),
-  };
-});
 
 stateStoreContract('repositories on FileStorage', async () => {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'certkeeper-contract-'));

@@ -1,8 +1,11 @@
 // Issue 14, item 1 for the state directory: a symlink planted where certkeeper keeps its own
-// folders and files (certs/, certs/<name>/, .live.versions, accounts/, issuers/, live, the lock,
-// history.jsonl, temp files) is refused with UNSAFE_PATH and nothing is written, moved or deleted
-// through it. In-process as root, and the main cases again in a Node child as root and as nobody.
+// folders and files in the file store (store/certs/, certs/<name>/, versions/, accounts/, issuers/,
+// a value such as record or current, the history log, a lock, temp files) is refused with
+// UNSAFE_PATH and nothing is written, moved or deleted through it. In-process as root, and the
+// main cases again in a Node child as root and as nobody. (The hooks' copy under live/ is
+// file-storage.test.ts's; a 0.1 folder is only ever read, legacy-state.test.ts.)
 
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { isCertkeeperError } from '../../../src/core/errors.js';
 import { emptyRecord } from '../../../src/state/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { makeCertificate } from '../../helpers/certs.js';
+import { openFileStore } from '../../helpers/state.js';
 import { NOBODY, ROOT, runAs, sharedTempDir } from '../../helpers/unprivileged.js';
 
 function steppingClock(start = Date.parse('2026-06-01T00:00:00Z')): Clock {
@@ -65,132 +69,108 @@ async function refused(promise: Promise<unknown>): Promise<Error> {
   return error as Error;
 }
 
-describe('FileStore refuses planted symlinks (in-process, root)', () => {
-  it('certs/ as a symlink: open refuses, and nothing is written through it', async () => {
-    await fs.mkdir(stateDir, { mode: 0o700 });
-    await fs.symlink(victim, path.join(stateDir, 'certs'));
-    const error = await refused(FileStore.open({ dir: stateDir, clock: steppingClock() }));
-    expect(error.message).toContain(path.join(stateDir, 'certs'));
-    expect(error.message).toContain(`symlink (to ${victim})`);
+describe('the file store refuses planted symlinks (in-process, root)', () => {
+  let store: RepositoryStore;
+  let root: string;
+  beforeEach(async () => {
+    store = await openFileStore(stateDir, steppingClock());
+    root = path.join(stateDir, 'store');
+  });
+
+  it('certs/ as a symlink: storing a certificate or a record refuses, and nothing is written through it', async () => {
+    await fs.symlink(victim, path.join(root, 'certs'));
+    const error = await refused(store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), meta));
+    expect(error.message).toContain(path.join(root, 'certs'));
+    expect(error.message).toContain('symlink');
+    await refused(store.putRecord('www', emptyRecord()));
+    await refused(store.getCertificate('www'));
+    await refused(store.listCertificateNames());
     expect(await snapshot(victim)).toEqual(before);
   });
 
-  it('certs/<name> or its .live.versions as a symlink: putCertificate and putRecord refuse', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'www'));
+  it('certs/<name> or its versions/ as a symlink: putCertificate, putRecord and putSinkState refuse', async () => {
+    await fs.mkdir(path.join(root, 'certs'), { mode: 0o700 });
+    await fs.symlink(victim, path.join(root, 'certs', 'www'));
     await refused(store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), meta));
     await refused(store.putRecord('www', emptyRecord()));
     await refused(store.putSinkState('www', 'files', { x: 1 }));
 
-    await fs.mkdir(path.join(stateDir, 'certs', 'api'), { mode: 0o700 });
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'api', '.live.versions'));
+    await fs.mkdir(path.join(root, 'certs', 'api'), { mode: 0o700 });
+    await fs.symlink(victim, path.join(root, 'certs', 'api', 'versions'));
     await refused(store.putCertificate('api', makeCertificate({ domains: ['b.example'] }), meta));
     expect(await snapshot(victim)).toEqual(before);
   });
 
-  it('live as a real folder or a foreign symlink: putCertificate refuses and moves nothing', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await fs.mkdir(path.join(stateDir, 'certs', 'www', 'live'), { recursive: true });
-    await fs.writeFile(path.join(stateDir, 'certs', 'www', 'live', 'cert.pem'), 'hand-made');
-    await refused(store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), meta));
-    expect(await fs.readdir(path.join(stateDir, 'certs', 'www'))).toEqual(['live']);
-
-    await fs.mkdir(path.join(stateDir, 'certs', 'api'));
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'api', 'live'));
-    await refused(store.putCertificate('api', makeCertificate({ domains: ['b.example'] }), meta));
-    expect(await fs.readlink(path.join(stateDir, 'certs', 'api', 'live'))).toBe(victim);
-    expect(await snapshot(victim)).toEqual(before);
-  });
-
-  it('quarantine refuses a live link it did not create instead of moving what it points to', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await fs.mkdir(path.join(stateDir, 'certs', 'www'));
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'www', 'live'));
+  it('quarantine refuses a current that is a symlink instead of moving what it points to', async () => {
+    await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), meta);
+    const current = path.join(root, 'certs', 'www', 'current');
+    await fs.rm(current);
+    await fs.symlink(path.join(victim, 'victim.txt'), current);
     await refused(store.quarantineCertificate('www'));
     expect(await snapshot(victim)).toEqual(before);
-    expect(await fs.readlink(path.join(stateDir, 'certs', 'www', 'live'))).toBe(victim);
+    expect(await fs.readlink(current)).toBe(path.join(victim, 'victim.txt'));
   });
 
-  it('accounts/<id> and issuers/ as symlinks: putAccount and putIssuerState refuse', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await store.putAccount({ directoryUrl: DIRECTORY, email: null, accountUrl: null, keyPem: 'k' });
-    const [id] = await fs.readdir(path.join(stateDir, 'accounts'));
-    await fs.rm(path.join(stateDir, 'accounts', id!), { recursive: true });
-    await fs.symlink(victim, path.join(stateDir, 'accounts', id!));
+  it('accounts/ and issuers/ as symlinks: putAccount and putIssuerState refuse', async () => {
+    await fs.symlink(victim, path.join(root, 'accounts'));
     await refused(store.putAccount({ directoryUrl: DIRECTORY, email: null, accountUrl: null, keyPem: 'k2' }));
-
-    await fs.symlink(victim, path.join(stateDir, 'issuers'));
+    await fs.symlink(victim, path.join(root, 'issuers'));
     await refused(store.putIssuerState('ca', { backoff: 1 }));
     expect(await snapshot(victim)).toEqual(before);
   });
 
-  it('a state file that is a symlink (record.json, history.jsonl) is refused, not replaced or appended through', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await fs.mkdir(path.join(stateDir, 'certs', 'www'));
-    await fs.symlink(path.join(victim, 'victim.txt'), path.join(stateDir, 'certs', 'www', 'record.json'));
+  it('a value that is a symlink (a record, the history log) is refused, not replaced or appended through', async () => {
+    await fs.mkdir(path.join(root, 'certs', 'www'), { recursive: true, mode: 0o700 });
+    await fs.symlink(path.join(victim, 'victim.txt'), path.join(root, 'certs', 'www', 'record'));
     await refused(store.putRecord('www', emptyRecord()));
-    await fs.symlink(path.join(victim, 'victim.txt'), path.join(stateDir, 'history.jsonl'));
+    await fs.mkdir(path.join(root, 'logs'), { mode: 0o700 });
+    await fs.symlink(path.join(victim, 'victim.txt'), path.join(root, 'logs', 'history.jsonl'));
     await refused(store.appendHistory({ at: '2026-06-01T00:00:00.000Z', cert: 'www', action: 'issue', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null }));
     expect(await snapshot(victim)).toEqual(before);
-    expect(await fs.readlink(path.join(stateDir, 'certs', 'www', 'record.json'))).toBe(path.join(victim, 'victim.txt'));
+    expect(await fs.readlink(path.join(root, 'certs', 'www', 'record'))).toBe(path.join(victim, 'victim.txt'));
   });
 
   it('the lock file as a symlink: lock() refuses and neither follows nor removes it', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    await fs.symlink(path.join(victim, 'victim.txt'), path.join(stateDir, 'lock'));
+    await fs.mkdir(path.join(root, 'locks'), { mode: 0o700 });
+    await fs.symlink(path.join(victim, 'victim.txt'), path.join(root, 'locks', 'state'));
     await refused(store.lock({ timeoutMs: 1_000 }));
-    expect(await fs.readlink(path.join(stateDir, 'lock'))).toBe(path.join(victim, 'victim.txt'));
+    expect(await fs.readlink(path.join(root, 'locks', 'state'))).toBe(path.join(victim, 'victim.txt'));
     expect(await snapshot(victim)).toEqual(before);
   });
 
-  it('the leftover sweep does not walk into symlinked folders, and still cleans the real ones', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
+  it('the sweep of killed writers\' temp files does not walk into symlinked folders nor follow a link, and still cleans the real ones', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    // In the victim, named like a dead writer's temp files: the sweep must not reach them.
+    await fs.writeFile(path.join(victim, `.x.tmp-${dead}-abcd`), 'not a leftover\n');
+    await fs.writeFile(path.join(victim, 'sub', `.y.tmp-${dead}-abcd`), 'not a leftover\n');
+    const victimBefore = await snapshot(victim);
     await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), meta);
-    const leftover = path.join(stateDir, 'certs', 'www', '.record.json.tmp-999-abcd1234');
+    const leftover = path.join(root, 'certs', 'www', `.record.tmp-${dead}-abcd1234`);
     await fs.writeFile(leftover, 'partial');
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'api')); // a whole certificate folder
-    await fs.mkdir(path.join(stateDir, 'certs', 'web'));
-    await fs.symlink(victim, path.join(stateDir, 'certs', 'web', '.live.versions')); // its versions
-    await fs.symlink(path.join(victim, '.x.tmp-1-abcd'), path.join(stateDir, '.z.tmp-1-abcd')); // a link named like a temp file: unlinked, not followed
+    await fs.symlink(victim, path.join(root, 'certs', 'api')); // a whole certificate folder
+    await fs.mkdir(path.join(root, 'certs', 'web'), { mode: 0o700 });
+    await fs.symlink(victim, path.join(root, 'certs', 'web', 'versions')); // its versions
+    await fs.symlink(path.join(victim, `.x.tmp-${dead}-abcd`), path.join(root, `.z.tmp-${dead}-abcd`)); // a link named like a temp file
 
-    await (await store.lock()).release();
+    await store.storage.sweep!();
 
     await expect(fs.access(leftover)).rejects.toThrow();
-    await expect(fs.lstat(path.join(stateDir, '.z.tmp-1-abcd'))).rejects.toThrow();
-    expect(await snapshot(victim)).toEqual(before);
-  });
-
-  it('keeps working on a state directory written by earlier releases', async () => {
-    const store = await FileStore.open({ dir: stateDir, clock: steppingClock() });
-    const first = makeCertificate({ domains: ['a.example'] });
-    await store.putCertificate('www', first, meta);
-    // An earlier release's layout is the same; a second-stamp version folder name included.
-    const versions = path.join(stateDir, 'certs', 'www', '.live.versions');
-    const [current] = await fs.readdir(versions);
-    const renamed = current!.replace(/^(\d{8}T\d{6})\d{3}Z/, '$1Z');
-    await fs.rename(path.join(versions, current!), path.join(versions, renamed));
-    await fs.rm(path.join(stateDir, 'certs', 'www', 'live'));
-    await fs.symlink(`.live.versions/${renamed}`, path.join(stateDir, 'certs', 'www', 'live'));
-
-    const second = makeCertificate({ domains: ['a.example'] });
-    await store.putCertificate('www', second, meta);
-    expect((await store.getCertificate('www'))!.material.certPem).toBe(second.certPem);
-    expect(await fs.readdir(versions)).toContain(renamed);
-    const moved = await store.quarantineCertificate('www');
-    expect(moved).toBe(path.join(stateDir, 'certs', 'www', 'revoked', (await fs.readdir(path.join(stateDir, 'certs', 'www', 'revoked')))[0]!));
+    expect(await snapshot(victim)).toEqual(victimBefore);
   });
 });
 
-/** Opens a FileStore in the child and runs one step on it. */
+/** Opens the file store a `stateDir:` config opens, in the child, and runs one step on it. */
 const STORE = `
-const { FileStore } = await dist('state/file-store.js');
+const { openStateStore } = await dist('state/open.js');
+const { stateSchema } = await dist('state/schema.js');
 const { systemClock } = await dist('core/clock.js');
-const store = await FileStore.open({ dir: input.stateDir, clock: systemClock });
-if (input.step === 'put') await store.putCertificate('www', input.material, { directoryUrl: 'https://acme.test/directory', issuedAt: new Date() });
+const { silentLogger } = await dist('core/logger.js');
+const store = await openStateStore({ state: stateSchema.parse({ type: 'file', dir: input.stateDir }), agentId: 'test', clock: systemClock, logger: silentLogger });
+if (input.step === 'put') await store.putCertificate(input.name ?? 'www', input.material, { directoryUrl: 'https://acme.test/directory', issuedAt: new Date() });
 if (input.step === 'lock') await (await store.lock({ timeoutMs: 1000 })).release();
 return 'done';`;
 
-describe.each([ROOT, NOBODY])('FileStore refuses planted symlinks, as $name', (user) => {
+describe.each([ROOT, NOBODY])('the file store refuses planted symlinks, as $name', (user) => {
   let work: string;
   let shared: string;
   let target: string;
@@ -215,27 +195,30 @@ describe.each([ROOT, NOBODY])('FileStore refuses planted symlinks, as $name', (u
     await fs.lchown(link, user.uid, user.gid);
   };
 
-  it('certs/ as a symlink: open refuses', async () => {
-    await plant(target, 'certs');
-    const outcome = await runAs(user, STORE, { stateDir: path.join(work, 'state'), step: 'open' });
-    expect(outcome).toMatchObject({ ok: false, code: 'UNSAFE_PATH', message: expect.stringContaining(path.join(work, 'state', 'certs')) });
+  const run = (step: string, extra: Record<string, unknown> = {}) => runAs(user, STORE, { stateDir: path.join(work, 'state'), step, ...extra });
+
+  it('store/certs as a symlink: storing a certificate refuses, naming it', async () => {
+    expect(await run('open')).toMatchObject({ ok: true });
+    await plant(target, 'store/certs');
+    const outcome = await run('put', { material: makeCertificate({ domains: ['a.example'] }) });
+    expect(outcome).toMatchObject({ ok: false, code: 'UNSAFE_PATH', message: expect.stringContaining(path.join(work, 'state', 'store', 'certs')) });
     expect(await snapshot(target)).toEqual(targetBefore);
   });
 
-  it('certs/www as a symlink: storing a certificate refuses, no key written where it points', async () => {
-    const outcome0 = await runAs(user, STORE, { stateDir: path.join(work, 'state'), step: 'open' });
-    expect(outcome0).toMatchObject({ ok: true });
-    await plant(target, 'certs/www');
-    const outcome = await runAs(user, STORE, { stateDir: path.join(work, 'state'), step: 'put', material: makeCertificate({ domains: ['a.example'] }) });
+  it('store/certs/www as a symlink: storing a certificate refuses, no key written where it points', async () => {
+    expect(await run('put', { name: 'api', material: makeCertificate({ domains: ['b.example'] }) })).toMatchObject({ ok: true });
+    await plant(target, 'store/certs/www');
+    const outcome = await run('put', { material: makeCertificate({ domains: ['a.example'] }) });
     expect(outcome).toMatchObject({ ok: false, code: 'UNSAFE_PATH' });
     expect(await snapshot(target)).toEqual(targetBefore);
   });
 
   it('the lock as a symlink: lock() refuses, the link and its target stay', async () => {
-    await plant(path.join(target, 'victim.txt'), 'lock');
-    const outcome = await runAs(user, STORE, { stateDir: path.join(work, 'state'), step: 'lock' });
+    expect(await run('lock')).toMatchObject({ ok: true });
+    await plant(path.join(target, 'victim.txt'), 'store/locks/state');
+    const outcome = await run('lock');
     expect(outcome).toMatchObject({ ok: false, code: 'UNSAFE_PATH' });
-    expect(await fs.readlink(path.join(work, 'state', 'lock'))).toBe(path.join(target, 'victim.txt'));
+    expect(await fs.readlink(path.join(work, 'state', 'store', 'locks', 'state'))).toBe(path.join(target, 'victim.txt'));
     expect(await snapshot(target)).toEqual(targetBefore);
   });
 });

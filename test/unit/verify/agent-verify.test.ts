@@ -14,8 +14,9 @@ import { Dispatcher } from '../../../src/observe/notify/dispatcher.js';
 import { notifySchema } from '../../../src/observe/notify/schema.js';
 import { buildNotifyTargets } from '../../../src/observe/notify/registry.js';
 import type { Sink } from '../../../src/sinks/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { makeCertificate } from '../../helpers/certs.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { startTlsServer, type TestTlsServer } from '../../helpers/tls-server.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
 
@@ -45,14 +46,14 @@ certificates:
   let reloads = 0;
   const reload: Sink = { name: 'reload', type: 'exec', deploy: async () => ((reloads += 1), {}) }; // "reloads" nothing
   const events: AgentEvent[] = [];
-  let store: FileStore | undefined;
+  let store: RepositoryStore | undefined;
   agent = new Agent({
     clock,
     logger: silentLogger,
     host: 'test-host',
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
-      store ??= await FileStore.open({ dir: config.stateDir, clock });
+      store ??= await openConfigStore(config, clock);
       const issuer = {
         directoryUrl: 'https://ca.test/directory',
         issue: async (request: IssueRequest) => ({ material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }) }),

@@ -11,10 +11,10 @@ import type { EngineEvent } from '../../../src/engine/events.js';
 import { renew } from '../../../src/engine/renew.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';
-import { FileStore } from '../../../src/state/file-store.js';
 import { verifyEvents } from '../../../src/verify/events.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
+import { openConfigStore } from '../../helpers/state.js';
 import { startTlsServer, type TestTlsServer } from '../../helpers/tls-server.js';
 
 const DAY = 86_400_000;
@@ -74,7 +74,7 @@ certificates:
     { env: {} },
   );
   const clock = new ManualClock('2026-11-22T00:00:00Z');
-  const store = await FileStore.open({ dir: config.stateDir, clock });
+  const store = await openConfigStore(config, clock);
   const reload = new ReloadSink('reload', server, options.reloadWorksFrom);
   const files: Sink = { name: 'files', type: 'files', deploy: async () => ({}) };
   const events: EngineEvent[] = [];
