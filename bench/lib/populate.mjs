@@ -1,7 +1,7 @@
 // Fills a certkeeper state store with self-signed ECDSA P-256 certificates through the real store
 // code (dist/), one per name, so `renew`, `status` and `run` have a fleet to look at without a CA.
-// Given a folder, it writes the 0.1 layout (FileStore; certkeeper copies it into store/ on its
-// first run); given an opened StateStore (openStateStore: file or PostgreSQL), the current one.
+// Given a folder, it opens the file store a `stateDir:` config opens there (openStateStore, the
+// storage layout under <folder>/store); given an opened StateStore (file or PostgreSQL), that one.
 
 import { webcrypto } from 'node:crypto';
 import path from 'node:path';
@@ -18,9 +18,11 @@ export async function populate(target, certs, { days = 90, concurrency = 16, onP
   x509.cryptoProvider.set(webcrypto);
   let store = target;
   if (typeof target === 'string') {
-    const { FileStore } = await import(path.join(REPO, 'dist/state/file-store.js'));
+    const { openStateStore } = await import(path.join(REPO, 'dist/state/open.js'));
+    const { stateSchema } = await import(path.join(REPO, 'dist/state/schema.js'));
     const { systemClock } = await import(path.join(REPO, 'dist/core/clock.js'));
-    store = await FileStore.open({ dir: target, clock: systemClock });
+    const { silentLogger } = await import(path.join(REPO, 'dist/core/logger.js'));
+    store = await openStateStore({ state: stateSchema.parse({ type: 'file', dir: target }), agentId: 'bench-seed', clock: systemClock, logger: silentLogger });
   }
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const queue = [...certs];
