@@ -179,6 +179,8 @@ export class Agent {
       return;
     }
     this.failedPlans = 0;
+    // This agent runs: recorded (hourly at most), so the others keep its local deploy records.
+    await deps.store.markAgentSeen?.().catch((error: unknown) => this.options.logger.warn({ err: describeError(error) }, 'cannot record in the store that this agent runs'));
     const now = this.options.clock.now();
     this.lastPlanAt = now;
     this.publishStatus(rows);

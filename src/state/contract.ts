@@ -93,6 +93,12 @@ export interface StateStore {
   forgetCertificate?(name: string): Promise<number>;
   /** What this agent keeps for itself (notification outbox, watch results); absent: files beside the state. */
   readonly agentData?: AgentData;
+  /**
+   * Records that this agent runs (a write at most hourly). Entries of local sinks' deploys kept
+   * for agents unseen for 30 days are dropped when a record is next written (agent-seen.ts).
+   * Absent: nothing recorded, nothing dropped.
+   */
+  markAgentSeen?(): Promise<void>;
   /** Resolves when the store answers; rejects (STATE_UNREACHABLE, STATE_IO) when it does not. */
   ping?(signal?: AbortSignal): Promise<void>;
 

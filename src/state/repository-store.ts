@@ -14,7 +14,8 @@ import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
 import { AccountRepository, accountLockName } from './repos/accounts.js';
-import { AgentDataRepository } from './repos/agent-data.js';
+import { agentOfDeployment, goneAgents, SEEN_REFRESH_MS, withoutAgents, type AgentSeen } from './agent-seen.js';
+import { AgentDataRepository, readAgentsSeen } from './repos/agent-data.js';
 import { CertificateRepository, type CertificateWithMaterial } from './repos/certificates.js';
 import { HistoryRepository } from './repos/history.js';
 import { IssuerStateRepository } from './repos/issuers.js';
@@ -52,7 +53,13 @@ export class RepositoryStore implements StateStore {
   private readonly localDir: string;
   private readonly lockTtlMs: number;
   private readonly sealer: Sealer;
+  private readonly clock: Clock;
+  private readonly agentId: string;
   private sealingChecked = false;
+  /** When this process last recorded that the agent runs (ms). */
+  private seenMarkedAt: number | undefined;
+  /** When the agents last ran, as read at `at` (ms), for dropping the deploy records of gone ones. */
+  private seenCache: { at: number; agents: Map<string, AgentSeen> } | undefined;
 
   constructor(options: RepositoryStoreOptions) {
     const sealer = options.sealer ?? plainSealer;
@@ -61,12 +68,14 @@ export class RepositoryStore implements StateStore {
     this.dir = options.storage.description;
     this.localDir = path.resolve(options.localDir);
     this.lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    this.clock = options.clock;
+    this.agentId = options.agentId ?? 'default';
     this.certificates = new CertificateRepository({ storage: options.storage, sealer, clock: options.clock, ...(options.archiveVersions !== undefined ? { archiveVersions: options.archiveVersions } : {}) });
     this.records = new RecordRepository(options.storage);
     this.accounts = new AccountRepository(options.storage, sealer);
     this.history = new HistoryRepository(options.storage);
     this.issuers = new IssuerStateRepository(options.storage);
-    this.agentData = new AgentDataRepository(options.storage, options.agentId ?? 'default');
+    this.agentData = new AgentDataRepository(options.storage, this.agentId);
   }
 
   async lock(options: { timeoutMs?: number; signal?: AbortSignal; onWait?: (holder: string) => void } = {}): Promise<StateLock> {
@@ -185,8 +194,42 @@ export class RepositoryStore implements StateStore {
     return this.records.getMany(names);
   }
 
-  putRecord(name: string, record: CertRecord): Promise<void> {
-    return this.records.put(name, record);
+  async putRecord(name: string, record: CertRecord): Promise<void> {
+    await this.records.put(name, await this.withoutGoneAgents(record));
+  }
+
+  async markAgentSeen(): Promise<void> {
+    const now = this.clock.now();
+    if (this.seenMarkedAt !== undefined && now.getTime() - this.seenMarkedAt < SEEN_REFRESH_MS) return;
+    await this.agentData.markSeen(now);
+    this.seenMarkedAt = now.getTime();
+  }
+
+  /**
+   * The record without the deploy entries of agents gone for good (agent-seen.ts). What the others
+   * last did is read at most hourly; before anything is dropped, the agents to drop are read again.
+   * Housekeeping: when it cannot be read, the record is written as it is.
+   */
+  private async withoutGoneAgents(record: CertRecord): Promise<CertRecord> {
+    const agents = new Set<string>();
+    for (const key of Object.keys(record.deployed)) {
+      const agent = agentOfDeployment(key);
+      if (agent !== undefined && agent !== this.agentId) agents.add(agent);
+    }
+    if (agents.size === 0) return record;
+    const now = this.clock.now();
+    try {
+      if (!this.seenCache || now.getTime() - this.seenCache.at >= SEEN_REFRESH_MS) this.seenCache = { at: now.getTime(), agents: await readAgentsSeen(this.storage, now) };
+      let gone = goneAgents(agents, this.seenCache.agents, now, this.agentId);
+      if (gone.size === 0) return record;
+      for (const [agent, seen] of await readAgentsSeen(this.storage, now, [...gone])) this.seenCache.agents.set(agent, seen);
+      gone = goneAgents(gone, this.seenCache.agents, now, this.agentId);
+      const deployed = withoutAgents(record.deployed, gone);
+      return deployed === record.deployed ? record : { ...record, deployed };
+    } catch (error) {
+      if (!isCertkeeperError(error)) throw error;
+      return record;
+    }
   }
 
   getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined> {

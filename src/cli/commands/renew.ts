@@ -1,5 +1,6 @@
 // `certkeeper renew`: renew what is due (or the named certificates), deploy, record.
 
+import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { EngineEvent, CertOutcome } from '../../engine/events.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
@@ -49,6 +50,8 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   try {
     const deps = await wire(config, { clock: io.clock, logger, onEvent });
     report = await renew({ certs: options.cert ?? [], overrideBackoff: (options.cert ?? []).length > 0, force: options.force ?? false, yes: options.yes ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
+    // This agent ran: recorded (hourly at most), so agents sharing the store keep its local deploy records.
+    await deps.store.markAgentSeen?.().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'cannot record in the store that this agent runs'));
   } finally {
     view?.stop();
     process.off('SIGINT', onSignal);

@@ -177,6 +177,10 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
       await until(`the renewed ${target} in b's sink`, () => (deployedSerial(f, 'b', target) === renewed ? true : undefined), 30_000, [b]);
       // Found by the poll: the listener never noticed its connection was gone.
       expect(b.output()).not.toContain('notifications resumed');
+      // Both ran and said so (the daemon when it planned, `renew` when it was done): the other
+      // agents keep their local deploy records (src/state/agent-seen.ts).
+      const seen = await cluster.query<{ key: string }>(`SELECT key FROM ${f.schema}.kv WHERE key LIKE 'agents/%/seen' ORDER BY key`);
+      expect(seen.map((row) => row.key)).toEqual(['agents/a/seen', 'agents/b/seen']);
     } finally {
       execFileSync('kill', ['-CONT', String(listening!.pid)]);
     }
