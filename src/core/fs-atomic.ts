@@ -19,8 +19,6 @@ export interface WriteOptions {
 }
 
 const CREATE_EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
-/** Names of temp files and links: `.NAME.tmp-PID-HEX` beside NAME. */
-const TEMP_NAME = /^\..+\.tmp-\d+-[0-9a-f]+$/;
 
 export async function fsyncDir(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
@@ -37,10 +35,6 @@ export async function fsyncDir(dir: string): Promise<void> {
 /** A fresh temp name beside `target` (same folder, so the final rename is atomic). */
 export function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
-
-export function isTempName(name: string): boolean {
-  return TEMP_NAME.test(name);
 }
 
 /**
@@ -91,21 +85,4 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
 /** Creates a configured directory (and parents) with the given mode; symlinks in its path are the operator's. */
 export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode });
-}
-
-/**
- * Removes temp files and links (`.NAME.tmp-*`) a killed process left in `dir` (pass a folder
- * pinned by core/owned-dirs: `OwnedDir.through` or a path under it). Only files and symlinks are
- * unlinked, which never follows a link; a folder with such a name is left alone.
- */
-export async function removeStaleTempFiles(dir: string): Promise<number> {
-  let removed = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (!isTempName(entry.name) || !(entry.isFile() || entry.isSymbolicLink())) continue;
-    await fs.unlink(path.join(dir, entry.name)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    removed++;
-  }
-  return removed;
 }

@@ -62,11 +62,6 @@ export class OwnedDir {
     }
   }
 
-  /** The path fs calls use for this folder itself. */
-  get through(): string {
-    return this.via;
-  }
-
   /** The path fs calls use for `name` inside this folder. */
   at(name: string): string {
     return path.join(this.via, name);
@@ -128,12 +123,6 @@ export class OwnedDir {
   async withChild<T>(name: string, create: DirCreate, use: (dir: OwnedDir) => Promise<T>): Promise<T> {
     const dir = (await this.child(name, create))!;
     return dir.use(use);
-  }
-
-  /** Runs `use` with the subfolder `name` if it exists (undefined otherwise), closing it afterwards. */
-  async withExistingChild<T>(name: string, use: (dir: OwnedDir) => Promise<T>): Promise<T | undefined> {
-    const dir = await this.child(name);
-    return dir?.use(use);
   }
 
   /** Runs `use`, then closes this folder; errors name real paths, not `/proc/self/fd/N`. */

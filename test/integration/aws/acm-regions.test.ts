@@ -1,4 +1,4 @@
-// Two ACM sinks (two regions) for one certificate, through the real engine, wiring and FileStore,
+// Two ACM sinks (two regions) for one certificate, through the real engine, wiring and file store,
 // each against its own ACM stand-in: one region failing does not undo the other, only the failed
 // one is retried, and a renewal re-imports into both regions' ARNs. The issuer is a fake.
 
