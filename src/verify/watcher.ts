@@ -11,7 +11,7 @@ import { describeError, isAbortError } from '../core/errors.js';
 import { atomicWriteFile } from '../core/fs-atomic.js';
 import type { Logger } from '../core/logger.js';
 import type { AgentEvent } from '../observe/events.js';
-import { assessEndpoint, driftOf, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
+import { assessEndpoint, driftOf, earliestServedExpiry, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
 import { watchEvents } from './events.js';
 import { probeAll, type ProbeFn, type ProbeResult } from './probe.js';
 import type { WatchSettings } from './schema.js';
@@ -45,9 +45,22 @@ export async function checkEndpoints(
   return results.map((result) => judge(result, now, settings.alertDays, options.managed ?? []));
 }
 
+/**
+ * The expiry alert of what an endpoint serves: the earliest notAfter in its chain, as the metric
+ * reports it (an intermediate may expire before the leaf); the message names an intermediate.
+ */
+export function servedExpiryAlert(result: ProbeResult, now: Date, alertDays: readonly number[]): ExpiryAlert {
+  if (!result.leaf) return expiryAlert(null, now, alertDays);
+  const earliest = earliestServedExpiry(result.chain) ?? result.leaf.notAfter;
+  const alert = expiryAlert(new Date(earliest), now, alertDays);
+  if (Date.parse(earliest) >= Date.parse(result.leaf.notAfter)) return alert;
+  const first = result.chain.find((cert) => cert.notAfter === earliest);
+  return { ...alert, message: `the intermediate ${first?.subject ?? '(unnamed)'} ${alert.message}` };
+}
+
 export function judge(result: ProbeResult, now: Date, alertDays: readonly number[], managed: readonly ManagedCertificate[]): WatchResult {
   const assessment = assessEndpoint(result, now);
-  const expiry = expiryAlert(result.leaf ? new Date(result.leaf.notAfter) : null, now, alertDays);
+  const expiry = servedExpiryAlert(result, now, alertDays);
   return {
     ...result,
     ok: assessment.ok && !expiry.alert,
@@ -127,7 +140,7 @@ export class Watcher {
       const results = await checkEndpoints(this.settings, { clock, managed, ...(this.options.probe ? { probe: this.options.probe } : {}) });
       const at = clock.now().toISOString();
       for (const result of results) {
-        const events = watchEvents(result, assessEndpoint(result, clock.now()), expiryAlert(result.leaf ? new Date(result.leaf.notAfter) : null, clock.now(), this.settings.alertDays), this.alerting.has(result.endpoint), at);
+        const events = watchEvents(result, assessEndpoint(result, clock.now()), servedExpiryAlert(result, clock.now(), this.settings.alertDays), this.alerting.has(result.endpoint), at);
         if (events.some((e) => e.type !== 'recovered')) this.alerting.add(result.endpoint);
         else this.alerting.delete(result.endpoint);
         for (const event of events) this.emit(event);
