@@ -4,12 +4,15 @@
 // itself stays pure (plan/renewal.ts takes the stored window as input).
 
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec, StoredCertificate } from '../core/types.js';
 import { configuredIssuers, issuersFor } from '../config/issuers.js';
 import { activeRateLimit } from '../state/issuer-state.js';
 import type { RenewalWindow } from '../plan/renewal.js';
+import { certificateDataKey, readCertificateData, storedTime } from '../state/codec.js';
 import type { CertificateSummary, StateStore } from '../state/contract.js';
+import type { Logger } from '../core/logger.js';
 import { mapLimit } from '../core/concurrency.js';
 import type { EngineDeps } from './contracts.js';
 import { READ_AHEAD_BATCH, readAhead } from './read-ahead.js';
@@ -20,23 +23,40 @@ const ERROR_RECHECK_MS = 3_600_000;
 /** Re-check at least twice a day whatever Retry-After says. */
 const MAX_RECHECK_MS = 12 * 3_600_000;
 
-/** What is stored per certificate. */
-export interface AriRecord {
-  serial: string;
-  directoryUrl: string;
-  supported: boolean;
-  certId?: string;
-  start?: string;
-  end?: string;
-  selectedAt?: string;
-  explanationUrl?: string | null;
-  checkedAt: string;
-  nextCheckAt: string;
-  error?: string;
-}
+/**
+ * What is stored per certificate, and the codec it is read back through: a window whose times do
+ * not parse would put Invalid Dates into the renewal decision (or, with `nextCheckAt`, never
+ * ask the CA again).
+ */
+const ariRecordCodec = z.object({
+  serial: z.string(),
+  directoryUrl: z.string(),
+  supported: z.boolean(),
+  certId: z.string().optional(),
+  start: storedTime.optional(),
+  end: storedTime.optional(),
+  selectedAt: storedTime.optional(),
+  explanationUrl: z.string().nullable().optional(),
+  checkedAt: storedTime,
+  nextCheckAt: storedTime,
+  error: z.string().optional(),
+});
 
-export async function readAriRecord(store: Pick<StateStore, 'getSinkState'>, cert: CertificateSummary): Promise<AriRecord | undefined> {
-  const data = (await store.getSinkState(cert.name, ARI_STATE_KEY).catch(() => undefined)) as AriRecord | undefined;
+export type AriRecord = z.infer<typeof ariRecordCodec>;
+
+/**
+ * The stored ARI record of this very certificate (its serial, from its CA). One that cannot be
+ * read (not JSON, or not an ARI record) counts as none, with a warning naming its key: planning
+ * falls back to the expiry thresholds, and the CA is asked again, which replaces it.
+ */
+export async function readAriRecord(store: Pick<StateStore, 'getSinkState'>, cert: CertificateSummary, logger?: Logger): Promise<AriRecord | undefined> {
+  let data: AriRecord | undefined;
+  try {
+    data = await readCertificateData(store, cert.name, ARI_STATE_KEY, ariRecordCodec);
+  } catch (error) {
+    logger?.warn({ cert: cert.name, key: certificateDataKey(cert.name, ARI_STATE_KEY), err: describeError(error) }, 'the stored ARI window cannot be read; planning uses the expiry thresholds until the CA is asked again');
+    return undefined;
+  }
   return data && data.serial === cert.info.serial && data.directoryUrl === cert.directoryUrl ? data : undefined;
 }
 
@@ -57,7 +77,7 @@ export function selectInWindow(start: Date, end: Date, seed: string): Date {
 
 /** The ARI record for `cert`, refreshed from the CA when the stored one is due for a re-check. */
 export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
-  const previous = await readAriRecord(deps.store, cert);
+  const previous = await readAriRecord(deps.store, cert, deps.logger);
   if (!deps.renewalInfo) return previous;
   const now = deps.clock.now();
   if (!recheckDue(previous, now)) return previous;
@@ -89,7 +109,7 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
     const wait = limitedFor !== undefined ? limitedFor * 1000 : ERROR_RECHECK_MS;
     record = { ...(previous ?? { ...base, supported: false }), checkedAt: now.toISOString(), nextCheckAt: new Date(now.getTime() + wait).toISOString(), error: describeError(error) };
   }
-  await deps.store.putSinkState(cert.name, ARI_STATE_KEY, { ...record });
+  await deps.store.putSinkState(cert.name, ARI_STATE_KEY, record);
   return record;
 }
 
@@ -99,7 +119,7 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
  * read; only one due for a re-check has its PEM read (the ARI identifier comes from it).
  */
 export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
-  const previous = await readAriRecord(deps.store, cert);
+  const previous = await readAriRecord(deps.store, cert, deps.logger);
   if (!deps.renewalInfo || !recheckDue(previous, deps.clock.now())) return previous;
   // Issued by a CA no longer configured (after a switch of CA): nobody to ask, so no PEM to read
   // and nothing new to record; a window it gave earlier still counts.
@@ -150,10 +170,10 @@ export interface IssuanceStatus {
 export async function issuanceStatus(
   spec: CertificateSpec,
   stored: CertificateSummary | undefined,
-  deps: Pick<EngineDeps, 'config'> & { store: Pick<StateStore, 'getSinkState' | 'getIssuerState'> },
+  deps: Pick<EngineDeps, 'config'> & { store: Pick<StateStore, 'getSinkState' | 'getIssuerState'>; logger?: Logger },
   now: Date,
 ): Promise<{ window: RenewalWindow | undefined; extras: IssuanceStatus }> {
-  const record = stored ? await readAriRecord(deps.store, stored) : undefined;
+  const record = stored ? await readAriRecord(deps.store, stored, deps.logger) : undefined;
   const window = windowOf(record);
   const rateLimited: IssuanceStatus['rateLimited'] = [];
   for (const issuer of issuersFor(deps.config.issuers ?? [], spec.issuers)) {

@@ -2,8 +2,9 @@
 // before any code sees it, so a hand-edited, truncated or foreign value is STATE_CORRUPT with
 // the key that holds it, never an `as` cast that fails three calls later.
 
-import type { z } from 'zod';
+import { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
+import type { StateStore } from './contract.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -20,6 +21,15 @@ export function decodeJson<S extends z.ZodType>(schema: S, bytes: Uint8Array, ke
   } catch (error) {
     throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid JSON`, { cause: error, retryable: false });
   }
+  return parseStored(schema, value, key);
+}
+
+/**
+ * Parses a value already read from `key` (a getSinkState or getIssuerState answer, agent data)
+ * with the codec of whoever wrote it; STATE_CORRUPT naming the key and the first bad field when
+ * it is not what the codec says. The message never quotes the value (it may hold a secret).
+ */
+export function parseStored<S extends z.ZodType>(schema: S, value: unknown, key: string): z.output<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -27,4 +37,23 @@ export function decodeJson<S extends z.ZodType>(schema: S, bytes: Uint8Array, ke
     throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid${where}: ${first?.message ?? 'unknown problem'}`, { retryable: false });
   }
   return parsed.data;
+}
+
+/** The storage key of a certificate's named data (StateStore.getSinkState), as messages name it. */
+export function certificateDataKey(certName: string, entry: string): string {
+  return `certs/${certName}/data/${entry}`;
+}
+
+/** An ISO 8601 time as certkeeper writes them (Date#toISOString); anything Date.parse cannot read is damage. */
+export const storedTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'not a date and time');
+
+/**
+ * A certificate's named data (an ACM ARN, the ARI window, the last verification, the challenge
+ * ledger) parsed with the codec of the code that writes it: undefined when none is stored,
+ * STATE_CORRUPT naming its key when it is not what the codec says. The caller decides what a
+ * damaged value means for it.
+ */
+export async function readCertificateData<S extends z.ZodType>(store: Pick<StateStore, 'getSinkState'>, certName: string, entry: string, codec: S): Promise<z.output<S> | undefined> {
+  const value = await store.getSinkState(certName, entry);
+  return value === undefined ? undefined : parseStored(codec, value, certificateDataKey(certName, entry));
 }

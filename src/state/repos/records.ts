@@ -10,7 +10,7 @@
 
 import { z } from 'zod';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
-import { decodeJson, encodeJson } from '../codec.js';
+import { certificateDataKey, decodeJson, encodeJson } from '../codec.js';
 import { emptyRecord, type CertRecord } from '../contract.js';
 import type { Storage } from '../storage/contract.js';
 
@@ -119,5 +119,5 @@ function recordKey(name: string): string {
 }
 
 function dataKey(name: string, entry: string): string {
-  return `certs/${segment(name, 'certificate name')}/data/${segment(entry, 'sink name')}`;
+  return certificateDataKey(segment(name, 'certificate name'), segment(entry, 'sink name'));
 }

@@ -1,0 +1,108 @@
+// Every value read back from the store goes through the codec of the code that writes it. For
+// each kind, a damaged or foreign-shaped value is written raw through the store (the repositories
+// on FileStorage, as `stateDir:` opens them) and the defined behaviour is asserted: what a reader
+// does with a value it cannot trust, and that the message names the key, never the content.
+
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Logger } from '../../../src/core/logger.js';
+import type { Config } from '../../../src/config/load.js';
+import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../../src/engine/renewal-info.js';
+import { scheduledRenewal } from '../../../src/plan/renewal.js';
+import type { CertificateSummary } from '../../../src/state/contract.js';
+import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { makeCertificate } from '../../helpers/certs.js';
+import { ManualClock } from '../../helpers/clock.js';
+import { openFileStore } from '../../helpers/state.js';
+
+type LogLine = { level: string; obj: Record<string, unknown>; msg: string | undefined };
+
+function recordingLogger(lines: LogLine[]): Logger {
+  const at =
+    (level: string) =>
+    (obj: Record<string, unknown> | string, msg?: string): void => {
+      lines.push(typeof obj === 'string' ? { level, obj: {}, msg: obj } : { level, obj, msg });
+    };
+  const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger;
+}
+
+const DIRECTORY = 'https://ca.test/dir';
+const HOUR = 3_600_000;
+const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+let tmp: string;
+let clock: ManualClock;
+let store: RepositoryStore;
+let logs: LogLine[];
+let logger: Logger;
+
+beforeEach(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ck-codecs-'));
+  clock = new ManualClock('2026-11-22T00:00:00Z');
+  store = await openFileStore(path.join(tmp, 'state'), clock);
+  logs = [];
+  logger = recordingLogger(logs);
+});
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** A stored certificate for `www`, as planning peeks it. */
+async function storedWww(): Promise<CertificateSummary> {
+  await store.putCertificate('www', makeCertificate({ domains: ['example.com'], notBefore: new Date('2026-11-01T00:00:00Z'), days: 90 }), { directoryUrl: DIRECTORY, issuedAt: clock.now() });
+  return (await store.peekCertificate('www'))!;
+}
+
+const warnings = (): LogLine[] => logs.filter((line) => line.level === 'warn');
+
+describe('the ARI window (acme.ari)', () => {
+  const window = { start: '2026-12-01T00:00:00.000Z', end: '2026-12-03T00:00:00.000Z', selectedAt: '2026-12-02T00:00:00.000Z' };
+
+  it('a string where a date belongs is ignored with a warning naming the key, and planning falls back to the expiry thresholds', async () => {
+    const cert = await storedWww();
+    const base = { serial: cert.info.serial, directoryUrl: DIRECTORY, supported: true, checkedAt: clock.now().toISOString(), nextCheckAt: new Date(clock.now().getTime() + HOUR).toISOString() };
+    await store.putSinkState('www', ARI_STATE_KEY, { ...base, ...window, start: 'next tuesday' });
+
+    const record = await readAriRecord(store, cert, logger);
+    expect(record).toBeUndefined();
+    const scheduled = scheduledRenewal(cert.info, { kind: 'fraction', fraction: 1 / 3 }, windowOf(record));
+    expect(scheduled.rule).toBe('threshold');
+    expect(warnings()).toHaveLength(1);
+    expect(JSON.stringify(warnings()[0])).toContain('certs/www/data/acme.ari');
+    expect(JSON.stringify(warnings()[0])).not.toContain('next tuesday');
+  });
+
+  it('a record whose next check is no date is asked for again (it used to be never re-checked) and replaced', async () => {
+    const cert = await storedWww();
+    const base = { serial: cert.info.serial, directoryUrl: DIRECTORY, supported: true, checkedAt: clock.now().toISOString(), nextCheckAt: 'never' };
+    await store.putSinkState('www', ARI_STATE_KEY, { ...base, ...window });
+    let asked = 0;
+    const config = { acme: { directoryUrl: DIRECTORY, email: null }, issuers: [{ name: 'default', directoryUrl: DIRECTORY, email: null }] } as unknown as Config;
+    const renewalInfo = async () => {
+      asked++;
+      return { supported: true as const, certId: 'id.1', info: { start: new Date(window.start), end: new Date(window.end), explanationUrl: null, retryAfterSeconds: 3600 } };
+    };
+    const record = await renewalInfoFor(cert, { config, store, clock, logger, renewalInfo });
+    expect(asked).toBe(1);
+    expect(windowOf(record)).toMatchObject({ start: new Date(window.start), end: new Date(window.end) });
+    // What is stored now reads back cleanly.
+    expect(await readAriRecord(store, cert, logger)).toEqual(record);
+  });
+
+  it('a value that is not JSON is ignored the same way', async () => {
+    const cert = await storedWww();
+    await store.storage.put('certs/www/data/acme.ari', encode('{"serial": "'));
+    expect(await readAriRecord(store, cert, logger)).toBeUndefined();
+    expect(JSON.stringify(warnings())).toContain('certs/www/data/acme.ari');
+  });
+
+  it('a well-formed record of another certificate version is not this one\'s window (no warning)', async () => {
+    const cert = await storedWww();
+    await store.putSinkState('www', ARI_STATE_KEY, { serial: '01', directoryUrl: DIRECTORY, supported: true, ...window, checkedAt: clock.now().toISOString(), nextCheckAt: clock.now().toISOString() });
+    expect(await readAriRecord(store, cert, logger)).toBeUndefined();
+    expect(warnings()).toHaveLength(0);
+  });
+});
