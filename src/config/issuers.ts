@@ -1,6 +1,7 @@
 // `issuers:`: an ordered list of ACME CAs, tried in turn when one fails on its side (5xx, rate
 // limit, outage). `acme:` is the one-issuer case. Owns the cross-checks: exactly one of the two,
-// unique names, and per-certificate `issuers:` that name listed issuers.
+// unique names, and per-certificate `issuers:` that name listed issuers (checked on the tree as
+// written, so they are found whatever else is wrong).
 
 import type { z } from 'zod';
 import type { RateLimits } from '../core/types.js';
@@ -35,41 +36,62 @@ export function knownRateLimits(directoryUrl: string): RateLimits {
 /** The name given to the issuer of `acme:`. */
 export const DEFAULT_ISSUER_NAME = 'default';
 
+/** Every issuer's settings (`acme:` as "default", else `issuers:` in order); none when both or neither are given. */
 export function buildIssuers(
-  raw: RawConfig,
+  raw: Pick<RawConfig, 'acme' | 'issuers'>,
   baseDir: string,
   problems: TreeProblem[],
   buildAcme: (raw: RawAcme, baseDir: string, problems: TreeProblem[], at: YamlPath) => AcmeSettings,
 ): IssuerSettings[] {
-  if (raw.acme && raw.issuers) {
-    problems.push({ path: ['issuers'], message: 'give either acme: (one CA) or issuers: (an ordered list), not both' });
-    return [];
-  }
-  if (!raw.acme && !raw.issuers) {
-    problems.push({ path: ['acme'], message: 'is required (or issuers:, an ordered list of CAs)' });
-    return [];
-  }
-  const issuers: IssuerSettings[] = raw.acme
-    ? [{ ...buildAcme(raw.acme, baseDir, problems, ['acme']), name: DEFAULT_ISSUER_NAME }]
-    : (raw.issuers ?? []).map((entry, index) => {
-        const { name, ...acme } = entry;
-        return { ...buildAcme(acme, baseDir, problems, ['issuers', index]), name: name ?? `issuer${index + 1}` };
-      });
-  const seen = new Map<string, number>();
-  issuers.forEach((issuer, index) => {
-    const previous = seen.get(issuer.name);
-    if (previous !== undefined) problems.push({ path: ['issuers', index, 'name'], message: `"${issuer.name}" is already used by issuers[${previous}]` });
-    seen.set(issuer.name, index);
+  if (raw.acme && raw.issuers) return [];
+  if (raw.acme) return [{ ...buildAcme(raw.acme, baseDir, problems, ['acme']), name: DEFAULT_ISSUER_NAME }];
+  return (raw.issuers ?? []).map((entry, index) => {
+    const { name, ...acme } = entry;
+    return { ...buildAcme(acme, baseDir, problems, ['issuers', index]), name: name ?? issuerName(index) };
   });
-  raw.certificates.forEach((cert, index) => {
-    (cert.issuers ?? []).forEach((name, j) => {
-      if (!seen.has(name)) {
-        problems.push({ path: ['certificates', index, 'issuers', j], message: `no issuer named "${name}" (defined: ${issuers.map((i) => i.name).join(', ') || 'none'})` });
+}
+
+function issuerName(index: number): string {
+  return `issuer${index + 1}`;
+}
+
+/**
+ * The cross-checks, on the tree as written (before the schema, skipping what has the wrong shape),
+ * so they are reported along with any schema problem: `acme:` or `issuers:` (one of them), unique
+ * names, and certificates' `issuers:` that name listed issuers.
+ */
+export function issuerProblems(tree: Record<string, unknown>): TreeProblem[] {
+  const problems: TreeProblem[] = [];
+  const hasAcme = tree.acme !== undefined && tree.acme !== null;
+  const hasList = tree.issuers !== undefined && tree.issuers !== null;
+  if (hasAcme && hasList) return [{ path: ['issuers'], message: 'give either acme: (one CA) or issuers: (an ordered list), not both' }];
+  if (!hasAcme && !hasList) return [{ path: ['acme'], message: 'is required (or issuers:, an ordered list of CAs)' }];
+  let names: string[] | undefined;
+  if (hasAcme) names = [DEFAULT_ISSUER_NAME];
+  else if (Array.isArray(tree.issuers)) {
+    const seen = new Map<string, number>();
+    names = tree.issuers.map((entry: unknown, index) => {
+      const named = entry !== null && typeof entry === 'object' && typeof (entry as { name?: unknown }).name === 'string';
+      const name = named ? (entry as { name: string }).name : issuerName(index);
+      const previous = seen.get(name);
+      if (previous !== undefined) problems.push({ path: ['issuers', index, 'name'], message: `"${name}" is already used by issuers[${previous}]` });
+      seen.set(name, index);
+      return name;
+    });
+  }
+  if (!names || !Array.isArray(tree.certificates)) return problems;
+  const known = new Set(names);
+  tree.certificates.forEach((cert: unknown, index) => {
+    const listed = cert !== null && typeof cert === 'object' ? (cert as { issuers?: unknown }).issuers : undefined;
+    if (!Array.isArray(listed)) return;
+    listed.forEach((name: unknown, j) => {
+      if (typeof name === 'string' && !known.has(name)) {
+        problems.push({ path: ['certificates', index, 'issuers', j], message: `no issuer named "${name}" (defined: ${names.join(', ') || 'none'})` });
       }
     });
-    if (cert.issuers && new Set(cert.issuers).size !== cert.issuers.length) problems.push({ path: ['certificates', index, 'issuers'], message: 'an issuer is listed twice' });
+    if (new Set(listed).size !== listed.length) problems.push({ path: ['certificates', index, 'issuers'], message: 'an issuer is listed twice' });
   });
-  return issuers;
+  return problems;
 }
 
 /** Every configured CA in fallback order: `issuers:`, else the one of `acme:` (a config built by hand may carry only that). */

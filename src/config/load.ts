@@ -19,24 +19,25 @@ import { CORE_SCHEMA, load as loadYaml } from 'js-yaml';
 import type { Document, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
-import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
+import { normalizeDomain } from '../core/domain.js';
 import type { CertificateSpec, RateLimits, RenewBefore } from '../core/types.js';
 import type { HttpSettings } from '../observe/http-settings.js';
 import type { NotifyConfig } from '../observe/notify/schema.js';
 import type { HaConfig } from '../ha/schema.js';
-import { dnsProviderCapabilities } from '../dns/schema.js';
-import { configSchema, type DnsProviderConfig, type SinkConfig } from './schema.js';
+import { configSchema, type DnsProviderConfig, type RawConfig, type SinkConfig } from './schema.js';
 import { agentIdOf } from '../state/agent-id.js';
 import { AGENT_ID, DEFAULT_LOCK_TTL_MS, type StateConfig } from '../state/schema.js';
 import { readSealKeyFile } from '../state/seal.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
-import { buildIssuers, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
+import { buildIssuers, issuerProblems, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
 import { formatBytes, MAX_CA_BUNDLE_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_REPORTED_PROBLEMS, readFailure, readFileBounded, referenceBudget, treeProblems as boundsProblems } from './bounds.js';
 import { issueMessage } from './issue-messages.js';
+import { certificateProblems } from './references.js';
+import { nearestKey } from './suggest.js';
 import { sinkTargetProblems } from './targets.js';
 import { configWarnings, type ConfigWarning } from './warnings.js';
-import { environmentSecrets, isSecretPath } from './secrets.js';
+import { environmentSecrets, isSecretField, isSecretPath, secretFieldOfFileKey } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
 const DEFAULT_STATE_DIR = '/var/lib/certkeeper';
@@ -45,7 +46,11 @@ export interface ConfigProblem {
   /** e.g. `certificates[0].domains[1]` */
   path: string;
   line?: number;
+  /** Where on the line, for a YAML syntax error. */
+  column?: number;
   message: string;
+  /** For an unknown key: the nearest known one (`emial` → `email`). */
+  suggestion?: string;
 }
 
 export interface AcmeSettings {
@@ -115,7 +120,10 @@ export type { ConfigWarning } from './warnings.js';
 export class ConfigError extends CertkeeperError {
   readonly problems: ConfigProblem[];
   constructor(file: string, problems: ConfigProblem[]) {
-    const lines = problems.map((p) => `  ${p.path || '(top level)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}`);
+    const lines = problems.map(
+      (p) =>
+        `  ${p.path || '(top level)'}${p.line ? ` (line ${p.line})` : ''}: ${p.message}${p.column ? `, at column ${p.column}` : ''}${p.suggestion !== undefined ? ` (did you mean "${p.suggestion}"?)` : ''}`,
+    );
     super('CONFIG_INVALID', `invalid configuration ${file}:\n${lines.join('\n')}`, { retryable: false, details: { problems } });
     this.name = 'ConfigError';
     this.problems = problems;
@@ -129,6 +137,11 @@ function listed<T>(problems: readonly T[], toProblem: (problem: T) => ConfigProb
   return shown;
 }
 
+/** Sorted by line (stably: one line's problems stay in the order found); those without one last. */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.map((problem, index) => ({ problem, index })).sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index).map(({ problem }) => problem);
+}
+
 export function formatPath(at: readonly PropertyKey[]): string {
   let out = '';
   for (const part of at) {
@@ -136,6 +149,50 @@ export function formatPath(at: readonly PropertyKey[]): string {
     else out += out === '' ? String(part) : `.${String(part)}`;
   }
   return out;
+}
+
+/** A problem found while loading, before its line is looked up. */
+interface Found extends TreeProblem {
+  /** For an unknown key: the nearest known one. */
+  suggestion?: string;
+}
+
+/**
+ * The places whose problems are explained by those already found: each problem's own place and
+ * what is inside it (not the whole file). A `tsigSecretFile` that could not be read leaves
+ * `tsigSecret` missing: one mistake, so the secret's place counts too.
+ */
+function explainedPlaces(found: readonly TreeProblem[]): Set<string> {
+  const places = new Set<string>();
+  for (const { path: at } of found) {
+    if (at.length === 0) continue;
+    places.add(JSON.stringify(at));
+    const last = at[at.length - 1];
+    const twin = typeof last === 'string' ? secretFieldOfFileKey(last) : undefined;
+    if (twin !== undefined) places.add(JSON.stringify([...at.slice(0, -1), twin]));
+  }
+  return places;
+}
+
+function explainedBy(places: ReadonlySet<string>, at: YamlPath): boolean {
+  for (let depth = 1; depth <= at.length; depth++) if (places.has(JSON.stringify(at.slice(0, depth)))) return true;
+  return false;
+}
+
+/**
+ * Each top-level section parsed alone, for the checks that need parsed values (files to read,
+ * URLs) when the whole config did not pass: those of a section that passes still run.
+ */
+function sectionsThatPass(tree: Record<string, unknown>): { raw: Partial<RawConfig>; passed: (...keys: (keyof RawConfig)[]) => boolean } {
+  const raw: Record<string, unknown> = {};
+  const ok = new Set<string>();
+  for (const [key, schema] of Object.entries(configSchema.shape) as [keyof RawConfig, z.ZodType][]) {
+    const result = schema.safeParse(tree[key]);
+    if (!result.success) continue;
+    ok.add(key);
+    if (result.data !== undefined) raw[key] = result.data;
+  }
+  return { raw: raw as Partial<RawConfig>, passed: (...keys) => keys.every((key) => ok.has(key)) };
 }
 
 export interface LoadOptions {
@@ -216,26 +273,26 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     }
     return undefined;
   };
-  const toProblem = (p: TreeProblem): ConfigProblem => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message });
-  // Lines are looked up only for the problems that are listed.
-  const invalid = (found: TreeProblem[]): ConfigError => new ConfigError(file, listed(found, toProblem));
+  const toProblem = (p: Found): ConfigProblem => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message, ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}) });
+  // Lines are looked up only for the problems that are listed, which are then shown in file order.
+  const invalid = (found: Found[]): ConfigError => new ConfigError(file, inFileOrder(listed(found, toProblem)));
 
   let tree: unknown;
   try {
     tree = readYaml(references.text, file);
   } catch (error) {
+    // One problem, where the parser first lost its way: what follows a syntax error is mostly its echo.
     const found = locate();
-    if (found && found.doc.errors.length > 0) {
-      const { doc, lineCounter } = found;
-      throw new ConfigError(
-        file,
-        listed(doc.errors, (e) => ({ path: '', line: e.linePos?.[0]?.line ?? lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })),
-      );
+    const first = found?.doc.errors.reduce<(typeof found.doc.errors)[number] | undefined>((a, e) => (a === undefined || e.pos[0] < a.pos[0] ? e : a), undefined);
+    if (found && first) {
+      const at = first.linePos?.[0] ?? found.lineCounter.linePos(first.pos[0]);
+      throw new ConfigError(file, [{ path: '', line: at.line, column: at.col, message: `YAML: ${first.message.split('\n')[0]}` }]);
     }
-    // The stricter of the two (an unknown tag, say): its own words and line.
-    const mark = (error as { mark?: { line?: number } }).mark;
+    // The stricter of the two (an unknown tag, say): its own words and place.
+    const mark = (error as { mark?: { line?: number; column?: number } }).mark;
     const reason = (error as { reason?: string }).reason ?? (error instanceof Error ? error.message : String(error));
-    throw new ConfigError(file, [{ path: '', ...(mark?.line !== undefined ? { line: mark.line + 1 } : {}), message: `YAML: ${reason}` }]);
+    const place = mark?.line !== undefined ? { line: mark.line + 1, ...(mark.column !== undefined ? { column: mark.column + 1 } : {}) } : {};
+    throw new ConfigError(file, [{ path: '', ...place, message: `YAML: ${reason}` }]);
   }
   if (tree === null || tree === undefined || typeof tree !== 'object' || Array.isArray(tree)) {
     throw new ConfigError(file, [{ path: '', message: 'the file must be a YAML mapping (stateDir:, acme:, dns:, sinks:, certificates:)' }]);
@@ -243,33 +300,52 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   // Before anything walks the tree as if each alias were a copy: its expanded size, depth, cycles, `__proto__`.
   const bounded = boundsProblems(tree);
   if (bounded.length > 0) throw invalid(bounded);
-  const treeProblems: TreeProblem[] = [];
+
+  // From here on every problem is collected and all are reported at once, each stage skipping
+  // what an earlier stage already found wrong (an unset ${VAR} leaves an empty string behind).
+  const problems: Found[] = [];
+  const report = (found: Found[]): void => {
+    const explained = explainedPlaces(problems);
+    for (const problem of found) if (!explainedBy(explained, problem.path)) problems.push(problem);
+  };
   const secrets = new Set<string>();
-  const expanded = expandEnv(tree, references, treeProblems);
-  const resolved = resolveSecretFiles(expanded, baseDir, treeProblems, secrets, [], secretFileReader(budget));
+  const expanded = expandEnv(tree, references, problems);
+  const resolved = resolveSecretFiles(expanded, baseDir, problems, secrets, [], secretFileReader(budget)) as Record<string, unknown>;
   // Also each ${ENV} value alone inside a secret (an error may quote just the token), and AWS keys.
   for (const { at, value } of references.substituted) if (isSecretPath(at)) secrets.add(value);
   for (const value of environmentSecrets(env)) secrets.add(value);
-  if (treeProblems.length > 0) throw invalid(treeProblems);
 
   // Messages of our own where a schema has none (issue-messages.ts); the input only to tell "missing" from "wrong".
-  const parsed = configSchema.safeParse(resolved, { error: issueMessage, reportInput: true });
-  if (!parsed.success) {
-    throw new ConfigError(file, listed(parsed.error.issues, (issue) => zodProblem(issue, lineOf)));
-  }
-  const raw = parsed.data;
-  const problems: TreeProblem[] = [];
-  const certificates = buildCertificates(raw, problems);
+  const knownKeys = new Map<string, string[]>();
+  const parsed = configSchema.safeParse(resolved, {
+    error: (issue) => {
+      if (issue.code === 'unrecognized_keys') knownKeys.set(formatPath(issue.path ?? []), mappingKeys(issue.inst));
+      return issueMessage(issue);
+    },
+    reportInput: true,
+  });
+  if (!parsed.success) report(parsed.error.issues.flatMap((issue) => zodProblems(issue, knownKeys)));
+  // Cross-references, on the tree as written: found whether or not the schema accepted it all.
+  report([...certificateProblems(resolved), ...issuerProblems(resolved)]);
+
+  // The settings that need more than the schema (files to read, URLs): the whole config when it
+  // passed, else each section that passes on its own.
+  const sections = parsed.success ? { raw: parsed.data, passed: (..._keys: (keyof RawConfig)[]) => true } : sectionsThatPass(resolved);
+  const { raw: partial, passed } = sections;
+  const sectionProblems: TreeProblem[] = [];
   // `acme:` is the one-issuer case of `issuers:` (acme/issuers); config.acme is the first issuer.
-  const issuers = buildIssuers(raw, baseDir, problems, buildAcme);
+  const issuers = passed('acme', 'issuers') ? buildIssuers(partial, baseDir, sectionProblems, buildAcme) : [];
   const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
-  const watch = buildWatch(raw.watch, baseDir, (at, message) => problems.push({ path: at, message }));
-  const state = buildState(raw, baseDir, problems);
-  const agentId = agentIdOf(raw.agent?.id, env);
-  if (!AGENT_ID.test(agentId)) {
-    problems.push({ path: ['agent', 'id'], message: `the agent id "${agentId}" (from ${env.CERTKEEPER_AGENT_ID ? 'CERTKEEPER_AGENT_ID' : 'the host name'}) must be letters, digits, ".", "_" or "-", at most 63 characters` });
+  const watch = passed('watch') ? buildWatch(partial.watch, baseDir, (at, message) => sectionProblems.push({ path: at, message })) : undefined;
+  const state = passed('state', 'stateDir') ? buildState(partial, baseDir, sectionProblems) : undefined;
+  const agentId = agentIdOf(partial.agent?.id, env);
+  if (passed('agent') && !AGENT_ID.test(agentId)) {
+    sectionProblems.push({ path: ['agent', 'id'], message: `the agent id "${agentId}" (from ${env.CERTKEEPER_AGENT_ID ? 'CERTKEEPER_AGENT_ID' : 'the host name'}) must be letters, digits, ".", "_" or "-", at most 63 characters` });
   }
-  if (problems.length > 0) throw invalid(problems);
+  report(sectionProblems);
+  if (problems.length > 0 || !parsed.success || !state) throw invalid(problems);
+  const raw = parsed.data;
+  const certificates = buildCertificates(raw);
 
   // Relative paths mean "beside the config file", wherever certkeeper is started from.
   const sinks: Record<string, SinkConfig> = {};
@@ -326,7 +402,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 }
 
 /** `state:`, or `stateDir:` as the file store it always was; relative paths beside the config file. */
-function buildState(raw: z.output<typeof configSchema>, baseDir: string, problems: TreeProblem[]): StateConfig {
+function buildState(raw: Pick<RawConfig, 'state' | 'stateDir'>, baseDir: string, problems: TreeProblem[]): StateConfig {
   if (raw.state && raw.stateDir !== undefined) {
     problems.push({ path: ['stateDir'], message: 'give either stateDir (a file store) or state:, not both' });
   }
@@ -359,19 +435,33 @@ function buildState(raw: z.output<typeof configSchema>, baseDir: string, problem
   };
 }
 
-function zodProblem(issue: z.core.$ZodIssue, lineOf: (at: YamlPath) => number | undefined): ConfigProblem {
+/** One schema issue as problems: an unknown key each on its own path, with the nearest known key. */
+function zodProblems(issue: z.core.$ZodIssue, knownKeys: ReadonlyMap<string, string[]>): Found[] {
   const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
-    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-    const first = issue.keys[0];
-    if (first !== undefined) return { path: formatPath([...at, first]), line: lineOf([...at, first]), message };
+    const input = issue.input;
+    const given = input !== null && typeof input === 'object' ? Object.keys(input) : [];
+    // A key the mapping already has is no suggestion ("emial" beside "email").
+    const candidates = (knownKeys.get(formatPath(at)) ?? []).filter((key) => !given.includes(key));
+    return issue.keys.map((key) => {
+      const suggestion = nearestKey(key, candidates);
+      return { path: [...at, key], message: `unknown key "${key}"`, ...(suggestion !== undefined ? { suggestion } : {}) };
+    });
   }
+  let message = issue.message;
   if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
     message = 'unknown or missing "type"';
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
-  return { path: formatPath(at), line: lineOf(at), message };
+  return [{ path: at, message }];
+}
+
+/** The keys a strict mapping's schema knows (zod's object shape), with the *File twin of each secret field. */
+function mappingKeys(schema: unknown): string[] {
+  const shape = (schema as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
+  if (!shape) return [];
+  const keys = Object.keys(shape);
+  return [...keys, ...keys.filter(isSecretField).map((key) => `${key}File`)];
 }
 
 /** One CA's settings; `at` is where it sits in the YAML (`acme` or `issuers[i]`). */
@@ -401,40 +491,15 @@ export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[]
   return acme;
 }
 
-function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProblem[]): CertificateSpec[] {
-  const seenNames = new Map<string, number>();
+/** The certificates as the engine sees them; their problems are found by certificateProblems (references.ts). */
+function buildCertificates(raw: RawConfig): CertificateSpec[] {
   const specs: CertificateSpec[] = [];
-  raw.certificates.forEach((cert, index) => {
-    const at: YamlPath = ['certificates', index];
-    const previous = seenNames.get(cert.name);
-    if (previous !== undefined) problems.push({ path: [...at, 'name'], message: `"${cert.name}" is already used by certificates[${previous}]` });
-    seenNames.set(cert.name, index);
-
+  for (const cert of raw.certificates) {
     const domains: string[] = [];
-    cert.domains.forEach((domain, j) => {
-      const problem = domainProblem(domain);
-      if (problem) {
-        problems.push({ path: [...at, 'domains', j], message: `"${domain}" ${problem}` });
-        return;
-      }
+    for (const domain of cert.domains) {
       const normalized = normalizeDomain(domain);
-      if (domains.includes(normalized)) problems.push({ path: [...at, 'domains', j], message: `"${domain}" is listed twice` });
-      else domains.push(normalized);
-    });
-
-    // Own keys only: `dns: constructor` must not find Object.prototype.constructor.
-    const provider = Object.hasOwn(raw.dns, cert.dns) ? raw.dns[cert.dns] : undefined;
-    if (!provider) {
-      problems.push({ path: [...at, 'dns'], message: `no DNS provider named "${cert.dns}" (defined: ${Object.keys(raw.dns).join(', ') || 'none'})` });
-    } else if (!dnsProviderCapabilities(provider).wildcard) {
-      const j = cert.domains.findIndex((d) => isWildcard(d.trim()));
-      if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" cannot (wildcard: false)` });
+      if (!domains.includes(normalized)) domains.push(normalized);
     }
-    cert.sinks.forEach((sink, j) => {
-      if (!Object.hasOwn(raw.sinks, sink)) problems.push({ path: [...at, 'sinks', j], message: `no sink named "${sink}" (defined: ${Object.keys(raw.sinks).join(', ') || 'none'})` });
-    });
-    if (new Set(cert.sinks).size !== cert.sinks.length) problems.push({ path: [...at, 'sinks'], message: 'a sink is listed twice' });
-
     specs.push({
       name: cert.name,
       domains,
@@ -448,7 +513,7 @@ function buildCertificates(raw: z.infer<typeof configSchema>, problems: TreeProb
       ...(cert.profile ? { profile: cert.profile } : {}),
       ...(cert.lifetime !== undefined ? { lifetimeMs: cert.lifetime } : {}),
     });
-  });
+  }
   return specs;
 }
 
