@@ -141,7 +141,15 @@ export class Agent {
       this.options.logger.error({ err: message }, 'reload rejected: the new config is invalid; the running config stays');
       return { ok: false, error: message };
     }
-    await this.install(config);
+    try {
+      await this.install(config);
+    } catch (error) {
+      // The new config is valid but could not be put to work (its state store does not open):
+      // the running wiring stays, untouched, and the caller hears why (no unhandled rejection).
+      const message = describeError(error);
+      this.options.logger.error({ err: message }, 'reload rejected: the new config could not be put to work; the running config stays');
+      return { ok: false, error: message };
+    }
     const configured = new Set(config.certificates.map((c) => c.name));
     for (const name of [...this.timers.keys()]) if (!configured.has(name)) this.disarm(name);
     this.options.logger.info({ certificates: config.certificates.length }, 'config reloaded');

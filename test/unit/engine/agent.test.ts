@@ -55,6 +55,9 @@ afterEach(async () => {
   for (const agent of agents.splice(0)) await agent.stop(1000);
 });
 
+/** Set by a test: the next wire() (opening the store of a config) fails with it. */
+let wireFailure: Error | undefined;
+
 function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp, sinks: [reload] }\n  - { name: api, domains: [api.example.com], dns: corp }'): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-agent-'));
   const configFile = path.join(dir, 'certkeeper.yaml');
@@ -70,6 +73,7 @@ function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp
     host: 'test-host',
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
+      if (wireFailure) throw wireFailure;
       store ??= await openConfigStore(config, clock);
       return { config, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => sink, onEvent };
     },
@@ -164,6 +168,25 @@ describe('the agent', () => {
     expect(bad.error).toContain('no DNS provider named "nope"');
     expect(h.agent.currentConfig!.certificates.map((c) => c.name)).toEqual(['api']);
     writeFileSync(h.configFile, CONFIG('  - { name: api, domains: [api.example.com], dns: corp }\n  - { name: new, domains: [new.example.com], dns: corp }'));
+    expect((await h.agent.reload()).ok).toBe(true);
+    await settle(h);
+    expect(h.issuer.calls.map((c) => c.name)).toEqual(['api', 'new']);
+  });
+
+  it('keeps the running config when a reload cannot open the new config\'s store, and says so', async () => {
+    const h = harness('  - { name: api, domains: [api.example.com], dns: corp }');
+    await h.agent.start();
+    await settle(h);
+    writeFileSync(h.configFile, CONFIG('  - { name: api, domains: [api.example.com], dns: corp }\n  - { name: new, domains: [new.example.com], dns: corp }'));
+    wireFailure = new CertkeeperError('STATE_UNREACHABLE', 'the state store postgres://db.internal/certkeeper is unreachable: ECONNREFUSED');
+    try {
+      const result = await h.agent.reload();
+      expect(result).toEqual({ ok: false, error: expect.stringContaining('the state store postgres://db.internal/certkeeper is unreachable') });
+    } finally {
+      wireFailure = undefined;
+    }
+    expect(h.agent.currentConfig!.certificates.map((c) => c.name)).toEqual(['api']);
+    // The running wiring still works: a later good reload applies.
     expect((await h.agent.reload()).ok).toBe(true);
     await settle(h);
     expect(h.issuer.calls.map((c) => c.name)).toEqual(['api', 'new']);
