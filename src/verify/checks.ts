@@ -92,7 +92,8 @@ export function earliestServedExpiry(chain: readonly ServedCertificate[]): strin
   return earliest;
 }
 
-export type Serving = 'new' | 'old' | 'unreachable';
+export const SERVINGS = ['new', 'old', 'unreachable'] as const;
+export type Serving = (typeof SERVINGS)[number];
 
 /** What one endpoint serves relative to the certificate just deployed. */
 export function servingOf(result: ProbeResult, expectedSerial: string): Serving {

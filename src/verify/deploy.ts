@@ -6,11 +6,13 @@
 // back the certificate: it is recorded (history action `verify`, the per-certificate verify state
 // read by `status`) and reported through the `cert_verified` engine event.
 
+import { z } from 'zod';
 import { describeError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, EndpointSpec, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { EngineDeps } from '../engine/contracts.js';
+import { readCertificateData, storedTime } from '../state/codec.js';
 import type { StateStore } from '../state/contract.js';
-import { overallServing, servingOf, type Serving } from './checks.js';
+import { overallServing, servingOf, SERVINGS, type Serving } from './checks.js';
 import type { ProbeFn, ProbeOptions } from './probe.js';
 import { endpointName } from './schema.js';
 
@@ -19,32 +21,41 @@ export const VERIFY_INTERVAL_MS = 5_000;
 /** Where the last verification of a certificate is kept (a name no sink can have: sink names have no dots). */
 export const VERIFY_STATE_KEY = 'verify.last';
 
-export interface EndpointVerdict {
-  endpoint: string;
-  address: string;
-  serving: Serving;
+/**
+ * What one endpoint served at a verification. The last verification is kept per certificate and
+ * read back (by `status`) through these codecs, the types inferred from them: a stored value
+ * that does not parse is no verification (serving unknown), never shown as what it claims.
+ */
+const endpointVerdictCodec = z.object({
+  endpoint: z.string(),
+  address: z.string(),
+  serving: z.enum(SERVINGS),
   /** The serial the endpoint served (null when unreachable). */
-  servedSerial: string | null;
-  error: string | null;
-  trusted: boolean | null;
-  nameMatch: boolean | null;
-}
+  servedSerial: z.string().nullable(),
+  error: z.string().nullable(),
+  trusted: z.boolean().nullable(),
+  nameMatch: z.boolean().nullable(),
+});
 
-export interface VerifyReport {
-  cert: string;
+export type EndpointVerdict = z.infer<typeof endpointVerdictCodec>;
+
+const verifyReportCodec = z.object({
+  cert: z.string(),
   /** The serial that should be served. */
-  serial: string;
-  ok: boolean;
-  serving: Serving;
-  endpoints: EndpointVerdict[];
+  serial: z.string(),
+  ok: z.boolean(),
+  serving: z.enum(SERVINGS),
+  endpoints: z.array(endpointVerdictCodec),
   /** Exec sinks run again because an endpoint still served something else. */
-  redeployed: string[];
+  redeployed: z.array(z.string()),
   /** Probe rounds, over both verification passes. */
-  attempts: number;
-  at: string;
+  attempts: z.number().int().nonnegative(),
+  at: storedTime,
   /** One line naming each endpoint that failed; null when ok. */
-  error: string | null;
-}
+  error: z.string().nullable(),
+});
+
+export type VerifyReport = z.infer<typeof verifyReportCodec>;
 
 export type VerifyDeps = Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'sink' | 'onEvent'>;
 
@@ -182,7 +193,7 @@ async function rerunHooks(spec: CertificateSpec, current: StoredCertificate, dep
 
 async function record(report: VerifyReport, deps: VerifyDeps, durationMs: number): Promise<void> {
   try {
-    await deps.store.putSinkState(report.cert, VERIFY_STATE_KEY, report as unknown as Record<string, unknown>);
+    await deps.store.putSinkState(report.cert, VERIFY_STATE_KEY, report);
   } catch (error) {
     deps.logger.error({ cert: report.cert, err: describeError(error) }, 'could not store the verification result');
   }
@@ -209,11 +220,10 @@ async function append(deps: VerifyDeps, entry: Omit<HistoryEntry, 'at'>): Promis
   }
 }
 
-/** The last verification of a certificate, if any (for `status`). */
+/** The last verification of a certificate, if any (for `status`); one that cannot be read is none: serving unknown. */
 export async function readVerification(store: Pick<StateStore, 'getSinkState'>, cert: string): Promise<VerifyReport | undefined> {
   try {
-    const data = await store.getSinkState(cert, VERIFY_STATE_KEY);
-    return data && typeof data.serial === 'string' && typeof data.serving === 'string' ? (data as unknown as VerifyReport) : undefined;
+    return await readCertificateData(store, cert, VERIFY_STATE_KEY, verifyReportCodec);
   } catch {
     return undefined;
   }

@@ -13,6 +13,7 @@ import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../..
 import { scheduledRenewal } from '../../../src/plan/renewal.js';
 import type { CertificateSummary } from '../../../src/state/contract.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { readVerification, servingStatus, VERIFY_STATE_KEY, type VerifyReport } from '../../../src/verify/deploy.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { openFileStore } from '../../helpers/state.js';
@@ -104,5 +105,40 @@ describe('the ARI window (acme.ari)', () => {
     await store.putSinkState('www', ARI_STATE_KEY, { serial: '01', directoryUrl: DIRECTORY, supported: true, ...window, checkedAt: clock.now().toISOString(), nextCheckAt: clock.now().toISOString() });
     expect(await readAriRecord(store, cert, logger)).toBeUndefined();
     expect(warnings()).toHaveLength(0);
+  });
+});
+
+describe('the last verification (verify.last)', () => {
+  const report: VerifyReport = {
+    cert: 'www',
+    serial: 'AB01',
+    ok: true,
+    serving: 'new',
+    endpoints: [{ endpoint: 'web', address: '127.0.0.1:443', serving: 'new', servedSerial: 'AB01', error: null, trusted: true, nameMatch: true }],
+    redeployed: [],
+    attempts: 1,
+    at: '2026-11-22T00:00:00.000Z',
+    error: null,
+  };
+
+  it('reads back what the verification wrote', async () => {
+    await store.putSinkState('www', VERIFY_STATE_KEY, report);
+    expect(await readVerification(store, 'www')).toEqual(report);
+  });
+
+  it.each([
+    ['a foreign shape carrying serial and serving', { serial: 'AB01', serving: 'new' }],
+    ['a serving that is no verdict', { ...report, serving: 'maybe' }],
+    ['an endpoint verdict that is not one', { ...report, endpoints: [{ endpoint: 'web' }] }],
+  ])('%s is unknown, never shown as what it claims', async (_what, value) => {
+    await store.putSinkState('www', VERIFY_STATE_KEY, value);
+    const read = await readVerification(store, 'www');
+    expect(read).toBeUndefined();
+    expect(servingStatus(read, 'AB01')).toBeNull();
+  });
+
+  it('a value that is not JSON is unknown', async () => {
+    await store.storage.put('certs/www/data/verify.last', encode('not json'));
+    expect(await readVerification(store, 'www')).toBeUndefined();
   });
 });
