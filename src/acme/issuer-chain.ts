@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { IssuerSettings } from '../config/issuers.js';
 import { issuersFor } from '../config/issuers.js';
 import type { StateStore } from '../state/contract.js';
-import { activeRateLimit, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
+import { rateLimitBeforeAsking, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
 import type { AcmeIssuer, IssueRequest as AcmeIssueRequest, IssueResult, OrderEvent } from './issuer.js';
 
 /** Without a Retry-After, a rate-limited CA is left alone this long. */
@@ -70,7 +70,7 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
       const refused: { name: string; until: string; exhausted: boolean; message: string }[] = [];
       let lastError: CertkeeperError | undefined;
       for (const [index, settings] of candidates.entries()) {
-        const limited = await activeRateLimit(store, settings, clock.now());
+        const limited = await rateLimitBeforeAsking(store, settings, clock.now(), log);
         if (limited) {
           log.warn({ issuer: settings.name, until: limited.rateLimitedUntil }, `issuer ${settings.name} is rate-limited; not asking it before ${limited.rateLimitedUntil}`);
           waiting.push({ name: settings.name, until: limited.rateLimitedUntil });

@@ -11,7 +11,7 @@ import type { Issuer, RenewalInfoAnswer } from '../engine/contracts.js';
 import type { AcmeIssuer } from '../acme/issuer.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { StateStore } from '../state/contract.js';
-import { activeRateLimit } from '../state/issuer-state.js';
+import { rateLimitBeforeAsking } from '../state/issuer-state.js';
 
 export interface IssuerWiringOptions {
   store: StateStore;
@@ -85,7 +85,7 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
     const settings = config.issuers.find((issuer) => issuer.directoryUrl === cert.directoryUrl);
     if (!settings) return { supported: false };
     // "No request to that CA until then" covers ARI too: planning asks again after the backoff.
-    const limited = await activeRateLimit(store, settings, clock.now());
+    const limited = await rateLimitBeforeAsking(store, settings, clock.now(), logger);
     if (limited) {
       throw new CertkeeperError('ACME_RATE_LIMITED', `issuer ${settings.name} is rate-limited until ${limited.rateLimitedUntil}; ARI not asked`, {
         retryable: true,

@@ -18,8 +18,9 @@ export function decodeJson<S extends z.ZodType>(schema: S, bytes: Uint8Array, ke
   let value: unknown;
   try {
     value = JSON.parse(decoder.decode(bytes));
-  } catch (error) {
-    throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid JSON`, { cause: error, retryable: false });
+  } catch {
+    // Not the parser's error as the cause: V8 quotes the text around the fault, which may be a key.
+    throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid JSON`, { retryable: false });
   }
   return parseStored(schema, value, key);
 }

@@ -11,7 +11,7 @@ export class IssuerStateRepository {
   constructor(private readonly storage: Storage) {}
 
   async get(key: string): Promise<Record<string, unknown> | undefined> {
-    const storageKey = issuerKey(key);
+    const storageKey = issuerStorageKey(key);
     const stored = await this.storage.get(storageKey);
     if (!stored) return undefined;
     const { key: _key, ...data } = decodeJson(issuerStateCodec, stored.value, storageKey);
@@ -19,10 +19,11 @@ export class IssuerStateRepository {
   }
 
   async put(key: string, data: Record<string, unknown>): Promise<void> {
-    await this.storage.put(issuerKey(key), encodeJson({ key, ...data }));
+    await this.storage.put(issuerStorageKey(key), encodeJson({ key, ...data }));
   }
 }
 
-function issuerKey(key: string): string {
+/** Where the data of issuer `key` is stored (messages about it name this). */
+export function issuerStorageKey(key: string): string {
   return `issuers/${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }

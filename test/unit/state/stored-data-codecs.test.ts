@@ -7,11 +7,18 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createIssuerChain } from '../../../src/acme/issuer-chain.js';
+import type { AcmeIssuer, IssueRequest } from '../../../src/acme/issuer.js';
+import { CertkeeperError, describeError } from '../../../src/core/errors.js';
 import type { Logger } from '../../../src/core/logger.js';
+import type { IssuerSettings } from '../../../src/config/issuers.js';
+import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { Config } from '../../../src/config/load.js';
 import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../../src/engine/renewal-info.js';
 import { scheduledRenewal } from '../../../src/plan/renewal.js';
 import type { CertificateSummary } from '../../../src/state/contract.js';
+import { activeRateLimit, issuerStateKey, recordRateLimit } from '../../../src/state/issuer-state.js';
+import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { readVerification, servingStatus, VERIFY_STATE_KEY, type VerifyReport } from '../../../src/verify/deploy.js';
 import { makeCertificate } from '../../helpers/certs.js';
@@ -140,5 +147,77 @@ describe('the last verification (verify.last)', () => {
   it('a value that is not JSON is unknown', async () => {
     await store.storage.put('certs/www/data/verify.last', encode('not json'));
     expect(await readVerification(store, 'www')).toBeUndefined();
+  });
+});
+
+describe('the rate-limit state of a CA and account (issuers/<hash>)', () => {
+  const issuer: IssuerSettings = { name: 'a', directoryUrl: 'https://a.test/dir', email: 'ops@example.test' };
+  const storageKey = issuerStorageKey(issuerStateKey(issuer));
+
+  it('a recorded limit reads back and ends when it says', async () => {
+    const until = new Date(clock.now().getTime() + 600_000).toISOString();
+    await recordRateLimit(store, issuer, { rateLimitedUntil: until, detail: 'HTTP 429', at: clock.now().toISOString() });
+    expect(await activeRateLimit(store, issuer, clock.now())).toEqual({ rateLimitedUntil: until, detail: 'HTTP 429', at: clock.now().toISOString() });
+    clock.advance(600_000);
+    expect(await activeRateLimit(store, issuer, clock.now())).toBeUndefined();
+  });
+
+  it.each([
+    ['a string where the end of the limit belongs', { rateLimitedUntil: 'in two hours', detail: 'HTTP 429', at: '2026-11-22T00:00:00.000Z' }],
+    ['a number there', { rateLimitedUntil: 1_795_000_000_000, detail: 'HTTP 429', at: '2026-11-22T00:00:00.000Z' }],
+    ['a foreign shape', { until: '2026-11-23T00:00:00.000Z' }],
+  ])('%s never lifts the limit silently: the CA is held off for an hour, naming the key', async (_what, value) => {
+    await store.putIssuerState(issuerStateKey(issuer), value);
+    const limited = await activeRateLimit(store, issuer, clock.now());
+    expect(limited).toMatchObject({ rateLimitedUntil: new Date(clock.now().getTime() + HOUR).toISOString() });
+    expect(limited?.damaged).toContain(storageKey);
+    expect(limited?.damaged).not.toContain('in two hours');
+  });
+
+  it('a value that is not JSON holds the CA off the same way', async () => {
+    await store.storage.put(storageKey, encode('{"rateLimitedUntil": '));
+    const limited = await activeRateLimit(store, issuer, clock.now());
+    expect(limited).toMatchObject({ rateLimitedUntil: new Date(clock.now().getTime() + HOUR).toISOString() });
+    expect(limited?.damaged).toContain(storageKey);
+  });
+
+  it('the issuer chain asks that CA nothing during the hold, records the hold so it ends, then asks again', async () => {
+    await store.putIssuerState(issuerStateKey(issuer), { rateLimitedUntil: 'in two hours', detail: 'HTTP 429', at: '2026-11-22T00:00:00.000Z' });
+    const calls: IssueRequest[] = [];
+    const ca: AcmeIssuer = {
+      directoryUrl: issuer.directoryUrl,
+      async issue(request) {
+        calls.push(request);
+        return { material: makeCertificate({ domains: request.domains }), orderUrl: 'o', accountUrl: 'acc', directoryUrl: issuer.directoryUrl, replaced: false };
+      },
+    };
+    const chain = createIssuerChain({ issuers: [issuer], issuerFor: async () => ca, store, clock, logger });
+    const dns: DnsProvider = { name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} };
+    const request = { certName: 'www', domains: ['example.com'], keyType: 'ecdsa-p256' as const, dns };
+
+    const refused = await chain.issue(request).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(CertkeeperError);
+    expect((refused as CertkeeperError).code).toBe('ACME_RATE_LIMITED');
+    expect((refused as CertkeeperError).retryAfterSeconds).toBe(3600);
+    expect(calls).toHaveLength(0);
+    expect(JSON.stringify(warnings())).toContain(storageKey);
+    // The hold is what is stored now, so it ends by itself.
+    expect(await store.getIssuerState(issuerStateKey(issuer))).toMatchObject({ rateLimitedUntil: new Date(clock.now().getTime() + HOUR).toISOString() });
+
+    clock.advance(30 * 60_000);
+    await expect(chain.issue(request)).rejects.toMatchObject({ code: 'ACME_RATE_LIMITED', retryAfterSeconds: 1800 });
+    clock.advance(30 * 60_000);
+    expect(await chain.issue(request)).toMatchObject({ issuer: 'a' });
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('what a damaged value\'s error says', () => {
+  it('names the key and never quotes the value', async () => {
+    await store.storage.put('certs/www/data/acme.ari', encode('{"token": SECRETSECRETSECRET}'));
+    const error = await store.getSinkState('www', 'acme.ari').catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect(describeError(error)).toContain('certs/www/data/acme.ari');
+    expect(describeError(error)).not.toContain('SECRET');
   });
 });
