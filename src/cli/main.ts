@@ -115,11 +115,19 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 
   program
     .command('validate')
-    .description('check the config and print every problem with its YAML path')
-    .option('--json', 'print JSON')
+    .description('check the config and print every problem with its YAML path (and line), all in one run')
+    .option('--json', 'print JSON on stdout, the problems too (exit 2)')
     .action(async (options: { json?: boolean }) => {
       const { validateCommand } = await import('./commands/validate.js');
       setExit(validateCommand(options, global(), io));
+    });
+
+  program
+    .command('schema')
+    .description("print the config's JSON Schema (for editors: a `# yaml-language-server: $schema=PATH` line at the top of the config)")
+    .action(async () => {
+      const { schemaCommand } = await import('./commands/schema.js');
+      setExit(schemaCommand(io));
     });
 
   program
@@ -186,6 +194,7 @@ const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
   doctor: ['every check passed (warnings allowed)', 'a check failed'],
   status: ['the status was read', 'the state store could not be read'],
   validate: ['the config is valid (warnings allowed)', '-'],
+  schema: ['the schema was printed', '-'],
   'notify test': ['every target was delivered the test alert', 'a target was not'],
   history: ['the history was read', 'the state store could not be read'],
   verify: ['every endpoint serves the current certificate', 'an endpoint does not'],

@@ -1,10 +1,21 @@
 // `certkeeper validate`: check the config and say what is wrong, with the YAML path of each problem,
-// and what it weakens (config warnings: valid, exit 0, but printed).
+// and what it weakens (config warnings: valid, exit 0, but printed). With --json a bad config is
+// reported on stdout too, as `{ valid: false, file, problems }` with exit 2, for tools to read.
 
-import { EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+import path from 'node:path';
+import { ConfigError } from '../../config/load.js';
+import { configPath, EXIT_OK, EXIT_USAGE, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
 export function validateCommand(options: { json?: boolean }, global: GlobalOptions, io: CommandIo): number {
-  const config = loadConfig(global, io); // throws ConfigError → exit 2 with every problem listed
+  let config;
+  try {
+    config = loadConfig(global, io); // throws ConfigError → exit 2 with every problem listed
+  } catch (error) {
+    if (!options.json || !(error instanceof ConfigError)) throw error;
+    const file = path.resolve(configPath(global, io.env));
+    io.stdout.write(`${JSON.stringify({ valid: false, file, problems: error.problems }, null, 2)}\n`);
+    return EXIT_USAGE;
+  }
   const summary = {
     valid: true,
     file: config.file,
