@@ -8,6 +8,7 @@ import { CertkeeperError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { StatusRow } from '../engine/status.js';
 import { parseListen } from './http-settings.js';
+import { contentSecurityPolicy } from './page/script.js';
 import type { Readiness } from './readiness.js';
 
 export { DEFAULT_HTTP_LISTEN, DEFAULT_HTTP_PORT, httpSettingsSchema, parseListen, type HttpSettings } from './http-settings.js';
@@ -22,6 +23,11 @@ export interface HttpServerOptions {
   listen: string;
   metrics: { render(): Promise<string>; readonly contentType: string };
   status: () => Promise<StatusRow[]>;
+  /**
+   * GET /: the status page (observe/page), read-only. Given the query (page, cert); undefined
+   * for an unknown certificate (404). Without it GET / answers 404.
+   */
+  page?: (query: URLSearchParams) => Promise<string | undefined>;
   ready: () => Readiness | Promise<Readiness>;
   /** Re-reads the config; without it POST /reload answers 501. */
   onReload?: () => Promise<ReloadResult>;
@@ -50,6 +56,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let reloading: Promise<ReloadResult> | undefined;
 
   const routes: Record<string, Partial<Record<'GET' | 'POST', Handler>>> = {
+    '/': {
+      GET: async (request, response) => {
+        if (!options.page) return sendJson(response, 404, { error: 'not found' });
+        const html = await options.page(new URL(request.url ?? '/', 'http://agent').searchParams);
+        if (html === undefined) return sendPage(response, 404, '<!doctype html><title>not found</title><p>No such certificate. <a href="./">All certificates</a></p>\n');
+        sendPage(response, 200, html);
+      },
+    },
     '/metrics': {
       GET: async (_request, response) => send(response, 200, options.metrics.contentType, await options.metrics.render()),
     },
@@ -131,6 +145,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 function send(response: http.ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
   response.end(response.req.method === 'HEAD' ? undefined : body);
+}
+
+/** The page with headers that keep it self-contained (its CSP is also in the document, for the static report). */
+function sendPage(response: http.ServerResponse, status: number, html: string): void {
+  response.setHeader('content-security-policy', contentSecurityPolicy(true));
+  response.setHeader('x-content-type-options', 'nosniff');
+  response.setHeader('referrer-policy', 'no-referrer');
+  response.setHeader('x-frame-options', 'DENY');
+  send(response, status, 'text/html; charset=utf-8', html);
 }
 
 function sendJson(response: http.ServerResponse, status: number, value: unknown): void {

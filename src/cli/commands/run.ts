@@ -16,6 +16,8 @@ import { Rehearser } from '../../engine/rehearse.js';
 import { leaderGauge, startLeaderElection } from '../../ha/index.js';
 import type { AgentEvent } from '../../observe/events.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
+import { servePage } from '../../observe/page/agent.js';
+import { loadStoredWatchResults } from '../../verify/watcher.js';
 import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
@@ -228,6 +230,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
       allowRemoteReload: settings.allowRemoteReload,
       metrics,
       status: async () => agent.status,
+      page: (query) => servePage({ now: () => io.clock.now(), config: () => config, rows: () => agent.status, endpoints: () => loadStoredWatchResults(store?.agentData, config.stateDir), store: () => store }, query),
       ready: async () =>
         readiness({
           configLoaded: agent.currentConfig !== undefined,

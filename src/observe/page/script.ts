@@ -1,0 +1,31 @@
+// The page's one inline script: polls /status (same origin) and, when the rows changed, fetches
+// the page again and swaps its live part. No library, no other request; the Content-Security-
+// Policy allows this script by its hash and nothing else.
+
+import { createHash } from 'node:crypto';
+
+export const POLL_SCRIPT = `(function(){
+var live=document.getElementById('live'),note=document.getElementById('updated'),last=null,ms=15000;
+function tick(){
+fetch('status',{cache:'no-store',headers:{accept:'application/json'}}).then(function(r){if(!r.ok)throw new Error(r.status);return r.text();}).then(function(body){
+if(last!==null&&body!==last){return fetch(location.href,{cache:'no-store'}).then(function(r){return r.text();}).then(function(html){
+var doc=new DOMParser().parseFromString(html,'text/html'),next=doc.getElementById('live');if(next){live.innerHTML=next.innerHTML;}last=body;});}
+last=body;}).then(function(){note.textContent='live: checked '+new Date().toISOString().slice(11,19)+' UTC';note.className='ok';},function(){note.textContent='agent not answering: showing the last known state';note.className='stale';}).then(function(){setTimeout(tick,ms);});
+}
+setTimeout(tick,ms);})();`;
+
+export const POLL_SCRIPT_HASH = `sha256-${createHash('sha256').update(POLL_SCRIPT).digest('base64')}`;
+
+/** Nothing loads from anywhere but this document (styles, the script by hash) and the agent (fetch). */
+export function contentSecurityPolicy(live: boolean): string {
+  return [
+    "default-src 'none'",
+    "style-src 'unsafe-inline'",
+    live ? `script-src '${POLL_SCRIPT_HASH}'` : "script-src 'none'",
+    live ? "connect-src 'self'" : "connect-src 'none'",
+    "img-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
