@@ -92,6 +92,20 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('state')
+    .description('the state store')
+    .command('copy')
+    .description("copy everything this config's state store holds (certificates with their archive and keys, records, accounts, rate-limit state, history, agents' data) into the store of another config, e.g. a file store into PostgreSQL; keys are re-sealed with the target's encryptionKeyFile")
+    .requiredOption('--to <config>', 'the config whose state store receives the copy')
+    .option('--merge', 'the target already holds certificates or accounts: add what it lacks, keeping a newer certificate there')
+    .option('--dry-run', 'list what would be copied, write nothing')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: { to: string; merge?: boolean; dryRun?: boolean; json?: boolean }) => {
+      const { stateCopyCommand } = await import('./commands/state.js');
+      setExit(await stateCopyCommand(options, global(), io));
+    });
+
+  program
     .command('doctor')
     .description('pre-flight checks that change nothing: config, CA, account, clock, DNS credentials and delegation, CAA, sinks')
     .option('--cert <name>', 'only this certificate (repeatable)', collect)
@@ -191,6 +205,7 @@ const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
   healthcheck: ['the agent answered /healthz, or the config has no http.listen', 'no agent answered, or not with 2xx'],
   revoke: ['revoked (and, with --reissue, reissued and deployed)', 'the CA refused or a step failed'],
   forget: ["the certificate's state is removed", 'the state store failed'],
+  'state copy': ['everything was copied (or, with --merge, kept as the target had it newer)', 'something could not be copied (damaged in the source; listed) or a store failed'],
   doctor: ['every check passed (warnings allowed)', 'a check failed'],
   status: ['the status was read', 'the state store could not be read'],
   validate: ['the config is valid (warnings allowed)', '-'],
