@@ -15,9 +15,9 @@ const cert = (subject: string, issuer: string, days: number): ServedCertificate 
 
 function served(chain: ServedCertificate[]): ProbeResult {
   return {
-    endpoint: 'www.example.test:443', host: 'www.example.test', port: 443, servername: 'www.example.test', protocol: 'tls', reachable: true, failure: null, error: null,
+    endpoint: 'www.example.test:443', address: 'www.example.test:443', sni: 'www.example.test', protocol: 'tls', reachable: true, failure: null, error: null,
     at: now.toISOString(), durationMs: 5, leaf: chain[0]!, chain, trusted: true, trustError: null, nameMatch: true, nameError: null,
-  } as ProbeResult;
+  };
 }
 
 it('alerts on an intermediate that expires before the leaf, naming it', () => {
