@@ -104,8 +104,9 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
     );
     options.onStep?.('dns-present', uniqueNames(pending).join(', '));
 
+    // A batching provider checked propagation once for the whole batch before presentTxt resolved.
     await allOrFirstFailure(
-      pending.map(({ record }) => (taskSignal) =>
+      (dns.presentWaitsForPropagation ? [] : pending).map(({ record }) => (taskSignal) =>
         propagation.waitForTxtPropagation({
           fqdn: record.fqdn,
           value: record.value,

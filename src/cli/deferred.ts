@@ -23,8 +23,8 @@ function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
 export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
   let built: DnsProvider | undefined;
   const load = onFirstUse(async () => {
-    const { createDnsProvider } = await import('../dns/registry.js');
-    built = createDnsProvider(config, ctx);
+    const { createDnsProvider, withBatching } = await import('../dns/registry.js');
+    built = withBatching(createDnsProvider(config, ctx), ctx);
     return built;
   });
   return {
@@ -40,6 +40,10 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
     },
     get propagationIntervalMs() {
       return built ? built.propagationIntervalMs : config.propagation?.interval;
+    },
+    // Asked after a present, so the built provider answers (a batching one checks propagation itself).
+    get presentWaitsForPropagation() {
+      return built?.presentWaitsForPropagation;
     },
   };
 }

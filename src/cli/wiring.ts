@@ -101,7 +101,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const providerConfig = config.dns[name];
       if (!providerConfig) throw new CertkeeperError('CONFIG_INVALID', `no DNS provider named "${name}"`, { retryable: false });
-      const provider = deferredDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }) });
+      const provider = deferredDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }), resolvers: config.resolvers });
       providers.set(name, provider);
       return provider;
     },

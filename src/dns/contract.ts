@@ -1,6 +1,10 @@
 // The DnsProvider contract: what the ACME challenge loop needs from a DNS backend. A provider
 // only adds and removes TXT values; finding CNAME delegations and checking propagation is the
-// challenge loop's job (acme/), not the provider's.
+// challenge loop's job (acme/), not the provider's. A provider that can write many records in one
+// request (Route53, RFC 2136) also implements `changeTxtBatch`; the batcher (batcher.ts) then
+// coalesces the records of many certificates into one change per zone.
+
+import { CertkeeperError, type CertkeeperErrorOptions } from '../core/errors.js';
 
 export interface TxtRecord {
   /** The name to write, absolute, lower-case, no trailing dot, e.g. `_acme-challenge.example.com`
@@ -27,6 +31,58 @@ export interface DnsProvider {
   /** Propagation polling, from the provider's config (ms). */
   readonly propagationTimeoutMs?: number | undefined;
   readonly propagationIntervalMs?: number | undefined;
+  /**
+   * True when `presentTxt` resolves only once every authoritative nameserver serves the value
+   * (a batching provider checks once per batch): the challenge loop does not check again.
+   */
+  readonly presentWaitsForPropagation?: boolean | undefined;
+  /** Optional: writes many records in one request; see TxtBatchSupport. */
+  readonly batch?: TxtBatchSupport | undefined;
+}
+
+export type TxtBatchAction = 'present' | 'cleanup';
+
+/**
+ * What a provider offers for writing many records at once. The batcher groups records by
+ * `zoneOf`, splits each group at `limits`, and calls `write` once per part.
+ */
+export interface TxtBatchSupport {
+  limits: TxtBatchLimits;
+  /** How long records are collected before a batch is written (ms). */
+  windowMs: number;
+  /** The zone (or other unit one request can change) `record` belongs to. */
+  zoneOf(record: TxtRecord, signal?: AbortSignal): Promise<string>;
+  /**
+   * Writes every record (all in `zone`) in as few requests as the provider can: Route53 one
+   * change, RFC 2136 one UPDATE. Resolves when all are written (and, for a provider that waits
+   * for its change to sync, synced). Throws TxtBatchRejected when the provider refused some of
+   * the records, any other error when the batch as a whole failed.
+   */
+  write(action: TxtBatchAction, zone: string, records: readonly TxtRecord[], signal?: AbortSignal): Promise<void>;
+}
+
+export interface TxtBatchLimits {
+  /** Records per request at most. */
+  maxRecords: number;
+  /** Summed `cost` per request at most (Route53: characters of values; RFC 2136: message bytes). */
+  maxCost: number;
+  cost(record: TxtRecord, action: TxtBatchAction): number;
+}
+
+/**
+ * A batch the provider refused because of some of its records (Route53 InvalidChangeBatch, an
+ * RFC 2136 REFUSED): `culprits` when the answer names them, undefined when it does not. The
+ * batcher writes the others again without them.
+ */
+export class TxtBatchRejected extends CertkeeperError {
+  constructor(
+    message: string,
+    readonly culprits: readonly TxtRecord[] | undefined,
+    options: CertkeeperErrorOptions = {},
+  ) {
+    super('DNS_UPDATE_FAILED', message, options);
+    this.name = 'TxtBatchRejected';
+  }
 }
 
 /** What a provider type declares about itself, checked when the config is validated. */

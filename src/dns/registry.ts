@@ -7,7 +7,10 @@
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import { batchingProvider, supportsBatches } from './batcher.js';
 import type { DnsProvider, DnsProviderCapabilities } from './contract.js';
+import { waitForTxtPropagationBatch } from './propagation.js';
+import { systemResolvers } from './resolver.js';
 import { createExecDnsProvider } from './providers/exec/index.js';
 import { createRfc2136Provider } from './providers/rfc2136/index.js';
 import { createRoute53Provider } from './providers/route53/index.js';
@@ -20,6 +23,8 @@ export interface DnsProviderContext {
   name: string;
   clock: Clock;
   logger: Logger;
+  /** Recursive resolvers for the batch propagation check (the host's when absent). */
+  resolvers?: string[] | undefined;
 }
 
 export interface DnsProviderType<Schema extends z.ZodType> {
@@ -52,3 +57,33 @@ function entryFor(config: DnsProviderConfig): AnyProviderType {
 export function createDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
   return entryFor(config).create(config, ctx);
 }
+
+/**
+ * `provider` as the engine uses it: one that can write batches (Route53, RFC 2136) goes behind a
+ * batcher, so the records of many certificates go out as one change per zone and propagation is
+ * checked once per batch (batcher.ts): its presentTxt then resolves once the record is visible.
+ * Any other provider is returned as it is.
+ */
+export function withBatching(provider: DnsProvider, ctx: DnsProviderContext): DnsProvider {
+  if (!supportsBatches(provider)) return provider;
+  const resolvers = ctx.resolvers && ctx.resolvers.length > 0 ? ctx.resolvers : systemResolvers();
+  return batchingProvider(provider, {
+    clock: ctx.clock,
+    logger: ctx.logger,
+    confirm: (records, signal) =>
+      waitForTxtPropagationBatch({
+        records,
+        nameservers: provider.propagationNameservers,
+        resolvers,
+        timeoutMs: provider.propagationTimeoutMs ?? DEFAULT_BATCH_PROPAGATION_TIMEOUT_MS,
+        intervalMs: provider.propagationIntervalMs ?? DEFAULT_BATCH_PROPAGATION_INTERVAL_MS,
+        clock: ctx.clock,
+        signal,
+        logger: ctx.logger,
+      }),
+  });
+}
+
+/** As the challenge loop's defaults (acme/challenge.ts), which dns/ cannot import. */
+const DEFAULT_BATCH_PROPAGATION_TIMEOUT_MS = 120_000;
+const DEFAULT_BATCH_PROPAGATION_INTERVAL_MS = 2_000;

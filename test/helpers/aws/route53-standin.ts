@@ -10,6 +10,16 @@
 // on in reversed-label order; an unknown access key is InvalidClientTokenId and an operation its
 // IAM policy does not allow is AccessDenied (both 403). Faults (Throttling,
 // PriorRequestNotComplete, 5xx) on demand.
+//
+// Knobs for realistic load (issue 18), each also settable while running:
+// - `changeDelay.ms`: how long a change stays PENDING before GetChange says INSYNC and DNS serves
+//   it (Route53: typically up to 60 s; the incident benchmark uses 30 s).
+// - `rateLimit.requestsPerSecond`: a token bucket over every Route53 operation (AWS: 5 per second
+//   per account, bucket of `burst`, default the same number); a request above it answers HTTP 400
+//   `Throttling` "Rate exceeded", as Route53 does. Off when absent.
+// - `batchLimits`: ChangeResourceRecordSets' real quotas, on by default: at most 1,000
+//   ResourceRecord elements and 32,000 characters of Value per request, an UPSERT counting both
+//   twice; above either the request is refused with InvalidChangeBatch and nothing is applied.
 
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -57,7 +67,27 @@ export interface Route53StandinOptions {
   /** Per access key id, the only operations its IAM policy allows; any other answers 403
    *  AccessDenied, as Route53 does. Keys not listed may call every operation. */
   permissions?: Record<string, Route53Operation[]>;
+  /** Throttling above this rate (see the header); none when absent. */
+  rateLimit?: RateLimit | undefined;
+  /** ChangeResourceRecordSets' quotas; Route53's own by default. */
+  batchLimits?: BatchLimits;
 }
+
+export interface RateLimit {
+  requestsPerSecond: number;
+  /** Requests that may arrive at once after a quiet spell (default: requestsPerSecond). */
+  burst?: number;
+}
+
+export interface BatchLimits {
+  /** ResourceRecord elements per request, UPSERT counting twice (Route53: 1,000). */
+  maxRecords: number;
+  /** Characters summed over every Value, UPSERT counting twice (Route53: 32,000). */
+  maxValueChars: number;
+}
+
+/** Route 53's documented ChangeResourceRecordSets quotas. */
+export const ROUTE53_BATCH_QUOTAS: BatchLimits = { maxRecords: 1000, maxValueChars: 32_000 };
 
 export interface StandinZone {
   id: string;
@@ -136,6 +166,7 @@ export interface Route53Standin {
   setPermissions(accessKeyId: string, operations: Route53Operation[] | undefined): void;
   clearFaults(): void;
   setChangeDelay(delay: ChangeDelay): void;
+  setRateLimit(limit: RateLimit | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -281,6 +312,21 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
   const acceptedKeys = options.accessKeyIds ? new Set(options.accessKeyIds) : undefined;
   const assumedKeys = new Set<string>();
   const permissions = new Map<string, Route53Operation[]>(Object.entries(options.permissions ?? {}));
+  const batchLimits = options.batchLimits ?? ROUTE53_BATCH_QUOTAS;
+  let rateLimit = options.rateLimit;
+  /** The token bucket of `rateLimit`: tokens left and when it was last filled. */
+  const bucket = { tokens: rateLimit?.burst ?? rateLimit?.requestsPerSecond ?? 0, at: Date.now() };
+
+  function takeToken(): boolean {
+    if (!rateLimit) return true;
+    const now = Date.now();
+    const capacity = rateLimit.burst ?? rateLimit.requestsPerSecond;
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * rateLimit.requestsPerSecond);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
 
   function addZone(spec: StandinZoneSpec): StandinZone {
     const name = canonicalName(spec.name);
@@ -375,6 +421,17 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     const batch = child(root, 'ChangeBatch');
     const changeElements = childrenNamed(child(batch, 'Changes'), 'Change');
     if (changeElements.length === 0) throw new ApiError(400, 'InvalidInput', 'Invalid request: the ChangeBatch has no Changes');
+    // The request's size is checked before anything in it (Route53: "InvalidChangeBatch").
+    let recordCount = 0;
+    let valueChars = 0;
+    for (const element of changeElements) {
+      const weight = textAt(element, 'Action') === 'UPSERT' ? 2 : 1;
+      const values = childrenNamed(child(child(element, 'ResourceRecordSet'), 'ResourceRecords'), 'ResourceRecord').map((record) => textAt(record, 'Value') ?? '');
+      recordCount += weight * values.length;
+      valueChars += weight * values.reduce((sum, value) => sum + value.length, 0);
+    }
+    if (recordCount > batchLimits.maxRecords) throw new ApiError(400, 'InvalidChangeBatch', `[Number of records limit of ${batchLimits.maxRecords} exceeded.]`);
+    if (valueChars > batchLimits.maxValueChars) throw new ApiError(400, 'InvalidChangeBatch', `[Number of characters limit of ${batchLimits.maxValueChars} in resource record values exceeded.]`);
     const next = cloneSets(zone.records);
     const problems: string[] = [];
     const actions: RecordedChange['actions'] = [];
@@ -615,6 +672,7 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       if (!accessKeyId) throw new ApiError(403, 'MissingAuthenticationToken', 'Missing Authentication Token');
       const fault = takeFault(operation);
       if (fault) throw fault;
+      if (operation !== 'AssumeRole' && operation !== 'Unknown' && !takeToken()) throw new ApiError(400, 'Throttling', 'Rate exceeded');
       switch (operation) {
         case 'AssumeRole':
           return { status: 200, body: assumeRole(body, accessKeyId), operation };
@@ -832,6 +890,11 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     },
     setChangeDelay: (delay) => {
       changeDelay = { ms: delay.ms ?? 0, pendingPolls: delay.pendingPolls ?? 0 };
+    },
+    setRateLimit: (limit) => {
+      rateLimit = limit;
+      bucket.tokens = limit?.burst ?? limit?.requestsPerSecond ?? 0;
+      bucket.at = Date.now();
     },
     stop: async () => {
       httpServer.closeAllConnections();

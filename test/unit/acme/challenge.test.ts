@@ -121,6 +121,16 @@ describe('solveDnsChallenges', () => {
     expect(session.events).toContain('propagated _acme-challenge.a.example value-for-https://ca/chall/a.example/dns-01 via undefined timeout 5000 interval 250');
   });
 
+  it('checks no propagation itself when the provider (a batching one) waited for it in presentTxt', async () => {
+    const session = fakeSession();
+    const dns = fakeDns(session.events, { presentWaitsForPropagation: true });
+    const steps: string[] = [];
+    await run({ session, dns, authorizations: [authz('a.example'), authz('b.example')], onStep: (step) => steps.push(step) }, session.events).done;
+    expect(session.events.filter((event) => event.startsWith('propagated'))).toEqual([]);
+    expect(session.events.filter((event) => event.startsWith('complete'))).toHaveLength(2);
+    expect(steps).toEqual(['dns-present', 'propagated', 'validated']);
+  });
+
   it('skips authorizations the CA already considers valid', async () => {
     const session = fakeSession();
     const dns = fakeDns(session.events);

@@ -103,6 +103,8 @@ describe('route53 config schema', () => {
       maxRetries: 5,
       changeTimeout: 180_000,
       changeInterval: 5000,
+      batchWindow: 250,
+      requestsPerSecond: 5,
     });
   });
 

@@ -3,13 +3,24 @@
 // wildcard can hold two values on one name and each cleanup removes only its own.
 
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
-import type { DnsProvider, TxtRecord } from '../../contract.js';
+import { TxtBatchRejected, type DnsProvider, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
 import type { DnsProviderContext } from '../../registry.js';
 import { findZone } from '../../resolver.js';
 import { exchangeSigned } from '../../wire/client.js';
 import { RCODE, encodeTxtUpdate, isInZone, normalizeName, rcodeName, type TxtUpdate } from '../../wire/message.js';
 import { tsigKey, type TsigCheck, type TsigKey } from '../../wire/tsig.js';
 import type { Rfc2136Config } from './schema.js';
+
+/**
+ * An UPDATE goes over TCP once it passes 512 bytes, where a message may be 65,535 bytes. A batch
+ * stays well below that, leaving room for the header, the zone, the TSIG record and the server's
+ * own limits; a record costs its wire size (name, type/class/TTL/length, the value's strings).
+ */
+export const RFC2136_BATCH_LIMITS: TxtBatchLimits = {
+  maxRecords: 1000,
+  maxCost: 48_000,
+  cost: (record) => record.fqdn.length + 2 + 10 + Buffer.byteLength(record.value) + Math.ceil(Math.max(1, Buffer.byteLength(record.value)) / 255),
+};
 
 export class Rfc2136Provider implements DnsProvider {
   readonly name: string;
@@ -19,6 +30,8 @@ export class Rfc2136Provider implements DnsProvider {
   private readonly key: TsigKey;
   /** Discovered zones by record name: one SOA walk per name, shared by present and cleanup. */
   private readonly zones = new Map<string, Promise<string>>();
+  /** Many records in one UPDATE per zone (dns/batcher.ts). */
+  readonly batch: TxtBatchSupport;
 
   constructor(
     private readonly config: Rfc2136Config,
@@ -29,6 +42,23 @@ export class Rfc2136Provider implements DnsProvider {
     this.propagationNameservers = config.propagation?.nameservers;
     this.propagationTimeoutMs = config.propagation?.timeout;
     this.propagationIntervalMs = config.propagation?.interval;
+    this.batch = {
+      limits: RFC2136_BATCH_LIMITS,
+      windowMs: config.batchWindow,
+      zoneOf: (record, signal) => this.zoneFor(normalizeName(record.fqdn), signal),
+      write: async (action, zone, records, signal) => {
+        try {
+          await this.send(action === 'present' ? 'add' : 'delete', zone, records, signal);
+        } catch (error) {
+          // REFUSED (an update-policy that does not cover one name) and NOTZONE are about some
+          // records; which ones the server does not say, so the batcher narrows it down.
+          if (isCertkeeperError(error) && (error.details?.rcode === 'REFUSED' || error.details?.rcode === 'NOTZONE') && records.length > 1) {
+            throw new TxtBatchRejected(error.message, undefined, { cause: error, details: error.details });
+          }
+          throw error;
+        }
+      },
+    };
   }
 
   presentTxt(record: TxtRecord, signal?: AbortSignal): Promise<void> {
@@ -42,9 +72,19 @@ export class Rfc2136Provider implements DnsProvider {
   private async update(action: TxtUpdate['action'], record: TxtRecord, signal: AbortSignal | undefined): Promise<void> {
     const fqdn = normalizeName(record.fqdn);
     const zone = await this.zoneFor(fqdn, signal);
+    await this.send(action, zone, [{ ...record, fqdn }], signal);
+  }
+
+  /** One signed UPDATE adding (or deleting) every record, all in `zone`. */
+  private async send(action: TxtUpdate['action'], zone: string, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
     const { server } = this.config;
-    const what = `${action === 'add' ? 'adding' : 'deleting'} TXT ${fqdn} in zone ${zone} on ${server}`;
-    const message = encodeTxtUpdate(zone, [{ action, fqdn, value: record.value, ttl: this.config.ttl }]);
+    const fqdn = records.length === 1 ? normalizeName(records[0]!.fqdn) : undefined;
+    const subject = fqdn ?? `${records.length} TXT records`;
+    const what = `${action === 'add' ? 'adding' : 'deleting'} ${fqdn ? `TXT ${fqdn}` : subject} in zone ${zone} on ${server}`;
+    const message = encodeTxtUpdate(
+      zone,
+      records.map((record) => ({ action, fqdn: normalizeName(record.fqdn), value: record.value, ttl: this.config.ttl })),
+    );
     let result;
     try {
       result = await exchangeSigned(server, message.bytes, this.key, { timeoutMs: this.config.timeout, signal, now: () => this.ctx.clock.now() });
@@ -57,9 +97,10 @@ export class Rfc2136Provider implements DnsProvider {
     if (tsigProblem) throw this.failure('DNS_UPDATE_FAILED', `${what}: ${tsigProblem.message}`, tsigProblem.retryable);
     if (response.rcode !== RCODE.NOERROR) {
       const { code, retryable, reason } = explainRcode(response.rcode);
-      throw this.failure(code, `${what}: ${rcodeName(response.rcode)} (${reason})`, retryable);
+      throw this.failure(code, `${what}: ${rcodeName(response.rcode)} (${reason})`, retryable, undefined, { rcode: rcodeName(response.rcode) });
     }
-    this.ctx.logger.info({ provider: this.name, server, zone, fqdn, action }, action === 'add' ? 'TXT record added' : 'TXT record removed');
+    if (fqdn) this.ctx.logger.info({ provider: this.name, server, zone, fqdn, action }, action === 'add' ? 'TXT record added' : 'TXT record removed');
+    else this.ctx.logger.info({ provider: this.name, server, zone, records: records.length, action }, action === 'add' ? 'TXT records added' : 'TXT records removed');
   }
 
   private zoneFor(fqdn: string, signal: AbortSignal | undefined): Promise<string> {
@@ -93,11 +134,11 @@ export class Rfc2136Provider implements DnsProvider {
     }
   }
 
-  private failure(code: 'DNS_UPDATE_FAILED' | 'DNS_ZONE_NOT_FOUND', message: string, retryable: boolean, cause?: unknown): CertkeeperError {
+  private failure(code: 'DNS_UPDATE_FAILED' | 'DNS_ZONE_NOT_FOUND', message: string, retryable: boolean, cause?: unknown, extra: Record<string, unknown> = {}): CertkeeperError {
     return new CertkeeperError(code, `rfc2136 "${this.name}": ${message}`, {
       retryable,
       cause,
-      details: { provider: this.name, server: this.config.server, keyName: this.key.name },
+      details: { provider: this.name, server: this.config.server, keyName: this.key.name, ...extra },
     });
   }
 }

@@ -18,6 +18,8 @@ export const rfc2136Schema = z
     ttl: z.number().int().min(0).max(86400).default(60),
     /** Timeout of one DNS exchange. */
     timeout: durationMs.default(5000),
+    /** How long challenge records are collected before they go out as one UPDATE per zone. */
+    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
     propagation: propagationSchema.optional(),
   })
   .strict();

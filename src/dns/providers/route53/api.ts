@@ -30,16 +30,19 @@ export interface RecordSetSummary {
 }
 
 export interface TxtChange {
-  action: 'UPSERT' | 'DELETE';
+  action: 'CREATE' | 'UPSERT' | 'DELETE';
   name: string;
   ttl: number;
   values: string[];
 }
 
 export interface Route53Api {
-  listHostedZonesByName(input: { dnsName: string; hostedZoneId?: string | undefined; maxItems: number }, signal?: AbortSignal): Promise<ZonePage>;
+  /** Without `dnsName`: every zone, from the first in reversed-label order. */
+  listHostedZonesByName(input: { dnsName?: string | undefined; hostedZoneId?: string | undefined; maxItems: number }, signal?: AbortSignal): Promise<ZonePage>;
   listResourceRecordSets(input: { zoneId: string; startName: string; startType: 'TXT'; maxItems: number }, signal?: AbortSignal): Promise<RecordSetSummary[]>;
   changeTxt(zoneId: string, change: TxtChange, signal?: AbortSignal): Promise<{ changeId: string; status: string }>;
+  /** One ChangeResourceRecordSets with many changes: all are applied, or none. */
+  changeTxtBatch(zoneId: string, changes: readonly TxtChange[], signal?: AbortSignal): Promise<{ changeId: string; status: string }>;
   getChange(changeId: string, signal?: AbortSignal): Promise<{ status: string }>;
 }
 
@@ -62,10 +65,31 @@ export async function createRoute53Api(config: Route53Config, sessionName: strin
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
   });
 
+const changeTxtBatch: Route53Api['changeTxtBatch'] = async (zoneId, changes, signal) => {
+    const output = await client.send(
+      new sdk.ChangeResourceRecordSetsCommand({
+        HostedZoneId: zoneId,
+        ChangeBatch: {
+          Comment: 'certkeeper dns-01 challenge',
+          Changes: changes.map((change) => ({
+            Action: change.action,
+            ResourceRecordSet: { Name: change.name, Type: 'TXT', TTL: change.ttl, ResourceRecords: change.values.map((Value) => ({ Value })) },
+          })),
+        },
+      }),
+      { abortSignal: signal },
+    );
+    return { changeId: (output.ChangeInfo?.Id ?? '').replace(/^\/?change\//, ''), status: output.ChangeInfo?.Status ?? 'PENDING' };
+  };
+
   return {
     async listHostedZonesByName({ dnsName, hostedZoneId, maxItems }, signal) {
       const output = await client.send(
-        new sdk.ListHostedZonesByNameCommand({ DNSName: dnsName, ...(hostedZoneId === undefined ? {} : { HostedZoneId: hostedZoneId }), MaxItems: maxItems }),
+        new sdk.ListHostedZonesByNameCommand({
+          ...(dnsName === undefined ? {} : { DNSName: dnsName }),
+          ...(dnsName === undefined || hostedZoneId === undefined ? {} : { HostedZoneId: hostedZoneId }),
+          MaxItems: maxItems,
+        }),
         { abortSignal: signal },
       );
       return {
@@ -92,24 +116,8 @@ export async function createRoute53Api(config: Route53Config, sessionName: strin
         setIdentifier: set.SetIdentifier,
       }));
     },
-    async changeTxt(zoneId, change, signal) {
-      const output = await client.send(
-        new sdk.ChangeResourceRecordSetsCommand({
-          HostedZoneId: zoneId,
-          ChangeBatch: {
-            Comment: 'certkeeper dns-01 challenge',
-            Changes: [
-              {
-                Action: change.action,
-                ResourceRecordSet: { Name: change.name, Type: 'TXT', TTL: change.ttl, ResourceRecords: change.values.map((Value) => ({ Value })) },
-              },
-            ],
-          },
-        }),
-        { abortSignal: signal },
-      );
-      return { changeId: (output.ChangeInfo?.Id ?? '').replace(/^\/?change\//, ''), status: output.ChangeInfo?.Status ?? 'PENDING' };
-    },
+    changeTxt: (zoneId, change, signal) => changeTxtBatch(zoneId, [change], signal),
+    changeTxtBatch,
     async getChange(changeId, signal) {
       const output = await client.send(new sdk.GetChangeCommand({ Id: changeId }), { abortSignal: signal });
       return { status: output.ChangeInfo?.Status ?? 'PENDING' };

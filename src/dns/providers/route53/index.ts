@@ -7,7 +7,7 @@ import { throwIfAborted } from '../../../core/clock.js';
 import { KeyedQueue } from '../../../core/keyed-queue.js';
 import { CertkeeperError, isAbortError, isCertkeeperError, type ErrorCode } from '../../../core/errors.js';
 import { formatDuration } from '../../../core/duration.js';
-import type { DnsProvider, TxtRecord } from '../../contract.js';
+import { TxtBatchRejected, type DnsProvider, type TxtBatchAction, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
 import type { DnsProviderContext } from '../../registry.js';
 import { normalizeName } from '../../wire/message.js';
 import { createRoute53Api, type HostedZoneSummary, type Route53Api, type TxtChange } from './api.js';
@@ -29,8 +29,21 @@ const CREDENTIAL_CODES = new Set(['CredentialsProviderError', 'InvalidClientToke
 const ACCESS_CODES = new Set(['AccessDenied', 'AccessDeniedException']);
 /** Pages of zones that share one name (public, private, duplicates) before giving up. */
 const MAX_ZONE_PAGES = 20;
+/** Pages of 100 when listing every hosted zone (10,000 zones), and how long a listing is used. */
+const MAX_LISTING_PAGES = 100;
+const ZONE_LISTING_TTL_MS = 5 * 60_000;
 const RETRY_BASE_DELAY_MS = 1000;
 const RETRY_MAX_DELAY_MS = 20_000;
+
+/**
+ * ChangeResourceRecordSets' limits (Route 53 quotas): 1,000 ResourceRecord elements and 32,000
+ * characters of Value per request, an UPSERT counting twice. Batches use CREATE and DELETE only.
+ */
+export const ROUTE53_BATCH_LIMITS: TxtBatchLimits = {
+  maxRecords: 1000,
+  maxCost: 32_000,
+  cost: (record) => quoteTxt(record.value).length,
+};
 
 /** What an SDK error says, in the terms the provider decides on. */
 export interface AwsFailure {
@@ -86,6 +99,14 @@ export class Route53Provider implements DnsProvider {
   /** The tail of the queue of writes per record name. */
   /** Writes to one name run one at a time (read, add, UPSERT must not interleave). */
   private readonly writes = new KeyedQueue();
+  /** Zones by id, as zoneOf found them, for the batch writes' messages. */
+  private readonly zoneRefs = new Map<string, ZoneRef>();
+  /** Every hosted zone, for batches (zoneFromListing), and until when it is trusted. */
+  private listing: { zones: Promise<HostedZoneSummary[]>; until: number } | undefined;
+  /** The client's own pacing: a token bucket a little smaller and slower than Route53's (see pace()). */
+  private readonly bucket = { tokens: Number.NaN, at: 0 };
+  /** Many records in one ChangeResourceRecordSets per zone (dns/batcher.ts). */
+  readonly batch: TxtBatchSupport;
 
   constructor(
     private readonly config: Route53Config,
@@ -95,6 +116,72 @@ export class Route53Provider implements DnsProvider {
     this.propagationNameservers = config.propagation?.nameservers;
     this.propagationTimeoutMs = config.propagation?.timeout;
     this.propagationIntervalMs = config.propagation?.interval;
+    this.batch = {
+      limits: ROUTE53_BATCH_LIMITS,
+      windowMs: config.batchWindow,
+      zoneOf: async (record, signal) => {
+        const zone = await this.zoneFromListing(normalizeName(record.fqdn), signal);
+        this.zoneRefs.set(zone.id, zone);
+        return zone.id;
+      },
+      write: (action, zoneId, records, signal) => this.writeBatch(action, this.zoneRefs.get(zoneId) ?? { id: zoneId }, records, signal),
+    };
+  }
+
+  /**
+   * One change for many names in one zone: CREATE each name with its values (present) or DELETE
+   * exactly those values (cleanup), then one INSYNC wait. A name whose set is not what the batch
+   * assumes (it exists already; it holds other values too) makes Route53 refuse the whole batch,
+   * naming it: TxtBatchRejected with those records, which the batcher writes one by one through
+   * presentTxt/cleanupTxt (read, merge, UPSERT) while the rest go again as a batch.
+   */
+  private async writeBatch(action: TxtBatchAction, zone: ZoneRef, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
+    const byName = new Map<string, string[]>();
+    for (const record of records) {
+      const fqdn = normalizeName(record.fqdn);
+      const values = byName.get(fqdn) ?? [];
+      if (!values.includes(record.value)) values.push(record.value);
+      byName.set(fqdn, values);
+    }
+    const changes: TxtChange[] = [...byName].map(([fqdn, values]) => ({ action: action === 'present' ? 'CREATE' : 'DELETE', name: `${fqdn}.`, ttl: this.config.ttl, values: values.map(quoteTxt) }));
+    const what = `${action === 'present' ? 'adding' : 'removing'} ${records.length} TXT record${records.length === 1 ? '' : 's'} in ${describeZone(zone)}`;
+    let changeId: string;
+    try {
+      changeId = (await this.call('ChangeResourceRecordSets', what, zone, (api) => api.changeTxtBatch(zone.id, changes, signal), signal)).changeId;
+    } catch (error) {
+      if (isCertkeeperError(error) && error.details?.awsErrorCode === 'InvalidChangeBatch') {
+        // Route53 names each set it refused: [name='_acme-challenge.a.example.com.', type='TXT'].
+        const refused = new Set([...String(describeAwsError(error.cause).message).matchAll(/name='([^']+)'/g)].map((match) => fromRoute53Name(match[1]!)));
+        const culprits = records.filter((record) => refused.has(normalizeName(record.fqdn)));
+        throw new TxtBatchRejected(error.message, culprits.length > 0 ? culprits : undefined, { cause: error, details: error.details });
+      }
+      throw error;
+    }
+    this.ctx.logger.debug({ provider: this.name, zoneId: zone.id, action, names: changes.length, records: records.length, changeId }, 'Route53 batch change submitted');
+    await this.waitInSync(changeId, zone, what, signal);
+    this.ctx.logger.info({ provider: this.name, zoneId: zone.id, action, records: records.length, changeId }, action === 'present' ? 'TXT records added' : 'TXT records removed');
+  }
+
+  /**
+   * Waits for a token: `requestsPerSecond` less 5 %, a burst of one second's worth less one after
+   * a quiet spell. Route53's bucket is a second's worth, and a request may reach it later than it
+   * was let go here (signing, connecting); the token and the 5 % of slack keep such bunching from
+   * ever drawing a Throttling answer.
+   */
+  private async pace(signal: AbortSignal | undefined): Promise<void> {
+    const rate = this.config.requestsPerSecond * 0.95;
+    const capacity = Math.max(1, Math.floor(this.config.requestsPerSecond) - 1);
+    for (;;) {
+      const now = this.ctx.clock.now().getTime();
+      const tokens = Number.isNaN(this.bucket.tokens) ? capacity : Math.min(capacity, this.bucket.tokens + ((now - this.bucket.at) / 1000) * rate);
+      this.bucket.at = now;
+      if (tokens >= 1) {
+        this.bucket.tokens = tokens - 1;
+        return;
+      }
+      this.bucket.tokens = tokens;
+      await this.ctx.clock.sleep(Math.ceil(((1 - tokens) / rate) * 1000), signal);
+    }
   }
 
   async presentTxt(record: TxtRecord, signal?: AbortSignal): Promise<void> {
@@ -161,6 +248,7 @@ export class Route53Provider implements DnsProvider {
   private async call<T>(operation: string, what: string, zone: ZoneRef | undefined, run: (api: Route53Api) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     for (let retry = 0; ; retry++) {
       throwIfAborted(signal);
+      await this.pace(signal);
       try {
         return await run(await this.client());
       } catch (error) {
@@ -251,6 +339,60 @@ export class Route53Provider implements DnsProvider {
   private zoneFor(fqdn: string, signal: AbortSignal | undefined): Promise<ZoneRef> {
     if (this.config.hostedZoneId !== undefined) return Promise.resolve({ id: this.config.hostedZoneId });
     return cached(this.zoneByRecord, fqdn, () => this.discoverZone(fqdn, signal));
+  }
+
+  /**
+   * As zoneFor, from one listing of every hosted zone (a page per 100 zones, kept a few minutes)
+   * instead of a look-up per candidate name: a thousand challenge names in one batch would
+   * otherwise cost a thousand paced requests before the first change.
+   */
+  private async zoneFromListing(fqdn: string, signal: AbortSignal | undefined): Promise<ZoneRef> {
+    if (this.config.hostedZoneId !== undefined) return { id: this.config.hostedZoneId };
+    const now = this.ctx.clock.now().getTime();
+    if (!this.listing || this.listing.until < now) {
+      const zones = this.listAllZones(signal);
+      this.listing = { zones, until: now + ZONE_LISTING_TTL_MS };
+      zones.catch(() => (this.listing = undefined));
+    }
+    const zones = await this.listing.zones;
+    const kind = this.config.privateZone ? 'private' : 'public';
+    const candidates = zoneCandidates(fqdn);
+    for (const candidate of candidates) {
+      const wanted = zones.filter((zone) => fromRoute53Name(zone.name) === candidate && zone.privateZone === this.config.privateZone);
+      if (wanted.length > 1) {
+        throw new CertkeeperError(
+          'DNS_ZONE_NOT_FOUND',
+          `route53 "${this.name}": ${wanted.length} ${kind} hosted zones are named ${candidate} (${wanted.map((zone) => zone.id).join(', ')}); set hostedZoneId to choose one`,
+          { retryable: false, details: { provider: this.name, fqdn, zoneIds: wanted.map((zone) => zone.id) } },
+        );
+      }
+      if (wanted[0]) return { id: wanted[0].id, name: candidate };
+    }
+    throw new CertkeeperError(
+      'DNS_ZONE_NOT_FOUND',
+      `route53 "${this.name}": no ${kind} hosted zone for TXT ${fqdn} (looked for ${candidates.join(', ')}); check the name, privateZone, or set hostedZoneId`,
+      { retryable: false, details: { provider: this.name, fqdn, privateZone: this.config.privateZone } },
+    );
+  }
+
+  private async listAllZones(signal: AbortSignal | undefined): Promise<HostedZoneSummary[]> {
+    const found: HostedZoneSummary[] = [];
+    let dnsName: string | undefined;
+    let hostedZoneId: string | undefined;
+    for (let page = 0; page < MAX_LISTING_PAGES; page++) {
+      const result = await this.call(
+        'ListHostedZonesByName',
+        'listing the hosted zones',
+        undefined,
+        (api) => api.listHostedZonesByName({ dnsName, hostedZoneId, maxItems: 100 }, signal),
+        signal,
+      );
+      found.push(...result.zones);
+      if (!result.isTruncated || result.nextDnsName === undefined) break;
+      dnsName = result.nextDnsName;
+      hostedZoneId = result.nextHostedZoneId;
+    }
+    return found;
   }
 
   /** The hosted zone with the longest name that is a suffix of `fqdn` and the wanted visibility. */

@@ -31,6 +31,10 @@ export const route53Schema = z
     changeTimeout: durationMs.refine((ms) => ms >= 1000 && ms <= 30 * 60_000, 'must be between 1s and 30m').default(180_000),
     /** How often GetChange is polled while a change is PENDING. */
     changeInterval: durationMs.refine((ms) => ms >= 100 && ms <= 60_000, 'must be between 100ms and 60s').default(5000),
+    /** How long challenge records are collected before they go out as one change per zone. */
+    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
+    /** Route53 API requests per second at most, across this provider (AWS allows 5 per account). */
+    requestsPerSecond: z.number().positive().max(100).default(5),
     propagation: propagationSchema.optional(),
   })
   .strict()
