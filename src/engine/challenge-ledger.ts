@@ -4,8 +4,10 @@
 // certificate's lock next removes exactly those records before doing anything else. certmagic's
 // DNS manager remembers what it created in memory; a note in the shared store survives the agent.
 
-import { describeError } from '../core/errors.js';
+import { z } from 'zod';
+import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { DnsProvider, TxtRecord } from '../dns/contract.js';
+import { certificateDataKey, readCertificateData } from '../state/codec.js';
 import type { EngineDeps } from './contracts.js';
 
 /**
@@ -19,19 +21,39 @@ export function challengeLedgerKey(purpose: 'order' | 'rehearsal'): string {
 /** How long removing one leftover record may take before it is left for the next attempt. */
 const LEFTOVER_CLEANUP_MS = 60_000;
 
-interface PresentedRecord extends TxtRecord {
-  provider: string;
-}
+/** One noted record: what was written to DNS, and through which provider. */
+const presentedRecordCodec = z.object({ provider: z.string(), fqdn: z.string(), value: z.string(), domain: z.string() });
+
+type PresentedRecord = z.infer<typeof presentedRecordCodec>;
+
+/** The note as stored; its entries are read one by one, so a damaged one spoils no other. */
+const ledgerCodec = z.object({ records: z.array(z.unknown()) });
 
 type Deps = Pick<EngineDeps, 'store' | 'logger' | 'dnsProvider'>;
 
-function parse(data: Record<string, unknown> | undefined): PresentedRecord[] {
-  const records = data?.records;
-  if (!Array.isArray(records)) return [];
-  return records.filter(
-    (r): r is PresentedRecord =>
-      typeof r === 'object' && r !== null && typeof (r as PresentedRecord).provider === 'string' && typeof (r as PresentedRecord).fqdn === 'string' && typeof (r as PresentedRecord).value === 'string',
-  );
+/**
+ * The records noted for `certName`. A note that cannot be read must not stop every order of the
+ * certificate: it counts as empty (or without its damaged entries), with a warning naming its
+ * key. What it named, if anything, stays in DNS: a stale TXT value there is clutter, not harm.
+ */
+async function readLedger(certName: string, key: string, deps: Deps): Promise<PresentedRecord[]> {
+  const where = certificateDataKey(certName, key);
+  let entries: unknown[];
+  try {
+    entries = (await readCertificateData(deps.store, certName, key, ledgerCodec))?.records ?? [];
+  } catch (error) {
+    if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
+    deps.logger.warn({ cert: certName, key: where, err: error.message }, 'the challenge ledger cannot be read; starting it afresh (TXT records it named, if any, stay in DNS)');
+    return [];
+  }
+  const records: PresentedRecord[] = [];
+  for (const entry of entries) {
+    const parsed = presentedRecordCodec.safeParse(entry);
+    if (parsed.success) records.push(parsed.data);
+  }
+  const damaged = entries.length - records.length;
+  if (damaged > 0) deps.logger.warn({ cert: certName, key: where, damaged }, `${damaged} entr${damaged === 1 ? 'y' : 'ies'} of the challenge ledger cannot be read; left out (the TXT records they named, if any, stay in DNS)`);
+  return records;
 }
 
 const same = (a: TxtRecord & { provider: string }, b: TxtRecord & { provider: string }): boolean => a.provider === b.provider && a.fqdn === b.fqdn && a.value === b.value;
@@ -45,7 +67,7 @@ export function ledgeredProvider(provider: DnsProvider, certName: string, purpos
   let chain: Promise<unknown> = Promise.resolve();
   const update = (change: (records: PresentedRecord[]) => PresentedRecord[]): Promise<void> => {
     const next = chain.then(async () => {
-      const records = change(parse(await deps.store.getSinkState(certName, key)));
+      const records = change(await readLedger(certName, key, deps));
       await deps.store.putSinkState(certName, key, { records });
     });
     chain = next.catch(() => undefined);
@@ -56,9 +78,6 @@ export function ledgeredProvider(provider: DnsProvider, certName: string, purpos
     propagationNameservers: provider.propagationNameservers,
     propagationTimeoutMs: provider.propagationTimeoutMs,
     propagationIntervalMs: provider.propagationIntervalMs,
-    get presentWaitsForPropagation() {
-      return provider.presentWaitsForPropagation;
-    },
     async presentTxt(record, signal) {
       const noted: PresentedRecord = { provider: provider.name, fqdn: record.fqdn, value: record.value, domain: record.domain };
       // Noted first: if the store cannot take the note, nothing is written to DNS either.
@@ -83,7 +102,7 @@ export function ledgeredProvider(provider: DnsProvider, certName: string, purpos
  */
 export async function removeLeftoverChallenges(certName: string, purpose: 'order' | 'rehearsal', deps: Deps, signal?: AbortSignal): Promise<number> {
   const key = challengeLedgerKey(purpose);
-  const records = parse(await deps.store.getSinkState(certName, key));
+  const records = await readLedger(certName, key, deps);
   if (records.length === 0) return 0;
   const kept: PresentedRecord[] = [];
   let removed = 0;

@@ -12,7 +12,8 @@ import type { AcmeIssuer, IssueRequest } from '../../../src/acme/issuer.js';
 import { CertkeeperError, describeError } from '../../../src/core/errors.js';
 import type { Logger } from '../../../src/core/logger.js';
 import type { IssuerSettings } from '../../../src/config/issuers.js';
-import type { DnsProvider } from '../../../src/dns/contract.js';
+import type { DnsProvider, TxtRecord } from '../../../src/dns/contract.js';
+import { challengeLedgerKey, ledgeredProvider, removeLeftoverChallenges } from '../../../src/engine/challenge-ledger.js';
 import type { Config } from '../../../src/config/load.js';
 import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../../src/engine/renewal-info.js';
 import { scheduledRenewal } from '../../../src/plan/renewal.js';
@@ -219,5 +220,64 @@ describe('what a damaged value\'s error says', () => {
     expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
     expect(describeError(error)).toContain('certs/www/data/acme.ari');
     expect(describeError(error)).not.toContain('SECRET');
+  });
+});
+
+describe('the challenge ledger (acme.challenges)', () => {
+  const key = challengeLedgerKey('order');
+  const txt = (name: string, value: string): TxtRecord => ({ fqdn: `_acme-challenge.${name}`, value, domain: name });
+
+  /** A DNS provider keeping its TXT records in memory (fqdn=value). */
+  function memoryDns(): DnsProvider & { present: string[] } {
+    const present: string[] = [];
+    return {
+      name: 'corp',
+      present,
+      async presentTxt(record) {
+        present.push(`${record.fqdn}=${record.value}`);
+      },
+      async cleanupTxt(record) {
+        const at = present.indexOf(`${record.fqdn}=${record.value}`);
+        if (at >= 0) present.splice(at, 1);
+      },
+    };
+  }
+
+  it('a ledger that is not JSON no longer stops every order of the certificate: it is started afresh, naming the key', async () => {
+    await store.storage.put(`certs/www/data/${key}`, encode('{"records": [{"provider": "corp", "fq'));
+    const dns = memoryDns();
+    const deps = { store, logger, dnsProvider: () => dns };
+    expect(await removeLeftoverChallenges('www', 'order', deps)).toBe(0);
+    const provider = ledgeredProvider(dns, 'www', 'order', deps);
+    await provider.presentTxt(txt('example.com', 'v1'));
+    expect(dns.present).toEqual(['_acme-challenge.example.com=v1']);
+    expect(await store.getSinkState('www', key)).toEqual({ records: [{ provider: 'corp', ...txt('example.com', 'v1') }] });
+    expect(JSON.stringify(warnings())).toContain(`certs/www/data/${key}`);
+  });
+
+  it('a damaged entry is left out with a warning; the others are still removed', async () => {
+    const dns = memoryDns();
+    dns.present.push('_acme-challenge.example.com=v1');
+    await store.putSinkState('www', key, { records: [{ provider: 'corp', fqdn: 7, value: 'v0' }, { provider: 'corp', ...txt('example.com', 'v1') }] });
+    const deps = { store, logger, dnsProvider: () => dns };
+    expect(await removeLeftoverChallenges('www', 'order', deps)).toBe(1);
+    expect(dns.present).toEqual([]);
+    expect(await store.getSinkState('www', key)).toEqual({ records: [] });
+    expect(JSON.stringify(warnings())).toContain(`certs/www/data/${key}`);
+  });
+
+  it('a foreign shape is an empty ledger with a warning', async () => {
+    await store.putSinkState('www', key, { records: 'none' });
+    const dns = memoryDns();
+    expect(await removeLeftoverChallenges('www', 'order', { store, logger, dnsProvider: () => dns })).toBe(0);
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('a store that cannot be read still writes nothing to DNS', async () => {
+    const dns = memoryDns();
+    const unreachable = { ...store, getSinkState: async () => Promise.reject(new CertkeeperError('STATE_UNREACHABLE', 'store down')), putSinkState: store.putSinkState.bind(store) };
+    const provider = ledgeredProvider(dns, 'www', 'order', { store: unreachable as unknown as RepositoryStore, logger, dnsProvider: () => dns });
+    await expect(provider.presentTxt(txt('example.com', 'v1'))).rejects.toMatchObject({ code: 'STATE_UNREACHABLE' });
+    expect(dns.present).toEqual([]);
   });
 });
