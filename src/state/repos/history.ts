@@ -32,6 +32,7 @@ const entryCodec = z.object({
   durationMs: z.number(),
   error: z.string().nullable(),
   reason: z.string().optional(),
+  note: z.string().optional(),
   sink: z.string().optional(),
   code: z.string().optional(),
   orders: z.array(orderCodec).optional(),
@@ -66,13 +67,40 @@ export class HistoryRepository {
   async lastDryRuns(): Promise<Map<string, DryRunSummary>> {
     const stored = await this.storage.get(DRY_RUN_INDEX);
     if (!stored) return new Map();
-    return new Map(Object.entries(decodeJson(dryRunIndexCodec, stored.value, DRY_RUN_INDEX)));
+    return new Map(Object.entries(await this.indexOf(stored)));
+  }
+
+  /**
+   * The stored index; a damaged one (cut short, edited by hand) is rebuilt from the history's
+   * dry-run lines and written back, rather than failing `status` and the rehearsal schedule.
+   */
+  private async indexOf(stored: { value: Uint8Array; version: string }): Promise<Record<string, DryRunSummary>> {
+    try {
+      return decodeJson(dryRunIndexCodec, stored.value, DRY_RUN_INDEX);
+    } catch (error) {
+      if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
+    }
+    const index: Record<string, DryRunSummary> = {};
+    for (const line of await this.storage.readLog(LOG, { kind: 'dry-run' })) {
+      try {
+        const entry = decodeJson(entryCodec, new TextEncoder().encode(line.body), `${LOG} entry`);
+        const previous = index[entry.cert];
+        if (!previous || previous.at < entry.at) index[entry.cert] = { at: entry.at, result: entry.result, error: entry.error ?? null };
+      } catch {
+        // a foreign or damaged line: skipped, as read() does
+      }
+    }
+    // Another agent may have repaired it meanwhile: theirs stands, ours is as good.
+    await this.storage.put(DRY_RUN_INDEX, encodeJson(index), { ifVersion: stored.version }).catch((error: unknown) => {
+      if (!isCertkeeperError(error, 'STATE_CONFLICT')) throw error;
+    });
+    return index;
   }
 
   private async indexDryRun(cert: string, summary: DryRunSummary): Promise<void> {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
       const stored = await this.storage.get(DRY_RUN_INDEX);
-      const index = stored ? decodeJson(dryRunIndexCodec, stored.value, DRY_RUN_INDEX) : {};
+      const index = stored ? await this.indexOf(stored) : {};
       const previous = index[cert];
       if (previous && previous.at > summary.at) return; // a newer one is indexed already
       index[cert] = summary;

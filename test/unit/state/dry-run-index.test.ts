@@ -87,3 +87,23 @@ it('keeps the index of a large fleet whole, and reads it back from another handl
   expect((await fs.stat(indexFile)).size).toBeGreaterThan(4096);
   expect(await (await openFileStore(path.join(tmp, 'state'), systemClock)).lastDryRuns()).toEqual(expected);
 });
+
+it('rebuilds a damaged index from the history instead of failing status and the rehearsal schedule', async () => {
+  const a = entry('a', 'dry-run', 'failure', 'DNS timeout');
+  const b = entry('b', 'dry-run');
+  for (const e of [a, entry('a', 'renew'), b]) await store.appendHistory(e);
+  await fs.writeFile(indexFile, '{"a": {"at": 42'); // cut short (a full disk, a hand edit)
+
+  const expected = new Map([
+    ['a', { at: a.at, result: 'failure', error: 'DNS timeout' }],
+    ['b', { at: b.at, result: 'success', error: null }],
+  ]);
+  expect(await store.lastDryRuns()).toEqual(expected);
+  // Written back whole, and the next dry run keeps it up to date.
+  expect(new Map(Object.entries(await index()))).toEqual(expected);
+  await fs.writeFile(indexFile, 'not json');
+  const c = entry('c', 'dry-run');
+  await store.appendHistory(c);
+  expect((await store.lastDryRuns()).get('c')).toEqual({ at: c.at, result: 'success', error: null });
+  expect((await store.lastDryRuns()).get('a')).toEqual({ at: a.at, result: 'failure', error: 'DNS timeout' });
+});
