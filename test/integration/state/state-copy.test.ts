@@ -5,7 +5,7 @@
 // the newer certificate of the two; nothing secret reaches the database in clear or an error.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
@@ -92,6 +92,21 @@ function keysUnder(root: string, prefix: string): string[] {
   return keys.sort();
 }
 
+/** Every file below `dir` with its content and mode, for "nothing was written". */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (at: string): void => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const full = path.join(at, entry.name);
+      if (entry.isSymbolicLink()) files[path.relative(dir, full)] = `-> ${readlinkSync(full)}`;
+      else if (entry.isDirectory()) walk(full);
+      else files[path.relative(dir, full)] = `${lstatSync(full).mode.toString(8)} ${readFileSync(full).toString('base64')}`;
+    }
+  };
+  walk(dir);
+  return files;
+}
+
 const serials = async (config: string): Promise<Record<string, string>> => Object.fromEntries((await statusJson(config)).map((row) => [row.name, row.serial]));
 
 describe('certkeeper state copy', () => {
@@ -118,8 +133,10 @@ describe('certkeeper state copy', () => {
     ]);
     expect(dry.report!.copied.accounts).toBe(1);
 
+    const untouched = snapshot(path.join(s.dir, 'state'));
     const copied = await copy(s.file, s.postgres);
     expect(copied.code, copied.stderr).toBe(0);
+    expect(snapshot(path.join(s.dir, 'state')), 'the source is only read').toEqual(untouched);
     expect(copied.report!.failed).toEqual([]);
     expect(copied.report!.certificates.map((c) => [c.name, c.serial, c.action])).toEqual([
       ['alpha', fileSerials.alpha, 'copied'],
@@ -180,6 +197,8 @@ describe('certkeeper state copy', () => {
     ]);
     expect(newer.report!.certificates[0]!.reason).toMatch(/newer/);
     expect(await serials(s.postgres)).toEqual({ alpha: pgAlpha, beta: fileBeta });
+    // beta's archive came along: the version replaced in the file store and the new one.
+    expect(await cluster.query(`SELECT key FROM ${s.schema}.kv WHERE key LIKE 'certs/beta/versions/%'`)).toHaveLength(2);
     const before = proxy.orders.length;
     const quiet = await renewJson(s.postgres);
     expect(quiet.code, quiet.stderr).toBe(0);
