@@ -234,6 +234,7 @@ function quietAwsSdkNotice(env: NodeJS.ProcessEnv): void {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
+  if (name === 'state copy') lines[lines.length - 1] += ', or the target already holds certificates or accounts (without --merge)';
 export async function main(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
   quietAwsSdkNotice(process.env);
   let exitCode = 0;
