@@ -128,6 +128,15 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     });
 
   program
+    .command('report')
+    .description('the status page as a static HTML file, read from the state store without a running agent')
+    .requiredOption('--html <file>', 'write the page here (- for standard output)')
+    .action(async (options: { html?: string }) => {
+      const { reportCommand } = await import('./commands/report.js');
+      setExit(await reportCommand(options, global(), io));
+    });
+
+  program
     .command('validate')
     .description('check the config and print every problem with its YAML path (and line), all in one run')
     .option('--json', 'print JSON on stdout, the problems too (exit 2)')
@@ -208,6 +217,7 @@ const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
   'state copy': ['everything was copied (or, with --merge, kept as the target had it newer)', 'something could not be copied (damaged in the source; listed) or a store failed'],
   doctor: ['every check passed (warnings allowed)', 'a check failed'],
   status: ['the status was read', 'the state store could not be read'],
+  report: ['the page was written', 'the state store could not be read'],
   validate: ['the config is valid (warnings allowed)', '-'],
   schema: ['the schema was printed', '-'],
   'notify test': ['every target was delivered the test alert', 'a target was not'],

@@ -35,7 +35,8 @@ const DAY = 86_400_000;
 const URGENCY: Record<StatusRow['state'], number> = { expired: 0, failing: 1, due: 2, missing: 3, valid: 4 };
 
 export function worstFirst(rows: readonly StatusRow[]): StatusRow[] {
-  const expiry = (row: StatusRow): number => (row.notAfter ? Date.parse(row.notAfter) : Number.POSITIVE_INFINITY);
+  // Among failing rows, one that has never been issued serves nothing at all: it comes first.
+  const expiry = (row: StatusRow): number => (row.notAfter ? Date.parse(row.notAfter) : row.state === 'failing' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
   const failingFirst = (row: StatusRow): number => (row.state === 'failing' ? -1 : URGENCY[row.state]);
   return [...rows].sort((a, b) => failingFirst(a) - failingFirst(b) || expiry(a) - expiry(b) || a.name.localeCompare(b.name));
 }
@@ -117,6 +118,10 @@ export function position(axis: Axis, at: number): number {
   return Math.round(Math.min(SCALE, Math.max(0, x)) * 100) / 100;
 }
 
+function inside(axis: Axis, at: number): boolean {
+  return at >= axis.start && at <= axis.end;
+}
+
 /** One timeline row in the axis' coordinates; null parts are not drawn. */
 export interface Timeline {
   bar: { x: number; width: number; cutStart: boolean; cutEnd: boolean } | null;
@@ -139,9 +144,10 @@ export function timeline(axis: Axis, now: Date, span: { start: number | null; en
   return {
     bar,
     now: position(axis, now.getTime()),
-    renewAt: extra.renewAt ? position(axis, Date.parse(extra.renewAt)) : null,
+    // A marker past the axis would sit on its edge and lie about the date: it is left out.
+    renewAt: extra.renewAt && inside(axis, Date.parse(extra.renewAt)) ? position(axis, Date.parse(extra.renewAt)) : null,
     ari,
-    thresholds: span.end === null ? [] : alertDays.filter((days) => span.end! - days * DAY >= axis.start).map((days) => ({ days, x: position(axis, span.end! - days * DAY) })),
+    thresholds: span.end === null ? [] : alertDays.filter((days) => inside(axis, span.end! - days * DAY)).map((days) => ({ days, x: position(axis, span.end! - days * DAY) })),
   };
 }
 

@@ -93,7 +93,7 @@ function documentOf(title: string, body: string, data: Pick<PageData, 'now' | 'a
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${attr(contentSecurityPolicy(live))}">
+<meta http-equiv="Content-Security-Policy" content="${attr(contentSecurityPolicy(live, 'meta'))}">
 <meta name="referrer" content="no-referrer">
 <title>${text(title)}</title>
 <style>${STYLE}</style></head>
@@ -141,7 +141,7 @@ function certRow(row: StatusRow, axis: Axis, data: PageData, live: boolean): str
   return `<li class="row" data-name="${attr(row.name)}" data-state="${row.state}" data-not-before="${attr(row.notBefore ?? '')}" data-not-after="${attr(row.notAfter ?? '')}">
 <div class="label">${name} <span class="badge s-${row.state}">${look.mark} ${look.label}</span> <span class="left">${left(row.notAfter, data.now)}</span></div>
 ${svg(line, row.state)}
-<div class="sub">${text(row.domains.slice(0, 3).join(' '))}${row.domains.length > 3 ? ` +${row.domains.length - 3}` : ''} · renews ${renews(row, data.now)}${row.state === 'failing' && row.lastResult?.error ? ` · <span class="error">${clean(row.lastResult.error)}</span>` : ''}${row.serial && row.pendingSinks.length ? ` · pending: ${text(row.pendingSinks.join(', '))}` : ''}</div></li>`;
+<div class="sub">${line.bar?.cutEnd ? 'valid past the right edge → · ' : ''}${text(row.domains.slice(0, 3).join(' '))}${row.domains.length > 3 ? ` +${row.domains.length - 3}` : ''} · renews ${renews(row, data.now)}${row.state === 'failing' && row.lastResult?.error ? ` · <span class="error">${clean(row.lastResult.error)}</span>` : ''}${row.serial && row.pendingSinks.length ? ` · pending: ${text(row.pendingSinks.join(', '))}` : ''}</div></li>`;
 }
 
 function endpointRow(endpoint: WatchResult, axis: Axis, data: PageData): string {

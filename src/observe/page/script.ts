@@ -16,8 +16,11 @@ setTimeout(tick,ms);})();`;
 
 export const POLL_SCRIPT_HASH = `sha256-${createHash('sha256').update(POLL_SCRIPT).digest('base64')}`;
 
-/** Nothing loads from anywhere but this document (styles, the script by hash) and the agent (fetch). */
-export function contentSecurityPolicy(live: boolean): string {
+/**
+ * Nothing loads from anywhere but this document (styles, the script by hash) and the agent (fetch).
+ * In a <meta> element (the static report) frame-ancestors is not allowed, so only the header has it.
+ */
+export function contentSecurityPolicy(live: boolean, where: 'header' | 'meta' = 'header'): string {
   return [
     "default-src 'none'",
     "style-src 'unsafe-inline'",
@@ -26,6 +29,6 @@ export function contentSecurityPolicy(live: boolean): string {
     "img-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
-    "frame-ancestors 'none'",
+    ...(where === 'header' ? ["frame-ancestors 'none'"] : []),
   ].join('; ');
 }
