@@ -1,0 +1,135 @@
+// examples/grafana/certkeeper.json against the agent's real registry: every metric a panel's query
+// names is in the /metrics exposition of a populated registry (so renaming a metric fails here,
+// not on someone's dashboard), the dashboard is valid JSON Grafana imports (datasource variable,
+// unique panel ids, a query per panel), and the chart ships the same file.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { StatusRow } from '../../../src/engine/status.js';
+import { leaderGauge } from '../../../src/ha/index.js';
+import type { AgentEvent } from '../../../src/observe/events.js';
+import { ACME_REQUEST_RESULTS, AgentMetrics, NOTIFICATION_RESULTS, RENEWAL_INFO_RESULTS } from '../../../src/observe/metrics.js';
+import { ServedMetrics } from '../../../src/verify/metrics.js';
+import type { ProbeResult } from '../../../src/verify/probe.js';
+import { judge } from '../../../src/verify/watcher.js';
+import { REPO } from '../../helpers/cli.js';
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  targets?: { expr: string; refId: string }[];
+}
+interface Dashboard {
+  uid: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown; definition?: string }[] };
+}
+
+const DASHBOARD = path.join(REPO, 'examples/grafana/certkeeper.json');
+/** Series Prometheus makes itself, not the agent. */
+const PROMETHEUS_SERIES = new Set(['up']);
+/** PromQL words that look like metric names. */
+const PROMQL_WORDS = new Set(['sum', 'by', 'count', 'rate', 'increase', 'sort', 'time', 'or', 'vector', 'label_values', 'instance', 'and', 'unless', 'on', 'without', 'max', 'min', 'avg']);
+
+const row = (name: string, over: Partial<StatusRow> = {}): StatusRow => ({
+  name, domains: ['www.example.com'], serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', daysLeft: 30, renewAt: '2026-03-02T00:00:00.000Z',
+  renewReason: 'not-due', renewMessage: '', state: 'valid', pendingSinks: [], lastResult: null, consecutiveFailures: 0, nextAttemptAt: null, configChanged: false, issuer: 'letsencrypt',
+  ari: { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' },
+  ...over,
+});
+const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({ at: '2026-03-01T00:00:00.000Z', domains: [], severity: 'info', message: 'm', ...fields });
+
+function probed(endpoint: string): ProbeResult {
+  const cert = { subject: 'CN=www.example.com', issuer: 'CN=R11', serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', names: ['www.example.com'], fingerprint256: 'AA' };
+  return { endpoint, address: `${endpoint}:443`, sni: endpoint, protocol: 'tls', reachable: true, failure: null, error: null, at: '2026-03-01T00:00:00.000Z', durationMs: 5, leaf: cert, chain: [cert], trusted: true, trustError: null, nameMatch: true, nameError: null };
+}
+
+/** The exposition of the registry `certkeeper run` builds, every series with a value. */
+async function exposition(): Promise<string> {
+  const metrics = new AgentMetrics();
+  metrics.updateFromStatus([row('www'), row('api', { state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] })]);
+  for (const fields of [
+    { type: 'obtained', cert: 'www', notAfter: '2026-06-01T00:00:00.000Z' },
+    { type: 'failed', cert: 'api', severity: 'warning', consecutiveFailures: 3 },
+    { type: 'deployed', cert: 'www', sink: 'nginx' },
+    { type: 'deploy_failed', cert: 'api', sink: 'nginx', severity: 'warning' },
+  ] as const) metrics.onEvent(event(fields));
+  for (const result of ACME_REQUEST_RESULTS) metrics.acmeRequest(result);
+  for (const result of RENEWAL_INFO_RESULTS) metrics.renewalInfo(result);
+  metrics.rehearsal('www', 'success');
+  metrics.notificationTargets(['ops']);
+  for (const result of NOTIFICATION_RESULTS) metrics.notification('ops', result);
+  metrics.planCompleted(new Date('2026-03-01T00:00:00Z'));
+  metrics.configLoaded(true, new Date('2026-03-01T00:00:00Z'));
+  const served = new ServedMetrics(metrics.registry);
+  served.updateEndpoints([judge(probed('www.example.com'), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], [])]);
+  served.onEvent(event({ type: 'verified', cert: 'www', serving: 'new' }));
+  leaderGauge(metrics.registry).set(true);
+  return metrics.registry.metrics();
+}
+
+/** Metric names in a PromQL expression: identifiers not inside {…} or [...], not followed by "(", not keywords. */
+export function metricNames(expr: string): string[] {
+  const bare = expr.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]').replace(/"[^"]*"/g, '""');
+  const names = new Set<string>();
+  for (const match of bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)) {
+    const name = match[1]!;
+    if (PROMQL_WORDS.has(name) || /^\d/.test(name)) continue;
+    // "by (result)" and "sum by (sink, result)": label lists, not metrics.
+    const before = bare.slice(0, match.index);
+    if (/\b(by|without|on|ignoring)\s*\([^)]*$/.test(before)) continue;
+    names.add(name);
+  }
+  return [...names];
+}
+
+describe('the Grafana dashboard', () => {
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+  const queries = [
+    ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ where: `panel "${panel.title}" ${target.refId}`, expr: target.expr }))),
+    ...dashboard.templating.list.filter((v) => v.type === 'query').map((v) => ({ where: `variable ${v.name}`, expr: v.definition ?? '' })),
+  ];
+
+  it('uses only metrics the agent exposes', async () => {
+    const text = await exposition();
+    const exposed = new Set(text.split('\n').filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]!));
+    const used = new Set(queries.flatMap((q) => metricNames(q.expr).map((name) => ({ ...q, name }))).map((u) => `${u.name}\t${u.where}`));
+    const missing = [...used].filter((entry) => {
+      const name = entry.split('\t')[0]!;
+      // A counter's TYPE line names it without _total in OpenMetrics, with it in prom-client's text format.
+      return !PROMETHEUS_SERIES.has(name) && !exposed.has(name) && !exposed.has(name.replace(/_total$/, ''));
+    });
+    expect(missing).toEqual([]);
+    // The metrics the issue names are all on it.
+    const names = new Set([...used].map((entry) => entry.split('\t')[0]));
+    for (const name of ['certkeeper_certificate_expiration_timestamp_seconds', 'certkeeper_certificate_consecutive_failures', 'certkeeper_renewals_total', 'certkeeper_acme_requests_total', 'certkeeper_endpoint_expiration_timestamp_seconds', 'certkeeper_leader', 'certkeeper_last_plan_timestamp_seconds']) {
+      expect(names, name).toContain(name);
+    }
+    expect(names).not.toContain('certkeeper_consecutive_failures'); // the deprecated name
+  });
+
+  it('finds metric names in PromQL and nothing else', () => {
+    expect(metricNames('sum by (sink, result) (increase(certkeeper_deploys_total{instance=~"$instance",x="a_b"}[$__rate_interval]))')).toEqual(['certkeeper_deploys_total']);
+    expect(metricNames('count(a_metric == 0) or vector(0)')).toEqual(['a_metric']);
+  });
+
+  it('imports: a datasource variable, unique panel ids, a query on every panel', () => {
+    expect(dashboard.uid).toBe('certkeeper');
+    expect(dashboard.templating.list.find((v) => v.type === 'datasource')?.name).toBe('datasource');
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+  });
+
+  it('ships in the chart as the same file, in a ConfigMap for the sidecar that is off by default', () => {
+    const chart = path.join(REPO, 'charts/certkeeper');
+    expect(readFileSync(path.join(chart, 'dashboards/certkeeper.json'), 'utf8')).toBe(readFileSync(DASHBOARD, 'utf8'));
+    const template = readFileSync(path.join(chart, 'templates/grafana-dashboard.yaml'), 'utf8');
+    expect(template).toMatch(/^\{\{- if \.Values\.grafanaDashboard\.enabled \}\}$/m);
+    expect(template).toContain('grafana_dashboard: "1"');
+    expect(template).toContain('.Files.Get "dashboards/certkeeper.json"');
+    expect(readFileSync(path.join(chart, 'values.yaml'), 'utf8')).toMatch(/^grafanaDashboard:\n {2}enabled: false$/m);
+  });
+});
