@@ -259,6 +259,7 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
         }
         record(200);
         response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+        response.flushHeaders(); // as the API server does: the watch is open before its first event
         const watcher = {
           kind,
           namespace,

@@ -164,6 +164,13 @@ describe('KubernetesStorage objects', () => {
     }
   });
 
+  it("client-node's Watch still has the inactivity timeout the watcher raises (else an idle watch reconnects every 30 s)", async () => {
+    const k8sLib = await import('@kubernetes/client-node');
+    const kc = new k8sLib.KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    expect(typeof (new k8sLib.Watch(kc) as unknown as { requestTimeoutMs?: unknown }).requestTimeoutMs).toBe('number');
+  });
+
   it('a verb the Role does not grant is 403, a STATE_IO error naming the Role', async () => {
     const namespace = freshNamespace();
     const store = await open(namespace);
