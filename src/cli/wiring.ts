@@ -14,6 +14,7 @@ import { dryRunTarget } from '../engine/rehearse.js';
 import { stateStore } from './state.js';
 import { describeError } from '../core/errors.js';
 import type { RepositoryStore } from '../state/repository-store.js';
+import { certificateDataKey } from '../state/codec.js';
 import { deferredDnsProvider, deferredSink } from './deferred.js';
 import { createIssuerWiring } from './issuers.js';
 
@@ -114,7 +115,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
         name,
         clock,
         logger: logger.child({ sink: name }),
-        state: { get: (cert) => store.getSinkState(cert, name), put: (cert, data) => store.putSinkState(cert, name, data) },
+        state: { get: (cert) => store.getSinkState(cert, name), put: (cert, data) => store.putSinkState(cert, name, data), where: (cert) => certificateDataKey(cert, name) },
       });
       sinks.set(name, sink);
       return sink;

@@ -17,6 +17,9 @@ import { hookPermissionProblem } from './hook-permission.js';
 import { currentIdentity, currentSystemdHost } from './identity.js';
 import { ownershipProblem } from './ownership.js';
 import { resolveId } from '../sinks/files/index.js';
+import { acmSinkStateSchema, type AcmSinkState } from '../sinks/acm/schema.js';
+import { readCertificateData } from '../state/codec.js';
+import { isCertkeeperError } from '../core/errors.js';
 
 /** ACM's KeyAlgorithm for each certkeeper key type: a re-import must keep it. */
 export const ACM_KEY_ALGORITHM_OF: Record<KeyType, string> = {
@@ -93,9 +96,16 @@ function ownedBy(sink: Extract<SinkConfig, { type: 'files' }>): string {
 
 async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<SinkConfig, { type: 'acm' }>, ctx: DoctorContext): Promise<CheckResult> {
   const check = 'sink';
-  const state = await ctx.store.getSinkState(spec.name, sinkName);
+  let state: AcmSinkState | undefined;
+  try {
+    state = await readCertificateData(ctx.store, spec.name, sinkName, acmSinkStateSchema);
+  } catch (error) {
+    if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
+    // As the deploy reads it: lost state, found again by tag (a configured ARN needs none).
+    if (sink.certificateArn === undefined) return warn(check, `${sinkName}: ${error.message}; the next deploy looks the certificate up by its tag, else imports a new one`, spec.name);
+  }
   // The deploy uses a recorded ARN only when it was recorded for this region.
-  const recorded = typeof state?.certificateArn === 'string' && (state.region === undefined || state.region === sink.region) ? state.certificateArn : undefined;
+  const recorded = state?.region === sink.region ? state.certificateArn : undefined;
   const arn = sink.certificateArn ?? recorded;
   if (!arn) return pass(check, `${sinkName}: nothing imported yet (the first deploy imports a new certificate)`, spec.name);
   const configured = sink.certificateArn !== undefined;

@@ -44,8 +44,11 @@ export interface SinkContext {
 }
 
 export interface SinkStateStore {
+  /** The data kept for `certName`, as stored: the sink parses it with its own schema. */
   get(certName: string): Promise<Record<string, unknown> | undefined>;
   put(certName: string, data: Record<string, unknown>): Promise<void>;
+  /** Where the data of `certName` is kept (its store key), for messages about it; absent: in memory. */
+  where?(certName: string): string;
 }
 
 /** A SinkStateStore kept in memory (tests, dry runs). */

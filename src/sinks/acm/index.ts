@@ -62,15 +62,28 @@ export function createAcmSink(config: AcmSinkConfig, ctx: SinkContext): Sink {
     }
   }
 
+  /**
+   * The ARN recorded for `certName`. Unreadable state (not JSON, or not this sink's record) is lost
+   * state: the certificate is found again by its tags, so a renewal is still re-imported into the
+   * same ARN and no duplicate is imported; the next import records the state afresh.
+   */
   async function readState(certName: string): Promise<AcmSinkState | undefined> {
+    let stored: Record<string, unknown> | undefined;
     try {
-      const parsed = acmSinkStateSchema.safeParse(await ctx.state.get(certName));
-      return parsed.success ? parsed.data : undefined;
+      stored = await ctx.state.get(certName);
     } catch (error) {
-      // Unreadable state is lost state: the certificate is found again by its tags.
       ctx.logger.warn({ cert: certName, err: (error as Error).message }, 'ACM sink state unreadable; looking the certificate up by tag');
       return undefined;
     }
+    if (stored === undefined) return undefined;
+    const parsed = acmSinkStateSchema.safeParse(stored);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    const where = ctx.state.where?.(certName) ?? `the state of ${label} for ${certName}`;
+    // The field and the rule it breaks, never the value.
+    const problem = `stored ${where} is not an ACM sink state${issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : ''}: ${issue?.message ?? 'unknown problem'}`;
+    ctx.logger.warn({ cert: certName, err: problem }, 'ACM sink state unreadable; looking the certificate up by tag');
+    return undefined;
   }
 
   /** The imported certificate tagged with this certificate's name (and this sink's, when tagged so). */

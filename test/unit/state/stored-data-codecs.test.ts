@@ -12,11 +12,15 @@ import type { AcmeIssuer, IssueRequest } from '../../../src/acme/issuer.js';
 import { CertkeeperError, describeError } from '../../../src/core/errors.js';
 import type { Logger } from '../../../src/core/logger.js';
 import type { IssuerSettings } from '../../../src/config/issuers.js';
+import type { DoctorContext } from '../../../src/doctor/contract.js';
+import { sinkCheck } from '../../../src/doctor/sinks.js';
+import { acmSinkSchema } from '../../../src/sinks/acm/schema.js';
 import type { DnsProvider, TxtRecord } from '../../../src/dns/contract.js';
 import { challengeLedgerKey, ledgeredProvider, removeLeftoverChallenges } from '../../../src/engine/challenge-ledger.js';
 import type { Config } from '../../../src/config/load.js';
 import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../../src/engine/renewal-info.js';
 import { scheduledRenewal } from '../../../src/plan/renewal.js';
+import type { CertificateSpec } from '../../../src/core/types.js';
 import type { CertificateSummary } from '../../../src/state/contract.js';
 import { activeRateLimit, issuerStateKey, recordRateLimit } from '../../../src/state/issuer-state.js';
 import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
@@ -279,5 +283,28 @@ describe('the challenge ledger (acme.challenges)', () => {
     const provider = ledgeredProvider(dns, 'www', 'order', { store: unreachable as unknown as RepositoryStore, logger, dnsProvider: () => dns });
     await expect(provider.presentTxt(txt('example.com', 'v1'))).rejects.toMatchObject({ code: 'STATE_UNREACHABLE' });
     expect(dns.present).toEqual([]);
+  });
+});
+
+describe('an acm sink\'s state as the doctor reads it', () => {
+  const sink = acmSinkSchema.parse({ type: 'acm', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9' });
+  const spec = { name: 'www', keyType: 'ecdsa-p256' } as unknown as CertificateSpec;
+  const run = () => sinkCheck(spec, 'alb', sink).run({ store, clock, logger, signal: new AbortController().signal } as unknown as DoctorContext);
+
+  it.each([
+    ['a foreign shape', async () => store.putSinkState('www', 'alb', { certificateArn: 42, region: 'eu-west-1' })],
+    ['a value that is not JSON', async () => store.storage.put('certs/www/data/alb', encode('{"certificateArn": '))],
+  ])('%s is a warning naming the key (it read as "nothing imported yet", or failed the check)', async (_what, damage) => {
+    await damage();
+    const [line] = await run();
+    expect(line).toMatchObject({ status: 'warn', cert: 'www' });
+    expect(line!.message).toContain('certs/www/data/alb');
+    expect(line!.message).toContain('by its tag');
+  });
+
+  it('nothing recorded is still "nothing imported yet"', async () => {
+    const [line] = await run();
+    expect(line).toMatchObject({ status: 'pass' });
+    expect(line!.message).toContain('nothing imported yet');
   });
 });
