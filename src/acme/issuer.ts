@@ -78,6 +78,8 @@ export interface IssueRequest {
   dns: DnsProvider;
   signal?: AbortSignal | undefined;
   onProgress?: ((event: { step: IssueStep; detail?: string }) => void) | undefined;
+  /** Runs a CPU-bound step (key generation, CSR, parsing) within the caller's bound on them. */
+  cpu?: (<T>(work: () => Promise<T>) => Promise<T>) | undefined;
 }
 
 export type OrderEvent = { type: 'created'; replaced: boolean } | { type: 'authorization-failed'; names: string[] };
@@ -184,7 +186,8 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     throwIfAborted(signal);
 
     // Generating the key (seconds for RSA-4096) overlaps with ordering and validation.
-    const keyPromise = request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : generatePrivateKey(request.keyType);
+    const cpu = request.cpu ?? (<T>(work: () => Promise<T>): Promise<T> => work());
+    const keyPromise = request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : cpu(() => generatePrivateKey(request.keyType));
     keyPromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
     // The account is shared by concurrent orders: its registration follows the caller's signal
@@ -254,7 +257,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'pending', { clock, signal, timeoutMs: issuanceTimeoutMs, what: 'the order' });
       if (order.status !== 'ready') throw orderFailure(order, 'ready');
       const keyPem = await untilAborted(keyPromise, signal);
-      order = await session.finalizeOrder(order, await createCsr(domains, keyPem));
+      order = await session.finalizeOrder(order, await cpu(() => createCsr(domains, keyPem)));
       order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'processing' && o.status !== 'ready', {
         clock,
         signal,
@@ -264,8 +267,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       if (order.status !== 'valid') throw orderFailure(order, 'valid');
 
       const pem = await session.getCertificate(order, options.preferredChain);
-      const material = splitCertificate(pem, keyPem, domains);
-      const { serial, notAfter: issuedNotAfter } = parseCertificate(material.certPem);
+      const { material, serial, notAfter: issuedNotAfter } = await cpu(async () => {
+        const split = splitCertificate(pem, keyPem, domains);
+        return { material: split, ...parseCertificate(split.certPem) };
+      });
       if (notAfter !== undefined && Math.abs(issuedNotAfter.getTime() - Date.parse(notAfter)) > LIFETIME_TOLERANCE_MS) {
         log.warn({ requested: notAfter, issued: issuedNotAfter.toISOString() }, 'the CA did not honour the requested lifetime (notAfter)');
       }

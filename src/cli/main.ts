@@ -35,11 +35,12 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('renew what is due (or the named certificates; all with --force), deploy, record')
     .option('--cert <name>', 'only this certificate (repeatable); lifts its failure backoff', collect)
     .option('--force', 'renew even when not due')
-    .option('--yes', "with --force: spend the last order of the CA's duplicate-certificate budget too")
+    .option('--yes', "with --force: don't ask before renewing every certificate, and spend the last order of a CA's duplicate-certificate budget too")
+    .option('--reason <text>', 'why (an incident, a compromised key): kept in each order\'s history line')
     .option('--dry-run', "rehearse against the staging CA (acme.stagingDirectory, else the known staging twin such as Let's Encrypt staging, else the CA itself): the whole ACME and DNS path, no sink written, the stored certificate kept")
     .option('--json', 'print the report as JSON')
     .option('-q, --quiet', 'warnings and errors only (without a terminal, a run with nothing due already prints nothing)')
-    .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; quiet?: boolean }) => {
+    .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; quiet?: boolean; reason?: string }) => {
       const { renewCommand } = await import('./commands/renew.js');
       setExit(await renewCommand(options, global(), io));
     });

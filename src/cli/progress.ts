@@ -25,6 +25,9 @@ const STEP_TEXT: Record<string, string> = {
   deployed: 'deployed',
 };
 
+/** Rows drawn at most; past it, the summary line and the latest rows still in flight. */
+const MAX_ROWS = 10;
+
 export class ProgressView {
   private readonly rows = new Map<string, Row>();
   private drawnLines = 0;
@@ -83,18 +86,35 @@ export class ProgressView {
     this.drawnLines = 0;
   }
 
+  /** `done/in flight/failed` and the ETA at the pace so far, for a run of several certificates. */
+  summary(now = performance.now()): string {
+    const rows = [...this.rows.values()];
+    const done = rows.filter((row) => row.finished !== undefined);
+    const failed = done.filter((row) => row.mark === '✘').length;
+    const inFlight = rows.length - done.length;
+    const started = Math.min(...rows.map((row) => row.started));
+    const elapsed = now - started;
+    const eta = done.length > 0 && inFlight > 0 ? ` · ETA ${formatDuration((elapsed / done.length) * inFlight)}` : '';
+    return `${done.length}/${rows.length} done · ${inFlight} in flight · ${failed} failed · ${formatDuration(elapsed)}${eta}`;
+  }
+
   private draw(): void {
     this.clear();
     if (this.rows.size === 0) return;
-    const width = Math.max(...[...this.rows.keys()].map((k) => k.length));
     // A terminal of unknown size (a bare pty, a serial console) reports 0 columns: not a width to cut to.
     const columns = this.out.columns || 100;
     const now = performance.now();
-    const lines = [...this.rows.values()].map((row) => {
+    // Many certificates (an incident's forced run): the counts, then the latest few still in flight.
+    let shown = [...this.rows.values()];
+    const header: string[] = [];
+    if (shown.length > 1) header.push(this.summary(now));
+    if (shown.length > MAX_ROWS) shown = shown.filter((row) => row.finished === undefined).slice(-MAX_ROWS);
+    const width = Math.max(0, ...shown.map((row) => row.cert.length));
+    const lines = [...header, ...shown.map((row) => {
       const elapsed = formatDuration((row.finished ?? now) - row.started);
       const line = `${row.mark} ${row.cert.padEnd(width)}  ${elapsed.padStart(7)}  ${row.text}`;
       return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
-    });
+    })];
     this.out.write(`${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
   }

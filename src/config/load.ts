@@ -88,6 +88,8 @@ export interface Config {
   issuers: IssuerSettings[];
   resolvers: string[] | undefined;
   maxConcurrent: number;
+  /** Certificates in the renewal pipeline at once; the engine's default when absent. */
+  maxInFlight?: number | undefined;
   /** Backoff steps in ms after consecutive failed orders (the last repeats). */
   backoffMs: number[];
   /** The daemon's settings (`certkeeper run`). */
@@ -375,6 +377,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     issuers,
     resolvers: raw.resolvers,
     maxConcurrent: raw.maxConcurrent,
+    maxInFlight: raw.maxInFlight,
     backoffMs: raw.backoff,
     daemon: {
       schedule: raw.schedule,

@@ -116,6 +116,8 @@ export interface HistoryEntry {
   error: string | null;
   /** Optional extras: the reason for the order, the sink name, the error code. */
   reason?: string;
+  /** The operator's words for a forced run (`renew --force --reason TEXT`), e.g. an incident id. */
+  note?: string;
   sink?: string;
   code?: string;
   /** The ACME orders this attempt placed (one per CA tried), for the local rate-limit budgets. */

@@ -33,6 +33,8 @@ export interface IssueRequest {
   dns: DnsProvider;
   signal?: AbortSignal;
   onProgress?: (event: { step: IssueStep; detail?: string }) => void;
+  /** Runs a CPU-bound step (key generation, CSR, parsing) within the engine's bound on them. */
+  cpu?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** What an issuer tells about an order it placed. */

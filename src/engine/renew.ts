@@ -9,6 +9,7 @@ import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
 import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
 import type { CertificateLock, CertificateSummary, CertRecord } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
+import { Semaphore } from '../core/semaphore.js';
 import { selectCertificates } from '../config/select.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, PlannedAction } from './events.js';
@@ -36,6 +37,8 @@ export interface RenewOptions {
   signal?: AbortSignal;
   /** How long to wait for another run's lock (default: 10 minutes). */
   lockTimeoutMs?: number;
+  /** The operator's words for this run (`--reason`), kept in each order's history line. */
+  note?: string;
 }
 
 export interface RenewReport {
@@ -87,9 +90,14 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   }
   // First pass: each certificate whose lock is free. One that another agent (or run) holds is
   // left for the second pass, so agents sharing a store spread the work instead of queueing.
-  const first = await mapLimit(plans, deps.config.maxConcurrent, (plan) => runLocked(plan, 0, startedAt, options, deps, ledger, run));
+  // Concurrency by stage: an order waiting for DNS or the CA holds no CPU, so up to maxInFlight
+  // certificates are in the pipeline at once (their DNS writes batched per zone), while the
+  // CPU-bound steps (key generation, CSR, parsing) take one of maxConcurrent slots.
+  const inFlight = Math.max(deps.config.maxConcurrent, deps.config.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+  run.cpu = new Semaphore(deps.config.maxConcurrent);
+  const first = await mapLimit(plans, inFlight, (plan) => runLocked(plan, 0, startedAt, options, deps, ledger, run));
   // Second pass: wait for those holders, then plan again: most are done by then (deploy or skip).
-  const outcomes = await mapLimit(first, deps.config.maxConcurrent, async (result, index) =>
+  const outcomes = await mapLimit(first, inFlight, async (result, index) =>
     result === BUSY ? runLocked(plans[index]!, options.lockTimeoutMs ?? 10 * 60_000, startedAt, options, deps, ledger, run) : result,
   );
   const done = outcomes.filter((outcome): outcome is CertOutcome => outcome !== BUSY);
@@ -107,7 +115,12 @@ const BUSY = Symbol('busy');
 interface RunState {
   /** The first failure of the store itself in this run (see RenewReport.storeError). */
   storeError: CertkeeperError | undefined;
+  /** The bound on CPU-bound steps (maxConcurrent). */
+  cpu?: Semaphore | undefined;
 }
+
+/** Certificates in the pipeline at once when the config does not say (maxInFlight). */
+export const DEFAULT_MAX_IN_FLIGHT = 256;
 
 /**
  * Runs one certificate's plan under its lock: taken (waiting up to `waitMs`), the certificate is
@@ -148,7 +161,7 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
     if (lock.tookOver) await noteAbandoned(name, plan.action, removed, deps);
     const fresh = await planOne(plan.spec, startedAt, options, deps, ledger);
     const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
-    return await runOne(fresh, { ...options, signal }, deps, ledger);
+    return await runOne(fresh, { ...options, signal }, deps, ledger, run.cpu);
   } catch (thrown) {
     // The store failed under this certificate (a database gone mid-order): its outcome, and the
     // run's store error, so the others finish and the caller pauses, instead of the whole run rejecting.
@@ -256,7 +269,7 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
   return { ...base, action: 'skip', reason: decision.reason, message: decision.message };
 }
 
-async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<CertOutcome> {
+async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, cpu?: Semaphore): Promise<CertOutcome> {
   const started = performance.now();
   const name = plan.spec.name;
   const outcome = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
@@ -313,11 +326,12 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
         ...budgets,
         dns: ledgeredProvider(deps.dnsProvider(plan.spec.dns), name, plan.action === 'dry-run' ? 'rehearsal' : 'order', deps),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(cpu ? { cpu: <T>(work: () => Promise<T>) => cpu.run(work) } : {}),
         onProgress: (event) => deps.onEvent?.({ type: 'cert_step', cert: name, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }),
       });
       const info = parseCertificate(material.certPem);
       if (plan.action === 'dry-run') {
-        await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
+        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
         return outcome({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), message: `dry run issued ${info.serial} from ${issuer.directoryUrl}; discarded` });
       }
       current = await deps.store.putCertificate(name, material, { directoryUrl: issuedBy ?? issuer.directoryUrl, issuedAt: deps.clock.now() });
@@ -325,19 +339,19 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       record = { ...record, consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: deps.clock.now().toISOString() };
       record = withResult(record, deps, historyAction, 'success', null);
       await deps.store.putRecord(name, record);
-      await appendHistory(deps, { cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason, ...historyOrders(attempt) });
+      await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason, ...historyOrders(attempt) });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
       if (error.code === 'CANCELLED') {
         // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
         deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
-        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason, ...historyOrders(attempt) });
         return outcome({ result: 'failure', error: 'cancelled', code: error.code });
       }
       if (error.code === 'RATE_BUDGET' && error.details?.confirm === true) {
         // A forced order refused before it spent the last unit: the operator's call, not a failure of the certificate.
         deps.logger.warn({ cert: name }, `refusing a forced order: ${error.message}`);
-        await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
         return outcome({ result: 'failure', error: `refused: ${error.message}`, code: error.code });
       }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
@@ -356,7 +370,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
         describeError(error),
       );
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
-      await appendHistory(deps, { cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+      await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
       return outcome({ result: 'failure', error: describeError(error), code: error.code });
     }
   }
@@ -449,6 +463,11 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
 function withResult(record: CertRecord, deps: EngineDeps, action: string, result: 'success' | 'failure', error: string | null): CertRecord {
   const at = deps.clock.now().toISOString();
   return { ...record, lastAttemptAt: at, lastResult: { at, action, result, error } };
+}
+
+/** The operator's `--reason`, for a history line. */
+function noted(options: RenewOptions): { note?: string } {
+  return options.note ? { note: options.note } : {};
 }
 
 function elapsed(started: number): number {

@@ -9,7 +9,8 @@ import { formatDuration } from '../../core/duration.js';
 import { ProgressView } from '../progress.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
 import { wire } from '../wiring.js';
-import { commandLogger, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
+import { confirm, type PromptInput } from '../confirm.js';
+import { commandLogger, EXIT_FAILED, EXIT_OK, EXIT_USAGE, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 
 export interface RenewCommandOptions {
   cert?: string[];
@@ -20,18 +21,41 @@ export interface RenewCommandOptions {
   json?: boolean;
   /** Warnings and errors only: no progress, no table, no summary. */
   quiet?: boolean;
+  /** Why (an incident, a key compromise): kept in each order's history line. */
+  reason?: string;
 }
 
-export async function renewCommand(options: RenewCommandOptions, global: GlobalOptions, io: CommandIo): Promise<number> {
+export async function renewCommand(options: RenewCommandOptions, global: GlobalOptions, io: CommandIo, prompt: PromptInput = { input: process.stdin }): Promise<number> {
   const config = loadConfig(global, io);
+  // Forcing every certificate at once is an incident's tool (a mass revocation, a compromised
+  // key): it asks first. --yes answers every question renew would ask, this one and the
+  // duplicate-certificate budget's last order (RenewCommandOptions.yes) alike.
+  const fleet = options.force === true && (options.cert ?? []).length === 0 && options.dryRun !== true;
+  if (fleet && !options.yes) {
+    const count = config.certificates.length;
+    if (io.stderr.isTTY !== true || prompt.input.isTTY !== true) {
+      io.stderr.write(
+        `certkeeper: refusing to force-renew all ${count} certificate${count === 1 ? '' : 's'} without confirmation: no terminal to ask on; pass --yes to go ahead (it also lets a forced order spend the last unit of a CA's duplicate-certificate budget), or --cert NAME for some\n`,
+      );
+      return EXIT_USAGE;
+    }
+    const question = `Order a new certificate for all ${count} configured certificate${count === 1 ? '' : 's'} now, due or not${options.reason ? ` (reason: ${options.reason})` : ''}? Orders that would spend the last unit of a CA's duplicate-certificate budget are still refused (--yes spends it). [y/N] `;
+    if (!(await confirm(prompt.input, io.stderr, question))) {
+      io.stderr.write('nothing renewed\n');
+      return EXIT_USAGE;
+    }
+  }
   const live = io.stderr.isTTY === true && !options.json && !options.quiet;
   const view = live ? new ProgressView(io.stderr) : undefined;
+  const runStarted = performance.now();
   // On a terminal the progress view shows every step, and --quiet asks for problems only: logs
   // default to warnings then. (Without a terminal, a run with nothing to do logs nothing: see logEvent.)
   const levelChosen = global.logLevel !== undefined || io.env.CERTKEEPER_LOG_LEVEL !== undefined;
   const logOptions = (live || options.quiet) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
-  const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : (event: EngineEvent) => logEvent(logger, event);
+  // A fleet run without a terminal logs failures only, then prints one JSON summary line.
+  const summaryOnly = fleet && !live && !options.json && !options.quiet;
+  const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : summaryOnly ? (event: EngineEvent) => logFailure(logger, event) : (event: EngineEvent) => logEvent(logger, event);
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
   const controller = new AbortController();
@@ -49,7 +73,18 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   let report: RenewReport;
   try {
     const deps = await wire(config, { clock: io.clock, logger, onEvent });
-    report = await renew({ certs: options.cert ?? [], overrideBackoff: (options.cert ?? []).length > 0, force: options.force ?? false, yes: options.yes ?? false, dryRun: options.dryRun ?? false, signal: controller.signal }, deps);
+    report = await renew(
+      {
+        certs: options.cert ?? [],
+        overrideBackoff: (options.cert ?? []).length > 0,
+        force: options.force ?? false,
+        yes: options.yes ?? false,
+        dryRun: options.dryRun ?? false,
+        signal: controller.signal,
+        ...(options.reason ? { note: options.reason } : {}),
+      },
+      deps,
+    );
     // This agent ran: recorded (hourly at most), so agents sharing the store keep its local deploy records.
     await deps.store.markAgentSeen?.().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'cannot record in the store that this agent runs'));
   } finally {
@@ -63,6 +98,19 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   const directoryUrl = options.dryRun ? dryRunTarget(config, options.cert?.length === 1 ? options.cert[0] : undefined).directoryUrl : config.acme.directoryUrl;
   if (options.json) {
     io.stdout.write(`${JSON.stringify({ ...report, directoryUrl, dryRun: options.dryRun ?? false }, null, 2)}\n`);
+  } else if (summaryOnly) {
+    const summary = {
+      summary: 'renew --force',
+      certificates: report.outcomes.length,
+      succeeded: report.succeeded,
+      failed: report.failed,
+      skipped: report.skipped,
+      durationMs: Math.round(performance.now() - runStarted),
+      ...(options.reason ? { reason: options.reason } : {}),
+      directory: directoryUrl,
+      failures: report.outcomes.filter((o) => o.result === 'failure').map((o) => ({ cert: o.cert, code: o.code ?? null })),
+    };
+    io.stdout.write(`${JSON.stringify(summary)}\n`);
   } else if (live) {
     io.stdout.write(summaryTable(report.outcomes));
     io.stdout.write(`${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}\n`);
@@ -103,6 +151,13 @@ function summaryTable(outcomes: CertOutcome[]): string {
       o.result === 'failure' ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`) : o.verify && !o.verify.ok ? oneLine(`verify failed (serving: ${o.verify.serving}): ${o.verify.error ?? ''}`) : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}${o.verify ? '; verified' : ''}` : o.message,
     ]),
   );
+}
+
+/** A fleet run without a TTY: a failed certificate is a log line; everything else is in the summary. */
+function logFailure(logger: Logger, event: EngineEvent): void {
+  if (event.type !== 'cert_done' || event.outcome.result !== 'failure') return;
+  const o = event.outcome;
+  logger.error({ cert: o.cert, action: o.action, result: o.result, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
 }
 
 /** Without a TTY, every event is a log line (JSON by default). */
