@@ -5,47 +5,14 @@
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../cli/main.js';
-import { startStack, type Stack } from '../devstack/stack.js';
+import { startStack } from '../devstack/stack.js';
+import { demoConfigText } from './config.js';
 
 const DEMO_DIR = path.resolve('demo');
-
-function configText(stack: Stack): string {
-  const { bind, pebble } = stack;
-  return `# Written by \`npm run demo\` for a local Pebble (${pebble.directoryUrl}) and BIND (${bind.address}).
-stateDir: ./state
-acme:
-  directory: ${pebble.directoryUrl}
-  email: demo@example.test
-  caBundle: ./pebble-ca.pem          # Pebble's own HTTPS certificate is signed by this CA
-resolvers: ["${bind.address}"]       # where CNAMEs on _acme-challenge are looked up
-dns:
-  local-bind:
-    type: rfc2136
-    server: ${bind.address}
-    tsigKeyName: ${bind.tsig.keyName}
-    tsigAlgorithm: ${bind.tsig.algorithm}
-    tsigSecretFile: ./tsig.secret    # secrets come from files or \${ENV}, never inline
-    propagation: { nameservers: ["${bind.address}"], timeout: 30s, interval: 250ms }
-sinks:
-  files:
-    type: files
-    dir: ./out/{cert}
-  reload:
-    type: exec                       # stands in for ["systemctl", "reload", "nginx"]
-    command: [${JSON.stringify(process.execPath)}, ./reload-hook.mjs]
-certificates:
-  - name: www
-    domains: [example.test, "*.example.test"]
-    dns: local-bind
-    sinks: [files, reload]
-  - name: api
-    domains: [api.example.test]
-    dns: local-bind
-    keyType: rsa-2048
-    sinks: [files, reload]
-`;
-}
+/** What the build writes beside dist/demo/ (package.json "build"). */
+const SCHEMA_FILE = fileURLToPath(new URL('../certkeeper.schema.json', import.meta.url));
 
 const RELOAD_HOOK = `// A deploy hook: certkeeper passes everything in CERTKEEPER_* environment variables.
 import { appendFileSync } from 'node:fs';
@@ -69,7 +36,7 @@ async function run(): Promise<number> {
     await writeFile(path.join(DEMO_DIR, 'tsig.secret'), `${stack.bind.tsig.secret}\n`, { mode: 0o600 });
     await writeFile(path.join(DEMO_DIR, 'reload-hook.mjs'), RELOAD_HOOK);
     const configFile = path.join(DEMO_DIR, 'certkeeper.yaml');
-    await writeFile(configFile, configText(stack));
+    await writeFile(configFile, demoConfigText({ directoryUrl: stack.pebble.directoryUrl, bindAddress: stack.bind.address, tsig: stack.bind.tsig }, DEMO_DIR, SCHEMA_FILE));
     process.stdout.write(`Pebble ${stack.pebble.directoryUrl}, BIND ${stack.bind.address}; config ${path.relative(process.cwd(), configFile)}\n\n`);
 
     process.stdout.write('$ certkeeper renew\n');

@@ -211,7 +211,7 @@ describe('charts/certkeeper', () => {
   });
 
   it('the values schema passes ajv in strict mode and accepts `global` (the chart as a subchart)', async () => {
-    const { default: Ajv } = await import('ajv');
+    const { Ajv } = await import('ajv');
     const ajv = new Ajv({ strict: true, allErrors: true });
     const check = ajv.compile(schema);
     expect(check(values), JSON.stringify(check.errors)).toBe(true);
