@@ -6,7 +6,8 @@ import type { ProbeResult, ServedCertificate } from './probe.js';
 
 const DAY_MS = 86_400_000;
 
-export type EndpointProblem = 'unreachable' | 'expired' | 'not-yet-valid' | 'untrusted' | 'name-mismatch';
+export const ENDPOINT_PROBLEMS = ['unreachable', 'expired', 'not-yet-valid', 'untrusted', 'name-mismatch'] as const;
+export type EndpointProblem = (typeof ENDPOINT_PROBLEMS)[number];
 
 export interface EndpointAssessment {
   /** Reachable, trusted, name matches, inside its validity: nothing to fix. */
@@ -49,7 +50,8 @@ export function assessEndpoint(result: ProbeResult, now: Date): EndpointAssessme
   return { ok: problems.length === 0, problems, messages, daysLeft };
 }
 
-export type ExpiryAlertReason = 'no-certificate' | 'not-yet' | 'threshold' | 'expired';
+export const EXPIRY_ALERT_REASONS = ['no-certificate', 'not-yet', 'threshold', 'expired'] as const;
+export type ExpiryAlertReason = (typeof EXPIRY_ALERT_REASONS)[number];
 
 export interface ExpiryAlert {
   alert: boolean;

@@ -25,7 +25,8 @@ export interface ServedCertificate {
 }
 
 /** Why a probe got no certificate. */
-export type ProbeFailure = 'dns' | 'refused' | 'connect-timeout' | 'timeout' | 'closed' | 'starttls' | 'handshake' | 'error';
+export const PROBE_FAILURES = ['dns', 'refused', 'connect-timeout', 'timeout', 'closed', 'starttls', 'handshake', 'error'] as const;
+export type ProbeFailure = (typeof PROBE_FAILURES)[number];
 
 export interface ProbeResult {
   /** Label, or the address. */

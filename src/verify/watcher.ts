@@ -7,13 +7,16 @@ import type { AgentData } from '../state/contract.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { describeError, isAbortError } from '../core/errors.js';
+import { z } from 'zod';
+import { describeError, isAbortError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import { atomicWriteFile } from '../core/fs-atomic.js';
 import type { Logger } from '../core/logger.js';
-import type { AgentEvent } from '../observe/events.js';
-import { assessEndpoint, driftOf, earliestServedExpiry, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
+import { TLS_PROTOCOLS } from '../core/types.js';
+import { SEVERITIES, type AgentEvent } from '../observe/events.js';
+import { parseStored, storedTime } from '../state/codec.js';
+import { assessEndpoint, driftOf, earliestServedExpiry, ENDPOINT_PROBLEMS, EXPIRY_ALERT_REASONS, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
 import { watchEvents } from './events.js';
-import { probeAll, type ProbeFn, type ProbeResult } from './probe.js';
+import { PROBE_FAILURES, probeAll, type ProbeFn, type ProbeResult } from './probe.js';
 import type { WatchSettings } from './schema.js';
 
 export const WATCH_STATE_FILE = 'watch.json';
@@ -169,26 +172,94 @@ export class Watcher {
   }
 }
 
+const servedCertificateCodec = z.object({
+  subject: z.string(),
+  issuer: z.string(),
+  serial: z.string(),
+  notBefore: storedTime,
+  notAfter: storedTime,
+  names: z.array(z.string()),
+  fingerprint256: z.string(),
+});
+
+/**
+ * A watch round as it is kept and read back (`status`): every field of WatchResult, so a value of
+ * another shape is no round rather than a table that fails halfway. The annotation makes the
+ * compiler hold the codec to the type the watcher writes.
+ */
+const watchRoundCodec: z.ZodType<WatchResult[]> = z.array(
+  z.object({
+    endpoint: z.string(),
+    address: z.string(),
+    sni: z.string().nullable(),
+    protocol: z.enum(TLS_PROTOCOLS),
+    reachable: z.boolean(),
+    failure: z.enum(PROBE_FAILURES).nullable(),
+    error: z.string().nullable(),
+    at: storedTime,
+    durationMs: z.number(),
+    leaf: servedCertificateCodec.nullable(),
+    chain: z.array(servedCertificateCodec),
+    trusted: z.boolean().nullable(),
+    trustError: z.string().nullable(),
+    nameMatch: z.boolean().nullable(),
+    nameError: z.string().nullable(),
+    ok: z.boolean(),
+    problems: z.array(z.enum(ENDPOINT_PROBLEMS)),
+    messages: z.array(z.string()),
+    daysLeft: z.number().nullable(),
+    alert: z.object({ alert: z.boolean(), reason: z.enum(EXPIRY_ALERT_REASONS), severity: z.enum(SEVERITIES), thresholdDays: z.number().nullable() }),
+    drift: z.object({ cert: z.string(), current: z.boolean(), message: z.string() }).nullable(),
+  }),
+);
+
 export async function saveWatchResults(stateDir: string, results: WatchResult[]): Promise<void> {
   await atomicWriteFile(path.join(stateDir, WATCH_STATE_FILE), `${JSON.stringify(results, null, 2)}\n`, { mode: 0o600 });
-}
-
-/** The last watch round kept in the store's agent data, else in watch.json (for `status`). */
-export async function loadStoredWatchResults(data: AgentData | undefined, stateDir: string): Promise<WatchResult[] | undefined> {
-  const stored = data ? await data.get(WATCH_DATA).catch(() => undefined) : undefined;
-  if (Array.isArray(stored)) return stored as WatchResult[];
-  return loadWatchResults(stateDir);
 }
 
 /** The name the watch results are kept under in the store's agent data. */
 export const WATCH_DATA = 'watch';
 
-/** The daemon's last watch round, if any (for `status`). */
-export async function loadWatchResults(stateDir: string): Promise<WatchResult[] | undefined> {
+export interface LoadWatchOptions {
+  /** Told when a kept round cannot be read (naming its key or file). */
+  logger?: Logger | undefined;
+  /** This agent's id, to name the key of its data in that warning. */
+  agentId?: string | undefined;
+}
+
+/**
+ * The last watch round kept in the store's agent data, else in watch.json (written before the
+ * store kept it), for `status`. A kept round that cannot be read is no round, with a warning: a
+ * damaged value in the store is not replaced by an older watch.json.
+ */
+export async function loadStoredWatchResults(data: AgentData | undefined, stateDir: string, options: LoadWatchOptions = {}): Promise<WatchResult[] | undefined> {
+  if (!data) return loadWatchResults(stateDir, options);
+  const key = options.agentId === undefined ? `agent data "${WATCH_DATA}"` : `agents/${options.agentId}/${WATCH_DATA}`;
   try {
-    const data = JSON.parse(await readFile(path.join(stateDir, WATCH_STATE_FILE), 'utf8')) as unknown;
-    return Array.isArray(data) ? (data as WatchResult[]) : undefined;
+    const stored = await data.get(WATCH_DATA);
+    if (stored === undefined) return await loadWatchResults(stateDir, options);
+    return parseStored(watchRoundCodec, stored, key);
+  } catch (error) {
+    options.logger?.warn({ key, err: toCertkeeperError(error).message }, 'the last watch round cannot be read; showing none');
+    return undefined;
+  }
+}
+
+/** The daemon's last watch round kept in watch.json, if any (for `status`). */
+export async function loadWatchResults(stateDir: string, options: LoadWatchOptions = {}): Promise<WatchResult[] | undefined> {
+  const file = path.join(stateDir, WATCH_STATE_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
   } catch {
+    return undefined;
+  }
+  try {
+    return parseStored(watchRoundCodec, JSON.parse(text), file);
+  } catch (error) {
+    // Our own message (the key and the field), or the parser's: never the file's text.
+    const problem = isCertkeeperError(error) ? error.message : `${file} is not valid JSON`;
+    options.logger?.warn({ file, err: problem }, 'the last watch round cannot be read; showing none');
     return undefined;
   }
 }

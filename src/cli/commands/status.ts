@@ -30,7 +30,7 @@ export async function statusCommand(names: string[], options: StatusOptions, glo
   const rows = await statusRows({ config, store, clock: io.clock, logger });
   if (options.endpoints) {
     // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).
-    const watched = (await loadStoredWatchResults(store.agentData, config.stateDir)) ?? [];
+    const watched = (await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId })) ?? [];
     io.stdout.write(options.json ? `${JSON.stringify(watched, null, 2)}\n` : renderEndpoints(watched));
     return EXIT_OK;
   }
@@ -42,7 +42,7 @@ export async function statusCommand(names: string[], options: StatusOptions, glo
   io.stdout.write(options.wide ? renderStatus(rows, io.clock.now()) : renderCompactStatus(rows, io.clock.now(), width));
   // Who is asking, and which store it reads: agents sharing a store each have their local sinks.
   io.stdout.write(`\nagent ${config.agentId} · state ${store.dir}\n`);
-  const watched = config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir) : undefined;
+  const watched = config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId }) : undefined;
   if (watched) io.stdout.write(`\nwatched endpoints (last probed by certkeeper run; probe them now: certkeeper probe)\n${renderEndpoints(watched)}`);
   return EXIT_OK;
 }

@@ -25,6 +25,9 @@ import type { CertificateSummary } from '../../../src/state/contract.js';
 import { activeRateLimit, issuerStateKey, recordRateLimit } from '../../../src/state/issuer-state.js';
 import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
+import { renderEndpoints } from '../../../src/cli/commands/probe.js';
+import type { ProbeResult } from '../../../src/verify/probe.js';
+import { judge, loadStoredWatchResults, saveWatchResults, WATCH_DATA, WATCH_STATE_FILE } from '../../../src/verify/watcher.js';
 import { readVerification, servingStatus, VERIFY_STATE_KEY, type VerifyReport } from '../../../src/verify/deploy.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
@@ -306,5 +309,58 @@ describe('an acm sink\'s state as the doctor reads it', () => {
     const [line] = await run();
     expect(line).toMatchObject({ status: 'pass' });
     expect(line!.message).toContain('nothing imported yet');
+  });
+});
+
+describe('the last watch round (agent data "watch", or watch.json before the store kept it)', () => {
+  const probed: ProbeResult = {
+    endpoint: 'web',
+    address: 'web.example.com:443',
+    sni: 'web.example.com',
+    protocol: 'tls',
+    reachable: true,
+    failure: null,
+    error: null,
+    at: '2026-11-22T00:00:00.000Z',
+    durationMs: 12,
+    leaf: { subject: 'CN=web.example.com', issuer: 'CN=Test CA', serial: 'AB01', notBefore: '2026-11-01T00:00:00.000Z', notAfter: '2027-01-30T00:00:00.000Z', names: ['web.example.com'], fingerprint256: 'AA:BB' },
+    chain: [],
+    trusted: true,
+    trustError: null,
+    nameMatch: true,
+    nameError: null,
+  };
+  const round = () => [judge(probed, clock.now(), [21, 7, 1], [{ name: 'www', domains: ['web.example.com'], serial: 'AB01' }])];
+  const stateDir = () => path.join(tmp, 'state');
+  const options = () => ({ logger, agentId: 'test' });
+
+  it('reads back what the watcher wrote, in the store and in watch.json', async () => {
+    await store.agentData.put(WATCH_DATA, round());
+    expect(await loadStoredWatchResults(store.agentData, stateDir(), options())).toEqual(round());
+    await saveWatchResults(stateDir(), round());
+    expect(await loadStoredWatchResults(undefined, stateDir(), options())).toEqual(round());
+    expect(warnings()).toHaveLength(0);
+  });
+
+  it('a foreign shape is no round, with a warning naming the key (it reached `status` and failed its table)', async () => {
+    await store.agentData.put(WATCH_DATA, [{ endpoint: 'x:443' }]);
+    const results = await loadStoredWatchResults(store.agentData, stateDir(), options());
+    expect(results).toBeUndefined();
+    expect(renderEndpoints(results ?? [])).toBe('no endpoints\n');
+    expect(JSON.stringify(warnings())).toContain('agents/test/watch');
+  });
+
+  it('a damaged value in the store is no round: the older watch.json is not shown in its place', async () => {
+    await saveWatchResults(stateDir(), round());
+    await store.storage.put('agents/test/watch', encode('[{"endpoint": '));
+    expect(await loadStoredWatchResults(store.agentData, stateDir(), options())).toBeUndefined();
+    expect(JSON.stringify(warnings())).toContain('agents/test/watch');
+  });
+
+  it('a damaged watch.json is no round, with a warning naming the file', async () => {
+    await fs.mkdir(stateDir(), { recursive: true });
+    await fs.writeFile(path.join(stateDir(), WATCH_STATE_FILE), JSON.stringify([{ ...round()[0], daysLeft: 'many' }]));
+    expect(await loadStoredWatchResults(undefined, stateDir(), options())).toBeUndefined();
+    expect(JSON.stringify(warnings())).toContain(WATCH_STATE_FILE);
   });
 });
