@@ -29,6 +29,8 @@ export interface CopyOptions {
   dryRun: boolean;
   /** How long to wait for a certificate's lock in the target (an agent ordering it). */
   lockWaitMs?: number;
+  /** What to call a target not opened (a dry run onto a store not created yet). */
+  targetDescription?: string;
 }
 
 export const COPY_KINDS = ['certificates', 'versions', 'revoked', 'records', 'data', 'accounts', 'issuers', 'agent data', 'history', 'dry-run index'] as const;
@@ -117,7 +119,7 @@ export async function targetHolds(store: RepositoryStore): Promise<{ certificate
 export async function copyState(from: CopySide, to: CopySide | undefined, options: CopyOptions): Promise<CopyReport> {
   const report: CopyReport = {
     from: from.store.storage.description,
-    to: to?.store.storage.description ?? '(empty, not created yet)',
+    to: to?.store.storage.description ?? `${options.targetDescription ?? 'the target'} (not created yet)`,
     dryRun: options.dryRun,
     merge: options.merge,
     copied: Object.fromEntries(COPY_KINDS.map((kind) => [kind, 0])) as Record<CopyKind, number>,
@@ -226,11 +228,26 @@ async function copyCertificate(name: string, keys: string[], from: CopySide, to:
       else if (/\/data\//.test(key)) report.copied.data++;
     }
   };
+  const failed = (error: CertkeeperError): CertificateCopy => {
+    report.failed.push(`certificate ${name}: ${describeError(error)}`);
+    return { ...outcome, action: 'failed', reason: describeError(error) };
+  };
   const reason = await keep();
   if (reason !== undefined) {
     report.kept.push(`certificate ${name}: ${reason}`);
     return { ...outcome, action: 'kept', reason };
   }
+  // The record and data are read through their codecs before anything is written (a dry run
+  // too): damage is reported, and nothing of this certificate copied.
+  const record = keys.includes(`certs/${name}/record`) ? await from.store.records.get(name).catch(corrupt) : undefined;
+  const data = new Map<string, Record<string, unknown>>();
+  for (const key of keys) {
+    const entry = /^certs\/[^/]+\/data\/([^/]+)$/.exec(key)?.[1];
+    const value = entry === undefined ? undefined : await from.store.records.getData(name, entry).catch(corrupt);
+    if (value instanceof CertkeeperError) return failed(value);
+    if (value) data.set(entry!, value);
+  }
+  if (record instanceof CertkeeperError) return failed(record);
   if (options.dryRun || !to) {
     count();
     return outcome;
@@ -243,24 +260,13 @@ async function copyCertificate(name: string, keys: string[], from: CopySide, to:
       report.kept.push(`certificate ${name}: ${again}`);
       return { ...outcome, action: 'kept', reason: again };
     }
-    // The record and data are read through their codecs: damage is reported, not copied.
-    await from.store.records.get(name);
-    const current = `certs/${name}/current`;
-    for (const key of keys) {
-      if (key === current) continue;
-      const data = /^certs\/[^/]+\/data\/([^/]+)$/.exec(key);
-      if (data) {
-        const value = await from.store.records.getData(name, data[1]!);
-        if (value) await to.store.records.putData(name, data[1]!, value);
-      } else if (/\/record$/.test(key)) {
-        await to.store.records.put(name, await from.store.records.get(name));
-      } else {
-        await copyValue(key, from, to, { secret: isSecretKey(key) });
-      }
-    }
+    // Versions, revoked keys and anything else kept per certificate: as they are, keys re-sealed.
+    for (const key of keys.filter((k) => !/\/(current|record|data\/[^/]+)$/.test(k))) await copyValue(key, from, to, { secret: isSecretKey(key) });
+    for (const [entry, value] of data) await to.store.records.putData(name, entry, value);
+    if (record) await to.store.records.put(name, record);
     // Last: the certificate becomes current in the target only once its versions are there.
     if (source) {
-      await copyValue(current, from, to);
+      await copyValue(`certs/${name}/current`, from, to);
       const copied = await to.store.certificates.get(name);
       if (copied?.info.serial !== source.info.serial) {
         throw new CertkeeperError('STATE_IO', `certificate ${name} reads back from the target as ${copied?.info.serial ?? 'nothing'}, not ${source.info.serial}`, { retryable: false });
@@ -268,10 +274,6 @@ async function copyCertificate(name: string, keys: string[], from: CopySide, to:
     }
     count();
     return outcome;
-  } catch (error) {
-    if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
-    report.failed.push(`certificate ${name}: ${describeError(error)}`);
-    return { ...outcome, action: 'failed', reason: describeError(error) };
   } finally {
     await lock.release();
   }
@@ -343,6 +345,12 @@ async function copyDryRunIndex(from: CopySide, to: CopySide | undefined, options
   // Written only over what was read: a dry run recorded there meanwhile is not lost (an error instead).
   if (!options.dryRun) await to!.store.storage.put(DRY_RUN_INDEX, encodeJson(Object.fromEntries(merged)), { ifVersion: before?.version ?? null });
   report.copied['dry-run index'] += changed;
+}
+
+/** A damaged value as the error it is (to report); any other failure thrown on. */
+function corrupt(error: unknown): CertkeeperError {
+  if (isCertkeeperError(error, 'STATE_CORRUPT')) return error;
+  throw error;
 }
 
 function parseJson(bytes: Uint8Array, key: string): Record<string, unknown> {

@@ -45,7 +45,7 @@ export async function stateCopyCommand(options: StateCopyOptions, global: Global
     };
     const from = (await open(source, 'source'))!;
     const to = await open(target, 'target');
-    const report = await copyState(from, to, { merge: options.merge === true, dryRun: options.dryRun === true });
+    const report = await copyState(from, to, { merge: options.merge === true, dryRun: options.dryRun === true, ...(target.state.type === 'file' ? { targetDescription: `file:${fileStorageRoot(target.state.dir)}` } : {}) });
     io.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderCopy(report));
     flush();
     return report.failed.length > 0 ? EXIT_FAILED : EXIT_OK;

@@ -67,11 +67,23 @@ describe('state copy between backends', () => {
     await s.appendHistory(entry);
     await s.appendHistory({ ...entry, at: new Date(clock.now().getTime() + 1).toISOString(), action: 'dry-run', serial: null, notAfter: null });
 
+    // A certificate whose record is damaged: reported, and nothing of it copied (a dry run says so too).
+    await s.putCertificate('bad', makeCertificate({ domains: ['bad.example'] }), { directoryUrl: DIRECTORY, issuedAt: clock.now() });
+    await s.storage.put('certs/bad/record', new TextEncoder().encode('{"deployed": 7}\n'));
+    const dry = await copyState(source, undefined, { merge: false, dryRun: true });
+    expect(dry.certificates.map((c) => [c.name, c.action])).toEqual([
+      ['bad', 'failed'],
+      ['gone', 'would copy'],
+      ['www', 'would copy'],
+    ]);
+    expect(dry.failed).toEqual([expect.stringMatching(/^certificate bad: .*certs\/bad\/record/)]);
+
     const target = await side(stateSchema.parse({ type: 'kubernetes', kubeconfig, namespace: 'copy-a', encryptionKeyFile: keyFile, localDir: path.join(dir, 'k8s-local') }));
     const report = await copyState(source, target, { merge: false, dryRun: false });
-    expect(report.failed).toEqual([]);
+    expect(report.failed).toEqual([expect.stringMatching(/^certificate bad: /)]);
     expect(report.copied).toMatchObject({ certificates: 1, versions: 2, revoked: 1, records: 1, data: 1, accounts: 1, issuers: 1, 'agent data': 1, history: 2, 'dry-run index': 1 });
     const t = target.store;
+    expect(await t.storage.list('certs/bad/')).toEqual([]);
     expect((await t.getCertificate('www'))?.info.serial).toBe(stored.info.serial);
     expect(await t.getRecord('www')).toEqual(await s.getRecord('www'));
     expect(await t.getSinkState('www', 'acm')).toEqual({ arn: 'arn:aws:acm:eu-west-1:1:certificate/x' });
@@ -89,9 +101,10 @@ describe('state copy between backends', () => {
     const back = await side(stateSchema.parse({ type: 'file', dir: path.join(dir, 'back') }));
     const backReport = await copyState(target, back, { merge: false, dryRun: false });
     expect(backReport.failed).toEqual([]);
+    expect(backReport.certificates.map((c) => c.name)).toEqual(['gone', 'www']);
     expect((await back.store.getCertificate('www'))?.material.keyPem).toBe(current.keyPem);
     expect(Buffer.from((await back.store.storage.get(revokedKey))!.value).toString()).toContain('PRIVATE KEY');
-    expect((await back.store.storage.list('certs/')).sort()).toEqual((await s.storage.list('certs/')).sort());
+    expect((await back.store.storage.list('certs/')).sort()).toEqual((await s.storage.list('certs/')).filter((key) => !key.startsWith('certs/bad/')).sort());
 
     // --merge: the target renews www meanwhile (a later notAfter): kept; the source's is not written over it.
     clock.advance(1000);
