@@ -32,6 +32,8 @@ export interface RenderOptions {
   /** 1-based page of certificate rows. */
   page?: number;
   pageSize?: number;
+  /** The ETag of /status for the rows rendered, so the first poll is already conditional. */
+  statusEtag?: string;
 }
 
 /** Shape and word for each state, so colour is never the only cue. */
@@ -56,11 +58,11 @@ ${legend(data.alertDays)}${axisLabels(axis)}
 <ol class="rows" data-axis-start="${new Date(axis.start).toISOString()}" data-axis-end="${new Date(axis.end).toISOString()}">${slice.items.map((row) => certRow(row, axis, data, options.live)).join('')}</ol>
 ${options.live ? pager(slice.page, slice.pages) : slice.pages > 1 ? `<p class="note">This report shows the ${slice.items.length} most urgent of ${slice.total} certificates.</p>` : ''}</section>
 ${endpoints.length ? `<section aria-labelledby="ep-h"><h2 id="ep-h">Watched endpoints <small>earliest expiry in the served chain</small></h2><ol class="rows" data-axis-start="${new Date(axis.start).toISOString()}" data-axis-end="${new Date(axis.end).toISOString()}">${endpoints.map((e) => endpointRow(e, axis, data)).join('')}</ol></section>` : ''}`;
-  return documentOf('certkeeper status', body, data, options.live);
+  return documentOf('certkeeper status', body, data, options.live, options.statusEtag);
 }
 
-export function renderDetail(detail: CertDetail, data: Omit<PageData, 'certificates'>, options: { live: boolean; historyLimit?: number }): string {
-  return documentOf(`certkeeper · ${detail.row.name}`, `${options.live ? "<p><a href=\"./\">← all certificates</a></p>" : ""}${detailSection(detail, data, options.historyLimit ?? 30)}`, data, options.live);
+export function renderDetail(detail: CertDetail, data: Omit<PageData, 'certificates'>, options: { live: boolean; historyLimit?: number; statusEtag?: string }): string {
+  return documentOf(`certkeeper · ${detail.row.name}`, `${options.live ? "<p><a href=\"./\">← all certificates</a></p>" : ""}${detailSection(detail, data, options.historyLimit ?? 30)}`, data, options.live, options.statusEtag);
 }
 
 /** A detail view as a section, for the report (which inlines the ones that need attention). */
@@ -89,7 +91,7 @@ ${history.length ? `<table class="history"><thead><tr><th>At</th><th>Action</th>
 </section>`;
 }
 
-function documentOf(title: string, body: string, data: Pick<PageData, 'now' | 'agentId'>, live: boolean): string {
+function documentOf(title: string, body: string, data: Pick<PageData, 'now' | 'agentId'>, live: boolean, etag?: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -98,7 +100,7 @@ function documentOf(title: string, body: string, data: Pick<PageData, 'now' | 'a
 <title>${text(title)}</title>
 <style>${STYLE}</style></head>
 <body><header><h1>certkeeper</h1><p>${data.agentId ? `agent <code>${text(data.agentId)}</code> · ` : ''}as of <time datetime="${data.now.toISOString()}">${when(data.now.toISOString())}</time> · <span id="updated">${live ? 'live: updates every 15 s' : 'static report'}</span></p></header>
-<main id="live">${body}</main>
+<main id="live"${etag ? ` data-etag="${attr(etag)}"` : ''}>${body}</main>
 ${live ? `<script>${POLL_SCRIPT}</script>` : ''}</body></html>
 `;
 }

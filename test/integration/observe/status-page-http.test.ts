@@ -54,6 +54,19 @@ describe('GET /', () => {
     expect(head.status).toBe(200);
   });
 
+  it('answers an unchanged /status with 304 to the ETag the page carries, so polling a large fleet costs no body', async () => {
+    const base = await start(true);
+    const page = await (await fetch(`${base}/`)).text();
+    const etag = /<main id="live" data-etag="([^"]+)"/.exec(page)?.[1]?.replaceAll('&quot;', '"');
+    const status = await fetch(`${base}/status`);
+    expect(status.headers.get('etag')).toBe(etag);
+    expect((await status.json()) as unknown[]).toHaveLength(1);
+    const again = await fetch(`${base}/status`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe('');
+    expect((await fetch(`${base}/status`, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+  });
+
   it('accepts no method that could act, and answers 404 when the agent serves no page', async () => {
     const base = await start(true);
     const post = await fetch(`${base}/`, { method: 'POST', headers: { origin: 'http://evil.example' } });
