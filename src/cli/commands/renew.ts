@@ -29,8 +29,9 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   const config = loadConfig(global, io);
   // Forcing every certificate at once is an incident's tool (a mass revocation, a compromised
   // key): it asks first. --yes answers every question renew would ask, this one and the
-  // duplicate-certificate budget's last order (RenewCommandOptions.yes) alike.
-  const fleet = options.force === true && (options.cert ?? []).length === 0 && options.dryRun !== true;
+  // duplicate-certificate budget's last order (RenewCommandOptions.yes) alike. A config with one
+  // certificate makes --force the same as --cert NAME --force: nothing fleet-wide to confirm.
+  const fleet = options.force === true && (options.cert ?? []).length === 0 && options.dryRun !== true && config.certificates.length > 1;
   if (fleet && !options.yes) {
     const count = config.certificates.length;
     if (io.stderr.isTTY !== true || prompt.input.isTTY !== true) {
@@ -51,10 +52,10 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   // On a terminal the progress view shows every step, and --quiet asks for problems only: logs
   // default to warnings then. (Without a terminal, a run with nothing to do logs nothing: see logEvent.)
   const levelChosen = global.logLevel !== undefined || io.env.CERTKEEPER_LOG_LEVEL !== undefined;
-  const logOptions = (live || options.quiet) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
-  const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
-  // A fleet run without a terminal logs failures only, then prints one JSON summary line.
+  // A fleet run without a terminal says what failed, then one summary line: warnings and up too.
   const summaryOnly = fleet && !live && !options.json && !options.quiet;
+  const logOptions = (live || options.quiet || summaryOnly) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
+  const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
   const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : summaryOnly ? (event: EngineEvent) => logFailure(logger, event) : (event: EngineEvent) => logEvent(logger, event);
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.

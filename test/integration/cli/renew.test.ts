@@ -119,8 +119,16 @@ describe('certkeeper renew against Pebble and BIND', () => {
     const serialOne = parseCertificate(readFileSync(path.join(dir, 'out/one/cert.pem'), 'utf8')).serial;
     expect((await runCli(['--config', config, 'renew', '--force', '--cert', 'two'], { env })).code).toBe(0);
     expect(parseCertificate(readFileSync(path.join(dir, 'out/one/cert.pem'), 'utf8')).serial).toBe(serialOne);
-    expect((await runCli(['--config', config, 'renew', '--force'], { env })).code).toBe(0);
+    // Every certificate at once asks first (issue 18): without a terminal, only with --yes.
+    const unconfirmed = await runCli(['--config', config, 'renew', '--force'], { env });
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain('refusing to force-renew all 2 certificates without confirmation');
+    const forced = await runCli(['--config', config, 'renew', '--force', '--yes', '--reason', 'INC-42 key compromise'], { env });
+    expect(forced.code).toBe(0);
+    // Without a terminal: one JSON summary line.
+    expect(JSON.parse(forced.stdout.trim())).toMatchObject({ summary: 'renew --force', certificates: 2, succeeded: 2, failed: 0, reason: 'INC-42 key compromise' });
     expect(parseCertificate(readFileSync(path.join(dir, 'out/one/cert.pem'), 'utf8')).serial).not.toBe(serialOne);
+    expect((await history(config, 'one', env)).find((l) => l.action === 'renew')).toMatchObject({ note: 'INC-42 key compromise' });
     const lines = orders(await history(config, undefined, env));
     expect(lines.map((l) => `${l.cert}:${l.action}`).sort()).toEqual(['one:issue', 'one:renew', 'two:issue', 'two:renew', 'two:renew']);
     expect(readdirSync(path.join(dir, 'state/store/accounts'))).toHaveLength(1);
