@@ -10,7 +10,8 @@ import { CertkeeperError } from '../../core/errors.js';
 import { atomicWriteFile } from '../../core/fs-atomic.js';
 import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEvent } from '../events.js';
 
-const eventSchema = z
+/** A queued event, every field of AgentEvent checked (the annotation holds the codec to the type); fields of a newer version are kept. */
+const eventSchema: z.ZodType<AgentEvent> = z
   .object({
     type: z.enum(AGENT_EVENT_TYPES),
     at: z.string(),
@@ -18,10 +19,20 @@ const eventSchema = z
     domains: z.array(z.string()),
     severity: z.enum(SEVERITIES),
     message: z.string(),
+    serial: z.string().nullable().optional(),
+    notAfter: z.string().nullable().optional(),
+    sink: z.string().optional(),
+    error: z.string().optional(),
+    code: z.string().optional(),
+    provider: z.string().optional(),
+    issuer: z.string().optional(),
+    consecutiveFailures: z.number().optional(),
+    daysLeft: z.number().nullable().optional(),
+    action: z.string().optional(),
+    serving: z.string().optional(),
+    endpoint: z.string().optional(),
   })
-  .passthrough()
-  // The other fields are the event's own, written by this code; kept as they are.
-  .transform((event) => event as unknown as AgentEvent);
+  .passthrough();
 
 const causeSchema = z.object({
   kind: z.enum(['dns', 'ca', 'sink', 'code', 'none']),
@@ -62,8 +73,10 @@ const targetSnapshotSchema = z.object({
 
 const snapshotSchema = z.object({ version: z.literal(2), targets: z.record(z.string(), targetSnapshotSchema) });
 
-/** The format before the outbox (version 1): alerts counted as sent when queued. */
+/** The format before the outbox (version 1, no version field): alerts counted as sent when queued. */
 const legacySnapshotSchema = z.object({
+  // A damaged version 2 is not read as version 1 (it was, losing its outbox without a word).
+  version: z.undefined().optional(),
   targets: z.record(
     z.string(),
     z.object({
@@ -85,10 +98,18 @@ const LEGACY_STAGE = { info: 0, warning: 1, critical: 2 } as const;
  * open ones, so their recovery is still sent). Undefined when it is neither.
  */
 export function parseSnapshot(value: unknown, now: Date): DispatcherSnapshot | undefined {
+  return readSnapshot(value, now).snapshot;
+}
+
+/** parseSnapshot, with what is wrong (the first bad field of the current version) when it is neither. */
+function readSnapshot(value: unknown, now: Date): { snapshot: DispatcherSnapshot; problem?: undefined } | { snapshot?: undefined; problem: string } {
   const current = snapshotSchema.safeParse(value);
-  if (current.success) return current.data;
+  if (current.success) return { snapshot: current.data };
   const legacy = legacySnapshotSchema.safeParse(value);
-  if (!legacy.success) return undefined;
+  if (!legacy.success) {
+    const issue = current.error.issues[0];
+    return { problem: `${issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : ''}: ${issue?.message ?? 'unknown problem'}` };
+  }
   const targets: DispatcherSnapshot['targets'] = {};
   for (const [name, old] of Object.entries(legacy.data.targets)) {
     const open: TargetSnapshot['open'] = {};
@@ -102,7 +123,7 @@ export function parseSnapshot(value: unknown, now: Date): DispatcherSnapshot | u
     }
     targets[name] = { since: now.toISOString(), open, windows: {}, queue: [] };
   }
-  return { version: 2, targets };
+  return { snapshot: { version: 2, targets } };
 }
 
 /** Where a dispatcher's snapshot lives. `load` is undefined when nothing was saved yet. */
@@ -131,8 +152,8 @@ export function notifyStateFile(file: string, now: () => Date = () => new Date()
       } catch {
         throw new CertkeeperError('STATE_CORRUPT', `${file} is not JSON`, { retryable: false });
       }
-      const snapshot = parseSnapshot(json, now());
-      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', `${file} is not a notification state this version understands`, { retryable: false });
+      const { snapshot, problem } = readSnapshot(json, now());
+      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', `${file} is not a notification state this version understands${problem}`, { retryable: false });
       return snapshot;
     },
     async save(snapshot) {
@@ -152,8 +173,8 @@ export function notifyStateInStore(data: { get(name: string): Promise<unknown>; 
     async load() {
       const value = await data.get('notify');
       if (value === undefined) return notifyStateFile(legacyFile, now).load();
-      const snapshot = parseSnapshot(value, now());
-      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', 'the stored notification state is not one this version understands', { retryable: false });
+      const { snapshot, problem } = readSnapshot(value, now());
+      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', `the stored notification state (agent data "notify") is not one this version understands${problem}`, { retryable: false });
       return snapshot;
     },
     async save(snapshot) {

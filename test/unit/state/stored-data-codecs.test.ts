@@ -26,6 +26,7 @@ import { activeRateLimit, issuerStateKey, recordRateLimit } from '../../../src/s
 import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { renderEndpoints } from '../../../src/cli/commands/probe.js';
+import { NOTIFY_STATE_FILE, notifyStateInStore, type DispatcherSnapshot } from '../../../src/observe/notify/snapshot.js';
 import type { ProbeResult } from '../../../src/verify/probe.js';
 import { judge, loadStoredWatchResults, saveWatchResults, WATCH_DATA, WATCH_STATE_FILE } from '../../../src/verify/watcher.js';
 import { readVerification, servingStatus, VERIFY_STATE_KEY, type VerifyReport } from '../../../src/verify/deploy.js';
@@ -362,5 +363,29 @@ describe('the last watch round (agent data "watch", or watch.json before the sto
     await fs.writeFile(path.join(stateDir(), WATCH_STATE_FILE), JSON.stringify([{ ...round()[0], daysLeft: 'many' }]));
     expect(await loadStoredWatchResults(undefined, stateDir(), options())).toBeUndefined();
     expect(JSON.stringify(warnings())).toContain(WATCH_STATE_FILE);
+  });
+});
+
+describe('the notification outbox and alert memory (agent data "notify")', () => {
+  const event = { type: 'failed', at: '2026-11-22T00:00:00.000Z', cert: 'www', domains: ['example.com'], severity: 'critical', message: 'renewal of www failed', error: 'no TXT', code: 'VALIDATION_FAILED', provider: 'corp', issuer: 'default', consecutiveFailures: 3, daysLeft: 12.5, action: 'renew' };
+  const snapshot = (queued: Record<string, unknown>) => ({
+    version: 2,
+    targets: { ops: { since: '2026-11-01T00:00:00.000Z', open: {}, windows: {}, queue: [{ key: 'www|failed', type: 'failed', events: [queued], coalesced: 0, notBefore: '2026-11-22T00:00:00.000Z', attempts: 0 }] } },
+  });
+  const state = () => notifyStateInStore(store.agentData, path.join(tmp, 'state', NOTIFY_STATE_FILE), () => clock.now());
+
+  it('reads back a queued event with every field it carries', async () => {
+    await store.agentData.put('notify', snapshot(event));
+    const loaded = (await state().load()) as DispatcherSnapshot;
+    expect(loaded.targets.ops!.queue[0]!.events[0]).toEqual(event);
+  });
+
+  it('a queued event with a field of the wrong type is damaged state, naming the key (it was taken as an AgentEvent)', async () => {
+    await store.agentData.put('notify', snapshot({ ...event, consecutiveFailures: 'three' }));
+    const error = await state()
+      .load()
+      .catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
+    expect((error as CertkeeperError).message).toContain('agent data "notify"');
   });
 });
