@@ -139,6 +139,31 @@ describe('KubernetesStorage objects', () => {
     }
   });
 
+  it('writes from the object as last seen: a new object is one create; a stale view is re-read and keeps the other agent\'s keys', async () => {
+    const namespace = freshNamespace();
+    const a = await open(namespace);
+    const b = await open(namespace);
+    try {
+      let before = k8s.requests.length;
+      await a.put('certs/www/record', bytes('a1'));
+      expect(k8s.requests.slice(before).map((r) => `${r.verb} ${r.kind} ${r.status}`)).toEqual(['create configmaps 201']);
+      await b.put('certs/www/data/files', bytes('b1')); // same ConfigMap: a's view is now stale
+      before = k8s.requests.length;
+      await a.put('certs/www/record', bytes('a2'));
+      expect(k8s.requests.slice(before).map((r) => `${r.verb} ${r.kind} ${r.status}`)).toEqual(['update configmaps 409', 'get configmaps 200', 'update configmaps 200']);
+      const both = await b.getMany(['certs/www/record', 'certs/www/data/files']);
+      expect([...both].map(([key, v]) => `${key}=${new TextDecoder().decode(v.value)}`).sort()).toEqual(['certs/www/data/files=b1', 'certs/www/record=a2']);
+      // A delete decided on a stale view ("nothing there") is decided again on a fresh read.
+      const c = await open(namespace);
+      expect(await c.delete('certs/www/data/files')).toBe(true);
+      expect(await a.get('certs/www/data/files')).toBeUndefined();
+      await c.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('refuses, before sending, an object past the 1 MiB limit; the stand-in refuses one sent anyway (422)', async () => {
     const namespace = freshNamespace();
     const store = await open(namespace);

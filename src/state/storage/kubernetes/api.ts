@@ -62,7 +62,7 @@ export class KubeApi {
     }
   }
 
-  /** Replaces the object only if it is still at `body.metadata.resourceVersion`. */
+  /** Replaces the object only if it is still at `body.metadata.resourceVersion`; gone since (404) is a conflict too. */
   async replace(kind: ObjectKind, body: KubeObject & { metadata: { name: string; resourceVersion: string } }): Promise<Written<KubeObject>> {
     const { namespace } = this;
     const name = body.metadata.name;
@@ -71,7 +71,7 @@ export class KubeApi {
         ? await this.clients.core.replaceNamespacedSecret({ name, namespace, body: { apiVersion: 'v1', kind: 'Secret', ...body } })
         : await this.clients.core.replaceNamespacedConfigMap({ name, namespace, body: { apiVersion: 'v1', kind: 'ConfigMap', ...body } });
     } catch (error) {
-      if (kubeStatus(error) === 409) return 'conflict';
+      if (kubeStatus(error) === 409 || kubeStatus(error) === 404) return 'conflict';
       throw this.failure(error, `update ${this.where(kind, name)}`);
     }
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { systemClock, type Clock } from '../../../core/clock.js';
-import { CertkeeperError } from '../../../core/errors.js';
+import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { openKube, type KubeClients, type KubeConnectionOptions } from '../../../kube/client.js';
 import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
@@ -55,6 +55,8 @@ const MAX_ROUNDS = 20;
 /** Past this many objects getMany lists the kind instead of reading each. */
 const LIST_THRESHOLD = 16;
 const READ_CONCURRENCY = 8;
+/** Objects remembered for writes: a certificate's Secret with its archive is under 100 KB. */
+const SEEN_OBJECTS = 256;
 
 export class KubernetesStorage implements Storage {
   readonly description: string;
@@ -76,6 +78,8 @@ export class KubernetesStorage implements Storage {
   /** Keys this instance removed, until its watcher has seen them go. */
   private readonly deleted = new Map<string, number>();
   private writes = 0;
+  /** Objects as last read or written here: where a write starts (see mutate). */
+  private readonly seen = new Map<string, KubeObject>();
   private closed = false;
 
   /** Loads @kubernetes/client-node (only a kubernetes store pays for it) and connects. */
@@ -127,6 +131,7 @@ export class KubernetesStorage implements Storage {
     this.assertOpen();
     const placement = placementOf(this.prefix, key);
     const object = await this.api.read(placement.kind, placement.name);
+    this.remember(`${placement.kind}/${placement.name}`, object);
     return object ? this.entry(placement, this.decode(placement, object), key) : undefined;
   }
 
@@ -188,14 +193,20 @@ export class KubernetesStorage implements Storage {
     assertStorageKey(key);
     const { ifVersion } = options;
     // No delete verb: the key leaves its object (an emptied object stays, a few hundred bytes).
-    return this.mutate(placementOf(this.prefix, key), (state) => {
+    // Counted as ours before the write, so the watch never reports it, and uncounted if nothing went.
+    this.deleted.set(key, (this.deleted.get(key) ?? 0) + 1);
+    const removed = await this.mutate(placementOf(this.prefix, key), (state) => {
       const current = state.entries.get(key);
       if (ifVersion !== undefined && current?.version !== ifVersion) throw conflict(key, 'it changed since it was read');
       if (!current) return { result: false, write: false };
       state.entries.delete(key);
-      this.deleted.set(key, (this.deleted.get(key) ?? 0) + 1);
       return { result: true, write: true };
+    }).catch((error: unknown) => {
+      this.forgetDelete(key);
+      throw error;
     });
+    if (!removed) this.forgetDelete(key);
+    return removed;
   }
 
   async list(prefix: string): Promise<StorageKey[]> {
@@ -322,6 +333,12 @@ export class KubernetesStorage implements Storage {
     if (this.closed) throw new CertkeeperError('STATE_IO', `the state store ${this.description} is closed`);
   }
 
+  private forgetDelete(key: string): void {
+    const count = this.deleted.get(key) ?? 0;
+    if (count <= 1) this.deleted.delete(key);
+    else this.deleted.set(key, count - 1);
+  }
+
   /** A version written by this instance starts with its token; a removal is ours if we made one. */
   private isOwn(key: string, version: string | undefined): boolean {
     if (version !== undefined) return version.startsWith(`${this.token}.`);
@@ -357,18 +374,52 @@ export class KubernetesStorage implements Storage {
   private async mutate<T>(placement: Placement, change: (state: ObjectState) => { result: T; write: boolean }): Promise<T> {
     this.assertOpen();
     const where = this.api.where(placement.kind, placement.name);
+    const id = `${placement.kind}/${placement.name}`;
+    // Start from the object as this instance last saw it (an object never seen: assumed absent,
+    // so a new certificate costs one create, not a read and a create). Only a write guarded by
+    // that resourceVersion trusts it; a 409, or any refusal or "nothing to do" decided on it, is
+    // decided again on a fresh read.
+    let object = this.seen.get(id);
+    let fresh = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const object = await this.api.read(placement.kind, placement.name);
       const state = object ? this.decode(placement, object) : emptyState();
-      const { result, write } = change(state);
-      if (!write) return result;
+      let decided: { result: T; write: boolean };
+      try {
+        decided = change(state);
+      } catch (error) {
+        if (fresh || !isCertkeeperError(error, 'STATE_CONFLICT')) throw error;
+        decided = { result: undefined as T, write: false };
+      }
+      if (!decided.write) {
+        if (fresh) return decided.result;
+        ({ object, fresh } = await this.reread(placement, id));
+        continue;
+      }
       const body = this.body(placement, object, state, where);
       const written = object?.metadata?.resourceVersion
         ? await this.api.replace(placement.kind, { ...body, metadata: { ...body.metadata, resourceVersion: object.metadata.resourceVersion } })
         : await this.api.create(placement.kind, body);
-      if (written !== 'conflict') return result;
+      if (written !== 'conflict') {
+        this.remember(id, written);
+        return decided.result;
+      }
+      ({ object, fresh } = await this.reread(placement, id));
     }
     throw new CertkeeperError('STATE_CONFLICT', `not written: ${where} kept changing under us (${MAX_ROUNDS} conflicting writes in a row)`);
+  }
+
+  private async reread(placement: Placement, id: string): Promise<{ object: KubeObject | undefined; fresh: true }> {
+    const object = await this.api.read(placement.kind, placement.name);
+    this.remember(id, object);
+    return { object, fresh: true };
+  }
+
+  /** The last version of an object this instance read or wrote (a few hundred, oldest forgotten first). */
+  private remember(id: string, object: KubeObject | undefined): void {
+    this.seen.delete(id);
+    if (!object) return;
+    this.seen.set(id, object);
+    if (this.seen.size > SEEN_OBJECTS) this.seen.delete(this.seen.keys().next().value!);
   }
 
   private body(placement: Placement, previous: KubeObject | undefined, state: ObjectState, where: string): KubeObject & { metadata: { name: string } } {
