@@ -33,25 +33,14 @@ import { buildIssuers, issuerProblems, knownRateLimits, type IssuerSettings, typ
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
 import { formatBytes, MAX_CA_BUNDLE_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_REPORTED_PROBLEMS, readFailure, readFileBounded, referenceBudget, treeProblems as boundsProblems } from './bounds.js';
 import { issueMessage } from './issue-messages.js';
+import { explainedBy, explainedPlaces, formatPath, inFileOrder, mappingKeys, zodProblems, type ConfigProblem, type Found } from './problems.js';
 import { certificateProblems } from './references.js';
-import { nearestKey } from './suggest.js';
 import { sinkTargetProblems } from './targets.js';
 import { configWarnings, type ConfigWarning } from './warnings.js';
-import { environmentSecrets, isSecretField, isSecretPath, secretFieldOfFileKey } from './secrets.js';
+import { environmentSecrets, isSecretPath } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
 const DEFAULT_STATE_DIR = '/var/lib/certkeeper';
-
-export interface ConfigProblem {
-  /** e.g. `certificates[0].domains[1]` */
-  path: string;
-  line?: number;
-  /** Where on the line, for a YAML syntax error. */
-  column?: number;
-  message: string;
-  /** For an unknown key: the nearest known one (`emial` → `email`). */
-  suggestion?: string;
-}
 
 export interface AcmeSettings {
   directoryUrl: string;
@@ -118,6 +107,7 @@ export interface Config {
 }
 
 export type { ConfigWarning } from './warnings.js';
+export { formatPath, type ConfigProblem } from './problems.js';
 
 export class ConfigError extends CertkeeperError {
   readonly problems: ConfigProblem[];
@@ -137,48 +127,6 @@ function listed<T>(problems: readonly T[], toProblem: (problem: T) => ConfigProb
   const shown = problems.slice(0, MAX_REPORTED_PROBLEMS).map(toProblem);
   if (problems.length > MAX_REPORTED_PROBLEMS) shown.push({ path: '', message: `and ${problems.length - MAX_REPORTED_PROBLEMS} more problems` });
   return shown;
-}
-
-/** Sorted by line (stably: one line's problems stay in the order found); those without one last. */
-function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.map((problem, index) => ({ problem, index })).sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index).map(({ problem }) => problem);
-}
-
-export function formatPath(at: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of at) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
-
-/** A problem found while loading, before its line is looked up. */
-interface Found extends TreeProblem {
-  /** For an unknown key: the nearest known one. */
-  suggestion?: string;
-}
-
-/**
- * The places whose problems are explained by those already found: each problem's own place and
- * what is inside it (not the whole file). A `tsigSecretFile` that could not be read leaves
- * `tsigSecret` missing: one mistake, so the secret's place counts too.
- */
-function explainedPlaces(found: readonly TreeProblem[]): Set<string> {
-  const places = new Set<string>();
-  for (const { path: at } of found) {
-    if (at.length === 0) continue;
-    places.add(JSON.stringify(at));
-    const last = at[at.length - 1];
-    const twin = typeof last === 'string' ? secretFieldOfFileKey(last) : undefined;
-    if (twin !== undefined) places.add(JSON.stringify([...at.slice(0, -1), twin]));
-  }
-  return places;
-}
-
-function explainedBy(places: ReadonlySet<string>, at: YamlPath): boolean {
-  for (let depth = 1; depth <= at.length; depth++) if (places.has(JSON.stringify(at.slice(0, depth)))) return true;
-  return false;
 }
 
 /**
@@ -436,35 +384,6 @@ function buildState(raw: Pick<RawConfig, 'state' | 'stateDir'>, baseDir: string,
     ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
     ...(state.sslrootcert !== undefined ? { sslrootcert: path.resolve(baseDir, state.sslrootcert) } : {}),
   };
-}
-
-/** One schema issue as problems: an unknown key each on its own path, with the nearest known key. */
-function zodProblems(issue: z.core.$ZodIssue, knownKeys: ReadonlyMap<string, string[]>): Found[] {
-  const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys') {
-    const input = issue.input;
-    const given = input !== null && typeof input === 'object' ? Object.keys(input) : [];
-    // A key the mapping already has is no suggestion ("emial" beside "email").
-    const candidates = (knownKeys.get(formatPath(at)) ?? []).filter((key) => !given.includes(key));
-    return issue.keys.map((key) => {
-      const suggestion = nearestKey(key, candidates);
-      return { path: [...at, key], message: `unknown key "${key}"`, ...(suggestion !== undefined ? { suggestion } : {}) };
-    });
-  }
-  let message = issue.message;
-  if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator') {
-    message = 'unknown or missing "type"';
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
-  return [{ path: at, message }];
-}
-
-/** The keys a strict mapping's schema knows (zod's object shape), with the *File twin of each secret field. */
-function mappingKeys(schema: unknown): string[] {
-  const shape = (schema as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
-  if (!shape) return [];
-  const keys = Object.keys(shape);
-  return [...keys, ...keys.filter(isSecretField).map((key) => `${key}File`)];
 }
 
 /** One CA's settings; `at` is where it sits in the YAML (`acme` or `issuers[i]`). */
