@@ -8,9 +8,11 @@
 // gives every clone its template's domains, so every row is a valid, not-due certificate. On
 // PostgreSQL, 100,000 history entries are appended too and `certkeeper history NAME` is timed.
 // Then the cost of one watch poll over the fleet (the production poller on PostgreSQL, the change
-// journal's reader on files): with nothing changed, and with 100 certificates just renewed.
+// journal's reader on files): with nothing changed, and with 100 certificates just renewed. And the
+// daemon's status page (GET /: the first and a later page, a detail view) and /status, timed.
 
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -30,6 +32,33 @@ let historyQueryMs;
 let pollFigures;
 /** The agent's id: a files sink's deploys are recorded per agent (`files@bench`). */
 const AGENT = 'bench';
+
+/** The daemon's HTTP endpoint, for the status page's figures (GET /). */
+const HTTP_PORT = await new Promise((resolve) => {
+  const probe = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = probe.address();
+    probe.close(() => resolve(port));
+  });
+});
+
+/** The status page of the idle daemon: wall time on loopback (median of 5) and size, per view. */
+async function pageFigures() {
+  const base = `http://127.0.0.1:${HTTP_PORT}`;
+  for (const [label, url] of [['page 1', '/'], ['page 50', '/?page=50'], ['detail c42', '/?cert=c42'], ['/status (polled)', '/status']]) {
+    const times = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      const response = await fetch(`${base}${url}`);
+      const body = await response.arrayBuffer();
+      times.push(performance.now() - start);
+      bytes = body.byteLength;
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    }
+    times.sort((a, b) => a - b);
+    console.log(`${BACKEND} status page certs=${COUNT} ${label} wall_ms_median=${fmt(times[2], 1)} (all: ${times.map((t) => fmt(t, 0)).join(' ')}) bytes=${bytes}${url === '/status' ? '' : ' (target < 300 ms)'}`);
+  }
+}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ck-fleet-'));
 const cluster = BACKEND === 'postgres' ? await startPostgres() : undefined;
@@ -54,6 +83,7 @@ async function bench() {
 agent: { id: ${AGENT} }
 acme: { directory: "https://127.0.0.1:9/dir", email: bench@example.test }
 schedule: "0 3 * * *"
+http: { listen: "127.0.0.1:${HTTP_PORT}" }
 dns:
   bind: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecret: "c2VjcmV0" }
 sinks:
@@ -122,6 +152,7 @@ ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, si
     if (daemon.exitCode !== null) break;
   }
   const alive = daemon.exitCode === null;
+  if (alive) await pageFigures();
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('close', r));
   if (!alive) throw new Error(`the daemon exited early: ${log.slice(-2000)}`);

@@ -1,19 +1,24 @@
-// The body of GET /status and its ETag, serialised once per set of rows: the status page polls
-// /status with If-None-Match, and at 10,000 certificates the body is megabytes.
+// The body of GET /status and its ETag: the status page polls /status with If-None-Match, and at
+// 10,000 certificates the body is megabytes. The agent publishes a new array of rows after each
+// plan or batch, so the ETag names that array (this process, a counter), costing the page nothing,
+// and the body is serialised once per array, when first asked for.
 
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { StatusRow } from '../engine/status.js';
 
-const statusBodies = new WeakMap<readonly StatusRow[], { body: string; etag: string }>();
+const PROCESS_TAG = randomBytes(6).toString('base64url');
+let generation = 0;
+const etags = new WeakMap<readonly StatusRow[], string>();
+const bodies = new WeakMap<readonly StatusRow[], string>();
 
-/** The JSON of a set of rows and its ETag, computed once per set (the agent replaces the array after each plan or batch). */
-export function statusBody(rows: readonly StatusRow[]): { body: string; etag: string } {
-  let cached = statusBodies.get(rows);
-  if (!cached) {
-    const body = `${JSON.stringify(rows, null, 2)}\n`;
-    cached = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-    statusBodies.set(rows, cached);
-  }
-  return cached;
+export function statusEtag(rows: readonly StatusRow[]): string {
+  let etag = etags.get(rows);
+  if (etag === undefined) etags.set(rows, (etag = `"${PROCESS_TAG}-${++generation}"`));
+  return etag;
 }
 
+export function statusBody(rows: readonly StatusRow[]): { body: string; etag: string } {
+  let body = bodies.get(rows);
+  if (body === undefined) bodies.set(rows, (body = `${JSON.stringify(rows, null, 2)}\n`));
+  return { body, etag: statusEtag(rows) };
+}

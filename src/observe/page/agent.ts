@@ -8,7 +8,7 @@ import type { WatchResult } from '../../verify/watcher.js';
 import { DEFAULT_ALERT_DAYS, type PageData } from './model.js';
 import { renderDetail, renderPage } from './render.js';
 import { certDetail } from './source.js';
-import { statusBody } from '../status-body.js';
+import { statusEtag } from '../status-body.js';
 
 export interface PageSources {
   now: () => Date;
@@ -32,12 +32,12 @@ export async function pageData(sources: PageSources): Promise<PageData> {
 /** GET /?page=N, or GET /?cert=NAME (undefined: no such certificate). */
 export async function servePage(sources: PageSources, query: URLSearchParams): Promise<string | undefined> {
   const data = await pageData(sources);
-  const statusEtag = statusBody(data.certificates).etag;
+  const etag = statusEtag(data.certificates);
   const name = query.get('cert');
-  if (name === null) return renderPage(data, { live: true, page: Number(query.get('page') ?? 1), statusEtag });
+  if (name === null) return renderPage(data, { live: true, page: Number(query.get('page') ?? 1), statusEtag: etag });
   const row = data.certificates.find((r) => r.name === name);
   const store = sources.store();
   if (!row || !store) return undefined;
   const spec = sources.config().certificates.find((c) => c.name === name);
-  return renderDetail(await certDetail(row, spec?.sinks ?? [], store), data, { live: true, statusEtag });
+  return renderDetail(await certDetail(row, spec?.sinks ?? [], store), data, { live: true, statusEtag: etag });
 }

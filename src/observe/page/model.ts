@@ -38,7 +38,10 @@ export function worstFirst(rows: readonly StatusRow[]): StatusRow[] {
   // Among failing rows, one that has never been issued serves nothing at all: it comes first.
   const expiry = (row: StatusRow): number => (row.notAfter ? Date.parse(row.notAfter) : row.state === 'failing' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
   const failingFirst = (row: StatusRow): number => (row.state === 'failing' ? -1 : URGENCY[row.state]);
-  return [...rows].sort((a, b) => failingFirst(a) - failingFirst(b) || expiry(a) - expiry(b) || a.name.localeCompare(b.name));
+  // Keys computed once per row, not per comparison (10,000 rows: 280,000 date parses otherwise).
+  const keyed = rows.map((row) => ({ row, rank: failingFirst(row), expiry: expiry(row) }));
+  keyed.sort((a, b) => a.rank - b.rank || a.expiry - b.expiry || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
+  return keyed.map((k) => k.row);
 }
 
 export interface AttentionItem {
@@ -54,9 +57,9 @@ export interface AttentionItem {
 }
 
 /** What a person should look at first: failures, expiries, pending sinks, verify and watch problems. */
-export function attentionItems(data: Pick<PageData, 'certificates' | 'endpoints'>): AttentionItem[] {
+export function attentionItems(data: Pick<PageData, 'certificates' | 'endpoints'>, sorted = worstFirst(data.certificates)): AttentionItem[] {
   const items: AttentionItem[] = [];
-  for (const row of worstFirst(data.certificates)) {
+  for (const row of sorted) {
     const base = { subject: row.name, cert: row.name, nextTry: null };
     if (row.state === 'failing') {
       items.push({ ...base, kind: 'failing', title: `failing: ${row.consecutiveFailures} attempt${row.consecutiveFailures === 1 ? '' : 's'} in a row`, detail: row.lastResult?.error ?? null, nextTry: row.nextAttemptAt });

@@ -52,7 +52,7 @@ export function renderPage(data: PageData, options: RenderOptions): string {
   const axis = axisFor([...slice.items.map(certSpan), ...endpoints.map(endpointSpan)], data.now);
   const counts = countStates(rows);
   const body = `<section class="summary" aria-label="summary">${summary(counts, rows.length, data.endpoints.length)}</section>
-${attention(data, options.live)}
+${attention(data, rows, options.live)}
 <section aria-labelledby="certs-h"><h2 id="certs-h">Certificates <small>worst first · ${slice.total === 0 ? 'none configured' : `${(slice.page - 1) * (options.pageSize ?? PAGE_SIZE) + 1}–${(slice.page - 1) * (options.pageSize ?? PAGE_SIZE) + slice.items.length} of ${slice.total}`}</small></h2>
 ${legend(data.alertDays)}${axisLabels(axis)}
 <ol class="rows" data-axis-start="${new Date(axis.start).toISOString()}" data-axis-end="${new Date(axis.end).toISOString()}">${slice.items.map((row) => certRow(row, axis, data, options.live)).join('')}</ol>
@@ -116,8 +116,8 @@ function summary(counts: Record<StatusRow['state'], number>, total: number, endp
   return `<ul class="counts">${parts.join('')}</ul><p>${total} certificate${total === 1 ? '' : 's'}${endpoints ? `, ${endpoints} watched endpoint${endpoints === 1 ? '' : 's'}` : ''}</p>`;
 }
 
-function attention(data: PageData, live: boolean): string {
-  const items = attentionItems(data);
+function attention(data: PageData, sorted: StatusRow[], live: boolean): string {
+  const items = attentionItems(data, sorted);
   if (items.length === 0) return '<section class="attention calm" aria-labelledby="att-h"><h2 id="att-h">Needs attention</h2><p>✔ Nothing: every certificate is valid and deployed.</p></section>';
   const shown = items.slice(0, ATTENTION_LIMIT);
   return `<section class="attention" aria-labelledby="att-h"><h2 id="att-h">Needs attention <small>${items.length}</small></h2><ul>${shown

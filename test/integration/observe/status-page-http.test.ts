@@ -14,6 +14,8 @@ const row: StatusRow = {
   lastResult: { at: '2026-01-01T00:00:00.000Z', action: 'issue', result: 'success', error: null }, consecutiveFailures: 0, nextAttemptAt: null, configChanged: false, issuer: 'default',
 };
 
+/** One array, as the agent publishes one after each plan: /status and the page see the same set. */
+const rows = [row];
 const servers: HttpServerHandle[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
@@ -23,13 +25,13 @@ async function start(withPage: boolean): Promise<string> {
   const server = await startHttpServer({
     listen: '127.0.0.1:0',
     metrics: new AgentMetrics(),
-    status: async () => [row],
+    status: async () => rows,
     ready: () => ({ ready: true, reasons: [] }),
     logger: silentLogger,
     ...(withPage
       ? {
           page: (query: URLSearchParams) =>
-            servePage({ now: () => new Date('2026-03-01T00:00:00.000Z'), config: () => ({ agentId: 'a1', certificates: [{ name: 'www', sinks: ['files'] }] as never, watch: undefined }), rows: () => [row], endpoints: async () => [], store: () => ({ readHistory: async () => [] }) }, query),
+            servePage({ now: () => new Date('2026-03-01T00:00:00.000Z'), config: () => ({ agentId: 'a1', certificates: [{ name: 'www', sinks: ['files'] }] as never, watch: undefined }), rows: () => rows, endpoints: async () => [], store: () => ({ readHistory: async () => [] }) }, query),
         }
       : {}),
   });
