@@ -80,12 +80,22 @@ export async function migrateFileLayout(dir: string, store: RepositoryStore, opt
         for (const [sink, serial] of Object.entries(record.deployed)) deployed[`${sink}@${options.agentId}`] = serial;
         await store.records.put(name, { ...record, deployed });
         report.records++;
-        for (const sink of await old.records.sinkNames(name)) {
+      } catch (error) {
+        // A damaged record is left out: the certificate starts with an empty one.
+        report.skipped.push(`record ${name}: ${describeError(error)}`);
+      }
+      // Apart from the record, one sink at a time: a damaged record or file must not cost an acm sink its ARN.
+      const sinks = await old.records.sinkNames(name).catch((error: unknown) => {
+        report.skipped.push(`sink data of ${name}: ${describeError(error)}`);
+        return [];
+      });
+      for (const sink of sinks) {
+        try {
           const data = await old.records.getSinkState(name, sink);
           if (data) await store.records.putData(name, sink, data);
+        } catch (error) {
+          report.skipped.push(`sink data ${sink} of ${name}: ${describeError(error)}`);
         }
-      } catch (error) {
-        report.skipped.push(`record ${name}: ${describeError(error)}`);
       }
     }
     for (const { id, account } of await old.accounts.list()) {

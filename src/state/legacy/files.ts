@@ -2,7 +2,10 @@
 // not parse is STATE_CORRUPT naming it, any other failure STATE_IO naming it.
 
 import { promises as fs, type Dirent } from 'node:fs';
+import { z } from 'zod';
 import { CertkeeperError, toCertkeeperError } from '../../core/errors.js';
+
+const jsonObject = z.record(z.string(), z.unknown());
 
 /** The file's text, or undefined when it does not exist. */
 export async function readOptional(file: string): Promise<string | undefined> {
@@ -20,8 +23,9 @@ export async function readJsonFile(file: string): Promise<unknown> {
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new CertkeeperError('STATE_CORRUPT', `${file} is not valid JSON`, { cause: error, retryable: false });
+  } catch {
+    // Not the parser's error as the cause: V8 quotes the text around the fault (an account's key).
+    throw new CertkeeperError('STATE_CORRUPT', `${file} is not valid JSON`, { retryable: false });
   }
 }
 
@@ -29,8 +33,9 @@ export async function readJsonFile(file: string): Promise<unknown> {
 export async function readJsonObject(file: string): Promise<Record<string, unknown> | undefined> {
   const value = await readJsonFile(file);
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CertkeeperError('STATE_CORRUPT', `${file} does not hold a JSON object`, { retryable: false });
-  return value as Record<string, unknown>;
+  const parsed = jsonObject.safeParse(value);
+  if (!parsed.success) throw new CertkeeperError('STATE_CORRUPT', `${file} does not hold a JSON object`, { retryable: false });
+  return parsed.data;
 }
 
 /** Names of the real folders (not symlinks, not dot-folders) in `dir`; none when it does not exist. */

@@ -1,11 +1,13 @@
 // The history of a 0.1 state directory: history.jsonl, one JSON line per outcome, oldest first.
-// A torn line (a process killed mid-append) or a line that is no history entry is skipped.
+// A torn line (a process killed mid-append) or a line that is no history entry (the log's own
+// codec, repos/history.ts) is skipped and counted.
 // (0.1 also kept dry-runs.json, an index of the newest dry runs; it is derived from this file,
 // so the reader reads the file and leaves the index alone.)
 
 import type { HistoryEntry } from '../../core/types.js';
 import type { Logger } from '../../core/logger.js';
 import type { DryRunSummary, HistoryQuery } from '../contract.js';
+import { historyEntryCodec } from '../repos/history.js';
 import { readOptional } from './files.js';
 import type { LegacyLayout } from './layout.js';
 
@@ -30,7 +32,8 @@ export class LegacyHistory {
         skipped++;
         continue;
       }
-      if (isHistoryEntry(value)) entries.push(value);
+      const entry = historyEntryCodec.safeParse(value);
+      if (entry.success) entries.push(entry.data);
       else skipped++;
     }
     if (skipped > 0) this.logger.warn({ file, skipped }, 'skipped unreadable history lines');
@@ -53,9 +56,4 @@ export class LegacyHistory {
     }
     return last;
   }
-}
-
-function isHistoryEntry(value: unknown): value is HistoryEntry {
-  const entry = value as Partial<HistoryEntry> | null;
-  return typeof entry === 'object' && entry !== null && typeof entry.at === 'string' && typeof entry.cert === 'string' && typeof entry.action === 'string' && typeof entry.result === 'string';
 }

@@ -2,43 +2,37 @@
 // certificate's details as recorded when it was stored. The earliest 0.1 releases wrote only
 // directoryUrl, issuedAt, serial and notAfter; the rest is then read from cert.pem.
 
-import type { CertificateInfo } from '../../core/types.js';
+import { z } from 'zod';
+import { KEY_TYPES, type CertificateInfo } from '../../core/types.js';
 
-export interface CertificateMeta {
-  directoryUrl: string;
-  issuedAt: string;
-  serial: string;
-  notAfter: string;
-  /** Absent in meta.json of the earliest releases, or when not well-formed. */
-  notBefore?: string;
-  domains?: string[];
-  keyType?: string;
-  issuer?: string;
-}
+/**
+ * meta.json as 0.1 wrote it: directoryUrl and a readable issue time decide whether it is meta.json
+ * at all; serial and notAfter were always written (kept as text); each later detail is kept only
+ * when well-formed, else it is read from cert.pem.
+ */
+const metaCodec = z.object({
+  directoryUrl: z.string(),
+  issuedAt: z.string().refine((text) => !Number.isNaN(Date.parse(text))),
+  serial: z.unknown().transform((value) => String(value ?? '')),
+  notAfter: z.unknown().transform((value) => String(value ?? '')),
+  notBefore: z.string().optional().catch(undefined),
+  domains: z.array(z.string()).optional().catch(undefined),
+  keyType: z.enum([...KEY_TYPES, 'unknown']).optional().catch(undefined),
+  issuer: z.string().optional().catch(undefined),
+});
 
-const KEY_TYPES: ReadonlySet<string> = new Set(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096', 'unknown']);
+export type CertificateMeta = z.infer<typeof metaCodec>;
 
 /** The meta.json text read, or undefined when it is not valid (no directoryUrl or issue time). */
 export function parseMeta(text: string): CertificateMeta | undefined {
-  let value: Partial<CertificateMeta>;
+  let value: unknown;
   try {
-    value = JSON.parse(text) as Partial<CertificateMeta>;
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (typeof value.directoryUrl !== 'string' || typeof value.issuedAt !== 'string' || Number.isNaN(Date.parse(value.issuedAt))) return undefined;
-  return {
-    directoryUrl: value.directoryUrl,
-    issuedAt: value.issuedAt,
-    serial: String(value.serial ?? ''),
-    notAfter: String(value.notAfter ?? ''),
-    // The details added later: kept only when well-formed, else they are read from cert.pem.
-    ...(typeof value.notBefore === 'string' ? { notBefore: value.notBefore } : {}),
-    ...(Array.isArray(value.domains) && value.domains.every((d) => typeof d === 'string') ? { domains: value.domains } : {}),
-    ...(typeof value.keyType === 'string' && KEY_TYPES.has(value.keyType) ? { keyType: value.keyType } : {}),
-    ...(typeof value.issuer === 'string' ? { issuer: value.issuer } : {}),
-  };
+  const parsed = metaCodec.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** The CertificateInfo meta.json records, or undefined when it lacks some of it. */
@@ -48,7 +42,7 @@ export function infoFromMeta(meta: CertificateMeta): CertificateInfo | undefined
   const from = new Date(notBefore);
   const to = new Date(notAfter);
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) return undefined;
-  return { serial, notBefore: from, notAfter: to, domains, keyType: keyType as CertificateInfo['keyType'], issuer };
+  return { serial, notBefore: from, notAfter: to, domains, keyType, issuer };
 }
 
 /** The first detail meta.json records differently from the certificate itself, if any. */

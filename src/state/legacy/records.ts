@@ -1,8 +1,10 @@
 // Per-certificate bookkeeping of a 0.1 state directory: record.json (deploys, failures, backoff)
 // and sinks/<sink>.json (a sink's own data, such as the ACM ARN).
 
+import { parseStored } from '../codec.js';
 import { emptyRecord, type CertRecord } from '../contract.js';
-import { folderNames, jsonFileNames, readJsonObject } from './files.js';
+import { recordCodec } from '../repos/records.js';
+import { folderNames, jsonFileNames, readJsonFile, readJsonObject } from './files.js';
 import { isSafeName, type LegacyLayout } from './layout.js';
 
 export class LegacyRecords {
@@ -13,10 +15,15 @@ export class LegacyRecords {
     return (await folderNames(this.layout.certs)).filter(isSafeName).sort();
   }
 
-  /** The record, or an empty one when none was written; fields an older release did not write take their defaults. */
+  /**
+   * The record, or an empty one when none was written; fields an older release did not write take
+   * their defaults. One that is not a record is STATE_CORRUPT naming the file and the field: the
+   * copy leaves it out rather than copy what every later read would fail on.
+   */
   async get(name: string): Promise<CertRecord> {
-    const stored = await readJsonObject(this.layout.record(name));
-    return { ...emptyRecord(), ...(stored as Partial<CertRecord> | undefined) };
+    const file = this.layout.record(name);
+    const stored = await readJsonFile(file);
+    return stored === undefined ? emptyRecord() : parseStored(recordCodec, stored, file);
   }
 
   /** Names of the sinks that keep data for the certificate, sorted. */

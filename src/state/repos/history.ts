@@ -22,7 +22,8 @@ const orderCodec = z.object({
   failedNames: z.array(z.string()).optional(),
 });
 
-const entryCodec = z.object({
+/** A history entry as the log keeps it (and as 0.1's history.jsonl held it, legacy/history.ts). */
+export const historyEntryCodec: z.ZodType<HistoryEntry> = z.object({
   at: z.string(),
   cert: z.string(),
   action: z.enum(['issue', 'renew', 'deploy', 'dry-run', 'verify', 'revoke']),
@@ -45,7 +46,7 @@ export class HistoryRepository {
   constructor(private readonly storage: Storage) {}
 
   async append(entry: HistoryEntry): Promise<void> {
-    const parsed = entryCodec.parse(entry); // what goes in is what comes out
+    const parsed = historyEntryCodec.parse(entry); // what goes in is what comes out
     await this.storage.appendLog(LOG, { at: new Date(parsed.at), subject: parsed.cert, kind: parsed.action, body: JSON.stringify(parsed) });
     if (parsed.action === 'dry-run') await this.indexDryRun(parsed.cert, { at: parsed.at, result: parsed.result, error: parsed.error ?? null });
   }
@@ -56,7 +57,7 @@ export class HistoryRepository {
     const entries: HistoryEntry[] = [];
     for (const line of lines) {
       try {
-        entries.push(decodeJson(entryCodec, new TextEncoder().encode(line.body), `${LOG} entry`) as HistoryEntry);
+        entries.push(decodeJson(historyEntryCodec, new TextEncoder().encode(line.body), `${LOG} entry`));
       } catch {
         // a foreign or damaged line: skipped
       }
@@ -83,7 +84,7 @@ export class HistoryRepository {
     const index: Record<string, DryRunSummary> = {};
     for (const line of await this.storage.readLog(LOG, { kind: 'dry-run' })) {
       try {
-        const entry = decodeJson(entryCodec, new TextEncoder().encode(line.body), `${LOG} entry`);
+        const entry = decodeJson(historyEntryCodec, new TextEncoder().encode(line.body), `${LOG} entry`);
         const previous = index[entry.cert];
         if (!previous || previous.at < entry.at) index[entry.cert] = { at: entry.at, result: entry.result, error: entry.error ?? null };
       } catch {

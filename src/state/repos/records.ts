@@ -20,8 +20,8 @@ const MAX_CAS_ROUNDS = 20;
 
 const lastResultCodec = z.object({ at: z.string(), action: z.string(), result: z.enum(['success', 'failure']), error: z.string().nullable() });
 
-/** Fields missing from a record written by an older version take their defaults. */
-const recordCodec = z.object({
+/** Fields missing from a record written by an older version (or by 0.1, legacy/records.ts) take their defaults. */
+export const recordCodec = z.object({
   deployed: z.record(z.string(), z.string()).default({}),
   consecutiveFailures: z.number().int().nonnegative().default(0),
   lastAttemptAt: z.string().nullable().default(null),
