@@ -67,10 +67,7 @@ export class AcmeTransport {
 
   constructor(options: AcmeTransportOptions) {
     this.options = options;
-    this.agent = new https.Agent({
-      keepAlive: true,
-      ...(options.caBundlePem ? { secureContext: trustingContext(options.caBundlePem) } : {}),
-    });
+    this.agent = sharedAgent(options.caBundlePem);
   }
 
   /**
@@ -85,10 +82,11 @@ export class AcmeTransport {
     this.problem = undefined;
   }
 
-  /** Closes kept-alive connections; call when the client is done. */
-  close(): void {
-    this.agent.destroy();
-  }
+  /**
+   * Called when the client is done. The connections belong to the process's shared agent (idle
+   * ones do not keep the process alive, Node unrefs them), so there is nothing of its own to close.
+   */
+  close(): void {}
 
   /** Signature of acme-client's `HttpClient.request(url, method, opts)`. */
   async request(url: string, method: string, opts: { headers?: Record<string, string>; data?: unknown } = {}): Promise<AcmeHttpResponse> {
@@ -205,6 +203,24 @@ export class AcmeTransport {
       request.end(body);
     });
   }
+}
+
+/**
+ * Connections to a CA at once, across every order of the process (issue 18: hundreds of orders in
+ * flight). One agent per CA bundle shares its kept-alive connections among every session, so a
+ * thousand orders need neither a thousand TLS handshakes nor a thousand sockets' buffers, and
+ * the requests a CA sees at once stay bounded; the others queue in the agent.
+ */
+const MAX_SOCKETS_PER_CA = 32;
+const sharedAgents = new Map<string, https.Agent>();
+function sharedAgent(caBundlePem: string | undefined): https.Agent {
+  const key = caBundlePem ?? '';
+  let agent = sharedAgents.get(key);
+  if (!agent) {
+    agent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_CA, ...(caBundlePem ? { secureContext: trustingContext(caBundlePem) } : {}) });
+    sharedAgents.set(key, agent);
+  }
+  return agent;
 }
 
 /**

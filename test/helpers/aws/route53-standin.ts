@@ -182,6 +182,8 @@ interface ZoneState extends StandinZone {
   records: Map<string, StoredSet>;
   /** What DNS serves: the records as of the last INSYNC change. */
   served: Map<string, StoredSet>;
+  /** The change `served` was copied from. */
+  servedFrom?: ChangeState | undefined;
 }
 
 interface ChangeState {
@@ -372,6 +374,9 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       });
       if (lastDone < 0) continue;
       for (const change of zoneChanges.slice(0, lastDone + 1)) change.status = 'INSYNC';
+      // Copied once per change that goes INSYNC, not on every query (a thousand-record zone).
+      if (zone.servedFrom === zoneChanges[lastDone]) continue;
+      zone.servedFrom = zoneChanges[lastDone];
       zone.served = cloneSets(zoneChanges[lastDone]!.snapshot);
     }
   }
