@@ -89,7 +89,7 @@ describe('the status page in a real browser', () => {
     await store.putCertificate('old', makeCertificate({ domains: ['old.example.test'], notBefore: new Date(Date.now() - 100 * DAY), notAfter: new Date(Date.now() - 10 * DAY) }), { directoryUrl: stack.pebble.directoryUrl, issuedAt: new Date(Date.now() - 100 * DAY) });
     await store.storage.close();
 
-    const config = writeConfig(dir, stack, {
+    const parts = {
       extra: `http: { listen: "127.0.0.1:${port}" }\nbackoff: [1h]\nwatch:\n  caBundle: ./root.pem\n  endpoints:\n    - { address: "${tls.address}", sni: svc.example.test, label: svc }`,
       dns: `  badkey:
     type: rfc2136
@@ -103,7 +103,8 @@ describe('the status page in a real browser', () => {
   - { name: broken, domains: [broken.example.test], dns: badkey, sinks: [files] }
   - { name: old, domains: [old.example.test], dns: badkey, sinks: [files] }
   - { name: half, domains: [half.example.test], dns: bind, sinks: [files, flaky] }`,
-    });
+    };
+    const config = writeConfig(dir, stack, parts);
     const daemon = startDaemon(config);
     const base = `http://127.0.0.1:${port}`;
     type Row = { name: string; state: string; serial: string | null; pendingSinks: string[]; nextAttemptAt: string | null; lastResult: { error: string | null } | null };
@@ -183,7 +184,14 @@ describe('the status page in a real browser', () => {
     await page.goto(`${base}/`);
     await page.screenshot({ path: path.join(ARTEFACTS, 'status-page.png'), fullPage: true });
 
-    // Live: the inline script polls /status, and nothing else is requested, from nowhere else.
+    // Live: a certificate added by a reload appears on the open page without a reload of the page.
+    await page.evaluate(() => Object.assign(globalThis, { notReloaded: true }));
+    writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }` });
+    daemon.child.kill('SIGHUP');
+    await page.locator('li.row[data-name="added"]').waitFor({ timeout: 60_000 });
+    expect(await page.evaluate(() => (globalThis as { notReloaded?: boolean }).notReloaded)).toBe(true);
+
+    // The inline script polls /status, and nothing else is requested, from nowhere else.
     await page.waitForRequest((request) => request.url() === `${base}/status`, { timeout: 30_000 });
     for (const s of [seen, smallSeen]) {
       expect(s.console).toEqual([]);
