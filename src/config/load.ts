@@ -360,6 +360,13 @@ function buildState(raw: Pick<RawConfig, 'state' | 'stateDir'>, baseDir: string,
   const state: StateConfig = raw.state ?? { type: 'file', dir: raw.stateDir ?? DEFAULT_STATE_DIR, lockTtl: DEFAULT_LOCK_TTL_MS };
   if (state.type === 'file') return { ...state, dir: path.resolve(baseDir, state.dir) };
   if (state.type === 'kubernetes') {
+    if (state.encryptionKeyFile !== undefined) {
+      try {
+        readSealKeyFile(path.resolve(baseDir, state.encryptionKeyFile));
+      } catch (error) {
+        problems.push({ path: ['state', 'encryptionKeyFile'], message: (error as Error).message });
+      }
+    }
     return {
       ...state,
       localDir: path.resolve(baseDir, state.localDir),

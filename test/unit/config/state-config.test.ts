@@ -35,6 +35,15 @@ describe('state:', () => {
     expect(config.secrets).toContain('postgres://ck@db.internal/ck');
   });
 
+  it('reads the kubernetes store with its defaults, the kubeconfig and key file beside the config; a key file that is not a key is refused', () => {
+    writeFileSync(path.join(dir, 'state.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
+    const config = parseConfig(text('state: { type: kubernetes, kubeconfig: ./kube.yaml, encryptionKeyFile: ./state.key }'), file, { env: {} });
+    expect(config.state).toEqual({ type: 'kubernetes', prefix: 'certkeeper', lockTtl: 120_000, localDir: '/var/lib/certkeeper', kubeconfig: path.join(dir, 'kube.yaml'), encryptionKeyFile: path.join(dir, 'state.key') });
+    writeFileSync(path.join(dir, 'short.key'), 'c2hvcnQ=\n');
+    expect(problems('state: { type: kubernetes, encryptionKeyFile: ./short.key }')).toEqual([expect.stringMatching(/^state\.encryptionKeyFile: /)]);
+    expect(problems('state: { type: kubernetes, prefix: Not_A_Label }')).toEqual([expect.stringMatching(/^state\.prefix: /)]);
+  });
+
   it('refuses stateDir and state together, a URL that is not postgres://, a key file that is not a key, and a bad agent id', () => {
     expect(problems('stateDir: ./state\nstate: { type: file, dir: ./other }')).toEqual([expect.stringContaining('give either stateDir')]);
     expect(problems('state: { type: postgres, url: "mysql://db/ck" }')).toEqual([expect.stringMatching(/^state\.url: must be a postgres:\/\/ URL/)]);
