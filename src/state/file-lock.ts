@@ -16,18 +16,23 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError, toCertkeeperError } from '../core/errors.js';
 import { ensureDir } from '../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 
-export interface LockHolder {
-  pid: number;
-  hostname: string;
-  startedAt: string;
+/** What a lock file holds; read back through this codec (anything else is an unidentified holder). */
+const lockHolderCodec = z.object({
+  pid: z.number(),
+  hostname: z.string(),
+  /** Informational: a holder without it is still identified. */
+  startedAt: z.unknown().optional().transform((value) => String(value ?? '')),
   /** Random per acquisition: tells our lock from a later one even when pid and inode repeat. */
-  token: string;
-}
+  token: z.string(),
+});
+
+export type LockHolder = z.output<typeof lockHolderCodec>;
 
 export interface LockTiming {
   /** How often a waiter looks at the lock again (default 200 ms). */
@@ -93,15 +98,14 @@ export async function observeLock(file: string): Promise<Observation | undefined
 }
 
 function parseHolder(raw: string): LockHolder | undefined {
+  let value: unknown;
   try {
-    const value = JSON.parse(raw) as Partial<LockHolder>;
-    if (typeof value.pid === 'number' && typeof value.hostname === 'string' && typeof value.token === 'string') {
-      return { pid: value.pid, hostname: value.hostname, startedAt: String(value.startedAt ?? ''), token: value.token };
-    }
+    value = JSON.parse(raw);
   } catch {
-    // Empty or torn: the creator is between open() and write(), or died there.
+    return undefined; // empty or torn: the creator is between open() and write(), or died there
   }
-  return undefined;
+  const parsed = lockHolderCodec.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export function describeHolder(holder: LockHolder | undefined): string {

@@ -86,6 +86,7 @@ describe('the 0.1 reader', () => {
   it('meta.json: the required fields decide; a later detail that is not well-formed is read from cert.pem instead', () => {
     const meta = { directoryUrl: 'https://ca.test/dir', issuedAt: '2026-03-01T00:00:00.000Z', serial: 'AB01', notAfter: '2026-05-30T00:00:00.000Z' };
     expect(parseMeta(JSON.stringify({ ...meta, notBefore: 7, domains: ['a', 1], keyType: 'dsa', issuer: 'CN=CA' }))).toEqual({ ...meta, issuer: 'CN=CA' });
+    expect(parseMeta(JSON.stringify({ directoryUrl: meta.directoryUrl, issuedAt: meta.issuedAt, serial: 171 }))).toEqual({ directoryUrl: meta.directoryUrl, issuedAt: meta.issuedAt, serial: '171', notAfter: '' });
     expect(parseMeta(JSON.stringify({ ...meta, issuedAt: 'yesterday' }))).toBeUndefined();
     expect(parseMeta(JSON.stringify([meta]))).toBeUndefined();
     expect(parseMeta('{"directoryUrl": ')).toBeUndefined();

@@ -3,27 +3,25 @@
 // flat. A torn last line (a writer killed mid-append) is skipped.
 
 import { constants, promises as fs } from 'node:fs';
+import { z } from 'zod';
 import type { LogEntry, LogQuery } from '../contract.js';
 
 const CHUNK_BYTES = 256 * 1024;
 
-interface LogLine {
-  at: string;
-  subject: string;
-  kind: string;
-  body: string;
-}
+/** One line as the file storage appends it; a line that is not one is skipped. */
+const logLineCodec = z.object({ at: z.string(), subject: z.string(), kind: z.string(), body: z.string() });
+
+type LogLine = z.infer<typeof logLineCodec>;
 
 function parseLine(text: string): LogLine | undefined {
+  let value: unknown;
   try {
-    const value = JSON.parse(text) as Partial<LogLine> | null;
-    if (value && typeof value.at === 'string' && typeof value.subject === 'string' && typeof value.kind === 'string' && typeof value.body === 'string') {
-      return value as LogLine;
-    }
+    value = JSON.parse(text);
   } catch {
-    // torn by a crash
+    return undefined; // torn by a crash
   }
-  return undefined;
+  const parsed = logLineCodec.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 export async function readLogNewestFirst(file: string, query: LogQuery): Promise<LogEntry[]> {

@@ -3,6 +3,7 @@
 // decoding what the API returned and encoding what goes back, with the API server's 1 MiB data
 // limit checked before anything is sent.
 
+import { z } from 'zod';
 import { CertkeeperError } from '../../../core/errors.js';
 import type { LogEntry, StoredValue } from '../contract.js';
 import type { ObjectKind } from './names.js';
@@ -21,12 +22,10 @@ const LOG_FIELD = /^log\.([A-Za-z0-9_-][A-Za-z0-9._-]*)\.json$/;
 /** The API server refuses a Secret's or ConfigMap's data over 1 MiB; we stop a little before. */
 export const DATA_LIMIT = 1024 * 1024 - 8 * 1024;
 
-export interface LogRow {
-  at: string;
-  subject: string;
-  kind: string;
-  body: string;
-}
+/** One row of a bounded log field (log.<name>.json); a row that is not one is skipped, as a torn line of a log file is. */
+const logRowCodec = z.object({ at: z.string(), subject: z.string(), kind: z.string(), body: z.string() });
+
+export type LogRow = z.infer<typeof logRowCodec>;
 
 export interface ObjectState {
   entries: Map<string, StoredValue>;
@@ -42,11 +41,10 @@ export interface KubeObject {
   data?: Record<string, string>;
 }
 
-interface EntryJson {
-  v: string;
-  at: string;
-  b: string;
-}
+/** entries.json: each key with its version, when it was written and its bytes (base64). */
+const entriesCodec = z.record(z.string(), z.object({ v: z.string(), at: z.string(), b: z.string() }));
+
+type EntryJson = z.infer<typeof entriesCodec>[string];
 
 export function emptyState(): ObjectState {
   return { entries: new Map(), logs: new Map(), tls: {} };
@@ -58,9 +56,12 @@ export function decodeObject(kind: ObjectKind, object: KubeObject, where: string
   for (const [field, raw] of Object.entries(object.data ?? {})) {
     const text = kind === 'secrets' ? Buffer.from(raw, 'base64').toString('utf8') : raw;
     if (field === ENTRIES) {
-      const parsed = parseJson(text, `${where}: ${field}`) as Record<string, EntryJson>;
-      for (const [key, entry] of Object.entries(parsed)) {
-        if (typeof entry?.v !== 'string' || typeof entry.at !== 'string' || typeof entry.b !== 'string') throw corrupt(`${where}: ${field}: the entry ${key} is not {v, at, b}`);
+      const parsed = entriesCodec.safeParse(parseJson(text, `${where}: ${field}`));
+      if (!parsed.success) {
+        const key = parsed.error.issues[0]?.path[0];
+        throw corrupt(key === undefined ? `${where}: ${field} does not map keys to entries` : `${where}: ${field}: the entry ${String(key)} is not {v, at, b}`);
+      }
+      for (const [key, entry] of Object.entries(parsed.data)) {
         const bytes = Buffer.from(entry.b, 'base64');
         state.entries.set(key, { value: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), version: entry.v, modifiedAt: new Date(entry.at) });
       }
@@ -70,7 +71,13 @@ export function decodeObject(kind: ObjectKind, object: KubeObject, where: string
     if (log) {
       const rows = parseJson(text, `${where}: ${field}`);
       if (!Array.isArray(rows)) throw corrupt(`${where}: ${field} is not a list`);
-      state.logs.set(log, rows as LogRow[]);
+      state.logs.set(
+        log,
+        rows.flatMap((row) => {
+          const parsed = logRowCodec.safeParse(row);
+          return parsed.success ? [parsed.data] : [];
+        }),
+      );
     }
     if (field === 'tls.crt') state.tls.crt = text;
     if (field === 'tls.key') state.tls.key = text;
@@ -105,8 +112,9 @@ export function toLogEntry(row: LogRow): LogEntry {
 function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw corrupt(`${where} is not JSON`, error);
+  } catch {
+    // Not the parser's error as the cause: V8 quotes the text around the fault (a Secret's key).
+    throw corrupt(`${where} is not JSON`);
   }
 }
 

@@ -7,10 +7,12 @@
 // Secret behind certkeeper's back: reading that version is then STATE_CORRUPT (a mismatch), which
 // the engine answers by issuing afresh.
 
+import { z } from 'zod';
 import { CertkeeperError } from '../../../core/errors.js';
 import type { StoredValue } from '../contract.js';
 
 export const TLS_TYPE = 'kubernetes.io/tls';
+const jsonObject = z.record(z.string(), z.unknown());
 const DETAILS = 'certkeeper.io/';
 const DETAIL_FIELDS = ['serial', 'notBefore', 'notAfter', 'issuedAt', 'issuer', 'keyType'] as const;
 const annotationOf = (field: string): string => `${DETAILS}${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -68,11 +70,14 @@ export function tlsMismatch(where: string, key: string, projection: TlsProjectio
   });
 }
 
+/** A stored JSON object, or undefined (nothing is derived from what is not one; its reader reports it). */
 function json(value: Uint8Array): Record<string, unknown> | undefined {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.from(value).toString('utf8')) as unknown;
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    parsed = JSON.parse(Buffer.from(value).toString('utf8'));
   } catch {
     return undefined;
   }
+  const object = jsonObject.safeParse(parsed);
+  return object.success ? object.data : undefined;
 }
