@@ -10,6 +10,7 @@
 // in the target, `current` last, so an agent already using the target never sees half of one.
 
 import { CertkeeperError, describeError, isCertkeeperError } from '../core/errors.js';
+import { z } from 'zod';
 import { encodeJson } from './codec.js';
 import type { DryRunSummary } from './contract.js';
 import type { RepositoryStore } from './repository-store.js';
@@ -283,10 +284,7 @@ async function copyAccount(key: string, from: CopySide, to: CopySide | undefined
   await guarded(report, key, async () => {
     const stored = await from.store.storage.get(key);
     if (!stored) return;
-    const raw = parseJson(from.sealer.open(key, stored.value), key) as { directoryUrl?: unknown; email?: unknown };
-    if (typeof raw.directoryUrl !== 'string' || !(typeof raw.email === 'string' || raw.email === null)) {
-      throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not an account`, { retryable: false });
-    }
+    const raw = parseAs(accountIdentityCodec, from.sealer.open(key, stored.value), key, 'an account');
     // Through the repository: the codec, and the key it is kept under, checked.
     const account = await from.store.accounts.get(raw.directoryUrl, raw.email);
     if (!account) throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is kept under another account's key`, { retryable: false });
@@ -301,8 +299,7 @@ async function copyIssuerState(key: string, from: CopySide, to: CopySide | undef
   await guarded(report, key, async () => {
     const stored = await from.store.storage.get(key);
     if (!stored) return;
-    const raw = parseJson(stored.value, key) as { key?: unknown };
-    if (typeof raw.key !== 'string') throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not issuer state`, { retryable: false });
+    const raw = parseAs(issuerIdentityCodec, stored.value, key, 'issuer state');
     const data = await from.store.issuers.get(raw.key);
     if (!data) return;
     if (to && (await to.store.issuers.get(raw.key))) return void report.kept.push(`issuer state ${raw.key}: the target has its own (kept)`);
@@ -353,12 +350,19 @@ function corrupt(error: unknown): CertkeeperError {
   throw error;
 }
 
-function parseJson(bytes: Uint8Array, key: string): Record<string, unknown> {
+/** Which account a stored account is, and which issuer key issuer state is kept for: their repositories read the rest, through their codecs. */
+const accountIdentityCodec = z.object({ directoryUrl: z.string(), email: z.string().nullable() });
+const issuerIdentityCodec = z.object({ key: z.string() });
+
+/** The bytes at `key` parsed with `codec`; STATE_CORRUPT saying they are not `what` (never quoting them). */
+function parseAs<S extends z.ZodType>(codec: S, bytes: Uint8Array, key: string, what: string): z.output<S> {
+  let value: unknown;
   try {
-    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
-    // reported below
+    throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid JSON`, { retryable: false });
   }
-  throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not valid JSON`, { retryable: false });
+  const parsed = codec.safeParse(value);
+  if (!parsed.success) throw new CertkeeperError('STATE_CORRUPT', `stored ${key} is not ${what}`, { retryable: false });
+  return parsed.data;
 }
