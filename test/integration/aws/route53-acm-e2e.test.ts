@@ -81,8 +81,9 @@ ${FILES_SINK}`,
   // usually does the same, but Pebble reuses a valid authorization 1% of the time even with
   // PEBBLE_AUTHZREUSE=0 (`rand.Intn(100) > percent` in wfe.makeAuthorizations), and then
   // validates one name only.
+  // (Issue 18: both values are presented in one batch, one CREATE, and removed one by one.)
   const values = r53.changes.map((change) => change.after[0]?.values.length ?? 0);
-  expect(values.slice(0, 4)).toEqual([1, 2, 1, 0]);
-  expect([[1, 2, 1, 0], [1, 0], []]).toContainEqual(values.slice(4));
+  expect(values.slice(0, 3)).toEqual([2, 1, 0]);
+  expect([[2, 1, 0], [1, 0], []]).toContainEqual(values.slice(3));
   expect(await txtAt(r53.dnsAddress, '_acme-challenge.shop.example.test')).toEqual([]);
 });

@@ -144,7 +144,8 @@ export class Route53Provider implements DnsProvider {
       byName.set(fqdn, values);
     }
     const changes: TxtChange[] = [...byName].map(([fqdn, values]) => ({ action: action === 'present' ? 'CREATE' : 'DELETE', name: `${fqdn}.`, ttl: this.config.ttl, values: values.map(quoteTxt) }));
-    const what = `${action === 'present' ? 'adding' : 'removing'} ${records.length} TXT record${records.length === 1 ? '' : 's'} in ${describeZone(zone)}`;
+    const subject = changes.length === 1 && records.length === 1 ? `TXT ${normalizeName(records[0]!.fqdn)}` : `${records.length} TXT records`;
+    const what = action === 'present' ? `adding ${subject} in ${describeZone(zone)}` : `removing ${subject} from ${describeZone(zone)}`;
     let changeId: string;
     try {
       changeId = (await this.call('ChangeResourceRecordSets', what, zone, (api) => api.changeTxtBatch(zone.id, changes, signal), signal)).changeId;
