@@ -51,6 +51,8 @@ export class TxtBatcher {
   readonly stats: TxtBatcherStats = { batches: 0, singles: 0, propagationChecks: 0 };
   private readonly queues: Record<TxtBatchAction, Set<Item>> = { present: new Set(), cleanup: new Set() };
   private readonly timers: Record<TxtBatchAction, boolean> = { present: false, cleanup: false };
+  /** Presents cancelled while still queued (never written), until their cleanup comes. */
+  private readonly unwritten = new Set<string>();
 
   constructor(
     private readonly provider: BatchingProvider,
@@ -60,11 +62,14 @@ export class TxtBatcher {
   /** Queues one record; settles when its batch (or its single write) is done, or at once on abort. */
   submit(action: TxtBatchAction, record: TxtRecord, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
+    // A present cancelled before its batch was written left nothing to remove: after a Ctrl-C in
+    // a large run, that is most of the records, and each would cost a refused batch and a read.
+    if (action === 'cleanup' && this.unwritten.delete(recordKey(record))) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const queue = this.queues[action];
       const onAbort = (): void => {
         // Still queued: never written. Already in a batch: the batch goes on (the caller cleans up).
-        queue.delete(item);
+        if (queue.delete(item) && action === 'present') this.unwritten.add(recordKey(record));
         item.settle(new CertkeeperError('CANCELLED', `${action} of TXT ${record.fqdn} cancelled`, { cause: signal?.reason }));
       };
       const item: Item = {
@@ -241,6 +246,10 @@ function halves(items: Item[]): [Item[], Item[]] {
   while (middle < items.length && items[middle]!.record.fqdn === items[middle - 1]!.record.fqdn) middle++;
   if (middle >= items.length) middle = Math.ceil(items.length / 2);
   return [items.slice(0, middle), items.slice(middle)];
+}
+
+function recordKey(record: TxtRecord): string {
+  return `${record.fqdn}\u0000${record.value}`;
 }
 
 function sameRecord(a: TxtRecord, b: TxtRecord): boolean {
