@@ -3,6 +3,7 @@
 // limit, and against BIND. The DNS changes go out batched (a few per zone, not one per
 // certificate), Route53 is never throttled, every certificate is deployed and no TXT record is left.
 
+import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { startPebble, type PebbleInstance } from '../../../src/devstack/pebble.j
 import { startStack, type Stack } from '../../../src/devstack/stack.js';
 import { awsTestEnv, startRoute53Standin, type Route53Standin } from '../../helpers/aws/route53-standin.js';
 import { route53Provider, writeAwsConfig } from '../../helpers/aws/config.js';
-import { runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
+import { CLI, REPO, runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
 
 const COUNT = 100;
 const certificates = (zone: string): string => Array.from({ length: COUNT }, (_, i) => `  - { name: c${i}, domains: [c${i}.${zone}], dns: dns, sinks: [files] }`).join('\n');
@@ -46,6 +47,27 @@ describe('100 certificates at once through Route53', () => {
     expect(r53.requests.filter((request) => request.errorCode === 'Throttling')).toEqual([]);
     for (let i = 0; i < COUNT; i++) expect(r53.recordSet('example.test', `_acme-challenge.c${i}.example.test`)).toBeUndefined();
     expect(await txtAt(r53.dnsAddress, '_acme-challenge.c0.example.test')).toEqual([]);
+  });
+
+  it('interrupted by Ctrl-C once the first batch is out, leaves no TXT record behind', async () => {
+    const { dir, config } = writeAwsConfig(pebble, r53, { prefix: 'ck-incident-int-', dns: route53Provider(r53, 'dns'), certificates: certificates('int.example.test') });
+    dirs.push(dir);
+    const before = r53.changes.length;
+    const child = spawn(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes'], { cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...awsTestEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // The first change written (the records of many certificates): stop the run.
+    r53.onRequest((request) => {
+      if (request.operation === 'ChangeResourceRecordSets' && request.status === 200 && r53.changes.length > before) {
+        r53.onRequest(undefined);
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toContain('stopping: aborting in-flight orders and cleaning up');
+    expect(code).toBe(1);
+    expect(r53.changes.length).toBeGreaterThan(before);
+    for (let i = 0; i < COUNT; i++) expect(r53.recordSet('example.test', `_acme-challenge.c${i}.int.example.test`)).toBeUndefined();
   });
 });
 
