@@ -6,7 +6,7 @@
 // Pebble as it is (PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0). Prints wall time, peak RSS, Route53
 // requests and INSYNC waits, Throttling answers, TXT records left, and Throttling in history.
 //
-// node bench/lib/incident.mjs N [--only route53|rfc2136] [--insync 30000] [--rate 5]
+// node bench/lib/incident.mjs N [--only route53|rfc2136] [--insync 30000] [--rate 5] [--in-flight M]
 
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ if (!Number.isInteger(n) || n < 1) throw new Error('usage: bench/incident.sh N [
 const only = argValue(argv, '--only', undefined);
 const insyncMs = Number(argValue(argv, '--insync', '30000'));
 const rate = Number(argValue(argv, '--rate', '5'));
+/** Certificates in the pipeline at once (maxInFlight); default all N. */
+const inFlight = Number(argValue(argv, '--in-flight', String(n)));
 const runId = Date.now().toString(36);
 const names = (tag) => Array.from({ length: n }, (_, i) => `${tag}${i}-${runId}.example.test`);
 const run = (config, env) => measure(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes', '--reason', 'bench incident'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
@@ -50,7 +52,7 @@ function summary(r) {
 function report(label, r, extra) {
   const s = summary(r);
   console.log(
-    `${label.padEnd(8)} N=${n} wall_s=${fmt(r.wallMs / 1000)} per_cert_ms=${fmt(r.wallMs / n, 1)} peak_rss_mb=${fmt(r.peakRssKb / 1024, 1)} ` +
+    `${label.padEnd(8)} N=${n} in_flight=${inFlight} wall_s=${fmt(r.wallMs / 1000)} per_cert_ms=${fmt(r.wallMs / n, 1)} peak_rss_mb=${fmt(r.peakRssKb / 1024, 1)} ` +
       `succeeded=${s?.succeeded ?? '?'} failed=${s?.failed ?? '?'} exit=${r.code} ${extra}`,
   );
   if (r.code !== 0 || !s || s.failed > 0) console.error(r.stderr.slice(-3000));
@@ -61,7 +63,7 @@ if (only !== 'route53') {
   try {
     const dir = benchDir(stack, 'ck-incident-bind-');
     const list = names('b');
-    const config = writeCertkeeperConfig(dir, stack, list, { extra: `maxInFlight: ${Math.max(n, 1)}\n` });
+    const config = writeCertkeeperConfig(dir, stack, list, { extra: `maxInFlight: ${inFlight}\n` });
     const r = await run(config, {});
     const { query } = await import(path.join(REPO, 'dist/dns/wire/client.js'));
     let left = 0;
@@ -92,7 +94,7 @@ if (only !== 'rfc2136') {
       writeFileSync(
         config,
         `stateDir: ./state
-maxInFlight: ${n}
+maxInFlight: ${inFlight}
 acme:
   directory: ${pebble.directoryUrl}
   email: bench@example.test
