@@ -234,6 +234,7 @@ function addExitCodes(command: Command, parent: string): void {
   const [ok, failed] = EXIT_CODES[name] ?? ['success', 'failure'];
   const lines = [`  0  ${ok}`, ...(failed === '-' ? [] : [`  1  ${failed}`]), '  2  a config or usage error'];
   if (name === 'renew' || name === 'run') lines.push('  130  a second Ctrl-C or SIGTERM: stopped at once');
+  if (name === 'state copy') lines[lines.length - 1] += ', or the target already holds certificates or accounts (without --merge)';
   command.addHelpText('after', `\nExit codes:\n${lines.join('\n')}\n`);
 }
 
@@ -245,7 +246,6 @@ function quietAwsSdkNotice(env: NodeJS.ProcessEnv): void {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
-  if (name === 'state copy') lines[lines.length - 1] += ', or the target already holds certificates or accounts (without --merge)';
 export async function main(argv: string[], io: CommandIo = defaultIo()): Promise<number> {
   quietAwsSdkNotice(process.env);
   let exitCode = 0;

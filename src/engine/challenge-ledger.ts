@@ -78,6 +78,9 @@ export function ledgeredProvider(provider: DnsProvider, certName: string, purpos
     propagationNameservers: provider.propagationNameservers,
     propagationTimeoutMs: provider.propagationTimeoutMs,
     propagationIntervalMs: provider.propagationIntervalMs,
+    get presentWaitsForPropagation() {
+      return provider.presentWaitsForPropagation;
+    },
     async presentTxt(record, signal) {
       const noted: PresentedRecord = { provider: provider.name, fqdn: record.fqdn, value: record.value, domain: record.domain };
       // Noted first: if the store cannot take the note, nothing is written to DNS either.

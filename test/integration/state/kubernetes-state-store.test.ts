@@ -55,7 +55,6 @@ stateStoreContract('repositories on the Kubernetes API (stand-in)', async () => 
 describe('state.type kubernetes', () => {
   it('opens from the config section, and a stored certificate is one Secret and one ConfigMap', async () => {
     const namespace = `state-${++namespaces}`;
-    const localDir = await fs.mkdtemp(path.join(dir, 'local-'));
     const state = stateSchema.parse({ type: 'kubernetes', namespace, kubeconfig, prefix: 'ck' });
     const store = await openStateStore({ state, agentId: 'agent-a', clock: systemClock, logger: silentLogger });
     try {
@@ -65,7 +64,7 @@ describe('state.type kubernetes', () => {
       expect(k8s.objects('secrets', namespace).map((o) => o.metadata.name).sort()).toEqual([expect.stringMatching(/^ck-account-/), 'ck-cert-www']);
       expect((await store.getCertificate('www'))?.material.certPem).toBe(material.certPem);
     } finally {
-      await store.close?.();
+      await store.storage.close();
     }
   });
 
