@@ -21,7 +21,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+# npm run build: tsc, then dist/certkeeper.schema.json (the config's JSON Schema, for editors).
+RUN npm run build
 
 # ---- production dependencies, pruned (packaging/prune-production.sh says what goes and why) ----
 FROM node:${NODE_VERSION}-${DEBIAN}-slim AS deps
