@@ -31,6 +31,14 @@ describe('the config schema in the package', () => {
     expect(packed!.files.map((f) => f.path)).toContain(SCHEMA);
   });
 
+  it('publishes the agent, not the local Pebble + BIND stack or the demo (they are for a checkout)', () => {
+    const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
+    expect(pack.status, pack.stderr).toBe(0);
+    const paths = (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(paths).toContain('dist/cli/main.js');
+    expect(paths.filter((p) => p.startsWith('dist/devstack/') || p.startsWith('dist/demo/'))).toEqual([]);
+  });
+
   it('has no hand-written copy in git: dist/ is ignored and no config schema is tracked', () => {
     expect(execFileSync('git', ['check-ignore', SCHEMA], { cwd: REPO, encoding: 'utf8' }).trim()).toBe(SCHEMA);
     const tracked = execFileSync('git', ['ls-files', '--', '*.schema.json', '*schema*.json'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean);
