@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { RenewalInfoAnswer } from '../issuers/contract.js';
 import { parseRetryAfter } from './errors.js';
 import { AcmeTransport } from './transport.js';
 
@@ -14,15 +15,6 @@ export const DEFAULT_ARI_RETRY_AFTER_SECONDS = 6 * 3600;
 /** A renewalInfo look-up is small; planning waits for it, so it gets less than an order's requests. */
 export const ARI_REQUEST_DEADLINE_MS = 30_000;
 
-export interface RenewalInfo {
-  start: Date;
-  end: Date;
-  explanationUrl: string | null;
-  retryAfterSeconds: number;
-}
-
-/** What the CA said: a window, or that it offers no ARI (no `renewalInfo` in its directory). */
-export type RenewalInfoAnswer = { supported: true; certId: string; info: RenewalInfo } | { supported: false };
 
 interface Tlv {
   tag: number;

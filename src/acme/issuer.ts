@@ -8,9 +8,9 @@ import { throwIfAborted, type Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { CertificateMaterial, KeyType } from '../core/types.js';
+import type { CertificateMaterial } from '../core/types.js';
 import { keyMatchesCertificate, parseCertificate, splitPemChain } from '../core/x509.js';
-import type { DnsProvider } from '../dns/contract.js';
+import type { Issuer, IssueRequest, IssueResult, IssueStep } from '../issuers/contract.js';
 import { systemResolvers } from '../dns/resolver.js';
 import type { StateStore } from '../state/contract.js';
 import { ensureAccount, reregisterAccount, type AcmeAccount, type EnsureAccountOptions } from './account.js';
@@ -20,8 +20,6 @@ import { parseProblem, problemToError } from './errors.js';
 import { createCsr, generatePrivateKey, normalizeReusedKey } from './keys.js';
 import { pollUntil } from './poll.js';
 import { openAcmeSession, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
-
-export type IssueStep = 'ordering' | 'dns-present' | 'propagated' | 'validated' | 'finalizing' | 'issued';
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;
@@ -58,44 +56,16 @@ export interface AcmeIssuerOptions {
   onRequest?: ((status: number | undefined) => void) | undefined;
 }
 
-export interface IssueRequest {
-  certName: string;
-  domains: string[];
-  keyType: KeyType;
-  /** Reuse this private key instead of generating a new one; it must be of `keyType`. */
-  keyPem?: string | undefined;
-  /**
-   * The certificate being renewed (RFC 9773 `replaces`): its ARI id is sent only when this issuer's
-   * directory issued it, and dropped once if the CA refuses it.
-   */
-  replaces?: { id: string; directoryUrl: string } | undefined;
-  /** ACME profile (wins over the issuer's); checked against the directory's `meta.profiles`. */
-  profile?: string | undefined;
-  /** Requested lifetime (ms): the order asks for notAfter = now + this, and goes without it if the CA refuses. */
-  lifetimeMs?: number | undefined;
-  /** Told when the CA accepted the order and when it found an authorization invalid (the local budgets count both). */
-  onOrder?: ((event: OrderEvent) => void) | undefined;
-  dns: DnsProvider;
-  signal?: AbortSignal | undefined;
-  onProgress?: ((event: { step: IssueStep; detail?: string }) => void) | undefined;
-  /** Runs a CPU-bound step (key generation, CSR, parsing) within the caller's bound on them. */
-  cpu?: (<T>(work: () => Promise<T>) => Promise<T>) | undefined;
-}
-
-export type OrderEvent = { type: 'created'; replaced: boolean } | { type: 'authorization-failed'; names: string[] };
-
-export interface IssueResult {
-  material: CertificateMaterial;
+/** What the ACME issuer adds to the contract's result: where the order and the account live. */
+export interface AcmeIssueResult extends IssueResult {
   orderUrl: string;
   accountUrl: string;
   directoryUrl: string;
-  /** Whether the order carried `replaces` (a CA that exempts renewals from rate limits did not count it). */
   replaced: boolean;
 }
 
-export interface AcmeIssuer {
-  readonly directoryUrl: string;
-  issue(request: IssueRequest): Promise<IssueResult>;
+export interface AcmeIssuer extends Issuer {
+  issue(request: IssueRequest): Promise<AcmeIssueResult>;
 }
 
 const DEFAULT_ISSUANCE_TIMEOUT_MS = 300_000;
@@ -175,7 +145,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   };
 
   /** One order; `signal` carries both the caller's cancellation and the order deadline. */
-  async function issueOnce(request: IssueRequest, signal: AbortSignal): Promise<IssueResult> {
+  async function issueOnce(request: IssueRequest, signal: AbortSignal): Promise<AcmeIssueResult> {
     const { domains } = request;
     const log = logger.child({ cert: request.certName });
     const progress = (step: IssueStep, detail?: string): void => {

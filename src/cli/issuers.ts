@@ -1,14 +1,15 @@
-// The CAs, built from config: one ACME issuer per `issuers:` entry (on first use), the fallback
-// chain over them for real orders, and ARI lookups against the CA that issued a certificate.
+// The CAs, built from config: one ACME issuer per `issuers:` entry (on first use), the engine's
+// fallback chain over them for real orders, and ARI lookups against the CA that issued a
+// certificate. acmeIssuerFrom is the one place issuer settings become an ACME issuer (dry runs too).
 
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { StoredCertificate } from '../core/types.js';
-import type { Config } from '../config/load.js';
+import type { AcmeSettings, Config } from '../config/load.js';
 import type { IssuerSettings } from '../config/issuers.js';
-import type { Issuer, RenewalInfoAnswer } from '../engine/contracts.js';
-import type { AcmeIssuer } from '../acme/issuer.js';
+import type { IssuerChain } from '../engine/issuer-chain.js';
+import type { Issuer, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { StateStore } from '../state/contract.js';
 import { rateLimitBeforeAsking } from '../state/issuer-state.js';
@@ -23,38 +24,50 @@ export interface IssuerWiringOptions {
 }
 
 export interface IssuerWiring {
-  /** The issuers of `config.issuers` in fallback order (acme/issuer-chain.ts). */
-  chain(): Promise<Issuer>;
+  /** The issuers of `config.issuers` in fallback order (engine/issuer-chain.ts). */
+  chain(): Promise<IssuerChain>;
   /** ARI for a stored certificate, asked of the configured issuer with its directory; unsupported when none is configured. */
   renewalInfo(cert: StoredCertificate, signal?: AbortSignal): Promise<RenewalInfoAnswer>;
 }
 
+/**
+ * The ACME issuer of one CA from its settings, ordering from `directoryUrl` (the settings' own, or
+ * a dry run's rehearsal directory). The settings' defaults (profile, lifetime, deadlines) are
+ * applied here and nowhere else; a request's own profile and lifetime win over them.
+ */
+export async function acmeIssuerFrom(
+  settings: AcmeSettings & { name?: string },
+  directoryUrl: string,
+  context: { config: Pick<Config, 'resolvers'>; store: StateStore; clock: Clock; logger: Logger; onRequest?: ((status: number | undefined) => void) | undefined },
+): Promise<Issuer> {
+  const { createAcmeIssuer } = await import('../acme/issuer.js');
+  return createAcmeIssuer({
+    directoryUrl,
+    email: settings.email ?? undefined,
+    ...(settings.eab ? { eab: settings.eab } : {}),
+    ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
+    ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
+    ...(settings.profile ? { profile: settings.profile } : {}),
+    ...(settings.lifetimeMs !== undefined ? { lifetimeMs: settings.lifetimeMs } : {}),
+    ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
+    ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
+    store: context.store,
+    clock: context.clock,
+    logger: context.logger.child({ component: 'acme', ...(settings.name !== undefined ? { issuer: settings.name } : {}) }),
+    resolvers: context.config.resolvers ?? [],
+    onRequest: context.onRequest,
+  });
+}
+
 export function createIssuerWiring(config: Config, options: IssuerWiringOptions): IssuerWiring {
   const { store, clock, logger } = options;
-  const built = new Map<string, Promise<AcmeIssuer>>();
-  let chain: Promise<Issuer> | undefined;
+  const built = new Map<string, Promise<Issuer>>();
+  let chain: Promise<IssuerChain> | undefined;
 
-  const issuerFor = (settings: IssuerSettings): Promise<AcmeIssuer> => {
+  const issuerFor = (settings: IssuerSettings): Promise<Issuer> => {
     let issuer = built.get(settings.name);
     if (!issuer) {
-      issuer = (async () => {
-        const { createAcmeIssuer } = await import('../acme/issuer.js');
-        return createAcmeIssuer({
-          directoryUrl: settings.directoryUrl,
-          email: settings.email ?? undefined,
-          ...(settings.eab ? { eab: settings.eab } : {}),
-          ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
-          ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
-          ...(settings.profile ? { profile: settings.profile } : {}),
-          ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
-          ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
-          store,
-          clock,
-          logger: logger.child({ component: 'acme', issuer: settings.name }),
-          resolvers: config.resolvers ?? [],
-          onRequest: options.onRequest,
-        });
-      })();
+      issuer = acmeIssuerFrom(settings, settings.directoryUrl, { config, store, clock, logger, onRequest: options.onRequest });
       built.set(settings.name, issuer);
     }
     return issuer;
@@ -63,7 +76,7 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
   return {
     chain() {
       chain ??= (async () => {
-        const { createIssuerChain } = await import('../acme/issuer-chain.js');
+        const { createIssuerChain } = await import('../engine/issuer-chain.js');
         return createIssuerChain({ issuers: config.issuers, issuerFor, store, clock, logger: logger.child({ component: 'issuers' }) });
       })();
       return chain;

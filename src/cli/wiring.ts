@@ -6,7 +6,8 @@ import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
-import type { EngineDeps, Issuer } from '../engine/contracts.js';
+import type { EngineDeps } from '../engine/contracts.js';
+import type { Issuer } from '../issuers/contract.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
@@ -16,7 +17,7 @@ import { describeError } from '../core/errors.js';
 import type { RepositoryStore } from '../state/repository-store.js';
 import { certificateDataKey } from '../state/codec.js';
 import { deferredDnsProvider, deferredSink } from './deferred.js';
-import { createIssuerWiring } from './issuers.js';
+import { acmeIssuerFrom, createIssuerWiring } from './issuers.js';
 
 export interface WiringOptions {
   clock: Clock;
@@ -75,25 +76,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       // A dry run goes to the certificate's first issuer's rehearsal directory: staging when there is one.
       const { settings, directoryUrl } = dryRunTarget(config, request.cert);
       let issuer = issuers.get(directoryUrl);
-      issuer ??= (async () => {
-        const { createAcmeIssuer } = await import('../acme/issuer.js');
-        return createAcmeIssuer({
-          directoryUrl,
-          email: settings.email ?? undefined,
-          ...(settings.eab ? { eab: settings.eab } : {}),
-          ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
-          ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
-          ...(settings.profile ? { profile: settings.profile } : {}),
-          ...(settings.lifetimeMs !== undefined ? { lifetimeMs: settings.lifetimeMs } : {}),
-          ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
-          ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
-          store,
-          clock,
-          logger: logger.child({ component: 'acme' }),
-          resolvers: config.resolvers ?? [],
-          onRequest: options.onAcmeRequest,
-        });
-      })();
+      issuer ??= acmeIssuerFrom(settings, directoryUrl, { config, store, clock, logger, onRequest: options.onAcmeRequest });
       issuers.set(directoryUrl, issuer);
       return issuer;
     },

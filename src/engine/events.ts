@@ -1,9 +1,8 @@
 // One event stream for everything a run does (as certmagic does): the progress display, logs,
 // and later metrics and notifications all read it.
 
+import type { IssueStep } from '../issuers/contract.js';
 import type { VerifyReport } from '../verify/deploy.js';
-
-export type IssueStep = 'ordering' | 'dns-present' | 'propagated' | 'validated' | 'finalizing' | 'issued';
 
 export type PlannedAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'skip';
 

@@ -8,7 +8,8 @@ import type { OrderRecord } from '../core/types.js';
 import type { IssuerSettings } from '../config/issuers.js';
 import { DUPLICATE_WINDOW_MS, duplicateBudget, orderAdmission, ordersFromHistory, type BudgetCheck, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
 import type { HistoryEntry } from '../core/types.js';
-import type { EngineDeps, OrderNotice } from './contracts.js';
+import type { EngineDeps } from './contracts.js';
+import type { OrderNotice } from '../issuers/contract.js';
 
 export class OrderLedger {
   private history: Promise<HistoryEntry[]> | undefined;

@@ -21,7 +21,7 @@ import { readAhead } from './read-ahead.js';
 import { historyOrders, OrderLedger } from './order-budget.js';
 import type { LedgerOrder } from '../plan/budget.js';
 import type { IssuerSettings } from '../config/issuers.js';
-import type { OrderNotice } from './contracts.js';
+import type { OrderNotice } from '../issuers/contract.js';
 
 export interface RenewOptions {
   /** Limit the run to these certificates. */

@@ -5,6 +5,7 @@
 // (--force --yes). Orders carrying ARI `replaces` are exempt.
 
 import type { HistoryEntry, OrderRecord, RateLimits } from '../core/types.js';
+import type { OrderAdmission } from '../issuers/contract.js';
 
 export const DUPLICATE_CERTIFICATE_LIMIT = 5;
 export const DUPLICATE_WINDOW_MS = 7 * 86_400_000;
@@ -55,15 +56,7 @@ export interface OrderAdmissionRequest {
   yes: boolean;
 }
 
-export type OrderAdmission =
-  | { admit: true; warning?: string }
-  | {
-      admit: false;
-      /** Spent: the CA would refuse; wait until `until`. Else the last unit of a forced order: needs `--yes`. */
-      exhausted: boolean;
-      until: Date;
-      message: string;
-    };
+export type { OrderAdmission };
 
 /**
  * May one more order go to this CA account? Counts the account's orders (without `replaces`) and

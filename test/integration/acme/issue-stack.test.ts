@@ -4,7 +4,8 @@
 
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAcmeIssuer, type IssueStep } from '../../../src/acme/issuer.js';
+import { createAcmeIssuer } from '../../../src/acme/issuer.js';
+import { type IssueStep } from '../../../src/issuers/contract.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { RenewalInfoAnswer } from '../../../src/engine/contracts.js';
+import type { RenewalInfoAnswer } from '../../../src/issuers/contract.js';
 import { ARI_STATE_KEY, refreshRenewalInfo, renewalInfoFor, selectInWindow, windowOf } from '../../../src/engine/renewal-info.js';
 import type { Config } from '../../../src/config/load.js';
 import { makeCertificate } from '../../helpers/certs.js';

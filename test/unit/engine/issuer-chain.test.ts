@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createIssuerChain } from '../../../src/acme/issuer-chain.js';
-import type { AcmeIssuer, IssueRequest } from '../../../src/acme/issuer.js';
+import { createIssuerChain } from '../../../src/engine/issuer-chain.js';
+import type { AcmeIssuer } from '../../../src/acme/issuer.js';
+import type { IssueRequest } from '../../../src/issuers/contract.js';
 import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { IssuerSettings } from '../../../src/config/issuers.js';

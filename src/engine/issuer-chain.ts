@@ -1,4 +1,4 @@
-// Issuer fallback (as Caddy does): the certificate's issuers in order; a CA-side failure (5xx,
+// Issuer fallback (as certmagic's Config.renewCert does): the certificate's issuers in order; a CA-side failure (5xx,
 // rate limit, unreachable, a request past its deadline) moves on to the next one, anything that
 // is ours or the name's (validation, DNS, config, cancel, an order past its deadline) stops at once. A rate limit is remembered per CA and account
 // with its Retry-After in the state store, and no request goes to that CA until it has passed.
@@ -10,33 +10,33 @@ import type { IssuerSettings } from '../config/issuers.js';
 import { issuersFor } from '../config/issuers.js';
 import type { StateStore } from '../state/contract.js';
 import { rateLimitBeforeAsking, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
-import type { AcmeIssuer, IssueRequest as AcmeIssueRequest, IssueResult, OrderEvent } from './issuer.js';
+import type { Issuer, IssueRequest, IssueResult, OrderAdmission, OrderEvent, OrderNotice } from '../issuers/contract.js';
 
 /** Without a Retry-After, a rate-limited CA is left alone this long. */
 export const DEFAULT_RATE_LIMIT_BACKOFF_SECONDS = 3600;
 
-export interface ChainIssueRequest extends Omit<AcmeIssueRequest, 'onOrder'> {
+/** An order for a certificate: the one-CA request, with the issuers to try and the budgets to ask. */
+export interface ChainIssueRequest extends Omit<IssueRequest, 'onOrder'> {
   /** Issuer names in the order to try (all, in config order, when absent). */
   issuers?: string[] | undefined;
   /**
    * Whether an order may go to this issuer now (the local rate-limit budgets, plan/budget.ts);
    * a refusal moves on to the next issuer as a rate limit does. Absent: always.
    */
-  admit?: ((issuer: IssuerSettings, replaces: boolean) => Promise<Admission>) | undefined;
+  admit?: ((issuer: IssuerSettings, replaces: boolean) => Promise<OrderAdmission>) | undefined;
   /** Every order placed, with the issuer it went to (the budgets count them). */
-  onOrder?: ((event: OrderEvent & { issuer?: IssuerSettings }) => void) | undefined;
+  onOrder?: ((notice: OrderNotice) => void) | undefined;
 }
 
-export type Admission = { admit: true; warning?: string } | { admit: false; exhausted: boolean; until: Date; message: string };
-
 export interface ChainIssueResult extends IssueResult {
+  /** The configured name of the issuer that issued. */
   issuer: string;
 }
 
 export interface IssuerChainOptions {
   issuers: IssuerSettings[];
-  /** The ACME issuer of one CA (built once per issuer by the caller). */
-  issuerFor(settings: IssuerSettings): Promise<AcmeIssuer>;
+  /** The issuer of one CA (built once per issuer by the caller: cli/issuers.ts). */
+  issuerFor(settings: IssuerSettings): Promise<Issuer>;
   store: StateStore;
   clock: Clock;
   logger: Logger;
@@ -53,12 +53,13 @@ export function isCaSideFailure(error: CertkeeperError): boolean {
   return (typeof status === 'number' && status >= 500) || error.details?.acmeType === 'serverInternal';
 }
 
+/** What the engine orders through (EngineDeps.issuer): one CA's Issuer takes the same calls, ignoring `issuers` and `admit`. */
 export interface IssuerChain {
   readonly directoryUrl: string;
-  issue(request: ChainIssueRequest): Promise<ChainIssueResult>;
+  issue(request: ChainIssueRequest): Promise<IssueResult>;
 }
 
-export function createIssuerChain(options: IssuerChainOptions): IssuerChain {
+export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { issue(request: ChainIssueRequest): Promise<ChainIssueResult> } {
   const { store, clock, logger } = options;
   return {
     directoryUrl: options.issuers[0]?.directoryUrl ?? '',
