@@ -2,7 +2,7 @@
 // and later metrics and notifications all read it.
 
 import type { IssueStep } from '../issuers/contract.js';
-import type { VerifyReport } from '../verify/deploy.js';
+import type { VerifyReport } from '../verify/report.js';
 
 export type PlannedAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'skip';
 

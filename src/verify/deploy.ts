@@ -6,56 +6,22 @@
 // back the certificate: it is recorded (history action `verify`, the per-certificate verify state
 // read by `status`) and reported through the `cert_verified` engine event.
 
-import { z } from 'zod';
 import { describeError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, EndpointSpec, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { EngineDeps } from '../engine/contracts.js';
-import { readCertificateData, storedTime } from '../state/codec.js';
+import { readCertificateData } from '../state/codec.js';
 import type { StateStore } from '../state/contract.js';
-import { overallServing, servingOf, SERVINGS, type Serving } from './checks.js';
+import { overallServing, servingOf, type Serving } from './checks.js';
 import type { ProbeFn, ProbeOptions } from './probe.js';
 import { endpointName } from './schema.js';
+import { verifyReportCodec, type EndpointVerdict, type VerifyReport } from './report.js';
+
+export type { EndpointVerdict, VerifyReport };
 
 /** Pause between probes while waiting for a reload. */
 export const VERIFY_INTERVAL_MS = 5_000;
 /** Where the last verification of a certificate is kept (a name no sink can have: sink names have no dots). */
 export const VERIFY_STATE_KEY = 'verify.last';
-
-/**
- * What one endpoint served at a verification. The last verification is kept per certificate and
- * read back (by `status`) through these codecs, the types inferred from them: a stored value
- * that does not parse is no verification (serving unknown), never shown as what it claims.
- */
-const endpointVerdictCodec = z.object({
-  endpoint: z.string(),
-  address: z.string(),
-  serving: z.enum(SERVINGS),
-  /** The serial the endpoint served (null when unreachable). */
-  servedSerial: z.string().nullable(),
-  error: z.string().nullable(),
-  trusted: z.boolean().nullable(),
-  nameMatch: z.boolean().nullable(),
-});
-
-export type EndpointVerdict = z.infer<typeof endpointVerdictCodec>;
-
-const verifyReportCodec = z.object({
-  cert: z.string(),
-  /** The serial that should be served. */
-  serial: z.string(),
-  ok: z.boolean(),
-  serving: z.enum(SERVINGS),
-  endpoints: z.array(endpointVerdictCodec),
-  /** Exec sinks run again because an endpoint still served something else. */
-  redeployed: z.array(z.string()),
-  /** Probe rounds, over both verification passes. */
-  attempts: z.number().int().nonnegative(),
-  at: storedTime,
-  /** One line naming each endpoint that failed; null when ok. */
-  error: z.string().nullable(),
-});
-
-export type VerifyReport = z.infer<typeof verifyReportCodec>;
 
 export type VerifyDeps = Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'sink' | 'onEvent'>;
 
