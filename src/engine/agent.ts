@@ -11,11 +11,12 @@ import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { AgentEvent } from '../observe/events.js';
 import { expiringDecision, failureSeverity, type FailureSeverity } from '../plan/alerts.js';
-import { backoffDelayMs, isEmergency, jitterMs } from '../plan/backoff.js';
+import { planAttempt } from '../plan/attempt.js';
+import { backoffDelayMs, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, EngineEvent } from './events.js';
 import { renew } from './renew.js';
-import { statusRows, type StatusRow } from './status.js';
+import { rowAttemptFacts, statusRows, type StatusRow } from './status.js';
 import { refreshAllRenewalInfo } from './renewal-info.js';
 import { verifyEvents } from '../verify/events.js';
 
@@ -30,8 +31,7 @@ export const MAX_BATCH = 100;
 /** A failed plan is tried again after this, doubling up to the maximum. */
 const PLAN_RETRY_FIRST_MS = 15_000;
 const PLAN_RETRY_MAX_MS = 5 * 60_000;
-/** An expired certificate is tried again at least this often, however far its backoff has grown. */
-export const EXPIRED_RETRY_MS = 3_600_000;
+export { EXPIRED_RETRY_MS } from '../plan/attempt.js';
 
 export interface AgentHooks {
   /** Every agent event: logs, metrics and notifiers subscribe here. */
@@ -310,28 +310,14 @@ export class Agent {
   }
 
   /**
-   * When a certificate's timer should fire, from its status row. At a schedule tick an
-   * emergency (less than 1/20 of the lifetime left) goes now, whatever the backoff; after a
-   * failed attempt it waits like any other, so a dying certificate is tried at every tick
-   * rather than in a tight loop.
+   * When a certificate's timer should fire, from its status row: when the attempt chain
+   * (plan/attempt.ts) says to act, plus a stable jitter on a renewal time.
    */
   fireTime(row: StatusRow, now: Date, options: { tick?: boolean } = {}): number {
-    const nowMs = now.getTime();
-    // The engine records the backoff of every failure (order or deploy) in nextAttemptAt; a
-    // changed config for this certificate lifts it (the operator fixed something).
-    const backoffUntil = row.nextAttemptAt && !row.configChanged ? Date.parse(row.nextAttemptAt) : nowMs;
-    const emergency = row.notBefore !== null && row.notAfter !== null && isEmergency(new Date(row.notBefore), new Date(row.notAfter), now);
-    if (emergency && options.tick) return nowMs;
-    // Expired and failing: try at least hourly, whatever the backoff has grown to (its last step
-    // is a day, and the schedule tick may be 12 h away), as every hour it stays expired is an outage.
-    if (row.notAfter !== null && Date.parse(row.notAfter) <= nowMs) return Math.max(nowMs, Math.min(backoffUntil, nowMs + EXPIRED_RETRY_MS));
-    if (row.serial === null || row.renewReason !== 'not-due' || row.pendingSinks.length > 0) {
-      // Due now (or a deploy is pending): go, unless backing off after failures.
-      return Math.max(nowMs, backoffUntil);
-    }
+    const plan = planAttempt(rowAttemptFacts(row, now, options.tick ? 'tick' : 'rearm'));
+    if (plan.action !== 'skip' || plan.reason !== 'not-due') return Math.max(now.getTime(), plan.at.getTime());
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
-    const renewAt = Date.parse(row.renewAt!) + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`);
-    return Math.max(nowMs, renewAt);
+    return Math.max(now.getTime(), plan.at.getTime() + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`));
   }
 
   private arm(name: string, at: number): void {

@@ -5,8 +5,9 @@
 import { CertkeeperError, describeError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
 import { parseCertificate } from '../core/x509.js';
-import { backoffDelayMs, inBackoff, isEmergency } from '../plan/backoff.js';
-import { pendingSinks, renewalDecision, type RenewalDecision } from '../plan/renewal.js';
+import { configChanged, planAttempt, type AttemptFacts } from '../plan/attempt.js';
+import { recordFailure, recordSuccess } from '../plan/record.js';
+import { pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { CertificateLock, CertificateSummary, CertRecord } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
 import { Semaphore } from '../core/semaphore.js';
@@ -223,50 +224,38 @@ async function loadStored(name: string, deps: EngineDeps, how: 'peek' | 'full'):
   }
 }
 
+/** Gathers one certificate's facts, reading what is costly (ARI, the budget) only when the chain asks (plan/attempt.ts). */
 async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger): Promise<Plan> {
   const stored = await loadStored(spec.name, deps, 'peek');
   const record = await deps.store.getRecord(spec.name);
   const now = deps.clock.now();
-  const base = { spec, stored, record };
-  if (options.dryRun) {
-    return { ...base, action: 'dry-run', reason: 'dry-run', message: 'rehearsal: full ACME and DNS path, nothing written' };
-  }
-  // A forced run that waited for the lock skips what the run before it just issued.
-  if (options.force && stored && stored.issuedAt.getTime() > startedAt.getTime()) {
-    return { ...base, action: 'skip', reason: 'renewed-concurrently', message: 'issued by another run while this one waited' };
-  }
-  const ari = stored ? await renewalInfoFor(stored, deps, options.signal) : undefined;
-  const decision: RenewalDecision = renewalDecision(stored?.info, spec, deps.clock.now(), { force: options.force, ari: windowOf(ari) });
-  if (decision.due && options.force && !options.yes && !(ari?.supported && ari.certId)) {
-    // Forced orders are where budgets get burnt; renewals carrying `replaces` are exempt.
-    const budget = await ledger.duplicates(spec.name);
-    if (budget.lastOne) {
+  let ari: AriRecord | undefined;
+  let facts: AttemptFacts = {
+    now,
+    trigger: 'run',
+    stored: stored ? { notBefore: stored.info.notBefore, notAfter: stored.info.notAfter, issuedAt: stored.issuedAt } : null,
+    backoff: { failures: record.consecutiveFailures, nextAttemptAt: record.nextAttemptAt, configChanged: configChanged(record, deps.config.fingerprints[spec.name] ?? null) },
+    pendingSinks: stored ? pendingSinks(spec, stored.info.serial, record, deploymentKeys(deps.config.sinks, deps.config.agentId)) : [],
+    request: { dryRun: options.dryRun, force: options.force, overrideBackoff: options.overrideBackoff, yes: options.yes, startedAt },
+  };
+  for (;;) {
+    const planned = planAttempt(facts);
+    if ('needs' in planned) {
+      if (planned.needs === 'renewal') {
+        ari = stored ? await renewalInfoFor(stored, deps, options.signal) : undefined;
+        const decision = renewalDecision(stored?.info, spec, deps.clock.now(), { force: options.force, ari: windowOf(ari) });
+        facts = { ...facts, renewal: decision, request: { ...facts.request, replaces: Boolean(ari?.supported && ari.certId) } };
+      } else {
+        facts = { ...facts, request: { ...facts.request, duplicateBudget: await ledger.duplicates(spec.name) } };
+      }
+      continue;
+    }
+    const budget = facts.request?.duplicateBudget;
+    if (planned.reason === 'rate-budget' && budget) {
       deps.logger.warn({ cert: spec.name, used: budget.used, limit: budget.limit }, `refusing a forced order: ${budget.message}`);
-      return { ...base, ari, action: 'skip', reason: 'rate-budget', message: `refused: ${budget.message}` };
     }
+    return { spec, stored, record, ari, action: planned.action, reason: planned.reason, message: planned.message };
   }
-  if (decision.due) {
-    const fingerprint = deps.config.fingerprints[spec.name] ?? null;
-    const lifted =
-      options.force ||
-      options.overrideBackoff ||
-      (stored !== undefined && isEmergency(stored.info.notBefore, stored.info.notAfter, now)) ||
-      (record.configFingerprint !== null && record.configFingerprint !== fingerprint);
-    if (!lifted && inBackoff(record.nextAttemptAt, now)) {
-      return {
-        ...base,
-        action: 'skip',
-        reason: 'backoff',
-        message: `backing off after ${record.consecutiveFailures} failure(s) until ${record.nextAttemptAt} (${decision.message})`,
-      };
-    }
-    return { ...base, ari, action: stored ? 'renew' : 'issue', reason: decision.reason, message: decision.message };
-  }
-  const pending = stored ? pendingSinks(spec, stored.info.serial, record, deploymentKeys(deps.config.sinks, deps.config.agentId)) : [];
-  if (pending.length > 0) {
-    return { ...base, action: 'deploy', reason: 'deploy-pending', message: `not due; deploying to ${pending.join(', ')}` };
-  }
-  return { ...base, action: 'skip', reason: decision.reason, message: decision.message };
 }
 
 async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, cpu?: Semaphore): Promise<CertOutcome> {
@@ -336,8 +325,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       }
       current = await deps.store.putCertificate(name, material, { directoryUrl: issuedBy ?? issuer.directoryUrl, issuedAt: deps.clock.now() });
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'stored', detail: current.info.serial });
-      record = { ...record, consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: deps.clock.now().toISOString() };
-      record = withResult(record, deps, historyAction, 'success', null);
+      record = recordSuccess(record, { action: historyAction, now: deps.clock.now() });
       await deps.store.putRecord(name, record);
       await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason, ...historyOrders(attempt) });
     } catch (thrown) {
@@ -355,20 +343,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
         return outcome({ result: 'failure', error: `refused: ${error.message}`, code: error.code });
       }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
-      const failures = record.consecutiveFailures + 1;
-      const wait = backoffDelayMs(failures, deps.config.backoffMs, error.retryAfterSeconds);
-      record = withResult(
-        {
-          ...record,
-          consecutiveFailures: failures,
-          nextAttemptAt: new Date(deps.clock.now().getTime() + wait).toISOString(),
-          configFingerprint: deps.config.fingerprints[name] ?? null,
-        },
-        deps,
-        historyAction,
-        'failure',
-        describeError(error),
-      );
+      record = failed(record, historyAction, describeError(error), deps, name, error.retryAfterSeconds);
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
       await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
       return outcome({ result: 'failure', error: describeError(error), code: error.code });
@@ -434,35 +409,22 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
   if (failure) {
     // A deploy cut short by shutdown is not a failure of the certificate: it stays pending.
     if (failure.code !== 'CANCELLED') {
-      const failures = record.consecutiveFailures + 1;
-      const wait = backoffDelayMs(failures, deps.config.backoffMs);
-      record = withResult(
-        {
-          ...record,
-          consecutiveFailures: failures,
-          nextAttemptAt: new Date(deps.clock.now().getTime() + wait).toISOString(),
-          configFingerprint: deps.config.fingerprints[name] ?? null,
-        },
-        deps,
-        'deploy',
-        'failure',
-        failure.message,
-      );
+      record = failed(record, 'deploy', failure.message, deps, name);
       await deps.store.putRecord(name, record);
     }
     return done({ result: 'failure', error: failure.message, code: failure.code, failedSink: failure.sink });
   }
   if (plan.action === 'deploy') {
-    record = withResult({ ...record, consecutiveFailures: 0, nextAttemptAt: null }, deps, 'deploy', 'success', null);
+    record = recordSuccess(record, { action: 'deploy', now: deps.clock.now() });
     await deps.store.putRecord(name, record);
   }
   // The `verify` step (src/verify): what the endpoints serve now; a failure never rolls back.
   return done({ result: 'success', ...(await verifyAfterDeploy(plan.spec, current, deployed, deps, signal)) });
 }
 
-function withResult(record: CertRecord, deps: EngineDeps, action: string, result: 'success' | 'failure', error: string | null): CertRecord {
-  const at = deps.clock.now().toISOString();
-  return { ...record, lastAttemptAt: at, lastResult: { at, action, result, error } };
+/** The record after a failed order or deploy (plan/record.ts): counted, backed off, with the config it failed with. */
+function failed(record: CertRecord, action: string, error: string, deps: EngineDeps, cert: string, retryAfterSeconds?: number): CertRecord {
+  return recordFailure(record, { action, error, now: deps.clock.now(), backoffMs: deps.config.backoffMs, retryAfterSeconds, fingerprint: deps.config.fingerprints[cert] ?? null });
 }
 
 /** The operator's `--reason`, for a history line. */

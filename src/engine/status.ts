@@ -3,6 +3,7 @@
 
 import type { CertState, CertificateSpec } from '../core/types.js';
 import { configuredIssuers, reportedIssuer } from '../config/issuers.js';
+import { configChanged, type AttemptFacts, type AttemptTrigger, type RenewalFacts } from '../plan/attempt.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { StateStore } from '../state/contract.js';
 import { deploymentKeys } from '../sinks/scope.js';
@@ -116,8 +117,24 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
     lastResult: record.lastResult,
     consecutiveFailures: record.consecutiveFailures,
     nextAttemptAt: record.nextAttemptAt,
-    configChanged: record.configFingerprint !== null && record.configFingerprint !== (config.fingerprints[spec.name] ?? null),
+    configChanged: configChanged(record, config.fingerprints[spec.name] ?? null),
     serving: spec.verify?.length ? servingStatus(await readVerification(deps.store, spec.name), info?.serial ?? null) : null,
     issuer: reportedIssuer(configuredIssuers(config), spec.issuers, stored?.directoryUrl) ?? null,
+  };
+}
+
+/**
+ * A row's facts for the attempt chain (plan/attempt.ts), as the daemon's timers ask it. A row
+ * keeps the renewal decision's reason, not whether it is due: any reason but `not-due` (a
+ * loop-guard hold too) reads as due here, and the engine's own plan decides when it runs.
+ */
+export function rowAttemptFacts(row: StatusRow, now: Date, trigger: AttemptTrigger): AttemptFacts & { renewal: RenewalFacts; request?: undefined } {
+  return {
+    now,
+    trigger,
+    stored: row.notBefore !== null && row.notAfter !== null ? { notBefore: new Date(row.notBefore), notAfter: new Date(row.notAfter) } : null,
+    renewal: { due: row.renewReason !== 'not-due', reason: row.renewReason, message: row.renewMessage, renewAt: row.renewAt === null ? null : new Date(row.renewAt) },
+    backoff: { failures: row.consecutiveFailures, nextAttemptAt: row.nextAttemptAt, configChanged: row.configChanged },
+    pendingSinks: row.pendingSinks,
   };
 }

@@ -2,6 +2,7 @@
 // again, when does a certificate's timer fire, and when is it an emergency.
 
 import { createHash } from 'node:crypto';
+import { EMERGENCY_FRACTION } from './renewal.js';
 
 /** Waits after the 1st, 2nd, ... failure; the last one repeats (Let's Encrypt's advice: 1 min, 10 min, 100 min, then daily). */
 export const DEFAULT_BACKOFF_MS: readonly number[] = [60_000, 600_000, 6_000_000, 86_400_000];
@@ -14,10 +15,10 @@ export function backoffDelayMs(failures: number, steps: readonly number[] = DEFA
   return Math.max(step, asked);
 }
 
-/** Less than 1/20 of the lifetime left (or expired): try at every tick, whatever the backoff. */
+/** Less than EMERGENCY_FRACTION (1/20) of the lifetime left (or expired): try at every tick, whatever the backoff. */
 export function isEmergency(notBefore: Date, notAfter: Date, now: Date): boolean {
   const lifetime = notAfter.getTime() - notBefore.getTime();
-  return notAfter.getTime() - now.getTime() < lifetime / 20;
+  return notAfter.getTime() - now.getTime() < lifetime * EMERGENCY_FRACTION;
 }
 
 /** Jitter cap: about 2% of the lifetime, at most an hour, so short certificates stay in their window. */
