@@ -12,7 +12,7 @@ import type { IssuerChain } from '../engine/issuer-chain.js';
 import type { Issuer, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { StateStore } from '../state/contract.js';
-import { rateLimitBeforeAsking } from '../state/issuer-state.js';
+import { rateLimitBeforeAsking, rateLimitsIn } from '../state/issuer-state.js';
 
 export interface IssuerWiringOptions {
   store: StateStore;
@@ -77,7 +77,7 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
     chain() {
       chain ??= (async () => {
         const { createIssuerChain } = await import('../engine/issuer-chain.js');
-        return createIssuerChain({ issuers: config.issuers, issuerFor, store, clock, logger: logger.child({ component: 'issuers' }) });
+        return createIssuerChain({ issuers: config.issuers, issuerFor, rateLimits: rateLimitsIn(store), clock, logger: logger.child({ component: 'issuers' }) });
       })();
       return chain;
     },

@@ -8,9 +8,7 @@ import { CertkeeperError, describeError, toCertkeeperError } from '../core/error
 import type { Logger } from '../core/logger.js';
 import type { IssuerSettings } from '../config/issuers.js';
 import { issuersFor } from '../config/issuers.js';
-import type { StateStore } from '../state/contract.js';
-import { rateLimitBeforeAsking, recordRateLimit, type RateLimitState } from '../state/issuer-state.js';
-import type { Issuer, IssueRequest, IssueResult, OrderAdmission, OrderEvent, OrderNotice } from '../issuers/contract.js';
+import type { Issuer, IssueRequest, IssueResult, OrderAdmission, OrderEvent, OrderNotice, RateLimits, RateLimitState } from '../issuers/contract.js';
 
 /** Without a Retry-After, a rate-limited CA is left alone this long. */
 export const DEFAULT_RATE_LIMIT_BACKOFF_SECONDS = 3600;
@@ -37,7 +35,8 @@ export interface IssuerChainOptions {
   issuers: IssuerSettings[];
   /** The issuer of one CA (built once per issuer by the caller: cli/issuers.ts). */
   issuerFor(settings: IssuerSettings): Promise<Issuer>;
-  store: StateStore;
+  /** Each CA's rate-limit backoff (kept in the state store: state/issuer-state.ts rateLimitsIn). */
+  rateLimits: RateLimits;
   clock: Clock;
   logger: Logger;
 }
@@ -60,7 +59,7 @@ export interface IssuerChain {
 }
 
 export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { issue(request: ChainIssueRequest): Promise<ChainIssueResult> } {
-  const { store, clock, logger } = options;
+  const { rateLimits, clock, logger } = options;
   return {
     directoryUrl: options.issuers[0]?.directoryUrl ?? '',
     async issue(request) {
@@ -71,7 +70,7 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { 
       const refused: { name: string; until: string; exhausted: boolean; message: string }[] = [];
       let lastError: CertkeeperError | undefined;
       for (const [index, settings] of candidates.entries()) {
-        const limited = await rateLimitBeforeAsking(store, settings, clock.now(), log);
+        const limited = await rateLimits.beforeAsking(settings, clock.now(), log);
         if (limited) {
           log.warn({ issuer: settings.name, until: limited.rateLimitedUntil }, `issuer ${settings.name} is rate-limited; not asking it before ${limited.rateLimitedUntil}`);
           waiting.push({ name: settings.name, until: limited.rateLimitedUntil });
@@ -101,7 +100,7 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { 
             const seconds = error.retryAfterSeconds ?? DEFAULT_RATE_LIMIT_BACKOFF_SECONDS;
             const until = new Date(clock.now().getTime() + seconds * 1000).toISOString();
             const state: RateLimitState = { rateLimitedUntil: until, detail: describeError(error), at: clock.now().toISOString() };
-            await recordRateLimit(store, settings, state);
+            await rateLimits.record(settings, state);
             log.warn({ issuer: settings.name, until }, `issuer ${settings.name} rate-limited this account until ${until}`);
           }
           const next = candidates[index + 1];

@@ -3,6 +3,7 @@
 // with its rate-limit backoff and local budgets, is the engine's (engine/issuer-chain.ts), as
 // certmagic keeps its issuer loop in Config.renewCert. Types only: this file runs no code.
 
+import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial, KeyType } from '../core/types.js';
 import type { DnsProvider } from '../dns/contract.js';
 
@@ -84,3 +85,23 @@ export interface RenewalInfo {
 
 /** What the CA said: a window, or that it offers no ARI (no `renewalInfo` in its directory). */
 export type RenewalInfoAnswer = { supported: true; certId: string; info: RenewalInfo } | { supported: false };
+
+/** A CA's rate-limit backoff for one account (HTTP 429 / `rateLimited`, with its Retry-After), as kept. */
+export interface RateLimitState {
+  /** No request goes to that CA and account before this (ISO time). */
+  rateLimitedUntil: string;
+  detail: string;
+  at: string;
+}
+
+/**
+ * The rate-limit backoff per CA and account, kept in the state store; state/issuer-state.ts
+ * implements it (rateLimitsIn). The engine's fallback chain reads and writes it only through this.
+ */
+export interface RateLimits {
+  /** The backoff still in force at `now`, if any (a hold when the stored one cannot be read). */
+  active(issuer: IssuerAccount, now: Date): Promise<RateLimitState | undefined>;
+  /** `active`, for whoever is about to ask the CA: a hold for a damaged state is recorded in its place. */
+  beforeAsking(issuer: IssuerAccount, now: Date, logger: Logger): Promise<RateLimitState | undefined>;
+  record(issuer: IssuerAccount, state: RateLimitState): Promise<void>;
+}

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { RateLimits } from '../issuers/contract.js';
 import { parseStored, storedTime } from './codec.js';
 import type { StateStore } from './contract.js';
 import { issuerStorageKey } from './repos/issuers.js';
@@ -77,4 +78,13 @@ export async function rateLimitBeforeAsking(store: Pick<StateStore, 'getIssuerSt
 
 export async function recordRateLimit(store: Pick<StateStore, 'putIssuerState'>, issuer: IssuerIdentity, state: RateLimitState): Promise<void> {
   await store.putIssuerState(issuerStateKey(issuer), state);
+}
+
+/** The RateLimits contract (issuers/contract.ts) over a state store. */
+export function rateLimitsIn(store: Pick<StateStore, 'getIssuerState' | 'putIssuerState'>): RateLimits {
+  return {
+    active: (issuer, now) => activeRateLimit(store, issuer, now),
+    beforeAsking: (issuer, now, logger) => rateLimitBeforeAsking(store, issuer, now, logger),
+    record: (issuer, state) => recordRateLimit(store, issuer, state),
+  };
 }

@@ -6,7 +6,7 @@ import { CertkeeperError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { IssuerSettings } from '../../../src/config/issuers.js';
 import type { DnsProvider } from '../../../src/dns/contract.js';
-import { activeRateLimit } from '../../../src/state/issuer-state.js';
+import { activeRateLimit, rateLimitsIn } from '../../../src/state/issuer-state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
@@ -28,7 +28,7 @@ class ScriptedIssuer implements AcmeIssuer {
 
 function chain(first: ScriptedIssuer, second: ScriptedIssuer, store = new MemoryStore(), clock = new ManualClock()) {
   const byName: Record<string, ScriptedIssuer> = { a: first, b: second };
-  return { store, clock, chain: createIssuerChain({ issuers: [A, B], issuerFor: async (s) => byName[s.name]!, store, clock, logger: silentLogger }) };
+  return { store, clock, chain: createIssuerChain({ issuers: [A, B], issuerFor: async (s) => byName[s.name]!, rateLimits: rateLimitsIn(store), clock, logger: silentLogger }) };
 }
 
 const request = { certName: 'www', domains: ['example.com'], keyType: 'ecdsa-p256' as const, dns };
@@ -88,7 +88,7 @@ describe('issuer chain', () => {
     const second = new ScriptedIssuer(B.directoryUrl);
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const c = createIssuerChain({ issuers: [A, { ...B, profile: 'shortlived' }], issuerFor: async (s) => (s.name === 'a' ? first : second), store, clock, logger: silentLogger });
+    const c = createIssuerChain({ issuers: [A, { ...B, profile: 'shortlived' }], issuerFor: async (s) => (s.name === 'a' ? first : second), rateLimits: rateLimitsIn(store), clock, logger: silentLogger });
     expect(await c.issue({ ...request, issuers: ['b', 'a'] })).toMatchObject({ issuer: 'b' });
     expect(second.calls[0]!.profile).toBe('shortlived');
     expect(await c.issue({ ...request, issuers: ['b'], profile: 'classic' })).toMatchObject({ issuer: 'b' });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createIssuerChain } from '../../../src/engine/issuer-chain.js';
+import { rateLimitsIn } from '../../../src/state/issuer-state.js';
 import type { AcmeIssuer } from '../../../src/acme/issuer.js';
 import type { IssueRequest } from '../../../src/issuers/contract.js';
 import { CertkeeperError } from '../../../src/core/errors.js';
@@ -61,7 +62,7 @@ certificates:
   const clock = new ManualClock('2026-11-22T00:00:00Z');
   const store = await openConfigStore(config, clock);
   const cas = new Map(config.issuers.map((settings) => [settings.name, new ScriptedCa(settings.directoryUrl, clock)]));
-  const chain = createIssuerChain({ issuers: config.issuers, issuerFor: async (s) => cas.get(s.name)!, store, clock, logger: silentLogger });
+  const chain = createIssuerChain({ issuers: config.issuers, issuerFor: async (s) => cas.get(s.name)!, rateLimits: rateLimitsIn(store), clock, logger: silentLogger });
   const deps: EngineDeps = { config, store, clock, logger: silentLogger, issuer: async () => chain, dnsProvider: () => dns, sink: () => { throw new Error('no sinks'); } };
   return { deps, clock, store, cas, config };
 }

@@ -23,7 +23,7 @@ import { ARI_STATE_KEY, readAriRecord, renewalInfoFor, windowOf } from '../../..
 import { scheduledRenewal } from '../../../src/plan/renewal.js';
 import type { CertificateSpec } from '../../../src/core/types.js';
 import type { CertificateSummary } from '../../../src/state/contract.js';
-import { activeRateLimit, issuerStateKey, recordRateLimit } from '../../../src/state/issuer-state.js';
+import { activeRateLimit, issuerStateKey, recordRateLimit, rateLimitsIn } from '../../../src/state/issuer-state.js';
 import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { renderEndpoints } from '../../../src/cli/commands/probe.js';
@@ -201,7 +201,7 @@ describe('the rate-limit state of a CA and account (issuers/<hash>)', () => {
         return { material: makeCertificate({ domains: request.domains }), orderUrl: 'o', accountUrl: 'acc', directoryUrl: issuer.directoryUrl, replaced: false };
       },
     };
-    const chain = createIssuerChain({ issuers: [issuer], issuerFor: async () => ca, store, clock, logger });
+    const chain = createIssuerChain({ issuers: [issuer], issuerFor: async () => ca, rateLimits: rateLimitsIn(store), clock, logger });
     const dns: DnsProvider = { name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} };
     const request = { certName: 'www', domains: ['example.com'], keyType: 'ecdsa-p256' as const, dns };
 
