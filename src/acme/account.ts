@@ -1,9 +1,9 @@
 // The ACME account: one per directory URL + email, registered once and reused. Its key and URL
-// live in the StateStore; knowing the URL, acme-client signs requests with it and never
-// registers again.
+// live in the AccountStore (the state store); knowing the URL, acme-client signs requests with
+// it and never registers again.
 
 import type { Logger } from '../core/logger.js';
-import type { StateStore } from '../state/contract.js';
+import type { AccountStore } from '../issuers/contract.js';
 import { generatePrivateKey } from './keys.js';
 
 export interface AcmeAccount {
@@ -15,7 +15,7 @@ export interface AcmeAccount {
 }
 
 export interface EnsureAccountOptions {
-  store: StateStore;
+  store: AccountStore;
   directoryUrl: string;
   email: string | null;
   logger: Logger;

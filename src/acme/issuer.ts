@@ -10,9 +10,8 @@ import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/e
 import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial } from '../core/types.js';
 import { keyMatchesCertificate, parseCertificate, splitPemChain } from '../core/x509.js';
-import type { Issuer, IssueRequest, IssueResult, IssueStep } from '../issuers/contract.js';
+import type { AccountStore, Issuer, IssueRequest, IssueResult, IssueStep } from '../issuers/contract.js';
 import { systemResolvers } from '../dns/resolver.js';
-import type { StateStore } from '../state/contract.js';
 import { ensureAccount, reregisterAccount, type AcmeAccount, type EnsureAccountOptions } from './account.js';
 import { DEFAULT_PROPAGATION_TIMEOUT_MS, solveDnsChallenges } from './challenge.js';
 import { causedByAbort, defaultOrderTimeoutMs, orderDeadline, untilAborted } from './deadline.js';
@@ -35,7 +34,8 @@ export interface AcmeIssuerOptions {
   profile?: string | undefined;
   /** Requested lifetime (ms) for every order, unless the request gives one. */
   lifetimeMs?: number | undefined;
-  store: StateStore;
+  /** Where the account lives (the state store). */
+  store: AccountStore;
   clock: Clock;
   logger: Logger;
   /** Resolvers (`host:port`) for CNAME following and nameserver discovery; empty → the host's. */

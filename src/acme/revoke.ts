@@ -5,7 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import { isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { StateStore } from '../state/contract.js';
+import type { AccountStore } from '../issuers/contract.js';
 import { ensureAccount } from './account.js';
 import { openAcmeSession, type Eab } from './session.js';
 
@@ -22,7 +22,8 @@ export interface RevokeOptions {
   email: string | null;
   eab?: Eab | undefined;
   caBundlePem?: string | undefined;
-  store: StateStore;
+  /** Where the account lives (the state store). */
+  store: AccountStore;
   clock: Clock;
   logger: Logger;
   certPem: string;

@@ -105,3 +105,23 @@ export interface RateLimits {
   beforeAsking(issuer: IssuerAccount, now: Date, logger: Logger): Promise<RateLimitState | undefined>;
   record(issuer: IssuerAccount, state: RateLimitState): Promise<void>;
 }
+
+/** A CA account: one per directory URL and email. */
+export interface AccountRecord {
+  directoryUrl: string;
+  email: string | null;
+  /** Null until the CA has registered the key. */
+  accountUrl: string | null;
+  keyPem: string; // secret
+}
+
+/** Where an issuer keeps its CA accounts; the state store implements it (state/contract.ts). */
+export interface AccountStore {
+  getAccount(directoryUrl: string, email: string | null): Promise<AccountRecord | undefined>;
+  putAccount(account: AccountRecord): Promise<void>;
+  /**
+   * Takes the lock of one account while it is created, so agents sharing a store never register
+   * two. Re-read the account after taking it. Absent: no lock.
+   */
+  lockAccount?(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<{ release(): Promise<void> }>;
+}

@@ -2,6 +2,7 @@
 
 import type { CertkeeperError } from '../core/errors.js';
 import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../core/types.js';
+import type { AccountRecord } from '../issuers/contract.js';
 
 /** A stored certificate's details without its PEM material, key or paths: what planning and `status` need. */
 export type CertificateSummary = Omit<StoredCertificate, 'material' | 'paths'>;
@@ -25,12 +26,8 @@ export interface CertRecord {
   configFingerprint: string | null;
 }
 
-export interface AccountRecord {
-  directoryUrl: string;
-  email: string | null;
-  accountUrl: string | null;
-  keyPem: string; // secret
-}
+/** Defined with the issuer contract, whose AccountStore this store implements. */
+export type { AccountRecord };
 
 export interface HistoryQuery {
   cert?: string;
