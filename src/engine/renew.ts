@@ -234,7 +234,11 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
     now,
     trigger: 'run',
     stored: stored ? { notBefore: stored.info.notBefore, notAfter: stored.info.notAfter, issuedAt: stored.issuedAt } : null,
-    backoff: { failures: record.consecutiveFailures, nextAttemptAt: record.nextAttemptAt, configChanged: configChanged(record, deps.config.fingerprints[spec.name] ?? null) },
+    backoff: {
+      failures: record.consecutiveFailures,
+      nextAttemptAt: record.nextAttemptAt,
+      configChanged: configChanged(record, deps.config.fingerprints[spec.name] ?? null),
+    },
     pendingSinks: stored ? pendingSinks(spec, stored.info.serial, record, deploymentKeys(deps.config.sinks, deps.config.agentId)) : [],
     request: { dryRun: options.dryRun, force: options.force, overrideBackoff: options.overrideBackoff, yes: options.yes, startedAt },
   };

@@ -133,7 +133,12 @@ export function rowAttemptFacts(row: StatusRow, now: Date, trigger: AttemptTrigg
     now,
     trigger,
     stored: row.notBefore !== null && row.notAfter !== null ? { notBefore: new Date(row.notBefore), notAfter: new Date(row.notAfter) } : null,
-    renewal: { due: row.renewReason !== 'not-due', reason: row.renewReason, message: row.renewMessage, renewAt: row.renewAt === null ? null : new Date(row.renewAt) },
+    renewal: {
+      due: row.renewReason !== 'not-due',
+      reason: row.renewReason,
+      message: row.renewMessage,
+      renewAt: row.renewAt === null ? null : new Date(row.renewAt),
+    },
     backoff: { failures: row.consecutiveFailures, nextAttemptAt: row.nextAttemptAt, configChanged: row.configChanged },
     pendingSinks: row.pendingSinks,
   };

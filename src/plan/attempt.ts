@@ -118,7 +118,12 @@ export const ATTEMPT_CHECKS: readonly AttemptCheck[] = [
     needsRenewal: false,
     check: (facts) =>
       facts.trigger === 'tick' && emergency(facts)
-        ? plan(facts, 'renew', 'emergency-tick', `less than 1/20 of its lifetime left (expires ${facts.stored!.notAfter.toISOString()}): tried at every schedule tick, whatever the backoff`)
+        ? plan(
+            facts,
+            'renew',
+            'emergency-tick',
+            `less than 1/20 of its lifetime left (expires ${facts.stored!.notAfter.toISOString()}): tried at every schedule tick, whatever the backoff`,
+          )
         : null,
   },
   {
@@ -162,7 +167,8 @@ export const ATTEMPT_CHECKS: readonly AttemptCheck[] = [
     // Not due, but a sink lacks the current certificate (a new sink, a failed deploy): deploy, no order.
     name: 'deploy-pending',
     needsRenewal: true,
-    check: (facts) => (facts.pendingSinks.length > 0 ? plan(facts, 'deploy', 'deploy-pending', `not due; deploying to ${facts.pendingSinks.join(', ')}`) : null),
+    check: (facts) =>
+      facts.pendingSinks.length > 0 ? plan(facts, 'deploy', 'deploy-pending', `not due; deploying to ${facts.pendingSinks.join(', ')}`) : null,
   },
   {
     // Nothing to do until the renewal time (renewal.ts's not-due or loop-guard).

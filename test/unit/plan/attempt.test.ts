@@ -38,7 +38,12 @@ interface Row {
 }
 
 const table: Row[] = [
-  { reason: 'dry-run', when: 'renew --dry-run: the whole ACME and DNS path, nothing written, due or not', facts: facts({ request: { dryRun: true } }), expect: { action: 'dry-run' } },
+  {
+    reason: 'dry-run',
+    when: 'renew --dry-run: the whole ACME and DNS path, nothing written, due or not',
+    facts: facts({ request: { dryRun: true } }),
+    expect: { action: 'dry-run' },
+  },
   {
     reason: 'renewed-concurrently',
     when: 'a forced run waited for the lock and another run issued the certificate meanwhile',
@@ -63,8 +68,18 @@ const table: Row[] = [
     facts: facts({ now: day(61), renewal: dueByThreshold, backoff: failing(day(62)) }),
     expect: { action: 'skip', at: day(62) },
   },
-  { reason: 'missing', when: 'nothing stored yet: issue', facts: facts({ stored: null, renewal: { due: true, reason: 'missing', message: 'no certificate yet', renewAt: null } }), expect: { action: 'issue' } },
-  { reason: 'threshold', when: "due for renewal.ts's reason (threshold, ARI, expired, names or key type changed, forced)", facts: facts({ now: day(61), renewal: dueByThreshold }), expect: { action: 'renew' } },
+  {
+    reason: 'missing',
+    when: 'nothing stored yet: issue',
+    facts: facts({ stored: null, renewal: { due: true, reason: 'missing', message: 'no certificate yet', renewAt: null } }),
+    expect: { action: 'issue' },
+  },
+  {
+    reason: 'threshold',
+    when: "due for renewal.ts's reason (threshold, ARI, expired, names or key type changed, forced)",
+    facts: facts({ now: day(61), renewal: dueByThreshold }),
+    expect: { action: 'renew' },
+  },
   {
     reason: 'deploy-pending',
     when: 'not due, but a sink does not have the current certificate: deploy, no order',
@@ -110,14 +125,17 @@ describe('what lifts a backoff', () => {
   });
 
   it("an emergency does not lift it when the daemon re-arms after a failure (tried at every tick, not in a tight loop)", () => {
-    expect(planAttempt(facts({ ...due, trigger: 'rearm', now: day(86), backoff: failing(day(87)) }))).toMatchObject({ action: 'skip', reason: 'backoff', at: day(87) });
+    const rearmed = facts({ ...due, trigger: 'rearm', now: day(86), backoff: failing(day(87)) });
+    expect(planAttempt(rearmed)).toMatchObject({ action: 'skip', reason: 'backoff', at: day(87) });
   });
 
   it('an expired certificate is tried again within the hour, however long the backoff', () => {
     const now = day(90.5);
     const expired = { ...dueByThreshold, reason: 'expired' };
-    expect(planAttempt(facts({ trigger: 'rearm', now, renewal: expired, backoff: failing(day(91.5)) }))).toMatchObject({ reason: 'backoff', at: new Date(now.getTime() + EXPIRED_RETRY_MS) });
-    expect(planAttempt(facts({ trigger: 'rearm', now, renewal: expired, backoff: failing(new Date(now.getTime() + 600_000)) }))).toMatchObject({ at: new Date(now.getTime() + 600_000) });
+    const inTenMinutes = new Date(now.getTime() + 600_000);
+    const dayLong = facts({ trigger: 'rearm', now, renewal: expired, backoff: failing(day(91.5)) });
+    expect(planAttempt(dayLong)).toMatchObject({ reason: 'backoff', at: new Date(now.getTime() + EXPIRED_RETRY_MS) });
+    expect(planAttempt(facts({ trigger: 'rearm', now, renewal: expired, backoff: failing(inTenMinutes) }))).toMatchObject({ at: inTenMinutes });
   });
 
   it("a pending deploy waits out the backoff on the daemon's timer; a run that is asked deploys", () => {

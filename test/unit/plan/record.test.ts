@@ -22,13 +22,15 @@ describe('recordFailure', () => {
   });
 
   it('uses the configured steps, and a longer Retry-After from the CA', () => {
-    expect(recordFailure(emptyRecord(), { action: 'renew', error: 'x', now, fingerprint: null, backoffMs: [5000] }).nextAttemptAt).toBe(new Date(now.getTime() + 5000).toISOString());
-    expect(recordFailure(emptyRecord(), { action: 'renew', error: 'x', now, fingerprint: null, retryAfterSeconds: 3600 }).nextAttemptAt).toBe(new Date(now.getTime() + 3_600_000).toISOString());
+    const failure = { action: 'renew', error: 'x', now, fingerprint: null };
+    expect(recordFailure(emptyRecord(), { ...failure, backoffMs: [5000] }).nextAttemptAt).toBe(new Date(now.getTime() + 5000).toISOString());
+    expect(recordFailure(emptyRecord(), { ...failure, retryAfterSeconds: 3600 }).nextAttemptAt).toBe(new Date(now.getTime() + 3_600_000).toISOString());
   });
 });
 
 describe('recordSuccess', () => {
-  const failing = recordFailure(recordFailure(emptyRecord(), { action: 'renew', error: 'x', now, fingerprint: 'f1' }), { action: 'renew', error: 'x', now, fingerprint: 'f1' });
+  const failure = { action: 'renew', error: 'x', now, fingerprint: 'f1' };
+  const failing = recordFailure(recordFailure(emptyRecord(), failure), failure);
 
   it('an order clears the failures and the backoff and is the last success', () => {
     expect(recordSuccess(failing, { action: 'renew', now })).toEqual({
