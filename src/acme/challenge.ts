@@ -9,8 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { throwIfAborted } from '../core/clock.js';
 import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DnsProvider, TxtRecord } from '../dns/contract.js';
-import { resolveChallengeTarget as defaultResolveChallengeTarget, waitForTxtPropagation as defaultWaitForTxtPropagation } from '../dns/propagation.js';
+import type { ChallengeLookups, DnsProvider, TxtRecord } from '../dns/contract.js';
 import { DEFAULT_CLEANUP_TIMEOUT_MS, withDeadline } from './deadline.js';
 import { parseProblem, problemToError } from './errors.js';
 import { pollUntil } from './poll.js';
@@ -36,11 +35,8 @@ export interface SolveChallengesOptions {
   /** How long removing one record may take; default 2 minutes. Independent of `signal`. */
   cleanupTimeoutMs?: number | undefined;
   onStep?: ((step: ChallengeStep, detail?: string) => void) | undefined;
-  /** The DNS look-ups, replaceable in unit tests. */
-  propagation?: {
-    resolveChallengeTarget: typeof defaultResolveChallengeTarget;
-    waitForTxtPropagation: typeof defaultWaitForTxtPropagation;
-  };
+  /** The DNS look-ups (dns/propagation.ts; replaced in unit tests). */
+  propagation: Pick<ChallengeLookups, 'resolveChallengeTarget' | 'waitForTxtPropagation'>;
 }
 
 /** One authorization still to be validated and the TXT record that answers it. */
@@ -52,11 +48,7 @@ interface PendingChallenge {
 
 /** Resolves when every authorization is valid; throws the first failure after cleaning up. */
 export async function solveDnsChallenges(options: SolveChallengesOptions): Promise<void> {
-  const { session, dns, clock, signal, logger } = options;
-  const propagation = options.propagation ?? {
-    resolveChallengeTarget: defaultResolveChallengeTarget,
-    waitForTxtPropagation: defaultWaitForTxtPropagation,
-  };
+  const { session, dns, clock, signal, logger, propagation } = options;
 
   const pending: PendingChallenge[] = [];
   // Apex and wildcard authorizations share a domain, so one CNAME lookup serves both.

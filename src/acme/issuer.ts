@@ -10,8 +10,8 @@ import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../core/e
 import type { Logger } from '../core/logger.js';
 import type { CertificateMaterial } from '../core/types.js';
 import { keyMatchesCertificate, parseCertificate, splitPemChain } from '../core/x509.js';
+import type { ChallengeLookups } from '../dns/contract.js';
 import type { AccountStore, Issuer, IssueRequest, IssueResult, IssueStep } from '../issuers/contract.js';
-import { systemResolvers } from '../dns/resolver.js';
 import { ensureAccount, reregisterAccount, type AcmeAccount, type EnsureAccountOptions } from './account.js';
 import { DEFAULT_PROPAGATION_TIMEOUT_MS, solveDnsChallenges } from './challenge.js';
 import { causedByAbort, defaultOrderTimeoutMs, orderDeadline, untilAborted } from './deadline.js';
@@ -40,6 +40,8 @@ export interface AcmeIssuerOptions {
   logger: Logger;
   /** Resolvers (`host:port`) for CNAME following and nameserver discovery; empty → the host's. */
   resolvers: string[];
+  /** The challenge loop's DNS look-ups (dns/propagation.ts, dns/resolver.ts). */
+  lookups: ChallengeLookups;
   /** How long the CA may take to validate once asked (default 5 min) and to issue once finalized (default 5 min). */
   validationTimeoutMs?: number | undefined;
   issuanceTimeoutMs?: number | undefined;
@@ -75,7 +77,7 @@ const LIFETIME_TOLERANCE_MS = 5 * 60_000;
 export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   const { directoryUrl, clock, logger } = options;
   const email = options.email ?? null;
-  const resolvers = options.resolvers.length > 0 ? options.resolvers : systemResolvers();
+  const resolvers = options.resolvers.length > 0 ? options.resolvers : options.lookups.systemResolvers();
   // One registration even when several certificates are issued at once; a failed one is retried.
   let account: Promise<AcmeAccount> | undefined;
 
@@ -209,6 +211,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
         authorizations,
         dns: request.dns,
         resolvers,
+        propagation: options.lookups,
         clock,
         logger: log,
         signal,

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { StoredCertificate } from '../core/types.js';
 import type { AcmeSettings, Config } from '../config/load.js';
 import type { IssuerSettings } from '../config/issuers.js';
+import type { ChallengeLookups } from '../dns/contract.js';
 import type { IssuerChain } from '../engine/issuer-chain.js';
 import type { Issuer, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
@@ -40,7 +41,7 @@ export async function acmeIssuerFrom(
   directoryUrl: string,
   context: { config: Pick<Config, 'resolvers'>; store: StateStore; clock: Clock; logger: Logger; onRequest?: ((status: number | undefined) => void) | undefined },
 ): Promise<Issuer> {
-  const { createAcmeIssuer } = await import('../acme/issuer.js');
+  const [{ createAcmeIssuer }, lookups] = await Promise.all([import('../acme/issuer.js'), challengeLookups()]);
   return createAcmeIssuer({
     directoryUrl,
     email: settings.email ?? undefined,
@@ -55,8 +56,15 @@ export async function acmeIssuerFrom(
     clock: context.clock,
     logger: context.logger.child({ component: 'acme', ...(settings.name !== undefined ? { issuer: settings.name } : {}) }),
     resolvers: context.config.resolvers ?? [],
+    lookups,
     onRequest: context.onRequest,
   });
+}
+
+/** The challenge loop's DNS look-ups, loaded with the ACME client (only when something is ordered). */
+async function challengeLookups(): Promise<ChallengeLookups> {
+  const [{ resolveChallengeTarget, waitForTxtPropagation }, { systemResolvers }] = await Promise.all([import('../dns/propagation.js'), import('../dns/resolver.js')]);
+  return { resolveChallengeTarget, waitForTxtPropagation, systemResolvers };
 }
 
 export function createIssuerWiring(config: Config, options: IssuerWiringOptions): IssuerWiring {

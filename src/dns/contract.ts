@@ -5,6 +5,7 @@
 // coalesces the records of many certificates into one change per zone.
 
 import { CertkeeperError, type CertkeeperErrorOptions } from '../core/errors.js';
+import type { ResolveChallengeTargetOptions, WaitForTxtPropagationOptions } from './propagation.js';
 
 export interface TxtRecord {
   /** The name to write, absolute, lower-case, no trailing dot, e.g. `_acme-challenge.example.com`
@@ -89,4 +90,16 @@ export class TxtBatchRejected extends CertkeeperError {
 export interface DnsProviderCapabilities {
   /** Whether wildcard names (`*.example.com`) can be validated through this provider. */
   wildcard: boolean;
+}
+
+/**
+ * The DNS look-ups of the ACME challenge loop, which are not a provider's job: where a name's TXT
+ * record goes (after CNAMEs) and waiting until the nameservers serve it. dns/propagation.ts and
+ * dns/resolver.ts implement them; the CLI hands them to the issuer, unit tests replace them.
+ */
+export interface ChallengeLookups {
+  resolveChallengeTarget(domain: string, options: ResolveChallengeTargetOptions): Promise<string>;
+  waitForTxtPropagation(options: WaitForTxtPropagationOptions): Promise<void>;
+  /** The host's resolvers (`host:port`), used when none are configured. */
+  systemResolvers(): string[];
 }

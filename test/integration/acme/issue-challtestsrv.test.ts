@@ -17,6 +17,7 @@ import { rdata, txtValue } from '../../../src/dns/wire/message.js';
 import { challTestSrvProvider, startChallTestSrv, type ChallTestSrv } from '../../helpers/challtestsrv.js';
 import { ManualClock } from '../../helpers/clock.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
+import { challengeLookups } from '../../helpers/challenge-lookups.js';
 
 let dns: ChallTestSrv;
 
@@ -51,6 +52,7 @@ function issuerFor(pebble: PebbleInstance, overrides: Partial<AcmeIssuerOptions>
     clock: systemClock,
     logger: silentLogger,
     resolvers: [dns.dnsServer],
+    lookups: challengeLookups,
     ...overrides,
   });
 }
@@ -231,6 +233,7 @@ describe('reaching the CA', () => {
         clock,
         logger: silentLogger,
         resolvers: [dns.dnsServer],
+        lookups: challengeLookups,
       }).issue({ certName: 'x', domains: ['down.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }),
     );
     expect(error.code).toBe('ACME_UNREACHABLE');

@@ -18,6 +18,7 @@ import { query } from '../../../src/dns/wire/client.js';
 import { rdata, txtValue } from '../../../src/dns/wire/message.js';
 import { startChallTestSrv, type ChallTestSrv } from '../../helpers/challtestsrv.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
+import { challengeLookups } from '../../helpers/challenge-lookups.js';
 
 let stack: Stack;
 let store: MemoryStore;
@@ -77,6 +78,7 @@ function issuer() {
     clock: systemClock,
     logger: silentLogger,
     resolvers: [stack.bind.address],
+    lookups: challengeLookups,
   });
 }
 
