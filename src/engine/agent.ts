@@ -315,7 +315,8 @@ export class Agent {
    */
   fireTime(row: StatusRow, now: Date, options: { tick?: boolean } = {}): number {
     const plan = planAttempt(rowAttemptFacts(row, now, options.tick ? 'tick' : 'rearm'));
-    if (plan.action !== 'skip' || plan.reason !== 'not-due') return Math.max(now.getTime(), plan.at.getTime());
+    // A skip other than a backoff waits for the renewal time (not due, or a loop-guard hold): jittered.
+    if (plan.action !== 'skip' || plan.reason === 'backoff') return Math.max(now.getTime(), plan.at.getTime());
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
     return Math.max(now.getTime(), plan.at.getTime() + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`));
   }

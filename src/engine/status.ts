@@ -125,8 +125,8 @@ async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps
 
 /**
  * A row's facts for the attempt chain (plan/attempt.ts), as the daemon's timers ask it. A row
- * keeps the renewal decision's reason, not whether it is due: any reason but `not-due` (a
- * loop-guard hold too) reads as due here, and the engine's own plan decides when it runs.
+ * keeps the renewal decision's reason, not whether it is due: every reason but `not-due` and a
+ * `loop-guard` hold (renewal.ts) is due.
  */
 export function rowAttemptFacts(row: StatusRow, now: Date, trigger: AttemptTrigger): AttemptFacts & { renewal: RenewalFacts; request?: undefined } {
   return {
@@ -134,7 +134,7 @@ export function rowAttemptFacts(row: StatusRow, now: Date, trigger: AttemptTrigg
     trigger,
     stored: row.notBefore !== null && row.notAfter !== null ? { notBefore: new Date(row.notBefore), notAfter: new Date(row.notAfter) } : null,
     renewal: {
-      due: row.renewReason !== 'not-due',
+      due: row.renewReason !== 'not-due' && row.renewReason !== 'loop-guard',
       reason: row.renewReason,
       message: row.renewMessage,
       renewAt: row.renewAt === null ? null : new Date(row.renewAt),
