@@ -87,12 +87,12 @@ export interface RenewalInfo {
 export type RenewalInfoAnswer = { supported: true; certId: string; info: RenewalInfo } | { supported: false };
 
 /** A CA's rate-limit backoff for one account (HTTP 429 / `rateLimited`, with its Retry-After), as kept. */
-export interface RateLimitState {
+export type RateLimitState = {
   /** No request goes to that CA and account before this (ISO time). */
   rateLimitedUntil: string;
   detail: string;
   at: string;
-}
+};
 
 /**
  * The rate-limit backoff per CA and account, kept in the state store; state/issuer-state.ts

@@ -7,19 +7,19 @@
 import { z } from 'zod';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { RateLimits } from '../issuers/contract.js';
+import type { IssuerAccount, RateLimits, RateLimitState } from '../issuers/contract.js';
 import { parseStored, storedTime } from './codec.js';
 import type { StateStore } from './contract.js';
 import { issuerStorageKey } from './repos/issuers.js';
 
-const rateLimitStateCodec = z.object({
+/** Stored per CA and account; the type is the issuer contract's. */
+const rateLimitStateCodec: z.ZodType<RateLimitState> = z.object({
   rateLimitedUntil: storedTime,
   detail: z.string(),
   at: storedTime,
 });
 
-/** Stored per CA and account. */
-export type RateLimitState = z.infer<typeof rateLimitStateCodec>;
+export type { RateLimitState };
 
 /** How long a CA is left alone when its stored rate-limit state cannot be read. */
 export const DAMAGED_RATE_LIMIT_HOLD_MS = 3_600_000;
@@ -32,10 +32,8 @@ export interface ActiveRateLimit extends RateLimitState {
   damaged?: string;
 }
 
-export interface IssuerIdentity {
-  directoryUrl: string;
-  email: string | null;
-}
+/** A CA and account (the issuer contract's IssuerAccount). */
+export type IssuerIdentity = IssuerAccount;
 
 export function issuerStateKey(issuer: IssuerIdentity): string {
   return `${issuer.directoryUrl}\n${issuer.email ?? ''}`;
