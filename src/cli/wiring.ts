@@ -16,6 +16,7 @@ import { stateStore } from './state.js';
 import { describeError } from '../core/errors.js';
 import type { RepositoryStore } from '../state/repository-store.js';
 import { certificateDataKey } from '../state/codec.js';
+import { rateLimitsIn } from '../state/issuer-state.js';
 import { deferredDnsProvider, deferredSink } from './deferred.js';
 import { acmeIssuerFrom, createIssuerWiring } from './issuers.js';
 
@@ -71,6 +72,7 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
     logger,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     renewalInfo: (cert, signal) => acmeIssuers.renewalInfo(cert, signal),
+    rateLimits: rateLimitsIn(store),
     issuer(request) {
       if (!request?.dryRun) return acmeIssuers.chain();
       // A dry run goes to the certificate's first issuer's rehearsal directory: staging when there is one.

@@ -7,7 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { StoredCertificate } from '../core/types.js';
 import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
-import type { RenewalInfoAnswer } from '../issuers/contract.js';
+import type { RateLimits, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { Sink } from '../sinks/contract.js';
 import type { StateStore } from '../state/contract.js';
 import type { EngineEvent } from './events.js';
@@ -26,6 +26,8 @@ export interface EngineDeps {
   onEvent?(event: EngineEvent): void;
   /** Asks the CA that issued `cert` for its ARI window (acme/ari.ts); absent: no ARI. */
   renewalInfo?(cert: StoredCertificate, signal?: AbortSignal): Promise<RenewalInfoAnswer>;
+  /** Each CA's rate-limit backoff (state/issuer-state.ts rateLimitsIn over the store), for `status`. Absent: none known. */
+  rateLimits?: RateLimits;
   /** False while this replica is not the HA leader (src/ha/): it then neither orders nor deploys. Absent: always true. */
   canDeploy?(): boolean;
 }

@@ -8,12 +8,12 @@ import { z } from 'zod';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec, StoredCertificate } from '../core/types.js';
 import { configuredIssuers, issuersFor } from '../config/issuers.js';
-import { activeRateLimit } from '../state/issuer-state.js';
 import type { RenewalWindow } from '../plan/renewal.js';
 import { certificateDataKey, readCertificateData, storedTime } from '../state/codec.js';
 import type { CertificateSummary, StateStore } from '../state/contract.js';
 import type { Logger } from '../core/logger.js';
 import { mapLimit } from '../core/concurrency.js';
+import type { RateLimits } from '../issuers/contract.js';
 import type { EngineDeps } from './contracts.js';
 import { READ_AHEAD_BATCH, readAhead } from './read-ahead.js';
 
@@ -170,14 +170,14 @@ export interface IssuanceStatus {
 export async function issuanceStatus(
   spec: CertificateSpec,
   stored: CertificateSummary | undefined,
-  deps: Pick<EngineDeps, 'config'> & { store: Pick<StateStore, 'getSinkState' | 'getIssuerState'>; logger?: Logger },
+  deps: Pick<EngineDeps, 'config'> & { rateLimits?: Pick<RateLimits, 'active'> | undefined; store: Pick<StateStore, 'getSinkState'>; logger?: Logger },
   now: Date,
 ): Promise<{ window: RenewalWindow | undefined; extras: IssuanceStatus }> {
   const record = stored ? await readAriRecord(deps.store, stored, deps.logger) : undefined;
   const window = windowOf(record);
   const rateLimited: IssuanceStatus['rateLimited'] = [];
   for (const issuer of issuersFor(deps.config.issuers ?? [], spec.issuers)) {
-    const limited = await activeRateLimit(deps.store, issuer, now).catch(() => undefined);
+    const limited = await deps.rateLimits?.active(issuer, now).catch(() => undefined);
     if (limited) rateLimited.push({ issuer: issuer.name, until: limited.rateLimitedUntil });
   }
   return {

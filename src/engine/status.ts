@@ -7,6 +7,7 @@ import { configChanged, type AttemptFacts, type AttemptTrigger, type RenewalFact
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
 import type { StateStore } from '../state/contract.js';
 import { deploymentKeys } from '../sinks/scope.js';
+import type { RateLimits, RateLimitState } from '../issuers/contract.js';
 import type { EngineDeps } from './contracts.js';
 import { mapLimit } from '../core/concurrency.js';
 import { lastRehearsals, type LastRehearsal } from './rehearse.js';
@@ -52,18 +53,22 @@ export interface StatusRow {
 export const STATUS_READ_CONCURRENCY = 32;
 
 /** Every configured certificate's row, in config order; with `certs`, only those (the daemon's batches). */
-export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger'>, options: { certs?: readonly string[] } = {}): Promise<StatusRow[]> {
+export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'rateLimits'>, options: { certs?: readonly string[] } = {}): Promise<StatusRow[]> {
   const now = deps.clock.now();
   const wanted = options.certs && new Set(options.certs);
   const specs = wanted ? deps.config.certificates.filter((c) => wanted.has(c.name)) : deps.config.certificates;
   // One read for all rows (an index, not the whole history: see StateStore.lastDryRuns).
   const rehearsals = await lastRehearsals(deps.store, specs.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
   // A handful of issuers serve every row: each one's rate-limit state is read once per pass.
-  const issuerStates = new Map<string, Promise<Record<string, unknown> | undefined>>();
-  const getIssuerState = (key: string): Promise<Record<string, unknown> | undefined> => {
-    let state = issuerStates.get(key);
-    if (!state) issuerStates.set(key, (state = deps.store.getIssuerState(key)));
-    return state;
+  const limits = new Map<string, Promise<RateLimitState | undefined>>();
+  const { rateLimits: book } = deps;
+  const rateLimits: Pick<RateLimits, 'active'> | undefined = book && {
+    active(issuer, at) {
+      const key = `${issuer.directoryUrl}\n${issuer.email ?? ''}`;
+      let limit = limits.get(key);
+      if (!limit) limits.set(key, (limit = book.active(issuer, at)));
+      return limit;
+    },
   };
   // Each batch of rows' details, records, ARI windows (and last verifications) in a few batched
   // reads, not a round trip each (10,000 rows were 30,000 statements on PostgreSQL), and one
@@ -77,19 +82,18 @@ export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'cl
       peekCertificate: (name) => read.peekCertificate(name),
       getRecord: (name) => read.getRecord(name),
       getSinkState: (cert, sink) => read.getSinkState(cert, sink),
-      getIssuerState,
     };
     // Bounded: a row may still read what was not read ahead; 10,000 reads at once ran out of file descriptors (EMFILE).
-    rows.push(...(await mapLimit(batch, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, { ...deps, store }))));
+    rows.push(...(await mapLimit(batch, STATUS_READ_CONCURRENCY, (spec) => statusRow(spec, now, { ...deps, rateLimits, store }))));
   }
   for (const row of rows) row.lastRehearsal = rehearsals.get(row.name) ?? null;
   return rows;
 }
 
 /** What one row reads: the certificate's details (never its key), its record and small per-cert state. */
-type RowStore = Pick<StateStore, 'peekCertificate' | 'getRecord' | 'getSinkState' | 'getIssuerState'>;
+type RowStore = Pick<StateStore, 'peekCertificate' | 'getRecord' | 'getSinkState'>;
 
-async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'logger'> & { store: RowStore }): Promise<StatusRow> {
+async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'logger'> & { rateLimits: Pick<RateLimits, 'active'> | undefined; store: RowStore }): Promise<StatusRow> {
   const { config } = deps;
   // The details only (meta.json): no PEM parse, no key check, for every row of a large fleet.
   const stored = await deps.store.peekCertificate(spec.name).catch((error: unknown) => {

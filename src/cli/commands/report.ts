@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CertkeeperError, describeError, isCertkeeperError } from '../../core/errors.js';
+import { rateLimitsIn } from '../../state/issuer-state.js';
 import { statusRows } from '../../engine/status.js';
 import { attentionItems, ATTENTION_LIMIT, DEFAULT_ALERT_DAYS, type PageData } from '../../observe/page/model.js';
 import { detailSection, renderPage } from '../../observe/page/render.js';
@@ -25,7 +26,7 @@ export async function reportCommand(options: { html?: string }, global: GlobalOp
     if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error;
     throw new CertkeeperError('STATE_UNREACHABLE', `the state store ${store.dir} is unreachable: ${describeError(error)}`, { cause: error });
   });
-  const rows = await statusRows({ config, store, clock: io.clock, logger });
+  const rows = await statusRows({ config, store, clock: io.clock, logger, rateLimits: rateLimitsIn(store) });
   const data: PageData = {
     now: io.clock.now(),
     agentId: config.agentId,

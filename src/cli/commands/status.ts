@@ -3,6 +3,7 @@
 import { formatDuration } from '../../core/duration.js';
 import { CertkeeperError, describeError, isCertkeeperError } from '../../core/errors.js';
 import { selectCertificates } from '../../config/select.js';
+import { rateLimitsIn } from '../../state/issuer-state.js';
 import { statusRows, type StatusRow } from '../../engine/status.js';
 import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
@@ -27,7 +28,7 @@ export async function statusCommand(names: string[], options: StatusOptions, glo
     if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error; // this agent's encryption key is not the store's
     throw new CertkeeperError('STATE_UNREACHABLE', `the state store ${store.dir} is unreachable: ${describeError(error)} (certificates already deployed stay as they are)`, { cause: error });
   });
-  const rows = await statusRows({ config, store, clock: io.clock, logger });
+  const rows = await statusRows({ config, store, clock: io.clock, logger, rateLimits: rateLimitsIn(store) });
   if (options.endpoints) {
     // The watched endpoints as the daemon last probed them (`certkeeper probe` probes them now).
     const watched = (await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId })) ?? [];

@@ -14,6 +14,7 @@ import { READ_AHEAD_BATCH } from '../../../src/engine/read-ahead.js';
 import { ARI_STATE_KEY } from '../../../src/engine/renewal-info.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { CertificateSummary } from '../../../src/state/contract.js';
+import { rateLimitsIn } from '../../../src/state/issuer-state.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 
@@ -92,7 +93,7 @@ it('status reads its rows in batches (details, never the keys; records; ARI wind
   for (let i = 0; i < count; i += 2) await store.putCertificate(`c${i}`, material, { directoryUrl: 'https://ca.test/directory', issuedAt: new Date() });
   await store.putSinkState('c4', ARI_STATE_KEY, { serial: 'other' });
 
-  const rows = await statusRows({ config, store, clock: systemClock, logger: silentLogger });
+  const rows = await statusRows({ config, store, clock: systemClock, logger: silentLogger, rateLimits: rateLimitsIn(store) });
 
   expect(rows.map((row) => row.name)).toEqual(config.certificates.map((c) => c.name));
   expect(rows.filter((row) => row.serial !== null)).toHaveLength(count / 2);
