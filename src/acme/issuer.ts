@@ -30,10 +30,6 @@ export interface AcmeIssuerOptions {
   caBundlePem?: string | undefined;
   /** Issuer common name of the chain to prefer when the CA offers alternates. */
   preferredChain?: string | undefined;
-  /** ACME profile for every order, unless the request names one. */
-  profile?: string | undefined;
-  /** Requested lifetime (ms) for every order, unless the request gives one. */
-  lifetimeMs?: number | undefined;
   /** Where the account lives (the state store). */
   store: AccountStore;
   clock: Clock;
@@ -168,9 +164,9 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     let session = await open(acmeAccount.keyPem, acmeAccount.accountUrl, signal);
     try {
       progress('ordering', domains.join(' '));
-      const profile = await checkedProfile(session, request.profile ?? options.profile);
+      const profile = await checkedProfile(session, request.profile);
       let replaces = request.replaces?.directoryUrl === directoryUrl ? request.replaces.id : undefined;
-      const lifetimeMs = request.lifetimeMs ?? options.lifetimeMs;
+      const lifetimeMs = request.lifetimeMs;
       let notAfter = lifetimeMs !== undefined ? new Date(clock.now().getTime() + lifetimeMs).toISOString() : undefined;
       const create = async (): Promise<AcmeOrder> => {
         for (;;) {

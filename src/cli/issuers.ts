@@ -33,13 +33,13 @@ export interface IssuerWiring {
 
 /**
  * The ACME issuer of one CA from its settings, ordering from `directoryUrl` (the settings' own, or
- * a dry run's rehearsal directory). The settings' defaults (profile, lifetime, deadlines) are
- * applied here and nowhere else; a request's own profile and lifetime win over them.
+ * a dry run's rehearsal directory): account, trust, chain and deadlines. The issuer's profile and
+ * lifetime are a request's defaults, filled in by engine/issuer-chain.ts withIssuerDefaults.
  */
 export async function acmeIssuerFrom(
   settings: AcmeSettings & { name?: string },
   directoryUrl: string,
-  context: { config: Pick<Config, 'resolvers'>; store: StateStore; clock: Clock; logger: Logger; onRequest?: ((status: number | undefined) => void) | undefined },
+  context: Pick<IssuerWiringOptions, 'store' | 'clock' | 'logger' | 'onRequest'> & { config: Pick<Config, 'resolvers'> },
 ): Promise<Issuer> {
   const [{ createAcmeIssuer }, lookups] = await Promise.all([import('../acme/issuer.js'), challengeLookups()]);
   return createAcmeIssuer({
@@ -48,8 +48,6 @@ export async function acmeIssuerFrom(
     ...(settings.eab ? { eab: settings.eab } : {}),
     ...(settings.caBundlePem ? { caBundlePem: settings.caBundlePem } : {}),
     ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
-    ...(settings.profile ? { profile: settings.profile } : {}),
-    ...(settings.lifetimeMs !== undefined ? { lifetimeMs: settings.lifetimeMs } : {}),
     ...(settings.requestTimeoutMs !== undefined ? { requestTimeoutMs: settings.requestTimeoutMs } : {}),
     ...(settings.orderTimeoutMs !== undefined ? { orderTimeoutMs: settings.orderTimeoutMs } : {}),
     store: context.store,
@@ -63,7 +61,9 @@ export async function acmeIssuerFrom(
 
 /** The challenge loop's DNS look-ups, loaded with the ACME client (only when something is ordered). */
 async function challengeLookups(): Promise<ChallengeLookups> {
-  const [{ resolveChallengeTarget, waitForTxtPropagation }, { systemResolvers }] = await Promise.all([import('../dns/propagation.js'), import('../dns/resolver.js')]);
+  const [propagation, resolver] = await Promise.all([import('../dns/propagation.js'), import('../dns/resolver.js')]);
+  const { resolveChallengeTarget, waitForTxtPropagation } = propagation;
+  const { systemResolvers } = resolver;
   return { resolveChallengeTarget, waitForTxtPropagation, systemResolvers };
 }
 
@@ -85,7 +85,8 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
     chain() {
       chain ??= (async () => {
         const { createIssuerChain } = await import('../engine/issuer-chain.js');
-        return createIssuerChain({ issuers: config.issuers, issuerFor, rateLimits: rateLimitsIn(store), clock, logger: logger.child({ component: 'issuers' }) });
+        const rateLimits = rateLimitsIn(store);
+        return createIssuerChain({ issuers: config.issuers, issuerFor, rateLimits, clock, logger: logger.child({ component: 'issuers' }) });
       })();
       return chain;
     },

@@ -11,6 +11,7 @@ import type { Issuer } from '../issuers/contract.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
+import { withIssuerDefaults } from '../engine/issuer-chain.js';
 import { dryRunTarget } from '../engine/rehearse.js';
 import { stateStore } from './state.js';
 import { describeError } from '../core/errors.js';
@@ -78,7 +79,10 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       // A dry run goes to the certificate's first issuer's rehearsal directory: staging when there is one.
       const { settings, directoryUrl } = dryRunTarget(config, request.cert);
       let issuer = issuers.get(directoryUrl);
-      issuer ??= acmeIssuerFrom(settings, directoryUrl, { config, store, clock, logger, onRequest: options.onAcmeRequest });
+      issuer ??= acmeIssuerFrom(settings, directoryUrl, { config, store, clock, logger, onRequest: options.onAcmeRequest }).then((acme) => ({
+        directoryUrl: acme.directoryUrl,
+        issue: (order) => acme.issue(withIssuerDefaults(order, settings)),
+      }));
       issuers.set(directoryUrl, issuer);
       return issuer;
     },

@@ -41,6 +41,14 @@ export interface IssuerChainOptions {
   logger: Logger;
 }
 
+/**
+ * The request one CA gets: the certificate's profile and lifetime, else its issuer's. The one
+ * place issuer defaults meet a request (the chain's orders, and a dry run's: cli/wiring.ts).
+ */
+export function withIssuerDefaults<R extends IssueRequest>(request: R, settings: Pick<IssuerSettings, 'profile' | 'lifetimeMs'>): R {
+  return { ...request, profile: request.profile ?? settings.profile, lifetimeMs: request.lifetimeMs ?? settings.lifetimeMs };
+}
+
 /** Failures on the CA's side, where another CA may well succeed. */
 export function isCaSideFailure(error: CertkeeperError): boolean {
   if (error.code === 'ACME_RATE_LIMITED' || error.code === 'ACME_UNREACHABLE') return true;
@@ -88,9 +96,7 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { 
         try {
           const issuer = await options.issuerFor(settings);
           const result = await issuer.issue({
-            ...rest,
-            profile: request.profile ?? settings.profile,
-            lifetimeMs: request.lifetimeMs ?? settings.lifetimeMs,
+            ...withIssuerDefaults(rest, settings),
             ...(onOrder ? { onOrder: (event: OrderEvent) => onOrder({ ...event, issuer: settings }) } : {}),
           });
           return { ...result, issuer: settings.name };

@@ -93,7 +93,9 @@ export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'cl
 /** What one row reads: the certificate's details (never its key), its record and small per-cert state. */
 type RowStore = Pick<StateStore, 'peekCertificate' | 'getRecord' | 'getSinkState'>;
 
-async function statusRow(spec: CertificateSpec, now: Date, deps: Pick<EngineDeps, 'config' | 'logger'> & { rateLimits: Pick<RateLimits, 'active'> | undefined; store: RowStore }): Promise<StatusRow> {
+type RowDeps = Pick<EngineDeps, 'config' | 'logger'> & { rateLimits: Pick<RateLimits, 'active'> | undefined; store: RowStore };
+
+async function statusRow(spec: CertificateSpec, now: Date, deps: RowDeps): Promise<StatusRow> {
   const { config } = deps;
   // The details only (meta.json): no PEM parse, no key check, for every row of a large fleet.
   const stored = await deps.store.peekCertificate(spec.name).catch((error: unknown) => {

@@ -49,9 +49,9 @@ export interface IssueRequest {
    * directory issued it, and dropped once if the CA refuses it.
    */
   replaces?: { id: string; directoryUrl: string } | undefined;
-  /** ACME profile (wins over the issuer's); checked against the directory's `meta.profiles`. */
+  /** ACME profile (the certificate's, else its issuer's: engine/issuer-chain.ts); checked against the directory's `meta.profiles`. */
   profile?: string | undefined;
-  /** Requested lifetime (ms): the order asks for notAfter = now + this, and goes without it if the CA refuses. */
+  /** Requested lifetime (ms; the certificate's, else its issuer's): the order asks for notAfter = now + this, and goes without it if the CA refuses. */
   lifetimeMs?: number | undefined;
   /** Told when the CA accepted the order and when it found an authorization invalid (the local budgets count both). */
   onOrder?: ((event: OrderEvent) => void) | undefined;
