@@ -13,7 +13,7 @@ import type { IssuerChain } from '../engine/issuer-chain.js';
 import type { Issuer, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { StateStore } from '../state/contract.js';
-import { rateLimitBeforeAsking, rateLimitsIn } from '../state/issuer-state.js';
+import { rateLimitsIn } from '../state/issuer-state.js';
 
 export interface IssuerWiringOptions {
   store: StateStore;
@@ -69,6 +69,7 @@ async function challengeLookups(): Promise<ChallengeLookups> {
 
 export function createIssuerWiring(config: Config, options: IssuerWiringOptions): IssuerWiring {
   const { store, clock, logger } = options;
+  const rateLimits = rateLimitsIn(store);
   const built = new Map<string, Promise<Issuer>>();
   let chain: Promise<IssuerChain> | undefined;
 
@@ -85,7 +86,6 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
     chain() {
       chain ??= (async () => {
         const { createIssuerChain } = await import('../engine/issuer-chain.js');
-        const rateLimits = rateLimitsIn(store);
         return createIssuerChain({ issuers: config.issuers, issuerFor, rateLimits, clock, logger: logger.child({ component: 'issuers' }) });
       })();
       return chain;
@@ -107,7 +107,7 @@ export function createIssuerWiring(config: Config, options: IssuerWiringOptions)
     const settings = config.issuers.find((issuer) => issuer.directoryUrl === cert.directoryUrl);
     if (!settings) return { supported: false };
     // "No request to that CA until then" covers ARI too: planning asks again after the backoff.
-    const limited = await rateLimitBeforeAsking(store, settings, clock.now(), logger);
+    const limited = await rateLimits.beforeAsking(settings, clock.now(), logger);
     if (limited) {
       throw new CertkeeperError('ACME_RATE_LIMITED', `issuer ${settings.name} is rate-limited until ${limited.rateLimitedUntil}; ARI not asked`, {
         retryable: true,
