@@ -18,10 +18,9 @@ import type { CertOutcome, EngineEvent } from './events.js';
 import { renew } from './renew.js';
 import { rowAttemptFacts, statusRows, type StatusRow } from './status.js';
 import { refreshAllRenewalInfo } from './renewal-info.js';
+import { CertTimers } from './timers.js';
 import { verifyEvents } from '../verify/events.js';
 
-/** Timers never sleep longer than this; the next plan re-arms them (clock changes, suspend). */
-const MAX_TIMER_MS = 6 * 3_600_000;
 /**
  * Certificates handed to one engine run. The engine reads every certificate of a run (with its
  * key) before running any, so a fleet-wide deploy (a sink added to 10,000 certificates) goes in
@@ -64,15 +63,8 @@ export interface ReloadResult {
 export class Agent {
   private config: Config | undefined;
   private deps: EngineDeps | undefined;
-  /**
-   * When each certificate's timer fires (ms). One wake-up on the clock serves them all: a sleep,
-   * an AbortController and their closures per certificate were ~1 KB each, 10 MB at 10,000.
-   */
-  private readonly timers = new Map<string, number>();
-  /** The one pending wake-up, at the earliest timer (at most MAX_TIMER_MS away). */
-  private wake: { at: number; controller: AbortController } | undefined;
-  /** A wake-up recomputation is queued (arming 10,000 timers computes it once). */
-  private wakeQueued = false;
+  /** Each certificate's timer; what comes due joins the next batch. */
+  private readonly timers: CertTimers;
   private readonly pending = new Set<string>();
   private running: Promise<void> | undefined;
   private batchController: AbortController | undefined;
@@ -93,6 +85,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.host = options.host ?? hostname();
+    this.timers = new CertTimers(options.clock, (name) => this.enqueue(name));
   }
 
   get currentConfig(): Config | undefined {
@@ -118,7 +111,7 @@ export class Agent {
 
   /** When each certificate's timer fires next (for status and tests). */
   get schedule(): Record<string, Date> {
-    return Object.fromEntries([...this.timers].map(([name, at]) => [name, new Date(at)]));
+    return this.timers.schedule;
   }
 
   /**
@@ -151,7 +144,7 @@ export class Agent {
       return { ok: false, error: message };
     }
     const configured = new Set(config.certificates.map((c) => c.name));
-    for (const name of [...this.timers.keys()]) if (!configured.has(name)) this.disarm(name);
+    for (const name of this.timers.names()) if (!configured.has(name)) this.timers.disarm(name);
     this.options.logger.info({ certificates: config.certificates.length }, 'config reloaded');
     await this.plan();
     return { ok: true };
@@ -210,7 +203,7 @@ export class Agent {
           consecutiveFailures: row.consecutiveFailures,
         });
       }
-      this.arm(row.name, this.fireTime(row, now, { tick: true }));
+      this.timers.arm(row.name, this.fireTime(row, now, { tick: true }));
     }
   }
 
@@ -255,9 +248,7 @@ export class Agent {
     this.planRetry = undefined;
     this.unwatch?.();
     this.unwatch = undefined;
-    this.timers.clear();
-    this.wake?.controller.abort();
-    this.wake = undefined;
+    this.timers.stop();
     this.pending.clear();
     const running = this.running;
     if (!running) return;
@@ -299,7 +290,7 @@ export class Agent {
       if (name === undefined) {
         void this.plan().catch((error: unknown) => this.options.logger.error({ err: describeError(error) }, 'planning after a store reconnect failed'));
       } else if (this.config?.certificates.some((c) => c.name === name)) {
-        this.arm(name, this.options.clock.now().getTime()); // through the timers, on the agent's clock
+        this.timers.arm(name, this.options.clock.now().getTime()); // through the timers, on the agent's clock
       }
     });
     try {
@@ -319,61 +310,6 @@ export class Agent {
     if (plan.action !== 'skip' || plan.reason === 'backoff') return Math.max(now.getTime(), plan.at.getTime());
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
     return Math.max(now.getTime(), plan.at.getTime() + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`));
-  }
-
-  private arm(name: string, at: number): void {
-    if (this.stopping) return;
-    if (this.timers.get(name) === at) return;
-    this.timers.set(name, at);
-    if (!this.wakeQueued) {
-      this.wakeQueued = true;
-      queueMicrotask(() => {
-        this.wakeQueued = false;
-        this.setWake();
-      });
-    }
-  }
-
-  private disarm(name: string): void {
-    // The wake-up stays: finding nothing due, it sleeps again until the next timer.
-    this.timers.delete(name);
-  }
-
-  /** Sleeps until the earliest timer (a long wait in MAX_TIMER_MS steps), unless an earlier wake-up is already set. */
-  private setWake(): void {
-    if (this.stopping) return;
-    let next = Infinity;
-    for (const at of this.timers.values()) next = Math.min(next, at);
-    const now = this.options.clock.now().getTime();
-    if (next === Infinity) {
-      this.wake?.controller.abort();
-      this.wake = undefined;
-      return;
-    }
-    const at = Math.min(Math.max(next, now), now + MAX_TIMER_MS);
-    if (this.wake && this.wake.at <= at) return;
-    this.wake?.controller.abort();
-    const controller = new AbortController();
-    this.wake = { at, controller };
-    this.options.clock.sleep(at - now, controller.signal).then(
-      () => {
-        if (this.wake?.controller !== controller) return;
-        this.wake = undefined;
-        this.fire();
-      },
-      () => {}, // replaced by an earlier wake-up, or stopping
-    );
-  }
-
-  /** Enqueues every certificate whose time has come, earliest first, and sleeps until the next. */
-  private fire(): void {
-    const now = this.options.clock.now().getTime();
-    const due = [...this.timers].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
-    for (const [name] of due) {
-      this.timers.delete(name);
-      this.enqueue(name);
-    }
-    this.setWake();
   }
 
   private enqueue(name: string): void {
@@ -430,7 +366,7 @@ export class Agent {
       const after = new Map(rows.map((row) => [row.name, row]));
       for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), after.get(outcome.cert), now);
       const pause = this.brokenBatches > 0 ? backoffDelayMs(this.brokenBatches, this.config?.backoffMs) : 0;
-      for (const row of rows) this.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
+      for (const row of rows) this.timers.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
     }
   }
 
