@@ -10,16 +10,15 @@ import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { AgentEvent } from '../observe/events.js';
-import { expiringDecision, failureSeverity, type FailureSeverity } from '../plan/alerts.js';
 import { planAttempt } from '../plan/attempt.js';
 import { backoffDelayMs, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
 import type { CertOutcome, EngineEvent } from './events.js';
+import { expiryEvents, liveEvents, outcomeEvents } from './agent-events.js';
 import { renew } from './renew.js';
 import { rowAttemptFacts, statusRows, type StatusRow } from './status.js';
 import { refreshAllRenewalInfo } from './renewal-info.js';
 import { CertTimers } from './timers.js';
-import { verifyEvents } from '../verify/events.js';
 
 /**
  * Certificates handed to one engine run. The engine reads every certificate of a run (with its
@@ -187,22 +186,7 @@ export class Agent {
     this.publishStatus(rows);
     if (this.options.isLeader?.() === false) return; // the leader alerts and renews; plan() runs again on taking over
     for (const row of rows) {
-      const expiring = expiringDecision({ ...validity(row), now, alertBefore: this.config?.daemon.alertBefore });
-      if (expiring.expiring) {
-        this.emit({
-          // Past notAfter it says so: `expired` is its own escalation, never a repeat of `expiring`.
-          type: expiring.reason === 'expired' ? 'expired' : 'expiring',
-          at: now.toISOString(),
-          cert: row.name,
-          domains: row.domains,
-          severity: expiring.severity,
-          message: `${row.name} ${expiring.message}`,
-          serial: row.serial,
-          notAfter: row.notAfter,
-          daysLeft: row.daysLeft,
-          consecutiveFailures: row.consecutiveFailures,
-        });
-      }
+      for (const event of expiryEvents(row, now, this.config)) this.emit(event);
       this.timers.arm(row.name, this.fireTime(row, now, { tick: true }));
     }
   }
@@ -364,7 +348,7 @@ export class Agent {
       this.publishStatus(this.withFresh(rows, deps));
       const now = this.options.clock.now();
       const after = new Map(rows.map((row) => [row.name, row]));
-      for (const outcome of outcomes ?? []) this.emitOutcome(outcome, before.get(outcome.cert), after.get(outcome.cert), now);
+      for (const outcome of outcomes ?? []) for (const event of outcomeEvents(outcome, before.get(outcome.cert), after.get(outcome.cert), now, this.config)) this.emit(event);
       const pause = this.brokenBatches > 0 ? backoffDelayMs(this.brokenBatches, this.config?.backoffMs) : 0;
       for (const row of rows) this.timers.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
     }
@@ -397,18 +381,6 @@ export class Agent {
     }
   }
 
-  private severityOf(row: StatusRow, now: Date): FailureSeverity {
-    return failureSeverity({ ...validity(row), now, consecutiveFailures: row.consecutiveFailures, alertBefore: this.config?.daemon.alertBefore });
-  }
-
-  /** What a renewal failure can share with others (notifiers group by it): its DNS provider and CA. */
-  private causeFields(cert: string): { provider?: string; issuer?: string } {
-    const spec = this.config?.certificates.find((c) => c.name === cert);
-    if (!spec) return {};
-    const issuers = spec.issuers ?? this.config?.issuers.map((issuer) => issuer.name) ?? [];
-    return { provider: spec.dns, ...(issuers.length > 0 ? { issuer: issuers.join(',') } : {}) };
-  }
-
   private emit(event: AgentEvent): void {
     const level = event.severity === 'info' ? 'info' : event.severity === 'warning' ? 'warn' : 'error';
     this.options.logger[level]({ event: event.type, cert: event.cert, severity: event.severity, sink: event.sink, code: event.code }, event.message);
@@ -419,77 +391,8 @@ export class Agent {
     }
   }
 
-  /** Live events while a batch runs: obtaining and deployed. */
+  /** Live events while a batch runs: obtaining, deployed, verified. */
   private onEngineEvent(event: EngineEvent): void {
-    const config = this.config;
-    const at = this.options.clock.now().toISOString();
-    if (event.type === 'cert_planned' && (event.action === 'issue' || event.action === 'renew')) {
-      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
-      this.emit({ type: 'obtaining', at, cert: event.cert, domains, severity: 'info', message: `${event.action} ${event.cert}: ${event.message}`, action: event.action });
-    } else if (event.type === 'cert_step' && event.step === 'deployed') {
-      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
-      this.emit({ type: 'deployed', at, cert: event.cert, domains, severity: 'info', message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`, ...(event.detail ? { sink: event.detail } : {}) });
-    } else if (event.type === 'cert_verified') {
-      const domains = config?.certificates.find((c) => c.name === event.cert)?.domains ?? [];
-      for (const agentEvent of verifyEvents(event.report, event.previousOk, domains, at)) this.emit(agentEvent);
-    }
+    for (const agentEvent of liveEvents(event, this.config, this.options.clock.now().toISOString())) this.emit(agentEvent);
   }
-
-  /** After a batch: obtained / failed / deploy_failed / recovered, with severities from fresh status. */
-  private emitOutcome(outcome: CertOutcome, before: StatusRow | undefined, after: StatusRow | undefined, now: Date): void {
-    // Skipped: nothing happened. Cancelled: abandoned at shutdown, not a failure to alert on.
-    if (outcome.result === 'skipped' || outcome.code === 'CANCELLED') return;
-    const base = {
-      at: now.toISOString(),
-      cert: outcome.cert,
-      domains: after?.domains ?? before?.domains ?? [],
-      serial: outcome.serial,
-      notAfter: outcome.notAfter,
-      daysLeft: after?.daysLeft ?? null,
-      action: outcome.action,
-    };
-    if (outcome.result === 'success') {
-      if (outcome.action === 'issue' || outcome.action === 'renew') {
-        this.emit({ ...base, type: 'obtained', severity: 'info', message: `${outcome.cert}: ${outcome.action === 'issue' ? 'issued' : 'renewed'} ${outcome.serial}, valid until ${outcome.notAfter}` });
-      }
-      if (before && before.consecutiveFailures > 0) {
-        this.emit({ ...base, type: 'recovered', severity: 'info', message: `${outcome.cert} recovered after ${before.consecutiveFailures} failure(s)`, consecutiveFailures: 0 });
-      }
-      return;
-    }
-    const verdict = after ? this.severityOf(after, now) : undefined;
-    const severity = verdict?.severity ?? 'warning';
-    const failures = after?.consecutiveFailures ?? 1;
-    if (outcome.failedSink) {
-      this.emit({
-        ...base,
-        type: 'deploy_failed',
-        severity,
-        sink: outcome.failedSink,
-        message: `${outcome.cert}: deploy to ${outcome.failedSink} failed (${failures}x): ${outcome.error ?? ''}`,
-        error: outcome.error ?? '',
-        ...(outcome.code ? { code: outcome.code } : {}),
-        consecutiveFailures: failures,
-      });
-    } else {
-      const expired = verdict?.reason === 'expired';
-      this.emit({
-        ...base,
-        // Failing past notAfter: the news is that it expired (one alert, not failed + expiring).
-        type: expired ? 'expired' : 'failed',
-        severity,
-        message: expired
-          ? `${outcome.cert} expired at ${after?.notAfter ?? outcome.notAfter ?? '?'} and its ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`
-          : `${outcome.cert}: ${outcome.action} failed (${failures}x): ${outcome.error ?? ''}`,
-        ...this.causeFields(outcome.cert),
-        error: outcome.error ?? '',
-        ...(outcome.code ? { code: outcome.code } : {}),
-        consecutiveFailures: failures,
-      });
-    }
-  }
-}
-
-function validity(row: StatusRow): { notBefore: Date | null; notAfter: Date | null } {
-  return { notBefore: row.notBefore ? new Date(row.notBefore) : null, notAfter: row.notAfter ? new Date(row.notAfter) : null };
 }
