@@ -2,6 +2,7 @@
 // the HTTP endpoint (metrics, health, status, reload), the notifiers and the process signals:
 // SIGHUP reloads, SIGTERM/SIGINT stop cleanly within shutdownTimeout. A fatal error while it
 // starts undoes what had started, so the process exits at once instead of lingering half-started.
+// Every loop it keeps going is listed in engine/loops.ts; every event goes through one subscriber list.
 
 import { randomInt } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -14,7 +15,6 @@ import { cronSchedule } from '../../config/cron.js';
 import { startScheduleTicks } from '../../engine/schedule-ticks.js';
 import { Rehearser } from '../../engine/rehearse.js';
 import { leaderGauge, startLeaderElection } from '../../ha/index.js';
-import type { AgentEvent } from '../../observe/events.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
 import { servePage } from '../../observe/page/agent.js';
 import { loadStoredWatchResults } from '../../verify/watcher.js';
@@ -24,6 +24,7 @@ import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { NOTIFY_STATE_FILE, notifyStateIn, notifyStateInStore, type NotifyStateStore } from '../../observe/notify/snapshot.js';
 import { stateStore } from '../state.js';
 import { readiness } from '../../observe/readiness.js';
+import { fanOut, type EventSubscriber } from '../../observe/subscribers.js';
 import type { StateStore } from '../../state/contract.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
@@ -155,6 +156,12 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   if (elector) started.push(() => elector.stop()); // releases the lease and ends the campaign loop
 
   let served: ServedWatch | undefined; // `watch:` endpoints and verification metrics (src/verify)
+  // Who hears the event stream, once for every source (the agent logs its own events as it emits them).
+  const subscribers: EventSubscriber[] = [
+    { name: 'served', sources: ['agent'], onEvent: (event) => served?.onEvent(event) }, // deploy verifications only
+    { name: 'metrics', onEvent: (event) => metrics.onEvent(event) },
+    { name: 'notify', onEvent: (event) => dispatcher?.dispatch(event) },
+  ];
   const agent = new Agent({
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     clock: io.clock,
@@ -186,11 +193,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
         logger.warn('http and schedule changes take effect at the next restart');
       }
     },
-    onEvent: (event: AgentEvent) => {
-      served?.onEvent(event);
-      metrics.onEvent(event);
-      dispatcher?.dispatch(event);
-    },
+    onEvent: fanOut(subscribers, 'agent'),
     onStatus: (rows) => {
       metrics.updateFromStatus(rows);
     },
@@ -204,10 +207,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
     logger: logger.child({ component: 'rehearse' }),
     config: () => agent.currentConfig,
     wire: (next) => wire(next, { clock: io.clock, logger, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) }),
-    onEvent: (event) => {
-      metrics.onEvent(event);
-      dispatcher?.dispatch(event);
-    },
+    onEvent: fanOut(subscribers, 'rehearsal'),
     onResult: (cert, result) => metrics.rehearsal(cert, result),
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
   });
@@ -256,10 +256,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
     registry: metrics.registry,
     status: () => agent.status,
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
-    onEvent: (event) => {
-      metrics.onEvent(event);
-      dispatcher?.dispatch(event);
-    },
+    onEvent: fanOut(subscribers, 'watch'),
   });
   started.push(() => served?.stop());
   rehearser.start();
