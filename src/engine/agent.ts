@@ -1,8 +1,8 @@
-// The always-on agent behind `certkeeper run`: plans every certificate on start and on a
-// schedule, arms a timer per certificate at its renewal time (plus a stable jitter; one clock
-// wake-up serves them all), batches what fires into engine runs with bounded concurrency, backs
-// off failures, and turns what the engine reports into agent events. One certificate's failure
-// never stops the agent.
+// The always-on agent behind `certkeeper run`: start-up, reload and plans. It plans every
+// certificate on start, on the schedule and on reload, arms each one's timer at its renewal time
+// plus a stable jitter (engine/timers.ts, one clock wake-up for all), runs what comes due in
+// renewal batches (engine/batches.ts), and emits what happened as agent events
+// (engine/agent-events.ts). One certificate's failure never stops the agent.
 
 import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
@@ -13,19 +13,14 @@ import type { AgentEvent } from '../observe/events.js';
 import { planAttempt } from '../plan/attempt.js';
 import { backoffDelayMs, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome, EngineEvent } from './events.js';
+import type { EngineEvent } from './events.js';
 import { expiryEvents, liveEvents, outcomeEvents } from './agent-events.js';
-import { renew } from './renew.js';
+import { RenewalBatches } from './batches.js';
 import { rowAttemptFacts, statusRows, type StatusRow } from './status.js';
 import { refreshAllRenewalInfo } from './renewal-info.js';
 import { CertTimers } from './timers.js';
 
-/**
- * Certificates handed to one engine run. The engine reads every certificate of a run (with its
- * key) before running any, so a fleet-wide deploy (a sink added to 10,000 certificates) goes in
- * slices: memory stays bounded and the first deploys start at once.
- */
-export const MAX_BATCH = 100;
+export { MAX_BATCH } from './batches.js';
 /** A failed plan is tried again after this, doubling up to the maximum. */
 const PLAN_RETRY_FIRST_MS = 15_000;
 const PLAN_RETRY_MAX_MS = 5 * 60_000;
@@ -64,15 +59,12 @@ export class Agent {
   private deps: EngineDeps | undefined;
   /** Each certificate's timer; what comes due joins the next batch. */
   private readonly timers: CertTimers;
-  private readonly pending = new Set<string>();
-  private running: Promise<void> | undefined;
-  private batchController: AbortController | undefined;
+  /** The renewal batches that what comes due runs in. */
+  private readonly batches: RenewalBatches;
   private stopping = false;
   private lastPlanAt: Date | undefined;
   private lastRows: StatusRow[] = [];
   private readonly host: string;
-  /** Batches that threw (not a certificate's failure: e.g. the state dir unwritable), in a row. */
-  private brokenBatches = 0;
   /** Stored certificates no longer configured, already named in the log. */
   private readonly removedNoticed = new Set<string>();
   /** Plans that failed in a row (the store unreachable), and the retry waiting for the next one. */
@@ -84,7 +76,24 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.host = options.host ?? hostname();
-    this.timers = new CertTimers(options.clock, (name) => this.enqueue(name));
+    this.batches = new RenewalBatches({
+      clock: options.clock,
+      logger: options.logger,
+      deps: () => this.deps!,
+      ...(options.isLeader ? { isLeader: options.isLeader } : {}),
+      lastRows: () => this.lastRows,
+      onStatus: (rows) => this.publishStatus(rows),
+      onOutcome: (outcome, before, after, now) => {
+        for (const event of outcomeEvents(outcome, before, after, now, this.config)) this.emit(event);
+      },
+      rearm: (rows, now, brokenBatches) => {
+        const pause = brokenBatches > 0 ? backoffDelayMs(brokenBatches, this.config?.backoffMs) : 0;
+        for (const row of rows) this.timers.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
+      },
+    });
+    this.timers = new CertTimers(options.clock, (name) => {
+      if (!this.stopping) this.batches.enqueue(name);
+    });
   }
 
   get currentConfig(): Config | undefined {
@@ -102,9 +111,9 @@ export class Agent {
 
   /** Resolves when no batch is running or queued (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.running || this.planning) {
+    while (this.batches.running || this.planning) {
       await this.planning;
-      await this.running;
+      await this.batches.running;
     }
   }
 
@@ -233,15 +242,15 @@ export class Agent {
     this.unwatch?.();
     this.unwatch = undefined;
     this.timers.stop();
-    this.pending.clear();
-    const running = this.running;
+    this.batches.stop();
+    const running = this.batches.running;
     if (!running) return;
     // Let in-flight orders finish for most of the budget, then abort and give cleanup the rest.
     const grace = Math.max(0, timeoutMs - Math.min(10_000, timeoutMs / 3));
     const finished = await this.within(running, grace);
     if (finished) return;
     this.options.logger.warn({ graceMs: grace }, 'in-flight work did not finish in time; aborting it (TXT records are still cleaned up)');
-    this.batchController?.abort(new Error('shutting down'));
+    this.batches.abort(new Error('shutting down'));
     if (!(await this.within(running, timeoutMs - grace))) {
       this.options.logger.error('in-flight work did not stop within the shutdown timeout');
     }
@@ -294,82 +303,6 @@ export class Agent {
     if (plan.action !== 'skip' || plan.reason === 'backoff') return Math.max(now.getTime(), plan.at.getTime());
     const lifetime = Date.parse(row.notAfter!) - Date.parse(row.notBefore!);
     return Math.max(now.getTime(), plan.at.getTime() + jitterMs(lifetime, `${this.host}/${row.name}/${row.serial}`));
-  }
-
-  private enqueue(name: string): void {
-    if (this.stopping) return;
-    this.pending.add(name);
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-      if (this.pending.size > 0 && !this.stopping) this.enqueue([...this.pending][0]!);
-    });
-  }
-
-  /** Runs queued certificates in batches (the engine bounds concurrency inside a batch). */
-  private async drain(): Promise<void> {
-    // Let timers that fire together join one batch.
-    await this.options.clock.sleep(0);
-    while (this.pending.size > 0 && !this.stopping) {
-      if (this.options.isLeader?.() === false) {
-        this.pending.clear(); // lost the lease: the leader renews these; plan() re-arms on taking over
-        break;
-      }
-      const deps = this.deps!;
-      const configured = new Set(deps.config.certificates.map((c) => c.name));
-      const names: string[] = [];
-      for (const name of this.pending) {
-        if (names.length >= MAX_BATCH) break;
-        this.pending.delete(name);
-        if (configured.has(name)) names.push(name);
-      }
-      if (names.length === 0) continue;
-      const before = new Map((await this.safeRows(deps, names)).map((row) => [row.name, row]));
-      this.batchController = new AbortController();
-      let outcomes: CertOutcome[] | undefined;
-      try {
-        const report = await renew({ certs: names, signal: this.batchController.signal }, deps);
-        outcomes = report.outcomes;
-        if (report.storeError) {
-          // The store failed under some of them: nothing was recorded for those, so pause as below.
-          this.brokenBatches++;
-          this.options.logger.error({ certs: names, err: describeError(report.storeError) }, 'the state store failed during a renewal batch');
-        } else {
-          this.brokenBatches = 0;
-        }
-      } catch (error) {
-        // Isolated: logged, and the certificates are tried again after a growing pause, so a
-        // broken state dir or a stuck lock does not spin.
-        this.brokenBatches++;
-        this.options.logger.error({ certs: names, err: describeError(error) }, 'renewal batch failed unexpectedly');
-      } finally {
-        this.batchController = undefined;
-      }
-      const rows = await this.safeRows(deps, names);
-      this.publishStatus(this.withFresh(rows, deps));
-      const now = this.options.clock.now();
-      const after = new Map(rows.map((row) => [row.name, row]));
-      for (const outcome of outcomes ?? []) for (const event of outcomeEvents(outcome, before.get(outcome.cert), after.get(outcome.cert), now, this.config)) this.emit(event);
-      const pause = this.brokenBatches > 0 ? backoffDelayMs(this.brokenBatches, this.config?.backoffMs) : 0;
-      for (const row of rows) this.timers.arm(row.name, Math.max(this.fireTime(row, now), now.getTime() + pause));
-    }
-  }
-
-  /** The latest rows of every configured certificate, with `fresh` in place of the ones a batch just read. */
-  private withFresh(fresh: StatusRow[], deps: EngineDeps): StatusRow[] {
-    const rows = new Map(this.lastRows.map((row) => [row.name, row]));
-    for (const row of fresh) rows.set(row.name, row);
-    return deps.config.certificates.map((c) => rows.get(c.name)).filter((row): row is StatusRow => row !== undefined);
-  }
-
-  /** The status rows of `certs` (a batch), or the last known ones when the state cannot be read. */
-  private async safeRows(deps: EngineDeps, certs: string[]): Promise<StatusRow[]> {
-    try {
-      return await statusRows(deps, { certs });
-    } catch (error) {
-      this.options.logger.error({ err: describeError(error) }, 'reading status failed');
-      const wanted = new Set(certs);
-      return this.lastRows.filter((row) => wanted.has(row.name));
-    }
   }
 
   private publishStatus(rows: StatusRow[]): void {
