@@ -6,7 +6,7 @@
 import { describeError } from '../core/errors.js';
 import type { OrderRecord } from '../core/types.js';
 import type { IssuerSettings } from '../config/issuers.js';
-import { DUPLICATE_WINDOW_MS, duplicateBudget, orderAdmission, ordersFromHistory, type BudgetCheck, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
+import { DEFAULT_ORDER_PACE_WAIT_MS, DUPLICATE_WINDOW_MS, duplicateBudget, ordersFromHistory, paceOrder, type BudgetCheck, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
 import type { HistoryEntry } from '../core/types.js';
 import type { EngineDeps } from './contracts.js';
 import type { OrderNotice } from '../issuers/contract.js';
@@ -14,18 +14,40 @@ import type { OrderNotice } from '../issuers/contract.js';
 export class OrderLedger {
   private history: Promise<HistoryEntry[]> | undefined;
   private loaded: Promise<LedgerOrder[]> | undefined;
+  /** Units taken by admitted orders the CA has not reported yet (see `note`). */
+  private readonly reserved: LedgerOrder[] = [];
 
-  constructor(private readonly deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'config'>) {}
+  constructor(
+    private readonly deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'config'>,
+    /** The longest an order waits for a spent budget to free a unit (plan/budget.ts paceOrder). */
+    private readonly maxWaitMs = DEFAULT_ORDER_PACE_WAIT_MS,
+  ) {}
 
-  /** May an order for `names` go to `issuer` now? */
-  async admit(issuer: IssuerSettings, names: string[], replaces: boolean, flags: { force: boolean; yes: boolean }): Promise<OrderAdmission> {
+  /**
+   * May an order for `names` go to `issuer` now? A spent budget that frees a unit soon is waited
+   * for (cancelled by `signal`), so many orders at once go out at the budget's pace; an admitted
+   * order takes its unit at once, before the CA reports it, so concurrent orders cannot overspend.
+   */
+  async admit(issuer: IssuerSettings, names: string[], replaces: boolean, flags: { force: boolean; yes: boolean; signal?: AbortSignal | undefined }): Promise<OrderAdmission> {
     if (!issuer.rateLimits) return { admit: true };
     const orders = await this.orders();
-    return orderAdmission(
-      orders,
-      { account: { directoryUrl: issuer.directoryUrl, email: issuer.email }, names, limits: issuer.rateLimits, replaces, force: flags.force, yes: flags.yes },
-      this.deps.clock.now(),
-    );
+    const request = { account: { directoryUrl: issuer.directoryUrl, email: issuer.email }, names, limits: issuer.rateLimits, replaces, force: flags.force, yes: flags.yes };
+    const waitUntil = this.deps.clock.now().getTime() + this.maxWaitMs;
+    for (;;) {
+      const now = this.deps.clock.now();
+      const pace = paceOrder(orders, request, now, waitUntil - now.getTime());
+      if (pace.action === 'refuse') return pace.admission;
+      if (pace.action === 'order') {
+        if (!replaces) {
+          const unit: LedgerOrder = { issuer: issuer.name, directoryUrl: issuer.directoryUrl, email: issuer.email, replaced: false, at: now.getTime() };
+          orders.push(unit);
+          this.reserved.push(unit);
+        }
+        return pace.admission;
+      }
+      this.deps.logger.info({ issuer: issuer.name, waitMs: pace.ms }, `pacing orders to ${issuer.name}: ${pace.message}`);
+      await this.deps.clock.sleep(pace.ms, flags.signal);
+    }
   }
 
   /** The duplicate-certificate budget of `cert` (successful orders in the last 7 days). */
@@ -41,6 +63,14 @@ export class OrderLedger {
     const issuer = notice.issuer;
     if (!issuer) return;
     if (notice.type === 'created') {
+      // An order admitted without `replaces` took its unit already: it becomes this attempt's.
+      const unit = notice.replaced ? -1 : this.reserved.findIndex((o) => o.directoryUrl === issuer.directoryUrl && o.email === issuer.email);
+      if (unit >= 0) {
+        const [order] = this.reserved.splice(unit, 1);
+        order!.at = this.deps.clock.now().getTime();
+        attempt.push(order!);
+        return;
+      }
       const order: LedgerOrder = { issuer: issuer.name, directoryUrl: issuer.directoryUrl, email: issuer.email, replaced: notice.replaced, at: this.deps.clock.now().getTime() };
       attempt.push(order);
       void this.orders().then((orders) => orders.push(order));

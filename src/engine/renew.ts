@@ -300,7 +300,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       plan.action === 'dry-run'
         ? {}
         : {
-            admit: (issuer: IssuerSettings, replaces: boolean) => ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true }),
+            admit: (issuer: IssuerSettings, replaces: boolean) => ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true, signal: options.signal }),
             onOrder: (notice: OrderNotice) => ledger.note(notice, attempt),
           };
     try {

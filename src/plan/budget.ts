@@ -112,3 +112,29 @@ function freedAt(times: number[], limit: number, windowMs: number, now: Date): D
 function hours(ms: number): string {
   return ms % 3_600_000 === 0 ? `${ms / 3_600_000} h` : `${Math.round(ms / 60_000)} min`;
 }
+
+/**
+ * How long an order may wait for a spent new-orders (or failed-authorization) budget to free a
+ * unit before it is refused as today. A mass re-issue (`renew --force --yes`) then goes out at the
+ * budget's pace instead of bursting past it: the units left now, then one as each frees up.
+ */
+export const DEFAULT_ORDER_PACE_WAIT_MS = 10 * 60_000;
+
+/** What to do with one order now: send it, wait `ms` and ask again, or take the admission's refusal. */
+export type OrderPace = { action: 'order'; admission: OrderAdmission & { admit: true } } | { action: 'wait'; ms: number; message: string } | { action: 'refuse'; admission: OrderAdmission & { admit: false } };
+
+/**
+ * Paces one order to the local budgets. A budget that is spent now but frees a unit within
+ * `maxWaitMs` (what is left of the order's bound on waiting) is waited for, forced and confirmed
+ * or not: waiting beats both a refusal and an order the CA would refuse. Anything else is
+ * `orderAdmission`'s answer (orders carrying `replaces` are exempt and always go).
+ */
+export function paceOrder(orders: LedgerOrder[], request: OrderAdmissionRequest, now: Date, maxWaitMs: number): OrderPace {
+  const spent = orderAdmission(orders, { ...request, force: false, yes: false }, now);
+  if (!spent.admit && spent.exhausted) {
+    const ms = spent.until.getTime() - now.getTime();
+    if (ms > 0 && ms <= maxWaitMs) return { action: 'wait', ms, message: `${spent.message}; waiting ${Math.ceil(ms / 1000)} s for a unit to free up` };
+  }
+  const admission = orderAdmission(orders, request, now);
+  return admission.admit ? { action: 'order', admission } : { action: 'refuse', admission };
+}

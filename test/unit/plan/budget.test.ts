@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../../src/core/types.js';
-import { duplicateBudget, orderAdmission, ordersFromHistory, type LedgerOrder, type OrderAdmissionRequest } from '../../../src/plan/budget.js';
+import { duplicateBudget, orderAdmission, ordersFromHistory, paceOrder, type LedgerOrder, type OrderAdmissionRequest } from '../../../src/plan/budget.js';
 
 const now = new Date('2026-06-10T00:00:00Z');
 const line = (daysAgo: number, extra: Partial<HistoryEntry> = {}): HistoryEntry => ({
@@ -88,5 +88,34 @@ describe('orderAdmission (new orders per account, failed authorizations per name
     const orders = ordersFromHistory(history);
     expect(orders).toHaveLength(2);
     expect(orders[0]).toMatchObject({ issuer: 'le', failedNames: ['example.com'], at: Date.parse(history[0]!.at) });
+  });
+});
+
+describe('paceOrder (wait briefly for a spent budget instead of refusing or bursting past it)', () => {
+  const MIN = 60_000;
+  const account = { directoryUrl: 'https://ca.test/dir', email: 'ops@example.test' };
+  const limits = { newOrders: { limit: 3, windowMs: 180 * MIN } };
+  const order = (minutesAgo: number, extra: Partial<LedgerOrder> = {}): LedgerOrder => ({ issuer: 'le', ...account, replaced: false, at: now.getTime() - minutesAgo * MIN, ...extra });
+  // The oldest of three counted orders is 178 min old: a unit frees in 2 min.
+  const spent = [order(178), order(100), order(1)];
+  const request = (extra: Partial<OrderAdmissionRequest> = {}): OrderAdmissionRequest => ({ account, names: ['example.com'], limits, replaces: false, force: false, yes: false, ...extra });
+
+  const table: { name: string; orders: LedgerOrder[]; extra?: Partial<OrderAdmissionRequest>; maxWaitMs: number; expected: string; ms?: number }[] = [
+    { name: 'units left: order now', orders: [order(1)], maxWaitMs: 10 * MIN, expected: 'order' },
+    { name: 'spent, frees within the bound: wait for it', orders: spent, maxWaitMs: 10 * MIN, expected: 'wait', ms: 2 * MIN },
+    { name: 'spent, frees exactly at the bound: wait', orders: spent, maxWaitMs: 2 * MIN, expected: 'wait', ms: 2 * MIN },
+    { name: 'spent, frees past the bound: refused as before', orders: spent, maxWaitMs: 2 * MIN - 1, expected: 'refuse' },
+    { name: 'no waiting allowed: refused', orders: spent, maxWaitMs: 0, expected: 'refuse' },
+    { name: 'forced and confirmed, frees soon: waits rather than order past the budget', orders: spent, extra: { force: true, yes: true }, maxWaitMs: 10 * MIN, expected: 'wait', ms: 2 * MIN },
+    { name: 'forced and confirmed, frees late: orders anyway (as before)', orders: spent, extra: { force: true, yes: true }, maxWaitMs: MIN, expected: 'order' },
+    { name: 'forced, last unit, not confirmed: refused for the operator, not waited for', orders: [order(1), order(2)], extra: { force: true }, maxWaitMs: 10 * MIN, expected: 'refuse' },
+    { name: 'carries replaces: exempt, orders at once', orders: spent, extra: { replaces: true }, maxWaitMs: 10 * MIN, expected: 'order' },
+    { name: 'replaced orders do not count', orders: [order(178), order(100), order(1, { replaced: true })], maxWaitMs: 0, expected: 'order' },
+  ];
+  it.each(table)('$name', ({ orders, extra, maxWaitMs, expected, ms }) => {
+    const pace = paceOrder(orders, request(extra), now, maxWaitMs);
+    expect(pace.action).toBe(expected);
+    if (pace.action === 'wait') expect(pace.ms).toBe(ms);
+    if (pace.action === 'refuse') expect(pace.admission).toEqual(orderAdmission(orders, request(extra), now));
   });
 });
