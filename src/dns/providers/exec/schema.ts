@@ -17,6 +17,13 @@ export const execDnsSchema = z
     /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
     wildcard: z.boolean().default(true),
     propagation: propagationSchema.optional(),
+    /**
+     * The hook takes many records in one run (CERTKEEPER_RECORDS, one JSON object a line, and
+     * CERTKEEPER_RECORD_COUNT): the records presented (or cleaned up) within batchWindow go out
+     * as one run instead of one run per record.
+     */
+    batch: z.boolean().default(false),
+    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
   })
   .strict();
 
