@@ -111,6 +111,27 @@ describe('pacing orders to the CA', () => {
     expect(h.ca.orders).toHaveLength(2);
   });
 
+  it('a wait for the budget ends with the run: Ctrl-C while paced orders nothing more', async () => {
+    const h = await harness(4, false);
+    const controller = new AbortController();
+    // The first wait for a unit to free up is where the operator presses Ctrl-C.
+    const sleep = h.clock.sleep.bind(h.clock);
+    let waits = 0;
+    h.clock.sleep = async (ms, signal) => {
+      // Only the pacing waits are this long here (a unit frees 2 minutes after an order).
+      if (ms >= 30_000) {
+        waits++;
+        controller.abort();
+      }
+      return sleep(ms, signal);
+    };
+    const report = await renew({ force: true, yes: true, signal: controller.signal }, h.deps);
+    expect(waits).toBeGreaterThan(0);
+    expect(h.ca.orders).toHaveLength(2);
+    expect(report.outcomes.filter((o) => o.result === 'success')).toHaveLength(2);
+    expect(report.outcomes.some((o) => o.code === 'RATE_BUDGET')).toBe(false);
+  });
+
   it('forced renewals of certificates whose CA offers ARI carry `replaces` and are neither counted nor paced', async () => {
     const h = await harness(5, true);
     // First issue: no certificate to replace, so paced (5 orders, 2 per 2 minutes).
