@@ -41,14 +41,25 @@ for (let i = 0; i < RUNS; i++) {
 }
 runs.sort((a, b) => a.wallMs - b.wallMs);
 const median = runs[runs.length >> 1];
-console.log(`coldstart certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(median.wallMs / 1000, 3)} wall_s_min=${fmt(runs[0].wallMs / 1000, 3)} peak_rss_mb=${fmt(Math.max(...runs.map((r) => r.peakRssKb)) / 1024, 1)} (targets <= 0.3 s, <= 80 MB)`);
+console.log(
+  `coldstart certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(median.wallMs / 1000, 3)} wall_s_min=${fmt(runs[0].wallMs / 1000, 3)} peak_rss_mb=${fmt(Math.max(...runs.map((r) => r.peakRssKb)) / 1024, 1)} (targets <= 0.3 s, <= 80 MB)`,
+);
 
 // Which heavy packages did it load?
 const trace = path.join(dir, 'loads.txt');
 await measure(process.execPath, ['--import', path.join(REPO, 'bench/lib/trace-loads.mjs'), ...args], { env: { ...env, TRACE_LOADS_FILE: trace }, cwd: dir });
 const loaded = readFileSync(trace, 'utf8');
 const packages = new Set([...loaded.matchAll(/node_modules\/(@[^/]+\/[^/]+|[^/]+)\//g)].map((m) => m[1]));
-for (const heavy of ['acme-client', '@aws-sdk/client-route-53', '@aws-sdk/client-acm', '@kubernetes/client-node', 'node-forge', 'axios', 'prom-client', 'node-schedule']) {
+for (const heavy of [
+  'acme-client',
+  '@aws-sdk/client-route-53',
+  '@aws-sdk/client-acm',
+  '@kubernetes/client-node',
+  'node-forge',
+  'axios',
+  'prom-client',
+  'node-schedule',
+]) {
   console.log(`  ${heavy.padEnd(26)} ${packages.has(heavy) ? 'LOADED' : 'not loaded'}`);
 }
 console.log(`  packages loaded: ${[...packages].sort().join(' ')}`);

@@ -39,7 +39,9 @@ async function startStandin() {
   mkdirSync(out);
   for (const file of ['k8s-standin.ts', 'certs.ts']) {
     const source = readFileSync(path.join(REPO, 'test/helpers', file), 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+    });
     writeFileSync(path.join(out, file.replace(/\.ts$/, '.js')), outputText);
   }
   const { startK8sStandin } = await import(path.join(out, 'k8s-standin.js'));
@@ -50,7 +52,12 @@ async function startStandin() {
 function calls(from, to = k8s.requests.length) {
   const counts = new Map();
   for (const r of k8s.requests.slice(from, to)) counts.set(`${r.verb} ${r.kind}`, (counts.get(`${r.verb} ${r.kind}`) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${what}=${n}`).join(' ') || 'none';
+  return (
+    [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .map(([what, n]) => `${what}=${n}`)
+      .join(' ') || 'none'
+  );
 }
 
 async function bench() {
@@ -59,7 +66,9 @@ async function bench() {
   const seedStart = performance.now();
   await seed(names, kubeconfig);
   const objects = k8s.objects('secrets', NAMESPACE).length + k8s.objects('configmaps', NAMESPACE).length;
-  console.log(`seeded kubernetes (stand-in): ${COUNT} certificates in ${fmt((performance.now() - seedStart) / 1000, 1)} s; ${objects} objects (Secrets + ConfigMaps)`);
+  console.log(
+    `seeded kubernetes (stand-in): ${COUNT} certificates in ${fmt((performance.now() - seedStart) / 1000, 1)} s; ${objects} objects (Secrets + ConfigMaps)`,
+  );
   mkdirSync(path.join(dir, 'local'), { mode: 0o700 });
   writeFileSync(
     path.join(dir, 'certkeeper.yaml'),
@@ -87,12 +96,15 @@ ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, si
     const r = await cli('status', '--json');
     if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr.slice(-2000)}`);
     const rows = JSON.parse(r.stdout);
-    if (rows.length !== COUNT || rows.some((row) => row.state !== 'valid')) throw new Error(`expected ${COUNT} valid rows, got ${rows.length} (${rows.find((row) => row.state !== 'valid')?.state})`);
+    if (rows.length !== COUNT || rows.some((row) => row.state !== 'valid'))
+      throw new Error(`expected ${COUNT} valid rows, got ${rows.length} (${rows.find((row) => row.state !== 'valid')?.state})`);
     statusCalls = `${k8s.requests.length - before} (${calls(before)})`;
     runs.push(r);
   }
   const status = median(runs);
-  console.log(`kubernetes status --json certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(status.wallMs / 1000, 3)} (all: ${runs.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(status.cpuS, 2)} peak_rss_mb=${fmt(status.peakRssKb / 1024, 1)} api_calls=${statusCalls}`);
+  console.log(
+    `kubernetes status --json certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(status.wallMs / 1000, 3)} (all: ${runs.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(status.cpuS, 2)} peak_rss_mb=${fmt(status.peakRssKb / 1024, 1)} api_calls=${statusCalls}`,
+  );
 
   // The daemon: plans the fleet (nothing due), then idles; count its API calls per idle minute.
   const started = k8s.requests.length;

@@ -44,7 +44,12 @@ const HTTP_PORT = await new Promise((resolve) => {
 /** The status page of the idle daemon: wall time on loopback (median of 5) and size, per view. */
 async function pageFigures() {
   const base = `http://127.0.0.1:${HTTP_PORT}`;
-  for (const [label, url] of [['page 1', '/'], ['page 50', '/?page=50'], ['detail c42', '/?cert=c42'], ['/status (polled)', '/status']]) {
+  for (const [label, url] of [
+    ['page 1', '/'],
+    ['page 50', '/?page=50'],
+    ['detail c42', '/?cert=c42'],
+    ['/status (polled)', '/status'],
+  ]) {
     const times = [];
     let bytes = 0;
     for (let i = 0; i < 5; i++) {
@@ -56,7 +61,9 @@ async function pageFigures() {
       if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
     }
     times.sort((a, b) => a - b);
-    console.log(`${BACKEND} status page certs=${COUNT} ${label} wall_ms_median=${fmt(times[2], 1)} (all: ${times.map((t) => fmt(t, 0)).join(' ')}) bytes=${bytes}${url === '/status' ? '' : ' (target < 300 ms)'}`);
+    console.log(
+      `${BACKEND} status page certs=${COUNT} ${label} wall_ms_median=${fmt(times[2], 1)} (all: ${times.map((t) => fmt(t, 0)).join(' ')}) bytes=${bytes}${url === '/status' ? '' : ' (target < 300 ms)'}`,
+    );
   }
 }
 
@@ -75,7 +82,9 @@ async function bench() {
   const stateYaml = cluster ? `state: { type: postgres, url: "${cluster.url}", localDir: ./local }` : 'stateDir: ./state';
   const seedStart = performance.now();
   await seed(names);
-  console.log(`seeded ${BACKEND}: ${COUNT} certificates${HISTORY ? `, ${HISTORY} history entries` : ''} in ${fmt((performance.now() - seedStart) / 1000, 1)} s`);
+  console.log(
+    `seeded ${BACKEND}: ${COUNT} certificates${HISTORY ? `, ${HISTORY} history entries` : ''} in ${fmt((performance.now() - seedStart) / 1000, 1)} s`,
+  );
   console.log(pollFigures);
   writeFileSync(
     path.join(dir, 'certkeeper.yaml'),
@@ -103,11 +112,14 @@ ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, si
     const r = await cli('status', '--json');
     if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr.slice(-2000)}`);
     const rows = JSON.parse(r.stdout);
-    if (rows.length !== COUNT || rows.some((row) => row.state !== 'valid')) throw new Error(`expected ${COUNT} valid rows, got ${rows.length} (${rows.find((row) => row.state !== 'valid')?.state})`);
+    if (rows.length !== COUNT || rows.some((row) => row.state !== 'valid'))
+      throw new Error(`expected ${COUNT} valid rows, got ${rows.length} (${rows.find((row) => row.state !== 'valid')?.state})`);
     runs.push(r);
   }
   const status = median(runs);
-  console.log(`${BACKEND} status --json certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(status.wallMs / 1000, 3)} (all: ${runs.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(status.cpuS, 2)} peak_rss_mb=${fmt(status.peakRssKb / 1024, 1)} (target <= 2 s)`);
+  console.log(
+    `${BACKEND} status --json certs=${COUNT} runs=${RUNS} wall_s_median=${fmt(status.wallMs / 1000, 3)} (all: ${runs.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(status.cpuS, 2)} peak_rss_mb=${fmt(status.peakRssKb / 1024, 1)} (target <= 2 s)`,
+  );
 
   // One-shot `renew` over the whole fleet with nothing due.
   const renews = [];
@@ -118,19 +130,26 @@ ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, si
     renews.push(r);
   }
   const renew = median(renews);
-  console.log(`${BACKEND} renew certs=${COUNT} none due wall_s_median=${fmt(renew.wallMs / 1000, 3)} (all: ${renews.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(renew.cpuS, 2)} peak_rss_mb=${fmt(renew.peakRssKb / 1024, 1)}${cluster ? ' (target <= 3 s)' : ''}`);
+  console.log(
+    `${BACKEND} renew certs=${COUNT} none due wall_s_median=${fmt(renew.wallMs / 1000, 3)} (all: ${renews.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(renew.cpuS, 2)} peak_rss_mb=${fmt(renew.peakRssKb / 1024, 1)}${cluster ? ' (target <= 3 s)' : ''}`,
+  );
 
   if (HISTORY > 0) {
     const histories = [];
     for (let i = 0; i < RUNS; i++) {
       const r = await cli('history', 'c42');
       const lines = r.stdout.trim().split('\n').length;
-      if (r.code !== 0 || lines < Math.min(50, Math.floor(HISTORY / COUNT))) throw new Error(`history exited ${r.code} with ${lines} lines: ${r.stderr.slice(-2000)}`);
+      if (r.code !== 0 || lines < Math.min(50, Math.floor(HISTORY / COUNT)))
+        throw new Error(`history exited ${r.code} with ${lines} lines: ${r.stderr.slice(-2000)}`);
       histories.push(r);
     }
     const history = median(histories);
-    console.log(`${BACKEND} history c42 entries=${HISTORY} wall_s_median=${fmt(history.wallMs / 1000, 3)} (all: ${histories.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(history.cpuS, 2)} peak_rss_mb=${fmt(history.peakRssKb / 1024, 1)} (target well under 1 s; the command loads the ${COUNT}-certificate config too)`);
-    console.log(`${BACKEND} history query alone (readHistory in one process, median of 9): one certificate ${fmt(historyQueryMs.cert, 1)} ms, newest 50 of all ${fmt(historyQueryMs.all, 1)} ms`);
+    console.log(
+      `${BACKEND} history c42 entries=${HISTORY} wall_s_median=${fmt(history.wallMs / 1000, 3)} (all: ${histories.map((r) => fmt(r.wallMs / 1000, 2)).join(' ')}) cpu_s=${fmt(history.cpuS, 2)} peak_rss_mb=${fmt(history.peakRssKb / 1024, 1)} (target well under 1 s; the command loads the ${COUNT}-certificate config too)`,
+    );
+    console.log(
+      `${BACKEND} history query alone (readHistory in one process, median of 9): one certificate ${fmt(historyQueryMs.cert, 1)} ms, newest 50 of all ${fmt(historyQueryMs.all, 1)} ms`,
+    );
   }
 
   // The daemon: sample its RSS while it plans and then idles.
@@ -156,7 +175,9 @@ ${names.map((c) => `  - { name: ${c.name}, domains: [${c.domain}], dns: bind, si
   daemon.kill('SIGTERM');
   await new Promise((r) => daemon.once('close', r));
   if (!alive) throw new Error(`the daemon exited early: ${log.slice(-2000)}`);
-  console.log(`${BACKEND} daemon certs=${COUNT} idle_rss_mb=${fmt(last.rss / 1024, 1)} peak_rss_mb=${fmt(last.hwm / 1024, 1)} after ${IDLE_S} s (target idle <= 200 MB)`);
+  console.log(
+    `${BACKEND} daemon certs=${COUNT} idle_rss_mb=${fmt(last.rss / 1024, 1)} peak_rss_mb=${fmt(last.hwm / 1024, 1)} after ${IDLE_S} s (target idle <= 200 MB)`,
+  );
 }
 
 /** The fleet in the store's current layout, written by the production code (dist/). */
@@ -168,7 +189,9 @@ async function seed(names) {
   const { mapLimit } = await import(path.join(REPO, 'dist/core/concurrency.js'));
   // An agent's own folder (hooks' copies) is the operator's to create, as on a real host.
   if (cluster) mkdirSync(path.join(dir, 'local'), { mode: 0o700 });
-  const state = stateSchema.parse(cluster ? { type: 'postgres', url: cluster.url, localDir: path.join(dir, 'local') } : { type: 'file', dir: path.join(dir, 'state') });
+  const state = stateSchema.parse(
+    cluster ? { type: 'postgres', url: cluster.url, localDir: path.join(dir, 'local') } : { type: 'file', dir: path.join(dir, 'state') },
+  );
   const store = await openStateStore({ state, agentId: 'bench-seed', clock: systemClock, logger: silentLogger });
   try {
     const templates = Array.from({ length: TEMPLATES }, (_, i) => ({ name: `t${i}`, domains: [`t${i}.example.test`] }));
@@ -236,7 +259,15 @@ async function pollCost(store, names) {
     const { ChangePoller, pollStatement, MAX_ROWS } = await import(path.join(REPO, 'dist/state/storage/postgres/poller.js'));
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: cluster.url, max: 2 });
-    const poller = new ChangePoller({ pool, q: '"certkeeper"', token: 'bench-watcher', intervalMs: 3_600_000, logger: { debug() {}, info() {}, warn() {}, error() {} }, ready: async () => {}, error: (_action, error) => error });
+    const poller = new ChangePoller({
+      pool,
+      q: '"certkeeper"',
+      token: 'bench-watcher',
+      intervalMs: 3_600_000,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      ready: async () => {},
+      error: (_action, error) => error,
+    });
     const unsubscribe = poller.subscribe('certs/', (key) => reported.push(key));
     poll = () => poller.poll();
     stop = async () => {
@@ -250,9 +281,15 @@ async function pollCost(store, names) {
     serverMs = ` (server: ${plan.find((line) => line.startsWith('Execution Time'))?.replace('Execution Time: ', '')}, ${plan.find((line) => /Buffers: shared/.test(line))?.trim()})`;
   } else {
     const { JournalReader } = await import(path.join(REPO, 'dist/state/storage/file/journal.js'));
-    const reader = new JournalReader(store.storage.root, 'bench-watcher', 'certs/', (key) => reported.push(key), (error) => {
-      throw error;
-    });
+    const reader = new JournalReader(
+      store.storage.root,
+      'bench-watcher',
+      'certs/',
+      (key) => reported.push(key),
+      (error) => {
+        throw error;
+      },
+    );
     poll = () => reader.read();
     stop = () => reader.stop();
   }

@@ -14,7 +14,15 @@ const { systemClock } = await import(path.join(REPO, 'dist/core/clock.js'));
 const { silentLogger } = await import(path.join(REPO, 'dist/core/logger.js'));
 
 const dns = createRfc2136Provider(
-  { type: 'rfc2136', server: params.server, tsigKeyName: params.tsigKeyName, tsigAlgorithm: params.tsigAlgorithm, tsigSecret: params.tsigSecret, ttl: 60, timeout: 5000 },
+  {
+    type: 'rfc2136',
+    server: params.server,
+    tsigKeyName: params.tsigKeyName,
+    tsigAlgorithm: params.tsigAlgorithm,
+    tsigSecret: params.tsigSecret,
+    ttl: 60,
+    timeout: 5000,
+  },
   { name: 'floor', clock: systemClock, logger: silentLogger },
 );
 const client = new acme.Client({ directoryUrl: params.directoryUrl, accountKey: await acme.crypto.createPrivateEcdsaKey() });

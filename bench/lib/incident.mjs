@@ -24,7 +24,10 @@ const rate = Number(argValue(argv, '--rate', '5'));
 const inFlight = Number(argValue(argv, '--in-flight', String(n)));
 const runId = Date.now().toString(36);
 const names = (tag) => Array.from({ length: n }, (_, i) => `${tag}${i}-${runId}.example.test`);
-const run = (config, env) => measure(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes', '--reason', 'bench incident'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+const run = (config, env) =>
+  measure(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes', '--reason', 'bench incident'], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
 
 /** Every file under `dir` whose text mentions `word` (the store's history included). */
 function filesMentioning(dir, word) {
@@ -82,7 +85,11 @@ if (only !== 'rfc2136') {
   const work = mkdtempSync(path.join(REPO, 'bench/.incident-'));
   try {
     const { startRoute53Standin, awsTestEnv } = await loadStandin(work);
-    const r53 = await startRoute53Standin({ zones: [{ name: 'example.test', id: 'ZINCIDENT' }], changeDelay: { ms: insyncMs }, rateLimit: { requestsPerSecond: rate } });
+    const r53 = await startRoute53Standin({
+      zones: [{ name: 'example.test', id: 'ZINCIDENT' }],
+      changeDelay: { ms: insyncMs },
+      rateLimit: { requestsPerSecond: rate },
+    });
     const { startPebble } = await import(path.join(REPO, 'dist/devstack/pebble.js'));
     const pebble = await startPebble({ dnsServer: r53.dnsAddress, authzReusePercent: 0, env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0' } });
     try {
@@ -141,7 +148,9 @@ async function loadStandin(out) {
   mkdirSync(out, { recursive: true });
   for (const file of ['route53-standin.ts', 'xml.ts']) {
     const source = readFileSync(path.join(REPO, 'test/helpers/aws', file), 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+    });
     writeFileSync(path.join(out, file.replace(/\.ts$/, '.js')), outputText);
   }
   return import(path.join(out, 'route53-standin.js'));

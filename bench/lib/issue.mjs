@@ -22,7 +22,9 @@ const names = (tag, count) => Array.from({ length: count }, (_, i) => `${tag}${i
 const stack = await startBenchStack();
 const results = {};
 const line = (label, r) =>
-  console.log(`${label.padEnd(11)} N=${r.n} wall_s=${fmt(r.wallMs / 1000)} per_cert_ms=${fmt(r.wallMs / r.n, 0)} peak_rss_mb=${fmt(r.peakRssKb / 1024, 1)}${r.failed ? ` FAILED=${r.failed}` : ''}`);
+  console.log(
+    `${label.padEnd(11)} N=${r.n} wall_s=${fmt(r.wallMs / 1000)} per_cert_ms=${fmt(r.wallMs / r.n, 0)} peak_rss_mb=${fmt(r.peakRssKb / 1024, 1)}${r.failed ? ` FAILED=${r.failed}` : ''}`,
+  );
 try {
   // --- certkeeper: one `renew` for all N, fresh state and account.
   {
@@ -42,7 +44,15 @@ try {
     const c = Number(concurrency ?? 4);
     writeFileSync(
       params,
-      JSON.stringify({ directoryUrl: stack.pebble.directoryUrl, server: stack.bind.address, tsigKeyName: stack.bind.tsig.keyName, tsigAlgorithm: stack.bind.tsig.algorithm, tsigSecret: stack.bind.tsig.secret, names: names('fl', n), concurrency: c }),
+      JSON.stringify({
+        directoryUrl: stack.pebble.directoryUrl,
+        server: stack.bind.address,
+        tsigKeyName: stack.bind.tsig.keyName,
+        tsigAlgorithm: stack.bind.tsig.algorithm,
+        tsigSecret: stack.bind.tsig.secret,
+        names: names('fl', n),
+        concurrency: c,
+      }),
     );
     const r = await measure(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'floor.mjs'), params], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: path.join(dir, 'pebble-ca.pem') },
@@ -78,7 +88,8 @@ try {
   const per = (r) => r.wallMs / r.n;
   const ck = results.certkeeper;
   if (results.floor) console.log(`ratio certkeeper/floor per cert = ${fmt(per(ck) / per(results.floor))} (target <= 1.5)`);
-  for (const peer of ['lego', 'certbot']) if (results[peer]) console.log(`ratio ${peer}/certkeeper per cert = ${fmt(per(results[peer]) / per(ck), 1)}x (target >= 15)`);
+  for (const peer of ['lego', 'certbot'])
+    if (results[peer]) console.log(`ratio ${peer}/certkeeper per cert = ${fmt(per(results[peer]) / per(ck), 1)}x (target >= 15)`);
 } finally {
   await stack.stop();
 }
@@ -120,7 +131,29 @@ function legoRunner() {
     RFC2136_TSIG_ALGORITHM: `${bind.tsig.algorithm}.`,
   };
   return (name) =>
-    measure('lego', ['--accept-tos', '--email', 'bench@example.test', '--server', pebble.directoryUrl, '--path', path.join(dir, 'lego'), '--key-type', 'ec256', '--dns', 'rfc2136', '--dns.resolvers', bind.address, '--dns.disable-cp', '--domains', name, 'run'], { env, cwd: dir });
+    measure(
+      'lego',
+      [
+        '--accept-tos',
+        '--email',
+        'bench@example.test',
+        '--server',
+        pebble.directoryUrl,
+        '--path',
+        path.join(dir, 'lego'),
+        '--key-type',
+        'ec256',
+        '--dns',
+        'rfc2136',
+        '--dns.resolvers',
+        bind.address,
+        '--dns.disable-cp',
+        '--domains',
+        name,
+        'run',
+      ],
+      { env, cwd: dir },
+    );
 }
 
 /** certbot as its users run it: `certbot certonly` per certificate with the dns-rfc2136 plugin. */
@@ -139,12 +172,32 @@ function certbotRunner() {
   return (name) =>
     measure(
       'certbot',
-      ['certonly', '--non-interactive', '--agree-tos', '-m', 'bench@example.test', '--server', pebble.directoryUrl,
-        '--config-dir', path.join(dir, 'etc'), '--work-dir', path.join(dir, 'work'), '--logs-dir', path.join(dir, 'logs'),
-        '--key-type', 'ecdsa', '--dns-rfc2136', '--dns-rfc2136-credentials', ini,
+      [
+        'certonly',
+        '--non-interactive',
+        '--agree-tos',
+        '-m',
+        'bench@example.test',
+        '--server',
+        pebble.directoryUrl,
+        '--config-dir',
+        path.join(dir, 'etc'),
+        '--work-dir',
+        path.join(dir, 'work'),
+        '--logs-dir',
+        path.join(dir, 'logs'),
+        '--key-type',
+        'ecdsa',
+        '--dns-rfc2136',
+        '--dns-rfc2136-credentials',
+        ini,
         // certbot sleeps this long before asking for validation (its default is 60 s); 1 s is the
         // smallest a user would set against a local primary.
-        '--dns-rfc2136-propagation-seconds', '1', '-d', name],
+        '--dns-rfc2136-propagation-seconds',
+        '1',
+        '-d',
+        name,
+      ],
       { env, cwd: dir },
     );
 }

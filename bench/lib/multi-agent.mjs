@@ -27,7 +27,9 @@ let failed = false;
 try {
   const alone = await run('alone', 1, 'solo');
   const fleet = await run('fleet', fleetSize, 'flt');
-  console.log(`speed-up ${fleetSize} agents / 1 agent (deployed everywhere) = ${fmt(alone.wallMs / fleet.wallMs)}x; issued = ${fmt(alone.issuedMs / fleet.issuedMs)}x`);
+  console.log(
+    `speed-up ${fleetSize} agents / 1 agent (deployed everywhere) = ${fmt(alone.wallMs / fleet.wallMs)}x; issued = ${fmt(alone.issuedMs / fleet.issuedMs)}x`,
+  );
   failed = alone.orders !== n || fleet.orders !== n;
   console.log(failed ? `FAILED: the CA saw ${alone.orders} and ${fleet.orders} orders, not ${n} each` : `orders at the CA: exactly ${n} in each run`);
 } finally {
@@ -47,7 +49,12 @@ async function run(label, count, tag) {
     const file = writeCertkeeperConfig(dir, stack, names);
     writeFileSync(path.join(dir, 'pebble-ca.pem'), `${stack.pebble.caBundlePem}${proxy.caBundlePem}`);
     const state = `state:\n  type: postgres\n  url: ${db.url}\n  schema: ${schema}\n  localDir: ./state\nagent: { id: ${id} }\n`;
-    writeFileSync(file, readFileSync(file, 'utf8').replace(/^stateDir: \.\/state\n/m, state).replace(`directory: ${stack.pebble.directoryUrl}`, `directory: ${proxy.directoryUrl}`));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace(/^stateDir: \.\/state\n/m, state)
+        .replace(`directory: ${stack.pebble.directoryUrl}`, `directory: ${proxy.directoryUrl}`),
+    );
     return dir;
   });
 
@@ -56,7 +63,10 @@ async function run(label, count, tag) {
   const started = process.hrtime.bigint();
   const elapsedMs = () => Number(process.hrtime.bigint() - started) / 1e6;
   const agents = dirs.map((dir) => {
-    const child = spawn(process.execPath, [CLI, '--config', path.join(dir, 'certkeeper.yaml'), 'run'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--config', path.join(dir, 'certkeeper.yaml'), 'run'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const agent = { child, obtained: 0, tail: '' };
     // The log (JSON lines): who issued what, and the last words if an agent dies.
     for (const stream of [child.stdout, child.stderr]) {

@@ -35,7 +35,14 @@ export async function startOrderProxy(pebble) {
         }
       }
       const upstreamRequest = https.request(
-        { hostname: upstream.hostname, port: upstream.port, path: request.url, method: request.method, headers: { ...request.headers, host, 'x-forwarded-proto': 'https' }, agent },
+        {
+          hostname: upstream.hostname,
+          port: upstream.port,
+          path: request.url,
+          method: request.method,
+          headers: { ...request.headers, host, 'x-forwarded-proto': 'https' },
+          agent,
+        },
         (answer) => {
           const parts = [];
           answer.on('data', (chunk) => parts.push(chunk));
@@ -63,7 +70,9 @@ export async function startOrderProxy(pebble) {
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
   // Learn newOrder's path before the first client asks.
-  await new Promise((resolve, reject) => https.get(`https://${host}${upstream.pathname}`, { ca: identity.caPem }, (r) => r.resume().on('end', resolve)).on('error', reject));
+  await new Promise((resolve, reject) =>
+    https.get(`https://${host}${upstream.pathname}`, { ca: identity.caPem }, (r) => r.resume().on('end', resolve)).on('error', reject),
+  );
   return {
     directoryUrl: `https://${host}${upstream.pathname}`,
     caBundlePem: identity.caPem,
@@ -86,10 +95,42 @@ function httpsIdentity() {
   const openssl = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    openssl(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=certkeeper bench ACME proxy CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=certkeeper bench ACME proxy CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=127.0.0.1']);
     writeFileSync(file('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n');
-    openssl(['x509', '-req', '-in', file('leaf.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('leaf.ext'), '-out', file('cert.pem')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      file('leaf.csr'),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      file('leaf.ext'),
+      '-out',
+      file('cert.pem'),
+    ]);
     return { caPem: readFileSync(file('ca.pem'), 'utf8'), certPem: readFileSync(file('cert.pem'), 'utf8'), keyPem: readFileSync(file('key.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });

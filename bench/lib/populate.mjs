@@ -42,7 +42,11 @@ export async function populate(target, certs, { days = 90, concurrency = 16, onP
     const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
     const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g).join('\n')}\n-----END PRIVATE KEY-----\n`;
     const certPem = `${cert.toString('pem').trim()}\n`;
-    const stored = await store.putCertificate(name, { certPem, chainPem: '', fullchainPem: certPem, keyPem }, { directoryUrl: 'https://bench.invalid/dir', issuedAt: notBefore });
+    const stored = await store.putCertificate(
+      name,
+      { certPem, chainPem: '', fullchainPem: certPem, keyPem },
+      { directoryUrl: 'https://bench.invalid/dir', issuedAt: notBefore },
+    );
     if (deployedTo.length > 0) {
       const record = await store.getRecord(name);
       await store.putRecord(name, { ...record, deployed: Object.fromEntries(deployedTo.map((sink) => [sink, stored.info.serial])) });
@@ -50,8 +54,10 @@ export async function populate(target, certs, { days = 90, concurrency = 16, onP
     done++;
     if (onProgress && done % 1000 === 0) onProgress(done);
   };
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let c = queue.shift(); c !== undefined; c = queue.shift()) await one(c);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await one(c);
+    }),
+  );
   return store;
 }

@@ -28,19 +28,45 @@ export async function startPostgres() {
   await fs.chown(pwFile, uid, gid);
   const run = (tool, args) =>
     new Promise((resolve, reject) => {
-      execFile(path.join(bin, tool), args, { uid, gid, cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }, timeout: 60_000 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}`));
-        else resolve();
-      });
+      execFile(
+        path.join(bin, tool),
+        args,
+        { uid, gid, cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}`));
+          else resolve();
+        },
+      );
     });
   const stopNow = () => spawnSync(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'], { uid, gid, cwd: root, stdio: 'ignore' });
   try {
-    await run('initdb', ['-D', data, '-U', USER, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    await run('initdb', [
+      '-D',
+      data,
+      '-U',
+      USER,
+      `--pwfile=${pwFile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ]);
     await fs.appendFile(
       path.join(data, 'postgresql.conf'),
       // As the test cluster, but with the server's default shared_buffers (128 MB): a bench
       // measures certkeeper against a server configured as shipped, not a squeezed one.
-      ['', "listen_addresses = '127.0.0.1'", `port = ${port}`, `unix_socket_directories = '${root}'`, 'fsync = off', 'full_page_writes = off', 'log_min_messages = warning', ''].join('\n'),
+      [
+        '',
+        "listen_addresses = '127.0.0.1'",
+        `port = ${port}`,
+        `unix_socket_directories = '${root}'`,
+        'fsync = off',
+        'full_page_writes = off',
+        'log_min_messages = warning',
+        '',
+      ].join('\n'),
     );
     await run('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', 'start']);
   } catch (error) {
@@ -69,7 +95,9 @@ function findBinaries() {
   const complete = (dir) => ['initdb', 'pg_ctl', 'postgres'].every((tool) => existsSync(path.join(dir, tool)));
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
-    const majors = readdirSync(debian).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+    const majors = readdirSync(debian)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(b) - Number(a));
     for (const major of majors) if (complete(path.join(debian, major, 'bin'))) return path.join(debian, major, 'bin');
   }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir !== '' && complete(dir)) return dir;

@@ -8,7 +8,29 @@ import path from 'node:path';
 
 const [n = 1000, silent = 10, concurrency = 100] = process.argv.slice(2).map(Number);
 const dir = mkdtempSync(path.join(tmpdir(), 'ck-bench-probe-'));
-execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '30', '-subj', '/CN=bench.example.test', '-addext', 'subjectAltName=DNS:bench.example.test'], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    `${dir}/key.pem`,
+    '-out',
+    `${dir}/cert.pem`,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=bench.example.test',
+    '-addext',
+    'subjectAltName=DNS:bench.example.test',
+  ],
+  { stdio: 'ignore' },
+);
 
 const serverCode = `
 const tls = require('node:tls'); const net = require('node:net'); const fs = require('node:fs');
@@ -35,9 +57,26 @@ const endpoints = [...ports, ...hung].map((port) => `127.0.0.1:${port}`);
 const timeout = '5s';
 const started = process.hrtime.bigint();
 const result = await new Promise((resolve) => {
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'probe', ...endpoints, '--sni', 'bench.example.test', '--ca-bundle', `${dir}/cert.pem`, '--concurrency', String(concurrency), '--timeout', timeout, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      'dist/cli/main.js',
+      'probe',
+      ...endpoints,
+      '--sni',
+      'bench.example.test',
+      '--ca-bundle',
+      `${dir}/cert.pem`,
+      '--concurrency',
+      String(concurrency),
+      '--timeout',
+      timeout,
+      '--json',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   child.on('close', (code) => resolve({ code, out }));
@@ -49,9 +88,14 @@ rmSync(dir, { recursive: true, force: true });
 
 const ok = rows.filter((r) => r.ok).length;
 const timedOut = rows.filter((r) => r.failure === 'timeout').length;
-const durations = rows.filter((r) => r.reachable).map((r) => r.durationMs).sort((a, b) => a - b);
+const durations = rows
+  .filter((r) => r.reachable)
+  .map((r) => r.durationMs)
+  .sort((a, b) => a - b);
 const pct = (p) => durations[Math.min(durations.length - 1, Math.floor((p / 100) * durations.length))] ?? 0;
-console.log(`certkeeper probe: ${n} TLS endpoints + ${silent} that never answer (timeout ${timeout}), concurrency ${concurrency}, Node ${process.versions.node}`);
+console.log(
+  `certkeeper probe: ${n} TLS endpoints + ${silent} that never answer (timeout ${timeout}), concurrency ${concurrency}, Node ${process.versions.node}`,
+);
 console.log(`  wall time          ${(wallMs / 1000).toFixed(2)} s (whole command: start, probe, judge, print JSON)`);
 console.log(`  ok                 ${ok} / ${n}`);
 console.log(`  timed out          ${timedOut} / ${silent}`);

@@ -6,10 +6,12 @@ import Module from 'node:module';
 
 const file = process.env.TRACE_LOADS_FILE;
 if (file) {
-  register(`data:text/javascript,${encodeURIComponent(`
+  register(
+    `data:text/javascript,${encodeURIComponent(`
 import { appendFileSync } from 'node:fs';
 export async function load(url, context, next) { appendFileSync(${JSON.stringify(file)}, url + '\\n'); return next(url, context); }
-`)}`);
+`)}`,
+  );
   const original = Module.prototype.require;
   Module.prototype.require = function (id) {
     const loaded = original.apply(this, arguments);

@@ -15,7 +15,6 @@ export const DEFAULT_ARI_RETRY_AFTER_SECONDS = 6 * 3600;
 /** A renewalInfo look-up is small; planning waits for it, so it gets less than an order's requests. */
 export const ARI_REQUEST_DEADLINE_MS = 30_000;
 
-
 interface Tlv {
   tag: number;
   /** Offset of the contents and the end of the element. */
@@ -42,7 +41,7 @@ function readTlv(der: Uint8Array, offset: number): Tlv {
 
 function children(der: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let offset = parent.start; offset < parent.end; ) {
+  for (let offset = parent.start; offset < parent.end;) {
     const child = readTlv(der, offset);
     out.push(child);
     offset = child.end;
@@ -151,7 +150,9 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
 async function renewalInfoUrl(transport: AcmeTransport, directoryUrl: string): Promise<string | undefined> {
   const response = await transport.request(directoryUrl, 'get');
   if (response.status !== 200 || typeof response.data !== 'object' || response.data === null) {
-    throw new CertkeeperError('ACME_ERROR', `the directory ${directoryUrl} answered HTTP ${response.status}`, { details: { url: directoryUrl, httpStatus: response.status } });
+    throw new CertkeeperError('ACME_ERROR', `the directory ${directoryUrl} answered HTTP ${response.status}`, {
+      details: { url: directoryUrl, httpStatus: response.status },
+    });
   }
   const url = (response.data as { renewalInfo?: unknown }).renewalInfo;
   return typeof url === 'string' ? url : undefined;

@@ -63,7 +63,10 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
     if (authz.status !== 'pending') throw authorizationFailure(authz);
     const challenge = authz.challenges.find((candidate) => candidate.type === 'dns-01');
     if (!challenge) {
-      throw new CertkeeperError('ACME_ERROR', `the CA offers no dns-01 challenge for ${label}`, { retryable: false, details: { offered: authz.challenges.map((c) => c.type) } });
+      throw new CertkeeperError('ACME_ERROR', `the CA offers no dns-01 challenge for ${label}`, {
+        retryable: false,
+        details: { offered: authz.challenges.map((c) => c.type) },
+      });
     }
     const domain = authz.identifier.value;
     let target = targets.get(domain);
@@ -98,18 +101,20 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
 
     // A batching provider checked propagation once for the whole batch before presentTxt resolved.
     await allOrFirstFailure(
-      (dns.presentWaitsForPropagation ? [] : pending).map(({ record }) => (taskSignal) =>
-        propagation.waitForTxtPropagation({
-          fqdn: record.fqdn,
-          value: record.value,
-          nameservers: dns.propagationNameservers,
-          resolvers: options.resolvers,
-          timeoutMs: dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
-          intervalMs: dns.propagationIntervalMs ?? DEFAULT_PROPAGATION_INTERVAL_MS,
-          clock,
-          signal: taskSignal,
-          logger,
-        }),
+      (dns.presentWaitsForPropagation ? [] : pending).map(
+        ({ record }) =>
+          (taskSignal) =>
+            propagation.waitForTxtPropagation({
+              fqdn: record.fqdn,
+              value: record.value,
+              nameservers: dns.propagationNameservers,
+              resolvers: options.resolvers,
+              timeoutMs: dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
+              intervalMs: dns.propagationIntervalMs ?? DEFAULT_PROPAGATION_INTERVAL_MS,
+              clock,
+              signal: taskSignal,
+              logger,
+            }),
       ),
       signal,
     );

@@ -120,7 +120,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       const propagationTimeoutMs = request.dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS;
       const timeoutMs = options.orderTimeoutMs ?? defaultOrderTimeoutMs(propagationTimeoutMs);
       if (timeoutMs <= propagationTimeoutMs) {
-        logger.warn({ cert: request.certName, orderTimeoutMs: timeoutMs, propagationTimeoutMs }, 'orderTimeout is not longer than the DNS propagation timeout: a slow propagation ends the order at its deadline');
+        logger.warn(
+          { cert: request.certName, orderTimeoutMs: timeoutMs, propagationTimeoutMs },
+          'orderTimeout is not longer than the DNS propagation timeout: a slow propagation ends the order at its deadline',
+        );
       }
       const deadline = orderDeadline(request.signal, timeoutMs);
       try {
@@ -129,10 +132,14 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
         // The deadline aborted whatever was pending (a request, a wait, a DNS write): say so,
         // rather than CANCELLED, which means shutdown. Cleanup has run by now.
         if (deadline.expired && !request.signal?.aborted && causedByAbort(error)) {
-          throw new CertkeeperError('DEADLINE_EXCEEDED', `the order for ${request.domains.join(', ')} did not complete within ${formatDuration(timeoutMs)} (orderTimeout); abandoned`, {
-            cause: error,
-            details: { deadlineMs: timeoutMs, scope: 'order' },
-          });
+          throw new CertkeeperError(
+            'DEADLINE_EXCEEDED',
+            `the order for ${request.domains.join(', ')} did not complete within ${formatDuration(timeoutMs)} (orderTimeout); abandoned`,
+            {
+              cause: error,
+              details: { deadlineMs: timeoutMs, scope: 'order' },
+            },
+          );
         }
         // One error family at the boundary: an abort anywhere becomes CANCELLED.
         throw toCertkeeperError(error);
@@ -155,7 +162,8 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
 
     // Generating the key (seconds for RSA-4096) overlaps with ordering and validation.
     const cpu = request.cpu ?? (<T>(work: () => Promise<T>): Promise<T> => work());
-    const keyPromise = request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : cpu(() => generatePrivateKey(request.keyType));
+    const keyPromise =
+      request.keyPem !== undefined ? Promise.resolve(normalizeReusedKey(request.keyPem, request.keyType)) : cpu(() => generatePrivateKey(request.keyType));
     keyPromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 
     // The account is shared by concurrent orders: its registration follows the caller's signal
@@ -223,20 +231,32 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
       progress('finalizing');
       const issuanceTimeoutMs = options.issuanceTimeoutMs ?? DEFAULT_ISSUANCE_TIMEOUT_MS;
       // Once every authorization is valid the CA moves the order to "ready", not always at once.
-      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'pending', { clock, signal, timeoutMs: issuanceTimeoutMs, what: 'the order' });
+      order = await pollUntil(
+        () => session.getOrder(order),
+        (o) => o.status !== 'pending',
+        { clock, signal, timeoutMs: issuanceTimeoutMs, what: 'the order' },
+      );
       if (order.status !== 'ready') throw orderFailure(order, 'ready');
       const keyPem = await untilAborted(keyPromise, signal);
       order = await session.finalizeOrder(order, await cpu(() => createCsr(domains, keyPem)));
-      order = await pollUntil(() => session.getOrder(order), (o) => o.status !== 'processing' && o.status !== 'ready', {
-        clock,
-        signal,
-        timeoutMs: issuanceTimeoutMs,
-        what: 'the finalized order',
-      });
+      order = await pollUntil(
+        () => session.getOrder(order),
+        (o) => o.status !== 'processing' && o.status !== 'ready',
+        {
+          clock,
+          signal,
+          timeoutMs: issuanceTimeoutMs,
+          what: 'the finalized order',
+        },
+      );
       if (order.status !== 'valid') throw orderFailure(order, 'valid');
 
       const pem = await session.getCertificate(order, options.preferredChain);
-      const { material, serial, notAfter: issuedNotAfter } = await cpu(async () => {
+      const {
+        material,
+        serial,
+        notAfter: issuedNotAfter,
+      } = await cpu(async () => {
         const split = splitCertificate(pem, keyPem, domains);
         return { material: split, ...parseCertificate(split.certPem) };
       });
@@ -280,7 +300,14 @@ function refusedOrder(error: unknown): boolean {
   if (!isCertkeeperError(error) || error.code !== 'ACME_ERROR') return false;
   const status = error.details?.httpStatus;
   const type = error.details?.acmeType;
-  return typeof status === 'number' && status >= 400 && status < 500 && type !== 'accountDoesNotExist' && type !== 'unauthorized' && type !== 'externalAccountRequired';
+  return (
+    typeof status === 'number' &&
+    status >= 400 &&
+    status < 500 &&
+    type !== 'accountDoesNotExist' &&
+    type !== 'unauthorized' &&
+    type !== 'externalAccountRequired'
+  );
 }
 
 /** The order is not where it should be: the CA's own error when it gave one. */

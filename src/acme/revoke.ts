@@ -40,7 +40,17 @@ export interface RevokeResult {
 export async function revokeCertificate(options: RevokeOptions): Promise<RevokeResult> {
   const { directoryUrl, email, clock, logger, signal } = options;
   const open = (accountKeyPem: string, accountUrl: string | null) =>
-    openAcmeSession({ directoryUrl, accountKeyPem, accountUrl, eab: options.eab, caBundlePem: options.caBundlePem, clock, signal, logger, onRequest: options.onRequest });
+    openAcmeSession({
+      directoryUrl,
+      accountKeyPem,
+      accountUrl,
+      eab: options.eab,
+      caBundlePem: options.caBundlePem,
+      clock,
+      signal,
+      logger,
+      onRequest: options.onRequest,
+    });
   try {
     const account = await ensureAccount({
       store: options.store,

@@ -105,11 +105,15 @@ export class AcmeTransport {
         // A server that trickled its answer past the deadline would do it again: no retry.
         if (isCertkeeperError(error, 'DEADLINE_EXCEEDED')) throw error;
         if (TLS_TRUST_CODES.has(code)) {
-          throw new CertkeeperError('ACME_UNREACHABLE', `the ACME server ${new URL(url).origin} presented a certificate that is not trusted (${code}); set acme.caBundle to its CA`, {
-            cause: error,
-            retryable: false,
-            details: { url, code },
-          });
+          throw new CertkeeperError(
+            'ACME_UNREACHABLE',
+            `the ACME server ${new URL(url).origin} presented a certificate that is not trusted (${code}); set acme.caBundle to its CA`,
+            {
+              cause: error,
+              retryable: false,
+              details: { url, code },
+            },
+          );
         }
         if (attempt < retries) {
           logger.debug({ url, method, code, attempt: attempt + 1 }, 'ACME request failed at the network level; retrying');
@@ -184,7 +188,9 @@ export class AcmeTransport {
         response.on('error', (error) => settle(() => reject(error)));
         response.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          settle(() => resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), data: parseBody(text, response.headers['content-type']) }));
+          settle(() =>
+            resolve({ status: response.statusCode ?? 0, headers: flattenHeaders(response.headers), data: parseBody(text, response.headers['content-type']) }),
+          );
         });
       });
       // The idle timeout restarts with every byte; this one does not. Destroying the request
@@ -268,7 +274,9 @@ interface AcmeHttpClientInternals {
 export function installTransport(client: object, transport: AcmeTransport): void {
   const internals = (client as { http?: Partial<AcmeHttpClientInternals> }).http;
   if (!internals || typeof internals.request !== 'function') {
-    throw new CertkeeperError('INTERNAL', 'acme-client has no Client.http.request (expected acme-client 5.x); cannot install the ACME transport', { retryable: false });
+    throw new CertkeeperError('INTERNAL', 'acme-client has no Client.http.request (expected acme-client 5.x); cannot install the ACME transport', {
+      retryable: false,
+    });
   }
   internals.request = (url, method, opts) => transport.request(url, method, opts);
   // acme-client gives up after 5 badNonce answers in a row; a CA under load (or Pebble with

@@ -22,8 +22,15 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .description('Renews TLS certificates through ACME DNS-01, deploys them, and records every outcome.')
     .version(version())
     .option('-c, --config <path>', 'config file (env CERTKEEPER_CONFIG; default /etc/certkeeper/certkeeper.yaml)')
-    .addOption(new Option('--log-level <level>', 'log level (env CERTKEEPER_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
-    .addOption(new Option('--log-format <format>', 'log lines as JSON or human-readable (env CERTKEEPER_LOG_FORMAT; default: pretty on a terminal, JSON otherwise)').choices(['json', 'pretty']))
+    .addOption(
+      new Option('--log-level <level>', 'log level (env CERTKEEPER_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines as JSON or human-readable (env CERTKEEPER_LOG_FORMAT; default: pretty on a terminal, JSON otherwise)',
+      ).choices(['json', 'pretty']),
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => void io.stdout.write(s), writeErr: (s) => void io.stderr.write(s) });
@@ -36,8 +43,11 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--cert <name>', 'only this certificate (repeatable); lifts its failure backoff', collect)
     .option('--force', 'renew even when not due')
     .option('--yes', "with --force: don't ask before renewing every certificate, and spend the last order of a CA's duplicate-certificate budget too")
-    .option('--reason <text>', 'why (an incident, a compromised key): kept in each order\'s history line')
-    .option('--dry-run', "rehearse against the staging CA (acme.stagingDirectory, else the known staging twin such as Let's Encrypt staging, else the CA itself): the whole ACME and DNS path, no sink written, the stored certificate kept")
+    .option('--reason <text>', "why (an incident, a compromised key): kept in each order's history line")
+    .option(
+      '--dry-run',
+      "rehearse against the staging CA (acme.stagingDirectory, else the known staging twin such as Let's Encrypt staging, else the CA itself): the whole ACME and DNS path, no sink written, the stored certificate kept",
+    )
     .option('--json', 'print the report as JSON')
     .option('-q, --quiet', 'warnings and errors only (without a terminal, a run with nothing due already prints nothing)')
     .action(async (options: { cert?: string[]; force?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; quiet?: boolean; reason?: string }) => {
@@ -63,7 +73,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 
   program
     .command('healthcheck')
-    .description("ask a running agent's /healthz (at the config's http.listen) whether it is alive; exit 0 when it is or when no endpoint is configured, 1 when it does not answer")
+    .description(
+      "ask a running agent's /healthz (at the config's http.listen) whether it is alive; exit 0 when it is or when no endpoint is configured, 1 when it does not answer",
+    )
     .option('--url <url>', 'the health URL to ask instead of the one http.listen implies')
     .action(async (options: { url?: string }) => {
       const { healthcheckCommand } = await import('./commands/healthcheck.js');
@@ -74,7 +86,11 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .command('revoke')
     .description('revoke the current certificate through ACME and move its key out of the live path; --reissue orders and deploys a new one')
     .argument('<name>', 'the certificate')
-    .addOption(new Option('--reason <reason>', 'revocation reason').choices(['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified']).default('unspecified'))
+    .addOption(
+      new Option('--reason <reason>', 'revocation reason')
+        .choices(['keyCompromise', 'superseded', 'cessationOfOperation', 'unspecified'])
+        .default('unspecified'),
+    )
     .option('--reissue', 'then issue a new certificate with a fresh key and deploy it through every sink')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--json', 'print the report as JSON')
@@ -96,7 +112,9 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .command('state')
     .description('the state store')
     .command('copy')
-    .description("copy everything this config's state store holds (certificates with their archive and keys, records, accounts, rate-limit state, history, agents' data) into the store of another config, e.g. a file store into PostgreSQL; keys are re-sealed with the target's encryptionKeyFile")
+    .description(
+      "copy everything this config's state store holds (certificates with their archive and keys, records, accounts, rate-limit state, history, agents' data) into the store of another config, e.g. a file store into PostgreSQL; keys are re-sealed with the target's encryptionKeyFile",
+    )
     .requiredOption('--to <config>', 'the config whose state store receives the copy')
     .option('--merge', 'the target already holds certificates or accounts: add what it lacks, keeping a newer certificate there')
     .option('--dry-run', 'list what would be copied, write nothing')
@@ -198,10 +216,12 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
     .option('--timeout <duration>', 'deadline per endpoint (default 10s)')
     .option('--concurrency <n>', 'probes in flight at once (default 100)')
     .option('--json', 'print JSON')
-    .action(async (endpoints: string[], options: { sni?: string; protocol?: string; caBundle?: string; timeout?: string; concurrency?: string; json?: boolean }) => {
-      const { probeCommand } = await import('./commands/probe.js');
-      setExit(await probeCommand(endpoints, options, global(), io));
-    });
+    .action(
+      async (endpoints: string[], options: { sni?: string; protocol?: string; caBundle?: string; timeout?: string; concurrency?: string; json?: boolean }) => {
+        const { probeCommand } = await import('./commands/probe.js');
+        setExit(await probeCommand(endpoints, options, global(), io));
+      },
+    );
 
   for (const command of program.commands) addExitCodes(command, '');
   return program;
@@ -209,13 +229,22 @@ export function buildProgram(io: CommandIo, setExit: (code: number) => void): Co
 
 /** What exit codes 0 and 1 mean, per command (2 is always a config or usage error). */
 const EXIT_CODES: Record<string, [ok: string, failed: string]> = {
-  renew: ['every selected certificate is valid: renewed, deployed, or not due', 'a certificate failed now, is backing off after earlier failures, or is deployed but not served (verify:)'],
-  run: ['stopped by SIGTERM or SIGINT', 'a fatal error while starting, such as a state store that cannot be opened (a schedule that never fires, or an http.listen that cannot be bound, is a config error: 2)'],
+  renew: [
+    'every selected certificate is valid: renewed, deployed, or not due',
+    'a certificate failed now, is backing off after earlier failures, or is deployed but not served (verify:)',
+  ],
+  run: [
+    'stopped by SIGTERM or SIGINT',
+    'a fatal error while starting, such as a state store that cannot be opened (a schedule that never fires, or an http.listen that cannot be bound, is a config error: 2)',
+  ],
   reload: ['the agent re-read its config', 'no agent answered, or it rejected the config'],
   healthcheck: ['the agent answered /healthz, or the config has no http.listen', 'no agent answered, or not with 2xx'],
   revoke: ['revoked (and, with --reissue, reissued and deployed)', 'the CA refused or a step failed'],
   forget: ["the certificate's state is removed", 'the state store failed'],
-  'state copy': ['everything was copied (or, with --merge, kept as the target had it newer)', 'something could not be copied (damaged in the source; listed) or a store failed'],
+  'state copy': [
+    'everything was copied (or, with --merge, kept as the target had it newer)',
+    'something could not be copied (damaged in the source; listed) or a store failed',
+  ],
   doctor: ['every check passed (warnings allowed)', 'a check failed'],
   status: ['the status was read', 'the state store could not be read'],
   report: ['the page was written', 'the state store could not be read'],

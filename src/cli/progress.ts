@@ -110,11 +110,14 @@ export class ProgressView {
     if (shown.length > 1) header.push(this.summary(now));
     if (shown.length > MAX_ROWS) shown = shown.filter((row) => row.finished === undefined).slice(-MAX_ROWS);
     const width = Math.max(0, ...shown.map((row) => row.cert.length));
-    const lines = [...header, ...shown.map((row) => {
-      const elapsed = formatDuration((row.finished ?? now) - row.started);
-      const line = `${row.mark} ${row.cert.padEnd(width)}  ${elapsed.padStart(7)}  ${row.text}`;
-      return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
-    })];
+    const lines = [
+      ...header,
+      ...shown.map((row) => {
+        const elapsed = formatDuration((row.finished ?? now) - row.started);
+        const line = `${row.mark} ${row.cert.padEnd(width)}  ${elapsed.padStart(7)}  ${row.text}`;
+        return line.length > columns - 1 ? `${line.slice(0, columns - 2)}…` : line;
+      }),
+    ];
     this.out.write(`${lines.join('\n')}\n`);
     this.drawnLines = lines.length;
   }

@@ -18,6 +18,10 @@ export function shortTime(iso: string | null): string {
 
 /** The first line of a (possibly multi-line) message, cut to `max` characters for a table cell. */
 export function oneLine(text: string, max = 100): string {
-  const first = text.split('\n').map((line) => line.trim()).filter(Boolean)[0] ?? '';
+  const first =
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)[0] ?? '';
   return first.length > max ? `${first.slice(0, max - 1)}…` : first;
 }

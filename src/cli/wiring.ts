@@ -104,7 +104,11 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
         name,
         clock,
         logger: logger.child({ sink: name }),
-        state: { get: (cert) => store.getSinkState(cert, name), put: (cert, data) => store.putSinkState(cert, name, data), where: (cert) => certificateDataKey(cert, name) },
+        state: {
+          get: (cert) => store.getSinkState(cert, name),
+          put: (cert, data) => store.putSinkState(cert, name, data),
+          where: (cert) => certificateDataKey(cert, name),
+        },
       });
       sinks.set(name, sink);
       return sink;

@@ -140,8 +140,10 @@ export function treeProblems(tree: unknown): TreeProblem[] {
   };
   const checkTotals = (): void => {
     if (stop) return;
-    if (values > MAX_CONFIG_VALUES) report(`the config holds more than ${MAX_CONFIG_VALUES.toLocaleString('en-US')} values once its aliases are expanded (an alias bomb?)`);
-    else if (characters > MAX_CONFIG_CHARACTERS) report(`the config holds more than ${MAX_CONFIG_CHARACTERS.toLocaleString('en-US')} characters once its aliases are expanded (an alias bomb?)`);
+    if (values > MAX_CONFIG_VALUES)
+      report(`the config holds more than ${MAX_CONFIG_VALUES.toLocaleString('en-US')} values once its aliases are expanded (an alias bomb?)`);
+    else if (characters > MAX_CONFIG_CHARACTERS)
+      report(`the config holds more than ${MAX_CONFIG_CHARACTERS.toLocaleString('en-US')} characters once its aliases are expanded (an alias bomb?)`);
     else return;
     stop = true;
   };

@@ -54,6 +54,7 @@ export function cronProblem(expression: string): string | undefined {
 /** The parsed schedule; a CONFIG_INVALID error when the expression is not acceptable. */
 export function cronSchedule(expression: string): CronSchedule {
   const parsed = parse(expression);
-  if (parsed.problem !== undefined) throw new CertkeeperError('CONFIG_INVALID', `schedule "${expression}" is not a usable cron expression: ${parsed.problem}`, { retryable: false });
+  if (parsed.problem !== undefined)
+    throw new CertkeeperError('CONFIG_INVALID', `schedule "${expression}" is not a usable cron expression: ${parsed.problem}`, { retryable: false });
   return parsed.schedule;
 }

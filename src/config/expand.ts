@@ -3,7 +3,16 @@
 // so the logger can redact it.
 
 import path from 'node:path';
-import { chargeReference, MAX_REFERENCE_BYTES, readFailure, readFileBounded, referenceBudget, setOwn, type BoundedRead, type ReferenceBudget } from './bounds.js';
+import {
+  chargeReference,
+  MAX_REFERENCE_BYTES,
+  readFailure,
+  readFileBounded,
+  referenceBudget,
+  setOwn,
+  type BoundedRead,
+  type ReferenceBudget,
+} from './bounds.js';
 import { secretFieldOfFileKey, isSecretField, isSecretMapping } from './secrets.js';
 
 export type YamlPath = (string | number)[];
@@ -17,7 +26,10 @@ const REFERENCE = /\$\$\{|\$\{([^}\n]*)\}/g;
 
 /** Variables that only a particular caller sets, and where to get them when run by hand. */
 const UNSET_HINTS = new Map([
-  ['CREDENTIALS_DIRECTORY', ' (systemd sets it for a unit with LoadCredential=: check as the units run with systemctl start certkeeper-doctor, or by hand give CREDENTIALS_DIRECTORY=/etc/certkeeper/credentials)'],
+  [
+    'CREDENTIALS_DIRECTORY',
+    ' (systemd sets it for a unit with LoadCredential=: check as the units run with systemctl start certkeeper-doctor, or by hand give CREDENTIALS_DIRECTORY=/etc/certkeeper/credentials)',
+  ],
 ]);
 
 /**

@@ -62,7 +62,9 @@ export function issueMessage(issue: RawIssue): string | undefined {
   if (issue.code === 'invalid_union') {
     if ('note' in issue && issue.note === 'No matching discriminator') return undefined;
     // Every alternative refused the type itself: name them all ("a string or a number").
-    const alternatives = issue.errors.map((branch) => (branch.length === 1 && branch[0]!.code === 'invalid_type' && branch[0]!.path.length === 0 ? branch[0]!.expected : undefined));
+    const alternatives = issue.errors.map((branch) =>
+      branch.length === 1 && branch[0]!.code === 'invalid_type' && branch[0]!.path.length === 0 ? branch[0]!.expected : undefined,
+    );
     if (alternatives.length > 0 && alternatives.every((a) => a !== undefined)) {
       if (issue.input === undefined) return 'is required';
       const names = [...new Set(alternatives.map((a) => expectedName(a!)))];

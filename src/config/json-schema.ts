@@ -53,7 +53,11 @@ function adapt(node: unknown): unknown {
   }
   if (isConstrainedString(out)) {
     const { description, default: fallback, ...rest } = out;
-    return { ...(description !== undefined ? { description } : {}), ...(fallback !== undefined ? { default: fallback } : {}), anyOf: [rest, { $ref: '#/definitions/envReference' }] };
+    return {
+      ...(description !== undefined ? { description } : {}),
+      ...(fallback !== undefined ? { default: fallback } : {}),
+      anyOf: [rest, { $ref: '#/definitions/envReference' }],
+    };
   }
   if (out.type === 'object' && out.properties) addSecretFileTwins(out);
   return out;
@@ -75,7 +79,11 @@ function addSecretFileTwins(node: JsonSchema): void {
   const rules: JsonSchema[] = [];
   for (const field of Object.keys(properties).filter(isSecretField)) {
     const twin = `${field}File`;
-    properties[twin] = { type: 'string', minLength: 1, description: `A file holding ${field} (its contents, trailing newline trimmed), read when the config is loaded.` };
+    properties[twin] = {
+      type: 'string',
+      minLength: 1,
+      description: `A file holding ${field} (its contents, trailing newline trimmed), read when the config is loaded.`,
+    };
     rules.push(required.includes(field) ? { oneOf: [{ required: [field] }, { required: [twin] }] } : { not: { required: [field, twin] } });
   }
   if (rules.length === 0) return;

@@ -31,7 +31,17 @@ import { readSealKeyFile } from '../state/seal.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
 import { buildIssuers, issuerProblems, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
-import { formatBytes, MAX_CA_BUNDLE_BYTES, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_REPORTED_PROBLEMS, readFailure, readFileBounded, referenceBudget, treeProblems as boundsProblems } from './bounds.js';
+import {
+  formatBytes,
+  MAX_CA_BUNDLE_BYTES,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
+  MAX_REPORTED_PROBLEMS,
+  readFailure,
+  readFileBounded,
+  referenceBudget,
+  treeProblems as boundsProblems,
+} from './bounds.js';
 import { issueMessage } from './issue-messages.js';
 import { explainedBy, explainedPlaces, formatPath, inFileOrder, mappingKeys, zodProblems, type ConfigProblem, type Found } from './problems.js';
 import { certificateProblems } from './references.js';
@@ -197,7 +207,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const env = options.env ?? process.env;
   const baseDir = path.dirname(file);
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_CONFIG_BYTES) throw new ConfigError(file, [{ path: '', message: `the config is ${bytes} bytes, over the limit of ${formatBytes(MAX_CONFIG_BYTES)}` }]);
+  if (bytes > MAX_CONFIG_BYTES)
+    throw new ConfigError(file, [{ path: '', message: `the config is ${bytes} bytes, over the limit of ${formatBytes(MAX_CONFIG_BYTES)}` }]);
   // What ${ENV} and *File references may add, together (bounds.ts).
   const budget = referenceBudget();
   const references = protectEnvReferences(text, env, budget);
@@ -223,7 +234,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     }
     return undefined;
   };
-  const toProblem = (p: Found): ConfigProblem => ({ path: formatPath(p.path), line: lineOf(p.path), message: p.message, ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}) });
+  const toProblem = (p: Found): ConfigProblem => ({
+    path: formatPath(p.path),
+    line: lineOf(p.path),
+    message: p.message,
+    ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
+  });
   // Lines are looked up only for the problems that are listed, which are then shown in file order.
   const invalid = (found: Found[]): ConfigError => new ConfigError(file, inFileOrder(listed(found, toProblem)));
 
@@ -233,7 +249,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   } catch (error) {
     // One problem, where the parser first lost its way: what follows a syntax error is mostly its echo.
     const found = locate();
-    const first = found?.doc.errors.reduce<(typeof found.doc.errors)[number] | undefined>((a, e) => (a === undefined || e.pos[0] < a.pos[0] ? e : a), undefined);
+    const first = found?.doc.errors.reduce<(typeof found.doc.errors)[number] | undefined>(
+      (a, e) => (a === undefined || e.pos[0] < a.pos[0] ? e : a),
+      undefined,
+    );
     if (found && first) {
       const at = first.linePos?.[0] ?? found.lineCounter.linePos(first.pos[0]);
       throw new ConfigError(file, [{ path: '', line: at.line, column: at.col, message: `YAML: ${first.message.split('\n')[0]}` }]);
@@ -290,7 +309,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const state = passed('state', 'stateDir') ? buildState(partial, baseDir, sectionProblems) : undefined;
   const agentId = agentIdOf(partial.agent?.id, env);
   if (passed('agent') && !AGENT_ID.test(agentId)) {
-    sectionProblems.push({ path: ['agent', 'id'], message: `the agent id "${agentId}" (from ${env.CERTKEEPER_AGENT_ID ? 'CERTKEEPER_AGENT_ID' : 'the host name'}) must be letters, digits, ".", "_" or "-", at most 63 characters` });
+    sectionProblems.push({
+      path: ['agent', 'id'],
+      message: `the agent id "${agentId}" (from ${env.CERTKEEPER_AGENT_ID ? 'CERTKEEPER_AGENT_ID' : 'the host name'}) must be letters, digits, ".", "_" or "-", at most 63 characters`,
+    });
   }
   report(sectionProblems);
   if (problems.length > 0 || !parsed.success || !state) throw invalid(problems);

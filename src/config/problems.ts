@@ -59,7 +59,10 @@ export function explainedBy(places: ReadonlySet<string>, at: YamlPath): boolean 
 
 /** Sorted by line (stably: one line's problems stay in the order found); those without one last. */
 export function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
-  return problems.map((problem, index) => ({ problem, index })).sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index).map(({ problem }) => problem);
+  return problems
+    .map((problem, index) => ({ problem, index }))
+    .sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.index - b.index)
+    .map(({ problem }) => problem);
 }
 
 /** One schema issue as problems: an unknown key each on its own path, with the nearest known key. */

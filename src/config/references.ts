@@ -60,7 +60,11 @@ export function certificateProblems(tree: Record<string, unknown>): TreeProblem[
         problems.push({ path: [...at, 'dns'], message: `no DNS provider named "${cert.dns}" (defined: ${Object.keys(dns).join(', ') || 'none'})` });
       } else if (canHoldWildcard(cert.dns) === false) {
         const j = domains.findIndex((d) => typeof d === 'string' && isWildcard(d.trim()));
-        if (j >= 0) problems.push({ path: [...at, 'domains', j], message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" cannot (wildcard: false)` });
+        if (j >= 0)
+          problems.push({
+            path: [...at, 'domains', j],
+            message: `wildcard names need a DNS provider that can hold two TXT values; "${cert.dns}" cannot (wildcard: false)`,
+          });
       }
     }
 

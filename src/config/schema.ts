@@ -63,10 +63,7 @@ const budgetSchema = z
  * The CA's published limits, counted locally from history (plan/budget.ts). Let's Encrypt's are
  * known and used by default; `false` turns the local budgets off.
  */
-const rateLimitsSchema = z.union([
-  z.literal(false),
-  z.object({ newOrders: budgetSchema.optional(), failedAuthorizations: budgetSchema.optional() }).strict(),
-]);
+const rateLimitsSchema = z.union([z.literal(false), z.object({ newOrders: budgetSchema.optional(), failedAuthorizations: budgetSchema.optional() }).strict()]);
 
 /** A requested lifetime (ACME `notAfter` on new orders), for CAs that honour it. */
 const lifetimeSchema = longDurationMs.refine((ms) => ms >= 60_000, 'a lifetime of at least 1m');
@@ -94,7 +91,10 @@ const acmeSchema = z
     /** Issuer common name of the preferred alternate chain. */
     preferredChain: z.string().min(1).optional(),
     /** Where dry runs and rehearsals go (a known twin such as Let's Encrypt staging is used when absent). */
-    stagingDirectory: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL').optional(),
+    stagingDirectory: z
+      .string()
+      .regex(/^https?:\/\/\S+$/, 'must be an http(s) URL')
+      .optional(),
     /** ACME profile to request (classic, tlsserver, shortlived, or any the directory lists). */
     profile: acmeProfileName.optional(),
     /** Ask for certificates of this lifetime (ACME `notAfter`); only some CAs honour it. */
@@ -175,7 +175,10 @@ export const configSchema = z
     /** Failures inside this window before expiry are critical (default: 7 days or 10% of the lifetime, whichever is smaller). */
     alertBefore: renewBeforeSchema.optional(),
     /** `certkeeper run`: a dry run per certificate this often (spread out, against the staging directory). */
-    rehearse: z.object({ every: longDurationMs.refine((ms) => ms >= 60_000, 'must be at least 1m') }).strict().optional(),
+    rehearse: z
+      .object({ every: longDurationMs.refine((ms) => ms >= 60_000, 'must be at least 1m') })
+      .strict()
+      .optional(),
     /** `certkeeper run`: how long SIGTERM waits for in-flight work before abandoning it cleanly. */
     shutdownTimeout: durationMs.default(30_000),
     /** `certkeeper run` with several replicas: leader election through a Kubernetes Lease (src/ha/). */

@@ -9,7 +9,11 @@ export function selectCertificates(all: CertificateSpec[], names: string[] | und
   if (!names || names.length === 0) return all;
   const unknown = names.filter((name) => !all.some((c) => c.name === name));
   if (unknown.length > 0) {
-    throw new CertkeeperError('USAGE', `unknown certificate${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${all.map((c) => c.name).join(', ') || 'none'})`, { retryable: false });
+    throw new CertkeeperError(
+      'USAGE',
+      `unknown certificate${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (configured: ${all.map((c) => c.name).join(', ') || 'none'})`,
+      { retryable: false },
+    );
   }
   return all.filter((c) => names.includes(c.name));
 }

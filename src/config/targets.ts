@@ -27,7 +27,7 @@ function targetOf(sink: SinkConfig, cert: string): Target | undefined {
     }
     case 'kubernetes-secret': {
       const name = secretNameFor(sink, cert);
-      const namespace = sink.namespace ?? '(the context\'s namespace)';
+      const namespace = sink.namespace ?? "(the context's namespace)";
       return { key: `secret:${sink.kubeconfig ?? ''}\0${sink.context ?? ''}\0${sink.namespace ?? ''}\0${name}`, label: `Secret ${namespace}/${name}` };
     }
     case 'acm':
@@ -66,7 +66,10 @@ export function sinkTargetProblems(config: { stateDir: string; sinks: Record<str
       const previous = owners.get(target.key);
       if (previous) {
         const hint = sink.type === 'files' && !sink.dir.includes('{cert}') ? ' (put {cert} in the dir of the sink)' : '';
-        problems.push({ path: at, message: `sink "${sinkName}" writes ${target.label}, which ${owner(previous)} writes too: the last writer would win${hint}` });
+        problems.push({
+          path: at,
+          message: `sink "${sinkName}" writes ${target.label}, which ${owner(previous)} writes too: the last writer would win${hint}`,
+        });
         return;
       }
       owners.set(target.key, who);

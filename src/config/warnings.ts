@@ -41,23 +41,41 @@ export function configWarnings(config: WarningInputs, env: NodeJS.ProcessEnv): C
   const warnings: ConfigWarning[] = [];
   config.issuers.forEach((issuer, index) => {
     const at = config.issuersList ? `issuers[${index}]` : 'acme';
-    for (const [field, url] of [['directory', issuer.directoryUrl], ['stagingDirectory', issuer.stagingDirectoryUrl]] as const) {
+    for (const [field, url] of [
+      ['directory', issuer.directoryUrl],
+      ['stagingDirectory', issuer.stagingDirectoryUrl],
+    ] as const) {
       if (url !== undefined && plainHttpElsewhere(url)) {
-        warnings.push({ path: `${at}.${field}`, message: `${url} is plain http:// to a host other than this one: anyone on the way can read and change what the CA answers (use https://)` });
+        warnings.push({
+          path: `${at}.${field}`,
+          message: `${url} is plain http:// to a host other than this one: anyone on the way can read and change what the CA answers (use https://)`,
+        });
       }
     }
   });
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
-    warnings.push({ path: 'environment', message: 'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: no TLS certificate is checked (the CA, DNS and cloud APIs, webhooks); trust a private CA with caBundle: instead' });
+    warnings.push({
+      path: 'environment',
+      message:
+        'NODE_TLS_REJECT_UNAUTHORIZED=0 is set: no TLS certificate is checked (the CA, DNS and cloud APIs, webhooks); trust a private CA with caBundle: instead',
+    });
   }
   const listen = config.http ? parseListen(config.http.listen) : undefined;
   if (config.http?.allowRemoteReload && listen && !isLoopbackHost(listen.host)) {
-    warnings.push({ path: 'http.allowRemoteReload', message: `POST /reload has no authentication and http.listen ${config.http.listen} is reachable from other hosts: anyone who can reach it can make the agent re-read its config and secrets` });
+    warnings.push({
+      path: 'http.allowRemoteReload',
+      message: `POST /reload has no authentication and http.listen ${config.http.listen} is reachable from other hosts: anyone who can reach it can make the agent re-read its config and secrets`,
+    });
   }
   for (const [name, sink] of Object.entries(config.sinks)) {
     if (sink.type !== 'files' || (sink.keyMode & ~KEY_MODE_LIMIT) === 0) continue;
     const mode = `0${sink.keyMode.toString(8).padStart(3, '0')}`;
-    const who = sink.keyMode & 0o004 ? 'every user on the host can read' : sink.keyMode & 0o002 ? 'every user on the host can change' : 'more than the owner and its group can reach';
+    const who =
+      sink.keyMode & 0o004
+        ? 'every user on the host can read'
+        : sink.keyMode & 0o002
+          ? 'every user on the host can change'
+          : 'more than the owner and its group can reach';
     warnings.push({ path: `sinks.${name}.keyMode`, message: `${mode} is wider than 0640: ${who} the private key (privkey.pem)` });
   }
   return warnings;

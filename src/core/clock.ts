@@ -22,11 +22,14 @@ export const systemClock: Clock = {
       let timer: NodeJS.Timeout;
       const arm = (): void => {
         const left = deadline - Date.now();
-        timer = setTimeout(() => {
-          if (deadline - Date.now() > 0) return arm();
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, Math.min(Math.max(0, left), MAX_TIMER_MS));
+        timer = setTimeout(
+          () => {
+            if (deadline - Date.now() > 0) return arm();
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          Math.min(Math.max(0, left), MAX_TIMER_MS),
+        );
       };
       const onAbort = (): void => {
         clearTimeout(timer);

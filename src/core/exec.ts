@@ -52,7 +52,11 @@ function tail(text: string): string {
 }
 
 /** The child's environment: the minimal variables (or what inheritEnv asks for), then `env`. */
-export function hookEnvironment(env: Record<string, string>, inheritEnv: boolean | readonly string[] = false, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function hookEnvironment(
+  env: Record<string, string>,
+  inheritEnv: boolean | readonly string[] = false,
+  from: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const out: Record<string, string> = {};
   const names = inheritEnv === true ? Object.keys(from) : [...MINIMAL_ENV, ...(inheritEnv === false ? [] : inheritEnv)];
   for (const name of names) {
@@ -118,9 +122,7 @@ export function runCommand(argv: string[], options: RunOptions): Promise<RunResu
       fn();
     };
     child.on('error', (error) => {
-      finish(() =>
-        reject(new CertkeeperError('HOOK_FAILED', `${options.label}: cannot run ${program}: ${error.message}`, { cause: error, retryable: false })),
-      );
+      finish(() => reject(new CertkeeperError('HOOK_FAILED', `${options.label}: cannot run ${program}: ${error.message}`, { cause: error, retryable: false })));
     });
     child.on('close', (code, signal) => {
       const durationMs = Math.round(performance.now() - started);
@@ -129,7 +131,9 @@ export function runCommand(argv: string[], options: RunOptions): Promise<RunResu
           reject(new CertkeeperError('CANCELLED', `${options.label}: cancelled`));
         } else if (timedOut) {
           const output = tail(stderr) || tail(stdout);
-          reject(new CertkeeperError('HOOK_TIMEOUT', `${options.label}: ${program} did not finish within ${options.timeoutMs} ms${output ? `: ${output}` : ''}`));
+          reject(
+            new CertkeeperError('HOOK_TIMEOUT', `${options.label}: ${program} did not finish within ${options.timeoutMs} ms${output ? `: ${output}` : ''}`),
+          );
         } else if (code !== 0) {
           const how = code === null ? `was killed by ${signal}` : `exited with status ${code}`;
           const output = tail(stderr) || tail(stdout);

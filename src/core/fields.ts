@@ -4,16 +4,14 @@ import { z } from 'zod';
 import { formatDuration, MAX_TIMER_MS, parseDuration } from './duration.js';
 
 /** A duration such as "120s" or "30d", parsed to milliseconds, with no upper bound (see durationMs). */
-export const longDurationMs = z
-  .union([z.string(), z.number()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined || !Number.isFinite(ms)) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 90s, 15m, 12h, 30d)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const longDurationMs = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 90s, 15m, 12h, 30d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /**
  * A duration that may feed a timer (a timeout, an interval): at most 2^31-1 ms (~24.8 days), past
@@ -49,9 +47,7 @@ export const hostPort = z.string().refine((text) => parseHostPort(text) !== unde
 });
 
 /** An argv array: the program and its arguments, never a shell string. */
-export const argvCommand = z
-  .array(z.string().min(1), { error: 'must be a list: [program, arg, ...] (no shell string)' })
-  .min(1, 'must name a program');
+export const argvCommand = z.array(z.string().min(1), { error: 'must be a list: [program, arg, ...] (no shell string)' }).min(1, 'must name a program');
 
 /** A Unix file mode written as "0640" or 640 (YAML reads an unquoted 0640 as the number 640,
  *  so a number's decimal digits are read as octal digits). */

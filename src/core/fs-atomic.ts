@@ -49,10 +49,18 @@ export async function atomicWriteFile(file: string, data: string | Uint8Array, o
     throw error;
   });
   if (existing && !existing.isFile()) {
-    const what = existing.isSymbolicLink() ? `a symlink (to ${await fs.readlink(file).catch(() => '?')})` : existing.isDirectory() ? 'a folder' : 'not a regular file';
-    throw new CertkeeperError('UNSAFE_PATH', `${file} is ${what}, which certkeeper did not create; it replaces only regular files it wrote, so it changed nothing. Remove it (after checking who put it there)`, {
-      retryable: false,
-    });
+    const what = existing.isSymbolicLink()
+      ? `a symlink (to ${await fs.readlink(file).catch(() => '?')})`
+      : existing.isDirectory()
+        ? 'a folder'
+        : 'not a regular file';
+    throw new CertkeeperError(
+      'UNSAFE_PATH',
+      `${file} is ${what}, which certkeeper did not create; it replaces only regular files it wrote, so it changed nothing. Remove it (after checking who put it there)`,
+      {
+        retryable: false,
+      },
+    );
   }
   const temp = tempName(file);
   const mode = options.mode ?? 0o644;

@@ -194,7 +194,10 @@ export function notAFolderError(shown: string, link: string | undefined, cause?:
       { cause, retryable: false },
     );
   }
-  return new CertkeeperError('UNSAFE_PATH', `${shown} is not a folder; certkeeper changed nothing. Move it out of the way (mv ${shown} ${shown}.orig)`, { cause, retryable: false });
+  return new CertkeeperError('UNSAFE_PATH', `${shown} is not a folder; certkeeper changed nothing. Move it out of the way (mv ${shown} ${shown}.orig)`, {
+    cause,
+    retryable: false,
+  });
 }
 
 /**
@@ -203,7 +206,8 @@ export function notAFolderError(shown: string, link: string | undefined, cause?:
  * not a folder, or someone else's.
  */
 export async function withOwnedPath<T>(root: string, parts: string[], create: DirCreate, use: (dir: OwnedDir) => Promise<T>): Promise<T> {
-  const walk = (dir: OwnedDir, rest: string[]): Promise<T> => (rest.length === 0 ? use(dir) : dir.withChild(rest[0]!, create, (child) => walk(child, rest.slice(1))));
+  const walk = (dir: OwnedDir, rest: string[]): Promise<T> =>
+    rest.length === 0 ? use(dir) : dir.withChild(rest[0]!, create, (child) => walk(child, rest.slice(1)));
   return (await OwnedDir.openConfigured(root)).use((dir) => walk(dir, parts));
 }
 

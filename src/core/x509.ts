@@ -47,7 +47,10 @@ export function parseCertificate(pem: string): CertificateInfo {
 }
 
 export function normalizeSerial(serial: string): string {
-  return serial.replace(/[^0-9a-fA-F]/g, '').toUpperCase().replace(/^0+(?=.)/, '');
+  return serial
+    .replace(/[^0-9a-fA-F]/g, '')
+    .toUpperCase()
+    .replace(/^0+(?=.)/, '');
 }
 
 /** True when the private key belongs to the certificate's public key. */

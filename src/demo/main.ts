@@ -36,7 +36,10 @@ async function run(): Promise<number> {
     await writeFile(path.join(DEMO_DIR, 'tsig.secret'), `${stack.bind.tsig.secret}\n`, { mode: 0o600 });
     await writeFile(path.join(DEMO_DIR, 'reload-hook.mjs'), RELOAD_HOOK);
     const configFile = path.join(DEMO_DIR, 'certkeeper.yaml');
-    await writeFile(configFile, demoConfigText({ directoryUrl: stack.pebble.directoryUrl, bindAddress: stack.bind.address, tsig: stack.bind.tsig }, DEMO_DIR, SCHEMA_FILE));
+    await writeFile(
+      configFile,
+      demoConfigText({ directoryUrl: stack.pebble.directoryUrl, bindAddress: stack.bind.address, tsig: stack.bind.tsig }, DEMO_DIR, SCHEMA_FILE),
+    );
     process.stdout.write(`Pebble ${stack.pebble.directoryUrl}, BIND ${stack.bind.address}; config ${path.relative(process.cwd(), configFile)}\n\n`);
 
     process.stdout.write('$ certkeeper renew\n');

@@ -51,15 +51,7 @@ export interface BindServer {
 const STOP_GRACE_MS = 3000;
 
 function zoneFile(zone: string, records: string[]): string {
-  return [
-    `$ORIGIN ${zone}.`,
-    '$TTL 60',
-    '@ IN SOA ns1 hostmaster 1 3600 600 86400 60',
-    '@ IN NS ns1',
-    'ns1 IN A 127.0.0.1',
-    ...records,
-    '',
-  ].join('\n');
+  return [`$ORIGIN ${zone}.`, '$TTL 60', '@ IN SOA ns1 hostmaster 1 3600 600 86400 60', '@ IN NS ns1', 'ns1 IN A 127.0.0.1', ...records, ''].join('\n');
 }
 
 /** A local root: named answers NXDOMAIN for anything outside the test zones instead of asking the Internet. */
@@ -89,8 +81,7 @@ function namedConf(dir: string, port: number, tsig: BindTsig, zones: string[]): 
     `zone "." { type primary; file ${quoted(path.join(dir, 'root.zone'))}; };`,
     `key ${quoted(tsig.keyName)} { algorithm ${tsig.algorithm}; secret ${quoted(tsig.secret)}; };`,
     ...zones.map(
-      (zone) =>
-        `zone ${quoted(zone)} { type primary; file ${quoted(path.join(dir, `${zone}.zone`))}; allow-update { key ${quoted(tsig.keyName)}; }; };`,
+      (zone) => `zone ${quoted(zone)} { type primary; file ${quoted(path.join(dir, `${zone}.zone`))}; allow-update { key ${quoted(tsig.keyName)}; }; };`,
     ),
     '',
   ].join('\n');

@@ -155,19 +155,51 @@ async function generateHttpsIdentity(dir: string): Promise<HttpsIdentity> {
   const openssl = (args: string[]): Promise<unknown> => execFileAsync('/usr/bin/openssl', args, { cwd: dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-  await openssl(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '30',
-    '-subj', '/CN=certkeeper devstack Pebble HTTPS CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '30',
+    '-subj',
+    '/CN=certkeeper devstack Pebble HTTPS CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   await openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=localhost']);
-  await writeFile(file('leaf.ext'), [
-    'basicConstraints=critical,CA:FALSE',
-    'keyUsage=critical,digitalSignature',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '',
-  ].join('\n'));
-  await openssl(['x509', '-req', '-in', file('leaf.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
-    '-CAcreateserial', '-days', '30', '-extfile', file('leaf.ext'), '-out', file('cert.pem')]);
+  await writeFile(
+    file('leaf.ext'),
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '',
+    ].join('\n'),
+  );
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    file('leaf.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    file('leaf.ext'),
+    '-out',
+    file('cert.pem'),
+  ]);
   // The CA's key is not needed once the leaf is signed.
   await rm(file('ca.key'));
   return { caPem: await readFile(file('ca.pem'), 'utf8'), certPath: file('cert.pem'), keyPath: file('key.pem') };

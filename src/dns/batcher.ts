@@ -122,7 +122,9 @@ export class TxtBatcher {
       }),
     );
     await Promise.all(
-      [...byZone].flatMap(([zone, zoneItems]) => splitAtLimits(zoneItems, action, this.provider.batch.limits).map((part) => this.writePart(action, zone, part))),
+      [...byZone].flatMap(([zone, zoneItems]) =>
+        splitAtLimits(zoneItems, action, this.provider.batch.limits).map((part) => this.writePart(action, zone, part)),
+      ),
     );
   }
 
@@ -152,7 +154,14 @@ export class TxtBatcher {
       if (live.length === 1 || named.length === live.length) {
         await Promise.all(live.map((item) => this.single(item)));
       } else if (named.length > 0) {
-        await Promise.all([this.writePart(action, zone, live.filter((item) => !named.includes(item))), ...named.map((item) => this.single(item))]);
+        await Promise.all([
+          this.writePart(
+            action,
+            zone,
+            live.filter((item) => !named.includes(item)),
+          ),
+          ...named.map((item) => this.single(item)),
+        ]);
       } else {
         // The provider did not say which record: halves, until the refused one stands alone.
         const [left, right] = halves(live);

@@ -67,7 +67,11 @@ export async function waitForTxtPropagation(options: WaitForTxtPropagationOption
   );
 }
 
-async function discoverNameservers(fqdn: string, resolvers: string[], options: { timeoutMs: number; signal: AbortSignal | undefined; clock: Clock }): Promise<string[]> {
+async function discoverNameservers(
+  fqdn: string,
+  resolvers: string[],
+  options: { timeoutMs: number; signal: AbortSignal | undefined; clock: Clock },
+): Promise<string[]> {
   const zone = await findZone(fqdn, resolvers, options);
   return authoritativeNameservers(zone, resolvers, options);
 }
@@ -151,7 +155,8 @@ export async function waitForTxtPropagationBatch(options: WaitForTxtPropagationB
   records.forEach((record, index) => {
     const servers = serversByName.get(record.fqdn);
     if (servers instanceof Error) results[index] = servers;
-    else if (!servers || servers.length === 0) results[index] = new CertkeeperError('DNS_QUERY_FAILED', `no nameservers to check ${record.fqdn} on`, { retryable: false });
+    else if (!servers || servers.length === 0)
+      results[index] = new CertkeeperError('DNS_QUERY_FAILED', `no nameservers to check ${record.fqdn} on`, { retryable: false });
     else pending.set(index, new Set(servers));
   });
   const lastSeen = new Map<string, string>();
@@ -170,7 +175,11 @@ export async function waitForTxtPropagationBatch(options: WaitForTxtPropagationB
       for (const ns of [...servers]) {
         const seen = answers.get(`${ns} ${record.fqdn}`);
         if (Array.isArray(seen) && seen.includes(record.value)) servers.delete(ns);
-        else lastSeen.set(`${ns} ${record.fqdn}`, Array.isArray(seen) ? (seen.length === 0 ? 'no TXT record' : `other values only: ${seen.length}`) : (seen ?? 'not asked'));
+        else
+          lastSeen.set(
+            `${ns} ${record.fqdn}`,
+            Array.isArray(seen) ? (seen.length === 0 ? 'no TXT record' : `other values only: ${seen.length}`) : (seen ?? 'not asked'),
+          );
       }
       if (servers.size === 0) pending.delete(index);
     }
@@ -189,7 +198,10 @@ export async function waitForTxtPropagationBatch(options: WaitForTxtPropagationB
       { details: { fqdn: record.fqdn, missing: [...servers] } },
     );
   }
-  options.logger?.debug({ records: records.length, failed: results.filter(Boolean).length, elapsedMs: clock.now().getTime() - started }, 'batch propagation check done');
+  options.logger?.debug(
+    { records: records.length, failed: results.filter(Boolean).length, elapsedMs: clock.now().getTime() - started },
+    'batch propagation check done',
+  );
   return results;
 }
 

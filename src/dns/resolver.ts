@@ -89,11 +89,17 @@ export async function followCname(fqdn: string, resolvers: string[], options: Lo
     const target = cnameTarget(response, name);
     if (target === undefined) return name;
     if (chain.includes(target)) {
-      throw new CertkeeperError('DNS_QUERY_FAILED', `CNAME loop: ${[...chain, target].join(' → ')}`, { retryable: false, details: { chain: [...chain, target] } });
+      throw new CertkeeperError('DNS_QUERY_FAILED', `CNAME loop: ${[...chain, target].join(' → ')}`, {
+        retryable: false,
+        details: { chain: [...chain, target] },
+      });
     }
     chain.push(target);
     if (chain.length - 1 > maxHops) {
-      throw new CertkeeperError('DNS_QUERY_FAILED', `more than ${maxHops} CNAMEs from ${chain[0]}: ${chain.join(' → ')}`, { retryable: false, details: { chain } });
+      throw new CertkeeperError('DNS_QUERY_FAILED', `more than ${maxHops} CNAMEs from ${chain[0]}: ${chain.join(' → ')}`, {
+        retryable: false,
+        details: { chain },
+      });
     }
     name = target;
   }

@@ -47,7 +47,15 @@ export function probeDirectory(ctx: DoctorContext, settings: DirectorySettings =
 
 async function fetchDirectory(ctx: DoctorContext, settings: DirectorySettings): Promise<DirectoryProbe> {
   const url = settings.directoryUrl;
-  const transport = new AcmeTransport({ caBundlePem: settings.caBundlePem, clock: ctx.clock, signal: ctx.signal, logger: ctx.logger, retries: 0, idleTimeoutMs: 5_000, deadlineMs: 10_000 });
+  const transport = new AcmeTransport({
+    caBundlePem: settings.caBundlePem,
+    clock: ctx.clock,
+    signal: ctx.signal,
+    logger: ctx.logger,
+    retries: 0,
+    idleTimeoutMs: 5_000,
+    deadlineMs: 10_000,
+  });
   try {
     const sent = ctx.clock.now().getTime();
     const response = await transport.request(url, 'GET');
@@ -56,7 +64,9 @@ async function fetchDirectory(ctx: DoctorContext, settings: DirectorySettings): 
       return { url, ok: false, error: `HTTP ${response.status}: not an ACME directory`, caaIdentities: [], uncertaintyMs: 0 };
     }
     const meta = (response.data as { meta?: { caaIdentities?: unknown } }).meta;
-    const caaIdentities = Array.isArray(meta?.caaIdentities) ? meta.caaIdentities.filter((v): v is string => typeof v === 'string').map((v) => v.toLowerCase()) : [];
+    const caaIdentities = Array.isArray(meta?.caaIdentities)
+      ? meta.caaIdentities.filter((v): v is string => typeof v === 'string').map((v) => v.toLowerCase())
+      : [];
     const date = response.headers.date ? Date.parse(response.headers.date) : Number.NaN;
     // The Date header has 1 s resolution and was stamped somewhere inside the round trip.
     const skewMs = Number.isNaN(date) ? undefined : date + 500 - (sent + received) / 2;
@@ -89,7 +99,9 @@ export function acmeDirectoryCheck(issuer: IssuerSettings, all: readonly IssuerS
     async run(ctx) {
       const probe = await probeDirectory(ctx, issuer);
       if (!probe.ok) return [fail('acme.directory', `${at}${probe.url}: ${probe.error ?? 'unreachable'}`)];
-      return [pass('acme.directory', `${at}${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`)];
+      return [
+        pass('acme.directory', `${at}${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`),
+      ];
     },
   };
 }
@@ -126,7 +138,8 @@ export function acmeAccountCheck(issuer: IssuerSettings, all: readonly IssuerSet
     async run(ctx) {
       const { directoryUrl, email } = issuer;
       const account = await ctx.store.getAccount(directoryUrl, email);
-      if (!account?.accountUrl) return [warn('acme.account', `${at}no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
+      if (!account?.accountUrl)
+        return [warn('acme.account', `${at}no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
       const probe = await probeDirectory(ctx, issuer);
       if (!probe.ok) return [warn('acme.account', `${at}not checked: the ACME directory did not answer`)];
       const { openAcmeSession } = await import('../acme/session.js');
@@ -141,7 +154,8 @@ export function acmeAccountCheck(issuer: IssuerSettings, all: readonly IssuerSet
       });
       try {
         const object = await session.fetchAccount();
-        if (object.status && object.status !== 'valid') return [fail('acme.account', `${at}${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
+        if (object.status && object.status !== 'valid')
+          return [fail('acme.account', `${at}${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
         return [pass('acme.account', `${at}${account.accountUrl} is valid`)];
       } catch (error) {
         if (isCertkeeperError(error) && error.details?.acmeType === 'accountDoesNotExist') {

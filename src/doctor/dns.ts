@@ -53,7 +53,11 @@ export async function followDelegation(name: string, ctx: DoctorContext): Promis
 }
 
 /** Whether `provider` can write TXT records at `fqdn`, and the zone it would write into. */
-export async function providerControls(provider: DnsProviderConfig, fqdn: string, ctx: DoctorContext): Promise<{ ok: boolean; zone?: string; message: string }> {
+export async function providerControls(
+  provider: DnsProviderConfig,
+  fqdn: string,
+  ctx: DoctorContext,
+): Promise<{ ok: boolean; zone?: string; message: string }> {
   switch (provider.type) {
     case 'rfc2136': {
       if (provider.zone !== undefined) {
@@ -161,13 +165,24 @@ async function tsigResult(name: string, provider: Rfc2136Config, probeName: stri
   const message = encodeQuery(zone ?? '.', 'SOA', { recursionDesired: false });
   let result;
   try {
-    result = await exchangeSigned(provider.server, message.bytes, key, { timeoutMs: Math.min(provider.timeout, ctx.dnsTimeoutMs), signal: ctx.signal, now: () => ctx.clock.now() });
+    result = await exchangeSigned(provider.server, message.bytes, key, {
+      timeoutMs: Math.min(provider.timeout, ctx.dnsTimeoutMs),
+      signal: ctx.signal,
+      now: () => ctx.clock.now(),
+    });
   } catch (error) {
     return fail(check, `${name}: cannot reach ${provider.server}: ${describeError(error)}`);
   }
   const { response, tsig } = result;
   if (tsig.status === 'server-error') {
-    const hint = tsig.errorName === 'BADSIG' ? 'wrong TSIG secret or algorithm' : tsig.errorName === 'BADKEY' ? 'the server does not know this key' : tsig.errorName === 'BADTIME' ? 'clocks differ too much' : 'rejected';
+    const hint =
+      tsig.errorName === 'BADSIG'
+        ? 'wrong TSIG secret or algorithm'
+        : tsig.errorName === 'BADKEY'
+          ? 'the server does not know this key'
+          : tsig.errorName === 'BADTIME'
+            ? 'clocks differ too much'
+            : 'rejected';
     return fail(check, `${name}: ${provider.server} rejected TSIG key "${key.name}": ${tsig.errorName} (${hint})`);
   }
   if (tsig.status === 'invalid') return fail(check, `${name}: the answer's TSIG signature is invalid (${tsig.reason}): wrong secret?`);
@@ -208,7 +223,9 @@ async function delegationResults(spec: CertificateSpec, provider: DnsProviderCon
     return [fail('dns.delegation', `${name}${via}: provider "${spec.dns}" does not control it: ${control.message}${broken}`, cert)];
   }
   const results = [pass('dns.delegation', `${name}${via}: ${control.message}`, cert)];
-  const zone = control.zone ?? (await findZone(delegation.target, ctx.resolvers, { timeoutMs: ctx.dnsTimeoutMs, signal: ctx.signal, clock: ctx.clock }).catch(() => undefined));
+  const zone =
+    control.zone ??
+    (await findZone(delegation.target, ctx.resolvers, { timeoutMs: ctx.dnsTimeoutMs, signal: ctx.signal, clock: ctx.clock }).catch(() => undefined));
   if (zone) results.push(await nameserverResult(cert, zone, provider, ctx));
   return results;
 }
@@ -239,7 +256,12 @@ async function nameserverResult(cert: string, zone: string, provider: DnsProvide
   const silent = answers.filter((a) => a.error !== undefined);
   if (silent.length > 0) return fail(check, `${zone}: ${silent.map((a) => `${a.server} ${a.error}`).join('; ')}`, cert);
   const serials = new Set(answers.map((a) => a.serial));
-  if (serials.size > 1) return warn(check, `${zone}: nameservers disagree on the SOA serial (${answers.map((a) => `${a.server}=${a.serial}`).join(', ')}): propagation may be slow`, cert);
+  if (serials.size > 1)
+    return warn(
+      check,
+      `${zone}: nameservers disagree on the SOA serial (${answers.map((a) => `${a.server}=${a.serial}`).join(', ')}): propagation may be slow`,
+      cert,
+    );
   return pass(check, `${zone}: ${servers.length} nameserver(s) answer, serial ${[...serials][0]}`, cert);
 }
 
@@ -293,7 +315,8 @@ async function caaResults(spec: CertificateSpec, domain: string, ctx: DoctorCont
       const who = issuerPrefix(issuer, all);
       const probe = await probeDirectory(ctx, issuer);
       if (!probe.ok) return warn(check, `${who}${domain}: CAA at ${at} allows ${named.join(', ')}; not compared: the ACME directory did not answer`, cert);
-      if (probe.caaIdentities.length === 0) return warn(check, `${who}${domain}: CAA at ${at} allows ${named.join(', ')}; the CA publishes no caaIdentities to compare`, cert);
+      if (probe.caaIdentities.length === 0)
+        return warn(check, `${who}${domain}: CAA at ${at} allows ${named.join(', ')}; the CA publishes no caaIdentities to compare`, cert);
       const { allowed } = caaAllows(records, probe.caaIdentities, wildcard);
       if (!allowed) return fail(check, `${who}${domain}: CAA at ${at} allows only ${named.join(', ')}, not this CA (${probe.caaIdentities.join(', ')})`, cert);
       return pass(check, `${who}${domain}: CAA at ${at} allows ${probe.caaIdentities.find((id) => named.includes(id))}`, cert);

@@ -6,7 +6,12 @@ import path from 'node:path';
 
 /** A problem with starting `program`, or undefined when it is an executable file. */
 export async function executableProblem(program: string, cwd: string, pathEnv: string | undefined): Promise<string | undefined> {
-  const candidates = program.includes('/') ? [path.resolve(cwd, program)] : (pathEnv ?? '').split(':').filter(Boolean).map((dir) => path.join(dir, program));
+  const candidates = program.includes('/')
+    ? [path.resolve(cwd, program)]
+    : (pathEnv ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => path.join(dir, program));
   for (const candidate of candidates) {
     const stat = await fs.stat(candidate).catch(() => undefined);
     if (!stat?.isFile()) continue;

@@ -13,9 +13,47 @@ export interface HookVerdict {
 }
 
 /** systemctl verbs that change units: systemd asks polkit (org.freedesktop.systemd1.manage-units) unless the caller is root. */
-const MANAGE_VERBS = new Set(['start', 'stop', 'reload', 'restart', 'try-restart', 'reload-or-restart', 'try-reload-or-restart', 'force-reload', 'condreload', 'condrestart', 'condstop', 'kill', 'isolate']);
+const MANAGE_VERBS = new Set([
+  'start',
+  'stop',
+  'reload',
+  'restart',
+  'try-restart',
+  'reload-or-restart',
+  'try-reload-or-restart',
+  'force-reload',
+  'condreload',
+  'condrestart',
+  'condstop',
+  'kill',
+  'isolate',
+]);
 /** systemctl options followed by a separate value. */
-const OPTIONS_WITH_VALUE = new Set(['-t', '--type', '-p', '--property', '-s', '--signal', '-n', '--lines', '-o', '--output', '--job-mode', '--kill-whom', '--kill-value', '--state', '--what', '--timestamp', '--check-inhibitors', '--when', '--root', '--image', '--preset-mode', '--drop-in', '--message']);
+const OPTIONS_WITH_VALUE = new Set([
+  '-t',
+  '--type',
+  '-p',
+  '--property',
+  '-s',
+  '--signal',
+  '-n',
+  '--lines',
+  '-o',
+  '--output',
+  '--job-mode',
+  '--kill-whom',
+  '--kill-value',
+  '--state',
+  '--what',
+  '--timestamp',
+  '--check-inhibitors',
+  '--when',
+  '--root',
+  '--image',
+  '--preset-mode',
+  '--drop-in',
+  '--message',
+]);
 /** Options that send the request elsewhere (another manager, host or container): nothing to say about them here. */
 const ELSEWHERE = new Set(['--user', '-H', '--host', '-M', '--machine']);
 const UNIT_SUFFIX = /\.(service|socket|target|timer|path|mount|automount|swap|slice|scope|device)$/;

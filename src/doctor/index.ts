@@ -96,7 +96,10 @@ async function runBounded(check: Check, ctx: DoctorContext, timeoutMs: number): 
     timer.unref();
   });
   try {
-    return await Promise.race([check.run(ctx).catch((error: unknown) => [fail(check.name, `${check.subject ?? ''}${describeError(error)}`, check.cert)]), deadline]);
+    return await Promise.race([
+      check.run(ctx).catch((error: unknown) => [fail(check.name, `${check.subject ?? ''}${describeError(error)}`, check.cert)]),
+      deadline,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -30,7 +30,10 @@ export function notifyDeliveryCheck(): Check {
         const queued = waiting > 0 ? `; ${saved.queue.length} alert(s) about ${waiting} event(s) waiting` : '';
         if (saved.lastDeliveredAt) return pass(name, `${target}: last delivered an alert at ${saved.lastDeliveredAt}${queued}`);
         const failure = saved.lastFailure ? `; last failure at ${saved.lastFailure.at}: ${saved.lastFailure.error}` : '';
-        return warn(name, `${target}: has delivered nothing since it was configured (${saved.since})${failure}${queued}; check it with: certkeeper notify test ${target}`);
+        return warn(
+          name,
+          `${target}: has delivered nothing since it was configured (${saved.since})${failure}${queued}; check it with: certkeeper notify test ${target}`,
+        );
       });
     },
   };

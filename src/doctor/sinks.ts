@@ -43,7 +43,8 @@ export async function writableProblem(dir: string): Promise<string | undefined> 
         return undefined;
       } catch (error) {
         // Read-only under a systemd sandbox (ProtectSystem=strict) unless listed in ReadWritePaths=.
-        if ((error as NodeJS.ErrnoException).code === 'EROFS') return `${current} is read-only here (under systemd's ProtectSystem=, a sink folder must be in the unit's ReadWritePaths=)`;
+        if ((error as NodeJS.ErrnoException).code === 'EROFS')
+          return `${current} is read-only here (under systemd's ProtectSystem=, a sink folder must be in the unit's ReadWritePaths=)`;
         return `${current} is not writable by this user`;
       }
     }
@@ -77,7 +78,11 @@ export function sinkCheck(spec: CertificateSpec, sinkName: string, sink: SinkCon
           const problem = await executableProblem(program, sink.cwd ?? process.cwd(), sink.env.PATH ?? process.env.PATH);
           if (problem) return [fail(check, `${sinkName}: hook ${problem}`, spec.name)];
           const verdict = hookPermissionProblem(sink.command, ctx.identity ?? currentIdentity(), ctx.systemd ?? currentSystemdHost());
-          return [verdict ? { name: check, status: verdict.status, message: `${sinkName}: ${verdict.message}`, cert: spec.name } : pass(check, `${sinkName}: hook ${program} is executable`, spec.name)];
+          return [
+            verdict
+              ? { name: check, status: verdict.status, message: `${sinkName}: ${verdict.message}`, cert: spec.name }
+              : pass(check, `${sinkName}: hook ${program} is executable`, spec.name),
+          ];
         }
         case 'acm':
           return [await acmResult(spec, sinkName, sink, ctx)];
@@ -102,7 +107,8 @@ async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<
   } catch (error) {
     if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
     // As the deploy reads it: lost state, found again by tag (a configured ARN needs none).
-    if (sink.certificateArn === undefined) return warn(check, `${sinkName}: ${error.message}; the next deploy looks the certificate up by its tag, else imports a new one`, spec.name);
+    if (sink.certificateArn === undefined)
+      return warn(check, `${sinkName}: ${error.message}; the next deploy looks the certificate up by its tag, else imports a new one`, spec.name);
   }
   // The deploy uses a recorded ARN only when it was recorded for this region.
   const recorded = state?.region === sink.region ? state.certificateArn : undefined;
@@ -128,9 +134,15 @@ async function acmResult(spec: CertificateSpec, sinkName: string, sink: Extract<
       // A configured ARN that is gone stops every deploy; a recorded one is looked for again by tag.
       return configured
         ? fail(check, `${sinkName}: certificateArn ${arn} does not exist in ${sink.region}: ${text}`, spec.name)
-        : warn(check, `${sinkName}: the recorded ${arn} no longer exists in ${sink.region}; the next deploy looks for it by tag, else imports a new one: ${text}`, spec.name);
+        : warn(
+            check,
+            `${sinkName}: the recorded ${arn} no longer exists in ${sink.region}; the next deploy looks for it by tag, else imports a new one: ${text}`,
+            spec.name,
+          );
     }
     // Wrong credentials or a missing permission fail the deploy too; throttling or an outage may pass.
-    return isRetryableAwsError(error) ? warn(check, `${sinkName}: cannot check ${arn} now: ${text}`, spec.name) : fail(check, `${sinkName}: cannot read ${arn}: ${text}`, spec.name);
+    return isRetryableAwsError(error)
+      ? warn(check, `${sinkName}: cannot check ${arn} now: ${text}`, spec.name)
+      : fail(check, `${sinkName}: cannot read ${arn}: ${text}`, spec.name);
   }
 }

@@ -12,7 +12,11 @@ export function stateStoreCheck(): Check {
     async run(ctx: DoctorContext): Promise<CheckResult[]> {
       const { state } = ctx.config;
       const where =
-        state.type === 'file' ? `file store ${state.dir}` : state.type === 'kubernetes' ? `Kubernetes API (prefix ${state.prefix}${state.namespace ? `, namespace ${state.namespace}` : ''})` : `PostgreSQL (schema ${state.schema})`;
+        state.type === 'file'
+          ? `file store ${state.dir}`
+          : state.type === 'kubernetes'
+            ? `Kubernetes API (prefix ${state.prefix}${state.namespace ? `, namespace ${state.namespace}` : ''})`
+            : `PostgreSQL (schema ${state.schema})`;
       const lines: CheckResult[] = [];
       try {
         await ctx.store.ping?.(ctx.signal);
@@ -21,7 +25,12 @@ export function stateStoreCheck(): Check {
         lines.push(fail(name, `${where} does not answer: ${describeError(error)}`));
       }
       if (state.type === 'postgres' && !state.encryptionKeyFile) {
-        lines.push(warn(name, 'private keys are stored in the database in clear: set state.encryptionKeyFile (a 256-bit key, e.g. openssl rand -base64 32) to seal them with AES-256-GCM'));
+        lines.push(
+          warn(
+            name,
+            'private keys are stored in the database in clear: set state.encryptionKeyFile (a 256-bit key, e.g. openssl rand -base64 32) to seal them with AES-256-GCM',
+          ),
+        );
       }
       return lines;
     },

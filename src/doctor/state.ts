@@ -16,7 +16,13 @@ export function storedCertificateCheck(spec: CertificateSpec): Check {
       try {
         const stored = await ctx.store.getCertificate(spec.name);
         if (!stored) return [pass(name, 'none stored yet: the next renew issues it', spec.name)];
-        return [pass(name, `serial ${stored.info.serial}: certificate, key and recorded details agree (valid until ${stored.info.notAfter.toISOString()})`, spec.name)];
+        return [
+          pass(
+            name,
+            `serial ${stored.info.serial}: certificate, key and recorded details agree (valid until ${stored.info.notAfter.toISOString()})`,
+            spec.name,
+          ),
+        ];
       } catch (error) {
         return [fail(name, `${describeError(error)}; issue a fresh one with: certkeeper renew --cert ${spec.name} --force`, spec.name)];
       }

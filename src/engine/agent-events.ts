@@ -13,11 +13,29 @@ import { verifyEvents } from '../verify/events.js';
 export function liveEvents(event: EngineEvent, config: Config | undefined, at: string): AgentEvent[] {
   const domainsOf = (cert: string): string[] => config?.certificates.find((c) => c.name === cert)?.domains ?? [];
   if (event.type === 'cert_planned' && (event.action === 'issue' || event.action === 'renew')) {
-    return [{ type: 'obtaining', at, cert: event.cert, domains: domainsOf(event.cert), severity: 'info', message: `${event.action} ${event.cert}: ${event.message}`, action: event.action }];
+    return [
+      {
+        type: 'obtaining',
+        at,
+        cert: event.cert,
+        domains: domainsOf(event.cert),
+        severity: 'info',
+        message: `${event.action} ${event.cert}: ${event.message}`,
+        action: event.action,
+      },
+    ];
   }
   if (event.type === 'cert_step' && event.step === 'deployed') {
     return [
-      { type: 'deployed', at, cert: event.cert, domains: domainsOf(event.cert), severity: 'info', message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`, ...(event.detail ? { sink: event.detail } : {}) },
+      {
+        type: 'deployed',
+        at,
+        cert: event.cert,
+        domains: domainsOf(event.cert),
+        severity: 'info',
+        message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`,
+        ...(event.detail ? { sink: event.detail } : {}),
+      },
     ];
   }
   if (event.type === 'cert_verified') return verifyEvents(event.report, event.previousOk, domainsOf(event.cert), at);
@@ -46,7 +64,13 @@ export function expiryEvents(row: StatusRow, now: Date, config: Config | undefin
 }
 
 /** After a batch: obtained / failed / expired / deploy_failed / recovered, with severities from the fresh status. */
-export function outcomeEvents(outcome: CertOutcome, before: StatusRow | undefined, after: StatusRow | undefined, now: Date, config: Config | undefined): AgentEvent[] {
+export function outcomeEvents(
+  outcome: CertOutcome,
+  before: StatusRow | undefined,
+  after: StatusRow | undefined,
+  now: Date,
+  config: Config | undefined,
+): AgentEvent[] {
   // Skipped: nothing happened. Cancelled: abandoned at shutdown, not a failure to alert on.
   if (outcome.result === 'skipped' || outcome.code === 'CANCELLED') return [];
   const base = {
@@ -61,14 +85,27 @@ export function outcomeEvents(outcome: CertOutcome, before: StatusRow | undefine
   if (outcome.result === 'success') {
     const events: AgentEvent[] = [];
     if (outcome.action === 'issue' || outcome.action === 'renew') {
-      events.push({ ...base, type: 'obtained', severity: 'info', message: `${outcome.cert}: ${outcome.action === 'issue' ? 'issued' : 'renewed'} ${outcome.serial}, valid until ${outcome.notAfter}` });
+      events.push({
+        ...base,
+        type: 'obtained',
+        severity: 'info',
+        message: `${outcome.cert}: ${outcome.action === 'issue' ? 'issued' : 'renewed'} ${outcome.serial}, valid until ${outcome.notAfter}`,
+      });
     }
     if (before && before.consecutiveFailures > 0) {
-      events.push({ ...base, type: 'recovered', severity: 'info', message: `${outcome.cert} recovered after ${before.consecutiveFailures} failure(s)`, consecutiveFailures: 0 });
+      events.push({
+        ...base,
+        type: 'recovered',
+        severity: 'info',
+        message: `${outcome.cert} recovered after ${before.consecutiveFailures} failure(s)`,
+        consecutiveFailures: 0,
+      });
     }
     return events;
   }
-  const verdict = after ? failureSeverity({ ...validity(after), now, consecutiveFailures: after.consecutiveFailures, alertBefore: config?.daemon.alertBefore }) : undefined;
+  const verdict = after
+    ? failureSeverity({ ...validity(after), now, consecutiveFailures: after.consecutiveFailures, alertBefore: config?.daemon.alertBefore })
+    : undefined;
   const severity = verdict?.severity ?? 'warning';
   const failures = after?.consecutiveFailures ?? 1;
   if (outcome.failedSink) {

@@ -53,7 +53,6 @@ export interface ReloadResult {
   error?: string;
 }
 
-
 export class Agent {
   private config: Config | undefined;
   private deps: EngineDeps | undefined;
@@ -189,7 +188,9 @@ export class Agent {
     }
     this.failedPlans = 0;
     // This agent runs: recorded (hourly at most), so the others keep its local deploy records.
-    await deps.store.markAgentSeen?.().catch((error: unknown) => this.options.logger.warn({ err: describeError(error) }, 'cannot record in the store that this agent runs'));
+    await deps.store
+      .markAgentSeen?.()
+      .catch((error: unknown) => this.options.logger.warn({ err: describeError(error) }, 'cannot record in the store that this agent runs'));
     const now = this.options.clock.now();
     this.lastPlanAt = now;
     this.publishStatus(rows);

@@ -43,7 +43,10 @@ async function readLedger(certName: string, key: string, deps: Deps): Promise<Pr
     entries = (await readCertificateData(deps.store, certName, key, ledgerCodec))?.records ?? [];
   } catch (error) {
     if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
-    deps.logger.warn({ cert: certName, key: where, err: error.message }, 'the challenge ledger cannot be read; starting it afresh (TXT records it named, if any, stay in DNS)');
+    deps.logger.warn(
+      { cert: certName, key: where, err: error.message },
+      'the challenge ledger cannot be read; starting it afresh (TXT records it named, if any, stay in DNS)',
+    );
     return [];
   }
   const records: PresentedRecord[] = [];
@@ -52,11 +55,16 @@ async function readLedger(certName: string, key: string, deps: Deps): Promise<Pr
     if (parsed.success) records.push(parsed.data);
   }
   const damaged = entries.length - records.length;
-  if (damaged > 0) deps.logger.warn({ cert: certName, key: where, damaged }, `${damaged} entr${damaged === 1 ? 'y' : 'ies'} of the challenge ledger cannot be read; left out (the TXT records they named, if any, stay in DNS)`);
+  if (damaged > 0)
+    deps.logger.warn(
+      { cert: certName, key: where, damaged },
+      `${damaged} entr${damaged === 1 ? 'y' : 'ies'} of the challenge ledger cannot be read; left out (the TXT records they named, if any, stay in DNS)`,
+    );
   return records;
 }
 
-const same = (a: TxtRecord & { provider: string }, b: TxtRecord & { provider: string }): boolean => a.provider === b.provider && a.fqdn === b.fqdn && a.value === b.value;
+const same = (a: TxtRecord & { provider: string }, b: TxtRecord & { provider: string }): boolean =>
+  a.provider === b.provider && a.fqdn === b.fqdn && a.value === b.value;
 
 /**
  * `provider` as one order of `certName` uses it: each record noted in the store before it is
@@ -114,7 +122,10 @@ export async function removeLeftoverChallenges(certName: string, purpose: 'order
     try {
       provider = deps.dnsProvider(record.provider);
     } catch {
-      deps.logger.warn({ cert: certName, fqdn: record.fqdn, provider: record.provider }, 'a leftover challenge record names a DNS provider no longer configured; remove it by hand');
+      deps.logger.warn(
+        { cert: certName, fqdn: record.fqdn, provider: record.provider },
+        'a leftover challenge record names a DNS provider no longer configured; remove it by hand',
+      );
       continue;
     }
     const deadline = AbortSignal.timeout(LEFTOVER_CLEANUP_MS);

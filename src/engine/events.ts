@@ -29,4 +29,9 @@ export type EngineEvent =
   | { type: 'cert_planned'; cert: string; action: PlannedAction; reason: string; message: string }
   | { type: 'cert_step'; cert: string; step: IssueStep | 'stored' | 'deploying' | 'deployed' | 'verifying'; detail?: string }
   | { type: 'cert_done'; outcome: CertOutcome }
-  | { type: 'cert_verified'; cert: string; report: VerifyReport; /** Whether the verification before this one passed (null: none). */ previousOk: boolean | null };
+  | {
+      type: 'cert_verified';
+      cert: string;
+      report: VerifyReport;
+      /** Whether the verification before this one passed (null: none). */ previousOk: boolean | null;
+    };

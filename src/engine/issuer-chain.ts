@@ -80,7 +80,10 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { 
       for (const [index, settings] of candidates.entries()) {
         const limited = await rateLimits.beforeAsking(settings, clock.now(), log);
         if (limited) {
-          log.warn({ issuer: settings.name, until: limited.rateLimitedUntil }, `issuer ${settings.name} is rate-limited; not asking it before ${limited.rateLimitedUntil}`);
+          log.warn(
+            { issuer: settings.name, until: limited.rateLimitedUntil },
+            `issuer ${settings.name} is rate-limited; not asking it before ${limited.rateLimitedUntil}`,
+          );
           waiting.push({ name: settings.name, until: limited.rateLimitedUntil });
           continue;
         }
@@ -111,7 +114,10 @@ export function createIssuerChain(options: IssuerChainOptions): IssuerChain & { 
           }
           const next = candidates[index + 1];
           if (!isCaSideFailure(error) || next === undefined) throw error;
-          log.warn({ issuer: settings.name, next: next.name, code: error.code, err: describeError(error) }, `issuer ${settings.name} failed on its side; trying ${next.name}`);
+          log.warn(
+            { issuer: settings.name, next: next.name, code: error.code, err: describeError(error) },
+            `issuer ${settings.name} failed on its side; trying ${next.name}`,
+          );
           lastError = error;
         }
       }

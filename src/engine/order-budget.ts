@@ -6,7 +6,16 @@
 import { describeError } from '../core/errors.js';
 import type { OrderRecord } from '../core/types.js';
 import type { IssuerSettings } from '../config/issuers.js';
-import { DEFAULT_ORDER_PACE_WAIT_MS, DUPLICATE_WINDOW_MS, duplicateBudget, ordersFromHistory, paceOrder, type BudgetCheck, type LedgerOrder, type OrderAdmission } from '../plan/budget.js';
+import {
+  DEFAULT_ORDER_PACE_WAIT_MS,
+  DUPLICATE_WINDOW_MS,
+  duplicateBudget,
+  ordersFromHistory,
+  paceOrder,
+  type BudgetCheck,
+  type LedgerOrder,
+  type OrderAdmission,
+} from '../plan/budget.js';
 import type { HistoryEntry } from '../core/types.js';
 import type { EngineDeps } from './contracts.js';
 import type { OrderNotice } from '../issuers/contract.js';
@@ -28,10 +37,22 @@ export class OrderLedger {
    * for (cancelled by `signal`), so many orders at once go out at the budget's pace; an admitted
    * order takes its unit at once, before the CA reports it, so concurrent orders cannot overspend.
    */
-  async admit(issuer: IssuerSettings, names: string[], replaces: boolean, flags: { force: boolean; yes: boolean; signal?: AbortSignal | undefined }): Promise<OrderAdmission> {
+  async admit(
+    issuer: IssuerSettings,
+    names: string[],
+    replaces: boolean,
+    flags: { force: boolean; yes: boolean; signal?: AbortSignal | undefined },
+  ): Promise<OrderAdmission> {
     if (!issuer.rateLimits) return { admit: true };
     const orders = await this.orders();
-    const request = { account: { directoryUrl: issuer.directoryUrl, email: issuer.email }, names, limits: issuer.rateLimits, replaces, force: flags.force, yes: flags.yes };
+    const request = {
+      account: { directoryUrl: issuer.directoryUrl, email: issuer.email },
+      names,
+      limits: issuer.rateLimits,
+      replaces,
+      force: flags.force,
+      yes: flags.yes,
+    };
     const waitUntil = this.deps.clock.now().getTime() + this.maxWaitMs;
     for (;;) {
       const now = this.deps.clock.now();
@@ -71,7 +92,13 @@ export class OrderLedger {
         attempt.push(order!);
         return;
       }
-      const order: LedgerOrder = { issuer: issuer.name, directoryUrl: issuer.directoryUrl, email: issuer.email, replaced: notice.replaced, at: this.deps.clock.now().getTime() };
+      const order: LedgerOrder = {
+        issuer: issuer.name,
+        directoryUrl: issuer.directoryUrl,
+        email: issuer.email,
+        replaced: notice.replaced,
+        at: this.deps.clock.now().getTime(),
+      };
       attempt.push(order);
       void this.orders().then((orders) => orders.push(order));
       return;

@@ -196,7 +196,10 @@ export class Rehearser {
   private async seed(config: Config): Promise<void> {
     try {
       const deps = await this.depsFor(config);
-      for (const [name, last] of await lastRehearsals(deps.store, config.certificates.map((c) => c.name))) {
+      for (const [name, last] of await lastRehearsals(
+        deps.store,
+        config.certificates.map((c) => c.name),
+      )) {
         this.last.set(name, last);
         if (last.result === 'failure') this.failing.add(name);
       }
@@ -274,7 +277,15 @@ export class Rehearser {
     } else {
       logger.info({ cert: name, directory }, 'rehearsal passed');
       if (this.failing.delete(name)) {
-        this.emit({ type: 'rehearsal_recovered', at: result.at, cert: name, domains, severity: 'info', message: `${name}: rehearsal against ${directory} passes again`, action: 'dry-run' });
+        this.emit({
+          type: 'rehearsal_recovered',
+          at: result.at,
+          cert: name,
+          domains,
+          severity: 'info',
+          message: `${name}: rehearsal against ${directory} passes again`,
+          action: 'dry-run',
+        });
       }
     }
   }

@@ -77,14 +77,25 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   await deps.store.ping?.(options.signal).catch((error: unknown) => {
     if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error; // this agent's encryption key is not the store's
     const cause = toCertkeeperError(error, 'STATE_UNREACHABLE');
-    throw new CertkeeperError(cause.code === 'CANCELLED' ? 'CANCELLED' : 'STATE_UNREACHABLE', `the state store is unreachable (${describeError(cause)}); certificates already deployed stay as they are`, { cause });
+    throw new CertkeeperError(
+      cause.code === 'CANCELLED' ? 'CANCELLED' : 'STATE_UNREACHABLE',
+      `the state store is unreachable (${describeError(cause)}); certificates already deployed stay as they are`,
+      { cause },
+    );
   });
   const startedAt = deps.clock.now();
   const ledger = new OrderLedger(deps);
   const run: RunState = { storeError: undefined };
   // Planned without any lock, from reads made in batches (read-ahead.ts); every certificate with
   // something to do is planned again under its own lock, from the store, before anything is ordered or deployed.
-  const planning = { ...deps, store: await readAhead(deps.store, selected.map((spec) => spec.name), { sinkStates: [ARI_STATE_KEY] }) };
+  const planning = {
+    ...deps,
+    store: await readAhead(
+      deps.store,
+      selected.map((spec) => spec.name),
+      { sinkStates: [ARI_STATE_KEY] },
+    ),
+  };
   const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, planning, ledger));
   for (const plan of plans) {
     deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
@@ -129,7 +140,15 @@ export const DEFAULT_MAX_IN_FLIGHT = 256;
  * the lock released. A lease lost on the way (the store unreachable past the lock's TTL) aborts
  * the work, as another agent may take over.
  */
-async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, run: RunState): Promise<CertOutcome | typeof BUSY> {
+async function runLocked(
+  plan: Plan,
+  waitMs: number,
+  startedAt: Date,
+  options: RenewOptions,
+  deps: EngineDeps,
+  ledger: OrderLedger,
+  run: RunState,
+): Promise<CertOutcome | typeof BUSY> {
   if (plan.action === 'skip') return runOne(plan, options, deps, ledger);
   const name = plan.spec.name;
   const purpose = plan.action === 'dry-run' ? 'rehearsal' : 'order';
@@ -168,7 +187,11 @@ async function runLocked(plan: Plan, waitMs: number, startedAt: Date, options: R
     // run's store error, so the others finish and the caller pauses, instead of the whole run rejecting.
     return storeFailure(plan, thrown, 'the state store failed while working on this certificate', deps, run);
   } finally {
-    await lock.release().catch((error: unknown) => deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot release the certificate lock; it frees itself after its TTL'));
+    await lock
+      .release()
+      .catch((error: unknown) =>
+        deps.logger.warn({ cert: name, err: describeError(error) }, 'cannot release the certificate lock; it frees itself after its TTL'),
+      );
   }
 }
 
@@ -181,7 +204,17 @@ async function noteAbandoned(cert: string, action: HistoryAction, removedRecords
   const removed = removedRecords > 0 ? ` and removed ${removedRecords} challenge record${removedRecords === 1 ? '' : 's'} it left in DNS` : '';
   const error = `abandoned: the agent holding the lock stopped before finishing (its lease expired; ${deps.config.agentId} took over${removed})`;
   deps.logger.warn({ cert, removedRecords }, error);
-  await appendHistory(deps, { cert, action, result: 'failure', serial: null, notAfter: null, durationMs: 0, error, code: 'CANCELLED', reason: 'lock-taken-over' });
+  await appendHistory(deps, {
+    cert,
+    action,
+    result: 'failure',
+    serial: null,
+    notAfter: null,
+    durationMs: 0,
+    error,
+    code: 'CANCELLED',
+    reason: 'lock-taken-over',
+  });
 }
 
 /** A certificate the store failed under: its failure outcome, and the run's store error (RenewReport.storeError). */
@@ -290,7 +323,8 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
   const reusable = plan.action === 'renew' && plan.spec.reuseKey && plan.stored?.info.keyType === plan.spec.keyType;
   if (plan.action === 'deploy' || reusable) {
     current = await loadStored(name, deps, 'full');
-    if (!current && plan.action === 'deploy') plan = { ...plan, stored: undefined, action: 'issue', reason: 'stored-unreadable', message: 'stored certificate unreadable; issuing afresh' };
+    if (!current && plan.action === 'deploy')
+      plan = { ...plan, stored: undefined, action: 'issue', reason: 'stored-unreadable', message: 'stored certificate unreadable; issuing afresh' };
   }
   if (plan.action === 'issue' || plan.action === 'renew' || plan.action === 'dry-run') {
     const historyAction: HistoryAction = plan.action;
@@ -300,7 +334,8 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       plan.action === 'dry-run'
         ? {}
         : {
-            admit: (issuer: IssuerSettings, replaces: boolean) => ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true, signal: options.signal }),
+            admit: (issuer: IssuerSettings, replaces: boolean) =>
+              ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true, signal: options.signal }),
             onOrder: (notice: OrderNotice) => ledger.note(notice, attempt),
           };
     try {
@@ -324,32 +359,94 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       });
       const info = parseCertificate(material.certPem);
       if (plan.action === 'dry-run') {
-        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason });
-        return outcome({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), message: `dry run issued ${info.serial} from ${issuer.directoryUrl}; discarded` });
+        await appendHistory(deps, {
+          ...noted(options),
+          cert: name,
+          action: historyAction,
+          result: 'success',
+          serial: info.serial,
+          notAfter: info.notAfter.toISOString(),
+          durationMs: elapsed(started),
+          error: null,
+          reason: plan.reason,
+        });
+        return outcome({
+          result: 'success',
+          serial: info.serial,
+          notAfter: info.notAfter.toISOString(),
+          message: `dry run issued ${info.serial} from ${issuer.directoryUrl}; discarded`,
+        });
       }
       current = await deps.store.putCertificate(name, material, { directoryUrl: issuedBy ?? issuer.directoryUrl, issuedAt: deps.clock.now() });
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'stored', detail: current.info.serial });
       record = recordSuccess(record, { action: historyAction, now: deps.clock.now() });
       await deps.store.putRecord(name, record);
-      await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason: plan.reason, ...historyOrders(attempt) });
+      await appendHistory(deps, {
+        ...noted(options),
+        cert: name,
+        action: historyAction,
+        result: 'success',
+        serial: info.serial,
+        notAfter: info.notAfter.toISOString(),
+        durationMs: elapsed(started),
+        error: null,
+        reason: plan.reason,
+        ...historyOrders(attempt),
+      });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
       if (error.code === 'CANCELLED') {
         // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
         deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
-        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: 'cancelled', code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+        await appendHistory(deps, {
+          ...noted(options),
+          cert: name,
+          action: historyAction,
+          result: 'failure',
+          serial: null,
+          notAfter: null,
+          durationMs: elapsed(started),
+          error: 'cancelled',
+          code: error.code,
+          reason: plan.reason,
+          ...historyOrders(attempt),
+        });
         return outcome({ result: 'failure', error: 'cancelled', code: error.code });
       }
       if (error.code === 'RATE_BUDGET' && error.details?.confirm === true) {
         // A forced order refused before it spent the last unit: the operator's call, not a failure of the certificate.
         deps.logger.warn({ cert: name }, `refusing a forced order: ${error.message}`);
-        await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+        await appendHistory(deps, {
+          ...noted(options),
+          cert: name,
+          action: historyAction,
+          result: 'failure',
+          serial: null,
+          notAfter: null,
+          durationMs: elapsed(started),
+          error: describeError(error),
+          code: error.code,
+          reason: plan.reason,
+          ...historyOrders(attempt),
+        });
         return outcome({ result: 'failure', error: `refused: ${error.message}`, code: error.code });
       }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
       record = failed(record, historyAction, describeError(error), deps, name, error.retryAfterSeconds);
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
-      await appendHistory(deps, { ...noted(options), cert: name, action: historyAction, result: 'failure', serial: null, notAfter: null, durationMs: elapsed(started), error: describeError(error), code: error.code, reason: plan.reason, ...historyOrders(attempt) });
+      await appendHistory(deps, {
+        ...noted(options),
+        cert: name,
+        action: historyAction,
+        result: 'failure',
+        serial: null,
+        notAfter: null,
+        durationMs: elapsed(started),
+        error: describeError(error),
+        code: error.code,
+        reason: plan.reason,
+        ...historyOrders(attempt),
+      });
       return outcome({ result: 'failure', error: describeError(error), code: error.code });
     }
   }
@@ -358,14 +455,31 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
 }
 
 /** Deploys `current` to every sink that lacks it, in the listed order; stops at the first failure. */
-async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan, started: number, deps: EngineDeps, signal: AbortSignal | undefined): Promise<CertOutcome> {
+async function deploy(
+  current: StoredCertificate,
+  record: CertRecord,
+  plan: Plan,
+  started: number,
+  deps: EngineDeps,
+  signal: AbortSignal | undefined,
+): Promise<CertOutcome> {
   const name = plan.spec.name;
   const serial = current.info.serial;
   const notAfter = current.info.notAfter.toISOString();
   let paths: CertificatePaths = current.paths;
   const deployed: string[] = [];
   const done = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
-    const full: CertOutcome = { cert: name, action: plan.action, reason: plan.reason, message: plan.message, serial, notAfter, durationMs: elapsed(started), deployed, ...partial };
+    const full: CertOutcome = {
+      cert: name,
+      action: plan.action,
+      reason: plan.reason,
+      message: plan.message,
+      serial,
+      notAfter,
+      durationMs: elapsed(started),
+      deployed,
+      ...partial,
+    };
     deps.onEvent?.({ type: 'cert_done', outcome: full });
     return full;
   };
@@ -396,14 +510,36 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
       deployed.push(sinkName);
       record = { ...record, deployed: { ...record.deployed, [keyOf(sinkName)]: serial } };
       await deps.store.putRecord(name, record);
-      await appendHistory(deps, { cert: name, action: 'deploy', result: 'success', serial, notAfter, durationMs: elapsed(sinkStarted), error: null, sink: sinkName });
+      await appendHistory(deps, {
+        cert: name,
+        action: 'deploy',
+        result: 'success',
+        serial,
+        notAfter,
+        durationMs: elapsed(sinkStarted),
+        error: null,
+        sink: sinkName,
+      });
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deployed', detail: sinkName });
       deps.logger.info({ cert: name, sink: sinkName, serial, detail: result.detail }, 'deployed');
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'SINK_FAILED');
       const message = describeError(error);
-      deps.logger.error({ cert: name, sink: sinkName, code: error.code, err: message }, 'deploy failed; it will be retried on the next run without a new order');
-      await appendHistory(deps, { cert: name, action: 'deploy', result: 'failure', serial, notAfter, durationMs: elapsed(sinkStarted), error: message, code: error.code, sink: sinkName });
+      deps.logger.error(
+        { cert: name, sink: sinkName, code: error.code, err: message },
+        'deploy failed; it will be retried on the next run without a new order',
+      );
+      await appendHistory(deps, {
+        cert: name,
+        action: 'deploy',
+        result: 'failure',
+        serial,
+        notAfter,
+        durationMs: elapsed(sinkStarted),
+        error: message,
+        code: error.code,
+        sink: sinkName,
+      });
       // Sinks are independent (two ACM regions: one failing must not hold back the other),
       // except after a sink that writes files: later hooks would read the old files.
       failure ??= { message, code: error.code, sink: sinkName, stopsLater: false };
@@ -428,7 +564,14 @@ async function deploy(current: StoredCertificate, record: CertRecord, plan: Plan
 
 /** The record after a failed order or deploy (plan/record.ts): counted, backed off, with the config it failed with. */
 function failed(record: CertRecord, action: string, error: string, deps: EngineDeps, cert: string, retryAfterSeconds?: number): CertRecord {
-  return recordFailure(record, { action, error, now: deps.clock.now(), backoffMs: deps.config.backoffMs, retryAfterSeconds, fingerprint: deps.config.fingerprints[cert] ?? null });
+  return recordFailure(record, {
+    action,
+    error,
+    now: deps.clock.now(),
+    backoffMs: deps.config.backoffMs,
+    retryAfterSeconds,
+    fingerprint: deps.config.fingerprints[cert] ?? null,
+  });
 }
 
 /** The operator's `--reason`, for a history line. */
@@ -448,4 +591,3 @@ async function appendHistory(deps: EngineDeps, entry: Omit<HistoryEntry, 'at'>):
     deps.logger.error({ cert: entry.cert, err: describeError(error) }, 'could not append to history');
   }
 }
-

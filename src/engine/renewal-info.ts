@@ -54,7 +54,10 @@ export async function readAriRecord(store: Pick<StateStore, 'getSinkState'>, cer
   try {
     data = await readCertificateData(store, cert.name, ARI_STATE_KEY, ariRecordCodec);
   } catch (error) {
-    logger?.warn({ cert: cert.name, key: certificateDataKey(cert.name, ARI_STATE_KEY), err: describeError(error) }, 'the stored ARI window cannot be read; planning uses the expiry thresholds until the CA is asked again');
+    logger?.warn(
+      { cert: cert.name, key: certificateDataKey(cert.name, ARI_STATE_KEY), err: describeError(error) },
+      'the stored ARI window cannot be read; planning uses the expiry thresholds until the CA is asked again',
+    );
     return undefined;
   }
   return data && data.serial === cert.info.serial && data.directoryUrl === cert.directoryUrl ? data : undefined;
@@ -76,7 +79,11 @@ export function selectInWindow(start: Date, end: Date, seed: string): Date {
 }
 
 /** The ARI record for `cert`, refreshed from the CA when the stored one is due for a re-check. */
-export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
+export async function refreshRenewalInfo(
+  cert: StoredCertificate,
+  deps: Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'renewalInfo'>,
+  signal?: AbortSignal,
+): Promise<AriRecord | undefined> {
   const previous = await readAriRecord(deps.store, cert, deps.logger);
   if (!deps.renewalInfo) return previous;
   const now = deps.clock.now();
@@ -92,11 +99,22 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
       const same = previous?.start === start.toISOString() && previous.end === end.toISOString() && previous.selectedAt !== undefined;
       const selectedAt = same ? previous.selectedAt! : selectInWindow(start, end, `${cert.name}/${cert.info.serial}/${start.toISOString()}`).toISOString();
       const wait = Math.min(retryAfterSeconds * 1000, MAX_RECHECK_MS);
-      record = { ...base, supported: true, certId: answer.certId, start: start.toISOString(), end: end.toISOString(), selectedAt, explanationUrl, nextCheckAt: new Date(now.getTime() + wait).toISOString() };
+      record = {
+        ...base,
+        supported: true,
+        certId: answer.certId,
+        start: start.toISOString(),
+        end: end.toISOString(),
+        selectedAt,
+        explanationUrl,
+        nextCheckAt: new Date(now.getTime() + wait).toISOString(),
+      };
       if (!same) {
         deps.logger.info(
           { cert: cert.name, windowStart: record.start, windowEnd: record.end, selectedAt, ...(explanationUrl ? { explanationUrl } : {}) },
-          explanationUrl ? `ARI: the CA suggests renewing between ${record.start} and ${record.end}; see ${explanationUrl}` : `ARI: the CA suggests renewing between ${record.start} and ${record.end}`,
+          explanationUrl
+            ? `ARI: the CA suggests renewing between ${record.start} and ${record.end}; see ${explanationUrl}`
+            : `ARI: the CA suggests renewing between ${record.start} and ${record.end}`,
         );
       }
     }
@@ -107,7 +125,12 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
     if (limitedFor !== undefined) deps.logger.info({ cert: cert.name, err: describeError(error) }, 'ARI lookup deferred: the CA is rate-limiting this account');
     else deps.logger.warn({ cert: cert.name, err: describeError(error) }, 'ARI lookup failed; keeping what is known');
     const wait = limitedFor !== undefined ? limitedFor * 1000 : ERROR_RECHECK_MS;
-    record = { ...(previous ?? { ...base, supported: false }), checkedAt: now.toISOString(), nextCheckAt: new Date(now.getTime() + wait).toISOString(), error: describeError(error) };
+    record = {
+      ...(previous ?? { ...base, supported: false }),
+      checkedAt: now.toISOString(),
+      nextCheckAt: new Date(now.getTime() + wait).toISOString(),
+      error: describeError(error),
+    };
   }
   await deps.store.putSinkState(cert.name, ARI_STATE_KEY, record);
   return record;
@@ -118,7 +141,11 @@ export async function refreshRenewalInfo(cert: StoredCertificate, deps: Pick<Eng
  * from the CA when due. Most stored windows are still fresh, so most certificates cost one small
  * read; only one due for a re-check has its PEM read (the ARI identifier comes from it).
  */
-export async function renewalInfoFor(cert: CertificateSummary, deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'renewalInfo'>, signal?: AbortSignal): Promise<AriRecord | undefined> {
+export async function renewalInfoFor(
+  cert: CertificateSummary,
+  deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'renewalInfo'>,
+  signal?: AbortSignal,
+): Promise<AriRecord | undefined> {
   const previous = await readAriRecord(deps.store, cert, deps.logger);
   if (!deps.renewalInfo || !recheckDue(previous, deps.clock.now())) return previous;
   // Issued by a CA no longer configured (after a switch of CA): nobody to ask, so no PEM to read
@@ -145,7 +172,14 @@ export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSign
     const batch = specs.slice(i, i + READ_AHEAD_BATCH);
     let reading: EngineDeps;
     try {
-      reading = { ...deps, store: await readAhead(deps.store, batch.map((spec) => spec.name), { records: false, sinkStates: [ARI_STATE_KEY] }) };
+      reading = {
+        ...deps,
+        store: await readAhead(
+          deps.store,
+          batch.map((spec) => spec.name),
+          { records: false, sinkStates: [ARI_STATE_KEY] },
+        ),
+      };
     } catch (error) {
       deps.logger.warn({ err: describeError(error) }, 'ARI refresh skipped: the state store cannot be read');
       return;
@@ -183,9 +217,16 @@ export async function issuanceStatus(
   return {
     window,
     extras: {
-      ari: window && record
-        ? { windowStart: record.start!, windowEnd: record.end!, selectedAt: record.selectedAt!, explanationUrl: record.explanationUrl ?? null, nextCheckAt: record.nextCheckAt }
-        : null,
+      ari:
+        window && record
+          ? {
+              windowStart: record.start!,
+              windowEnd: record.end!,
+              selectedAt: record.selectedAt!,
+              explanationUrl: record.explanationUrl ?? null,
+              nextCheckAt: record.nextCheckAt,
+            }
+          : null,
       rateLimited,
     },
   };

@@ -53,12 +53,18 @@ export interface StatusRow {
 export const STATUS_READ_CONCURRENCY = 32;
 
 /** Every configured certificate's row, in config order; with `certs`, only those (the daemon's batches). */
-export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'rateLimits'>, options: { certs?: readonly string[] } = {}): Promise<StatusRow[]> {
+export async function statusRows(
+  deps: Pick<EngineDeps, 'config' | 'store' | 'clock' | 'logger' | 'rateLimits'>,
+  options: { certs?: readonly string[] } = {},
+): Promise<StatusRow[]> {
   const now = deps.clock.now();
   const wanted = options.certs && new Set(options.certs);
   const specs = wanted ? deps.config.certificates.filter((c) => wanted.has(c.name)) : deps.config.certificates;
   // One read for all rows (an index, not the whole history: see StateStore.lastDryRuns).
-  const rehearsals = await lastRehearsals(deps.store, specs.map((c) => c.name)).catch(() => new Map<string, LastRehearsal>());
+  const rehearsals = await lastRehearsals(
+    deps.store,
+    specs.map((c) => c.name),
+  ).catch(() => new Map<string, LastRehearsal>());
   // A handful of issuers serve every row: each one's rate-limit state is read once per pass.
   const limits = new Map<string, Promise<RateLimitState | undefined>>();
   const { rateLimits: book } = deps;
@@ -77,7 +83,11 @@ export async function statusRows(deps: Pick<EngineDeps, 'config' | 'store' | 'cl
   const rows: StatusRow[] = [];
   for (let i = 0; i < specs.length; i += READ_AHEAD_BATCH) {
     const batch = specs.slice(i, i + READ_AHEAD_BATCH);
-    const read = await readAhead(deps.store, batch.map((c) => c.name), { sinkStates });
+    const read = await readAhead(
+      deps.store,
+      batch.map((c) => c.name),
+      { sinkStates },
+    );
     const store: RowStore = {
       peekCertificate: (name) => read.peekCertificate(name),
       getRecord: (name) => read.getRecord(name),

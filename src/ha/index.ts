@@ -42,7 +42,10 @@ export async function startLeaderElection(config: HaConfig, options: LeaderElect
     renewIntervalMs: ha.renewInterval,
     ...(options.onChange ? { onChange: options.onChange } : {}),
   });
-  options.logger.info({ lease: `${namespace}/${ha.leaseName}`, identity: elector.identity, server: api.server, leaseDurationMs: elector.leaseDurationMs }, 'leader election: campaigning');
+  options.logger.info(
+    { lease: `${namespace}/${ha.leaseName}`, identity: elector.identity, server: api.server, leaseDurationMs: elector.leaseDurationMs },
+    'leader election: campaigning',
+  );
   await elector.start();
   return elector;
 }

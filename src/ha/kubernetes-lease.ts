@@ -50,7 +50,12 @@ export function kubernetesLeaseStore(api: KubeClients, microTime: new (value: nu
     },
     async update(record, version) {
       try {
-        const body: V1Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace, labels: LABELS, resourceVersion: version }, spec: toSpec(record) };
+        const body: V1Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name, namespace, labels: LABELS, resourceVersion: version },
+          spec: toSpec(record),
+        };
         return fromLease(await api.coordination.replaceNamespacedLease({ name, namespace, body }));
       } catch (error) {
         if (kubeStatus(error) === 409) return undefined;

@@ -100,7 +100,10 @@ export class LeaderElector {
       const released = await this.options.store.update({ ...held.record, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: now }, held.version);
       if (released) this.options.logger.info({ lease: this.options.store.description }, 'released the leader lease');
     } catch (error) {
-      this.options.logger.warn({ lease: this.options.store.description, err: describeError(error) }, 'could not release the leader lease; it expires on its own');
+      this.options.logger.warn(
+        { lease: this.options.store.description, err: describeError(error) },
+        'could not release the leader lease; it expires on its own',
+      );
     }
   }
 
@@ -148,7 +151,13 @@ export class LeaderElector {
     const duration = Math.ceil(this.leaseDurationMs / 1000);
     const current = await store.get();
     if (!current) {
-      const created = await store.create({ holderIdentity: this.identity, leaseDurationSeconds: duration, acquireTime: started, renewTime: started, leaseTransitions: 0 });
+      const created = await store.create({
+        holderIdentity: this.identity,
+        leaseDurationSeconds: duration,
+        acquireTime: started,
+        renewTime: started,
+        leaseTransitions: 0,
+      });
       return this.settle(created, started);
     }
     const nowMs = clock.now().getTime();
@@ -164,8 +173,18 @@ export class LeaderElector {
     if (!mine && !free && !expired) return false;
     const next: LeaseRecord = mine
       ? { ...record, leaseDurationSeconds: duration, renewTime: started }
-      : { holderIdentity: this.identity, leaseDurationSeconds: duration, acquireTime: started, renewTime: started, leaseTransitions: record.leaseTransitions + 1 };
-    if (!mine) this.options.logger.info({ lease: store.description, previous: record.holderIdentity || null }, free ? 'leader lease is free; taking it' : 'leader lease expired; taking it over');
+      : {
+          holderIdentity: this.identity,
+          leaseDurationSeconds: duration,
+          acquireTime: started,
+          renewTime: started,
+          leaseTransitions: record.leaseTransitions + 1,
+        };
+    if (!mine)
+      this.options.logger.info(
+        { lease: store.description, previous: record.holderIdentity || null },
+        free ? 'leader lease is free; taking it' : 'leader lease expired; taking it over',
+      );
     return this.settle(await store.update(next, current.version), started);
   }
 
@@ -184,7 +203,10 @@ export class LeaderElector {
     const leader = this.isLeader();
     if (leader === this.leader) return;
     this.leader = leader;
-    this.options.logger.info({ lease: this.options.store.description, identity: this.identity }, leader ? 'became the leader: renewing and deploying' : 'not the leader: standing by (health and metrics only)');
+    this.options.logger.info(
+      { lease: this.options.store.description, identity: this.identity },
+      leader ? 'became the leader: renewing and deploying' : 'not the leader: standing by (health and metrics only)',
+    );
     try {
       this.options.onChange?.(leader);
     } catch (error) {

@@ -11,7 +11,11 @@ export const kubernetesHaSchema = z
     /** The Lease object the replicas share. */
     leaseName: z.string().max(253).regex(NAME, 'must be a lower-case DNS name'),
     /** Default: the namespace of the kubeconfig context, or the pod's own namespace in-cluster. */
-    namespace: z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name').optional(),
+    namespace: z
+      .string()
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name')
+      .optional(),
     /** How long a lease holds without renewal before another replica may take it (default 15s). */
     leaseDuration: durationMs.default(15_000),
     /** How often the leader renews, and a follower retries (default: a third of leaseDuration). */

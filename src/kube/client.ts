@@ -52,14 +52,22 @@ export async function openKube(options: KubeConnectionOptions = {}): Promise<Kub
     }
     if (options.context) kc.setCurrentContext(options.context);
   } catch (error) {
-    throw new CertkeeperError('CONFIG_INVALID', `cannot load Kubernetes credentials${options.kubeconfig ? ` from ${options.kubeconfig}` : ''}: ${(error as Error).message}`, {
-      retryable: false,
-      cause: error,
-    });
+    throw new CertkeeperError(
+      'CONFIG_INVALID',
+      `cannot load Kubernetes credentials${options.kubeconfig ? ` from ${options.kubeconfig}` : ''}: ${(error as Error).message}`,
+      {
+        retryable: false,
+        cause: error,
+      },
+    );
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new CertkeeperError('CONFIG_INVALID', `no Kubernetes cluster in the ${source === 'kubeconfig-file' ? `kubeconfig ${options.kubeconfig}` : 'kubeconfig'}${options.context ? ` (context ${options.context})` : ''}`, { retryable: false });
+    throw new CertkeeperError(
+      'CONFIG_INVALID',
+      `no Kubernetes cluster in the ${source === 'kubeconfig-file' ? `kubeconfig ${options.kubeconfig}` : 'kubeconfig'}${options.context ? ` (context ${options.context})` : ''}`,
+      { retryable: false },
+    );
   }
   const context = kc.getContextObject(kc.getCurrentContext());
   return {

@@ -5,7 +5,20 @@
 // notAfter and not renewed (from a plan, or from a renewal that failed after notAfter, then with
 // the error): an escalation of its own, never a repeat of `expiring`.
 
-export const AGENT_EVENT_TYPES = ['obtaining', 'obtained', 'failed', 'deployed', 'deploy_failed', 'expiring', 'expired', 'recovered', 'verified', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'] as const;
+export const AGENT_EVENT_TYPES = [
+  'obtaining',
+  'obtained',
+  'failed',
+  'deployed',
+  'deploy_failed',
+  'expiring',
+  'expired',
+  'recovered',
+  'verified',
+  'verify_failed',
+  'rehearsal_failed',
+  'rehearsal_recovered',
+] as const;
 export type AgentEventType = (typeof AGENT_EVENT_TYPES)[number];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;

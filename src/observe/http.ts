@@ -61,7 +61,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       GET: async (request, response) => {
         if (!options.page) return sendJson(response, 404, { error: 'not found' });
         const html = await options.page(new URL(request.url ?? '/', 'http://agent').searchParams);
-        if (html === undefined) return sendPage(response, 404, '<!doctype html><title>not found</title><p>No such certificate. <a href="./">All certificates</a></p>\n');
+        if (html === undefined)
+          return sendPage(response, 404, '<!doctype html><title>not found</title><p>No such certificate. <a href="./">All certificates</a></p>\n');
         sendPage(response, 200, html);
       },
     },

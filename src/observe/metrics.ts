@@ -135,7 +135,7 @@ export class AgentMetrics {
     });
     this.info = new Gauge({
       name: 'certkeeper_certificate_info',
-      help: 'Always 1: the stored certificate\'s serial (upper-case hex) and the configured issuer that issued it (absent while none is stored).',
+      help: "Always 1: the stored certificate's serial (upper-case hex) and the configured issuer that issued it (absent while none is stored).",
       labelNames: ['name', 'issuer', 'serial'],
       registers,
     });
@@ -360,7 +360,17 @@ export class AgentMetrics {
     const issuer = this.issuers.get(name);
     if (issuer === undefined) return;
     const labels = { name, issuer };
-    for (const gauge of [this.expiration, this.renewal, this.ready, this.pendingSinks, this.consecutiveFailures, this.nextAttempt, this.ariWindowStart, this.ariWindowEnd]) gauge.remove(labels);
+    for (const gauge of [
+      this.expiration,
+      this.renewal,
+      this.ready,
+      this.pendingSinks,
+      this.consecutiveFailures,
+      this.nextAttempt,
+      this.ariWindowStart,
+      this.ariWindowEnd,
+    ])
+      gauge.remove(labels);
     const serial = this.serials.get(name);
     if (serial !== undefined) this.info.remove({ ...labels, serial });
     this.serials.delete(name);

@@ -108,7 +108,13 @@ export function expiringDecision(input: ValidityInput): ExpiringDecision {
   }
   if (now.getTime() >= alertAt.getTime()) {
     const hoursLeft = Math.round(((notAfter.getTime() - now.getTime()) / 3_600_000) * 10) / 10;
-    return { expiring: true, reason: 'in-window', severity: 'critical', alertAt, message: `expires at ${notAfter.toISOString()} (in ${hoursLeft} h) and was not renewed` };
+    return {
+      expiring: true,
+      reason: 'in-window',
+      severity: 'critical',
+      alertAt,
+      message: `expires at ${notAfter.toISOString()} (in ${hoursLeft} h) and was not renewed`,
+    };
   }
   return { expiring: false, reason: 'not-yet', severity: 'info', alertAt, message: `alert window opens at ${alertAt.toISOString()}` };
 }

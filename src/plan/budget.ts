@@ -72,13 +72,23 @@ export function orderAdmission(orders: LedgerOrder[], request: OrderAdmissionReq
   if (limits.newOrders) {
     const { limit, windowMs } = limits.newOrders;
     const counted = mine.filter((o) => !o.replaced && o.at > now.getTime() - windowMs).map((o) => o.at);
-    checks.push({ used: counted.length, limit, until: freedAt(counted, limit, windowMs, now), what: `${counted.length} of ${limit} new orders in the last ${hours(windowMs)}` });
+    checks.push({
+      used: counted.length,
+      limit,
+      until: freedAt(counted, limit, windowMs, now),
+      what: `${counted.length} of ${limit} new orders in the last ${hours(windowMs)}`,
+    });
   }
   if (limits.failedAuthorizations) {
     const { limit, windowMs } = limits.failedAuthorizations;
     for (const name of new Set(request.names.map(authorizationName))) {
       const failed = mine.filter((o) => o.at > now.getTime() - windowMs && (o.failedNames ?? []).map(authorizationName).includes(name)).map((o) => o.at);
-      checks.push({ used: failed.length, limit, until: freedAt(failed, limit, windowMs, now), what: `${failed.length} of ${limit} failed authorizations for ${name} in the last ${hours(windowMs)}` });
+      checks.push({
+        used: failed.length,
+        limit,
+        until: freedAt(failed, limit, windowMs, now),
+        what: `${failed.length} of ${limit} failed authorizations for ${name} in the last ${hours(windowMs)}`,
+      });
     }
   }
   const spent = checks.filter((c) => c.used >= c.limit);
@@ -91,7 +101,12 @@ export function orderAdmission(orders: LedgerOrder[], request: OrderAdmissionReq
   const last = checks.filter((c) => c.used + 1 >= c.limit);
   if (last.length > 0 && request.force && !request.yes) {
     const until = new Date(Math.max(...last.map((c) => c.until.getTime())));
-    return { admit: false, exhausted: false, until, message: `${last.map((c) => c.what).join('; ')}: this forced order would spend the last one (confirm with --force --yes)` };
+    return {
+      admit: false,
+      exhausted: false,
+      until,
+      message: `${last.map((c) => c.what).join('; ')}: this forced order would spend the last one (confirm with --force --yes)`,
+    };
   }
   return { admit: true };
 }
@@ -121,7 +136,10 @@ function hours(ms: number): string {
 export const DEFAULT_ORDER_PACE_WAIT_MS = 10 * 60_000;
 
 /** What to do with one order now: send it, wait `ms` and ask again, or take the admission's refusal. */
-export type OrderPace = { action: 'order'; admission: OrderAdmission & { admit: true } } | { action: 'wait'; ms: number; message: string } | { action: 'refuse'; admission: OrderAdmission & { admit: false } };
+export type OrderPace =
+  | { action: 'order'; admission: OrderAdmission & { admit: true } }
+  | { action: 'wait'; ms: number; message: string }
+  | { action: 'refuse'; admission: OrderAdmission & { admit: false } };
 
 /**
  * Paces one order to the local budgets. A budget that is spent now but frees a unit within

@@ -78,7 +78,8 @@ export function emergencyTime(notBefore: Date, notAfter: Date): Date {
 export function scheduledRenewal(stored: CertificateInfo, policy: RenewBefore, ari: RenewalWindow | undefined): { at: Date; rule: RenewalRule; why: string } {
   if (ari) {
     const emergency = emergencyTime(stored.notBefore, stored.notAfter);
-    if (emergency.getTime() < ari.selectedAt.getTime()) return { at: emergency, rule: 'emergency', why: 'emergency: 1/20 of the lifetime left; the ARI window is later' };
+    if (emergency.getTime() < ari.selectedAt.getTime())
+      return { at: emergency, rule: 'emergency', why: 'emergency: 1/20 of the lifetime left; the ARI window is later' };
     const explanation = ari.explanationUrl ? `; see ${ari.explanationUrl}` : '';
     return { at: ari.selectedAt, rule: 'ari', why: `ARI window ${ari.start.toISOString()} – ${ari.end.toISOString()}${explanation}` };
   }
@@ -111,7 +112,8 @@ export function renewalDecision(stored: CertificateInfo | undefined, spec: Certi
     const oldEnough = new Date(stored.notBefore.getTime() + lifetime * LOOP_GUARD_FRACTION);
     if (renewAt.getTime() < oldEnough.getTime()) {
       const message = `renewBefore (${describePolicy(spec.renewBefore, stored)}) would replace the certificate when it is only ${percent(1 - (stored.notAfter.getTime() - renewAt.getTime()) / lifetime)} old; loop guard: not before ${oldEnough.toISOString()} (${percent(LOOP_GUARD_FRACTION)} of its lifetime)`;
-      if (now.getTime() >= oldEnough.getTime()) return { due: true, reason: 'threshold', renewAt: oldEnough, rule: 'loop-guard', message: `due since ${oldEnough.toISOString()}; ${message}` };
+      if (now.getTime() >= oldEnough.getTime())
+        return { due: true, reason: 'threshold', renewAt: oldEnough, rule: 'loop-guard', message: `due since ${oldEnough.toISOString()}; ${message}` };
       return { due: false, reason: now.getTime() >= renewAt.getTime() ? 'loop-guard' : 'not-due', renewAt: oldEnough, rule: 'loop-guard', message };
     }
   }
@@ -128,7 +130,8 @@ function percent(fraction: number): string {
 
 export function describePolicy(policy: RenewBefore, stored?: CertificateInfo): string {
   if (policy.kind === 'fraction') {
-    const short = stored !== undefined && policy.shortLifetimeFraction !== undefined && stored.notAfter.getTime() - stored.notBefore.getTime() < SHORT_LIFETIME_MS;
+    const short =
+      stored !== undefined && policy.shortLifetimeFraction !== undefined && stored.notAfter.getTime() - stored.notBefore.getTime() < SHORT_LIFETIME_MS;
     return short ? `${percent(policy.shortLifetimeFraction ?? policy.fraction)} of a lifetime under 10 days` : `${percent(policy.fraction)} of lifetime`;
   }
   const hours = policy.ms / 3_600_000;

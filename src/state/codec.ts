@@ -54,7 +54,12 @@ export const storedTime = z.string().refine((text) => !Number.isNaN(Date.parse(t
  * STATE_CORRUPT naming its key when it is not what the codec says. The caller decides what a
  * damaged value means for it.
  */
-export async function readCertificateData<S extends z.ZodType>(store: Pick<StateStore, 'getSinkState'>, certName: string, entry: string, codec: S): Promise<z.output<S> | undefined> {
+export async function readCertificateData<S extends z.ZodType>(
+  store: Pick<StateStore, 'getSinkState'>,
+  certName: string,
+  entry: string,
+  codec: S,
+): Promise<z.output<S> | undefined> {
   const value = await store.getSinkState(certName, entry);
   return value === undefined ? undefined : parseStored(codec, value, certificateDataKey(certName, entry));
 }

@@ -191,7 +191,14 @@ async function copyValue(key: string, from: CopySide, to: CopySide, options: { s
 
 const isSecretKey = (key: string): boolean => /^certs\/[^/]+\/(versions|revoked)\//.test(key);
 
-async function copyCertificate(name: string, keys: string[], from: CopySide, to: CopySide | undefined, options: CopyOptions, report: CopyReport): Promise<CertificateCopy> {
+async function copyCertificate(
+  name: string,
+  keys: string[],
+  from: CopySide,
+  to: CopySide | undefined,
+  options: CopyOptions,
+  report: CopyReport,
+): Promise<CertificateCopy> {
   const outcome: CertificateCopy = { name, serial: null, notAfter: null, action: options.dryRun ? 'would copy' : 'copied' };
   let source;
   try {
@@ -270,7 +277,11 @@ async function copyCertificate(name: string, keys: string[], from: CopySide, to:
       await copyValue(`certs/${name}/current`, from, to);
       const copied = await to.store.certificates.get(name);
       if (copied?.info.serial !== source.info.serial) {
-        throw new CertkeeperError('STATE_IO', `certificate ${name} reads back from the target as ${copied?.info.serial ?? 'nothing'}, not ${source.info.serial}`, { retryable: false });
+        throw new CertkeeperError(
+          'STATE_IO',
+          `certificate ${name} reads back from the target as ${copied?.info.serial ?? 'nothing'}, not ${source.info.serial}`,
+          { retryable: false },
+        );
       }
     }
     count();

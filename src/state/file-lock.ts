@@ -27,7 +27,10 @@ const lockHolderCodec = z.object({
   pid: z.number(),
   hostname: z.string(),
   /** Informational: a holder without it is still identified. */
-  startedAt: z.unknown().optional().transform((value) => String(value ?? '')),
+  startedAt: z
+    .unknown()
+    .optional()
+    .transform((value) => String(value ?? '')),
   /** Random per acquisition: tells our lock from a later one even when pid and inode repeat. */
   token: z.string(),
 });
@@ -86,10 +89,14 @@ export async function observeLock(file: string): Promise<Observation | undefined
     if (errnoOf(error) === 'ENOENT') return undefined;
     if (errnoOf(error) === 'ELOOP') {
       const link = await fs.readlink(file).catch(() => '?');
-      throw new CertkeeperError('UNSAFE_PATH', `the state lock ${file} is a symlink (to ${link}) that certkeeper did not create; it neither follows nor removes it. Remove the link (after checking who put it there)`, {
-        cause: error,
-        retryable: false,
-      });
+      throw new CertkeeperError(
+        'UNSAFE_PATH',
+        `the state lock ${file} is a symlink (to ${link}) that certkeeper did not create; it neither follows nor removes it. Remove the link (after checking who put it there)`,
+        {
+          cause: error,
+          retryable: false,
+        },
+      );
     }
     throw error;
   } finally {
@@ -202,7 +209,10 @@ export async function acquireFileLock(file: string, options: AcquireOptions): Pr
       const now = clock.now().getTime();
       const dead = isDeadOnThisHost(seen.holder);
       if (dead || lockWatch.unchangedFor(seen.identity, now) >= staleMs) {
-        logger.warn({ lock: file, holder: describeHolder(seen.holder), reason: dead ? 'holder process is gone' : `unchanged for ${staleMs} ms` }, 'taking over stale state lock');
+        logger.warn(
+          { lock: file, holder: describeHolder(seen.holder), reason: dead ? 'holder process is gone' : `unchanged for ${staleMs} ms` },
+          'taking over stale state lock',
+        );
         if (await breakStaleLock(file, seen, { breakWatch, now, staleMs })) {
           tookOver = true;
           continue;
@@ -235,7 +245,12 @@ export async function acquireFileLock(file: string, options: AcquireOptions): Pr
  */
 export async function breakStaleLock(file: string, seen: Observation, state: { breakWatch: ChangeWatch; now: number; staleMs: number }): Promise<boolean> {
   const breakFile = `${file}.break`;
-  const breaker: LockHolder = { pid: process.pid, hostname: os.hostname(), startedAt: new Date(state.now).toISOString(), token: randomBytes(8).toString('hex') };
+  const breaker: LockHolder = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    startedAt: new Date(state.now).toISOString(),
+    token: randomBytes(8).toString('hex'),
+  };
   if (!(await tryCreate(breakFile, JSON.stringify(breaker)))) {
     // Someone else is breaking it (for milliseconds). A breaker that died mid-way would block
     // everyone, so its file goes too once dead or unchanged for staleMs; that second-order race
@@ -256,7 +271,11 @@ export async function breakStaleLock(file: string, seen: Observation, state: { b
   }
 }
 
-function holdLock(file: string, mine: LockHolder, options: { clock: Clock; logger: Logger; refreshMs: number; tookOver: boolean; onLost?: (() => void) | undefined }): HeldLock {
+function holdLock(
+  file: string,
+  mine: LockHolder,
+  options: { clock: Clock; logger: Logger; refreshMs: number; tookOver: boolean; onLost?: (() => void) | undefined },
+): HeldLock {
   const { clock, logger } = options;
   let lastTouchMs = clock.now().getTime();
   let released = false;

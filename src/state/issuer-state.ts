@@ -45,7 +45,8 @@ export async function activeRateLimit(store: Pick<StateStore, 'getIssuerState'>,
   let state: RateLimitState | undefined;
   try {
     const stored = await store.getIssuerState(key);
-    state = stored === undefined ? undefined : parseStored(rateLimitStateCodec, stored, `${issuerStorageKey(key)} (the rate-limit state of ${issuer.directoryUrl})`);
+    state =
+      stored === undefined ? undefined : parseStored(rateLimitStateCodec, stored, `${issuerStorageKey(key)} (the rate-limit state of ${issuer.directoryUrl})`);
   } catch (error) {
     if (!isCertkeeperError(error, 'STATE_CORRUPT')) throw error;
     const until = new Date(now.getTime() + DAMAGED_RATE_LIMIT_HOLD_MS).toISOString();
@@ -61,11 +62,19 @@ export async function activeRateLimit(store: Pick<StateStore, 'getIssuerState'>,
  * its place (with a warning naming the key), so it ends after the hour instead of moving with
  * every read.
  */
-export async function rateLimitBeforeAsking(store: Pick<StateStore, 'getIssuerState' | 'putIssuerState'>, issuer: IssuerIdentity, now: Date, logger: Logger): Promise<RateLimitState | undefined> {
+export async function rateLimitBeforeAsking(
+  store: Pick<StateStore, 'getIssuerState' | 'putIssuerState'>,
+  issuer: IssuerIdentity,
+  now: Date,
+  logger: Logger,
+): Promise<RateLimitState | undefined> {
   const limited = await activeRateLimit(store, issuer, now);
   if (limited?.damaged === undefined) return limited;
   const { damaged, ...hold } = limited;
-  logger.warn({ directoryUrl: issuer.directoryUrl, err: damaged }, `the stored rate-limit state of ${issuer.directoryUrl} cannot be read; not asking that CA before ${hold.rateLimitedUntil}`);
+  logger.warn(
+    { directoryUrl: issuer.directoryUrl, err: damaged },
+    `the stored rate-limit state of ${issuer.directoryUrl} cannot be read; not asking that CA before ${hold.rateLimitedUntil}`,
+  );
   try {
     await recordRateLimit(store, issuer, hold);
   } catch (error) {

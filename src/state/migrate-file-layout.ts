@@ -40,7 +40,11 @@ async function hasOldLayout(dir: string): Promise<boolean> {
  * Copies a 0.1 state directory into `store` once. Runs under the 0.1 state lock (`<dir>/lock`), so
  * an old certkeeper still running there finishes first, and two new ones do not copy at once.
  */
-export async function migrateFileLayout(dir: string, store: RepositoryStore, options: { clock: Clock; logger: Logger; agentId: string }): Promise<MigrationReport> {
+export async function migrateFileLayout(
+  dir: string,
+  store: RepositoryStore,
+  options: { clock: Clock; logger: Logger; agentId: string },
+): Promise<MigrationReport> {
   const report: MigrationReport = { migrated: false, certificates: 0, records: 0, accounts: 0, historyEntries: 0, skipped: [] };
   const formatted = async (): Promise<boolean> => {
     const stored = await store.storage.get(FORMAT_KEY);

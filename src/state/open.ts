@@ -44,7 +44,12 @@ export async function openStateStoreForReading(options: OpenStateOptions): Promi
 export async function openStateStore(options: OpenStateOptions, behaviour: { migrate: boolean } = { migrate: true }): Promise<RepositoryStore> {
   const { state, clock, logger } = options;
   if (state.type === 'file') {
-    const storage = await FileStorage.open({ dir: fileStorageRoot(state.dir), clock, logger, ...(state.pollInterval !== undefined ? { pollIntervalMs: state.pollInterval } : {}) });
+    const storage = await FileStorage.open({
+      dir: fileStorageRoot(state.dir),
+      clock,
+      logger,
+      ...(state.pollInterval !== undefined ? { pollIntervalMs: state.pollInterval } : {}),
+    });
     const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl, agentId: options.agentId });
     if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger, agentId: options.agentId });
     return store;

@@ -12,7 +12,17 @@ import type { Clock } from '../core/clock.js';
 import { publishFileSet, versionsDirOf } from '../core/file-set.js';
 import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateMaterial, CertificatePaths, HistoryEntry, StoredCertificate } from '../core/types.js';
-import type { AccountRecord, CertificateLock, CertificateLockOptions, CertificateSummary, CertRecord, DryRunSummary, HistoryQuery, StateLock, StateStore } from './contract.js';
+import type {
+  AccountRecord,
+  CertificateLock,
+  CertificateLockOptions,
+  CertificateSummary,
+  CertRecord,
+  DryRunSummary,
+  HistoryQuery,
+  StateLock,
+  StateStore,
+} from './contract.js';
 import { AccountRepository, accountLockName } from './repos/accounts.js';
 import { agentOfDeployment, goneAgents, SEEN_REFRESH_MS, withoutAgents, type AgentSeen } from './agent-seen.js';
 import { AgentDataRepository, readAgentsSeen } from './repos/agent-data.js';
@@ -70,7 +80,12 @@ export class RepositoryStore implements StateStore {
     this.lockTtlMs = options.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
     this.clock = options.clock;
     this.agentId = options.agentId ?? 'default';
-    this.certificates = new CertificateRepository({ storage: options.storage, sealer, clock: options.clock, ...(options.archiveVersions !== undefined ? { archiveVersions: options.archiveVersions } : {}) });
+    this.certificates = new CertificateRepository({
+      storage: options.storage,
+      sealer,
+      clock: options.clock,
+      ...(options.archiveVersions !== undefined ? { archiveVersions: options.archiveVersions } : {}),
+    });
     this.records = new RecordRepository(options.storage);
     this.accounts = new AccountRepository(options.storage, sealer);
     this.history = new HistoryRepository(options.storage);
@@ -99,7 +114,11 @@ export class RepositoryStore implements StateStore {
   }
 
   async lockAccount(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<StateLock> {
-    const held = await this.storage.lock(accountLockName(directoryUrl, email), { ttlMs: this.lockTtlMs, waitMs: options.waitMs, ...(options.signal ? { signal: options.signal } : {}) });
+    const held = await this.storage.lock(accountLockName(directoryUrl, email), {
+      ttlMs: this.lockTtlMs,
+      waitMs: options.waitMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     return { release: () => held.release() };
   }
 
@@ -127,10 +146,13 @@ export class RepositoryStore implements StateStore {
     }
     const opened = this.sealer.open(SEAL_CHECK, stored.value); // CONFIG_INVALID: sealed with another key, or no key here
     if (Buffer.compare(Buffer.from(opened), SEAL_PROBE) !== 0) {
-      throw new CertkeeperError('CONFIG_INVALID', `the state store's ${SEAL_CHECK} holds something unexpected; it was not written by certkeeper`, { retryable: false });
+      throw new CertkeeperError('CONFIG_INVALID', `the state store's ${SEAL_CHECK} holds something unexpected; it was not written by certkeeper`, {
+        retryable: false,
+      });
     }
     // Written before sealing was turned on: sealed now, so an agent still without the key is told.
-    if (Buffer.compare(Buffer.from(stored.value), SEAL_PROBE) === 0) await this.storage.put(SEAL_CHECK, this.sealer.seal(SEAL_CHECK, SEAL_PROBE), { ifVersion: stored.version }).catch(() => undefined);
+    if (Buffer.compare(Buffer.from(stored.value), SEAL_PROBE) === 0)
+      await this.storage.put(SEAL_CHECK, this.sealer.seal(SEAL_CHECK, SEAL_PROBE), { ifVersion: stored.version }).catch(() => undefined);
   }
 
   watchCertificates(listener: (name: string | undefined) => void): () => void {
@@ -219,7 +241,8 @@ export class RepositoryStore implements StateStore {
     if (agents.size === 0) return record;
     const now = this.clock.now();
     try {
-      if (!this.seenCache || now.getTime() - this.seenCache.at >= SEEN_REFRESH_MS) this.seenCache = { at: now.getTime(), agents: await readAgentsSeen(this.storage, now) };
+      if (!this.seenCache || now.getTime() - this.seenCache.at >= SEEN_REFRESH_MS)
+        this.seenCache = { at: now.getTime(), agents: await readAgentsSeen(this.storage, now) };
       let gone = goneAgents(agents, this.seenCache.agents, now, this.agentId);
       if (gone.size === 0) return record;
       for (const [agent, seen] of await readAgentsSeen(this.storage, now, [...gone])) this.seenCache.agents.set(agent, seen);
@@ -280,7 +303,10 @@ export class RepositoryStore implements StateStore {
   private async withPaths(found: CertificateWithMaterial): Promise<StoredCertificate> {
     const dir = this.liveDir(found.name);
     // publishFileSet puts the label, so sanitised, into the version folder's name.
-    const label = path.basename(found.version).replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
+    const label = path
+      .basename(found.version)
+      .replace(/[^A-Za-z0-9_-]/g, '')
+      .slice(0, 64);
     const published = async (): Promise<boolean> => path.basename((await fs.readlink(dir).catch(() => undefined)) ?? '').includes(label);
     if (!(await published())) {
       // localDir is the top the copy hangs from (the operator's): made when missing, 0700.

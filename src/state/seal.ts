@@ -25,7 +25,8 @@ export interface Sealer {
 export const plainSealer: Sealer = {
   seal: (_key, plain) => plain,
   open: (key, stored) => {
-    if (isSealed(stored)) throw new CertkeeperError('CONFIG_INVALID', `stored ${key} is sealed, and no state.encryptionKeyFile is configured to open it`, { retryable: false });
+    if (isSealed(stored))
+      throw new CertkeeperError('CONFIG_INVALID', `stored ${key} is sealed, and no state.encryptionKeyFile is configured to open it`, { retryable: false });
     return stored;
   },
 };
@@ -41,7 +42,9 @@ export function parseSealKey(content: Buffer, file: string): Buffer {
   if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
   const decoded = Buffer.from(text, 'base64');
   if (decoded.length === 32 && /^[A-Za-z0-9+/]+=*$/.test(text)) return decoded;
-  throw new CertkeeperError('CONFIG_INVALID', `${file} must hold a 256-bit key: 32 bytes, 64 hex digits or base64 (make one with: openssl rand -base64 32)`, { retryable: false });
+  throw new CertkeeperError('CONFIG_INVALID', `${file} must hold a 256-bit key: 32 bytes, 64 hex digits or base64 (make one with: openssl rand -base64 32)`, {
+    retryable: false,
+  });
 }
 
 export function readSealKeyFile(file: string): Buffer {
@@ -49,7 +52,9 @@ export function readSealKeyFile(file: string): Buffer {
     return parseSealKey(readFileSync(file), file);
   } catch (error) {
     if (error instanceof CertkeeperError) throw error;
-    throw new CertkeeperError('CONFIG_INVALID', `cannot read the state encryption key ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { retryable: false });
+    throw new CertkeeperError('CONFIG_INVALID', `cannot read the state encryption key ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
+      retryable: false,
+    });
   }
 }
 
@@ -75,7 +80,11 @@ export function aesGcmSealer(key: Buffer): Sealer {
         decipher.setAuthTag(tag);
         return Buffer.concat([decipher.update(body), decipher.final()]);
       } catch (error) {
-        throw new CertkeeperError('CONFIG_INVALID', `stored ${storageKey} does not open with the configured state.encryptionKeyFile (another agent's key differs, or the value was altered)`, { cause: error, retryable: false });
+        throw new CertkeeperError(
+          'CONFIG_INVALID',
+          `stored ${storageKey} does not open with the configured state.encryptionKeyFile (another agent's key differs, or the value was altered)`,
+          { cause: error, retryable: false },
+        );
       }
     },
   };

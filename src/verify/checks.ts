@@ -77,7 +77,13 @@ export function expiryAlert(notAfter: Date | null, now: Date, thresholds: readon
   if (crossed === undefined) return { alert: false, reason: 'not-yet', thresholdDays: null, severity: 'info', message: `${days} days left` };
   const widest = sorted[sorted.length - 1]!;
   const severity = crossed === widest && sorted.length > 1 ? 'warning' : 'critical';
-  return { alert: true, reason: 'threshold', thresholdDays: crossed, severity, message: `expires at ${notAfter.toISOString()} (${days} days left, under ${crossed} days)` };
+  return {
+    alert: true,
+    reason: 'threshold',
+    thresholdDays: crossed,
+    severity,
+    message: `expires at ${notAfter.toISOString()} (${days} days left, under ${crossed} days)`,
+  };
 }
 
 /**
@@ -152,5 +158,9 @@ export function driftOf(result: ProbeResult, managed: readonly ManagedCertificat
   if (!owner) return undefined;
   if (owner.serial === null) return { cert: owner.name, current: false, message: `names managed by ${owner.name}, which has no certificate yet` };
   if (owner.serial === leaf.serial) return { cert: owner.name, current: true, message: `serves ${owner.name}'s current certificate` };
-  return { cert: owner.name, current: false, message: `serves ${leaf.serial}, not ${owner.name}'s current ${owner.serial}: a stale copy (reload or deploy missing)` };
+  return {
+    cert: owner.name,
+    current: false,
+    message: `serves ${leaf.serial}, not ${owner.name}'s current ${owner.serial}: a stale copy (reload or deploy missing)`,
+  };
 }

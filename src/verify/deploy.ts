@@ -65,7 +65,12 @@ export async function verifyCertificate(request: VerifyRequest): Promise<VerifyR
     redeployed,
     attempts,
     at: deps.clock.now().toISOString(),
-    error: failed.length === 0 ? null : failed.map((v) => `${v.endpoint}: ${v.serving === 'unreachable' ? `unreachable (${v.error ?? 'no answer'})` : `serves ${v.servedSerial}, not ${serial}`}`).join('; '),
+    error:
+      failed.length === 0
+        ? null
+        : failed
+            .map((v) => `${v.endpoint}: ${v.serving === 'unreachable' ? `unreachable (${v.error ?? 'no answer'})` : `serves ${v.servedSerial}, not ${serial}`}`)
+            .join('; '),
   };
   const previous = await readVerification(deps.store, spec.name);
   await record(report, deps, Math.round(performance.now() - started));
@@ -143,9 +148,19 @@ async function rerunHooks(spec: CertificateSpec, current: StoredCertificate, dep
     paths = sink.locate?.(spec.name) ?? paths;
     if (sink.type !== 'exec') continue;
     const started = performance.now();
-    const entry = { cert: spec.name, action: 'deploy' as const, serial: current.info.serial, notAfter: current.info.notAfter.toISOString(), sink: sinkName, reason: 'verify-retry' };
+    const entry = {
+      cert: spec.name,
+      action: 'deploy' as const,
+      serial: current.info.serial,
+      notAfter: current.info.notAfter.toISOString(),
+      sink: sinkName,
+      reason: 'verify-retry',
+    };
     try {
-      await sink.deploy({ certName: spec.name, domains: current.info.domains, serial: current.info.serial, notAfter: current.info.notAfter, material: current.material, paths }, signal);
+      await sink.deploy(
+        { certName: spec.name, domains: current.info.domains, serial: current.info.serial, notAfter: current.info.notAfter, material: current.material, paths },
+        signal,
+      );
       ran.push(sinkName);
       await append(deps, { ...entry, result: 'success', error: null, durationMs: Math.round(performance.now() - started) });
     } catch (error) {
@@ -175,7 +190,10 @@ async function record(report: VerifyReport, deps: VerifyDeps, durationMs: number
     ...(report.ok ? {} : { code: 'VERIFY_FAILED' }),
   });
   const log = report.ok ? deps.logger.info.bind(deps.logger) : deps.logger.error.bind(deps.logger);
-  log({ cert: report.cert, serial: report.serial, serving: report.serving, attempts: report.attempts, redeployed: report.redeployed }, report.ok ? 'verified: every endpoint serves the new certificate' : `verification failed: ${report.error}`);
+  log(
+    { cert: report.cert, serial: report.serial, serving: report.serving, attempts: report.attempts, redeployed: report.redeployed },
+    report.ok ? 'verified: every endpoint serves the new certificate' : `verification failed: ${report.error}`,
+  );
 }
 
 async function append(deps: VerifyDeps, entry: Omit<HistoryEntry, 'at'>): Promise<void> {

@@ -12,7 +12,8 @@ export function verifyEvents(report: VerifyReport, previousOk: boolean | null, d
   const base = { at, cert: report.cert, domains, serial: report.serial, serving: report.serving, endpoint: report.endpoints.map((e) => e.endpoint).join(', ') };
   if (report.ok) {
     const events: AgentEvent[] = [{ ...base, type: 'verified', severity: 'info', message: `${report.cert}: every endpoint serves ${report.serial}` }];
-    if (previousOk === false) events.push({ ...base, type: 'recovered', severity: 'info', message: `${report.cert}: endpoints serve the current certificate again` });
+    if (previousOk === false)
+      events.push({ ...base, type: 'recovered', severity: 'info', message: `${report.cert}: endpoints serve the current certificate again` });
     return events;
   }
   const again = report.redeployed.length > 0 ? ` (deploy hooks re-run: ${report.redeployed.join(', ')})` : '';
@@ -41,7 +42,12 @@ export function watchEvents(result: ProbeResult, assessment: EndpointAssessment,
   };
   const events: AgentEvent[] = [];
   if (expiry.alert) {
-    events.push({ ...base, type: 'expiring', severity: expiry.severity === 'info' ? 'warning' : expiry.severity, message: `${result.endpoint} serves a certificate that ${expiry.message}` });
+    events.push({
+      ...base,
+      type: 'expiring',
+      severity: expiry.severity === 'info' ? 'warning' : expiry.severity,
+      message: `${result.endpoint} serves a certificate that ${expiry.message}`,
+    });
   }
   const checks = assessment.problems.filter((p) => p !== 'expired');
   if (checks.length > 0) {
@@ -54,6 +60,7 @@ export function watchEvents(result: ProbeResult, assessment: EndpointAssessment,
       code: checks[0]!.toUpperCase().replace(/-/g, '_'),
     });
   }
-  if (events.length === 0 && wasAlerting) events.push({ ...base, type: 'recovered', severity: 'info', message: `${result.endpoint}: healthy again (${assessment.daysLeft ?? '?'} days left)` });
+  if (events.length === 0 && wasAlerting)
+    events.push({ ...base, type: 'recovered', severity: 'info', message: `${result.endpoint}: healthy again (${assessment.daysLeft ?? '?'} days left)` });
   return events;
 }

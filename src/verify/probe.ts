@@ -118,7 +118,7 @@ export async function probeEndpoint(endpoint: EndpointSpec, options: ProbeOption
       leaf,
       chain,
       trusted: secure.authorized,
-      trustError: secure.authorized ? null : authorizationError ?? 'not trusted',
+      trustError: secure.authorized ? null : (authorizationError ?? 'not trusted'),
       nameMatch: nameProblem === undefined,
       nameError: nameProblem ? nameProblem.message : null,
     };
@@ -145,7 +145,10 @@ export async function probeEndpoint(endpoint: EndpointSpec, options: ProbeOption
 }
 
 /** Probes every endpoint, at most `concurrency` at once; results in input order. */
-export async function probeAll(endpoints: readonly EndpointSpec[], options: ProbeOptions & { concurrency?: number; probe?: ProbeFn } = {}): Promise<ProbeResult[]> {
+export async function probeAll(
+  endpoints: readonly EndpointSpec[],
+  options: ProbeOptions & { concurrency?: number; probe?: ProbeFn } = {},
+): Promise<ProbeResult[]> {
   const probe = options.probe ?? probeEndpoint;
   return mapLimit(endpoints, options.concurrency ?? DEFAULT_PROBE_CONCURRENCY, (endpoint) => probe(endpoint, options));
 }

@@ -23,7 +23,10 @@ export function isIpAddress(host: string): boolean {
 }
 
 /** Parses "host[:port]" for a protocol; undefined when it is not an address. */
-export function parseEndpoint(text: string, options: { protocol?: TlsProtocol; sni?: string; settleMs?: number; label?: string } = {}): EndpointSpec | undefined {
+export function parseEndpoint(
+  text: string,
+  options: { protocol?: TlsProtocol; sni?: string; settleMs?: number; label?: string } = {},
+): EndpointSpec | undefined {
   const protocol = options.protocol ?? 'tls';
   const parsed = parseHostPort(text.trim(), DEFAULT_PORTS[protocol]);
   if (!parsed || parsed.host === '') return undefined;
@@ -82,7 +85,10 @@ const watchObject = z
     /** How often `certkeeper run` probes them (default 1h). */
     interval: durationMs.default(DEFAULT_WATCH_INTERVAL_MS),
     /** Alert when fewer days than these are left (default 21, 7, 1; the lowest two are critical). */
-    alertDays: z.array(z.number().positive()).min(1).default([...DEFAULT_ALERT_DAYS]),
+    alertDays: z
+      .array(z.number().positive())
+      .min(1)
+      .default([...DEFAULT_ALERT_DAYS]),
     /** Extra CA certificates (PEM file) trusted besides the system's, e.g. a corporate CA. */
     caBundle: z.string().min(1).optional(),
     /** Deadline of one probe: connect, STARTTLS and handshake (default 10s). */

@@ -14,7 +14,18 @@ import type { Logger } from '../core/logger.js';
 import { TLS_PROTOCOLS } from '../core/types.js';
 import { SEVERITIES, type AgentEvent } from '../observe/events.js';
 import { parseStored, storedTime } from '../state/codec.js';
-import { assessEndpoint, driftOf, earliestServedExpiry, ENDPOINT_PROBLEMS, EXPIRY_ALERT_REASONS, expiryAlert, type Drift, type EndpointAssessment, type ExpiryAlert, type ManagedCertificate } from './checks.js';
+import {
+  assessEndpoint,
+  driftOf,
+  earliestServedExpiry,
+  ENDPOINT_PROBLEMS,
+  EXPIRY_ALERT_REASONS,
+  expiryAlert,
+  type Drift,
+  type EndpointAssessment,
+  type ExpiryAlert,
+  type ManagedCertificate,
+} from './checks.js';
 import { watchEvents } from './events.js';
 import { PROBE_FAILURES, probeAll, type ProbeFn, type ProbeResult } from './probe.js';
 import type { WatchSettings } from './schema.js';
@@ -143,11 +154,18 @@ export class Watcher {
       const results = await checkEndpoints(this.settings, { clock, managed, ...(this.options.probe ? { probe: this.options.probe } : {}) });
       const at = clock.now().toISOString();
       for (const result of results) {
-        const events = watchEvents(result, assessEndpoint(result, clock.now()), servedExpiryAlert(result, clock.now(), this.settings.alertDays), this.alerting.has(result.endpoint), at);
+        const events = watchEvents(
+          result,
+          assessEndpoint(result, clock.now()),
+          servedExpiryAlert(result, clock.now(), this.settings.alertDays),
+          this.alerting.has(result.endpoint),
+          at,
+        );
         if (events.some((e) => e.type !== 'recovered')) this.alerting.add(result.endpoint);
         else this.alerting.delete(result.endpoint);
         for (const event of events) this.emit(event);
-        if (result.drift && !result.drift.current) logger.warn({ endpoint: result.endpoint, cert: result.drift.cert }, `drift: ${result.endpoint} ${result.drift.message}`);
+        if (result.drift && !result.drift.current)
+          logger.warn({ endpoint: result.endpoint, cert: result.drift.cert }, `drift: ${result.endpoint} ${result.drift.message}`);
       }
       this.latest = results;
       const save = this.options.save ?? (this.options.stateDir ? (r: WatchResult[]) => saveWatchResults(this.options.stateDir!, r) : undefined);
@@ -232,7 +250,11 @@ export interface LoadWatchOptions {
  * store kept it), for `status`. A kept round that cannot be read is no round, with a warning: a
  * damaged value in the store is not replaced by an older watch.json.
  */
-export async function loadStoredWatchResults(data: AgentData | undefined, stateDir: string, options: LoadWatchOptions = {}): Promise<WatchResult[] | undefined> {
+export async function loadStoredWatchResults(
+  data: AgentData | undefined,
+  stateDir: string,
+  options: LoadWatchOptions = {},
+): Promise<WatchResult[] | undefined> {
   if (!data) return loadWatchResults(stateDir, options);
   const key = options.agentId === undefined ? `agent data "${WATCH_DATA}"` : `agents/${options.agentId}/${WATCH_DATA}`;
   try {

@@ -25,7 +25,9 @@ describe(`SIGKILL during renew (${TRIALS} trials)`, () => {
     writeFileSync(reload, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
     const config = writeConfig(dir, stack, {
       sinks: `  reload:\n    type: exec\n    command: [${JSON.stringify(reload)}]`,
-      certificates: [0, 1, 2].map((i) => `  - { name: k${i}, domains: [k${i}.example.test, "*.k${i}.example.test"], dns: bind, sinks: [files, reload] }`).join('\n'),
+      certificates: [0, 1, 2]
+        .map((i) => `  - { name: k${i}, domains: [k${i}.example.test, "*.k${i}.example.test"], dns: bind, sinks: [files, reload] }`)
+        .join('\n'),
     });
     const first = await runCli(['--config', config, 'renew']);
     expect(first.code, first.stderr).toBe(0);

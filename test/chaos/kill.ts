@@ -47,7 +47,11 @@ export async function killTrial(dir: string, config: string, delayMs: number, en
       stderr: again.stderr,
       mismatches: keyMismatches(stateDir, outDir),
       tempFiles: tempFiles(stateDir, outDir),
-      deployed: existsSync(outDir) ? readdirSync(outDir).filter((name) => !name.startsWith('.')).sort() : [],
+      deployed: existsSync(outDir)
+        ? readdirSync(outDir)
+            .filter((name) => !name.startsWith('.'))
+            .sort()
+        : [],
       lockLeft: lockFiles(path.join(stateDir, 'store', 'locks')).length > 0,
     },
   };

@@ -34,7 +34,11 @@ const CASES: [string, string, string | RegExp][] = [
   ['name walking out of the folder', config({ certs: cert('name: "../etc", domains: [a.example.test], dns: d') }), 'certificates[0].name'],
   ['name with shell metacharacters', config({ certs: cert('name: "a;rm -rf", domains: [a.example.test], dns: d') }), 'certificates[0].name'],
   ['name too long', config({ certs: cert(`name: ${'n'.repeat(101)}, domains: [a.example.test], dns: d`) }), 'certificates[0].name'],
-  ['duplicate certificate names', config({ certs: 'certificates:\n  - { name: a, domains: [a.example.test], dns: d }\n  - { name: a, domains: [b.example.test], dns: d }\n' }), 'certificates[1].name'],
+  [
+    'duplicate certificate names',
+    config({ certs: 'certificates:\n  - { name: a, domains: [a.example.test], dns: d }\n  - { name: a, domains: [b.example.test], dns: d }\n' }),
+    'certificates[1].name',
+  ],
   ['no domains', config({ certs: cert('name: a, domains: [], dns: d') }), 'certificates[0].domains'],
   ['domain with a space', config({ certs: cert('name: a, domains: ["exa mple.test"], dns: d') }), 'certificates[0].domains[0]'],
   ['domain with a shell substitution', config({ certs: cert('name: a, domains: ["$(id).example.test"], dns: d') }), 'certificates[0].domains[0]'],
@@ -48,10 +52,26 @@ const CASES: [string, string, string | RegExp][] = [
   ['missing ACME directory', config({ top: 'stateDir: ./state\nacme:\n  email: ops@example.test\n' }), 'acme.directory'],
   ['ACME directory not a URL', config({ top: 'stateDir: ./state\nacme:\n  directory: not-a-url\n' }), 'acme.directory'],
   ['unknown DNS provider type', config({ dns: 'dns:\n  d: { type: carrier-pigeon }\n' }), 'dns.d'],
-  ['DNS server not host:port', config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:99999", tsigKeyName: k, tsigSecret: "c2VjcmV0" }\n' }), 'dns.d.server'],
-  ['TSIG secret not base64', config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecret: "not base64!" }\n' }), 'dns.d.tsigSecret'],
-  ['secret from a missing environment variable', config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecret: "${CK_CHAOS_UNSET_SECRET}" }\n' }), 'dns.d.tsigSecret'],
-  ['secret file that does not exist', config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecretFile: ./no-such-file }\n' }), 'dns.d.tsigSecretFile'],
+  [
+    'DNS server not host:port',
+    config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:99999", tsigKeyName: k, tsigSecret: "c2VjcmV0" }\n' }),
+    'dns.d.server',
+  ],
+  [
+    'TSIG secret not base64',
+    config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecret: "not base64!" }\n' }),
+    'dns.d.tsigSecret',
+  ],
+  [
+    'secret from a missing environment variable',
+    config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecret: "${CK_CHAOS_UNSET_SECRET}" }\n' }),
+    'dns.d.tsigSecret',
+  ],
+  [
+    'secret file that does not exist',
+    config({ dns: 'dns:\n  d: { type: rfc2136, server: "127.0.0.1:9", tsigKeyName: k, tsigSecretFile: ./no-such-file }\n' }),
+    'dns.d.tsigSecretFile',
+  ],
   ['files sink without a dir', config({ sinks: 'sinks:\n  f: { type: files }\n' }), 'sinks.f'],
   ['resolvers not a list', config({ extra: 'resolvers: 127.0.0.1:53\n' }), 'resolvers'],
   // Hostile and careless input (issue 14).
@@ -59,11 +79,22 @@ const CASES: [string, string, string | RegExp][] = [
   ['recursive alias', config({ extra: 'loop: &r [1, *r]\n' }), /loop\[1\] \(line \d+\): a recursive alias/],
   ['nesting past 64 levels', config({ extra: `deep: ${'['.repeat(5000)}${']'.repeat(5000)}\n` }), /maxDepth/],
   ['__proto__ at the top level', config({ extra: '__proto__: { stateDir: /etc }\n' }), '__proto__ (line 5): unknown key "__proto__"'],
-  ['__proto__ inside a certificate', config({ certs: cert('name: a, domains: [a.example.test], dns: d, __proto__: { reuseKey: true }') }), 'certificates[0].__proto__'],
+  [
+    '__proto__ inside a certificate',
+    config({ certs: cert('name: a, domains: [a.example.test], dns: d, __proto__: { reuseKey: true }') }),
+    'certificates[0].__proto__',
+  ],
   ['domains a string, not a list', config({ certs: cert('name: a, domains: a.example.test, dns: d') }), 'expected a list, got the string "a.example.test"'],
   ['maxConcurrent a word', config({ extra: 'maxConcurrent: "lots"\n' }), 'expected a number, got the string "lots"'],
   ['timeout past what a timer holds', config({ sinks: 'sinks:\n  f: { type: exec, command: [/bin/true], timeout: 30d }\n' }), 'sinks.f.timeout'],
-  ['two certificates on one sink folder', config({ sinks: 'sinks:\n  f: { type: files, dir: ./out }\n', certs: 'certificates:\n  - { name: a, domains: [a.example.test], dns: d, sinks: [f] }\n  - { name: b, domains: [b.example.test], dns: d, sinks: [f] }\n' }), 'certificates[0] ("a")'],
+  [
+    'two certificates on one sink folder',
+    config({
+      sinks: 'sinks:\n  f: { type: files, dir: ./out }\n',
+      certs: 'certificates:\n  - { name: a, domains: [a.example.test], dns: d, sinks: [f] }\n  - { name: b, domains: [b.example.test], dns: d, sinks: [f] }\n',
+    }),
+    'certificates[0] ("a")',
+  ],
   ['sink folder inside the state directory', config({ sinks: 'sinks:\n  f: { type: files, dir: "./state/{cert}" }\n' }), /the state directory/],
 ];
 

@@ -82,7 +82,10 @@ export async function simulateYear(CERTS: number): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-year-'));
   const configFile = path.join(dir, 'certkeeper.yaml');
   const certs = Array.from({ length: CERTS }, (_, i) => `  - { name: c${i}, domains: [c${i}.example.test], dns: corp }`).join('\n');
-  writeFileSync(configFile, `stateDir: ./state\nalertBefore: "${ALERT_FRACTION * 100}%"\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n${certs}\n`);
+  writeFileSync(
+    configFile,
+    `stateDir: ./state\nalertBefore: "${ALERT_FRACTION * 100}%"\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n${certs}\n`,
+  );
   const clock = new TimerClock(new Date(START));
   const ca = new FlakyCa(clock, random(20270101));
   const store = new MemoryStore();
@@ -139,7 +142,8 @@ export async function simulateYear(CERTS: number): Promise<void> {
     for (let i = 0; i < CERTS; i++) {
       const list = ca.issued.get(`c${i}`) ?? [];
       if (list.length === 0) gaps.push(`c${i}: never issued`);
-      for (let k = 1; k < list.length; k++) if (list[k]!.at >= list[k - 1]!.notAfter) gaps.push(`c${i}: expired ${new Date(list[k - 1]!.notAfter).toISOString()}`);
+      for (let k = 1; k < list.length; k++)
+        if (list[k]!.at >= list[k - 1]!.notAfter) gaps.push(`c${i}: expired ${new Date(list[k - 1]!.notAfter).toISOString()}`);
       const last = list.at(-1);
       if (last && last.notAfter <= end) gaps.push(`c${i}: expired at the end`);
     }

@@ -134,7 +134,11 @@ describe('two renew processes and a daemon at once', () => {
   it('order exactly one certificate per name', async () => {
     const dir = workDir(stack);
     const config = writeConfig(dir, stack, { certificates: certList('race', 3) });
-    const daemon = spawn(process.execPath, [CLI, '--config', config, 'run'], { cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: 'ignore' });
+    const daemon = spawn(process.execPath, [CLI, '--config', config, 'run'], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: 'ignore',
+    });
     try {
       const [a, b] = await Promise.all([runCli(['--config', config, 'renew']), runCli(['--config', config, 'renew'])]);
       expect([a.code, b.code]).toEqual([0, 0]);
@@ -156,7 +160,10 @@ describe('hostile hook data', () => {
     const dir = workDir(stack);
     const pwned = path.join(dir, 'pwned');
     const hook = path.join(dir, 'record.mjs');
-    writeFileSync(hook, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(path.join(dir, 'seen.jsonl'))}, JSON.stringify({ argv: process.argv.slice(2), env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CERTKEEPER_') || k.startsWith('EVIL'))) }) + '\\n');\n`);
+    writeFileSync(
+      hook,
+      `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(path.join(dir, 'seen.jsonl'))}, JSON.stringify({ argv: process.argv.slice(2), env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('CERTKEEPER_') || k.startsWith('EVIL'))) }) + '\\n');\n`,
+    );
     const evil = [`$(touch ${pwned})`, `\`touch ${pwned}\``, `; touch ${pwned}`, `| touch ${pwned}`, `&& touch ${pwned} #`, `'"; touch ${pwned}; echo "'`];
     const config = writeConfig(dir, stack, {
       sinks: `  hook:\n    type: exec\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(hook)}, ${evil.map((v) => JSON.stringify(v)).join(', ')}]\n    env: { ${evil.map((v, i) => `EVIL${i}: ${JSON.stringify(v)}`).join(', ')} }`,
@@ -164,7 +171,10 @@ describe('hostile hook data', () => {
     });
     const result = await runCli(['--config', config, 'renew']);
     expect(result.code).toBe(0);
-    const seen = readFileSync(path.join(dir, 'seen.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: Record<string, string> });
+    const seen = readFileSync(path.join(dir, 'seen.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { argv: string[]; env: Record<string, string> });
     expect(seen).toHaveLength(1);
     expect(seen[0]!.argv).toEqual(evil);
     for (const [i, value] of evil.entries()) expect(seen[0]!.env[`EVIL${i}`]).toBe(value);
@@ -176,7 +186,9 @@ describe('hostile hook data', () => {
   it('a name with shell metacharacters is refused by the config, before anything runs', async () => {
     const dir = workDir(stack);
     const pwned = path.join(dir, 'pwned');
-    const config = writeConfig(dir, stack, { certificates: `  - { name: "x$(touch ${pwned})", domains: ["a$(touch ${pwned}).example.test"], dns: bind, sinks: [files] }` });
+    const config = writeConfig(dir, stack, {
+      certificates: `  - { name: "x$(touch ${pwned})", domains: ["a$(touch ${pwned}).example.test"], dns: bind, sinks: [files] }`,
+    });
     const result = await runCli(['--config', config, 'renew']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('certificates[0].name');

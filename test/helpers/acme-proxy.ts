@@ -163,14 +163,22 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
       if (!window) return problem(response, 404, 'malformed', `no renewal information for ${id}`);
       response.writeHead(200, { 'content-type': 'application/json', 'retry-after': String(window.retryAfter ?? 21600) });
       response.end(
-        JSON.stringify({ suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() }, ...(window.explanationURL ? { explanationURL: window.explanationURL } : {}) }),
+        JSON.stringify({
+          suggestedWindow: { start: window.start.toISOString(), end: window.end.toISOString() },
+          ...(window.explanationURL ? { explanationURL: window.explanationURL } : {}),
+        }),
       );
       return;
     }
 
     if (request.method === 'POST' && newOrderPath !== undefined && path === newOrderPath) {
       const jws = JSON.parse(body.toString('utf8')) as { payload: string };
-      const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as { identifiers: { value: string }[]; replaces?: string; profile?: string; notAfter?: string };
+      const payload = JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as {
+        identifiers: { value: string }[];
+        replaces?: string;
+        profile?: string;
+        notAfter?: string;
+      };
       const order: RecordedOrder = {
         identifiers: payload.identifiers.map((i) => i.value),
         ...(payload.replaces !== undefined ? { replaces: payload.replaces } : {}),
@@ -215,7 +223,15 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
       authz.status = 'invalid';
       authz.challenges = authz.challenges.map((challenge) =>
         challenge.type === 'dns-01'
-          ? { ...challenge, status: 'invalid', error: { type: 'urn:ietf:params:acme:error:unauthorized', detail: `Incorrect TXT record found at _acme-challenge.${authz.identifier.value}`, status: 403 } }
+          ? {
+              ...challenge,
+              status: 'invalid',
+              error: {
+                type: 'urn:ietf:params:acme:error:unauthorized',
+                detail: `Incorrect TXT record found at _acme-challenge.${authz.identifier.value}`,
+                status: 403,
+              },
+            }
           : challenge,
       );
       answer.body = Buffer.from(JSON.stringify(authz));
@@ -253,11 +269,42 @@ async function httpsIdentity(): Promise<{ caPem: string; certPem: string; keyPem
   const openssl = (args: string[]): Promise<unknown> => promisify(execFile)('/usr/bin/openssl', args, { cwd: dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    await openssl(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=certkeeper test ACME proxy CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    await openssl([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=certkeeper test ACME proxy CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     await openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=127.0.0.1']);
     writeFileSync(file('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n');
-    await openssl(['x509', '-req', '-in', file('leaf.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('leaf.ext'), '-out', file('cert.pem')]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      file('leaf.csr'),
+      '-CA',
+      file('ca.pem'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      file('leaf.ext'),
+      '-out',
+      file('cert.pem'),
+    ]);
     return { caPem: readFileSync(file('ca.pem'), 'utf8'), certPem: readFileSync(file('cert.pem'), 'utf8'), keyPem: readFileSync(file('key.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });

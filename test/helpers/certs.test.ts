@@ -35,7 +35,13 @@ describe('test certificate helper', () => {
     const first = makeSelfSigned({ domains: ['s.example'], notBefore, notAfter: new Date('2060-01-02T00:00:00Z'), serial: '0ABC', keyType: 'ecdsa-p384' });
     expect(first.chainPem).toBe('');
     expect(first.fullchainPem).toBe(first.certPem);
-    expect(parseCertificate(first.certPem)).toMatchObject({ serial: 'ABC', notBefore, notAfter: new Date('2060-01-02T00:00:00Z'), keyType: 'ecdsa-p384', issuer: 'CN=s.example' });
+    expect(parseCertificate(first.certPem)).toMatchObject({
+      serial: 'ABC',
+      notBefore,
+      notAfter: new Date('2060-01-02T00:00:00Z'),
+      keyType: 'ecdsa-p384',
+      issuer: 'CN=s.example',
+    });
 
     const again = makeCertificate({ domains: ['s.example'], keyPem: first.keyPem });
     expect(again.keyPem).toBe(first.keyPem);

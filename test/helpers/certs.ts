@@ -267,7 +267,16 @@ export function makeChain(options: TestChainOptions): TestChain {
   if (options.rootNotAfter) {
     const key = generateKey('ecdsa-p256');
     const commonName = 'certkeeper test root';
-    const built = buildCertificate({ subject: commonName, domains: [], serial: serialBytes(undefined), notBefore, notAfter: options.rootNotAfter, subjectKey: key, issuer: 'self', isCa: true });
+    const built = buildCertificate({
+      subject: commonName,
+      domains: [],
+      serial: serialBytes(undefined),
+      notBefore,
+      notAfter: options.rootNotAfter,
+      subjectKey: key,
+      issuer: 'self',
+      isCa: true,
+    });
     root = { pem: built.pem, issuer: { commonName, key, keyId: built.keyId } };
   }
   const key = generateKey('ecdsa-p256');

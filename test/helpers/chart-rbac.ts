@@ -27,7 +27,11 @@ export function chartStoreRoleRules(): RoleRule[] {
 
 /** The same rules in the stand-in's terms. */
 export function chartStoreRules(): K8sRule[] {
-  return chartStoreRoleRules().map((rule) => ({ resources: rule.resources, verbs: rule.verbs, ...(rule.resourceNames ? { resourceNames: rule.resourceNames } : {}) }));
+  return chartStoreRoleRules().map((rule) => ({
+    resources: rule.resources,
+    verbs: rule.verbs,
+    ...(rule.resourceNames ? { resourceNames: rule.resourceNames } : {}),
+  }));
 }
 
 /** `verb resource` for every pair the rules grant, sorted (as K8sStandin.used() reports). */
@@ -42,7 +46,11 @@ export function grantedVerbs(rules: RoleRule[] = chartStoreRoleRules()): string[
  * `range` over the secret namespaces (the release namespace), the name helpers and the release
  * namespace; label blocks are left out. There is no helm binary here.
  */
-export function renderChartTemplate(file: string, conditions: Record<string, boolean>, release = { name: 'certkeeper', namespace: 'certkeeper' }): Record<string, unknown>[] {
+export function renderChartTemplate(
+  file: string,
+  conditions: Record<string, boolean>,
+  release = { name: 'certkeeper', namespace: 'certkeeper' },
+): Record<string, unknown>[] {
   const text = readFileSync(path.join(REPO, 'charts/certkeeper/templates', file), 'utf8');
   const out: string[] = [];
   const stack: boolean[] = [];

@@ -5,7 +5,10 @@ import type { Clock } from '../../src/core/clock.js';
 
 export class ManualClock implements Clock {
   private current: number;
-  constructor(start: Date | string = '2026-11-22T00:00:00Z', private readonly autoAdvance = true) {
+  constructor(
+    start: Date | string = '2026-11-22T00:00:00Z',
+    private readonly autoAdvance = true,
+  ) {
     this.current = new Date(start).getTime();
   }
   now(): Date {

@@ -16,7 +16,10 @@ const daemons: ChildProcess[] = [];
 
 /** Starts `certkeeper --config <config> run` with only PATH in its environment. */
 export function startDaemon(config: string): Daemon {
-  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   daemons.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -40,7 +40,15 @@ export interface K8sRule {
 export interface K8sObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [key: string]: unknown };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
   type?: string;
   data?: Record<string, string>;
   spec?: Record<string, unknown>;
@@ -169,13 +177,19 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
   function invalid(kind: K8sKind, body: K8sObject, previous: K8sObject | undefined): { code: number; reason: string; message: string } | undefined {
     if (kind === 'secrets' || kind === 'configmaps') {
       const size = dataSize(kind, body);
-      if (size > K8S_DATA_LIMIT) return { code: 422, reason: 'Invalid', message: `${KINDS[kind].kind} "${body.metadata.name}" is invalid: data: Too long: must have at most ${K8S_DATA_LIMIT} bytes` };
+      if (size > K8S_DATA_LIMIT)
+        return {
+          code: 422,
+          reason: 'Invalid',
+          message: `${KINDS[kind].kind} "${body.metadata.name}" is invalid: data: Too long: must have at most ${K8S_DATA_LIMIT} bytes`,
+        };
     }
     if (kind === 'secrets') {
       for (const [field, value] of Object.entries(body.data ?? {})) {
         if (typeof value !== 'string' || !BASE64.test(value)) return { code: 400, reason: 'BadRequest', message: `data[${field}]: illegal base64 data` };
       }
-      if (previous && (previous.type ?? 'Opaque') !== (body.type ?? 'Opaque')) return { code: 422, reason: 'Invalid', message: 'type: Invalid value: field is immutable' };
+      if (previous && (previous.type ?? 'Opaque') !== (body.type ?? 'Opaque'))
+        return { code: 422, reason: 'Invalid', message: 'type: Invalid value: field is immutable' };
       // Like the API server: both keys must be there (they may be empty).
       if (body.type === 'kubernetes.io/tls' && (body.data?.['tls.crt'] === undefined || body.data['tls.key'] === undefined)) {
         return { code: 422, reason: 'Invalid', message: 'data[tls.crt] and data[tls.key]: Required value' };
@@ -199,9 +213,29 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
     const method = request.method ?? 'GET';
     const isWatch = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
     const verb: K8sVerb =
-      method === 'GET' ? (match?.[3] ? 'get' : isWatch ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : 'delete';
+      method === 'GET'
+        ? match?.[3]
+          ? 'get'
+          : isWatch
+            ? 'watch'
+            : 'list'
+        : method === 'POST'
+          ? 'create'
+          : method === 'PUT'
+            ? 'update'
+            : method === 'PATCH'
+              ? 'patch'
+              : 'delete';
     const record = (code: number, holder?: string): void => {
-      requests.push({ method, verb, kind: match?.[2] as K8sKind | undefined, namespace: match?.[1], name: match?.[3], status: code, ...(holder !== undefined ? { holder } : {}) });
+      requests.push({
+        method,
+        verb,
+        kind: match?.[2] as K8sKind | undefined,
+        namespace: match?.[1],
+        name: match?.[3],
+        status: code,
+        ...(holder !== undefined ? { holder } : {}),
+      });
     };
     if (request.headers.authorization !== `Bearer ${token}`) {
       record(401);
@@ -254,7 +288,9 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
         if (history.length > 0 && from < history[0]!.version - 1) {
           record(410);
           response.writeHead(200, { 'content-type': 'application/json' });
-          response.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' } })}\n`);
+          response.end(
+            `${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', code: 410, message: 'too old resource version' } })}\n`,
+          );
           return;
         }
         record(200);
@@ -268,7 +304,8 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
             response.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
           },
         };
-        for (const event of history) if (event.version > from && event.kind === kind && event.namespace === namespace && selects(selector, event.object)) watcher.send(event);
+        for (const event of history)
+          if (event.version > from && event.kind === kind && event.namespace === namespace && selects(selector, event.object)) watcher.send(event);
         watching.add(watcher);
         const timeout = Number(url.searchParams.get('timeoutSeconds') || 0);
         const timer = timeout > 0 ? setTimeout(() => response.end(), timeout * 1000) : undefined;
@@ -289,7 +326,9 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
       return;
     }
     if (method === 'POST' && !name) {
-      const objectName = body?.metadata?.name ?? (typeof body?.metadata?.generateName === 'string' ? `${body.metadata.generateName}${randomBytes(3).toString('hex')}` : undefined);
+      const objectName =
+        body?.metadata?.name ??
+        (typeof body?.metadata?.generateName === 'string' ? `${body.metadata.generateName}${randomBytes(3).toString('hex')}` : undefined);
       if (!body || !objectName) {
         record(400);
         return status(response, 400, 'BadRequest', 'metadata.name: Required value');
@@ -307,7 +346,14 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
         ...body,
         apiVersion,
         kind: kindName,
-        metadata: { ...body.metadata, name: objectName, namespace, uid: randomUUID(), resourceVersion: nextVersion(), creationTimestamp: new Date().toISOString() },
+        metadata: {
+          ...body.metadata,
+          name: objectName,
+          namespace,
+          uid: randomUUID(),
+          resourceVersion: nextVersion(),
+          creationTimestamp: new Date().toISOString(),
+        },
       };
       store.set(key(kind, namespace, objectName), created);
       changed('ADDED', kind, namespace, created);
@@ -330,7 +376,12 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
       if (injected || (wanted !== undefined && wanted !== '' && wanted !== existing.metadata.resourceVersion)) {
         if (injected) existing.metadata.resourceVersion = nextVersion(); // as if someone else wrote
         record(409, holder);
-        return status(response, 409, 'Conflict', `Operation cannot be fulfilled on ${kind} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        return status(
+          response,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${kind} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
       }
       const problem = invalid(kind, body, existing);
       if (problem) {
@@ -341,7 +392,14 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
         ...body,
         apiVersion,
         kind: kindName,
-        metadata: { ...body.metadata, name, namespace, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp, resourceVersion: nextVersion() },
+        metadata: {
+          ...body.metadata,
+          name,
+          namespace,
+          uid: existing.metadata.uid,
+          creationTimestamp: existing.metadata.creationTimestamp,
+          resourceVersion: nextVersion(),
+        },
       };
       store.set(key(kind, namespace, name), replaced);
       changed('MODIFIED', kind, namespace, replaced);
@@ -362,7 +420,6 @@ export async function startK8sStandin(options: { token?: string } = {}): Promise
     record(405);
     return status(response, 405, 'MethodNotAllowed', `${method} is not supported here`);
   }
-
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -44,7 +44,10 @@ export class MemoryStore implements StateStore {
     let release!: () => void;
     const previous = this.certLocks.get(key) ?? Promise.resolve();
     const mine = new Promise<void>((resolve) => (release = resolve));
-    this.certLocks.set(key, previous.then(() => mine));
+    this.certLocks.set(
+      key,
+      previous.then(() => mine),
+    );
     await previous;
     return { tookOver: false, lost: new AbortController().signal, release: async () => release() };
   }
@@ -72,7 +75,12 @@ export class MemoryStore implements StateStore {
       name,
       info: parseCertificate(material.certPem),
       material,
-      paths: { cert: `/memory/${name}/cert.pem`, chain: `/memory/${name}/chain.pem`, fullchain: `/memory/${name}/fullchain.pem`, key: `/memory/${name}/privkey.pem` },
+      paths: {
+        cert: `/memory/${name}/cert.pem`,
+        chain: `/memory/${name}/chain.pem`,
+        fullchain: `/memory/${name}/fullchain.pem`,
+        key: `/memory/${name}/privkey.pem`,
+      },
       issuedAt: meta.issuedAt,
       directoryUrl: meta.directoryUrl,
     };

@@ -51,15 +51,32 @@ export async function startPostgres(): Promise<PostgresCluster> {
 
   const run = (tool: string, args: string[]): Promise<void> =>
     new Promise((resolve, reject) => {
-      execFile(path.join(bin, tool), args, { uid, gid, cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }, timeout: 60_000 }, (error, stdout, stderr) => {
-        if (error) reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}${tailOf(logFile)}`));
-        else resolve();
-      });
+      execFile(
+        path.join(bin, tool),
+        args,
+        { uid, gid, cwd: root, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' }, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          if (error) reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}${tailOf(logFile)}`));
+          else resolve();
+        },
+      );
     });
 
   let exitGuard: (() => void) | undefined;
   try {
-    await run('initdb', ['-D', data, '-U', USER, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    await run('initdb', [
+      '-D',
+      data,
+      '-U',
+      USER,
+      `--pwfile=${pwFile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--locale=C',
+      '--no-sync',
+    ]);
     await fs.appendFile(
       path.join(data, 'postgresql.conf'),
       [
@@ -128,7 +145,9 @@ export function findPostgresBinaries(): string | undefined {
   const complete = (dir: string): boolean => ['initdb', 'pg_ctl', 'postgres'].every((tool) => existsSync(path.join(dir, tool)));
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
-    const majors = readdirSync(debian).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+    const majors = readdirSync(debian)
+      .filter((name) => /^\d+$/.test(name))
+      .sort((a, b) => Number(b) - Number(a));
     for (const major of majors) if (complete(path.join(debian, major, 'bin'))) return path.join(debian, major, 'bin');
   }
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
@@ -147,7 +166,8 @@ function ensurePostgresBinaries(): string {
   if (!asRoot) throw new Error(`the PostgreSQL server (initdb, pg_ctl, postgres) is not installed. Install it with:\n  ${command}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { stdio: 'inherit', env }) : update;
+  const install =
+    update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql'], { stdio: 'inherit', env }) : update;
   const after = findPostgresBinaries();
   if (install.status !== 0 || !after) throw new Error(`installing PostgreSQL failed; run by hand: ${command}`);
   return after;

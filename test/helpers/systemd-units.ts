@@ -59,7 +59,15 @@ export interface PolkitRequest {
 export function polkitAnswer(rulesFile: string, request: PolkitRequest): string | null {
   const rules: ((action: unknown, subject: unknown) => unknown)[] = [];
   const polkit = {
-    Result: { NO: 'no', YES: 'yes', AUTH_SELF: 'auth_self', AUTH_SELF_KEEP: 'auth_self_keep', AUTH_ADMIN: 'auth_admin', AUTH_ADMIN_KEEP: 'auth_admin_keep', NOT_HANDLED: null },
+    Result: {
+      NO: 'no',
+      YES: 'yes',
+      AUTH_SELF: 'auth_self',
+      AUTH_SELF_KEEP: 'auth_self_keep',
+      AUTH_ADMIN: 'auth_admin',
+      AUTH_ADMIN_KEEP: 'auth_admin_keep',
+      NOT_HANDLED: null,
+    },
     addRule: (rule: (action: unknown, subject: unknown) => unknown) => rules.push(rule),
     addAdminRule: () => {},
     log: () => {},
@@ -69,7 +77,13 @@ export function polkitAnswer(rulesFile: string, request: PolkitRequest): string 
   };
   vm.runInNewContext(readFileSync(rulesFile, 'utf8'), { polkit }, { filename: rulesFile });
   const action = { id: request.actionId, lookup: (key: string) => request.details[key] };
-  const subject = { user: request.user, groups: request.groups ?? [request.user], local: false, active: false, isInGroup: (g: string) => (request.groups ?? []).includes(g) };
+  const subject = {
+    user: request.user,
+    groups: request.groups ?? [request.user],
+    local: false,
+    active: false,
+    isInGroup: (g: string) => (request.groups ?? []).includes(g),
+  };
   for (const rule of rules) {
     const answer = rule(action, subject);
     if (answer) return answer as string;

@@ -45,7 +45,11 @@ describe('hook output in errors', () => {
 
   it('puts the output in a timeout message once, redacted', async () => {
     const error = await failure(
-      runCommand([process.execPath, '-e', `console.error('stuck on ${TSIG}'); setTimeout(() => {}, 10000)`], { env: {}, timeoutMs: 5_000, label: 'sink "reload"' }),
+      runCommand([process.execPath, '-e', `console.error('stuck on ${TSIG}'); setTimeout(() => {}, 10000)`], {
+        env: {},
+        timeoutMs: 5_000,
+        label: 'sink "reload"',
+      }),
     );
     expect(error.code).toBe('HOOK_TIMEOUT');
     expect(error.message).toContain(`stuck on ${REDACTED}`);
@@ -64,9 +68,18 @@ describe('hook environment', () => {
   const envOf = async (env: Record<string, string>, extra: { inheritEnv?: boolean | string[] } = {}) =>
     JSON.parse((await run(printEnv, env, extra)).stdout) as Record<string, string>;
 
-  it('is PATH, HOME, LANG, TZ, the CERTKEEPER_* variables and the hook\'s env, not certkeeper\'s whole environment', async () => {
+  it("is PATH, HOME, LANG, TZ, the CERTKEEPER_* variables and the hook's env, not certkeeper's whole environment", async () => {
     // certkeeper's own settings (CERTKEEPER_LOG_LEVEL here) are not the hook contract's variables: not passed either.
-    Object.assign(process.env, { CERTKEEPER_LOG_LEVEL: 'trace', PATH: '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', TSIG_SECRET: TSIG, SLACK_WEBHOOK_URL: 'https://hooks.slack.example/T0/B0/x' });
+    Object.assign(process.env, {
+      CERTKEEPER_LOG_LEVEL: 'trace',
+      PATH: '/usr/bin:/bin',
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      TZ: 'UTC',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      TSIG_SECRET: TSIG,
+      SLACK_WEBHOOK_URL: 'https://hooks.slack.example/T0/B0/x',
+    });
     const seen = await envOf({ CERTKEEPER_CERT_NAME: 'www', EXTRA: 'from-config' });
     expect(seen).toEqual({ PATH: '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', TZ: 'UTC', CERTKEEPER_CERT_NAME: 'www', EXTRA: 'from-config' });
   });
@@ -78,7 +91,7 @@ describe('hook environment', () => {
     expect(Object.keys(seen).sort()).toEqual(['HOME', 'PATH'].filter((k) => process.env[k] !== undefined));
   });
 
-  it('inheritEnv: true passes certkeeper\'s whole environment; the hook\'s env still wins', async () => {
+  it("inheritEnv: true passes certkeeper's whole environment; the hook's env still wins", async () => {
     process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
     process.env.EXTRA = 'from-process';
     const seen = await envOf({ EXTRA: 'from-config' }, { inheritEnv: true });

@@ -58,14 +58,25 @@ const kinds: Record<string, Kind> = {
   'exec DNS provider': async (inheritEnv) => {
     const { file, command } = dumper();
     const config = execDnsSchema.parse({ type: 'exec', command, env: { EXTRA: 'yes' }, ...(inheritEnv === undefined ? {} : { inheritEnv }) });
-    await createExecDnsProvider(config, { name: 'script', clock: systemClock, logger: silentLogger }).presentTxt({ fqdn: '_acme-challenge.www.example.test', domain: 'www.example.test', value: 'v' });
+    await createExecDnsProvider(config, { name: 'script', clock: systemClock, logger: silentLogger }).presentTxt({
+      fqdn: '_acme-challenge.www.example.test',
+      domain: 'www.example.test',
+      value: 'v',
+    });
     return seen(file);
   },
   'exec notifier': async (inheritEnv) => {
     const { file, command } = dumper();
     const config = execNotifySchema.parse({ type: 'exec', command, env: { EXTRA: 'yes' }, ...(inheritEnv === undefined ? {} : { inheritEnv }) });
     await createExecNotifier(config, { name: 'pager', logger: silentLogger }).send(
-      singleAlert({ type: 'failed', at: '2026-03-01T00:00:00.000Z', cert: 'www', domains: ['www.example.test'], severity: 'warning', message: 'renewal of www failed' }),
+      singleAlert({
+        type: 'failed',
+        at: '2026-03-01T00:00:00.000Z',
+        cert: 'www',
+        domains: ['www.example.test'],
+        severity: 'warning',
+        message: 'renewal of www failed',
+      }),
       new AbortController().signal,
     );
     return seen(file);
@@ -80,7 +91,7 @@ describe.each(Object.entries(kinds))('%s', (_name, run) => {
     expect(JSON.stringify(env)).not.toContain(AWS_SECRET);
   });
 
-  it('inheritEnv: true passes certkeeper\'s environment, inheritEnv: [NAME] just that variable', async () => {
+  it("inheritEnv: true passes certkeeper's environment, inheritEnv: [NAME] just that variable", async () => {
     expect((await run(true)).AWS_SECRET_ACCESS_KEY).toBe(AWS_SECRET);
     const listed = await run(['AWS_REGION']);
     expect(listed.AWS_REGION).toBe('eu-west-1');

@@ -113,33 +113,50 @@ describe('examples/systemd units', () => {
 
 describe('the examples read their secrets as the units hand them over', () => {
   const examples = readdirSync(path.join(REPO, 'examples')).filter((name) => name.endsWith('.yaml'));
-  const loadedByUnit = new Set(unit('certkeeper.service').get('LoadCredential')!.map((value) => value.split(':')[0]));
+  const loadedByUnit = new Set(
+    unit('certkeeper.service')
+      .get('LoadCredential')!
+      .map((value) => value.split(':')[0]),
+  );
 
-  it.each(examples)('%s: every ${CREDENTIALS_DIRECTORY}/NAME is loaded by the unit or by a local.conf line it shows, and no secret comes from ${ENV}', (name) => {
-    const text = readFileSync(path.join(REPO, 'examples', name), 'utf8');
-    const settings = text.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
-    expect([...settings.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]).filter((v) => v !== 'CREDENTIALS_DIRECTORY')).toEqual([]);
-    const shown = new Set([...text.matchAll(/^#\s+LoadCredential=([\w-]+):\/etc\/certkeeper\/credentials\/\1$/gm)].map((m) => m[1]));
-    for (const [, credential] of settings.matchAll(/\$\{CREDENTIALS_DIRECTORY\}\/([\w-]+)/g)) {
-      expect(loadedByUnit.has(credential!) || shown.has(credential!), `${name}: ${credential}`).toBe(true);
-    }
-  });
+  it.each(examples)(
+    '%s: every ${CREDENTIALS_DIRECTORY}/NAME is loaded by the unit or by a local.conf line it shows, and no secret comes from ${ENV}',
+    (name) => {
+      const text = readFileSync(path.join(REPO, 'examples', name), 'utf8');
+      const settings = text
+        .split('\n')
+        .filter((line) => !line.trimStart().startsWith('#'))
+        .join('\n');
+      expect([...settings.matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]).filter((v) => v !== 'CREDENTIALS_DIRECTORY')).toEqual([]);
+      const shown = new Set([...text.matchAll(/^#\s+LoadCredential=([\w-]+):\/etc\/certkeeper\/credentials\/\1$/gm)].map((m) => m[1]));
+      for (const [, credential] of settings.matchAll(/\$\{CREDENTIALS_DIRECTORY\}\/([\w-]+)/g)) {
+        expect(loadedByUnit.has(credential!) || shown.has(credential!), `${name}: ${credential}`).toBe(true);
+      }
+    },
+  );
 });
 
 describe('examples/systemd/certkeeper-reload.rules (polkit)', () => {
-  const request = (user: string, verb: string, unitName: string) => ({ actionId: 'org.freedesktop.systemd1.manage-units', user, details: { unit: unitName, verb } });
+  const request = (user: string, verb: string, unitName: string) => ({
+    actionId: 'org.freedesktop.systemd1.manage-units',
+    user,
+    details: { unit: unitName, verb },
+  });
 
   it('lets certkeeper reload nginx.service', () => {
     expect(polkitAnswer(RULES, request('certkeeper', 'reload', 'nginx.service'))).toBe('yes');
   });
 
   it('answers nothing for other verbs, units, users or actions (polkit defaults: admin authentication)', () => {
-    for (const verb of ['start', 'stop', 'restart', 'reload-or-restart', 'try-restart']) expect(polkitAnswer(RULES, request('certkeeper', verb, 'nginx.service')), verb).toBeNull();
+    for (const verb of ['start', 'stop', 'restart', 'reload-or-restart', 'try-restart'])
+      expect(polkitAnswer(RULES, request('certkeeper', verb, 'nginx.service')), verb).toBeNull();
     expect(polkitAnswer(RULES, request('certkeeper', 'reload', 'sshd.service'))).toBeNull();
     expect(polkitAnswer(RULES, request('www-data', 'reload', 'nginx.service'))).toBeNull();
     // StartTransientUnit asks manage-units without details: never granted.
     expect(polkitAnswer(RULES, { actionId: 'org.freedesktop.systemd1.manage-units', user: 'certkeeper', details: {} })).toBeNull();
-    expect(polkitAnswer(RULES, { actionId: 'org.freedesktop.systemd1.manage-unit-files', user: 'certkeeper', details: { unit: 'nginx.service', verb: 'reload' } })).toBeNull();
+    expect(
+      polkitAnswer(RULES, { actionId: 'org.freedesktop.systemd1.manage-unit-files', user: 'certkeeper', details: { unit: 'nginx.service', verb: 'reload' } }),
+    ).toBeNull();
   });
 
   it('is plain ES5, as polkit (duktape) runs it', () => {

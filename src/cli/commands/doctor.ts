@@ -30,7 +30,10 @@ export async function doctorCommand(options: DoctorCommandOptions, global: Globa
   // Read as it is: the doctor creates and copies nothing.
   const store = await stateStoreForReading(config, io.clock, logger);
   const checked = await runDoctor({ config, store, clock: io.clock, logger, certs: options.cert });
-  report = { ...checked, checks: [{ name: 'config', status: 'pass', message: `${config.file} is valid (${config.certificates.length} certificate(s))` }, ...checked.checks] };
+  report = {
+    ...checked,
+    checks: [{ name: 'config', status: 'pass', message: `${config.file} is valid (${config.certificates.length} certificate(s))` }, ...checked.checks],
+  };
   report.counts.pass++;
   print(report, options, io);
   flush();

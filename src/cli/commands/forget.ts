@@ -9,7 +9,11 @@ import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions 
 export async function forgetCommand(name: string, global: GlobalOptions, io: CommandIo): Promise<number> {
   const config = loadConfig(global, io);
   if (config.certificates.some((c) => c.name === name)) {
-    throw new CertkeeperError('USAGE', `"${name}" is still in the config: remove it from certificates: first (forget only cleans up after a certificate that is gone)`, { retryable: false });
+    throw new CertkeeperError(
+      'USAGE',
+      `"${name}" is still in the config: remove it from certificates: first (forget only cleans up after a certificate that is gone)`,
+      { retryable: false },
+    );
   }
   const { logger, flush } = commandLogger(global, io, config);
   const store = await stateStore(config, io.clock, logger);
@@ -20,7 +24,9 @@ export async function forgetCommand(name: string, global: GlobalOptions, io: Com
   } finally {
     await lock.release();
   }
-  io.stdout.write(removed > 0 ? `forgot ${name}: ${removed} stored value(s) removed; files deployed to its sinks are left as they are\n` : `nothing stored for ${name}\n`);
+  io.stdout.write(
+    removed > 0 ? `forgot ${name}: ${removed} stored value(s) removed; files deployed to its sinks are left as they are\n` : `nothing stored for ${name}\n`,
+  );
   flush();
   return EXIT_OK;
 }

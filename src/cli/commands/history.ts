@@ -8,7 +8,12 @@ import { stateStore } from '../state.js';
 import { commandLogger, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';
 
-export async function historyCommand(name: string | undefined, options: { json?: boolean; limit?: string }, global: GlobalOptions, io: CommandIo): Promise<number> {
+export async function historyCommand(
+  name: string | undefined,
+  options: { json?: boolean; limit?: string },
+  global: GlobalOptions,
+  io: CommandIo,
+): Promise<number> {
   const config = loadConfig(global, io);
   const limit = options.limit === undefined ? 50 : Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new CertkeeperError('USAGE', '--limit must be a positive whole number', { retryable: false });
@@ -16,7 +21,8 @@ export async function historyCommand(name: string | undefined, options: { json?:
   const store = await stateStore(config, io.clock, logger);
   // A name neither configured nor stored is a typo (exit 2, with the configured names, as renew
   // --cert); a certificate removed from the config keeps its history until it is forgotten.
-  if (name && !config.certificates.some((c) => c.name === name) && !(await store.listCertificateNames()).includes(name)) selectCertificates(config.certificates, [name]);
+  if (name && !config.certificates.some((c) => c.name === name) && !(await store.listCertificateNames()).includes(name))
+    selectCertificates(config.certificates, [name]);
   const entries = await store.readHistory({ ...(name ? { cert: name } : {}), limit });
   if (options.json) {
     io.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);

@@ -10,7 +10,14 @@ import { formatDuration, MAX_TIMER_MS, parseDuration } from '../../core/duration
 import { TLS_PROTOCOLS, type EndpointSpec, type TlsProtocol } from '../../core/types.js';
 import type { Config } from '../../config/load.js';
 import type { ManagedCertificate } from '../../verify/checks.js';
-import { DEFAULT_ALERT_DAYS, DEFAULT_PROBE_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_WATCH_INTERVAL_MS, parseEndpoint, type WatchSettings } from '../../verify/schema.js';
+import {
+  DEFAULT_ALERT_DAYS,
+  DEFAULT_PROBE_CONCURRENCY,
+  DEFAULT_PROBE_TIMEOUT_MS,
+  DEFAULT_WATCH_INTERVAL_MS,
+  parseEndpoint,
+  type WatchSettings,
+} from '../../verify/schema.js';
 import { checkEndpoints, type WatchResult } from '../../verify/watcher.js';
 import { stateStore } from '../state.js';
 import { commandLogger, configPath, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
@@ -34,7 +41,8 @@ export async function probeCommand(args: string[], options: ProbeCommandOptions,
   const timeoutMs = options.timeout === undefined ? undefined : parseDuration(options.timeout);
   if (timeoutMs === undefined && options.timeout !== undefined) throw usage('--timeout must be a duration, e.g. 5s');
   // It becomes a setTimeout, which fires after 1 ms past 2^31-1 ms.
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) throw usage(`--timeout must be longer than 0 and at most ${formatDuration(MAX_TIMER_MS)}`);
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS))
+    throw usage(`--timeout must be longer than 0 and at most ${formatDuration(MAX_TIMER_MS)}`);
   const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw usage('--concurrency must be a positive whole number');
 
@@ -93,7 +101,7 @@ export function renderEndpoints(results: readonly WatchResult[]): string {
     ['ENDPOINT', 'STATUS', 'DAYS LEFT', 'NOT AFTER', 'SERIAL', 'ISSUER', 'NAMES', 'MANAGED BY', 'DETAIL'],
     results.map((r) => [
       r.endpoint === r.address ? r.address : `${r.endpoint} (${r.address})`,
-      r.ok ? 'ok' : r.problems[0] ?? (r.alert.alert ? `expiring` : 'failing'),
+      r.ok ? 'ok' : (r.problems[0] ?? (r.alert.alert ? `expiring` : 'failing')),
       r.daysLeft === null ? '-' : r.daysLeft.toFixed(1),
       shortTime(r.leaf?.notAfter ?? null),
       r.leaf ? r.leaf.serial.slice(0, 16) : '-',

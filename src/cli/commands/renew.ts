@@ -25,7 +25,12 @@ export interface RenewCommandOptions {
   reason?: string;
 }
 
-export async function renewCommand(options: RenewCommandOptions, global: GlobalOptions, io: CommandIo, prompt: PromptInput = { input: process.stdin }): Promise<number> {
+export async function renewCommand(
+  options: RenewCommandOptions,
+  global: GlobalOptions,
+  io: CommandIo,
+  prompt: PromptInput = { input: process.stdin },
+): Promise<number> {
   const config = loadConfig(global, io);
   // Forcing every certificate at once is an incident's tool (a mass revocation, a compromised
   // key): it asks first. --yes answers every question renew would ask, this one and the
@@ -56,7 +61,11 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   const summaryOnly = fleet && !live && !options.json && !options.quiet;
   const logOptions = (live || options.quiet || summaryOnly) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
-  const onEvent = view ? (event: EngineEvent) => view.onEvent(event) : summaryOnly ? (event: EngineEvent) => logFailure(logger, event) : (event: EngineEvent) => logEvent(logger, event);
+  const onEvent = view
+    ? (event: EngineEvent) => view.onEvent(event)
+    : summaryOnly
+      ? (event: EngineEvent) => logFailure(logger, event)
+      : (event: EngineEvent) => logEvent(logger, event);
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
   const controller = new AbortController();
@@ -118,7 +127,14 @@ export async function renewCommand(options: RenewCommandOptions, global: GlobalO
   } else {
     // A run that did nothing says nothing (cron mails whatever a job prints); --log-level debug shows it.
     const didSomething = report.outcomes.some((o) => o.result !== 'skipped' || o.reason === 'backoff');
-    const fields = { succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, backingOff: backingOff(report).length, dryRun: options.dryRun ?? false, directory: directoryUrl };
+    const fields = {
+      succeeded: report.succeeded,
+      failed: report.failed,
+      skipped: report.skipped,
+      backingOff: backingOff(report).length,
+      dryRun: options.dryRun ?? false,
+      directory: directoryUrl,
+    };
     logger[didSomething ? 'info' : 'debug'](fields, `${summaryLine(report)}${options.dryRun ? ` (dry run against ${directoryUrl})` : ''}`);
   }
   flush();
@@ -149,7 +165,13 @@ function summaryTable(outcomes: CertOutcome[]): string {
       o.serial ? o.serial.slice(0, 16) : '-',
       shortTime(o.notAfter),
       o.result === 'skipped' ? '-' : formatDuration(o.durationMs),
-      o.result === 'failure' ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`) : o.verify && !o.verify.ok ? oneLine(`verify failed (serving: ${o.verify.serving}): ${o.verify.error ?? ''}`) : o.deployed.length > 0 ? `deployed: ${o.deployed.join(', ')}${o.verify ? '; verified' : ''}` : o.message,
+      o.result === 'failure'
+        ? oneLine(`${o.failedSink ? `sink ${o.failedSink}: ` : ''}${o.error ?? ''}`)
+        : o.verify && !o.verify.ok
+          ? oneLine(`verify failed (serving: ${o.verify.serving}): ${o.verify.error ?? ''}`)
+          : o.deployed.length > 0
+            ? `deployed: ${o.deployed.join(', ')}${o.verify ? '; verified' : ''}`
+            : o.message,
     ]),
   );
 }
@@ -170,7 +192,10 @@ function logEvent(logger: Logger, event: EngineEvent): void {
       if (event.action === 'skip') {
         // Nothing to do is not news (debug); backing off after failures is (warn: it still fails).
         const level = event.reason === 'backoff' ? 'warn' : 'debug';
-        logger[level]({ cert: event.cert, action: event.action, reason: event.reason }, event.reason === 'backoff' ? event.message : `not due: ${event.message}`);
+        logger[level](
+          { cert: event.cert, action: event.action, reason: event.reason },
+          event.reason === 'backoff' ? event.message : `not due: ${event.message}`,
+        );
       } else logger.info({ cert: event.cert, action: event.action, reason: event.reason }, `${event.action}: ${event.message}`);
       return;
     case 'cert_step':
@@ -179,11 +204,18 @@ function logEvent(logger: Logger, event: EngineEvent): void {
     case 'cert_done': {
       const o = event.outcome;
       if (o.result === 'skipped') return;
-      const fields = { cert: o.cert, action: o.action, result: o.result, serial: o.serial, notAfter: o.notAfter, durationMs: o.durationMs, deployed: o.deployed };
+      const fields = {
+        cert: o.cert,
+        action: o.action,
+        result: o.result,
+        serial: o.serial,
+        notAfter: o.notAfter,
+        durationMs: o.durationMs,
+        deployed: o.deployed,
+      };
       if (o.result === 'failure') logger.error({ ...fields, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
       else logger.info(fields, `${o.action} done`);
       return;
     }
   }
 }
-

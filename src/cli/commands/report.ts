@@ -31,7 +31,8 @@ export async function reportCommand(options: { html?: string }, global: GlobalOp
     now: io.clock.now(),
     agentId: config.agentId,
     certificates: rows,
-    endpoints: (config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId }) : undefined) ?? [],
+    endpoints:
+      (config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId }) : undefined) ?? [],
     alertDays: config.watch?.alertDays ?? [...DEFAULT_ALERT_DAYS],
   };
   const names = [...new Set(attentionItems(data).flatMap((item) => (item.cert && item.kind !== 'endpoint' ? [item.cert] : [])))].slice(0, ATTENTION_LIMIT);

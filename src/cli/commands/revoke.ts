@@ -38,7 +38,13 @@ export interface RevokeReport {
   reissue: RenewReport | null;
 }
 
-export async function revokeCommand(name: string, options: RevokeCommandOptions, global: GlobalOptions, io: CommandIo, prompt: PromptInput = { input: process.stdin }): Promise<number> {
+export async function revokeCommand(
+  name: string,
+  options: RevokeCommandOptions,
+  global: GlobalOptions,
+  io: CommandIo,
+  prompt: PromptInput = { input: process.stdin },
+): Promise<number> {
   const reason = options.reason ?? 'unspecified';
   if (!isRevocationReason(reason)) {
     throw new CertkeeperError('USAGE', `--reason must be one of ${Object.keys(REVOCATION_REASONS).join(', ')}`, { retryable: false });
@@ -108,12 +114,31 @@ export async function revokeCommand(name: string, options: RevokeCommandOptions,
     report.revoked = true;
     report.alreadyRevoked = result.alreadyRevoked;
     report.quarantinedTo = (await deps.store.quarantineCertificate(name)) ?? null;
-    await appendHistory(deps.store, io, { cert: name, action: 'revoke', result: 'success', serial: stored.info.serial, notAfter: stored.info.notAfter.toISOString(), durationMs: elapsed(started), error: null, reason });
+    await appendHistory(deps.store, io, {
+      cert: name,
+      action: 'revoke',
+      result: 'success',
+      serial: stored.info.serial,
+      notAfter: stored.info.notAfter.toISOString(),
+      durationMs: elapsed(started),
+      error: null,
+      reason,
+    });
     say(`${result.alreadyRevoked ? 'was already revoked' : 'revoked'}; certificate and key moved to ${report.quarantinedTo ?? '(nothing stored)'}`);
   } catch (thrown) {
     const error = toCertkeeperError(thrown, 'ACME_ERROR');
     report.error = describeError(error);
-    await appendHistory(deps.store, io, { cert: name, action: 'revoke', result: 'failure', serial: stored.info.serial, notAfter: stored.info.notAfter.toISOString(), durationMs: elapsed(started), error: report.error, code: error.code, reason });
+    await appendHistory(deps.store, io, {
+      cert: name,
+      action: 'revoke',
+      result: 'failure',
+      serial: stored.info.serial,
+      notAfter: stored.info.notAfter.toISOString(),
+      durationMs: elapsed(started),
+      error: report.error,
+      code: error.code,
+      reason,
+    });
     logger.error({ cert: name, code: error.code, err: report.error }, 'revocation failed');
   } finally {
     await lock.release();

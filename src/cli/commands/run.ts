@@ -54,7 +54,10 @@ export async function startAgent(global: GlobalOptions, io: CommandIo, options: 
   try {
     return await launch(global, io, options, started);
   } catch (error) {
-    for (const undo of started.reverse()) await Promise.resolve().then(undo).catch(() => undefined);
+    for (const undo of started.reverse())
+      await Promise.resolve()
+        .then(undo)
+        .catch(() => undefined);
     throw error;
   }
 }
@@ -108,7 +111,9 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   // In the state store, as this agent's own data (a file store's notify-state.json is read once, if any).
   const notifyStateOf = async (next: Config): Promise<NotifyStateStore> => {
     const opened = await stateStore(next, io.clock, logger);
-    return opened.agentData ? notifyStateInStore(opened.agentData, path.join(next.stateDir, NOTIFY_STATE_FILE), () => io.clock.now()) : notifyStateIn(next.stateDir, () => io.clock.now());
+    return opened.agentData
+      ? notifyStateInStore(opened.agentData, path.join(next.stateDir, NOTIFY_STATE_FILE), () => io.clock.now())
+      : notifyStateIn(next.stateDir, () => io.clock.now());
   };
   let notifyState: NotifyStateStore = await notifyStateOf(first);
   const loadNotifyState = async (): Promise<DispatcherSnapshot | undefined> => {
@@ -174,7 +179,13 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
       return next;
     },
     wire: async (next, onEvent) => {
-      const deps = await wire(next, { clock: io.clock, logger, onEvent, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)), onRenewalInfo: (result) => metrics.renewalInfo(result) });
+      const deps = await wire(next, {
+        clock: io.clock,
+        logger,
+        onEvent,
+        onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)),
+        onRenewalInfo: (result) => metrics.renewalInfo(result),
+      });
       if (elector) deps.canDeploy = () => elector.isLeader();
       stateDirWritable = await probeWritable(next.stateDir);
       store = deps.store;
@@ -230,7 +241,17 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
       allowRemoteReload: settings.allowRemoteReload,
       metrics,
       status: async () => agent.status,
-      page: (query) => servePage({ now: () => io.clock.now(), config: () => config, rows: () => agent.status, endpoints: () => loadStoredWatchResults(store?.agentData, config.stateDir), store: () => store }, query),
+      page: (query) =>
+        servePage(
+          {
+            now: () => io.clock.now(),
+            config: () => config,
+            rows: () => agent.status,
+            endpoints: () => loadStoredWatchResults(store?.agentData, config.stateDir),
+            store: () => store,
+          },
+          query,
+        ),
       ready: async () =>
         readiness({
           configLoaded: agent.currentConfig !== undefined,
@@ -337,9 +358,13 @@ export async function reloadCommand(global: GlobalOptions, io: CommandIo): Promi
   const config = loadConfig(global, io);
   const listen = config.daemon.http?.listen;
   if (!listen) {
-    throw new CertkeeperError('USAGE', 'the config has no http.listen, so there is no control endpoint; send SIGHUP instead (systemctl reload certkeeper, or kill -HUP <pid>)', {
-      retryable: false,
-    });
+    throw new CertkeeperError(
+      'USAGE',
+      'the config has no http.listen, so there is no control endpoint; send SIGHUP instead (systemctl reload certkeeper, or kill -HUP <pid>)',
+      {
+        retryable: false,
+      },
+    );
   }
   const host = listen.replace(/^0\.0\.0\.0(?=:)/, '127.0.0.1').replace(/^\[::\](?=:)/, '[::1]');
   let response: Response;

@@ -34,7 +34,11 @@ export async function stateCopyCommand(options: StateCopyOptions, global: Global
       if (state.type === 'file' && !(await fs.stat(fileStorageRoot(state.dir)).catch(() => undefined))) {
         // A source is only read: one not in the storage layout yet is not made so here.
         if (role === 'source') {
-          throw new CertkeeperError('USAGE', `the source ${state.dir} holds no state store (${fileStorageRoot(state.dir)} is missing): nothing to copy (a 0.1 folder is copied into that layout when certkeeper 0.2 first runs with its config, e.g. \`certkeeper status\`)`, { retryable: false });
+          throw new CertkeeperError(
+            'USAGE',
+            `the source ${state.dir} holds no state store (${fileStorageRoot(state.dir)} is missing): nothing to copy (a 0.1 folder is copied into that layout when certkeeper 0.2 first runs with its config, e.g. \`certkeeper status\`)`,
+            { retryable: false },
+          );
         }
         if (dryRun) return undefined; // an empty target, not created by a dry run
       }
@@ -45,7 +49,11 @@ export async function stateCopyCommand(options: StateCopyOptions, global: Global
     };
     const from = (await open(source, 'source'))!;
     const to = await open(target, 'target');
-    const report = await copyState(from, to, { merge: options.merge === true, dryRun: options.dryRun === true, ...(target.state.type === 'file' ? { targetDescription: `file:${fileStorageRoot(target.state.dir)}` } : {}) });
+    const report = await copyState(from, to, {
+      merge: options.merge === true,
+      dryRun: options.dryRun === true,
+      ...(target.state.type === 'file' ? { targetDescription: `file:${fileStorageRoot(target.state.dir)}` } : {}),
+    });
     io.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderCopy(report));
     flush();
     return report.failed.length > 0 ? EXIT_FAILED : EXIT_OK;
@@ -66,7 +74,12 @@ export function renderCopy(report: CopyReport): string {
       '\n',
     );
   }
-  out.push(renderTable(['WHAT', verb.toUpperCase()], Object.entries(report.copied).map(([kind, n]) => [kind, String(n)])));
+  out.push(
+    renderTable(
+      ['WHAT', verb.toUpperCase()],
+      Object.entries(report.copied).map(([kind, n]) => [kind, String(n)]),
+    ),
+  );
   if (report.kept.length > 0) out.push(`\nkept as the target has it:\n${report.kept.map((line) => `  - ${line}\n`).join('')}`);
   if (report.failed.length > 0) out.push(`\nnot copied:\n${report.failed.map((line) => `  - ${line}\n`).join('')}`);
   return out.join('');

@@ -26,7 +26,11 @@ export async function statusCommand(names: string[], options: StatusOptions, glo
   const store = await stateStore(config, io.clock, logger);
   await store.ping().catch((error: unknown) => {
     if (isCertkeeperError(error, 'CONFIG_INVALID')) throw error; // this agent's encryption key is not the store's
-    throw new CertkeeperError('STATE_UNREACHABLE', `the state store ${store.dir} is unreachable: ${describeError(error)} (certificates already deployed stay as they are)`, { cause: error });
+    throw new CertkeeperError(
+      'STATE_UNREACHABLE',
+      `the state store ${store.dir} is unreachable: ${describeError(error)} (certificates already deployed stay as they are)`,
+      { cause: error },
+    );
   });
   const rows = await statusRows({ config, store, clock: io.clock, logger, rateLimits: rateLimitsIn(store) });
   if (options.endpoints) {
@@ -43,7 +47,9 @@ export async function statusCommand(names: string[], options: StatusOptions, glo
   io.stdout.write(options.wide ? renderStatus(rows, io.clock.now()) : renderCompactStatus(rows, io.clock.now(), width));
   // Who is asking, and which store it reads: agents sharing a store each have their local sinks.
   io.stdout.write(`\nagent ${config.agentId} · state ${store.dir}\n`);
-  const watched = config.watch?.endpoints.length ? await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId }) : undefined;
+  const watched = config.watch?.endpoints.length
+    ? await loadStoredWatchResults(store.agentData, config.stateDir, { logger, agentId: config.agentId })
+    : undefined;
   if (watched) io.stdout.write(`\nwatched endpoints (last probed by certkeeper run; probe them now: certkeeper probe)\n${renderEndpoints(watched)}`);
   return EXIT_OK;
 }
@@ -66,7 +72,10 @@ export function renderCompactStatus(rows: StatusRow[], now: Date, width = 80): s
   const cells = byUrgency(rows).map((row) => [row.name, row.state, expiresText(row, now), renewsText(row, now), compactLast(row)]);
   const used = headers.slice(0, -1).reduce((sum, header, i) => sum + Math.max(header.length, ...cells.map((c) => c[i]!.length)) + 2, 0);
   const room = Math.max(12, width - used);
-  const table = renderTable(headers, cells.map((c) => [...c.slice(0, -1), cut(c.at(-1)!, room)]));
+  const table = renderTable(
+    headers,
+    cells.map((c) => [...c.slice(0, -1), cut(c.at(-1)!, room)]),
+  );
   const counts = Object.entries(countBy(byUrgency(rows).map((row) => row.state))).map(([state, n]) => `${n} ${state}`);
   return `${table}\n${rows.length} certificate${rows.length === 1 ? '' : 's'}: ${counts.join(', ')}\n`;
 }
@@ -119,7 +128,9 @@ export function renderStatus(rows: StatusRow[], now: Date): string {
       renewAtText(row, now),
       row.serial ? row.serial.slice(0, 16) : '-',
       row.domains.join(' '),
-      lastText(row) + (row.serving ? `; serving: ${row.serving}` : '') + (row.lastRehearsal ? `; rehearsal ${row.lastRehearsal.result} ${shortTime(row.lastRehearsal.at)}` : '') +
+      lastText(row) +
+        (row.serving ? `; serving: ${row.serving}` : '') +
+        (row.lastRehearsal ? `; rehearsal ${row.lastRehearsal.result} ${shortTime(row.lastRehearsal.at)}` : '') +
         (row.rateLimited?.length ? `; rate-limited: ${row.rateLimited.map((r) => `${r.issuer} until ${shortTime(r.until)}`).join(', ')}` : ''),
     ]),
   );
@@ -134,7 +145,8 @@ export function daysLeftText(row: Pick<StatusRow, 'daysLeft' | 'notAfter'>, now:
 
 function renewAtText(row: StatusRow, now: Date): string {
   if ((row.renewReason === 'not-due' || row.renewReason === 'loop-guard') && row.renewAt) {
-    const rule = row.renewRule === 'ari' ? ', ARI window' : row.renewRule === 'loop-guard' ? ', loop guard' : row.renewRule === 'emergency' ? ', emergency' : '';
+    const rule =
+      row.renewRule === 'ari' ? ', ARI window' : row.renewRule === 'loop-guard' ? ', loop guard' : row.renewRule === 'emergency' ? ', emergency' : '';
     return `${shortTime(row.renewAt)} (in ${formatDuration(Date.parse(row.renewAt) - now.getTime())}${rule})`;
   }
   const why: Record<string, string> = {

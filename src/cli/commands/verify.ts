@@ -45,7 +45,13 @@ export async function verifyCommand(options: { cert?: string[]; settle?: boolean
     if (report) rows.push({ cert: spec.name, report });
   }
   if (options.json) {
-    io.stdout.write(`${JSON.stringify(rows.map((r) => r.report ?? { cert: r.cert, ok: false, error: r.error }), null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify(
+        rows.map((r) => r.report ?? { cert: r.cert, ok: false, error: r.error }),
+        null,
+        2,
+      )}\n`,
+    );
   } else if (rows.length === 0) {
     io.stdout.write('no certificate has verify: endpoints\n');
   } else {
@@ -54,7 +60,14 @@ export async function verifyCommand(options: { cert?: string[]; settle?: boolean
         ['CERTIFICATE', 'ENDPOINT', 'SERVING', 'SERVED SERIAL', 'EXPECTED', 'DETAIL'],
         rows.flatMap((row) =>
           row.report
-            ? row.report.endpoints.map((e) => [row.cert, e.endpoint, e.serving, e.servedSerial?.slice(0, 16) ?? '-', row.report!.serial.slice(0, 16), oneLine(e.error ?? '')])
+            ? row.report.endpoints.map((e) => [
+                row.cert,
+                e.endpoint,
+                e.serving,
+                e.servedSerial?.slice(0, 16) ?? '-',
+                row.report!.serial.slice(0, 16),
+                oneLine(e.error ?? ''),
+              ])
             : [[row.cert, '-', '-', '-', '-', row.error ?? '']],
         ),
       ),

@@ -86,7 +86,7 @@ export function readName(message: Buffer, offset: number): { name: string; end: 
   const labels: string[] = [];
   let position = offset;
   let end = -1;
-  for (let jumps = 0; jumps < 64; ) {
+  for (let jumps = 0; jumps < 64;) {
     const length = message[position];
     if (length === undefined) throw new Error('truncated name');
     if (length === 0) {

@@ -110,9 +110,7 @@ function withDeadline(server: string, transport: string, options: ExchangeOption
       resolve: (response) => settle(() => resolve(response)),
       reject: (error) =>
         settle(() =>
-          reject(
-            new CertkeeperError('DNS_QUERY_FAILED', `${server} (${transport}): ${(error as Error).message ?? String(error)}`, { cause: error }),
-          ),
+          reject(new CertkeeperError('DNS_QUERY_FAILED', `${server} (${transport}): ${(error as Error).message ?? String(error)}`, { cause: error })),
         ),
     });
   });

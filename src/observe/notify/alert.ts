@@ -42,7 +42,14 @@ export interface Alert {
 }
 
 /** Events that open an alert; `recovered` (or `rehearsal_recovered`) closes it. */
-export const ALERT_TYPES: ReadonlySet<AgentEventType> = new Set<AgentEventType>(['failed', 'deploy_failed', 'expiring', 'expired', 'verify_failed', 'rehearsal_failed']);
+export const ALERT_TYPES: ReadonlySet<AgentEventType> = new Set<AgentEventType>([
+  'failed',
+  'deploy_failed',
+  'expiring',
+  'expired',
+  'verify_failed',
+  'rehearsal_failed',
+]);
 
 export const RECOVERY_TYPES: ReadonlySet<AgentEventType> = new Set<AgentEventType>(['recovered', 'rehearsal_recovered']);
 
@@ -85,7 +92,8 @@ const CA_CODES: ReadonlySet<string> = new Set(['ACME_ERROR', 'ACME_RATE_LIMITED'
  */
 export function causeOf(event: AgentEvent): AlertCause {
   const code = event.code;
-  if (event.type === 'deploy_failed' && event.sink) return { kind: 'sink', key: `sink:${event.sink}`, label: `sink "${event.sink}"`, sink: event.sink, ...(code ? { code } : {}) };
+  if (event.type === 'deploy_failed' && event.sink)
+    return { kind: 'sink', key: `sink:${event.sink}`, label: `sink "${event.sink}"`, sink: event.sink, ...(code ? { code } : {}) };
   if (code?.startsWith('DNS_') && event.provider) {
     return { kind: 'dns', key: `dns:${event.provider}:${code}`, label: `DNS provider "${event.provider}" (${code})`, provider: event.provider, code };
   }
@@ -153,7 +161,8 @@ export function testAlert(target: string, at: Date): Alert {
  * were left out; `certs` stays whole).
  */
 export function alertDocument(alert: Alert, maxEvents = Infinity): Record<string, unknown> {
-  if (alert.type === 'test') return { type: 'test', test: true, at: alert.at, severity: alert.severity, message: alert.message, target: alert.target, certs: [] };
+  if (alert.type === 'test')
+    return { type: 'test', test: true, at: alert.at, severity: alert.severity, message: alert.message, target: alert.target, certs: [] };
   if (alert.events.length === 1 && alert.coalesced === 0) return { ...alert.events[0]!, certs: [...alert.certs] };
   const listed = alert.events.slice(0, maxEvents);
   return {

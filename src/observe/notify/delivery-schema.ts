@@ -7,7 +7,16 @@ import { durationMs, longDurationMs } from '../../core/fields.js';
 import { AGENT_EVENT_TYPES, SEVERITIES, type AgentEventType } from '../events.js';
 
 /** What operators want by default: problems, and the all-clear after them. */
-export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = ['failed', 'deploy_failed', 'expiring', 'expired', 'recovered', 'verify_failed', 'rehearsal_failed', 'rehearsal_recovered'];
+export const DEFAULT_NOTIFY_EVENTS: readonly AgentEventType[] = [
+  'failed',
+  'deploy_failed',
+  'expiring',
+  'expired',
+  'recovered',
+  'verify_failed',
+  'rehearsal_failed',
+  'rehearsal_recovered',
+];
 export const DEFAULT_REPEAT_AFTER_MS = 6 * 3_600_000;
 export const DEFAULT_NOTIFY_RETRIES = 3;
 export const DEFAULT_GROUP_WINDOW_MS = 30_000;
@@ -22,7 +31,10 @@ export const CHAT_MIN_INTERVAL_MS = 1_000;
 
 export const deliveryFields = {
   /** Event types this target gets. */
-  events: z.array(z.enum(AGENT_EVENT_TYPES)).min(1, 'list at least one event type').default([...DEFAULT_NOTIFY_EVENTS]),
+  events: z
+    .array(z.enum(AGENT_EVENT_TYPES))
+    .min(1, 'list at least one event type')
+    .default([...DEFAULT_NOTIFY_EVENTS]),
   /**
    * Lowest severity delivered. `recovered` (severity info) ignores it: it goes to every target
    * that got the alert it ends, so nobody is left believing something is still broken.

@@ -155,7 +155,10 @@ export class Dispatcher {
         decisions.push({ target: state.target.name, ...decision });
         if (decision.action === 'suppressed' || decision.action === 'dropped') this.result(state.target.name, decision.action);
         if (decision.action !== 'queued' && decision.action !== 'grouped') {
-          this.logger.debug({ target: state.target.name, event: event.type, cert: event.cert, action: decision.action, reason: decision.reason }, 'notification not queued');
+          this.logger.debug(
+            { target: state.target.name, event: event.type, cert: event.cert, action: decision.action, reason: decision.reason },
+            'notification not queued',
+          );
         }
       } catch (error) {
         // A bug here must not reach the renewal that emitted the event.
@@ -268,11 +271,22 @@ export class Dispatcher {
     const ms = (iso: string): number => new Date(iso).getTime();
     const outbox = new Outbox(maxQueue);
     for (const item of saved?.queue ?? []) {
-      outbox.restore({ key: item.key, type: item.type, cause: item.cause, events: item.events, coalesced: item.coalesced, notBefore: ms(item.notBefore), attempts: item.attempts });
+      outbox.restore({
+        key: item.key,
+        type: item.type,
+        cause: item.cause,
+        events: item.events,
+        coalesced: item.coalesced,
+        notBefore: ms(item.notBefore),
+        attempts: item.attempts,
+      });
     }
     const open = new Map<string, Delivered>();
     for (const [cert, entry] of Object.entries(saved?.open ?? {})) {
-      open.set(cert, { cause: entry.cause, families: new Map(Object.entries(entry.families).map(([family, value]) => [family, { at: ms(value.at), stage: value.stage }])) });
+      open.set(cert, {
+        cause: entry.cause,
+        families: new Map(Object.entries(entry.families).map(([family, value]) => [family, { at: ms(value.at), stage: value.stage }])),
+      });
     }
     return {
       target,
@@ -339,10 +353,16 @@ export class Dispatcher {
     let action: DispatchAction = 'grouped';
     if (placed.placed === 'coalesced') {
       for (let i = 0; i < placed.count; i++) this.result(state.target.name, 'coalesced');
-      this.logger.warn({ target: state.target.name, event: event.type, cert: event.cert, coalesced: placed.count }, 'notification queue full: coalesced into a waiting alert');
+      this.logger.warn(
+        { target: state.target.name, event: event.type, cert: event.cert, coalesced: placed.count },
+        'notification queue full: coalesced into a waiting alert',
+      );
       reason = 'queue-full';
     } else if (placed.placed === 'over-limit') {
-      this.logger.warn({ target: state.target.name, event: event.type, cert: event.cert, queued: state.outbox.size }, 'notification queue over its limit: nothing could be merged without reordering');
+      this.logger.warn(
+        { target: state.target.name, event: event.type, cert: event.cert, queued: state.outbox.size },
+        'notification queue over its limit: nothing could be merged without reordering',
+      );
       action = 'queued';
     } else if (placed.placed === 'new' && !held) {
       action = 'queued';
@@ -506,7 +526,10 @@ export class Dispatcher {
       }
     }
     if (kept.length !== item.events.length) {
-      this.logger.debug({ target: state.target.name, event: item.type, left: item.events.length - kept.length }, 'left out of an alert: repeats, or recoveries of alerts never delivered');
+      this.logger.debug(
+        { target: state.target.name, event: item.type, left: item.events.length - kept.length },
+        'left out of an alert: repeats, or recoveries of alerts never delivered',
+      );
       setEvents(item, kept);
     }
   }

@@ -64,7 +64,11 @@ export function alertHeadline(alert: Alert): string {
 
 /** The facts of a single certificate's alert, or of a group: how many, the cause, the names. */
 export function alertFacts(alert: Alert, listLimit: number): Fact[] {
-  if (alert.type === 'test') return [{ title: 'Target', value: alert.target ?? '' }, { title: 'At', value: alert.at }];
+  if (alert.type === 'test')
+    return [
+      { title: 'Target', value: alert.target ?? '' },
+      { title: 'At', value: alert.at },
+    ];
   if (alert.events.length === 1 && alert.coalesced === 0) return facts(alert.events[0]!);
   const out: Fact[] = [
     { title: 'Certificates', value: `${alert.certs.length}: ${compactList(alert.certs, listLimit)}` },

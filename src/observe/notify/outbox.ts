@@ -103,7 +103,19 @@ export class Outbox {
       freed = this.mergePair();
     }
     const notBefore = Math.max(holdUntil, this.latestNotBefore(event.cert, this.items.length));
-    const item: OutboxItem = { id: this.nextId++, key, type: event.type, cause, events: [event], names: new Set([event.cert]), coalesced: 0, notBefore, attempts: 0, rateLimited: 0, inFlight: false };
+    const item: OutboxItem = {
+      id: this.nextId++,
+      key,
+      type: event.type,
+      cause,
+      events: [event],
+      names: new Set([event.cert]),
+      coalesced: 0,
+      notBefore,
+      attempts: 0,
+      rateLimited: 0,
+      inFlight: false,
+    };
     this.items.push(item);
     if (freed > 0) return { placed: 'coalesced', item, count: freed };
     return this.items.length > this.limit ? { placed: 'over-limit', item } : { placed: 'new', item };

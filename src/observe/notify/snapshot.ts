@@ -65,7 +65,9 @@ const targetSnapshotSchema = z.object({
   /** When the last request to the target started: the pace (`minInterval`) counts from it. */
   lastAttemptAt: z.string().optional(),
   /** Per certificate: the delivered alerts not yet recovered, per family (stage, when), and their cause. */
-  open: z.record(z.string(), z.object({ cause: causeSchema.optional(), families: z.record(z.string(), z.object({ at: z.string(), stage: z.number().int() })) })).default({}),
+  open: z
+    .record(z.string(), z.object({ cause: causeSchema.optional(), families: z.record(z.string(), z.object({ at: z.string(), stage: z.number().int() })) }))
+    .default({}),
   /** Grouping windows still running: merge key → end. */
   windows: z.record(z.string(), z.string()).default({}),
   queue: z.array(outboxItemSchema).default([]),
@@ -168,13 +170,20 @@ export function notifyStateFile(file: string, now: () => Date = () => new Date()
  * still in `notify-state.json` (written before the store kept it) is read from there until the
  * first save.
  */
-export function notifyStateInStore(data: { get(name: string): Promise<unknown>; put(name: string, value: unknown): Promise<void> }, legacyFile: string, now: () => Date = () => new Date()): NotifyStateStore {
+export function notifyStateInStore(
+  data: { get(name: string): Promise<unknown>; put(name: string, value: unknown): Promise<void> },
+  legacyFile: string,
+  now: () => Date = () => new Date(),
+): NotifyStateStore {
   return {
     async load() {
       const value = await data.get('notify');
       if (value === undefined) return notifyStateFile(legacyFile, now).load();
       const { snapshot, problem } = readSnapshot(value, now());
-      if (!snapshot) throw new CertkeeperError('STATE_CORRUPT', `the stored notification state (agent data "notify") is not one this version understands${problem}`, { retryable: false });
+      if (!snapshot)
+        throw new CertkeeperError('STATE_CORRUPT', `the stored notification state (agent data "notify") is not one this version understands${problem}`, {
+          retryable: false,
+        });
       return snapshot;
     },
     async save(snapshot) {

@@ -61,8 +61,18 @@ ${endpoints.length ? `<section aria-labelledby="ep-h"><h2 id="ep-h">Watched endp
   return documentOf('certkeeper status', body, data, options.live, options.statusEtag);
 }
 
-export function renderDetail(detail: CertDetail, data: Omit<PageData, 'certificates'>, options: { live: boolean; historyLimit?: number; statusEtag?: string }): string {
-  return documentOf(`certkeeper · ${detail.row.name}`, `${options.live ? "<p><a href=\"./\">← all certificates</a></p>" : ""}${detailSection(detail, data, options.historyLimit ?? 30)}`, data, options.live, options.statusEtag);
+export function renderDetail(
+  detail: CertDetail,
+  data: Omit<PageData, 'certificates'>,
+  options: { live: boolean; historyLimit?: number; statusEtag?: string },
+): string {
+  return documentOf(
+    `certkeeper · ${detail.row.name}`,
+    `${options.live ? '<p><a href="./">← all certificates</a></p>' : ''}${detailSection(detail, data, options.historyLimit ?? 30)}`,
+    data,
+    options.live,
+    options.statusEtag,
+  );
 }
 
 /** A detail view as a section, for the report (which inlines the ones that need attention). */
@@ -112,17 +122,21 @@ function countStates(rows: readonly StatusRow[]): Record<StatusRow['state'], num
 }
 
 function summary(counts: Record<StatusRow['state'], number>, total: number, endpoints: number): string {
-  const parts = (Object.keys(STATE_LOOK) as StatusRow['state'][]).map((state) => `<li class="badge s-${state}">${STATE_LOOK[state].mark} <b>${counts[state]}</b> ${STATE_LOOK[state].label}</li>`);
+  const parts = (Object.keys(STATE_LOOK) as StatusRow['state'][]).map(
+    (state) => `<li class="badge s-${state}">${STATE_LOOK[state].mark} <b>${counts[state]}</b> ${STATE_LOOK[state].label}</li>`,
+  );
   return `<ul class="counts">${parts.join('')}</ul><p>${total} certificate${total === 1 ? '' : 's'}${endpoints ? `, ${endpoints} watched endpoint${endpoints === 1 ? '' : 's'}` : ''}</p>`;
 }
 
 function attention(data: PageData, sorted: StatusRow[], live: boolean): string {
   const items = attentionItems(data, sorted);
-  if (items.length === 0) return '<section class="attention calm" aria-labelledby="att-h"><h2 id="att-h">Needs attention</h2><p>✔ Nothing: every certificate is valid and deployed.</p></section>';
+  if (items.length === 0)
+    return '<section class="attention calm" aria-labelledby="att-h"><h2 id="att-h">Needs attention</h2><p>✔ Nothing: every certificate is valid and deployed.</p></section>';
   const shown = items.slice(0, ATTENTION_LIMIT);
   return `<section class="attention" aria-labelledby="att-h"><h2 id="att-h">Needs attention <small>${items.length}</small></h2><ul>${shown
     .map((item) => {
-      const name = item.cert && live && item.kind !== 'endpoint' ? `<a href="?cert=${encodeURIComponent(item.cert)}">${text(item.subject)}</a>` : text(item.subject);
+      const name =
+        item.cert && live && item.kind !== 'endpoint' ? `<a href="?cert=${encodeURIComponent(item.cert)}">${text(item.subject)}</a>` : text(item.subject);
       return `<li class="k-${item.kind}" data-subject="${attr(item.subject)}"><b>${name}</b> ${text(item.title)}${item.nextTry ? ` · next try ${when(item.nextTry)}` : ''}${item.detail ? `<br><span class="error">${clean(item.detail)}</span>` : ''}</li>`;
     })
     .join('')}</ul>${items.length > shown.length ? `<p>and ${items.length - shown.length} more (the rows below are worst first)</p>` : ''}</section>`;
@@ -138,7 +152,13 @@ function axisLabels(axis: Axis): string {
 
 function certRow(row: StatusRow, axis: Axis, data: PageData, live: boolean): string {
   const look = STATE_LOOK[row.state];
-  const line = timeline(axis, data.now, certSpan(row), { renewAt: row.renewAt, ari: row.ari ? { start: row.ari.windowStart, end: row.ari.windowEnd } : null }, data.alertDays);
+  const line = timeline(
+    axis,
+    data.now,
+    certSpan(row),
+    { renewAt: row.renewAt, ari: row.ari ? { start: row.ari.windowStart, end: row.ari.windowEnd } : null },
+    data.alertDays,
+  );
   const name = live ? `<a href="?cert=${encodeURIComponent(row.name)}">${text(row.name)}</a>` : `<a href="#cert-${attr(row.name)}">${text(row.name)}</a>`;
   return `<li class="row" data-name="${attr(row.name)}" data-state="${row.state}" data-not-before="${attr(row.notBefore ?? '')}" data-not-after="${attr(row.notAfter ?? '')}">
 <div class="label">${name} <span class="badge s-${row.state}">${look.mark} ${look.label}</span> <span class="left">${left(row.notAfter, data.now)}</span></div>

@@ -158,7 +158,8 @@ export async function openAcm(connection: AcmConnection, clock: Clock): Promise<
         const output = await call(() => client.send(command, options(signal)), signal);
         all.push(...(output.CertificateSummaryList ?? []));
         nextToken = output.NextToken || undefined;
-        if (nextToken !== undefined && seen.has(nextToken)) throw new CertkeeperError('SINK_FAILED', 'ListCertificates repeated a NextToken', { retryable: true });
+        if (nextToken !== undefined && seen.has(nextToken))
+          throw new CertkeeperError('SINK_FAILED', 'ListCertificates repeated a NextToken', { retryable: true });
         if (nextToken !== undefined) seen.add(nextToken);
       } while (nextToken);
       return all;

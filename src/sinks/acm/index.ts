@@ -29,10 +29,15 @@ export function createAcmSink(config: AcmSinkConfig, ctx: SinkContext): Sink {
 
   /** The SDK is loaded on the first deploy, not when the sink is built. */
   function acm(): Promise<AcmApi> {
-    api ??= openAcm({ region, endpoint: config.endpoint, roleArn: config.roleArn, sessionName: `certkeeper-${ctx.name}` }, ctx.clock).catch((error: unknown) => {
-      api = undefined;
-      throw new CertkeeperError('SINK_FAILED', `${label} (ACM ${region}): cannot load the AWS SDK: ${(error as Error).message}`, { retryable: false, cause: error });
-    });
+    api ??= openAcm({ region, endpoint: config.endpoint, roleArn: config.roleArn, sessionName: `certkeeper-${ctx.name}` }, ctx.clock).catch(
+      (error: unknown) => {
+        api = undefined;
+        throw new CertkeeperError('SINK_FAILED', `${label} (ACM ${region}): cannot load the AWS SDK: ${(error as Error).message}`, {
+          retryable: false,
+          cause: error,
+        });
+      },
+    );
     return api;
   }
 
@@ -114,7 +119,10 @@ export function createAcmSink(config: AcmSinkConfig, ctx: SinkContext): Sink {
     // Duplicates (e.g. an import whose answer was lost): the one in use is the one to keep.
     const inUse = matches.filter((m) => m.inUse);
     if (inUse.length === 1) {
-      ctx.logger.warn({ cert: certName, region, chosen: inUse[0]!.arn, others: matches.filter((m) => !m.inUse).map((m) => m.arn) }, 'several ACM certificates carry this name; re-importing into the one in use');
+      ctx.logger.warn(
+        { cert: certName, region, chosen: inUse[0]!.arn, others: matches.filter((m) => !m.inUse).map((m) => m.arn) },
+        'several ACM certificates carry this name; re-importing into the one in use',
+      );
       return inUse[0]!.arn;
     }
     throw new CertkeeperError(
@@ -178,7 +186,11 @@ export function createAcmSink(config: AcmSinkConfig, ctx: SinkContext): Sink {
       const target = await findTarget(aws, certName, signal);
       if (target) {
         if (target.existing.Type !== undefined && target.existing.Type !== 'IMPORTED') {
-          throw refuse(certName, { reason: 'not-imported', message: `${target.arn} is a ${target.existing.Type} certificate; ACM re-imports only into imported certificates` }, target.arn);
+          throw refuse(
+            certName,
+            { reason: 'not-imported', message: `${target.arn} is a ${target.existing.Type} certificate; ACM re-imports only into imported certificates` },
+            target.arn,
+          );
         }
         const keyProblem = checkReimportKey(target.existing.KeyAlgorithm ?? target.recordedKeyAlgorithm, prepared.keyAlgorithm);
         if (keyProblem) throw refuse(certName, keyProblem, target.arn);
@@ -217,7 +229,10 @@ export function createAcmSink(config: AcmSinkConfig, ctx: SinkContext): Sink {
         );
       }
       const how = target ? `re-imported into ${arn}` : `imported as ${arn}`;
-      ctx.logger.info({ cert: certName, region, arn, serial: prepared.serial, source: target?.source ?? 'new', inUseBy: after.InUseBy?.length ?? 0 }, `ACM certificate ${target ? 're-imported' : 'imported'}`);
+      ctx.logger.info(
+        { cert: certName, region, arn, serial: prepared.serial, source: target?.source ?? 'new', inUseBy: after.InUseBy?.length ?? 0 },
+        `ACM certificate ${target ? 're-imported' : 'imported'}`,
+      );
       return { detail: how };
     },
   };

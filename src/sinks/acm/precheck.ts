@@ -117,7 +117,10 @@ export function checkValidity(leaf: X509Certificate, now: Date): ImportProblem |
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
   if (now.getTime() < notBefore.getTime()) {
-    return { reason: 'not-yet-valid', message: `the certificate is not valid until ${notBefore.toISOString()} (now ${now.toISOString()}); ACM imports only certificates valid now` };
+    return {
+      reason: 'not-yet-valid',
+      message: `the certificate is not valid until ${notBefore.toISOString()} (now ${now.toISOString()}); ACM imports only certificates valid now`,
+    };
   }
   if (now.getTime() > notAfter.getTime()) {
     return { reason: 'expired', message: `the certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})` };

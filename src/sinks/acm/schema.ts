@@ -37,7 +37,10 @@ export const acmSinkSchema = z
       .refine((tags) => Object.keys(tags).length <= 48, 'at most 48 tags (ACM allows 50; certkeeper adds 2)')
       .default({}),
     /** An IAM role to assume (STS AssumeRole) with the default credentials before calling ACM. */
-    roleArn: z.string().regex(/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN').optional(),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/.+$/, 'must be an IAM role ARN')
+      .optional(),
     /** Another ACM endpoint: a VPC interface endpoint, or a local stand-in in tests. */
     endpoint: z.url().optional(),
   })

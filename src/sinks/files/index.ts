@@ -23,7 +23,12 @@ export function filesSinkDir(config: Pick<FilesSinkConfig, 'dir'>, certName: str
 }
 
 export function filesSinkPaths(dir: string): CertificatePaths {
-  return { cert: path.join(dir, 'cert.pem'), chain: path.join(dir, 'chain.pem'), fullchain: path.join(dir, 'fullchain.pem'), key: path.join(dir, 'privkey.pem') };
+  return {
+    cert: path.join(dir, 'cert.pem'),
+    chain: path.join(dir, 'chain.pem'),
+    fullchain: path.join(dir, 'fullchain.pem'),
+    key: path.join(dir, 'privkey.pem'),
+  };
 }
 
 export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink {
@@ -85,8 +90,14 @@ function chownRefusal(config: Pick<FilesSinkConfig, 'owner' | 'group'>, uid: num
     user = String(process.geteuid?.());
   }
   const reasons: string[] = [];
-  if (uid !== undefined && uid !== process.geteuid?.()) reasons.push(`owner ${config.owner}: giving files to another user needs root or CAP_CHOWN; leave owner: out and let a group read them (group: with keyMode: "0640")`);
-  if (gid !== undefined && gid !== process.getegid?.() && !(process.getgroups?.() ?? []).includes(gid)) reasons.push(`group ${config.group}: only a group this user (${user}) is in can be given without CAP_CHOWN: usermod -aG ${config.group} ${user}, then restart certkeeper`);
+  if (uid !== undefined && uid !== process.geteuid?.())
+    reasons.push(
+      `owner ${config.owner}: giving files to another user needs root or CAP_CHOWN; leave owner: out and let a group read them (group: with keyMode: "0640")`,
+    );
+  if (gid !== undefined && gid !== process.getegid?.() && !(process.getgroups?.() ?? []).includes(gid))
+    reasons.push(
+      `group ${config.group}: only a group this user (${user}) is in can be given without CAP_CHOWN: usermod -aG ${config.group} ${user}, then restart certkeeper`,
+    );
   return reasons.length > 0 ? reasons.join('; ') : 'changing the owner or group of a file needs CAP_CHOWN here';
 }
 

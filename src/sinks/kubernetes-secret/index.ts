@@ -105,16 +105,24 @@ export function createKubernetesSecretSink(config: KubernetesSecretSinkConfig, c
           );
         }
         if (owner !== undefined && owner !== request.certName && owner !== labelValue) {
-          throw new CertkeeperError('SINK_FAILED', `${label}: ${where} holds certificate "${owner}", not "${request.certName}"; give each certificate its own secretName`, {
-            retryable: false,
-            details: { namespace, secret: name, reason: 'other-certificate' },
-          });
+          throw new CertkeeperError(
+            'SINK_FAILED',
+            `${label}: ${where} holds certificate "${owner}", not "${request.certName}"; give each certificate its own secretName`,
+            {
+              retryable: false,
+              details: { namespace, secret: name, reason: 'other-certificate' },
+            },
+          );
         }
         if ((existing.type ?? TLS_SECRET_TYPE) !== TLS_SECRET_TYPE) {
-          throw new CertkeeperError('SINK_FAILED', `${label}: ${where} has type ${existing.type}; a Secret's type cannot change to ${TLS_SECRET_TYPE} (delete it first)`, {
-            retryable: false,
-            details: { namespace, secret: name, reason: 'type' },
-          });
+          throw new CertkeeperError(
+            'SINK_FAILED',
+            `${label}: ${where} has type ${existing.type}; a Secret's type cannot change to ${TLS_SECRET_TYPE} (delete it first)`,
+            {
+              retryable: false,
+              details: { namespace, secret: name, reason: 'type' },
+            },
+          );
         }
         const nextData: Record<string, string> = { ...(existing.data ?? {}), ...data };
         if (!config.includeCa && owner !== undefined) delete nextData['ca.crt'];
@@ -142,10 +150,14 @@ export function createKubernetesSecretSink(config: KubernetesSecretSinkConfig, c
           throw kubeFailure(error, 'SINK_FAILED', `${label}: replace ${where}`);
         }
       }
-      throw new CertkeeperError('SINK_FAILED', `${label}: ${where} kept changing under us (${MAX_ROUNDS} conflicting writes in a row); another writer is fighting over it`, {
-        retryable: true,
-        details: { namespace, secret: name, reason: 'conflict' },
-      });
+      throw new CertkeeperError(
+        'SINK_FAILED',
+        `${label}: ${where} kept changing under us (${MAX_ROUNDS} conflicting writes in a row); another writer is fighting over it`,
+        {
+          retryable: true,
+          details: { namespace, secret: name, reason: 'conflict' },
+        },
+      );
     },
   };
 

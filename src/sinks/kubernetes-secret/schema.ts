@@ -32,7 +32,9 @@ export const kubernetesSecretSinkSchema = z
       .string()
       .min(1)
       .max(253)
-      .refine((name) => DNS_SUBDOMAIN.test(name.replaceAll('{cert}', 'x')), { message: 'must be a lower-case DNS name (letters, digits, "-", "."); "{cert}" allowed' })
+      .refine((name) => DNS_SUBDOMAIN.test(name.replaceAll('{cert}', 'x')), {
+        message: 'must be a lower-case DNS name (letters, digits, "-", "."); "{cert}" allowed',
+      })
       .default('{cert}-tls'),
     /** Default: the namespace of the kubeconfig context, or the pod's own namespace in-cluster. */
     namespace: z.string().regex(NAMESPACE, 'must be a Kubernetes namespace name').max(63).optional(),

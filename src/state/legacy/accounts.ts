@@ -28,7 +28,8 @@ export class LegacyAccounts {
         const account = await this.read(file);
         if (!account) continue;
         // Where it is kept must be where `get` looks for it.
-        if (this.layout.account(account.directoryUrl, account.email) !== file) throw new CertkeeperError('STATE_CORRUPT', `${file} holds the account of another folder`, { retryable: false });
+        if (this.layout.account(account.directoryUrl, account.email) !== file)
+          throw new CertkeeperError('STATE_CORRUPT', `${file} holds the account of another folder`, { retryable: false });
         found.push({ id, account });
       } catch (error) {
         found.push({ id, account: toCertkeeperError(error) });
@@ -41,7 +42,12 @@ export class LegacyAccounts {
     const value = await readJsonObject(file);
     if (value === undefined) return undefined;
     const { directoryUrl, email, accountUrl, keyPem } = value;
-    if (typeof directoryUrl !== 'string' || typeof keyPem !== 'string' || (email != null && typeof email !== 'string') || (accountUrl != null && typeof accountUrl !== 'string')) {
+    if (
+      typeof directoryUrl !== 'string' ||
+      typeof keyPem !== 'string' ||
+      (email != null && typeof email !== 'string') ||
+      (accountUrl != null && typeof accountUrl !== 'string')
+    ) {
       throw new CertkeeperError('STATE_CORRUPT', `${file} does not hold an ACME account (directoryUrl, email, accountUrl, keyPem)`, { retryable: false });
     }
     return { directoryUrl, email: email ?? null, accountUrl: accountUrl ?? null, keyPem };

@@ -43,7 +43,9 @@ export class LegacyCertificates {
     if (!read) return undefined;
     const { versionDir, files, meta, info } = read;
     if (!keyMatchesCertificate(files.cert!, files.key!)) {
-      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": the private key in ${versionDir} does not belong to its certificate`, { retryable: false });
+      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": the private key in ${versionDir} does not belong to its certificate`, {
+        retryable: false,
+      });
     }
     return {
       name,
@@ -90,7 +92,8 @@ export class LegacyCertificates {
       wanted.map(async (file) => {
         const full = path.join(versionDir, VERSION_FILES[file]);
         const text = await readOptional(full);
-        if (text === undefined) throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}" is incomplete: ${full} is missing`, { retryable: false });
+        if (text === undefined)
+          throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}" is incomplete: ${full} is missing`, { retryable: false });
         return text;
       }),
     );
@@ -103,11 +106,19 @@ export class LegacyCertificates {
     try {
       info = parseCertificate(files.cert!);
     } catch (error) {
-      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": ${path.join(versionDir, VERSION_FILES.cert)} does not parse`, { cause: error, retryable: false });
+      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": ${path.join(versionDir, VERSION_FILES.cert)} does not parse`, {
+        cause: error,
+        retryable: false,
+      });
     }
     // A hand-edited meta.json that disagrees with the certificate is refused, so nothing is copied or checked on its word.
     const disagrees = metaDisagreement(meta, info);
-    if (disagrees) throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": ${metaFile} says ${disagrees.field} ${disagrees.meta}, cert.pem says ${disagrees.cert}`, { retryable: false });
+    if (disagrees)
+      throw new CertkeeperError(
+        'STATE_CORRUPT',
+        `stored certificate "${name}": ${metaFile} says ${disagrees.field} ${disagrees.meta}, cert.pem says ${disagrees.cert}`,
+        { retryable: false },
+      );
     return { versionDir, files, meta, info };
   }
 }

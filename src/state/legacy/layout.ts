@@ -56,7 +56,9 @@ export class LegacyLayout {
   /** CONFIG_INVALID for a name that cannot be a folder name, as 0.1 refused it. */
   certDir(name: string): string {
     if (!isSafeName(name)) {
-      throw new CertkeeperError('CONFIG_INVALID', `certificate name "${name}" cannot be used as a folder name (letters, digits, ".", "_", "-")`, { retryable: false });
+      throw new CertkeeperError('CONFIG_INVALID', `certificate name "${name}" cannot be used as a folder name (letters, digits, ".", "_", "-")`, {
+        retryable: false,
+      });
     }
     return path.join(this.certs, name);
   }

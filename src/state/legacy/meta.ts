@@ -13,11 +13,20 @@ import { KEY_TYPES, type CertificateInfo } from '../../core/types.js';
 const metaCodec = z.object({
   directoryUrl: z.string(),
   issuedAt: z.string().refine((text) => !Number.isNaN(Date.parse(text))),
-  serial: z.unknown().optional().transform((value) => String(value ?? '')),
-  notAfter: z.unknown().optional().transform((value) => String(value ?? '')),
+  serial: z
+    .unknown()
+    .optional()
+    .transform((value) => String(value ?? '')),
+  notAfter: z
+    .unknown()
+    .optional()
+    .transform((value) => String(value ?? '')),
   notBefore: z.string().optional().catch(undefined),
   domains: z.array(z.string()).optional().catch(undefined),
-  keyType: z.enum([...KEY_TYPES, 'unknown']).optional().catch(undefined),
+  keyType: z
+    .enum([...KEY_TYPES, 'unknown'])
+    .optional()
+    .catch(undefined),
   issuer: z.string().optional().catch(undefined),
 });
 

@@ -27,7 +27,12 @@ export class LegacyReadOnlyStore implements StateStore {
       name,
       info: found.info,
       material: found.material,
-      paths: { cert: path.join(live, VERSION_FILES.cert), chain: path.join(live, VERSION_FILES.chain), fullchain: path.join(live, VERSION_FILES.fullchain), key: path.join(live, VERSION_FILES.key) },
+      paths: {
+        cert: path.join(live, VERSION_FILES.cert),
+        chain: path.join(live, VERSION_FILES.chain),
+        fullchain: path.join(live, VERSION_FILES.fullchain),
+        key: path.join(live, VERSION_FILES.key),
+      },
       issuedAt: found.issuedAt,
       directoryUrl: found.directoryUrl,
     };
@@ -128,9 +133,13 @@ export class LegacyReadOnlyStore implements StateStore {
   }
 
   private async refuse(what: string): Promise<never> {
-    throw new CertkeeperError('INTERNAL', `cannot ${what}: ${this.dir} is opened read-only in its 0.1 layout (it is copied into the storage layout when an agent or renew opens it)`, {
-      retryable: false,
-    });
+    throw new CertkeeperError(
+      'INTERNAL',
+      `cannot ${what}: ${this.dir} is opened read-only in its 0.1 layout (it is copied into the storage layout when an agent or renew opens it)`,
+      {
+        retryable: false,
+      },
+    );
   }
 }
 

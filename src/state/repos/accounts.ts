@@ -24,7 +24,9 @@ export class AccountRepository {
     if (!stored) return undefined;
     const account = decodeJson(accountCodec, this.sealer.open(key, stored.value), key);
     if (account.directoryUrl !== directoryUrl || account.email !== email) {
-      throw new CertkeeperError('STATE_CORRUPT', `stored ${key} does not hold the account for ${directoryUrl} and ${email ?? 'no email'}`, { retryable: false });
+      throw new CertkeeperError('STATE_CORRUPT', `stored ${key} does not hold the account for ${directoryUrl} and ${email ?? 'no email'}`, {
+        retryable: false,
+      });
     }
     return account;
   }
@@ -42,7 +44,10 @@ export function accountLockName(directoryUrl: string, email: string | null): str
 }
 
 function accountId(directoryUrl: string, email: string | null): string {
-  return createHash('sha256').update(`${directoryUrl}\n${email ?? ''}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${directoryUrl}\n${email ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function accountKey(directoryUrl: string, email: string | null): string {

@@ -55,7 +55,9 @@ export class AgentDataRepository implements AgentData {
  * those of `agents`. A damaged record counts as seen at `now`: never a reason to drop an agent.
  */
 export async function readAgentsSeen(storage: Storage, now: Date, agents?: readonly string[]): Promise<Map<string, AgentSeen>> {
-  const keys = agents ? agents.filter((agent) => AGENT_SEGMENT.test(agent)).map((agent) => `agents/${agent}/${SEEN}`) : (await storage.list('agents/')).filter((key) => SEEN_KEY.test(key));
+  const keys = agents
+    ? agents.filter((agent) => AGENT_SEGMENT.test(agent)).map((agent) => `agents/${agent}/${SEEN}`)
+    : (await storage.list('agents/')).filter((key) => SEEN_KEY.test(key));
   const stored = await storage.getMany(keys);
   const seen = new Map<string, AgentSeen>();
   for (const [key, value] of stored) {

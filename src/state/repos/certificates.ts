@@ -124,7 +124,9 @@ export class CertificateRepository {
     const disagrees = disagreement(current, info);
     if (disagrees) throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": the record says ${disagrees}`, { retryable: false });
     if (!keyMatchesCertificate(material.certPem, material.keyPem)) {
-      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": the private key in ${key} does not belong to its certificate`, { retryable: false });
+      throw new CertkeeperError('STATE_CORRUPT', `stored certificate "${name}": the private key in ${key} does not belong to its certificate`, {
+        retryable: false,
+      });
     }
     return { ...detailsOf(name, current), info, material, version: key };
   }
@@ -202,7 +204,10 @@ export class CertificateRepository {
   private async prune(name: string, keepVersion: string): Promise<void> {
     const prefix = `certs/${name}/versions/`;
     const versions = (await this.storage.list(prefix)).map((key) => key.slice(prefix.length)).filter((v) => !v.includes('/'));
-    const older = versions.filter((v) => v !== keepVersion).sort().reverse();
+    const older = versions
+      .filter((v) => v !== keepVersion)
+      .sort()
+      .reverse();
     for (const version of older.slice(this.archiveVersions)) {
       try {
         await this.storage.delete(`${prefix}${version}`);
@@ -215,7 +220,9 @@ export class CertificateRepository {
 
 function checkName(name: string): void {
   if (!SAFE_NAME.test(name)) {
-    throw new CertkeeperError('CONFIG_INVALID', `certificate name "${name}" cannot be used as a storage key (letters, digits, ".", "_", "-")`, { retryable: false });
+    throw new CertkeeperError('CONFIG_INVALID', `certificate name "${name}" cannot be used as a storage key (letters, digits, ".", "_", "-")`, {
+      retryable: false,
+    });
   }
 }
 

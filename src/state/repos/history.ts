@@ -53,7 +53,10 @@ export class HistoryRepository {
 
   /** Newest first; entries that no longer parse are skipped (a log is never worth failing a run over). */
   async read(query: HistoryQuery = {}): Promise<HistoryEntry[]> {
-    const lines = await this.storage.readLog(LOG, { ...(query.cert !== undefined ? { subject: query.cert } : {}), ...(query.limit !== undefined ? { limit: Math.max(0, query.limit) } : {}) });
+    const lines = await this.storage.readLog(LOG, {
+      ...(query.cert !== undefined ? { subject: query.cert } : {}),
+      ...(query.limit !== undefined ? { limit: Math.max(0, query.limit) } : {}),
+    });
     const entries: HistoryEntry[] = [];
     for (const line of lines) {
       try {

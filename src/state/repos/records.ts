@@ -110,7 +110,8 @@ export class RecordRepository {
 }
 
 function segment(value: string, what: string): string {
-  if (!SAFE_SEGMENT.test(value)) throw new CertkeeperError('CONFIG_INVALID', `${what} "${value}" cannot be used as a storage key (letters, digits, ".", "_", "-")`, { retryable: false });
+  if (!SAFE_SEGMENT.test(value))
+    throw new CertkeeperError('CONFIG_INVALID', `${what} "${value}" cannot be used as a storage key (letters, digits, ".", "_", "-")`, { retryable: false });
   return value;
 }
 

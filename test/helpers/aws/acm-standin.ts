@@ -196,7 +196,10 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
     const existing = arn === undefined ? undefined : find(arn);
 
     if (Buffer.byteLength(privateKeyPem, 'utf8') > MAX_KEY_BYTES) {
-      throw new AwsError('ValidationException', `1 validation error detected: Value at 'privateKey' failed to satisfy constraint: Member must have length less than or equal to ${MAX_KEY_BYTES}`);
+      throw new AwsError(
+        'ValidationException',
+        `1 validation error detected: Value at 'privateKey' failed to satisfy constraint: Member must have length less than or equal to ${MAX_KEY_BYTES}`,
+      );
     }
     const leafBlocks = certificatePem.match(PEM_BLOCK) ?? [];
     if (leafBlocks.length !== 1) throw new AwsError('ValidationException', 'Unable to parse certificate. Please ensure the certificate is in PEM format.');
@@ -219,7 +222,8 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
     const algorithm = keyAlgorithmOf(leaf.publicKey);
     if (!KEY_ALGORITHMS.has(algorithm)) throw new AwsError('ValidationException', `The certificate key algorithm (${algorithm}) is not supported.`);
     const spki = (k: KeyObject): Buffer => k.export({ type: 'spki', format: 'der' });
-    if (!spki(createPublicKey(key)).equals(spki(leaf.publicKey))) throw new AwsError('ValidationException', 'The private key did not match the public key in the certificate.');
+    if (!spki(createPublicKey(key)).equals(spki(leaf.publicKey)))
+      throw new AwsError('ValidationException', 'The private key did not match the public key in the certificate.');
     const t = now().getTime();
     if (t < new Date(leaf.validFrom).getTime()) throw new AwsError('ValidationException', 'The certificate is not valid yet.');
     if (t > new Date(leaf.validTo).getTime()) throw new AwsError('ValidationException', 'The certificate has expired.');
@@ -235,7 +239,10 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
 
     if (existing) {
       if (existing.keyAlgorithm !== algorithm) {
-        throw new AwsError('ValidationException', `The certificate field 'Public Key Algorithm' must match: the existing certificate has ${existing.keyAlgorithm}, the new one ${algorithm}.`);
+        throw new AwsError(
+          'ValidationException',
+          `The certificate field 'Public Key Algorithm' must match: the existing certificate has ${existing.keyAlgorithm}, the new one ${algorithm}.`,
+        );
       }
       const stale = faults.find((f) => f.kind === 'stale-reimport' && f.remaining > 0);
       if (stale) {
@@ -256,7 +263,13 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
     const tagList = tags ?? [];
     if (tagList.length > 50) throw new AwsError('TooManyTagsException', 'The request contains too many tags.');
     for (const tag of tagList) {
-      if (typeof tag.Key !== 'string' || tag.Key.length === 0 || tag.Key.length > 128 || (tag.Value ?? '').length > 256 || tag.Key.toLowerCase().startsWith('aws:')) {
+      if (
+        typeof tag.Key !== 'string' ||
+        tag.Key.length === 0 ||
+        tag.Key.length > 128 ||
+        (tag.Value ?? '').length > 256 ||
+        tag.Key.toLowerCase().startsWith('aws:')
+      ) {
         throw new AwsError('InvalidTagException', `The tag '${String(tag.Key)}' is not valid.`);
       }
     }
@@ -308,7 +321,8 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
     const keyTypes = new Set(includes.keyTypes && includes.keyTypes.length > 0 ? includes.keyTypes : ['RSA_2048']);
     const statuses = body.CertificateStatuses as string[] | undefined;
     const maxItems = typeof body.MaxItems === 'number' ? body.MaxItems : 1000;
-    if (maxItems < 1 || maxItems > 1000) throw new AwsError('ValidationException', "Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000");
+    if (maxItems < 1 || maxItems > 1000)
+      throw new AwsError('ValidationException', "Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000");
     let offset = 0;
     if (body.NextToken !== undefined) {
       const decoded = /^offset:(\d+)$/.exec(Buffer.from(String(body.NextToken), 'base64url').toString('utf8'));
@@ -377,7 +391,8 @@ export async function startAcmStandin(options: AcmStandinOptions = {}): Promise<
     const record: AcmRecordedRequest = { operation, body, signingRegion, status: 200, errorType: undefined };
     requests.push(record);
     try {
-      if (request.method !== 'POST' || request.url !== '/') throw new AwsError('UnknownOperationException', `${request.method} ${request.url} is not an ACM request.`, 404);
+      if (request.method !== 'POST' || request.url !== '/')
+        throw new AwsError('UnknownOperationException', `${request.method} ${request.url} is not an ACM request.`, 404);
       if (!target.startsWith('CertificateManager.')) throw new AwsError('UnknownOperationException', `Unknown target '${target}'.`);
       if (!String(request.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
         throw new AwsError('SerializationException', 'Expected content-type application/x-amz-json-1.1.');

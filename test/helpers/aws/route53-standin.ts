@@ -401,7 +401,11 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     if (method === 'POST' && (path === '/' || path === '') && /(^|&)Action=AssumeRole(&|$)/.test(body)) return { operation: 'AssumeRole' };
     const trimmed = path.replace(/\/$/, '');
     let match = /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset$/.exec(trimmed);
-    if (match) return { operation: method === 'POST' ? 'ChangeResourceRecordSets' : method === 'GET' ? 'ListResourceRecordSets' : 'Unknown', zoneId: decodeURIComponent(match[1]!) };
+    if (match)
+      return {
+        operation: method === 'POST' ? 'ChangeResourceRecordSets' : method === 'GET' ? 'ListResourceRecordSets' : 'Unknown',
+        zoneId: decodeURIComponent(match[1]!),
+      };
     match = /^\/2013-04-01\/change\/([^/]+)$/.exec(trimmed);
     if (match && method === 'GET') return { operation: 'GetChange', changeId: decodeURIComponent(match[1]!).replace(/^\/?change\//, '') };
     if (trimmed === '/2013-04-01/hostedzonesbyname' && method === 'GET') return { operation: 'ListHostedZonesByName' };
@@ -431,12 +435,15 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     let valueChars = 0;
     for (const element of changeElements) {
       const weight = textAt(element, 'Action') === 'UPSERT' ? 2 : 1;
-      const values = childrenNamed(child(child(element, 'ResourceRecordSet'), 'ResourceRecords'), 'ResourceRecord').map((record) => textAt(record, 'Value') ?? '');
+      const values = childrenNamed(child(child(element, 'ResourceRecordSet'), 'ResourceRecords'), 'ResourceRecord').map(
+        (record) => textAt(record, 'Value') ?? '',
+      );
       recordCount += weight * values.length;
       valueChars += weight * values.reduce((sum, value) => sum + value.length, 0);
     }
     if (recordCount > batchLimits.maxRecords) throw new ApiError(400, 'InvalidChangeBatch', `[Number of records limit of ${batchLimits.maxRecords} exceeded.]`);
-    if (valueChars > batchLimits.maxValueChars) throw new ApiError(400, 'InvalidChangeBatch', `[Number of characters limit of ${batchLimits.maxValueChars} in resource record values exceeded.]`);
+    if (valueChars > batchLimits.maxValueChars)
+      throw new ApiError(400, 'InvalidChangeBatch', `[Number of characters limit of ${batchLimits.maxValueChars} in resource record values exceeded.]`);
     const next = cloneSets(zone.records);
     const problems: string[] = [];
     const actions: RecordedChange['actions'] = [];
@@ -453,7 +460,8 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       actions.push({ action, name, type, ttl, values });
       touched.add(setKey(name, type));
       const label = `[name='${route53Name(name)}', type='${type}']`;
-      if (!['CREATE', 'DELETE', 'UPSERT'].includes(action)) throw new ApiError(400, 'InvalidInput', `Invalid request: Action '${action}' is not one of CREATE, DELETE, UPSERT`);
+      if (!['CREATE', 'DELETE', 'UPSERT'].includes(action))
+        throw new ApiError(400, 'InvalidInput', `Invalid request: Action '${action}' is not one of CREATE, DELETE, UPSERT`);
       if (!name || !type) throw new ApiError(400, 'InvalidInput', 'Invalid request: ResourceRecordSet needs Name and Type');
       if (ttl === undefined || values.length === 0) {
         throw new ApiError(
@@ -470,7 +478,9 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       if (type === 'TXT') {
         const bad = values.find((value) => txtStrings(value) === undefined);
         if (bad !== undefined) {
-          problems.push(`Invalid Resource Record: 'FATAL problem: InvalidCharacterString (Value should be enclosed in quotation marks) encountered with '${bad}''`);
+          problems.push(
+            `Invalid Resource Record: 'FATAL problem: InvalidCharacterString (Value should be enclosed in quotation marks) encountered with '${bad}''`,
+          );
           continue;
         }
       }
@@ -555,7 +565,8 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     const limit = maxItems(query, 100);
     if (query.hostedzoneid !== undefined && query.dnsname === undefined) throw new ApiError(400, 'InvalidInput', 'The hostedzoneid parameter requires dnsname');
     const dnsName = query.dnsname === undefined ? undefined : canonicalName(query.dnsname);
-    if (dnsName !== undefined && (dnsName.length > 1024 || /\s/.test(dnsName))) throw new ApiError(400, 'InvalidDomainName', `Invalid domain name: ${query.dnsname}`);
+    if (dnsName !== undefined && (dnsName.length > 1024 || /\s/.test(dnsName)))
+      throw new ApiError(400, 'InvalidDomainName', `Invalid domain name: ${query.dnsname}`);
     // Sorted by name with the labels reversed (com.example.www), then by id.
     const sorted = [...zones.values()].sort((a, b) => {
       const ka = reversedLabels(a.name);
@@ -651,7 +662,10 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
             SessionToken: randomBytes(60).toString('base64'),
             Expiration: new Date(Date.now() + duration * 1000).toISOString(),
           },
-          AssumedRoleUser: { AssumedRoleId: `AROA${randomId('', 16)}:${sessionName}`, Arn: `${roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${sessionName}` },
+          AssumedRoleUser: {
+            AssumedRoleId: `AROA${randomId('', 16)}:${sessionName}`,
+            Arn: `${roleArn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${sessionName}`,
+          },
         },
         ResponseMetadata: { RequestId: randomUUIDish() },
       },
@@ -669,7 +683,12 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
     return new ApiError(fault.status ?? defaults.status, fault.code, defaults.message);
   }
 
-  function handle(method: string, url: URL, body: string, authorization: string | undefined): { status: number; body: string; operation: Route53Operation; errorCode?: string } {
+  function handle(
+    method: string,
+    url: URL,
+    body: string,
+    authorization: string | undefined,
+  ): { status: number; body: string; operation: Route53Operation; errorCode?: string } {
     const { operation, zoneId, changeId } = operationOf(method, url.pathname, body);
     const query = parseQuery(url.searchParams);
     try {
@@ -692,7 +711,12 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       const allowed = permissions.get(accessKeyId);
       if (allowed && !allowed.includes(operation)) {
         // IAM's wording; list operations are authorized on "*", the others on the zone or change.
-        const resource = zoneId !== undefined ? `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}` : changeId !== undefined ? `arn:aws:route53:::change/${changeId}` : '*';
+        const resource =
+          zoneId !== undefined
+            ? `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}`
+            : changeId !== undefined
+              ? `arn:aws:route53:::change/${changeId}`
+              : '*';
         throw new ApiError(
           403,
           'AccessDenied',
@@ -871,7 +895,15 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
       const stored = { name, type: set.type.toUpperCase(), ttl: set.ttl, values: [...set.values] };
       zone.records.set(setKey(name, stored.type), stored);
       // Out of band, as if applied long ago: INSYNC at once (and so is every earlier change).
-      changeOrder.push({ id: randomId('C', 19), zoneId: zone.id, submittedAt: 0, pendingAnswers: 0, status: 'INSYNC', snapshot: cloneSets(zone.records), comment: undefined });
+      changeOrder.push({
+        id: randomId('C', 19),
+        zoneId: zone.id,
+        submittedAt: 0,
+        pendingAnswers: 0,
+        status: 'INSYNC',
+        snapshot: cloneSets(zone.records),
+        comment: undefined,
+      });
       settle();
     },
     servedTxt: (name) => {
@@ -909,7 +941,9 @@ export async function startRoute53Standin(options: Route53StandinOptions = {}): 
 }
 
 function randomUUIDish(): string {
-  return randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+  return randomBytes(16)
+    .toString('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 }
 
 interface DnsListener {

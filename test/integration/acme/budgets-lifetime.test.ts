@@ -35,7 +35,11 @@ describe('failed-authorization budget', () => {
   it('counts the names the CA found invalid and stops ordering them once the budget is spent', async () => {
     const dir = workDir(stack);
     const name = 'flaky.example.test';
-    const config = proxyConfig(dir, `  - { name: flaky, domains: [${name}], dns: bind, sinks: [files] }`, '  rateLimits: { failedAuthorizations: { limit: 2, window: 1h } }');
+    const config = proxyConfig(
+      dir,
+      `  - { name: flaky, domains: [${name}], dns: bind, sinks: [files] }`,
+      '  rateLimits: { failedAuthorizations: { limit: 2, window: 1h } }',
+    );
     proxy.failValidation = true;
     try {
       for (let i = 0; i < 2; i++) {
@@ -46,7 +50,9 @@ describe('failed-authorization budget', () => {
       expect(ordersFor(name)).toHaveLength(2);
       expect(proxy.failedAuthorizations.filter((n) => n === name)).toHaveLength(2);
       const lines = await history(config, 'flaky');
-      expect((lines[0] as unknown as { orders: unknown[] }).orders).toEqual([expect.objectContaining({ directoryUrl: proxy.directoryUrl, replaced: false, failedNames: [name] })]);
+      expect((lines[0] as unknown as { orders: unknown[] }).orders).toEqual([
+        expect.objectContaining({ directoryUrl: proxy.directoryUrl, replaced: false, failedNames: [name] }),
+      ]);
 
       const refused = await renew(config, ['--cert', 'flaky']);
       expect(refused.code).toBe(1);
@@ -132,7 +138,11 @@ describe('ARI while the CA rate-limits the account', () => {
 describe('dry runs', () => {
   it("carry the issuer's profile and lifetime to the rehearsal directory", async () => {
     const dir = workDir(stack);
-    const config = proxyConfig(dir, `  - { name: rehearsed, domains: [rehearsed.example.test], dns: bind, sinks: [files] }`, '  profile: tlsserver\n  lifetime: 5h');
+    const config = proxyConfig(
+      dir,
+      `  - { name: rehearsed, domains: [rehearsed.example.test], dns: bind, sinks: [files] }`,
+      '  profile: tlsserver\n  lifetime: 5h',
+    );
     proxy.profiles = { classic: 'the old one', tlsserver: 'shorter' };
     try {
       const result = await renew(config, ['--dry-run']);

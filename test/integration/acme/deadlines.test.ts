@@ -26,7 +26,10 @@ afterAll(async () => {
 const challengeResponse = (method: string, path: string): boolean => method === 'POST' && /^\/chal[^/]*\//.test(path);
 
 /** Runs `renew` while the proxy drip-feeds every challenge response; `whileStalled` runs once the CA stalls. */
-async function renewAgainstStallingCa(config: string, whileStalled: () => Promise<void>): Promise<{ code: number | null; outcomes: RenewOutcomeLine[]; stderr: string }> {
+async function renewAgainstStallingCa(
+  config: string,
+  whileStalled: () => Promise<void>,
+): Promise<{ code: number | null; outcomes: RenewOutcomeLine[]; stderr: string }> {
   proxy.stall = challengeResponse;
   proxy.stalled.length = 0;
   try {

@@ -84,13 +84,20 @@ describe('external account binding', () => {
     expect(logged).not.toContain(pemBody(stored!.keyPem));
     expect(logged).not.toContain(pemBody(result.material.keyPem));
     // A second issuer over the same store (a new process) reuses the account.
-    const again = await issuerFor(pebble, { eab, store }).issue({ certName: 'eab', domains: ['eab.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) });
+    const again = await issuerFor(pebble, { eab, store }).issue({
+      certName: 'eab',
+      domains: ['eab.example.test'],
+      keyType: 'ecdsa-p256',
+      dns: challTestSrvProvider(dns),
+    });
     expect(again.accountUrl).toBe(result.accountUrl);
     expect(store.accountWrites.filter((write) => write.accountUrl !== null)).toHaveLength(1);
   });
 
   it('reports a missing binding as a permanent ACME_ERROR', async () => {
-    const error = await failureOf(issuerFor(pebble).issue({ certName: 'x', domains: ['noeab.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }));
+    const error = await failureOf(
+      issuerFor(pebble).issue({ certName: 'x', domains: ['noeab.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }),
+    );
     expect(error.code).toBe('ACME_ERROR');
     expect(error.retryable).toBe(false);
     expect(error.details?.acmeType).toBe('externalAccountRequired');
@@ -98,7 +105,9 @@ describe('external account binding', () => {
 
   it('reports a wrong HMAC key as a permanent ACME_ERROR, without the key in the message', async () => {
     const wrong = { kid: eab.kid, hmacKey: randomEabHmacKey() };
-    const error = await failureOf(issuerFor(pebble, { eab: wrong }).issue({ certName: 'x', domains: ['badeab.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }));
+    const error = await failureOf(
+      issuerFor(pebble, { eab: wrong }).issue({ certName: 'x', domains: ['badeab.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }),
+    );
     expect(error.code).toBe('ACME_ERROR');
     expect(error.retryable).toBe(false);
     expect(error.message).not.toContain(wrong.hmacKey);
@@ -149,7 +158,9 @@ describe('failures around the DNS step', () => {
     // Writes go to challtestsrv, but the propagation check polls a port where nothing answers.
     const silent = `127.0.0.1:${await freePort({ udp: true })}`;
     const provider = challTestSrvProvider(dns, { propagationNameservers: [silent], propagationTimeoutMs: 1_500 });
-    const error = await failureOf(issuerFor(pebble).issue({ certName: 'slow', domains: ['slow.example.test', '*.slow.example.test'], keyType: 'ecdsa-p256', dns: provider }));
+    const error = await failureOf(
+      issuerFor(pebble).issue({ certName: 'slow', domains: ['slow.example.test', '*.slow.example.test'], keyType: 'ecdsa-p256', dns: provider }),
+    );
     expect(error.code).toBe('DNS_PROPAGATION_TIMEOUT');
     expect(provider.calls.filter((c) => c.action === 'present')).toHaveLength(2);
     expect(provider.calls.filter((c) => c.action === 'cleanup')).toHaveLength(2);
@@ -189,7 +200,9 @@ describe('failures around the DNS step', () => {
     };
     const warnings: Record<string, unknown>[] = [];
     const logger = capturingLogger(warnings);
-    const error = await failureOf(issuerFor(pebble, { logger }).issue({ certName: 'both', domains: ['both.example.test'], keyType: 'ecdsa-p256', dns: provider }));
+    const error = await failureOf(
+      issuerFor(pebble, { logger }).issue({ certName: 'both', domains: ['both.example.test'], keyType: 'ecdsa-p256', dns: provider }),
+    );
     expect(error.code).toBe('DNS_PROPAGATION_TIMEOUT');
     expect(cleanups).toBe(1);
     expect(warnings).toContainEqual(expect.objectContaining({ fqdn: '_acme-challenge.both.example.test', code: 'DNS_UPDATE_FAILED' }));
@@ -200,12 +213,23 @@ describe('failures around the DNS step', () => {
 /** A logger keeping every call at every level, serialized. */
 function recordingLogger(lines: string[]): Logger {
   const record = (...args: unknown[]): void => void lines.push(JSON.stringify(args));
-  const logger: Logger = { trace: record, debug: record, info: record, warn: record, error: record, child: (bindings) => (lines.push(JSON.stringify(bindings)), logger) };
+  const logger: Logger = {
+    trace: record,
+    debug: record,
+    info: record,
+    warn: record,
+    error: record,
+    child: (bindings) => (lines.push(JSON.stringify(bindings)), logger),
+  };
   return logger;
 }
 
 function pemBody(pem: string): string {
-  return pem.split('\n').filter((line) => line && !line.startsWith('-----')).slice(0, 2).join('');
+  return pem
+    .split('\n')
+    .filter((line) => line && !line.startsWith('-----'))
+    .slice(0, 2)
+    .join('');
 }
 
 /** A logger keeping the objects of warn() calls. */
@@ -247,7 +271,14 @@ describe('reaching the CA', () => {
   it('reports an untrusted server certificate as a permanent ACME_UNREACHABLE', async () => {
     const pebble = await startPebble({ dnsServer: dns.dnsServer });
     try {
-      const error = await failureOf(issuerFor(pebble, { caBundlePem: undefined }).issue({ certName: 'x', domains: ['tls.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) }));
+      const error = await failureOf(
+        issuerFor(pebble, { caBundlePem: undefined }).issue({
+          certName: 'x',
+          domains: ['tls.example.test'],
+          keyType: 'ecdsa-p256',
+          dns: challTestSrvProvider(dns),
+        }),
+      );
       expect(error.code).toBe('ACME_UNREACHABLE');
       expect(error.retryable).toBe(false);
       expect(error.message).toMatch(/caBundle/);
@@ -261,8 +292,18 @@ describe('reaching the CA', () => {
     try {
       const store = new MemoryStore();
       const origin = new URL(pebble.directoryUrl).origin;
-      await store.putAccount({ directoryUrl: pebble.directoryUrl, email: 'ops@example.test', accountUrl: `${origin}/my-account/deadbeef`, keyPem: await generatePrivateKey('ecdsa-p256') });
-      const result = await issuerFor(pebble, { store }).issue({ certName: 'x', domains: ['gone.example.test'], keyType: 'ecdsa-p256', dns: challTestSrvProvider(dns) });
+      await store.putAccount({
+        directoryUrl: pebble.directoryUrl,
+        email: 'ops@example.test',
+        accountUrl: `${origin}/my-account/deadbeef`,
+        keyPem: await generatePrivateKey('ecdsa-p256'),
+      });
+      const result = await issuerFor(pebble, { store }).issue({
+        certName: 'x',
+        domains: ['gone.example.test'],
+        keyType: 'ecdsa-p256',
+        dns: challTestSrvProvider(dns),
+      });
       expect(result.accountUrl).not.toBe(`${origin}/my-account/deadbeef`);
       expect((await store.getAccount(pebble.directoryUrl, 'ops@example.test'))?.accountUrl).toBe(result.accountUrl);
     } finally {

@@ -143,7 +143,13 @@ describe('issuing against Pebble + BIND', () => {
 
   it('reuses a given private key', async () => {
     const first = await issuer().issue({ certName: 'reuse', domains: ['reuse.example.test'], keyType: 'ecdsa-p384', dns: rfc2136() });
-    const second = await issuer().issue({ certName: 'reuse', domains: ['reuse.example.test'], keyType: 'ecdsa-p384', keyPem: first.material.keyPem, dns: rfc2136() });
+    const second = await issuer().issue({
+      certName: 'reuse',
+      domains: ['reuse.example.test'],
+      keyType: 'ecdsa-p384',
+      keyPem: first.material.keyPem,
+      dns: rfc2136(),
+    });
     expect(parseCertificate(second.material.certPem).keyType).toBe('ecdsa-p384');
     expect(second.material.keyPem).toBe(first.material.keyPem);
     expect(parseCertificate(second.material.certPem).serial).not.toBe(parseCertificate(first.material.certPem).serial);
@@ -166,7 +172,7 @@ describe('issuing against Pebble + BIND', () => {
       await mirror?.stop();
     });
 
-    it('fails with VALIDATION_FAILED carrying the CA\'s reason, and removes every record it presented', async () => {
+    it("fails with VALIDATION_FAILED carrying the CA's reason, and removes every record it presented", async () => {
       // The provider writes a wrong value to BIND (what Pebble asks) but the right one to a
       // server that its propagation check polls: propagation passes, validation does not.
       const bind = rfc2136();
@@ -187,7 +193,10 @@ describe('issuing against Pebble + BIND', () => {
       const dns = recording(liar);
       const error = await issuer()
         .issue({ certName: 'fail', domains: ['fail.example.test', '*.fail.example.test'], keyType: 'ecdsa-p256', dns })
-        .then(() => undefined, (e: unknown) => e);
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(CertkeeperError);
       const failure = error as CertkeeperError;
       expect(failure.code).toBe('VALIDATION_FAILED');

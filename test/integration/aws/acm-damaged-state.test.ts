@@ -69,14 +69,25 @@ function sink(): Sink {
     name: SINK,
     clock,
     logger: logger(),
-    state: { get: (cert) => store.getSinkState(cert, SINK), put: (cert, data) => store.putSinkState(cert, SINK, data), where: (cert) => certificateDataKey(cert, SINK) },
+    state: {
+      get: (cert) => store.getSinkState(cert, SINK),
+      put: (cert, data) => store.putSinkState(cert, SINK, data),
+      where: (cert) => certificateDataKey(cert, SINK),
+    },
   });
 }
 
 function request(material: CertificateMaterial): DeployRequest {
   const info = parseCertificate(material.certPem);
   const dir = '/state/certs/www';
-  return { certName: 'www', domains: info.domains, serial: info.serial, notAfter: info.notAfter, material, paths: { cert: `${dir}/cert.pem`, chain: `${dir}/chain.pem`, fullchain: `${dir}/fullchain.pem`, key: `${dir}/privkey.pem` } };
+  return {
+    certName: 'www',
+    domains: info.domains,
+    serial: info.serial,
+    notAfter: info.notAfter,
+    material,
+    paths: { cert: `${dir}/cert.pem`, chain: `${dir}/chain.pem`, fullchain: `${dir}/fullchain.pem`, key: `${dir}/privkey.pem` },
+  };
 }
 
 const certificate = (): CertificateMaterial => makeCertificate({ domains: ['example.com'], notBefore: new Date(clock.now().getTime() - 60_000), days: 90 });

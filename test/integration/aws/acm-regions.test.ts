@@ -70,14 +70,22 @@ afterEach(async () => {
   await west.stop();
 });
 
-const sinkState = (sink: string) => JSON.parse(readFileSync(path.join(stateDir, 'store/certs/www/data', sink), 'utf8')) as { certificateArn: string; region: string };
+const sinkState = (sink: string) =>
+  JSON.parse(readFileSync(path.join(stateDir, 'store/certs/www/data', sink), 'utf8')) as { certificateArn: string; region: string };
 
 describe('ACM sinks in two regions, through the engine', () => {
   it('keeps the region that worked, retries only the failed one, and re-imports both on renewal', async () => {
     // eu-west-1 has an outage: every ImportCertificate answers 500 (the SDK retries 3 times).
     west.inject({ kind: 'error', operation: 'ImportCertificate', type: 'ServiceUnavailableException', message: 'Service unavailable', status: 503 });
     const first = await renew({}, deps);
-    expect(first.outcomes[0]).toMatchObject({ cert: 'www', action: 'issue', result: 'failure', failedSink: 'alb-eu', code: 'SINK_FAILED', deployed: ['cloudfront'] });
+    expect(first.outcomes[0]).toMatchObject({
+      cert: 'www',
+      action: 'issue',
+      result: 'failure',
+      failedSink: 'alb-eu',
+      code: 'SINK_FAILED',
+      deployed: ['cloudfront'],
+    });
     expect(first.outcomes[0]!.error).toContain('sink "alb-eu" (ACM eu-west-1)');
     const serial = first.outcomes[0]!.serial!;
     const record = await deps.store.getRecord('www');

@@ -55,7 +55,12 @@ function request(material: CertificateMaterial, certName = 'www'): DeployRequest
 
 /** A certificate valid from the test clock's now. */
 function certificate(options: { keyType?: 'ecdsa-p256' | 'rsa-2048'; keyPem?: string; domains?: string[] } = {}): CertificateMaterial {
-  return makeCertificate({ domains: options.domains ?? ['example.com', '*.example.com'], notBefore: new Date(clock.now().getTime() - 60_000), days: 90, ...options });
+  return makeCertificate({
+    domains: options.domains ?? ['example.com', '*.example.com'],
+    notBefore: new Date(clock.now().getTime() - 60_000),
+    days: 90,
+    ...options,
+  });
 }
 
 const decode = (blob: unknown): string => Buffer.from(String(blob), 'base64').toString('utf8');
@@ -172,7 +177,11 @@ describe('acm sink against the ACM stand-in', () => {
 
   it('with several tagged certificates takes the one in use, and refuses to guess otherwise', async () => {
     const idle = acm.seed({ certificatePem: certificate().certPem, tags: { 'certkeeper:name': 'www' } });
-    const used = acm.seed({ certificatePem: certificate().certPem, tags: { 'certkeeper:name': 'www' }, inUseBy: ['arn:aws:cloudfront::123456789012:distribution/E1'] });
+    const used = acm.seed({
+      certificatePem: certificate().certPem,
+      tags: { 'certkeeper:name': 'www' },
+      inUseBy: ['arn:aws:cloudfront::123456789012:distribution/E1'],
+    });
     await sink().deploy(request(certificate()));
     expect(imports()[0]!.body.CertificateArn).toBe(used);
 
@@ -241,7 +250,7 @@ describe('acm sink against the ACM stand-in', () => {
       ],
       ['a chain that does not link', () => ({ ...certificate(), chainPem: makeSelfSigned({ domains: ['unrelated CA'] }).certPem }), 'chain-broken'],
       ['a leaf that is not self-signed, without a chain', () => ({ ...certificate(), chainPem: '' }), 'chain-missing'],
-      ['a key that is not the certificate\'s', () => ({ ...certificate(), keyPem: certificate().keyPem }), 'key-mismatch'],
+      ["a key that is not the certificate's", () => ({ ...certificate(), keyPem: certificate().keyPem }), 'key-mismatch'],
       [
         'a certificate not yet valid',
         () => makeCertificate({ domains: ['example.com'], notBefore: new Date(clock.now().getTime() + DAY), days: 90 }),
@@ -249,7 +258,12 @@ describe('acm sink against the ACM stand-in', () => {
       ],
       [
         'an expired certificate',
-        () => makeCertificate({ domains: ['example.com'], notBefore: new Date(clock.now().getTime() - 100 * DAY), notAfter: new Date(clock.now().getTime() - DAY) }),
+        () =>
+          makeCertificate({
+            domains: ['example.com'],
+            notBefore: new Date(clock.now().getTime() - 100 * DAY),
+            notAfter: new Date(clock.now().getTime() - DAY),
+          }),
         'expired',
       ],
     ];
@@ -267,16 +281,25 @@ describe('acm sink against the ACM stand-in', () => {
       const alb = sink();
       await alb.deploy(request(certificate()));
       const arn = acm.certificates()[0]!.arn;
-      acm.inject({ kind: 'error', operation: 'ImportCertificate', type: 'ValidationException', message: 'The certificate field "Extended Key Usage" must not be removed.' });
+      acm.inject({
+        kind: 'error',
+        operation: 'ImportCertificate',
+        type: 'ValidationException',
+        message: 'The certificate field "Extended Key Usage" must not be removed.',
+      });
       const error = await failure(alb.deploy(request(certificate())));
       expect(error.message).toBe(
         `sink "alb" (ACM eu-west-1, ${arn}): ImportCertificate (re-import) failed: ValidationException: The certificate field "Extended Key Usage" must not be removed.`,
       );
-      expect(error).toMatchObject({ code: 'SINK_FAILED', retryable: false, details: { awsError: 'ValidationException', httpStatus: 400, certificateArn: arn, region: REGION } });
+      expect(error).toMatchObject({
+        code: 'SINK_FAILED',
+        retryable: false,
+        details: { awsError: 'ValidationException', httpStatus: 400, certificateArn: arn, region: REGION },
+      });
       expect(acm.countOf('ImportCertificate')).toBe(2); // the SDK does not retry a validation error
     });
 
-    it('rides out a throttling burst longer than the SDK\'s 3 attempts', async () => {
+    it("rides out a throttling burst longer than the SDK's 3 attempts", async () => {
       acm.throttle(5, 'ImportCertificate');
       const result = await sink().deploy(request(certificate()));
       expect(result.detail).toMatch(/^imported as /);

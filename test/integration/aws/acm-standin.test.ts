@@ -22,7 +22,12 @@ afterEach(async () => {
 
 const bytes = (text: string): Uint8Array => Buffer.from(text);
 function importInput(material: CertificateMaterial, extra: Record<string, unknown> = {}) {
-  return { Certificate: bytes(material.certPem), PrivateKey: bytes(material.keyPem), ...(material.chainPem ? { CertificateChain: bytes(material.chainPem) } : {}), ...extra };
+  return {
+    Certificate: bytes(material.certPem),
+    PrivateKey: bytes(material.keyPem),
+    ...(material.chainPem ? { CertificateChain: bytes(material.chainPem) } : {}),
+    ...extra,
+  };
 }
 async function awsError(promise: Promise<unknown>): Promise<{ name: string; message: string; $metadata: { httpStatusCode?: number } }> {
   return promise.then(
@@ -75,23 +80,33 @@ describe('ACM stand-in', () => {
     const first = await client.send(new ListCertificatesCommand({ Includes: { keyTypes: ['EC_prime256v1', 'RSA_2048'] }, MaxItems: 1 }));
     expect(first.CertificateSummaryList!.map((c) => c.CertificateArn)).toEqual([ec]);
     expect(first.NextToken).toBeTruthy();
-    const second = await client.send(new ListCertificatesCommand({ Includes: { keyTypes: ['EC_prime256v1', 'RSA_2048'] }, MaxItems: 1, NextToken: first.NextToken }));
+    const second = await client.send(
+      new ListCertificatesCommand({ Includes: { keyTypes: ['EC_prime256v1', 'RSA_2048'] }, MaxItems: 1, NextToken: first.NextToken }),
+    );
     expect(second.CertificateSummaryList!.map((c) => c.CertificateArn)).toEqual([rsa]);
     expect(second.NextToken).toBeUndefined();
   });
 
   it('re-imports into the same ARN, keeping tags and InUseBy; refuses tags and a key algorithm change on re-import', async () => {
-    const { CertificateArn } = await client.send(new ImportCertificateCommand(importInput(makeCertificate({ domains: ['example.com'] }), { Tags: [{ Key: 'a', Value: 'b' }] })));
+    const { CertificateArn } = await client.send(
+      new ImportCertificateCommand(importInput(makeCertificate({ domains: ['example.com'] }), { Tags: [{ Key: 'a', Value: 'b' }] })),
+    );
     acm.setInUse(CertificateArn!, ['arn:aws:cloudfront::123456789012:distribution/E1']);
     const renewed = makeCertificate({ domains: ['example.com', 'new.example.com'] });
     const again = await client.send(new ImportCertificateCommand(importInput(renewed, { CertificateArn })));
     expect(again.CertificateArn).toBe(CertificateArn);
-    expect(acm.certificate(CertificateArn!)).toMatchObject({ importCount: 2, inUseBy: ['arn:aws:cloudfront::123456789012:distribution/E1'], tags: [{ Key: 'a', Value: 'b' }] });
+    expect(acm.certificate(CertificateArn!)).toMatchObject({
+      importCount: 2,
+      inUseBy: ['arn:aws:cloudfront::123456789012:distribution/E1'],
+      tags: [{ Key: 'a', Value: 'b' }],
+    });
 
     const tagged = await awsError(client.send(new ImportCertificateCommand(importInput(renewed, { CertificateArn, Tags: [{ Key: 'a', Value: 'c' }] }))));
     expect([tagged.name, tagged.message, tagged.$metadata.httpStatusCode]).toEqual(['ValidationException', 'Tagging is not permitted on re-import.', 400]);
 
-    const rsa = await awsError(client.send(new ImportCertificateCommand(importInput(makeCertificate({ domains: ['example.com'], keyType: 'rsa-2048' }), { CertificateArn }))));
+    const rsa = await awsError(
+      client.send(new ImportCertificateCommand(importInput(makeCertificate({ domains: ['example.com'], keyType: 'rsa-2048' }), { CertificateArn }))),
+    );
     expect(rsa.name).toBe('ValidationException');
     expect(rsa.message).toContain('EC_prime256v1');
   });
@@ -140,11 +155,20 @@ describe('ACM stand-in', () => {
   it('answers an access key it does not know with UnrecognizedClientException (HTTP 400), when given the known ones', async () => {
     const strict = await startAcmStandin({ region: 'eu-west-1', accessKeyIds: [TEST_AWS_CREDENTIALS.accessKeyId] });
     const known = new ACMClient({ region: 'eu-west-1', endpoint: strict.endpoint, credentials: TEST_AWS_CREDENTIALS, maxAttempts: 1 });
-    const stranger = new ACMClient({ region: 'eu-west-1', endpoint: strict.endpoint, credentials: { accessKeyId: 'AKIASTRANGER', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const stranger = new ACMClient({
+      region: 'eu-west-1',
+      endpoint: strict.endpoint,
+      credentials: { accessKeyId: 'AKIASTRANGER', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
     try {
       expect((await known.send(new ListCertificatesCommand({}))).CertificateSummaryList).toEqual([]);
       const refused = await awsError(stranger.send(new ListCertificatesCommand({})));
-      expect([refused.name, refused.message, refused.$metadata.httpStatusCode]).toEqual(['UnrecognizedClientException', 'The security token included in the request is invalid.', 400]);
+      expect([refused.name, refused.message, refused.$metadata.httpStatusCode]).toEqual([
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+        400,
+      ]);
     } finally {
       known.destroy();
       stranger.destroy();

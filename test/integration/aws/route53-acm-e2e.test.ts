@@ -47,7 +47,11 @@ ${FILES_SINK}`,
   dir = written.dir;
   const config = written.config;
   const describe = async (arn: string) => {
-    const client = new ACMClient({ region: REGION, endpoint: acm.endpoint, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
+    const client = new ACMClient({
+      region: REGION,
+      endpoint: acm.endpoint,
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+    });
     try {
       return (await client.send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate!;
     } finally {

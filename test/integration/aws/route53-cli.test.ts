@@ -87,7 +87,9 @@ describe('certkeeper renew with the route53 provider', () => {
     // Both challenge values stood side by side in one set while the CA validated …
     const fqdn = '_acme-challenge.r53.example.test';
     const publicZone = r53.zones().find((zone) => zone.name === 'example.test' && !zone.privateZone)!;
-    const sets = r53.changes.filter((change) => change.zoneId === publicZone.id).map((change) => change.after.find((set) => set.name === fqdn)?.values.length ?? 0);
+    const sets = r53.changes
+      .filter((change) => change.zoneId === publicZone.id)
+      .map((change) => change.after.find((set) => set.name === fqdn)?.values.length ?? 0);
     // (issue 18: presented in one batch, both values in one CREATE; removed one by one)
     expect(sets).toEqual([2, 1, 0]);
     // … and are gone now, from the API and from DNS; the private zone was never touched.
@@ -119,7 +121,9 @@ describe('certkeeper renew with the route53 provider', () => {
       expect(result.code).toBe(1);
       const outcome = JSON.parse(result.stdout).outcomes[0];
       expect(outcome).toMatchObject({ cert: 'throttled', result: 'failure', code: 'DNS_UPDATE_FAILED' });
-      expect(outcome.error).toMatch(/adding TXT _acme-challenge\.throttled\.example\.test in hosted zone Z\w+ \(example\.test\): ChangeResourceRecordSets failed: Throttling: Rate exceeded/);
+      expect(outcome.error).toMatch(
+        /adding TXT _acme-challenge\.throttled\.example\.test in hosted zone Z\w+ \(example\.test\): ChangeResourceRecordSets failed: Throttling: Rate exceeded/,
+      );
     } finally {
       r53.clearFaults();
     }

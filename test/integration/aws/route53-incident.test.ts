@@ -14,7 +14,8 @@ import { route53Provider, writeAwsConfig } from '../../helpers/aws/config.js';
 import { CLI, REPO, runCli, txtAt, workDir, writeConfig } from '../../helpers/cli.js';
 
 const COUNT = 100;
-const certificates = (zone: string): string => Array.from({ length: COUNT }, (_, i) => `  - { name: c${i}, domains: [c${i}.${zone}], dns: dns, sinks: [files] }`).join('\n');
+const certificates = (zone: string): string =>
+  Array.from({ length: COUNT }, (_, i) => `  - { name: c${i}, domains: [c${i}.${zone}], dns: dns, sinks: [files] }`).join('\n');
 const deployed = (dir: string): number => readdirSync(path.join(dir, 'out')).filter((entry) => !entry.startsWith('.')).length;
 
 describe('100 certificates at once through Route53', () => {
@@ -32,12 +33,22 @@ describe('100 certificates at once through Route53', () => {
   });
 
   it('writes a few changes for the zone, waits INSYNC once per change, is never throttled and leaves no TXT record', async () => {
-    const { dir, config } = writeAwsConfig(pebble, r53, { prefix: 'ck-incident-', dns: route53Provider(r53, 'dns'), certificates: certificates('example.test') });
+    const { dir, config } = writeAwsConfig(pebble, r53, {
+      prefix: 'ck-incident-',
+      dns: route53Provider(r53, 'dns'),
+      certificates: certificates('example.test'),
+    });
     dirs.push(dir);
     const result = await runCli(['--config', config, 'renew', '--force', '--yes', '--reason', 'CA incident'], { env: awsTestEnv() });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout.trim())).toMatchObject({ summary: 'renew --force', certificates: COUNT, succeeded: COUNT, failed: 0, reason: 'CA incident' });
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({
+      summary: 'renew --force',
+      certificates: COUNT,
+      succeeded: COUNT,
+      failed: 0,
+      reason: 'CA incident',
+    });
     expect(deployed(dir)).toBe(COUNT);
     const changes = r53.requests.filter((request) => request.operation === 'ChangeResourceRecordSets');
     // Presents and cleanups, batched: not 200 changes but a handful (windows may split a wave).
@@ -50,10 +61,18 @@ describe('100 certificates at once through Route53', () => {
   });
 
   it('interrupted by Ctrl-C once the first batch is out, leaves no TXT record behind', async () => {
-    const { dir, config } = writeAwsConfig(pebble, r53, { prefix: 'ck-incident-int-', dns: route53Provider(r53, 'dns'), certificates: certificates('int.example.test') });
+    const { dir, config } = writeAwsConfig(pebble, r53, {
+      prefix: 'ck-incident-int-',
+      dns: route53Provider(r53, 'dns'),
+      certificates: certificates('int.example.test'),
+    });
     dirs.push(dir);
     const before = r53.changes.length;
-    const child = spawn(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes'], { cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...awsTestEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--config', config, 'renew', '--force', '--yes'], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...awsTestEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // The first change written (the records of many certificates): stop the run.

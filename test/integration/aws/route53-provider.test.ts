@@ -15,7 +15,8 @@ import { ManualClock } from '../../helpers/clock.js';
 const ENV = awsTestEnv();
 
 beforeAll(() => {
-  for (const name of ['AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_SESSION_TOKEN']) vi.stubEnv(name, undefined);
+  for (const name of ['AWS_PROFILE', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_SESSION_TOKEN'])
+    vi.stubEnv(name, undefined);
   for (const [name, value] of Object.entries(ENV)) vi.stubEnv(name, value);
 });
 afterAll(() => {
@@ -73,7 +74,13 @@ async function failure(promise: Promise<unknown>): Promise<CertkeeperError> {
 
 describe('zone discovery', () => {
   it('picks the longest hosted zone that is a suffix of the name, ignoring look-alikes', async () => {
-    const r53 = await standin([{ name: 'example.com' }, { name: 'sub.example.com' }, { name: 'ample.com' }, { name: 'example.com.au' }, { name: 'b.sub.example.com' }]);
+    const r53 = await standin([
+      { name: 'example.com' },
+      { name: 'sub.example.com' },
+      { name: 'ample.com' },
+      { name: 'example.com.au' },
+      { name: 'b.sub.example.com' },
+    ]);
     const dns = provider(r53);
     await dns.presentTxt(record('_acme-challenge.a.sub.example.com', 'deep'));
     await dns.presentTxt(record('_acme-challenge.example.com', 'apex'));
@@ -104,7 +111,11 @@ describe('zone discovery', () => {
   });
 
   it('pages through many zones sharing a name', async () => {
-    const zones: StandinZoneSpec[] = Array.from({ length: 23 }, (_, index) => ({ name: 'example.com', privateZone: true, id: `ZPRIVATE${String(index).padStart(3, '0')}` }));
+    const zones: StandinZoneSpec[] = Array.from({ length: 23 }, (_, index) => ({
+      name: 'example.com',
+      privateZone: true,
+      id: `ZPRIVATE${String(index).padStart(3, '0')}`,
+    }));
     zones.push({ name: 'example.com', id: 'ZZZPUBLIC' }, { name: 'zzz.example.com', id: 'ZAFTER' });
     const r53 = await standin(zones);
     await provider(r53).presentTxt(record('_acme-challenge.example.com', 'found'));
@@ -209,7 +220,10 @@ describe('present and cleanup', () => {
       }
     });
     await provider(r53).cleanupTxt(record(FQDN, 'ours'));
-    expect(r53.requests.filter((request) => request.operation === 'ChangeResourceRecordSets').map((request) => request.errorCode)).toEqual(['InvalidChangeBatch', undefined]);
+    expect(r53.requests.filter((request) => request.operation === 'ChangeResourceRecordSets').map((request) => request.errorCode)).toEqual([
+      'InvalidChangeBatch',
+      undefined,
+    ]);
     expect(r53.recordSet('example.com', FQDN)?.values).toEqual(['"newcomer"']);
   });
 
@@ -252,7 +266,9 @@ describe('throttling and errors', () => {
     expect(attempts).toEqual(['Throttling', 'Throttling', 'Throttling', 'Throttling', 'Throttling', 'ok']);
     expect(clock.sleeps).toEqual([1000]); // one retry of ours, between the SDK's two rounds
     expect(r53.recordSet('example.com', FQDN)?.values).toEqual(['"v"']);
-    expect(logLines).toContainEqual(expect.objectContaining({ msg: 'Route53 request failed; retrying', awsErrorCode: 'Throttling', operation: 'ChangeResourceRecordSets' }));
+    expect(logLines).toContainEqual(
+      expect.objectContaining({ msg: 'Route53 request failed; retrying', awsErrorCode: 'Throttling', operation: 'ChangeResourceRecordSets' }),
+    );
   });
 
   it('retries PriorRequestNotComplete and server errors on every operation', async () => {
@@ -272,7 +288,11 @@ describe('throttling and errors', () => {
     r53.injectFault({ code: 'Throttling', count: 1_000, operation: 'ChangeResourceRecordSets' });
     const clock = new RecordingClock();
     const error = await failure(provider(r53, { maxRetries: 2 }, clock).presentTxt(record(FQDN, 'v')));
-    expect(error).toMatchObject({ code: 'DNS_UPDATE_FAILED', retryable: true, details: { awsErrorCode: 'Throttling', zoneId: 'ZTHROTTLED', operation: 'ChangeResourceRecordSets', httpStatus: 400 } });
+    expect(error).toMatchObject({
+      code: 'DNS_UPDATE_FAILED',
+      retryable: true,
+      details: { awsErrorCode: 'Throttling', zoneId: 'ZTHROTTLED', operation: 'ChangeResourceRecordSets', httpStatus: 400 },
+    });
     expect(error.message).toBe(
       'route53 "aws": adding TXT _acme-challenge.example.com in hosted zone ZTHROTTLED (example.com): ChangeResourceRecordSets failed after 3 tries: Throttling: Rate exceeded',
     );
@@ -335,7 +355,9 @@ describe('roleArn', () => {
     const dns = provider(r53, { roleArn, stsEndpoint: r53.endpoint });
     await dns.presentTxt(record('_acme-challenge.example.com', 'v'));
     await dns.cleanupTxt(record('_acme-challenge.example.com', 'v'));
-    expect(r53.assumedRoles).toEqual([{ roleArn, sessionName: 'certkeeper-aws', accessKeyId: expect.stringMatching(/^ASIA/), callerAccessKeyId: ENV.AWS_ACCESS_KEY_ID }]);
+    expect(r53.assumedRoles).toEqual([
+      { roleArn, sessionName: 'certkeeper-aws', accessKeyId: expect.stringMatching(/^ASIA/), callerAccessKeyId: ENV.AWS_ACCESS_KEY_ID },
+    ]);
     const route53Calls = r53.requests.filter((request) => request.operation !== 'AssumeRole');
     expect(route53Calls.length).toBeGreaterThan(0);
     expect(new Set(route53Calls.map((request) => request.accessKeyId))).toEqual(new Set([r53.assumedRoles[0]!.accessKeyId]));

@@ -1,7 +1,13 @@
 // The Route53 stand-in itself: the wire behaviour the provider tests rely on, checked with raw
 // HTTP (paths, status codes, XML error bodies) and with the real SDK, and its DNS side.
 
-import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListHostedZonesByNameCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListHostedZonesByNameCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { query } from '../../../src/dns/wire/client.js';
 import { RCODE, decodeMessage, encodeQuery, rdata } from '../../../src/dns/wire/message.js';
@@ -16,10 +22,18 @@ let sdk: Route53Client;
 beforeAll(async () => {
   r53 = await startRoute53Standin({
     zones: [
-      { name: 'example.com', id: 'ZEXAMPLE', records: [{ name: '_acme-challenge.alias.example.com', type: 'CNAME', ttl: 60, values: ['_acme-challenge.alias.validation.test'] }] },
+      {
+        name: 'example.com',
+        id: 'ZEXAMPLE',
+        records: [{ name: '_acme-challenge.alias.example.com', type: 'CNAME', ttl: 60, values: ['_acme-challenge.alias.validation.test'] }],
+      },
       { name: 'example.com', id: 'ZPRIVATE', privateZone: true, records: [{ name: 'secret.example.com', type: 'TXT', ttl: 60, values: ['"hidden"'] }] },
       { name: 'a.example.com', id: 'ZA' },
-      { name: 'validation.test', id: 'ZVALIDATION', records: [{ name: '_acme-challenge.alias.validation.test', type: 'TXT', ttl: 60, values: ['"delegated"'] }] },
+      {
+        name: 'validation.test',
+        id: 'ZVALIDATION',
+        records: [{ name: '_acme-challenge.alias.validation.test', type: 'TXT', ttl: 60, values: ['"delegated"'] }],
+      },
       { name: 'zzz.test', id: 'ZZZ' },
     ],
   });
@@ -61,13 +75,21 @@ async function post(path: string, body: string): Promise<{ status: number; text:
 function errorOf(text: string): { type?: string; code?: string; message?: string; requestId?: string } {
   const root = parseXml(text);
   expect(root.name).toBe('ErrorResponse');
-  return { type: textAt(root, 'Error', 'Type'), code: textAt(root, 'Error', 'Code'), message: textAt(root, 'Error', 'Message'), requestId: textAt(root, 'RequestId') };
+  return {
+    type: textAt(root, 'Error', 'Type'),
+    code: textAt(root, 'Error', 'Code'),
+    message: textAt(root, 'Error', 'Message'),
+    requestId: textAt(root, 'RequestId'),
+  };
 }
 
 describe('ChangeResourceRecordSets', () => {
   it('accepts the path with and without a trailing slash', async () => {
     const plain = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset', changeBody([{ action: 'UPSERT', name: 'plain.example.com.', ttl: 10, values: ['"1"'] }]));
-    const slashed = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset/', changeBody([{ action: 'UPSERT', name: 'slashed.example.com', ttl: 10, values: ['"2"'] }]));
+    const slashed = await post(
+      '/2013-04-01/hostedzone/ZEXAMPLE/rrset/',
+      changeBody([{ action: 'UPSERT', name: 'slashed.example.com', ttl: 10, values: ['"2"'] }]),
+    );
     expect([plain.status, slashed.status]).toEqual([200, 200]);
     const info = parseXml(slashed.text);
     expect(info.name).toBe('ChangeResourceRecordSetsResponse');
@@ -107,13 +129,19 @@ describe('ChangeResourceRecordSets', () => {
     }
     const create = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset', changeBody([{ action: 'CREATE', name: 'exact.example.com', ttl: 10, values: ['"z"'] }]));
     expect(errorOf(create.text)).toMatchObject({ code: 'InvalidChangeBatch', message: expect.stringContaining('but it already exists') });
-    const remove = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset', changeBody([{ action: 'DELETE', name: 'exact.example.com', ttl: 10, values: ['"b"', '"a"'] }]));
+    const remove = await post(
+      '/2013-04-01/hostedzone/ZEXAMPLE/rrset',
+      changeBody([{ action: 'DELETE', name: 'exact.example.com', ttl: 10, values: ['"b"', '"a"'] }]),
+    );
     expect(remove.status).toBe(200);
     expect(r53.recordSet('ZEXAMPLE', 'exact.example.com')).toBeUndefined();
   });
 
   it('rejects unquoted TXT values, names outside the zone and unknown zones, like Route53', async () => {
-    const unquoted = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset', changeBody([{ action: 'UPSERT', name: 'bare.example.com', ttl: 10, values: ['bare'] }]));
+    const unquoted = await post(
+      '/2013-04-01/hostedzone/ZEXAMPLE/rrset',
+      changeBody([{ action: 'UPSERT', name: 'bare.example.com', ttl: 10, values: ['bare'] }]),
+    );
     expect(errorOf(unquoted.text).message).toContain('Value should be enclosed in quotation marks');
     const outside = await post('/2013-04-01/hostedzone/ZEXAMPLE/rrset', changeBody([{ action: 'UPSERT', name: 'x.other.test', ttl: 10, values: ['"v"'] }]));
     expect(errorOf(outside.text).message).toContain('is not permitted in zone example.com.');
@@ -141,7 +169,7 @@ describe('ChangeResourceRecordSets', () => {
     ]);
   });
 
-  it('answers an operation the key\'s IAM policy does not allow with 403 AccessDenied, and an unknown key with InvalidClientTokenId', async () => {
+  it("answers an operation the key's IAM policy does not allow with 403 AccessDenied, and an unknown key with InvalidClientTokenId", async () => {
     const limited = 'AKIALIMITEDKEY';
     const signedBy = (key: string) => ({ authorization: SIGNED.authorization.replace(TEST_ACCESS_KEY_ID, key) });
     r53.setPermissions(limited, ['ListHostedZonesByName']);
@@ -182,7 +210,9 @@ describe('through the real SDK', () => {
       const { ChangeInfo } = await sdk.send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: '/hostedzone/ZEXAMPLE',
-          ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: 'delayed.example.com', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"later"' }] } }] },
+          ChangeBatch: {
+            Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: 'delayed.example.com', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"later"' }] } }],
+          },
         }),
       );
       expect(ChangeInfo?.Status).toBe('PENDING');
@@ -221,10 +251,17 @@ describe('through the real SDK', () => {
     const { ResourceRecordSets, IsTruncated, NextRecordName, NextRecordType } = await sdk.send(
       new ListResourceRecordSetsCommand({ HostedZoneId: 'ZA', StartRecordName: '_acme-challenge.a.example.com', StartRecordType: 'TXT', MaxItems: 1 }),
     );
-    expect(ResourceRecordSets).toEqual([{ Name: '_acme-challenge.a.example.com.', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"one"' }, { Value: '"two"' }] }]);
+    expect(ResourceRecordSets).toEqual([
+      { Name: '_acme-challenge.a.example.com.', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"one"' }, { Value: '"two"' }] },
+    ]);
     expect({ IsTruncated, NextRecordName, NextRecordType }).toEqual({ IsTruncated: false, NextRecordName: undefined, NextRecordType: undefined });
     const all = await sdk.send(new ListResourceRecordSetsCommand({ HostedZoneId: 'ZA' }));
-    expect(all.ResourceRecordSets?.map((set) => `${set.Name} ${set.Type}`)).toEqual(['a.example.com. NS', 'a.example.com. SOA', '\\052.a.example.com. TXT', '_acme-challenge.a.example.com. TXT']);
+    expect(all.ResourceRecordSets?.map((set) => `${set.Name} ${set.Type}`)).toEqual([
+      'a.example.com. NS',
+      'a.example.com. SOA',
+      '\\052.a.example.com. TXT',
+      '_acme-challenge.a.example.com. TXT',
+    ]);
   });
 
   it('gives the SDK errors it understands', async () => {
@@ -232,7 +269,9 @@ describe('through the real SDK', () => {
       .send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: 'ZEXAMPLE',
-          ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: { Name: 'never.example.com', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"x"' }] } }] },
+          ChangeBatch: {
+            Changes: [{ Action: 'DELETE', ResourceRecordSet: { Name: 'never.example.com', Type: 'TXT', TTL: 10, ResourceRecords: [{ Value: '"x"' }] } }],
+          },
         }),
       )
       .catch((caught: unknown) => caught as Error & { $metadata: { httpStatusCode: number } });

@@ -112,12 +112,25 @@ describe('certkeeper run', () => {
     writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }` });
     const reloaded = await runCli(['--config', config, 'reload']);
     expect(reloaded.stdout).toBe('reloaded\n');
-    await until('the added certificate', async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'added')?.state === 'valid' ? true : undefined), 20_000, daemon);
+    await until(
+      'the added certificate',
+      async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'added')?.state === 'valid' ? true : undefined),
+      20_000,
+      daemon,
+    );
 
     // SIGHUP re-reads the config too (systemctl reload).
-    writeConfig(dir, stack, { ...parts, certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }\n  - { name: hupped, domains: [hupped.example.test], dns: bind, sinks: [files] }` });
+    writeConfig(dir, stack, {
+      ...parts,
+      certificates: `${parts.certificates}\n  - { name: added, domains: [added.example.test], dns: bind, sinks: [files] }\n  - { name: hupped, domains: [hupped.example.test], dns: bind, sinks: [files] }`,
+    });
     daemon.child.kill('SIGHUP');
-    await until('the certificate added before SIGHUP', async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'hupped')?.state === 'valid' ? true : undefined), 20_000, daemon);
+    await until(
+      'the certificate added before SIGHUP',
+      async () => ((await getJson<{ name: string; state: string }[]>(`${base}/status`)).find((r) => r.name === 'hupped')?.state === 'valid' ? true : undefined),
+      20_000,
+      daemon,
+    );
 
     daemon.child.kill('SIGTERM');
     expect(await daemon.exited).toBe(0);
@@ -141,7 +154,12 @@ describe('certkeeper run', () => {
       });
       const daemon = startDaemon(config);
       // Wait until both values are in the zone (the order is mid-flight).
-      await until('the challenge records', async () => ((await txtAt(stack.bind.address, '_acme-challenge.stuck.example.test')).length === 2 ? true : undefined), 20_000, daemon);
+      await until(
+        'the challenge records',
+        async () => ((await txtAt(stack.bind.address, '_acme-challenge.stuck.example.test')).length === 2 ? true : undefined),
+        20_000,
+        daemon,
+      );
       const signalled = Date.now();
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toBe(0);
@@ -187,7 +205,10 @@ describe('certkeeper run', () => {
       daemon.child.kill('SIGTERM');
       expect(await daemon.exited).toBe(0);
       // The outbox and what was delivered are saved for the next start (and for doctor), as this agent's data in the store.
-      const saved = JSON.parse(readFileSync(path.join(dir, 'state', 'store', 'agents', hostname(), 'notify'), 'utf8')) as { version: number; targets: Record<string, { lastDeliveredAt?: string; queue: unknown[]; open: Record<string, unknown> }> };
+      const saved = JSON.parse(readFileSync(path.join(dir, 'state', 'store', 'agents', hostname(), 'notify'), 'utf8')) as {
+        version: number;
+        targets: Record<string, { lastDeliveredAt?: string; queue: unknown[]; open: Record<string, unknown> }>;
+      };
       expect(saved.version).toBe(2);
       expect(saved.targets.ops).toMatchObject({ queue: [], open: {} });
       expect(saved.targets.ops!.lastDeliveredAt).toBeDefined();

@@ -66,7 +66,10 @@ describe('renew as a cron job', () => {
     // The next run skips it (backoff), and that is still a failing certificate: exit 1, one warning.
     const backingOff = await runCli(['--config', config, 'renew']);
     expect(backingOff.code).toBe(1);
-    const lines = backingOff.stderr.trim().split('\n').map((line) => JSON.parse(line) as { level: string; msg: string; cert?: string });
+    const lines = backingOff.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: string; msg: string; cert?: string });
     expect(lines.map((l) => [l.level, l.msg.replace(/until \S+ \(.*\)$/, 'until …')])).toEqual([
       ['warn', 'backing off after 1 failure(s) until …'],
       ['info', '0 succeeded, 0 failed, 1 backing off after failures, 0 not due'],
@@ -104,7 +107,10 @@ describe('colour', () => {
   /** `certkeeper run` on a terminal (under script) for about two seconds: what it printed. */
   async function runOnTerminal(config: string, env: Record<string, string>): Promise<string> {
     const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --config ${JSON.stringify(config)} run`;
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm-256color', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TERM: 'xterm-256color', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     for (let i = 0; i < 100 && !output.includes('agent started'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -127,7 +133,21 @@ describe('colour', () => {
 
 describe('--help', () => {
   it('lists the exit codes of every command', async () => {
-    for (const command of [['renew'], ['run'], ['reload'], ['healthcheck'], ['revoke'], ['forget'], ['doctor'], ['status'], ['validate'], ['notify', 'test'], ['history'], ['verify'], ['probe']]) {
+    for (const command of [
+      ['renew'],
+      ['run'],
+      ['reload'],
+      ['healthcheck'],
+      ['revoke'],
+      ['forget'],
+      ['doctor'],
+      ['status'],
+      ['validate'],
+      ['notify', 'test'],
+      ['history'],
+      ['verify'],
+      ['probe'],
+    ]) {
       const help = await runCli([...command, '--help']);
       expect(help.code, command.join(' ')).toBe(0);
       expect(help.stdout, command.join(' ')).toMatch(/\nExit codes:\n {2}0 {2}\S.*\n(?: {2}1 {2}\S.*\n)? {2}2 {2}a config or usage error\n/);

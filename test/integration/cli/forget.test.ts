@@ -17,22 +17,44 @@ import { openConfigStore } from '../../helpers/state.js';
 it('names a certificate that left the config once, and forget removes its state', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-forget-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://127.0.0.1:9/dir" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`);
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "https://127.0.0.1:9/dir" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`,
+  );
   const config = loadConfigFile(file, { env: {} });
   const store = await openConfigStore(config, systemClock);
   for (const name of ['www', 'old']) {
-    await store.putCertificate(name, makeCertificate({ domains: [`${name}.example.com`], days: 90 }), { directoryUrl: 'https://127.0.0.1:9/dir', issuedAt: new Date() });
+    await store.putCertificate(name, makeCertificate({ domains: [`${name}.example.com`], days: 90 }), {
+      directoryUrl: 'https://127.0.0.1:9/dir',
+      issuedAt: new Date(),
+    });
   }
   await store.getCertificate('old'); // writes the hooks' copy under live/old
 
   const warnings: string[] = [];
-  const logger: Logger = { ...silentLogger, warn: (obj: unknown, msg?: string) => void warnings.push(typeof obj === 'string' ? obj : (msg ?? '')), child: () => logger };
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (obj: unknown, msg?: string) => void warnings.push(typeof obj === 'string' ? obj : (msg ?? '')),
+    child: () => logger,
+  };
   const agent = new Agent({
     clock: systemClock,
     logger,
     host: 'h',
     loadConfig: () => loadConfigFile(file, { env: {} }),
-    wire: async (c): Promise<EngineDeps> => ({ config: c, store, clock: systemClock, logger: silentLogger, issuer: async () => { throw new Error('nothing is due'); }, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => { throw new Error('no sinks'); } }),
+    wire: async (c): Promise<EngineDeps> => ({
+      config: c,
+      store,
+      clock: systemClock,
+      logger: silentLogger,
+      issuer: async () => {
+        throw new Error('nothing is due');
+      },
+      dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+      sink: () => {
+        throw new Error('no sinks');
+      },
+    }),
   });
   await agent.start();
   await agent.reload();

@@ -31,7 +31,10 @@ describe('certkeeper healthcheck', () => {
   it('passes while the agent answers /healthz and fails once it is gone', async () => {
     const port = await freePort();
     const file = write(`${HEAD}http: { listen: "0.0.0.0:${port}" }\n`);
-    const child = spawn(process.execPath, [CLI, '--config', file, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const child = spawn(process.execPath, [CLI, '--config', file, 'run'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     children.push(child);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -53,7 +53,9 @@ certificates:
     );
     const result = await runCli(['--config', file, 'validate']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/certificates\[1\]\.sinks\[0\] \(line 9\): sink "shared" writes .*tls, which certificates\[0\] \("www"\) through sink "shared" writes too/);
+    expect(result.stderr).toMatch(
+      /certificates\[1\]\.sinks\[0\] \(line 9\): sink "shared" writes .*tls, which certificates\[0\] \("www"\) through sink "shared" writes too/,
+    );
   });
 
   it('refuses a timeout a timer cannot hold, and probe --timeout past it', async () => {
@@ -124,7 +126,10 @@ describe('a running agent reloading a hostile config', () => {
     const port = await freePort();
     const good = `${HEAD}http: { listen: "127.0.0.1:${port}" }\n`;
     const file = write(folder, good);
-    const child = spawn(process.execPath, [CLI, '--config', file, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...BOUNDED } });
+    const child = spawn(process.execPath, [CLI, '--config', file, 'run'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...BOUNDED },
+    });
     children.push(child);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -85,20 +85,30 @@ certificates:
     expect(sample(text, 'certkeeper_config_last_reload_successful')).toBe(1);
     writeFileSync(config, `${good}unknownKey: true\n`);
     daemon.child.kill('SIGHUP');
-    const rejected = await until('the rejected reload on /metrics', async () => {
-      const body = await scrape();
-      return sample(body, 'certkeeper_config_last_reload_successful') === 0 ? body : undefined;
-    }, 20_000, daemon);
+    const rejected = await until(
+      'the rejected reload on /metrics',
+      async () => {
+        const body = await scrape();
+        return sample(body, 'certkeeper_config_last_reload_successful') === 0 ? body : undefined;
+      },
+      20_000,
+      daemon,
+    );
     expect(daemon.output()).toContain('reload rejected');
     expect(sample(rejected, 'certkeeper_config_last_reload_timestamp_seconds')).toBe(loadedAt);
 
     // A good config again: loaded, and the time moves.
     writeFileSync(config, good);
     daemon.child.kill('SIGHUP');
-    const reloaded = await until('the good reload on /metrics', async () => {
-      const body = await scrape();
-      return sample(body, 'certkeeper_config_last_reload_successful') === 1 ? body : undefined;
-    }, 20_000, daemon);
+    const reloaded = await until(
+      'the good reload on /metrics',
+      async () => {
+        const body = await scrape();
+        return sample(body, 'certkeeper_config_last_reload_successful') === 1 ? body : undefined;
+      },
+      20_000,
+      daemon,
+    );
     expect(sample(reloaded, 'certkeeper_config_last_reload_timestamp_seconds')).toBeGreaterThan(loadedAt!);
   });
 });

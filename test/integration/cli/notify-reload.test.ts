@@ -57,7 +57,10 @@ ${CERTS.map((name) => `  - { name: ${name}, domains: [${name}.example.test], dns
 
 /** Every certificate named by the delivered failure alerts, once per naming. */
 function namedByFailures(received: ReceivedAlert[]): string[] {
-  return received.filter((alert) => alert.type === 'failed').flatMap((alert) => alert.certs).sort();
+  return received
+    .filter((alert) => alert.type === 'failed')
+    .flatMap((alert) => alert.certs)
+    .sort();
 }
 
 describe('certkeeper run: queued alerts across a reload', () => {
@@ -93,7 +96,12 @@ describe('certkeeper run: queued alerts across a reload', () => {
     const ops = await startReceiver(ports.ops);
     const audit = await startReceiver(ports.audit);
     receivers.push(ops.receiver, audit.receiver);
-    await until('every queued alert delivered to ops', async () => (new Set(namedByFailures(ops.received)).size === CERTS.length ? true : undefined), 60_000, daemon);
+    await until(
+      'every queued alert delivered to ops',
+      async () => (new Set(namedByFailures(ops.received)).size === CERTS.length ? true : undefined),
+      60_000,
+      daemon,
+    );
     await until(
       'the delivery recorded',
       async () => {

@@ -42,10 +42,15 @@ describe('certkeeper probe', () => {
 
   it('exits 1 when any endpoint fails a check: expired, wrong name, never answers', async () => {
     const { dir, ca } = scratch();
-    const expired = await keep(startTlsServer(makeCertificate({ domains: ['www.example.test'], notBefore: new Date(Date.now() - 90 * DAY), notAfter: new Date(Date.now() - DAY) })));
+    const expired = await keep(
+      startTlsServer(makeCertificate({ domains: ['www.example.test'], notBefore: new Date(Date.now() - 90 * DAY), notAfter: new Date(Date.now() - DAY) })),
+    );
     const wrongName = await keep(startTlsServer(makeCertificate({ domains: ['other.example.test'] })));
     const silent = await keep(startSilentServer());
-    const result = await runCli(['probe', expired.address, wrongName.address, silent.address, '--sni', 'www.example.test', '--ca-bundle', ca, '--timeout', '3s', '--json'], { cwd: dir });
+    const result = await runCli(
+      ['probe', expired.address, wrongName.address, silent.address, '--sni', 'www.example.test', '--ca-bundle', ca, '--timeout', '3s', '--json'],
+      { cwd: dir },
+    );
     expect(result.code).toBe(1);
     const rows = JSON.parse(result.stdout) as { address: string; ok: boolean; problems: string[]; failure: string | null }[];
     expect(rows.map((r) => [r.ok, r.problems])).toEqual([
@@ -87,14 +92,20 @@ certificates:
     expect(stale.code).toBe(1);
     expect(JSON.parse(stale.stdout)).toMatchObject([{ cert: 'www', ok: false, serving: 'old', endpoints: [{ servedSerial: '1D0' }] }]);
     const status = await runCli(['--config', config, 'status', '--json']);
-    expect(JSON.parse(status.stdout)).toMatchObject([{ name: 'www', serving: 'old' }, { name: 'other', serving: null }]);
+    expect(JSON.parse(status.stdout)).toMatchObject([
+      { name: 'www', serving: 'old' },
+      { name: 'other', serving: null },
+    ]);
 
     (server as Awaited<ReturnType<typeof startTlsServer>>).serve(current);
     const fresh = await runCli(['--config', config, 'verify', '--cert', 'www']);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toMatch(/www\s+127\.0\.0\.1:\d+\s+new\s+C0FFEE0/);
     const history = await runCli(['--config', config, 'history', 'www', '--json']);
-    expect((JSON.parse(history.stdout) as { action: string; result: string }[]).map((e) => `${e.action}:${e.result}`)).toEqual(['verify:success', 'verify:failure']);
+    expect((JSON.parse(history.stdout) as { action: string; result: string }[]).map((e) => `${e.action}:${e.result}`)).toEqual([
+      'verify:success',
+      'verify:failure',
+    ]);
 
     expect((await runCli(['--config', config, 'verify', '--cert', 'other'])).code).toBe(2);
   });

@@ -70,13 +70,21 @@ describe('rehearsals in certkeeper run', () => {
         extra: `http: { listen: "127.0.0.1:${port}" }\nrehearse: { every: 1m }\nnotify:\n  ops: { type: webhook, url: "${hook.url}" }`,
         certificates: certs,
       });
-      const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+      const child = spawn(process.execPath, [CLI, '--config', config, 'run'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      });
       daemons.push(child);
       let output = '';
       child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
 
-      const alert = await until('a rehearsal_failed alert', async () => hook.events.find((e) => e.type === 'rehearsal_failed'), 30_000, () => output);
+      const alert = await until(
+        'a rehearsal_failed alert',
+        async () => hook.events.find((e) => e.type === 'rehearsal_failed'),
+        30_000,
+        () => output,
+      );
       expect(alert).toMatchObject({ cert: name, severity: 'warning' });
       expect(alert.message).toContain('BADSIG');
 

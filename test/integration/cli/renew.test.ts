@@ -38,7 +38,13 @@ if (process.env.FAIL_MARKER && (await import('node:fs')).existsSync(process.env.
 }
 
 function readJsonLines(file: string): Record<string, string>[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, string>)
+    : [];
 }
 
 describe('certkeeper renew against Pebble and BIND', () => {
@@ -126,7 +132,13 @@ describe('certkeeper renew against Pebble and BIND', () => {
     const forced = await runCli(['--config', config, 'renew', '--force', '--yes', '--reason', 'INC-42 key compromise'], { env });
     expect(forced.code).toBe(0);
     // Without a terminal: one JSON summary line.
-    expect(JSON.parse(forced.stdout.trim())).toMatchObject({ summary: 'renew --force', certificates: 2, succeeded: 2, failed: 0, reason: 'INC-42 key compromise' });
+    expect(JSON.parse(forced.stdout.trim())).toMatchObject({
+      summary: 'renew --force',
+      certificates: 2,
+      succeeded: 2,
+      failed: 0,
+      reason: 'INC-42 key compromise',
+    });
     expect(parseCertificate(readFileSync(path.join(dir, 'out/one/cert.pem'), 'utf8')).serial).not.toBe(serialOne);
     expect((await history(config, 'one', env)).find((l) => l.action === 'renew')).toMatchObject({ note: 'INC-42 key compromise' });
     const lines = orders(await history(config, undefined, env));
@@ -190,11 +202,21 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
     const calls = readJsonLines(path.join(dir, 'dns-env.jsonl'));
     expect(calls.map((c) => c.CERTKEEPER_ACTION).sort()).toEqual(['cleanup', 'cleanup', 'present', 'present']);
     for (const call of calls) {
-      expect(call).toMatchObject({ CERTKEEPER_DOMAIN: 'hooked.example.test', CERTKEEPER_FQDN: '_acme-challenge.hooked.example.test', CERTKEEPER_VALUE: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      expect(call).toMatchObject({
+        CERTKEEPER_DOMAIN: 'hooked.example.test',
+        CERTKEEPER_FQDN: '_acme-challenge.hooked.example.test',
+        CERTKEEPER_VALUE: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      });
     }
     // Two different values (apex and wildcard), each presented once and cleaned up once.
-    const presented = calls.filter((c) => c.CERTKEEPER_ACTION === 'present').map((c) => c.CERTKEEPER_VALUE).sort();
-    const cleaned = calls.filter((c) => c.CERTKEEPER_ACTION === 'cleanup').map((c) => c.CERTKEEPER_VALUE).sort();
+    const presented = calls
+      .filter((c) => c.CERTKEEPER_ACTION === 'present')
+      .map((c) => c.CERTKEEPER_VALUE)
+      .sort();
+    const cleaned = calls
+      .filter((c) => c.CERTKEEPER_ACTION === 'cleanup')
+      .map((c) => c.CERTKEEPER_VALUE)
+      .sort();
     expect(new Set(presented).size).toBe(2);
     expect(cleaned).toEqual(presented);
     expect(await txtAt(stack.bind.address, '_acme-challenge.hooked.example.test')).toEqual([]);
@@ -213,7 +235,11 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
     const first = await runCli(['--config', config, 'renew'], { env });
     expect(first.code).toBe(1);
     expect(first.stderr).toContain('reload failed on purpose');
-    const status = JSON.parse((await runCli(['--config', config, 'status', '--json'], { env })).stdout) as { state: string; pendingSinks: string[]; serial: string }[];
+    const status = JSON.parse((await runCli(['--config', config, 'status', '--json'], { env })).stdout) as {
+      state: string;
+      pendingSinks: string[];
+      serial: string;
+    }[];
     expect(status[0]).toMatchObject({ state: 'failing', pendingSinks: ['reload'] });
 
     // Fixed: the next run deploys the same certificate to the failed sink only.
@@ -322,10 +348,14 @@ if (e.CERTKEEPER_ACTION === 'present') await provider.presentTxt(record); else a
     });
     // util-linux `script` gives the CLI a pseudo-terminal, as an operator's shell would.
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --config ${JSON.stringify(config)} renew`, '/dev/null'], {
-        env: { ...process.env, ...env, COLUMNS: '160', TERM: 'xterm' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        'script',
+        ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --config ${JSON.stringify(config)} renew`, '/dev/null'],
+        {
+          env: { ...process.env, ...env, COLUMNS: '160', TERM: 'xterm' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let text = '';
       child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
       child.on('error', reject);

@@ -61,7 +61,12 @@ describe('certkeeper revoke', () => {
 
     const result = await runCli(['--config', config, 'revoke', 'www', '--reason', 'keyCompromise', '--reissue', '--yes', '--json']);
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as { revoked: boolean; serial: string; quarantinedTo: string; reissue: { succeeded: number; outcomes: { serial: string; deployed: string[] }[] } };
+    const report = JSON.parse(result.stdout) as {
+      revoked: boolean;
+      serial: string;
+      quarantinedTo: string;
+      reissue: { succeeded: number; outcomes: { serial: string; deployed: string[] }[] };
+    };
     expect(report).toMatchObject({ revoked: true, serial: oldSerial, reissue: { succeeded: 1 } });
 
     // The CA has it revoked, with the reason given.
@@ -125,10 +130,12 @@ function runOnTerminal(args: string[]): Promise<{ code: number | null; output: s
 const progressRow = (cert: string, step: string): RegExp => new RegExp(`^\\S ${cert}\\s+\\S+\\s+${step}`, 'm');
 
 describe('certkeeper revoke with issuers:', () => {
-  it('revokes through the CA that issued the certificate, with that issuer\'s account and CA bundle', async () => {
+  it("revokes through the CA that issued the certificate, with that issuer's account and CA bundle", async () => {
     const dir = workDir(stack, 'ck-revoke-issuers-');
     const closed = await freePort();
-    const config = writeConfig(dir, stack, { certificates: `  - { name: second, domains: [revoke-second.example.test], dns: bind, sinks: [files], issuers: [pebble] }` });
+    const config = writeConfig(dir, stack, {
+      certificates: `  - { name: second, domains: [revoke-second.example.test], dns: bind, sinks: [files], issuers: [pebble] }`,
+    });
     // The first issuer is another CA (no CA bundle, another account email); the certificate uses only the second.
     writeFileSync(
       config,

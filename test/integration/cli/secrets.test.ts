@@ -96,9 +96,16 @@ describe('secrets in hook output and hook environments', () => {
     const failures = historyFile
       .trim()
       .split('\n')
-      .map((line) => JSON.parse((JSON.parse(line) as { body: string }).body) as { cert: string; action: string; result: string; error: string | null; sink?: string })
+      .map(
+        (line) =>
+          JSON.parse((JSON.parse(line) as { body: string }).body) as { cert: string; action: string; result: string; error: string | null; sink?: string },
+      )
       .filter((line) => line.result === 'failure');
-    expect(failures.map((line) => `${line.cert}:${line.action}${line.sink ? `:${line.sink}` : ''}`).sort()).toEqual(['deployfail:deploy:reload', 'dnsfail:issue', 'listed:deploy:reload-aws']);
+    expect(failures.map((line) => `${line.cert}:${line.action}${line.sink ? `:${line.sink}` : ''}`).sort()).toEqual([
+      'deployfail:deploy:reload',
+      'dnsfail:issue',
+      'listed:deploy:reload-aws',
+    ]);
     for (const failure of failures) {
       // The hook's output: redacted, its end kept, once.
       expect(failure.error).toContain('tsig=[REDACTED] env=[REDACTED] url=[REDACTED] eab=[REDACTED] aws=[REDACTED]');
@@ -122,7 +129,8 @@ describe('secrets in hook output and hook environments', () => {
     // The hooks saw PATH, HOME, LANG, TZ, CERTKEEPER_* and their env: nothing of certkeeper's own.
     for (const file of ['dns-env.json', 'sink-env.json']) {
       const seen = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Record<string, string>;
-      for (const key of Object.keys(seen)) expect(['PATH', 'HOME', 'LANG', 'TZ', 'API_TOKEN'].includes(key) || key.startsWith('CERTKEEPER_'), `${file}: ${key}`).toBe(true);
+      for (const key of Object.keys(seen))
+        expect(['PATH', 'HOME', 'LANG', 'TZ', 'API_TOKEN'].includes(key) || key.startsWith('CERTKEEPER_'), `${file}: ${key}`).toBe(true);
       expect(seen.API_TOKEN).toBe(HOOK_ENV_VALUE);
     }
     // inheritEnv: [AWS_REGION] adds that variable and no other.
@@ -132,7 +140,7 @@ describe('secrets in hook output and hook environments', () => {
     expect(listed.EAB_HMAC_KEY).toBeUndefined();
   });
 
-  it('inheritEnv: true gives a hook certkeeper\'s environment, AWS_SECRET_ACCESS_KEY included', async () => {
+  it("inheritEnv: true gives a hook certkeeper's environment, AWS_SECRET_ACCESS_KEY included", async () => {
     const dir = workDir(stack);
     hostileHook(dir, 'http://127.0.0.1:9/unused');
     const config = writeConfig(dir, stack, {
@@ -150,7 +158,7 @@ describe('secrets in hook output and hook environments', () => {
     expectNoSecret('the log', result.stderr);
   });
 
-  it('run: the webhook body, the exec notifier\'s environment, GET /status and the trace log carry no secret', async () => {
+  it("run: the webhook body, the exec notifier's environment, GET /status and the trace log carry no secret", async () => {
     const bodies: string[] = [];
     const receiver = http.createServer((request, response) => {
       let body = '';

@@ -54,7 +54,22 @@ function watch(page: Page): Seen {
 }
 
 /** Each row's bar and now marker in screen pixels, with the dates the row carries. */
-async function geometry(page: Page, list: string): Promise<{ name: string; state: string; notBefore: string; notAfter: string; axisStart: string; axisEnd: string; svg: { x: number; width: number }; bar: { x: number; width: number } | null; now: { x: number } }[]> {
+async function geometry(
+  page: Page,
+  list: string,
+): Promise<
+  {
+    name: string;
+    state: string;
+    notBefore: string;
+    notAfter: string;
+    axisStart: string;
+    axisEnd: string;
+    svg: { x: number; width: number };
+    bar: { x: number; width: number } | null;
+    now: { x: number };
+  }[]
+> {
   return page.$$eval(`${list} > li.row`, (items) =>
     items.map((li) => {
       const ol = li.parentElement!;
@@ -86,7 +101,11 @@ describe('the status page in a real browser', () => {
     writeFileSync(path.join(dir, 'root.pem'), chain.rootPem);
     // The expired certificate, as an agent that stopped renewing it left it.
     const store = await openFileStore(path.join(dir, 'state'), systemClock);
-    await store.putCertificate('old', makeCertificate({ domains: ['old.example.test'], notBefore: new Date(Date.now() - 100 * DAY), notAfter: new Date(Date.now() - 10 * DAY) }), { directoryUrl: stack.pebble.directoryUrl, issuedAt: new Date(Date.now() - 100 * DAY) });
+    await store.putCertificate(
+      'old',
+      makeCertificate({ domains: ['old.example.test'], notBefore: new Date(Date.now() - 100 * DAY), notAfter: new Date(Date.now() - 10 * DAY) }),
+      { directoryUrl: stack.pebble.directoryUrl, issuedAt: new Date(Date.now() - 100 * DAY) },
+    );
     await store.storage.close();
 
     const parts = {
@@ -107,13 +126,27 @@ describe('the status page in a real browser', () => {
     const config = writeConfig(dir, stack, parts);
     const daemon = startDaemon(config);
     const base = `http://127.0.0.1:${port}`;
-    type Row = { name: string; state: string; serial: string | null; pendingSinks: string[]; nextAttemptAt: string | null; lastResult: { error: string | null } | null };
+    type Row = {
+      name: string;
+      state: string;
+      serial: string | null;
+      pendingSinks: string[];
+      nextAttemptAt: string | null;
+      lastResult: { error: string | null } | null;
+    };
     await until(
       'the four certificates in their states and the watched endpoint on the page',
       async () => {
         const rows = (await (await fetch(`${base}/status`)).json()) as Row[];
         const by = new Map(rows.map((r) => [r.name, r]));
-        const ready = by.get('good')?.state === 'valid' && by.get('broken')?.state === 'failing' && by.get('broken')?.nextAttemptAt && by.get('old')?.state === 'expired' && by.get('old')?.lastResult && by.get('half')?.serial && by.get('half')?.pendingSinks.includes('flaky');
+        const ready =
+          by.get('good')?.state === 'valid' &&
+          by.get('broken')?.state === 'failing' &&
+          by.get('broken')?.nextAttemptAt &&
+          by.get('old')?.state === 'expired' &&
+          by.get('old')?.lastResult &&
+          by.get('half')?.serial &&
+          by.get('half')?.pendingSinks.includes('flaky');
         return ready && (await (await fetch(`${base}/`)).text()).includes('data-endpoint="svc"') ? rows : undefined;
       },
       90_000,
@@ -177,7 +210,9 @@ describe('the status page in a real browser', () => {
     const small = await phone.newPage();
     const smallSeen = watch(small);
     await small.goto(`${base}/`);
-    expect(await small.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(
+      await small.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth),
+    ).toBeLessThanOrEqual(375);
     expect(await small.locator('li.row').first().isVisible()).toBe(true);
     mkdirSync(ARTEFACTS, { recursive: true });
     await small.screenshot({ path: path.join(ARTEFACTS, 'status-page-375.png'), fullPage: true });

@@ -71,7 +71,13 @@ describe('certkeeper validate', () => {
     const report = JSON.parse(result.stdout) as { valid: boolean; file: string; problems: JsonProblem[] };
     expect(report.valid).toBe(false);
     expect(report.file).toBe(file);
-    expect(report.problems.map((p) => p.path)).toEqual(['acme.emial', 'dns.d.server', 'dns.d.tsigSecret', 'certificates[0].keyType', 'certificates[0].sinks[1]']);
+    expect(report.problems.map((p) => p.path)).toEqual([
+      'acme.emial',
+      'dns.d.server',
+      'dns.d.tsigSecret',
+      'certificates[0].keyType',
+      'certificates[0].sinks[1]',
+    ]);
     expect(report.problems[0]).toEqual({ path: 'acme.emial', line: 4, message: 'unknown key "emial"', suggestion: 'email' });
     expect(report.problems[4]).toEqual({ path: 'certificates[0].sinks[1]', line: 18, message: 'no sink named "nginx" (defined: f)' });
   });

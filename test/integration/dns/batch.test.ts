@@ -17,7 +17,11 @@ import { txtAt } from '../../helpers/cli.js';
 
 const COUNT = 100;
 const records = (zone: string, prefix = 'c'): TxtRecord[] =>
-  Array.from({ length: COUNT }, (_, i) => ({ fqdn: `_acme-challenge.${prefix}${i}.${zone}`, value: `value-${prefix}${i}-0123456789abcdefghijklmnopqrstu`, domain: `${prefix}${i}.${zone}` }));
+  Array.from({ length: COUNT }, (_, i) => ({
+    fqdn: `_acme-challenge.${prefix}${i}.${zone}`,
+    value: `value-${prefix}${i}-0123456789abcdefghijklmnopqrstu`,
+    domain: `${prefix}${i}.${zone}`,
+  }));
 
 type Batched = DnsProvider & { batcher: TxtBatcher };
 
@@ -26,7 +30,14 @@ describe('batched writes through the Route53 stand-in', () => {
   beforeAll(async () => {
     for (const [key, value] of Object.entries(awsTestEnv())) vi.stubEnv(key, value);
     // A short INSYNC delay and Route53's real rate limit and batch quotas.
-    r53 = await startRoute53Standin({ zones: [{ name: 'one.test', id: 'ZONE1' }, { name: 'two.test', id: 'ZONE2' }], changeDelay: { ms: 300 }, rateLimit: { requestsPerSecond: 5 } });
+    r53 = await startRoute53Standin({
+      zones: [
+        { name: 'one.test', id: 'ZONE1' },
+        { name: 'two.test', id: 'ZONE2' },
+      ],
+      changeDelay: { ms: 300 },
+      rateLimit: { requestsPerSecond: 5 },
+    });
   });
   afterAll(async () => {
     await r53?.stop();
@@ -37,7 +48,12 @@ describe('batched writes through the Route53 stand-in', () => {
   let shared: Batched | undefined;
   function provider(): Batched {
     if (shared) return shared;
-    const config = route53Schema.parse({ type: 'route53', endpoint: r53.endpoint, changeInterval: '200ms', propagation: { nameservers: [r53.dnsAddress], timeout: '20s', interval: '200ms' } });
+    const config = route53Schema.parse({
+      type: 'route53',
+      endpoint: r53.endpoint,
+      changeInterval: '200ms',
+      propagation: { nameservers: [r53.dnsAddress], timeout: '20s', interval: '200ms' },
+    });
     const ctx = { name: 'aws', clock: systemClock, logger: silentLogger };
     shared = withBatching(createDnsProvider(config, ctx), ctx) as Batched;
     return shared;
@@ -73,13 +89,22 @@ describe('batched writes through the Route53 stand-in', () => {
     const dns = provider();
     const before = r53.changes.length;
     // 800 values of 45 characters quoted: 36,000 characters, more than one request may carry.
-    const many = Array.from({ length: 800 }, (_, i) => ({ fqdn: `_acme-challenge.m${i}.one.test`, value: `${String(i).padStart(43, 'x')}`, domain: `m${i}.one.test` }));
+    const many = Array.from({ length: 800 }, (_, i) => ({
+      fqdn: `_acme-challenge.m${i}.one.test`,
+      value: `${String(i).padStart(43, 'x')}`,
+      domain: `m${i}.one.test`,
+    }));
     // Another tool's value already at one name: CREATE there is refused; that record is merged on its own.
     r53.putRecordSet('one.test', { name: many[5]!.fqdn, type: 'TXT', ttl: 60, values: ['"someone-else"'] });
     await Promise.all(many.map((record) => dns.presentTxt(record)));
     const batches = r53.changes.slice(before);
     // 711 fit in one request (711 × 45 = 31,995); the refused name leaves 710 in the second try.
-    expect(batches.filter((change) => change.actions.length > 1).map((change) => change.actions.length).sort((a, b) => b - a)).toEqual([710, 89]);
+    expect(
+      batches
+        .filter((change) => change.actions.length > 1)
+        .map((change) => change.actions.length)
+        .sort((a, b) => b - a),
+    ).toEqual([710, 89]);
     expect(batches.filter((change) => change.actions.length === 1).map((change) => change.actions[0]!.action)).toEqual(['UPSERT']);
     expect(r53.recordSet('one.test', many[5]!.fqdn)?.values.sort()).toEqual(['"someone-else"', `"${many[5]!.value}"`].sort());
     const refused = r53.requests.filter((request) => request.errorCode === 'InvalidChangeBatch');
@@ -96,7 +121,11 @@ describe('batched writes through the Route53 stand-in', () => {
     const raw = createDnsProvider(config, { name: 'raw', clock: systemClock, logger: silentLogger });
     const before = r53.requests.length;
     // Unbatched and unpaced: each record its own read, change and GetChange polls.
-    await Promise.all(records('two.test', 'burst').slice(0, 20).map((record) => raw.presentTxt(record)));
+    await Promise.all(
+      records('two.test', 'burst')
+        .slice(0, 20)
+        .map((record) => raw.presentTxt(record)),
+    );
     expect(r53.requests.slice(before).filter((request) => request.errorCode === 'Throttling').length).toBeGreaterThan(0);
   });
 });

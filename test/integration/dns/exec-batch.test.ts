@@ -49,7 +49,11 @@ function provider(extra: Record<string, unknown> = {}) {
 }
 
 const records = (n: number, prefix = 'c'): TxtRecord[] =>
-  Array.from({ length: n }, (_, i) => ({ fqdn: `_acme-challenge.${prefix}${i}.example.test`, domain: `${prefix}${i}.example.test`, value: `value-${prefix}${i}` }));
+  Array.from({ length: n }, (_, i) => ({
+    fqdn: `_acme-challenge.${prefix}${i}.example.test`,
+    domain: `${prefix}${i}.example.test`,
+    value: `value-${prefix}${i}`,
+  }));
 
 async function runs(out: string): Promise<{ head: string; lines: string[] }[]> {
   const text = await readFile(out, 'utf8');

@@ -17,7 +17,10 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'certkeeper-exec-dns-'));
   script = path.join(dir, 'hook.sh');
   // Appends its CERTKEEPER_* and EXTRA environment to the file named in its first argument.
-  await writeFile(script, '#!/bin/sh\nenv | grep -E "^(CERTKEEPER_|EXTRA=)" | sort >> "$1"\necho "--" >> "$1"\n[ -z "$FAIL" ] || { echo "cannot reach the DNS API" >&2; exit 3; }\n');
+  await writeFile(
+    script,
+    '#!/bin/sh\nenv | grep -E "^(CERTKEEPER_|EXTRA=)" | sort >> "$1"\necho "--" >> "$1"\n[ -z "$FAIL" ] || { echo "cannot reach the DNS API" >&2; exit 3; }\n',
+  );
   await chmod(script, 0o755);
 });
 
@@ -50,7 +53,9 @@ describe('exec DNS provider', () => {
 
   it('turns a non-zero exit into DNS_UPDATE_FAILED with the hook output', async () => {
     const { dns } = provider({ env: { FAIL: '1' } });
-    const error = (await dns.presentTxt({ fqdn: '_acme-challenge.example.test', domain: 'example.test', value: 'v' }).catch((e: unknown) => e)) as CertkeeperError;
+    const error = (await dns
+      .presentTxt({ fqdn: '_acme-challenge.example.test', domain: 'example.test', value: 'v' })
+      .catch((e: unknown) => e)) as CertkeeperError;
     expect(error).toBeInstanceOf(CertkeeperError);
     expect(error.code).toBe('DNS_UPDATE_FAILED');
     expect(error.message).toContain('cannot reach the DNS API');
@@ -60,7 +65,9 @@ describe('exec DNS provider', () => {
   it('turns a timeout into DNS_UPDATE_FAILED', async () => {
     const config = execDnsSchema.parse({ type: 'exec', command: ['/bin/sleep', '5'], timeout: 200 });
     const dns = createDnsProvider(config, { name: 'slow', clock: systemClock, logger: silentLogger });
-    const error = (await dns.presentTxt({ fqdn: '_acme-challenge.example.test', domain: 'example.test', value: 'v' }).catch((e: unknown) => e)) as CertkeeperError;
+    const error = (await dns
+      .presentTxt({ fqdn: '_acme-challenge.example.test', domain: 'example.test', value: 'v' })
+      .catch((e: unknown) => e)) as CertkeeperError;
     expect(error.code).toBe('DNS_UPDATE_FAILED');
     expect(error.message).toMatch(/did not finish within 200 ms/);
   });

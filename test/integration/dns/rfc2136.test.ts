@@ -18,10 +18,7 @@ let bind: BindServer;
 
 beforeAll(async () => {
   bind = await startBind({
-    zones: [
-      { name: 'example.test', records: ['_acme-challenge.app 60 IN CNAME _acme-challenge.app.validation.test.'] },
-      { name: 'validation.test' },
-    ],
+    zones: [{ name: 'example.test', records: ['_acme-challenge.app 60 IN CNAME _acme-challenge.app.validation.test.'] }, { name: 'validation.test' }],
   });
 });
 
@@ -45,7 +42,10 @@ function provider(overrides: Record<string, unknown> = {}, name = 'corp'): DnsPr
 
 async function txtValues(fqdn: string): Promise<string[]> {
   const response = await query(bind.address, fqdn, 'TXT');
-  return response.answers.filter((record) => record.type === 'TXT').map((record) => txtValue(rdata(record))).sort();
+  return response.answers
+    .filter((record) => record.type === 'TXT')
+    .map((record) => txtValue(rdata(record)))
+    .sort();
 }
 
 async function rejection(promise: Promise<unknown>): Promise<CertkeeperError> {
@@ -119,7 +119,13 @@ describe('rfc2136 provider against BIND', () => {
   it('works with hmac-sha512 keys too', async () => {
     const bind512 = await startBind({ zones: [{ name: 'sha512.test' }], tsig: { algorithm: 'hmac-sha512', keyName: 'k512' } });
     try {
-      const config = rfc2136Schema.parse({ type: 'rfc2136', server: bind512.address, tsigKeyName: 'k512', tsigAlgorithm: 'hmac-sha512', tsigSecret: bind512.tsig.secret });
+      const config = rfc2136Schema.parse({
+        type: 'rfc2136',
+        server: bind512.address,
+        tsigKeyName: 'k512',
+        tsigAlgorithm: 'hmac-sha512',
+        tsigSecret: bind512.tsig.secret,
+      });
       const dns = createDnsProvider(config, { name: 'sha512', clock: systemClock, logger: silentLogger });
       await dns.presentTxt({ fqdn: '_acme-challenge.sha512.test', domain: 'sha512.test', value: 'v512' });
       const response = await query(bind512.address, '_acme-challenge.sha512.test', 'TXT');
@@ -175,7 +181,15 @@ describe('waitForTxtPropagation against BIND', () => {
     const record: TxtRecord = { fqdn, domain: 'prop.example.test', value: 'propagated' };
     await dns.presentTxt(record);
     try {
-      await waitForTxtPropagation({ fqdn, value: 'propagated', nameservers: [bind.address], resolvers: [bind.address], timeoutMs: 5000, intervalMs: 100, clock: systemClock });
+      await waitForTxtPropagation({
+        fqdn,
+        value: 'propagated',
+        nameservers: [bind.address],
+        resolvers: [bind.address],
+        timeoutMs: 5000,
+        intervalMs: 100,
+        clock: systemClock,
+      });
     } finally {
       await dns.cleanupTxt(record);
     }
@@ -184,7 +198,15 @@ describe('waitForTxtPropagation against BIND', () => {
   it('times out naming the nameserver that lacks the value', async () => {
     const started = Date.now();
     const error = await rejection(
-      waitForTxtPropagation({ fqdn, value: 'absent', nameservers: [bind.address], resolvers: [bind.address], timeoutMs: 600, intervalMs: 100, clock: systemClock }),
+      waitForTxtPropagation({
+        fqdn,
+        value: 'absent',
+        nameservers: [bind.address],
+        resolvers: [bind.address],
+        timeoutMs: 600,
+        intervalMs: 100,
+        clock: systemClock,
+      }),
     );
     expect(error.code).toBe('DNS_PROPAGATION_TIMEOUT');
     expect(error.message).toContain(bind.address);
@@ -195,7 +217,15 @@ describe('waitForTxtPropagation against BIND', () => {
   it('sees a value that appears while it polls', async () => {
     const dns = provider();
     const record: TxtRecord = { fqdn, domain: 'prop.example.test', value: 'late' };
-    const waiting = waitForTxtPropagation({ fqdn, value: 'late', nameservers: [bind.address], resolvers: [bind.address], timeoutMs: 10_000, intervalMs: 100, clock: systemClock });
+    const waiting = waitForTxtPropagation({
+      fqdn,
+      value: 'late',
+      nameservers: [bind.address],
+      resolvers: [bind.address],
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      clock: systemClock,
+    });
     await systemClock.sleep(300);
     await dns.presentTxt(record);
     try {
@@ -208,7 +238,9 @@ describe('waitForTxtPropagation against BIND', () => {
 
 describe('startBind', () => {
   it("surfaces named's output when a zone does not load", async () => {
-    const error = (await startBind({ zones: [{ name: 'broken.test', records: ['this is not a record'] }], startTimeoutMs: 3000 }).catch((e: unknown) => e)) as Error;
+    const error = (await startBind({ zones: [{ name: 'broken.test', records: ['this is not a record'] }], startTimeoutMs: 3000 }).catch(
+      (e: unknown) => e,
+    )) as Error;
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/named .*its output:/s);
     expect(error.message).toContain('broken.test');

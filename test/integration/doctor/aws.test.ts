@@ -48,7 +48,10 @@ beforeAll(async () => {
   r53 = await startRoute53Standin({
     zones: [{ name: 'example.test' }, { name: 'other.test' }],
     accessKeyIds: [TEST_ACCESS_KEY_ID, LIMITED_KEY, ZONE_ONLY_KEY],
-    permissions: { [LIMITED_KEY]: ['ListHostedZonesByName', 'GetChange'], [ZONE_ONLY_KEY]: ['ListResourceRecordSets', 'ChangeResourceRecordSets', 'GetChange'] },
+    permissions: {
+      [LIMITED_KEY]: ['ListHostedZonesByName', 'GetChange'],
+      [ZONE_ONLY_KEY]: ['ListResourceRecordSets', 'ChangeResourceRecordSets', 'GetChange'],
+    },
   });
   acm = await startAcmStandin({ region: REGION, accessKeyIds: [TEST_ACCESS_KEY_ID, LIMITED_KEY] });
   try {
@@ -92,7 +95,8 @@ async function doctor(config: string, accessKeyId = TEST_ACCESS_KEY_ID): Promise
   return { code: result.code, report };
 }
 
-const credentialsLine = (report: Report, provider: string): Line | undefined => report.checks.find((c) => c.name === 'dns.credentials' && c.message.startsWith(`${provider}:`));
+const credentialsLine = (report: Report, provider: string): Line | undefined =>
+  report.checks.find((c) => c.name === 'dns.credentials' && c.message.startsWith(`${provider}:`));
 const certLines = (report: Report, name: string, cert: string): Line[] => report.checks.filter((c) => c.name === name && c.cert === cert);
 
 describe('certkeeper doctor with Route53 and ACM', () => {
@@ -111,8 +115,14 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     const { code, report } = await doctor(config);
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(code).toBe(0);
-    expect(credentialsLine(report, 'aws')).toMatchObject({ status: 'pass', message: `aws: in hosted zone example.test (${exampleZone.id}); record sets listed` });
-    expect(certLines(report, 'dns.delegation', 'www')[0]).toMatchObject({ status: 'pass', message: expect.stringContaining(`in hosted zone example.test (${exampleZone.id})`) });
+    expect(credentialsLine(report, 'aws')).toMatchObject({
+      status: 'pass',
+      message: `aws: in hosted zone example.test (${exampleZone.id}); record sets listed`,
+    });
+    expect(certLines(report, 'dns.delegation', 'www')[0]).toMatchObject({
+      status: 'pass',
+      message: expect.stringContaining(`in hosted zone example.test (${exampleZone.id})`),
+    });
     expect(certLines(report, 'dns.nameservers', 'www')[0]).toMatchObject({ status: 'pass' });
     expect(certLines(report, 'sink', 'www')[0]).toMatchObject({ status: 'pass', message: `alb: ${ecArn} exists (EC_prime256v1)` });
 
@@ -143,14 +153,32 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     });
     const { code, report } = await doctor(config);
     expect(code).toBe(1);
-    expect(credentialsLine(report, 'nozone')).toMatchObject({ status: 'fail', message: 'nozone: no public hosted zone holds _acme-challenge.www.nowhere.test' });
+    expect(credentialsLine(report, 'nozone')).toMatchObject({
+      status: 'fail',
+      message: 'nozone: no public hosted zone holds _acme-challenge.www.nowhere.test',
+    });
     // No DNS server answers for nowhere.test either (the stand-in refuses names outside its zones).
-    expect(certLines(report, 'dns.delegation', 'lost')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('_acme-challenge.www.nowhere.test') });
-    expect(credentialsLine(report, 'badid')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^badid: Route53: NoSuchHostedZone: .*Z0NOSUCHZONE0000000/) });
-    expect(credentialsLine(report, 'wrongzone')).toMatchObject({ status: 'fail', message: `wrongzone: hosted zone ${otherZone.id} does not hold _acme-challenge.wrong.example.test` });
-    expect(credentialsLine(report, 'rightid')).toMatchObject({ status: 'pass', message: `rightid: in hosted zone example.test (${exampleZone.id}); record sets listed` });
+    expect(certLines(report, 'dns.delegation', 'lost')[0]).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('_acme-challenge.www.nowhere.test'),
+    });
+    expect(credentialsLine(report, 'badid')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/^badid: Route53: NoSuchHostedZone: .*Z0NOSUCHZONE0000000/),
+    });
+    expect(credentialsLine(report, 'wrongzone')).toMatchObject({
+      status: 'fail',
+      message: `wrongzone: hosted zone ${otherZone.id} does not hold _acme-challenge.wrong.example.test`,
+    });
+    expect(credentialsLine(report, 'rightid')).toMatchObject({
+      status: 'pass',
+      message: `rightid: in hosted zone example.test (${exampleZone.id}); record sets listed`,
+    });
     // A private zone of that name does not exist: the public one is not taken instead.
-    expect(credentialsLine(report, 'private')).toMatchObject({ status: 'fail', message: 'private: no private hosted zone holds _acme-challenge.private.example.test' });
+    expect(credentialsLine(report, 'private')).toMatchObject({
+      status: 'fail',
+      message: 'private: no private hosted zone holds _acme-challenge.private.example.test',
+    });
   });
 
   it('fails on credentials AWS does not know, and on a missing IAM permission, naming the AWS error', async () => {
@@ -179,14 +207,31 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     expect(limited.code).toBe(1);
     expect(credentialsLine(limited.report, 'aws')).toMatchObject({
       status: 'fail',
-      message: expect.stringMatching(new RegExp(`^aws: Route53: AccessDenied: User: .* is not authorized to perform: route53:ListResourceRecordSets on resource: arn:aws:route53:::hostedzone/${exampleZone.id} .*\\(the credentials lack this permission\\)$`)),
+      message: expect.stringMatching(
+        new RegExp(
+          `^aws: Route53: AccessDenied: User: .* is not authorized to perform: route53:ListResourceRecordSets on resource: arn:aws:route53:::hostedzone/${exampleZone.id} .*\\(the credentials lack this permission\\)$`,
+        ),
+      ),
     });
-    expect(r53.requests.some((r) => r.accessKeyId === LIMITED_KEY && r.operation === 'ListResourceRecordSets' && r.status === 403 && r.errorCode === 'AccessDenied')).toBe(true);
+    expect(
+      r53.requests.some((r) => r.accessKeyId === LIMITED_KEY && r.operation === 'ListResourceRecordSets' && r.status === 403 && r.errorCode === 'AccessDenied'),
+    ).toBe(true);
     // ACM denies DescribeCertificate to it as well (an IAM policy without acm:DescribeCertificate).
-    acm.inject({ kind: 'error', operation: 'DescribeCertificate', type: 'AccessDeniedException', message: `User: arn:aws:iam::123456789012:user/limited is not authorized to perform: acm:DescribeCertificate on resource: ${ecArn}`, times: 1 });
+    acm.inject({
+      kind: 'error',
+      operation: 'DescribeCertificate',
+      type: 'AccessDeniedException',
+      message: `User: arn:aws:iam::123456789012:user/limited is not authorized to perform: acm:DescribeCertificate on resource: ${ecArn}`,
+      times: 1,
+    });
     const denied = await doctor(config);
     acm.clearFaults();
-    expect(certLines(denied.report, 'sink', 'www')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('AccessDeniedException: User: arn:aws:iam::123456789012:user/limited is not authorized to perform: acm:DescribeCertificate') });
+    expect(certLines(denied.report, 'sink', 'www')[0]).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining(
+        'AccessDeniedException: User: arn:aws:iam::123456789012:user/limited is not authorized to perform: acm:DescribeCertificate',
+      ),
+    });
   });
 
   it('passes with hostedZoneId when the IAM policy grants no zone listing (the provider needs none then)', async () => {
@@ -201,7 +246,10 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     expect(credentialsLine(report, 'pinned')).toMatchObject({ status: 'pass', message: `pinned: in hosted zone ${exampleZone.id}; record sets listed` });
     expect(r53.requests.some((r) => r.accessKeyId === ZONE_ONLY_KEY && r.operation === 'ListHostedZonesByName' && r.errorCode === 'AccessDenied')).toBe(true);
     // Without the zone's name from Route53, the nameserver check finds the zone by its SOA.
-    expect(certLines(report, 'dns.nameservers', 'www')[0]).toMatchObject({ status: 'pass', message: expect.stringMatching(/^example\.test: 1 nameserver\(s\) answer/) });
+    expect(certLines(report, 'dns.nameservers', 'www')[0]).toMatchObject({
+      status: 'pass',
+      message: expect.stringMatching(/^example\.test: 1 nameserver\(s\) answer/),
+    });
   });
 
   it('fails an ACM ARN that does not exist or holds another key type; a recorded ARN that is gone only warns; an outage warns', async () => {
@@ -245,6 +293,9 @@ describe('certkeeper doctor with Route53 and ACM', () => {
     acm.inject({ kind: 'error', operation: 'DescribeCertificate', type: 'ServiceUnavailableException', status: 503, message: 'Service unavailable' });
     const outage = await doctor(rsaConfig);
     acm.clearFaults();
-    expect(certLines(outage.report, 'sink', 'bigrsa')[0]).toMatchObject({ status: 'warn', message: expect.stringContaining(`rsa: cannot check ${rsaArn} now: ServiceUnavailableException`) });
+    expect(certLines(outage.report, 'sink', 'bigrsa')[0]).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining(`rsa: cannot check ${rsaArn} now: ServiceUnavailableException`),
+    });
   });
 });

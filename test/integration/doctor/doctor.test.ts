@@ -32,7 +32,11 @@ beforeAll(async () => {
     zones: [
       {
         ...example!,
-        records: [...(example!.records ?? []), '_acme-challenge.lost 60 IN CNAME _acme-challenge.lost.nowhere.test.', 'caa 60 IN CAA 0 issue "allowed-ca.test"'],
+        records: [
+          ...(example!.records ?? []),
+          '_acme-challenge.lost 60 IN CNAME _acme-challenge.lost.nowhere.test.',
+          'caa 60 IN CAA 0 issue "allowed-ca.test"',
+        ],
       },
       ...rest,
     ],
@@ -79,7 +83,10 @@ describe('certkeeper doctor', () => {
     expect(lines(second.report, 'acme.account')[0]).toMatchObject({ status: 'pass', message: expect.stringContaining('is valid') });
     expect(second.report.checks.some((c) => c.cert === 'www')).toBe(false);
     expect(lines(first.report, 'state.certificate', 'www')[0]).toMatchObject({ status: 'pass', message: expect.stringContaining('none stored yet') });
-    expect(lines(second.report, 'state.certificate', 'delegated')[0]).toMatchObject({ status: 'pass', message: expect.stringMatching(/^serial [0-9A-F]+: certificate, key and recorded details agree/) });
+    expect(lines(second.report, 'state.certificate', 'delegated')[0]).toMatchObject({
+      status: 'pass',
+      message: expect.stringMatching(/^serial [0-9A-F]+: certificate, key and recorded details agree/),
+    });
 
     // A key replaced behind certkeeper's back: planning trusts the recorded details, the doctor does not.
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -131,7 +138,10 @@ describe('certkeeper doctor', () => {
     });
     const sinkLines = lines(report, 'sink', 'sinks');
     expect(sinkLines.find((l) => l.message.startsWith('blocked'))).toMatchObject({ status: 'fail', message: expect.stringContaining('blocker') });
-    expect(sinkLines.find((l) => l.message.startsWith('reload'))).toMatchObject({ status: 'fail', message: expect.stringContaining('no-such-hook.sh does not exist') });
+    expect(sinkLines.find((l) => l.message.startsWith('reload'))).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('no-such-hook.sh does not exist'),
+    });
     // The healthy parts still pass.
     expect(lines(report, 'acme.directory')[0]).toMatchObject({ status: 'pass' });
   });
@@ -164,8 +174,16 @@ describe('certkeeper doctor', () => {
 
   it('checks every issuer of an issuers: list, each on its own lines: an unreachable second CA fails by name', async () => {
     // Two stand-in CAs whose directories publish caaIdentities (Pebble publishes none), on plain HTTP.
-    const directory = (identity: string) => (base: string) => ({ newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order`, meta: { caaIdentities: [identity] } });
-    const cas: Record<string, (base: string) => unknown> = { '/strict/directory': directory('strict-ca.test'), '/allowed/directory': directory('allowed-ca.test') };
+    const directory = (identity: string) => (base: string) => ({
+      newNonce: `${base}/nonce`,
+      newAccount: `${base}/acct`,
+      newOrder: `${base}/order`,
+      meta: { caaIdentities: [identity] },
+    });
+    const cas: Record<string, (base: string) => unknown> = {
+      '/strict/directory': directory('strict-ca.test'),
+      '/allowed/directory': directory('allowed-ca.test'),
+    };
     const server = http.createServer((request, response) => {
       const body = cas[request.url ?? ''];
       response.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
@@ -205,27 +223,56 @@ describe('certkeeper doctor', () => {
       // One directory line per issuer, each named; only the closed port fails.
       const directories = lines(report, 'acme.directory');
       expect(directories).toHaveLength(4);
-      expect(directories.find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'pass', message: `pebble: ${stack.pebble.directoryUrl} answers` });
-      expect(directories.find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'fail', message: expect.stringMatching(new RegExp(`^backup: https://127\\.0\\.0\\.1:${closed}/dir: .*ECONNREFUSED`)) });
-      expect(directories.find((l) => l.message.startsWith('strict: '))).toMatchObject({ status: 'pass', message: expect.stringContaining('(CAA identities: strict-ca.test)') });
+      expect(directories.find((l) => l.message.startsWith('pebble: '))).toMatchObject({
+        status: 'pass',
+        message: `pebble: ${stack.pebble.directoryUrl} answers`,
+      });
+      expect(directories.find((l) => l.message.startsWith('backup: '))).toMatchObject({
+        status: 'fail',
+        message: expect.stringMatching(new RegExp(`^backup: https://127\\.0\\.0\\.1:${closed}/dir: .*ECONNREFUSED`)),
+      });
+      expect(directories.find((l) => l.message.startsWith('strict: '))).toMatchObject({
+        status: 'pass',
+        message: expect.stringContaining('(CAA identities: strict-ca.test)'),
+      });
       // Clock and account per issuer too: Pebble's clock is measured; the unreachable one is not checked.
       expect(lines(report, 'clock').find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'pass' });
-      expect(lines(report, 'clock').find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'warn', message: 'backup: not checked: the ACME directory did not answer' });
-      expect(lines(report, 'acme.account').map((l) => l.message.split(':')[0]).sort()).toEqual(['allowed', 'backup', 'pebble', 'strict']);
+      expect(lines(report, 'clock').find((l) => l.message.startsWith('backup: '))).toMatchObject({
+        status: 'warn',
+        message: 'backup: not checked: the ACME directory did not answer',
+      });
+      expect(
+        lines(report, 'acme.account')
+          .map((l) => l.message.split(':')[0])
+          .sort(),
+      ).toEqual(['allowed', 'backup', 'pebble', 'strict']);
 
       // CAA at caa.example.test names allowed-ca.test: every CA the certificate may fall back to is compared.
       const caa = lines(report, 'dns.caa', 'caa');
-      expect(caa.find((l) => l.message.startsWith('allowed: '))).toMatchObject({ status: 'pass', message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test' });
+      expect(caa.find((l) => l.message.startsWith('allowed: '))).toMatchObject({
+        status: 'pass',
+        message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test',
+      });
       expect(caa.find((l) => l.message.startsWith('strict: '))).toMatchObject({
         status: 'fail',
         message: 'strict: caa.example.test: CAA at caa.example.test allows only allowed-ca.test, not this CA (strict-ca.test)',
       });
-      expect(caa.find((l) => l.message.startsWith('backup: '))).toMatchObject({ status: 'warn', message: expect.stringContaining('not compared: the ACME directory did not answer') });
-      expect(caa.find((l) => l.message.startsWith('pebble: '))).toMatchObject({ status: 'warn', message: expect.stringContaining('publishes no caaIdentities') });
+      expect(caa.find((l) => l.message.startsWith('backup: '))).toMatchObject({
+        status: 'warn',
+        message: expect.stringContaining('not compared: the ACME directory did not answer'),
+      });
+      expect(caa.find((l) => l.message.startsWith('pebble: '))).toMatchObject({
+        status: 'warn',
+        message: expect.stringContaining('publishes no caaIdentities'),
+      });
       // A certificate limited to one issuer is compared with that one only.
-      expect(lines(report, 'dns.caa', 'pinned')).toEqual([{ name: 'dns.caa', status: 'pass', cert: 'pinned', message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test' }]);
+      expect(lines(report, 'dns.caa', 'pinned')).toEqual([
+        { name: 'dns.caa', status: 'pass', cert: 'pinned', message: 'allowed: caa.example.test: CAA at caa.example.test allows allowed-ca.test' },
+      ]);
       // No CAA records: one line, whoever the CAs are.
-      expect(lines(report, 'dns.caa', 'www')).toEqual([{ name: 'dns.caa', status: 'pass', cert: 'www', message: 'www.example.test: no CAA records: any CA may issue' }]);
+      expect(lines(report, 'dns.caa', 'www')).toEqual([
+        { name: 'dns.caa', status: 'pass', cert: 'www', message: 'www.example.test: no CAA records: any CA may issue' },
+      ]);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

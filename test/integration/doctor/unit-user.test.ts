@@ -100,9 +100,15 @@ describe('certkeeper doctor as the unprivileged unit user (nobody)', () => {
     const { code, lines } = await doctorAs(NOBODY, config);
     expect(code).toBe(1);
     expect(sinkLine(lines, 'a')).toMatchObject({ status: 'pass', message: expect.stringContaining('group nogroup can be applied') });
-    expect(sinkLine(lines, 'b')).toMatchObject({ status: 'fail', message: expect.stringContaining('root-group: group root (gid 0): nobody (uid 65534) is not a member') });
+    expect(sinkLine(lines, 'b')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('root-group: group root (gid 0): nobody (uid 65534) is not a member'),
+    });
     expect(sinkLine(lines, 'b').message).toContain('usermod -aG root nobody');
-    expect(sinkLine(lines, 'c')).toMatchObject({ status: 'fail', message: expect.stringContaining('root-owner: owner root (uid 0): only root or a process with CAP_CHOWN') });
+    expect(sinkLine(lines, 'c')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('root-owner: owner root (uid 0): only root or a process with CAP_CHOWN'),
+    });
     // Nothing was created for the check.
     await expect(fs.stat(path.join(path.dirname(config), 'root-group'))).rejects.toMatchObject({ code: 'ENOENT' });
     await expect(fs.stat(path.join(path.dirname(config), 'state'))).rejects.toMatchObject({ code: 'ENOENT' });
@@ -125,14 +131,24 @@ describe('certkeeper doctor and hooks that need privileges', () => {
     // setpriv sets no_new_privs as systemd's NoNewPrivileges=yes does, then runs the doctor.
     const node = await nodeForEveryone();
     const run = await new Promise<string>((resolve, reject) => {
-      const child = spawn('setpriv', ['--no-new-privs', node, CLI, '--config', withSudo, 'doctor', '--json', '--cert', 'd'], { cwd: path.dirname(config), env: { PATH: '/usr/local/bin:/usr/bin:/bin' }, uid: NOBODY.uid, gid: NOBODY.gid });
+      const child = spawn('setpriv', ['--no-new-privs', node, CLI, '--config', withSudo, 'doctor', '--json', '--cert', 'd'], {
+        cwd: path.dirname(config),
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+        uid: NOBODY.uid,
+        gid: NOBODY.gid,
+      });
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.on('error', reject);
       child.on('close', () => resolve(out));
     });
     const lines = (JSON.parse(run) as { checks: Line[] }).checks;
-    expect(sinkLine(lines, 'd')).toMatchObject({ status: 'fail', message: expect.stringContaining('sudo-reload: hook "./bin/sudo -n /usr/sbin/nginx -s reload": sudo cannot gain privileges in a process with NoNewPrivileges') });
+    expect(sinkLine(lines, 'd')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining(
+        'sudo-reload: hook "./bin/sudo -n /usr/sbin/nginx -s reload": sudo cannot gain privileges in a process with NoNewPrivileges',
+      ),
+    });
     // Without no_new_privs (a shell), sudo may work: nothing to say.
     const free = await doctorAs(NOBODY, withSudo);
     expect(sinkLine(free.lines, 'd')).toMatchObject({ status: 'pass' });
@@ -141,7 +157,11 @@ describe('certkeeper doctor and hooks that need privileges', () => {
   it('fails an unset ${VAR} before anything else, naming it, as root and as nobody', async () => {
     const withEnv = config.replace(/\.yaml$/, '-env.yaml');
     const text = await fs.readFile(config, 'utf8');
-    await fs.writeFile(withEnv, text.replace('command: [/bin/true]', 'command: [/bin/true]\n    env: { DNS_TOKEN: "${DNS_TOKEN}", TOKEN_FILE: "${CREDENTIALS_DIRECTORY}/token" }'), { mode: 0o644 });
+    await fs.writeFile(
+      withEnv,
+      text.replace('command: [/bin/true]', 'command: [/bin/true]\n    env: { DNS_TOKEN: "${DNS_TOKEN}", TOKEN_FILE: "${CREDENTIALS_DIRECTORY}/token" }'),
+      { mode: 0o644 },
+    );
     for (const user of [ROOT, NOBODY]) {
       const { code, lines } = await doctorAs(user, withEnv);
       expect(code, user.name).toBe(1);

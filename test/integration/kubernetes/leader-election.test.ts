@@ -98,7 +98,9 @@ describe('certkeeper run with ha.kubernetes', () => {
     expect(leaseWritersBefore).toEqual(new Set(['replica-a']));
     const secret = k8s.object('secrets', 'web', 'shared-tls'); // the kubeconfig context's namespace
     expect(secret?.type).toBe('kubernetes.io/tls');
-    const serialsByA = orders(await history(a.config)).filter((l) => l.result === 'success').map((l) => l.serial);
+    const serialsByA = orders(await history(a.config))
+      .filter((l) => l.result === 'success')
+      .map((l) => l.serial);
     expect(serialsByA).toContain(secret!.metadata.annotations!['certkeeper.io/serial']);
 
     // SIGKILL: no release. The follower takes over once the lease has not changed for its duration.
@@ -112,7 +114,9 @@ describe('certkeeper run with ha.kubernetes', () => {
 
     // The new leader orders (its own state is empty) and writes the Secret.
     await until('an order by replica-b', async () => ((await successfulOrders(b)) >= 1 ? true : undefined), 60_000, both);
-    const serialsByB = orders(await history(b.config)).filter((l) => l.result === 'success').map((l) => l.serial);
+    const serialsByB = orders(await history(b.config))
+      .filter((l) => l.result === 'success')
+      .map((l) => l.serial);
     await until(
       "the Secret to hold replica-b's certificate",
       async () => (serialsByB.includes(k8s.object('secrets', 'web', 'shared-tls')?.metadata.annotations?.['certkeeper.io/serial'] ?? '') ? true : undefined),

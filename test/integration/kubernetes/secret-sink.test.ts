@@ -68,7 +68,11 @@ describe('kubernetes-secret sink', () => {
     });
 
     // Someone adds a label and a key of their own; the renewal keeps them and bumps the version.
-    k8s.seedSecret('web', { ...secret, metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, team: 'web' } }, data: { ...secret.data, extra: 'eA==' } });
+    k8s.seedSecret('web', {
+      ...secret,
+      metadata: { ...secret.metadata, labels: { ...secret.metadata.labels, team: 'web' } },
+      data: { ...secret.data, extra: 'eA==' },
+    });
     const before = k8s.object('secrets', 'web', 'www-tls')!.metadata.resourceVersion;
     const second = request('www');
     expect((await sink().deploy(second)).detail).toBe('replaced Secret web/www-tls');
@@ -87,7 +91,9 @@ describe('kubernetes-secret sink', () => {
 
   it('writes ca.crt (the top of the chain), custom names, namespace, labels and annotations when configured', async () => {
     const deployed = request('Api_v2');
-    await sink({ namespace: 'edge', secretName: 'tls-{cert}', includeCa: true, labels: { team: 'edge' }, annotations: { 'example.com/owner': 'ops' } }).deploy(deployed);
+    await sink({ namespace: 'edge', secretName: 'tls-{cert}', includeCa: true, labels: { team: 'edge' }, annotations: { 'example.com/owner': 'ops' } }).deploy(
+      deployed,
+    );
     const secret = k8s.object('secrets', 'edge', 'tls-api-v2')!;
     expect(decode(secret.data!['ca.crt'])).toBe(testCa().certPem);
     expect(secret.metadata.labels).toMatchObject({ team: 'edge', 'certkeeper.io/name': 'Api_v2' });
@@ -95,7 +101,11 @@ describe('kubernetes-secret sink', () => {
   });
 
   it('never overwrites a Secret it did not create, unless adopt: true (which keeps its other keys)', async () => {
-    k8s.seedSecret('web', { metadata: { name: 'legacy-tls', labels: { app: 'legacy' } }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'b2xk', 'tls.key': 'b2xk', 'dhparam.pem': 'ZGg=' } });
+    k8s.seedSecret('web', {
+      metadata: { name: 'legacy-tls', labels: { app: 'legacy' } },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': 'b2xk', 'tls.key': 'b2xk', 'dhparam.pem': 'ZGg=' },
+    });
     const refused = await failure(sink({ secretName: 'legacy-tls' }).deploy(request('legacy')));
     expect(refused.code).toBe('SINK_FAILED');
     expect(refused.retryable).toBe(false);
@@ -166,6 +176,13 @@ describe('kubernetes-secret sink', () => {
     ]) {
       expect(sinkConfigSchema.safeParse({ type: 'kubernetes-secret', ...bad }).success, JSON.stringify(bad)).toBe(false);
     }
-    expect(sinkConfigSchema.parse({ type: 'kubernetes-secret' })).toEqual({ type: 'kubernetes-secret', secretName: '{cert}-tls', includeCa: false, adopt: false, labels: {}, annotations: {} });
+    expect(sinkConfigSchema.parse({ type: 'kubernetes-secret' })).toEqual({
+      type: 'kubernetes-secret',
+      secretName: '{cert}-tls',
+      includeCa: false,
+      adopt: false,
+      labels: {},
+      annotations: {},
+    });
   });
 });

@@ -47,7 +47,9 @@ afterEach(async () => {
   warnings.length = 0;
 });
 
-async function start(overrides: Partial<HttpServerOptions> = {}): Promise<{ server: HttpServerHandle; base: string; metrics: AgentMetrics; readiness: Readiness }> {
+async function start(
+  overrides: Partial<HttpServerOptions> = {},
+): Promise<{ server: HttpServerHandle; base: string; metrics: AgentMetrics; readiness: Readiness }> {
   const metrics = new AgentMetrics();
   metrics.updateFromStatus(rows);
   const readiness: Readiness = { ready: true, reasons: [] };
@@ -155,10 +157,22 @@ describe('agent HTTP endpoint', () => {
 
   it('fails to start with CONFIG_INVALID when the port is taken or the address is not host:port', async () => {
     const { server } = await start();
-    const error = await startHttpServer({ listen: server.address, metrics: new AgentMetrics({ processMetrics: false }), status: async () => [], ready: () => ({ ready: true, reasons: [] }), logger }).catch((e: unknown) => e);
+    const error = await startHttpServer({
+      listen: server.address,
+      metrics: new AgentMetrics({ processMetrics: false }),
+      status: async () => [],
+      ready: () => ({ ready: true, reasons: [] }),
+      logger,
+    }).catch((e: unknown) => e);
     expect(isCertkeeperError(error, 'CONFIG_INVALID')).toBe(true);
     expect((error as Error).message).toContain('EADDRINUSE');
-    const bad = await startHttpServer({ listen: 'not a host', metrics: new AgentMetrics({ processMetrics: false }), status: async () => [], ready: () => ({ ready: true, reasons: [] }), logger }).catch((e: unknown) => e);
+    const bad = await startHttpServer({
+      listen: 'not a host',
+      metrics: new AgentMetrics({ processMetrics: false }),
+      status: async () => [],
+      ready: () => ({ ready: true, reasons: [] }),
+      logger,
+    }).catch((e: unknown) => e);
     expect(isCertkeeperError(bad, 'CONFIG_INVALID')).toBe(true);
   });
 
@@ -166,10 +180,12 @@ describe('agent HTTP endpoint', () => {
     const { server, base } = await start();
     const agent = new http.Agent({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
-      http.get(`${base}/healthz`, { agent }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-      }).on('error', reject);
+      http
+        .get(`${base}/healthz`, { agent }, (response) => {
+          response.resume();
+          response.on('end', resolve);
+        })
+        .on('error', reject);
     });
     const started = performance.now();
     await server.close();

@@ -149,7 +149,16 @@ ${names.map((name) => `  - { name: ${name}, domains: [${name}.example.com], dns:
       host: 'test-host',
       loadConfig: () => config,
       wire: async (next: Config, onEvent): Promise<EngineDeps> => {
-        return { config: next, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => dns, sink: () => ({ name: 'none', type: 'fake', deploy: async () => ({}) }), onEvent };
+        return {
+          config: next,
+          store,
+          clock,
+          logger: silentLogger,
+          issuer: async () => issuer,
+          dnsProvider: () => dns,
+          sink: () => ({ name: 'none', type: 'fake', deploy: async () => ({}) }),
+          onEvent,
+        };
       },
       onEvent: (event: AgentEvent) => void dispatcher.dispatch(event),
     });
@@ -195,7 +204,11 @@ ${names.map((name) => `  - { name: ${name}, domains: [${name}.example.com], dns:
       // 4. The provider is fixed: the next attempt (daily by now) renews all 100, and they recover.
       dnsBroken = false;
       await advance(DAY);
-      await until('a recovery alert naming all', () => receiver.posts.filter((p) => p.body.type === 'recovered').flatMap((p) => p.body.certs).length >= CERTS, 30_000);
+      await until(
+        'a recovery alert naming all',
+        () => receiver.posts.filter((p) => p.body.type === 'recovered').flatMap((p) => p.body.certs).length >= CERTS,
+        30_000,
+      );
       await dispatcher.flush();
     } finally {
       await agent.stop(1000);
@@ -207,9 +220,20 @@ ${names.map((name) => `  - { name: ${name}, domains: [${name}.example.com], dns:
     const firstRecovery = posts.findIndex((p) => p.body.type === 'recovered');
     const deliveredFailures = posts.slice(0, firstRecovery).filter((p) => p.status === 200 && p.body.type === 'failed');
     expect(new Set(deliveredFailures.flatMap((p) => p.body.certs))).toEqual(new Set(names));
-    expect(posts.filter((p) => p.body.type === 'recovered' && p.status === 200).flatMap((p) => p.body.certs).sort()).toEqual(names);
+    expect(
+      posts
+        .filter((p) => p.body.type === 'recovered' && p.status === 200)
+        .flatMap((p) => p.body.certs)
+        .sort(),
+    ).toEqual(names);
     // Grouped: one alert per attempt at the outage, naming its cause; a handful of POSTs in all.
-    expect(posts.map((p) => `${p.status} ${p.body.type} ${p.body.certs.length}`)).toEqual([`404 failed ${CERTS}`, `404 failed ${CERTS}`, `429 failed ${CERTS}`, `200 failed ${CERTS}`, `200 recovered ${CERTS}`]);
+    expect(posts.map((p) => `${p.status} ${p.body.type} ${p.body.certs.length}`)).toEqual([
+      `404 failed ${CERTS}`,
+      `404 failed ${CERTS}`,
+      `429 failed ${CERTS}`,
+      `200 failed ${CERTS}`,
+      `200 recovered ${CERTS}`,
+    ]);
     expect(posts[3]!.body).toMatchObject({ group: true, cause: { provider: 'corp', code: 'DNS_UPDATE_FAILED' } });
     // Paced, and the 429's Retry-After honoured (arrival times; a few ms of loopback latency allowed).
     for (let i = 1; i < posts.length; i++) expect(posts[i]!.at - posts[i - 1]!.at).toBeGreaterThanOrEqual(PACE_MS - 25);

@@ -61,7 +61,14 @@ async function deliverThrough(first: Answer): Promise<{ waitedMs: number; result
     logger: silentLogger,
     onResult: (_target, result) => results.push(result),
   });
-  const event: AgentEvent = { type: 'failed', severity: 'warning', at: clock.now().toISOString(), cert: 'www', domains: ['www.example.com'], message: 'renewal of www failed' };
+  const event: AgentEvent = {
+    type: 'failed',
+    severity: 'warning',
+    at: clock.now().toISOString(),
+    cert: 'www',
+    domains: ['www.example.com'],
+    message: 'renewal of www failed',
+  };
   dispatcher.dispatch(event);
   await dispatcher.flush();
   await dispatcher.close(0);
@@ -83,7 +90,10 @@ describe('a 429 whose Retry-After is an HTTP date', () => {
 
   it('and an hour behind', async () => {
     const theirs = new Date('2026-03-01T11:00:00Z');
-    const { waitedMs } = await deliverThrough({ status: 429, headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() + 7 * SECOND).toUTCString() } });
+    const { waitedMs } = await deliverThrough({
+      status: 429,
+      headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() + 7 * SECOND).toUTCString() },
+    });
     expect(waitedMs).toBe(7 * SECOND);
   });
 
@@ -101,13 +111,19 @@ describe('a 429 whose Retry-After is an HTTP date', () => {
 
   it('a date already past means now', async () => {
     const theirs = new Date('2026-03-01T13:00:00Z');
-    const { waitedMs } = await deliverThrough({ status: 429, headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() - HOUR).toUTCString() } });
+    const { waitedMs } = await deliverThrough({
+      status: 429,
+      headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() - HOUR).toUTCString() },
+    });
     expect(waitedMs).toBe(0);
   });
 
   it('is capped like delay-seconds (10 min)', async () => {
     const theirs = new Date('2026-03-01T13:00:00Z');
-    const { waitedMs } = await deliverThrough({ status: 429, headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() + 24 * HOUR).toUTCString() } });
+    const { waitedMs } = await deliverThrough({
+      status: 429,
+      headers: { date: theirs.toUTCString(), 'retry-after': new Date(theirs.getTime() + 24 * HOUR).toUTCString() },
+    });
     expect(waitedMs).toBe(10 * 60 * SECOND);
   });
 });

@@ -110,7 +110,12 @@ describe('notifications to real receivers', () => {
   it('delivers failure, escalation and recovery to webhook, Slack and Teams, suppressing repeats', async () => {
     const secret = 'T0001/B0001/hUsHhUsHsEcReT';
     const { dispatcher, lines, results } = build({
-      hook: { type: 'webhook', url: `${receiver.base}/hook/${secret}`, headers: { Authorization: 'Bearer hook-token', 'Content-Type': 'text/plain' }, groupWindow: 0 },
+      hook: {
+        type: 'webhook',
+        url: `${receiver.base}/hook/${secret}`,
+        headers: { Authorization: 'Bearer hook-token', 'Content-Type': 'text/plain' },
+        groupWindow: 0,
+      },
       slack: { type: 'slack', url: `${receiver.base}/slack/${secret}`, groupWindow: 0, minInterval: '50ms' },
       teams: { type: 'teams', url: `${receiver.base}/teams/${secret}`, groupWindow: 0, minInterval: '50ms' },
     });
@@ -127,7 +132,11 @@ describe('notifications to real receivers', () => {
     await dispatcher.flush();
 
     const hook = receiver.at('/hook/');
-    expect(hook.map((r) => `${(r.body as AgentEvent).type}/${(r.body as AgentEvent).severity}`)).toEqual(['failed/warning', 'failed/critical', 'recovered/info']);
+    expect(hook.map((r) => `${(r.body as AgentEvent).type}/${(r.body as AgentEvent).severity}`)).toEqual([
+      'failed/warning',
+      'failed/critical',
+      'recovered/info',
+    ]);
     expect(hook[0]!.body).toEqual({ ...first, certs: ['www'] });
     expect(hook[0]!.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Bearer hook-token', 'user-agent': 'certkeeper' });
 
@@ -236,7 +245,9 @@ describe('notifications to real receivers', () => {
     });
     // Its failure alert was never delivered, so it is not sent the recovery either.
     expect(results.filter(([target]) => target === 'broken')).toEqual([['broken', 'failed']]);
-    const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.target === 'broken' && line.msg === 'notification not delivered');
+    const failure = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.target === 'broken' && line.msg === 'notification not delivered');
     expect(failure).toMatchObject({ code: 'HOOK_FAILED' });
     expect(String(failure!.err)).toContain('pager API said no');
   });

@@ -9,9 +9,22 @@ import { AgentMetrics } from '../../../src/observe/metrics.js';
 import { servePage } from '../../../src/observe/page/agent.js';
 
 const row: StatusRow = {
-  name: 'www', domains: ['www.example.test'], serial: '0A1B', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', daysLeft: 31,
-  renewAt: '2026-03-02T00:00:00.000Z', renewReason: 'not-due', renewMessage: '', state: 'valid', pendingSinks: [],
-  lastResult: { at: '2026-01-01T00:00:00.000Z', action: 'issue', result: 'success', error: null }, consecutiveFailures: 0, nextAttemptAt: null, configChanged: false, issuer: 'default',
+  name: 'www',
+  domains: ['www.example.test'],
+  serial: '0A1B',
+  notBefore: '2026-01-01T00:00:00.000Z',
+  notAfter: '2026-04-01T00:00:00.000Z',
+  daysLeft: 31,
+  renewAt: '2026-03-02T00:00:00.000Z',
+  renewReason: 'not-due',
+  renewMessage: '',
+  state: 'valid',
+  pendingSinks: [],
+  lastResult: { at: '2026-01-01T00:00:00.000Z', action: 'issue', result: 'success', error: null },
+  consecutiveFailures: 0,
+  nextAttemptAt: null,
+  configChanged: false,
+  issuer: 'default',
 };
 
 /** One array, as the agent publishes one after each plan: /status and the page see the same set. */
@@ -31,7 +44,16 @@ async function start(withPage: boolean): Promise<string> {
     ...(withPage
       ? {
           page: (query: URLSearchParams) =>
-            servePage({ now: () => new Date('2026-03-01T00:00:00.000Z'), config: () => ({ agentId: 'a1', certificates: [{ name: 'www', sinks: ['files'] }] as never, watch: undefined }), rows: () => rows, endpoints: async () => [], store: () => ({ readHistory: async () => [] }) }, query),
+            servePage(
+              {
+                now: () => new Date('2026-03-01T00:00:00.000Z'),
+                config: () => ({ agentId: 'a1', certificates: [{ name: 'www', sinks: ['files'] }] as never, watch: undefined }),
+                rows: () => rows,
+                endpoints: async () => [],
+                store: () => ({ readHistory: async () => [] }),
+              },
+              query,
+            ),
         }
       : {}),
   });

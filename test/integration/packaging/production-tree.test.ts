@@ -28,7 +28,10 @@ describe('the production node_modules of the image', () => {
     const leftovers = execFileSync('find', [modules, '-type', 'f', '(', '-name', '*.d.ts', '-o', '-name', '*.map', ')'], { encoding: 'utf8' });
     expect(leftovers).toBe('');
     // The stand-in loads as acme-client expects and refuses to send anything.
-    const probe = spawnSync(process.execPath, ['-e', "const acme = require('acme-client'); acme.axios.request({ url: 'http://127.0.0.1:9/' })"], { cwd: app, encoding: 'utf8' });
+    const probe = spawnSync(process.execPath, ['-e', "const acme = require('acme-client'); acme.axios.request({ url: 'http://127.0.0.1:9/' })"], {
+      cwd: app,
+      encoding: 'utf8',
+    });
     expect(probe.status).toBe(1);
     expect(probe.stderr).toContain('axios.request() called: certkeeper ships no axios');
 

@@ -9,7 +9,20 @@
 //    hook, under strace) is one SystemCallFilter=@system-service allows.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync, mkdirSync, symlinkSync, writeFileSync, readlinkSync, appendFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  chmodSync,
+  mkdirSync,
+  symlinkSync,
+  writeFileSync,
+  readlinkSync,
+  appendFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,7 +95,13 @@ describe('examples/systemd/install.sh into a temp root', () => {
       const agentStyle = spawnSync(node, ['--max-semi-space-size=4', program, '--version'], { encoding: 'utf8', uid: NOBODY.uid, gid: NOBODY.gid, cwd: '/' });
       expect(agentStyle.stdout.trim(), agentStyle.stderr).toBe(VERSION);
       // As the renew and doctor units run it: the path itself, a Node script.
-      const direct = spawnSync(program, ['--version'], { encoding: 'utf8', uid: NOBODY.uid, gid: NOBODY.gid, cwd: '/', env: { PATH: `${path.dirname(node)}:/usr/bin:/bin` } });
+      const direct = spawnSync(program, ['--version'], {
+        encoding: 'utf8',
+        uid: NOBODY.uid,
+        gid: NOBODY.gid,
+        cwd: '/',
+        env: { PATH: `${path.dirname(node)}:/usr/bin:/bin` },
+      });
       expect(direct.stdout.trim(), direct.stderr).toBe(VERSION);
     }
     expect(readlinkSync(path.join(root, 'usr/local/bin/certkeeper'))).toBe('/opt/certkeeper/bin/certkeeper');
@@ -110,13 +129,15 @@ describe('examples/systemd/install.sh into a temp root', () => {
     }
     // What the units write to or read from exists.
     for (const name of SERVICES) {
-      for (const entry of (unit(name).get('ReadWritePaths') ?? []).flatMap((v) => v.split(/\s+/))) expect(existsSync(path.join(root, entry.replace(/^-/, ''))), entry).toBe(true);
+      for (const entry of (unit(name).get('ReadWritePaths') ?? []).flatMap((v) => v.split(/\s+/)))
+        expect(existsSync(path.join(root, entry.replace(/^-/, ''))), entry).toBe(true);
       for (const value of unit(name).get('LoadCredential') ?? []) expect(existsSync(path.join(root, path.dirname(value.split(':')[1]!))), value).toBe(true);
     }
   });
 
   it('installs units that systemd-analyze verify accepts, and one local.conf drop-in that all three services read', () => {
-    for (const name of UNITS) expect(readFileSync(path.join(root, 'etc/systemd/system', name), 'utf8')).toBe(readFileSync(path.join(SYSTEMD_EXAMPLES, name), 'utf8'));
+    for (const name of UNITS)
+      expect(readFileSync(path.join(root, 'etc/systemd/system', name), 'utf8')).toBe(readFileSync(path.join(SYSTEMD_EXAMPLES, name), 'utf8'));
     const verify = analyze(['verify', `--root=${root}`, ...UNITS]);
     expect(verify.stderr).toBe('');
     expect(verify.status).toBe(0);
@@ -145,7 +166,8 @@ describe('examples/systemd/install.sh into a temp root', () => {
   it('writes the polkit rule for exactly the units given: certkeeper may reload them, nothing more', () => {
     const rules = path.join(root, 'etc/polkit-1/rules.d/50-certkeeper-reload.rules');
     expect(statSync(rules).mode & 0o777).toBe(0o644);
-    const ask = (verb: string, unitName: string, user = 'certkeeper') => polkitAnswer(rules, { actionId: 'org.freedesktop.systemd1.manage-units', user, details: { unit: unitName, verb } });
+    const ask = (verb: string, unitName: string, user = 'certkeeper') =>
+      polkitAnswer(rules, { actionId: 'org.freedesktop.systemd1.manage-units', user, details: { unit: unitName, verb } });
     expect(ask('reload', 'nginx.service')).toBe('yes');
     expect(ask('reload', 'haproxy.service')).toBe('yes');
     expect(ask('restart', 'nginx.service')).toBeNull();
@@ -211,17 +233,24 @@ describe('SystemCallFilter=@system-service and certkeeper', () => {
     const work = mkdtempSync(path.join(tmpdir(), 'ck-systemd-strace-'));
     try {
       const trace = path.join(work, 'trace.log');
-      const demo = spawnSync('strace', ['-f', '-qq', '-o', trace, process.execPath, '--max-semi-space-size=4', path.join(root, 'opt/certkeeper/lib/certkeeper/dist/demo/main.js')], {
-        cwd: work,
-        encoding: 'utf8',
-        timeout: 240_000,
-      });
+      const demo = spawnSync(
+        'strace',
+        ['-f', '-qq', '-o', trace, process.execPath, '--max-semi-space-size=4', path.join(root, 'opt/certkeeper/lib/certkeeper/dist/demo/main.js')],
+        {
+          cwd: work,
+          encoding: 'utf8',
+          timeout: 240_000,
+        },
+      );
       expect(demo.status, `${demo.stdout}\n${demo.stderr}`).toBe(0);
       expect(demo.stdout).toMatch(/^www\s+valid\s/m);
       const { used, excludedTasks } = certkeeperSyscalls(readFileSync(trace, 'utf8'), /execve\("(\/usr\/bin\/pebble|\/usr\/sbin\/named|\/usr\/bin\/openssl)"/);
       expect(excludedTasks).toBeGreaterThanOrEqual(2); // Pebble and BIND (and their threads) are not certkeeper
       expect(used.size).toBeGreaterThan(40);
-      expect(['socket', 'connect', 'sendmsg', 'execve', 'rename'].filter((name) => !used.has(name)), [...used].join(' ')).toEqual([]);
+      expect(
+        ['socket', 'connect', 'sendmsg', 'execve', 'rename'].filter((name) => !used.has(name)),
+        [...used].join(' '),
+      ).toEqual([]);
       expect([...used].filter((name) => !allowed.has(name)).sort()).toEqual([]);
     } finally {
       rmSync(work, { recursive: true, force: true });

@@ -41,11 +41,13 @@ const values = parse(await fs.readFile(path.join(REPO, 'charts/certkeeper/values
 /** The conditions of serviceaccount.yaml and rbac.yaml, evaluated for values.yaml as helm would. */
 const conditions = {
   '.Values.serviceAccount.create': values.serviceAccount.create,
-  'or .Values.serviceAccount.annotations .Values.serviceAccount.irsaRoleArn': Object.keys(values.serviceAccount.annotations).length > 0 || values.serviceAccount.irsaRoleArn !== '',
+  'or .Values.serviceAccount.annotations .Values.serviceAccount.irsaRoleArn':
+    Object.keys(values.serviceAccount.annotations).length > 0 || values.serviceAccount.irsaRoleArn !== '',
   '.Values.serviceAccount.annotations': Object.keys(values.serviceAccount.annotations).length > 0,
   '.Values.serviceAccount.irsaRoleArn': values.serviceAccount.irsaRoleArn !== '',
   '.Values.rbac.create': values.rbac.create,
-  'and (gt (int .Values.replicaCount) 1) (include "certkeeper.leaderElection" . | eq "true")': values.replicaCount > 1 && values.state.type === 'file' && !('state' in values.config),
+  'and (gt (int .Values.replicaCount) 1) (include "certkeeper.leaderElection" . | eq "true")':
+    values.replicaCount > 1 && values.state.type === 'file' && !('state' in values.config),
   'and (eq .Values.state.type "kubernetes") (not (hasKey .Values.config "state"))': values.state.type === 'kubernetes' && !('state' in values.config),
 };
 
@@ -66,7 +68,10 @@ describe('the chart Role for the kubernetes store', () => {
     const role = rbac[2] as { metadata: { namespace: string }; rules: unknown[] };
     expect(role.metadata.namespace).toBe('certkeeper');
     expect(role.rules).toEqual(chartStoreRoleRules());
-    expect(rbac[3]).toMatchObject({ roleRef: { kind: 'Role', name: 'certkeeper-state' }, subjects: [{ kind: 'ServiceAccount', name: 'certkeeper', namespace: 'certkeeper' }] });
+    expect(rbac[3]).toMatchObject({
+      roleRef: { kind: 'Role', name: 'certkeeper-state' },
+      subjects: [{ kind: 'ServiceAccount', name: 'certkeeper', namespace: 'certkeeper' }],
+    });
   });
 
   it('grants exactly the verbs the store uses, as the stand-in records them', async () => {
@@ -89,7 +94,16 @@ describe('the chart Role for the kubernetes store', () => {
         const lock = await opened[0]!.lock(`cert/${name}`, { ttlMs: 10_000, waitMs: 0 });
         await a.putCertificate(name, makeCertificate({ domains: [`${name}.example`] }), { directoryUrl: 'https://acme.test/dir', issuedAt: new Date() });
         await a.putRecord(name, { ...(await a.getRecord(name)), consecutiveFailures: 0 });
-        await a.appendHistory({ at: new Date().toISOString(), cert: name, action: 'issue', result: 'success', serial: '01', notAfter: null, durationMs: 1, error: null });
+        await a.appendHistory({
+          at: new Date().toISOString(),
+          cert: name,
+          action: 'issue',
+          result: 'success',
+          serial: '01',
+          notAfter: null,
+          durationMs: 1,
+          error: null,
+        });
         await lock.release();
       }
       await a.putAccount({ directoryUrl: 'https://acme.test/dir', email: null, accountUrl: null, keyPem: makeCertificate({ domains: ['x.example'] }).keyPem });

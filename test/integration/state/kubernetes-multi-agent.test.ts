@@ -81,7 +81,10 @@ interface Daemon {
 }
 
 function startDaemon(id: AgentId, config: string): Daemon {
-  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   daemons.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -130,7 +133,12 @@ describe('three agents on the kubernetes store (API stand-in, the chart Role)', 
     const f = fleet(certs);
     let agents = startFleet(f);
     let all = Object.values(agents);
-    await until('every agent deploying every certificate', () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined), 120_000, all);
+    await until(
+      'every agent deploying every certificate',
+      () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined),
+      120_000,
+      all,
+    );
     const serials = new Map(certs.map((cert) => [cert, deployedSerial(f, 'a', cert)]));
     for (const cert of certs) {
       expect(ordersAtCa(`${cert}.example.test`), `orders of ${cert} at the CA`).toBe(1);
@@ -152,7 +160,12 @@ describe('three agents on the kubernetes store (API stand-in, the chart Role)', 
       }
       agents = startFleet(f);
       all = Object.values(agents);
-      await until(`rollout ${rollout}: every new pod deploying every certificate`, () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) === serials.get(c))) ? true : undefined), 120_000, all);
+      await until(
+        `rollout ${rollout}: every new pod deploying every certificate`,
+        () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) === serials.get(c))) ? true : undefined),
+        120_000,
+        all,
+      );
       expect(proxy.orders.length, `rollout ${rollout}: orders at the CA`).toBe(ordersBefore);
     }
     for (const d of all) d.child.kill('SIGTERM');
@@ -174,7 +187,12 @@ describe('three agents on the kubernetes store (API stand-in, the chart Role)', 
     const agents = startFleet(f);
     const all = Object.values(agents);
 
-    await until('the order stalled at the CA with its TXT record in DNS', async () => (proxy.stalled.length > stalledBefore && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined), 60_000, all);
+    await until(
+      'the order stalled at the CA with its TXT record in DNS',
+      async () => (proxy.stalled.length > stalledBefore && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined),
+      60_000,
+      all,
+    );
     const lease = k8s.object('leases', f.namespace, leaseName('certkeeper', `cert/${victim}`));
     const holderId = /^([abc]) \(pid /.exec(String(lease?.spec?.holderIdentity ?? ''))?.[1] as AgentId | undefined;
     expect(holderId, `lease holder ${String(lease?.spec?.holderIdentity)}`).toBeDefined();
@@ -185,13 +203,23 @@ describe('three agents on the kubernetes store (API stand-in, the chart Role)', 
     expect(ordersAtCa(`${victim}.example.test`)).toBe(1);
 
     const others = AGENTS.filter((id) => id !== holderId);
-    await until(`another agent issuing ${victim} and both deploying it`, () => (others.every((id) => deployedSerial(f, id, victim) !== undefined) ? true : undefined), 90_000, all);
+    await until(
+      `another agent issuing ${victim} and both deploying it`,
+      () => (others.every((id) => deployedSerial(f, id, victim) !== undefined) ? true : undefined),
+      90_000,
+      all,
+    );
     expect(await txtAt(stack.bind.address, fqdn)).toEqual([]);
     expect(ordersAtCa(`${victim}.example.test`)).toBeLessThanOrEqual(2);
     // The taker says it took an expired lease over, and the Lease is free again after.
     const takers = others.map((id) => agents[id].output()).join('\n');
     expect(takers).toMatch(/lock lease expired; taken over/);
-    await until('the Lease released', () => (k8s.object('leases', f.namespace, leaseName('certkeeper', `cert/${victim}`))?.spec?.holderIdentity === '' ? true : undefined), 30_000, all);
+    await until(
+      'the Lease released',
+      () => (k8s.object('leases', f.namespace, leaseName('certkeeper', `cert/${victim}`))?.spec?.holderIdentity === '' ? true : undefined),
+      30_000,
+      all,
+    );
 
     const survivors = all.filter((d) => d !== holder);
     for (const d of survivors) d.child.kill('SIGTERM');

@@ -61,7 +61,12 @@ describe('state.type kubernetes', () => {
       const material = makeCertificate({ domains: ['www.example'] });
       await store.putCertificate('www', material, { directoryUrl: 'https://acme.test/dir', issuedAt: new Date() });
       await store.putAccount({ directoryUrl: 'https://acme.test/dir', email: null, accountUrl: null, keyPem: material.keyPem });
-      expect(k8s.objects('secrets', namespace).map((o) => o.metadata.name).sort()).toEqual([expect.stringMatching(/^ck-account-/), 'ck-cert-www']);
+      expect(
+        k8s
+          .objects('secrets', namespace)
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual([expect.stringMatching(/^ck-account-/), 'ck-cert-www']);
       expect((await store.getCertificate('www'))?.material.certPem).toBe(material.certPem);
     } finally {
       await store.storage.close();
@@ -82,11 +87,18 @@ describe('state.type kubernetes', () => {
       expect(secret.type).toBe('kubernetes.io/tls');
       expect(Buffer.from(secret.data!['tls.crt']!, 'base64').toString()).toBe(second.fullchainPem);
       expect(Buffer.from(secret.data!['tls.key']!, 'base64').toString()).toBe(second.keyPem);
-      expect(secret.metadata.annotations).toMatchObject({ 'certkeeper.io/serial': stored.info.serial, 'certkeeper.io/domains': 'www.example,api.example', 'certkeeper.io/not-after': stored.info.notAfter.toISOString() });
+      expect(secret.metadata.annotations).toMatchObject({
+        'certkeeper.io/serial': stored.info.serial,
+        'certkeeper.io/domains': 'www.example,api.example',
+        'certkeeper.io/not-after': stored.info.notAfter.toISOString(),
+      });
 
       // Someone replaces the PEM (kubectl edit, another tool): the live version no longer matches.
       const other = makeCertificate({ domains: ['evil.example'] });
-      k8s.seedSecret(namespace, { ...secret, data: { ...secret.data, 'tls.crt': Buffer.from(other.fullchainPem).toString('base64'), 'tls.key': Buffer.from(other.keyPem).toString('base64') } });
+      k8s.seedSecret(namespace, {
+        ...secret,
+        data: { ...secret.data, 'tls.crt': Buffer.from(other.fullchainPem).toString('base64'), 'tls.key': Buffer.from(other.keyPem).toString('base64') },
+      });
       const error = await store.getCertificate('www').catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'STATE_CORRUPT' });
       expect((error as Error).message).toMatch(/tls\.crt was changed outside certkeeper/);

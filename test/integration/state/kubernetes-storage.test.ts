@@ -87,9 +87,12 @@ describe('KubernetesStorage objects', () => {
       await store.appendLog('history', { at: new Date(), subject: 'www', kind: 'renew', body: '{"result":"success"}' });
       await store.put('certs/Www_Odd.example/current', bytes('{}'));
       await store.put('accounts/abc123', bytes('key'));
-      expect(k8s.objects('secrets', namespace).map((o) => o.metadata.name).sort()).toEqual(
-        ['certkeeper-account-abc123', 'certkeeper-cert-www', objectName('certkeeper', 'cert', 'Www_Odd.example')].sort(),
-      );
+      expect(
+        k8s
+          .objects('secrets', namespace)
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual(['certkeeper-account-abc123', 'certkeeper-cert-www', objectName('certkeeper', 'cert', 'Www_Odd.example')].sort());
       expect(k8s.objects('configmaps', namespace).map((o) => o.metadata.name)).toEqual(['certkeeper-record-www']);
       for (const kind of ['secrets', 'configmaps'] as const) {
         for (const object of k8s.objects(kind, namespace)) {
@@ -112,7 +115,8 @@ describe('KubernetesStorage objects', () => {
     const namespace = freshNamespace();
     const store = await open(namespace);
     try {
-      for (let i = 0; i < 60; i++) await store.appendLog('history', { at: new Date(Date.UTC(2026, 0, 1, 0, i)), subject: 'www', kind: 'renew', body: JSON.stringify({ i }) });
+      for (let i = 0; i < 60; i++)
+        await store.appendLog('history', { at: new Date(Date.UTC(2026, 0, 1, 0, i)), subject: 'www', kind: 'renew', body: JSON.stringify({ i }) });
       const kept = await store.readLog('history', { subject: 'www' });
       expect(kept).toHaveLength(50);
       expect(JSON.parse(kept[0]!.body)).toEqual({ i: 59 });
@@ -139,7 +143,7 @@ describe('KubernetesStorage objects', () => {
     }
   });
 
-  it('writes from the object as last seen: a new object is one create; a stale view is re-read and keeps the other agent\'s keys', async () => {
+  it("writes from the object as last seen: a new object is one create; a stale view is re-read and keeps the other agent's keys", async () => {
     const namespace = freshNamespace();
     const a = await open(namespace);
     const b = await open(namespace);
@@ -150,7 +154,11 @@ describe('KubernetesStorage objects', () => {
       await b.put('certs/www/data/files', bytes('b1')); // same ConfigMap: a's view is now stale
       before = k8s.requests.length;
       await a.put('certs/www/record', bytes('a2'));
-      expect(k8s.requests.slice(before).map((r) => `${r.verb} ${r.kind} ${r.status}`)).toEqual(['update configmaps 409', 'get configmaps 200', 'update configmaps 200']);
+      expect(k8s.requests.slice(before).map((r) => `${r.verb} ${r.kind} ${r.status}`)).toEqual([
+        'update configmaps 409',
+        'get configmaps 200',
+        'update configmaps 200',
+      ]);
       const both = await b.getMany(['certs/www/record', 'certs/www/data/files']);
       expect([...both].map(([key, v]) => `${key}=${new TextDecoder().decode(v.value)}`).sort()).toEqual(['certs/www/data/files=b1', 'certs/www/record=a2']);
       // A delete decided on a stale view ("nothing there") is decided again on a fresh read.
@@ -181,7 +189,10 @@ describe('KubernetesStorage objects', () => {
         .createNamespacedSecret({ namespace, body: { metadata: { name: 'big' }, data: { x: Buffer.alloc(1024 * 1024 + 1).toString('base64') } } })
         .catch((e: unknown) => e as { code?: number });
       expect((refused as { code?: number }).code).toBe(422);
-      const twice = await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'small' } } }).then(() => core.createNamespacedSecret({ namespace, body: { metadata: { name: 'small' } } })).catch((e: unknown) => e as { code?: number; body?: string });
+      const twice = await core
+        .createNamespacedSecret({ namespace, body: { metadata: { name: 'small' } } })
+        .then(() => core.createNamespacedSecret({ namespace, body: { metadata: { name: 'small' } } }))
+        .catch((e: unknown) => e as { code?: number; body?: string });
       expect((twice as { code?: number }).code).toBe(409);
       expect(String((twice as { body?: string }).body)).toMatch(/AlreadyExists/);
     } finally {

@@ -80,7 +80,10 @@ interface Daemon {
 }
 
 function startDaemon(id: AgentId, config: string): Daemon {
-  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const child = spawn(process.execPath, [CLI, '--config', config, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   daemons.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -133,7 +136,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     const agents = startFleet(f);
     const all = Object.values(agents);
 
-    await until('every agent deploying every certificate', () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined), 90_000, all);
+    await until(
+      'every agent deploying every certificate',
+      () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined),
+      90_000,
+      all,
+    );
     for (const cert of certs) {
       expect(ordersAtCa(`${cert}.example.test`), `orders of ${cert} at the CA`).toBe(1);
       // One certificate, the same in every agent's sink.
@@ -150,7 +158,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     const renewed = deployedSerial(f, 'a', target)!;
     expect(renewed).not.toBe(before);
     expect(ordersAtCa(`${target}.example.test`)).toBe(2);
-    await until(`the renewed ${target} in b's and c's sinks`, () => (deployedSerial(f, 'b', target) === renewed && deployedSerial(f, 'c', target) === renewed ? true : undefined), 30_000, all);
+    await until(
+      `the renewed ${target} in b's and c's sinks`,
+      () => (deployedSerial(f, 'b', target) === renewed && deployedSerial(f, 'c', target) === renewed ? true : undefined),
+      30_000,
+      all,
+    );
     // Nobody ordered it again on hearing of it.
     expect(ordersAtCa(`${target}.example.test`)).toBe(2);
 
@@ -164,10 +177,15 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     const b = startDaemon('b', f.configs.b);
     const before = await until(`b deploying ${target}`, () => deployedSerial(f, 'b', target), 60_000, [b]);
     // b's LISTEN connection goes silent: its server process stopped, the socket still open.
-    const [listening] = await until('b listening', async () => {
-      const rows = await cluster.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query = $1`, [`LISTEN "certkeeper.${f.schema}"`]);
-      return rows.length === 1 ? rows : undefined;
-    }, 30_000, [b]);
+    const [listening] = await until(
+      'b listening',
+      async () => {
+        const rows = await cluster.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query = $1`, [`LISTEN "certkeeper.${f.schema}"`]);
+        return rows.length === 1 ? rows : undefined;
+      },
+      30_000,
+      [b],
+    );
     execFileSync('kill', ['-STOP', String(listening!.pid)]);
     try {
       const forced = await runCli(['--config', f.configs.a, 'renew', '--force', '--yes', '--cert', target, '--json']);
@@ -200,7 +218,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     const agents = startFleet(f);
     const all = Object.values(agents);
 
-    await until('the order stalled at the CA with its TXT record in DNS', async () => (proxy.stalled.length > stalledBefore && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined), 30_000, all);
+    await until(
+      'the order stalled at the CA with its TXT record in DNS',
+      async () => (proxy.stalled.length > stalledBefore && (await txtAt(stack.bind.address, fqdn)).length > 0 ? true : undefined),
+      30_000,
+      all,
+    );
     const [lock] = await cluster.query<{ holder: string }>(`SELECT holder FROM ${f.schema}.locks WHERE name = $1`, [`cert/${victim}`]);
     const holderId = /^([abc]) \(pid /.exec(lock?.holder ?? '')?.[1] as AgentId | undefined;
     expect(holderId, `lock holder ${lock?.holder}`).toBeDefined();
@@ -213,7 +236,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     expect(await txtAt(stack.bind.address, fqdn)).not.toEqual([]); // the dead agent's record, until someone takes over
 
     const others = AGENTS.filter((id) => id !== holderId);
-    await until(`another agent issuing ${victim} and both deploying it`, () => (others.every((id) => deployedSerial(f, id, victim) !== undefined) ? true : undefined), 60_000, all);
+    await until(
+      `another agent issuing ${victim} and both deploying it`,
+      () => (others.every((id) => deployedSerial(f, id, victim) !== undefined) ? true : undefined),
+      60_000,
+      all,
+    );
     expect(await txtAt(stack.bind.address, fqdn)).toEqual([]);
     expect(ordersAtCa(`${victim}.example.test`)).toBeLessThanOrEqual(2);
     // History has both orders the CA saw: the killed agent's, abandoned (written by the agent that
@@ -248,13 +276,23 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     let probing = true;
     const prober = (async () => {
       while (probing) {
-        health.push(await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, (error: unknown) => String(error)));
+        health.push(
+          await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5_000) }).then(
+            (r) => r.status,
+            (error: unknown) => String(error),
+          ),
+        );
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     })();
 
     // Mid-run: the moment the first certificate is stored, the server goes away (as a crash).
-    await until('a first certificate stored', async () => ((await cluster.query(`SELECT key FROM ${f.schema}.kv WHERE key LIKE 'certs/%/current'`)).length > 0 ? true : undefined), 60_000, all);
+    await until(
+      'a first certificate stored',
+      async () => ((await cluster.query(`SELECT key FROM ${f.schema}.kv WHERE key LIKE 'certs/%/current'`)).length > 0 ? true : undefined),
+      60_000,
+      all,
+    );
     const earlier = await cluster.query<{ at: Date; subject: string; body: string }>(`SELECT at, subject, body FROM ${f.schema}.log ORDER BY id`);
     await cluster.stopServer();
     try {
@@ -276,7 +314,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
       await cluster.startServer();
     }
     await until('/readyz ready again', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000, all);
-    await until('every agent deploying every certificate after the restart', () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined), 90_000, all);
+    await until(
+      'every agent deploying every certificate after the restart',
+      () => (AGENTS.every((id) => certs.every((c) => deployedSerial(f, id, c) !== undefined)) ? true : undefined),
+      90_000,
+      all,
+    );
     probing = false;
     await prober;
     expect(health.length).toBeGreaterThan(10);
@@ -293,7 +336,12 @@ describe('agents sharing a PostgreSQL store', { timeout: 150_000 }, () => {
     const forced = await runCli(['--config', f.configs.a, 'renew', '--force', '--yes', '--cert', target, '--json']);
     expect(forced.code, forced.stderr).toBe(0);
     const renewed = deployedSerial(f, 'a', target)!;
-    await until(`the renewed ${target} in b's and c's sinks`, () => (deployedSerial(f, 'b', target) === renewed && deployedSerial(f, 'c', target) === renewed ? true : undefined), 30_000, all);
+    await until(
+      `the renewed ${target} in b's and c's sinks`,
+      () => (deployedSerial(f, 'b', target) === renewed && deployedSerial(f, 'c', target) === renewed ? true : undefined),
+      30_000,
+      all,
+    );
     const lines = await history(f.configs.b);
     expect(lines.length).toBeGreaterThanOrEqual(earlier.length);
 

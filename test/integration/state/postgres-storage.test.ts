@@ -68,7 +68,10 @@ describeStorageContract('PostgreSQL', async () => {
 
 describe('PostgresStorage connections and leases', () => {
   it('connects over a unix socket given as ?host=', async () => {
-    const agent = new PostgresStorage({ url: `postgres://${cluster.user}@/postgres?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}`, schema: freshSchema() });
+    const agent = new PostgresStorage({
+      url: `postgres://${cluster.user}@/postgres?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}`,
+      schema: freshSchema(),
+    });
     try {
       expect(agent.description).toBe(`postgres://${cluster.user}@[${cluster.socketDir}]:${cluster.port}/postgres (schema ${agent.schema})`);
       await agent.put('certs/www', new Uint8Array([7]));
@@ -149,18 +152,24 @@ describe('PostgresStorage when the server goes away', () => {
     const seen: StorageKey[] = [];
     const unwatch = watcher.watch('certs/', (key) => seen.push(key));
     try {
-      await vi.waitFor(async () => {
-        await writer.put('certs/before', new Uint8Array([1]));
-        expect(seen).toContain('certs/before');
-      }, { timeout: 10_000, interval: 100 });
+      await vi.waitFor(
+        async () => {
+          await writer.put('certs/before', new Uint8Array([1]));
+          expect(seen).toContain('certs/before');
+        },
+        { timeout: 10_000, interval: 100 },
+      );
 
       await cluster.restart();
       // Notices sent while it was away are gone: the watcher gets its prefix back as "re-read".
       await vi.waitFor(() => expect(seen).toContain('certs/'), { timeout: 20_000, interval: 50 });
-      await vi.waitFor(async () => {
-        await writer.put('certs/after', new Uint8Array([2])).catch(() => undefined); // the first use of a cut pooled connection may fail
-        expect(seen).toContain('certs/after');
-      }, { timeout: 20_000, interval: 100 });
+      await vi.waitFor(
+        async () => {
+          await writer.put('certs/after', new Uint8Array([2])).catch(() => undefined); // the first use of a cut pooled connection may fail
+          expect(seen).toContain('certs/after');
+        },
+        { timeout: 20_000, interval: 100 },
+      );
       await expect(writer.ping()).resolves.toBeUndefined();
       await expect(watcher.ping()).resolves.toBeUndefined();
     } finally {
@@ -190,7 +199,8 @@ describe('PostgresStorage when the server goes away', () => {
         for (const error of [pingError, getError]) {
           expect(error.code).toBe('STATE_UNREACHABLE');
           expect(error.retryable).toBe(true);
-          for (const shown of [error.message, describeError(error), inspect(error, { depth: 10 }), JSON.stringify(error)]) expect(shown).not.toContain(cluster.password);
+          for (const shown of [error.message, describeError(error), inspect(error, { depth: 10 }), JSON.stringify(error)])
+            expect(shown).not.toContain(cluster.password);
         }
 
         // The holder cannot renew: it must stop (lost) before the lease can expire on the server.
@@ -219,7 +229,11 @@ describe('PostgresStorage when the server goes away', () => {
     const silent = net.createServer((socket) => sockets.push(socket)); // accepts, then says nothing
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
-    const agent = new PostgresStorage({ url: `postgres://certkeeper:${cluster.password}@127.0.0.1:${port}/postgres`, schema: freshSchema(), connectTimeoutMs: 500 });
+    const agent = new PostgresStorage({
+      url: `postgres://certkeeper:${cluster.password}@127.0.0.1:${port}/postgres`,
+      schema: freshSchema(),
+      connectTimeoutMs: 500,
+    });
     try {
       for (const [what, attempt] of [
         ['ping', () => agent.ping()],

@@ -55,7 +55,15 @@ describe('state copy between backends', () => {
     clock.advance(1000);
     const current = makeCertificate({ domains: ['www.example'] });
     const stored = await s.putCertificate('www', current, { directoryUrl: DIRECTORY, issuedAt: clock.now() });
-    await s.putRecord('www', { deployed: { acm: stored.info.serial, 'files@agent-a': stored.info.serial }, consecutiveFailures: 0, lastAttemptAt: null, lastSuccessAt: clock.now().toISOString(), lastResult: null, nextAttemptAt: null, configFingerprint: null });
+    await s.putRecord('www', {
+      deployed: { acm: stored.info.serial, 'files@agent-a': stored.info.serial },
+      consecutiveFailures: 0,
+      lastAttemptAt: null,
+      lastSuccessAt: clock.now().toISOString(),
+      lastResult: null,
+      nextAttemptAt: null,
+      configFingerprint: null,
+    });
     await s.putSinkState('www', 'acm', { arn: 'arn:aws:acm:eu-west-1:1:certificate/x' });
     const revoked = makeCertificate({ domains: ['gone.example'] });
     await s.putCertificate('gone', revoked, { directoryUrl: DIRECTORY, issuedAt: clock.now() });
@@ -63,7 +71,16 @@ describe('state copy between backends', () => {
     await s.putAccount({ directoryUrl: DIRECTORY, email: 'ops@example.test', accountUrl: `${DIRECTORY}/acct/1`, keyPem: current.keyPem });
     await s.putIssuerState(`${DIRECTORY}|ops@example.test`, { rateLimitedUntil: '2026-11-23T00:00:00.000Z' });
     await s.agentData.put('notify', { outbox: [] });
-    const entry = { at: clock.now().toISOString(), cert: 'www', action: 'renew', result: 'success', serial: stored.info.serial, notAfter: stored.info.notAfter.toISOString(), durationMs: 5, error: null } as const;
+    const entry = {
+      at: clock.now().toISOString(),
+      cert: 'www',
+      action: 'renew',
+      result: 'success',
+      serial: stored.info.serial,
+      notAfter: stored.info.notAfter.toISOString(),
+      durationMs: 5,
+      error: null,
+    } as const;
     await s.appendHistory(entry);
     await s.appendHistory({ ...entry, at: new Date(clock.now().getTime() + 1).toISOString(), action: 'dry-run', serial: null, notAfter: null });
 
@@ -78,10 +95,23 @@ describe('state copy between backends', () => {
     ]);
     expect(dry.failed).toEqual([expect.stringMatching(/^certificate bad: .*certs\/bad\/record/)]);
 
-    const target = await side(stateSchema.parse({ type: 'kubernetes', kubeconfig, namespace: 'copy-a', encryptionKeyFile: keyFile, localDir: path.join(dir, 'k8s-local') }));
+    const target = await side(
+      stateSchema.parse({ type: 'kubernetes', kubeconfig, namespace: 'copy-a', encryptionKeyFile: keyFile, localDir: path.join(dir, 'k8s-local') }),
+    );
     const report = await copyState(source, target, { merge: false, dryRun: false });
     expect(report.failed).toEqual([expect.stringMatching(/^certificate bad: /)]);
-    expect(report.copied).toMatchObject({ certificates: 1, versions: 2, revoked: 1, records: 1, data: 1, accounts: 1, issuers: 1, 'agent data': 1, history: 2, 'dry-run index': 1 });
+    expect(report.copied).toMatchObject({
+      certificates: 1,
+      versions: 2,
+      revoked: 1,
+      records: 1,
+      data: 1,
+      accounts: 1,
+      issuers: 1,
+      'agent data': 1,
+      history: 2,
+      'dry-run index': 1,
+    });
     const t = target.store;
     expect(await t.storage.list('certs/bad/')).toEqual([]);
     expect((await t.getCertificate('www'))?.info.serial).toBe(stored.info.serial);

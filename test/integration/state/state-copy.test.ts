@@ -46,7 +46,11 @@ function site(names: string[]): Site {
   });
   writeFileSync(path.join(dir, 'state.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
   const schema = `copy${process.pid}_${++schemas}`;
-  const postgres = stateConfig(file, 'certkeeper-pg.yaml', `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${schema}\n  encryptionKeyFile: ./state.key\n  localDir: ./pg-local\n`);
+  const postgres = stateConfig(
+    file,
+    'certkeeper-pg.yaml',
+    `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${schema}\n  encryptionKeyFile: ./state.key\n  localDir: ./pg-local\n`,
+  );
   return { dir, file, postgres, schema };
 }
 
@@ -67,7 +71,11 @@ interface CopyJson {
   failed: string[];
 }
 
-async function copy(from: string, to: string, args: string[] = []): Promise<{ code: number | null; report: CopyJson | undefined; stderr: string; stdout: string }> {
+async function copy(
+  from: string,
+  to: string,
+  args: string[] = [],
+): Promise<{ code: number | null; report: CopyJson | undefined; stderr: string; stdout: string }> {
   const result = await runCli(['--config', from, 'state', 'copy', '--to', to, '--json', ...args]);
   let report: CopyJson | undefined;
   try {
@@ -155,7 +163,12 @@ describe('certkeeper state copy', () => {
     // Every value the file store keeps per certificate (versions, record, sink and challenge data) is there.
     const fileKeys = keysUnder(path.join(s.dir, 'state', 'store'), 'certs');
     expect(fileKeys.length).toBeGreaterThan(4);
-    expect(rows.map((row) => row.key).filter((key) => key.startsWith('certs/')).sort()).toEqual(fileKeys);
+    expect(
+      rows
+        .map((row) => row.key)
+        .filter((key) => key.startsWith('certs/'))
+        .sort(),
+    ).toEqual(fileKeys);
     const dryRuns = rows.find((row) => row.key === 'history/dry-runs');
     expect(JSON.parse(dryRuns!.value.toString('utf8'))).toEqual({ alpha: expect.objectContaining({ result: 'success' }) });
 
@@ -248,7 +261,11 @@ describe('certkeeper state copy', () => {
     expect(first.code, first.stderr).toBe(0);
     const fromFile = await renewJson(s.file);
     expect(fromFile.code, fromFile.stderr).toBe(0);
-    const wrong = stateConfig(s.file, 'certkeeper-wrong.yaml', `state:\n  type: postgres\n  url: ${cluster.url.replace(cluster.password, 'wrongpassword4321')}\n  schema: ${s.schema}\n  localDir: ./pg-local\n`);
+    const wrong = stateConfig(
+      s.file,
+      'certkeeper-wrong.yaml',
+      `state:\n  type: postgres\n  url: ${cluster.url.replace(cluster.password, 'wrongpassword4321')}\n  schema: ${s.schema}\n  localDir: ./pg-local\n`,
+    );
     const refused = await copy(s.file, wrong);
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toMatch(/STATE_UNREACHABLE|password/);
@@ -256,7 +273,11 @@ describe('certkeeper state copy', () => {
 
     // The PostgreSQL store sealed with one key; a config with another key is refused (exit 2).
     writeFileSync(path.join(s.dir, 'other.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
-    const otherKey = stateConfig(s.file, 'certkeeper-otherkey.yaml', `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${s.schema}\n  encryptionKeyFile: ./other.key\n  localDir: ./pg-local\n`);
+    const otherKey = stateConfig(
+      s.file,
+      'certkeeper-otherkey.yaml',
+      `state:\n  type: postgres\n  url: ${cluster.url}\n  schema: ${s.schema}\n  encryptionKeyFile: ./other.key\n  localDir: ./pg-local\n`,
+    );
     const back = stateConfig(s.file, 'certkeeper-back.yaml', 'stateDir: ./state-back\n');
     const keyRefused = await copy(otherKey, back);
     expect(keyRefused.code).toBe(2);

@@ -59,7 +59,10 @@ describe('reregisterAccount', () => {
   it('registers the same key again and stores the new URL', async () => {
     const store = new MemoryStore();
     const first = await ensureAccount(options(store, async () => 'https://ca.example/acct/old'));
-    const again = await reregisterAccount(options(store, async () => 'https://ca.example/acct/new'), first.keyPem);
+    const again = await reregisterAccount(
+      options(store, async () => 'https://ca.example/acct/new'),
+      first.keyPem,
+    );
     expect(again).toEqual({ keyPem: first.keyPem, accountUrl: 'https://ca.example/acct/new', created: true });
     expect((await store.getAccount(DIRECTORY, 'ops@example.com'))?.accountUrl).toBe('https://ca.example/acct/new');
   });

@@ -64,7 +64,9 @@ describe('acme-client internals certkeeper relies on', () => {
 
   it('is the 5.4 line the transport was written against', () => {
     const pkg = require('acme-client/package.json') as { version: string };
-    expect(pkg.version, 'acme-client moved past 5.4: re-check src/acme/transport.ts installTransport against its HttpClient, then widen the pin').toMatch(/^5\.4\./);
+    expect(pkg.version, 'acme-client moved past 5.4: re-check src/acme/transport.ts installTransport against its HttpClient, then widen the pin').toMatch(
+      /^5\.4\./,
+    );
   });
 
   it('keeps its HttpClient at Client.http, with request() and maxBadNonceRetries', async () => {
@@ -102,7 +104,7 @@ describe('acme-client internals certkeeper relies on', () => {
     expect(server.seen[2]?.contentType).toBe('application/jose+json');
   });
 
-  it('takes the transport\'s badNonce retry budget', async () => {
+  it("takes the transport's badNonce retry budget", async () => {
     const acme = await import('acme-client');
     const { AcmeTransport, installTransport } = await import('../../../src/acme/transport.js');
     const client = new acme.Client({ directoryUrl: 'http://127.0.0.1:9/dir', accountKey: accountKeyPem });

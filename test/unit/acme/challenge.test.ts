@@ -16,7 +16,12 @@ function authz(domain: string, options: { wildcard?: boolean; status?: string; t
     status: options.status ?? 'pending',
     identifier: { type: 'dns', value: domain },
     ...(options.wildcard ? { wildcard: true } : {}),
-    challenges: (options.types ?? ['http-01', 'dns-01']).map((type) => ({ type, url: `https://ca/chall/${id}/${type}`, status: 'pending', token: `token-${id}` })),
+    challenges: (options.types ?? ['http-01', 'dns-01']).map((type) => ({
+      type,
+      url: `https://ca/chall/${id}/${type}`,
+      status: 'pending',
+      token: `token-${id}`,
+    })),
   };
 }
 
@@ -38,13 +43,20 @@ function fakeSession(verdicts: Record<string, 'valid' | { invalid: unknown }> = 
     async getAuthorization(url) {
       const count = (polls.get(url) ?? 0) + 1;
       polls.set(url, count);
-      const domain = url.split('/').pop()!.replace(/^wild-/, '');
+      const domain = url
+        .split('/')
+        .pop()!
+        .replace(/^wild-/, '');
       const base = authz(domain, { wildcard: url.includes('wild-') });
       // Pending on the first look: the loop must poll.
       if (count === 1) return base;
       const verdict = verdicts[url] ?? 'valid';
       if (verdict === 'valid') return { ...base, status: 'valid' };
-      return { ...base, status: 'invalid', challenges: base.challenges.map((c) => (c.type === 'dns-01' ? { ...c, status: 'invalid', error: verdict.invalid } : c)) };
+      return {
+        ...base,
+        status: 'invalid',
+        challenges: base.challenges.map((c) => (c.type === 'dns-01' ? { ...c, status: 'invalid', error: verdict.invalid } : c)),
+      };
     },
   };
 }
@@ -69,7 +81,11 @@ function fakeDns(events: string[], overrides: Partial<DnsProvider> = {}): DnsPro
   };
 }
 
-function run(options: Partial<SolveChallengesOptions> & Pick<SolveChallengesOptions, 'session' | 'authorizations' | 'dns'>, events: string[], propagation: Partial<NonNullable<SolveChallengesOptions['propagation']>> = {}) {
+function run(
+  options: Partial<SolveChallengesOptions> & Pick<SolveChallengesOptions, 'session' | 'authorizations' | 'dns'>,
+  events: string[],
+  propagation: Partial<NonNullable<SolveChallengesOptions['propagation']>> = {},
+) {
   const targets: string[] = [];
   return {
     targets,
@@ -97,7 +113,10 @@ describe('solveDnsChallenges', () => {
     const session = fakeSession();
     const dns = fakeDns(session.events);
     const steps: string[] = [];
-    const { done, targets } = run({ session, dns, authorizations: [authz('example.com'), authz('example.com', { wildcard: true })], onStep: (step) => steps.push(step) }, session.events);
+    const { done, targets } = run(
+      { session, dns, authorizations: [authz('example.com'), authz('example.com', { wildcard: true })], onStep: (step) => steps.push(step) },
+      session.events,
+    );
     await done;
     expect(targets).toEqual(['example.com']);
     expect(session.events).toEqual([
@@ -114,11 +133,13 @@ describe('solveDnsChallenges', () => {
     expect(dns.present.map((r) => r.domain)).toEqual(['example.com', 'example.com']);
   });
 
-  it('uses the provider\'s propagation settings', async () => {
+  it("uses the provider's propagation settings", async () => {
     const session = fakeSession();
     const dns = fakeDns(session.events, { propagationNameservers: undefined, propagationTimeoutMs: 5000, propagationIntervalMs: 250 });
     await run({ session, dns, authorizations: [authz('a.example')] }, session.events).done;
-    expect(session.events).toContain('propagated _acme-challenge.a.example value-for-https://ca/chall/a.example/dns-01 via undefined timeout 5000 interval 250');
+    expect(session.events).toContain(
+      'propagated _acme-challenge.a.example value-for-https://ca/chall/a.example/dns-01 via undefined timeout 5000 interval 250',
+    );
   });
 
   it('checks no propagation itself when the provider (a batching one) waited for it in presentTxt', async () => {
@@ -146,15 +167,21 @@ describe('solveDnsChallenges', () => {
     expect(session.events).toEqual([]);
   });
 
-  it('reports VALIDATION_FAILED with the CA\'s reason and still removes every value', async () => {
+  it("reports VALIDATION_FAILED with the CA's reason and still removes every value", async () => {
     const session = fakeSession({
-      'https://ca/authz/wild-example.com': { invalid: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'Incorrect TXT record "x" found at _acme-challenge.example.com' } },
+      'https://ca/authz/wild-example.com': {
+        invalid: { type: 'urn:ietf:params:acme:error:unauthorized', detail: 'Incorrect TXT record "x" found at _acme-challenge.example.com' },
+      },
     });
     const dns = fakeDns(session.events);
-    const error = await run({ session, dns, authorizations: [authz('example.com'), authz('example.com', { wildcard: true })] }, session.events).done.catch((e: unknown) => e);
+    const error = await run({ session, dns, authorizations: [authz('example.com'), authz('example.com', { wildcard: true })] }, session.events).done.catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(CertkeeperError);
     expect((error as CertkeeperError).code).toBe('VALIDATION_FAILED');
-    expect((error as CertkeeperError).message).toBe('validation of *.example.com failed: Incorrect TXT record "x" found at _acme-challenge.example.com (unauthorized)');
+    expect((error as CertkeeperError).message).toBe(
+      'validation of *.example.com failed: Incorrect TXT record "x" found at _acme-challenge.example.com (unauthorized)',
+    );
     expect((error as CertkeeperError).details).toMatchObject({ domain: '*.example.com', fqdn: '_acme-challenge.example.com', acmeType: 'unauthorized' });
     expect(dns.removed).toHaveLength(2);
   });
@@ -189,7 +216,9 @@ describe('solveDnsChallenges', () => {
         await base.presentTxt(record);
       },
     };
-    const error = await run({ session, dns, authorizations: [authz('a.example'), authz('b.example'), authz('c.example')] }, events).done.catch((e: unknown) => e);
+    const error = await run({ session, dns, authorizations: [authz('a.example'), authz('b.example'), authz('c.example')] }, events).done.catch(
+      (e: unknown) => e,
+    );
     expect((error as CertkeeperError).code).toBe('DNS_UPDATE_FAILED');
     expect(base.removed.map((r) => r.fqdn)).toEqual(['_acme-challenge.c.example', '_acme-challenge.b.example', '_acme-challenge.a.example']);
   });
@@ -206,7 +235,9 @@ describe('solveDnsChallenges', () => {
       },
     };
     const dns = fakeDns(events);
-    const error = await run({ session: pendingForever, dns, authorizations: [authz('a.example')], signal: controller.signal }, events).done.catch((e: unknown) => e);
+    const error = await run({ session: pendingForever, dns, authorizations: [authz('a.example')], signal: controller.signal }, events).done.catch(
+      (e: unknown) => e,
+    );
     expect((error as Error).name).toBe('AbortError');
     expect(dns.removed).toHaveLength(1);
   });
@@ -231,7 +262,9 @@ describe('solveDnsChallenges', () => {
         dns.removed.push(_record);
       },
     });
-    const error = await run({ session: stalled, dns, authorizations: [authz('a.example'), authz('b.example')], signal: controller.signal }, events).done.catch((e: unknown) => e);
+    const error = await run({ session: stalled, dns, authorizations: [authz('a.example'), authz('b.example')], signal: controller.signal }, events).done.catch(
+      (e: unknown) => e,
+    );
     expect((error as Error).name).toBe('AbortError');
     expect(signals).toHaveLength(2);
     expect(signals.every((signal) => signal !== undefined && !signal.aborted)).toBe(true);
@@ -283,8 +316,14 @@ describe('solveDnsChallenges', () => {
       },
     });
     const warnings: Record<string, unknown>[] = [];
-    const logger = { ...silentLogger, warn: (obj: unknown) => void (typeof obj === 'object' && warnings.push(obj as Record<string, unknown>)), child: () => logger } as typeof silentLogger;
-    const error = await run({ session, dns, logger, cleanupTimeoutMs: 200, authorizations: [authz('a.example'), authz('b.example')] }, events).done.catch((e: unknown) => e);
+    const logger = {
+      ...silentLogger,
+      warn: (obj: unknown) => void (typeof obj === 'object' && warnings.push(obj as Record<string, unknown>)),
+      child: () => logger,
+    } as typeof silentLogger;
+    const error = await run({ session, dns, logger, cleanupTimeoutMs: 200, authorizations: [authz('a.example'), authz('b.example')] }, events).done.catch(
+      (e: unknown) => e,
+    );
     // The order's own failure, not the cleanup's.
     expect((error as CertkeeperError).code).toBe('VALIDATION_FAILED');
     expect(hung).toHaveLength(1);

@@ -108,7 +108,11 @@ certificates:
   it('reads requestTimeout and orderTimeout on acme: and on every issuers: entry', () => {
     const one = parseConfig(`acme: { directory: letsencrypt, requestTimeout: 45s, orderTimeout: 15m }\n${rest}`, file, { env: {} });
     expect(one.issuers[0]).toMatchObject({ requestTimeoutMs: 45_000, orderTimeoutMs: 900_000 });
-    const two = parseConfig(`issuers:\n  - { name: a, directory: letsencrypt, orderTimeout: 2m }\n  - { name: b, directory: letsencrypt-staging }\n${rest}`, file, { env: {} });
+    const two = parseConfig(
+      `issuers:\n  - { name: a, directory: letsencrypt, orderTimeout: 2m }\n  - { name: b, directory: letsencrypt-staging }\n${rest}`,
+      file,
+      { env: {} },
+    );
     expect(two.issuers[0]).toMatchObject({ orderTimeoutMs: 120_000 });
     expect(two.issuers[0]!.requestTimeoutMs).toBeUndefined();
     expect(two.issuers[1]!.orderTimeoutMs).toBeUndefined();
@@ -117,6 +121,8 @@ certificates:
   it('refuses deadlines a timer cannot hold, and ones too short to mean anything', () => {
     expect(problems(`acme: { directory: letsencrypt, orderTimeout: 25d }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.orderTimeout: /)]);
     expect(problems(`acme: { directory: letsencrypt, requestTimeout: 500ms }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.requestTimeout: .*1s/)]);
-    expect(problems(`issuers:\n  - { directory: letsencrypt, requestTimeout: soon }\n${rest}`)).toEqual([expect.stringMatching(/^issuers\[0\]\.requestTimeout: /)]);
+    expect(problems(`issuers:\n  - { directory: letsencrypt, requestTimeout: soon }\n${rest}`)).toEqual([
+      expect.stringMatching(/^issuers\[0\]\.requestTimeout: /),
+    ]);
   });
 });

@@ -114,7 +114,7 @@ describe('toAcmeError', () => {
     expect(toAcmeError(abort, undefined, 'x').code).toBe('CANCELLED');
   });
 
-  it('explains acme-client\'s plain Error with the recorded problem, keeping it as the cause', () => {
+  it("explains acme-client's plain Error with the recorded problem, keeping it as the cause", () => {
     const thrown = new Error('Rate limit exceeded');
     const error = toAcmeError(thrown, problem('rateLimited', { status: 429, retryAfterSeconds: 60 }), 'creating the order');
     expect(error.code).toBe('ACME_RATE_LIMITED');

@@ -8,11 +8,15 @@ import { CertkeeperError } from '../../../src/core/errors.js';
 import { KEY_TYPES } from '../../../src/core/types.js';
 
 describe('generatePrivateKey', () => {
-  it.each(KEY_TYPES)('makes a PKCS#8 %s key', async (keyType) => {
-    const pem = await generatePrivateKey(keyType);
-    expect(pem.startsWith('-----BEGIN PRIVATE KEY-----')).toBe(true);
-    expect(privateKeyType(pem)).toBe(keyType);
-  }, 30_000);
+  it.each(KEY_TYPES)(
+    'makes a PKCS#8 %s key',
+    async (keyType) => {
+      const pem = await generatePrivateKey(keyType);
+      expect(pem.startsWith('-----BEGIN PRIVATE KEY-----')).toBe(true);
+      expect(privateKeyType(pem)).toBe(keyType);
+    },
+    30_000,
+  );
 
   it('makes a different key every time', async () => {
     expect(await generatePrivateKey('ecdsa-p256')).not.toBe(await generatePrivateKey('ecdsa-p256'));

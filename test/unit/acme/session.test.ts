@@ -99,7 +99,9 @@ async function failureOf(promise: Promise<unknown>): Promise<CertkeeperError> {
 
 describe('ACME session errors', () => {
   it('reports a rate limit at once, with Retry-After', async () => {
-    const ca = await fakeCa([{ status: 429, headers: { 'retry-after': '120' }, body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders' } }]);
+    const ca = await fakeCa([
+      { status: 429, headers: { 'retry-after': '120' }, body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders' } },
+    ]);
     cleanups.push(ca.close);
     const clock = new ManualClock();
     const error = await failureOf((await session(ca.url, clock)).createOrder(['a.example']));
@@ -121,7 +123,9 @@ describe('ACME session errors', () => {
   });
 
   it('does not sit out a long Retry-After on a 5xx: it reports it', async () => {
-    const ca = await fakeCa([{ status: 503, headers: { 'retry-after': '3600' }, body: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'maintenance' } }]);
+    const ca = await fakeCa([
+      { status: 503, headers: { 'retry-after': '3600' }, body: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'maintenance' } },
+    ]);
     cleanups.push(ca.close);
     const error = await failureOf((await session(ca.url, new ManualClock())).createOrder(['a.example']));
     expect(error.code).toBe('ACME_ERROR');

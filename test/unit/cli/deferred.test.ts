@@ -45,7 +45,11 @@ describe('deferred DNS provider', () => {
   it('builds the provider on the first call and hands it presentTxt and cleanupTxt', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'calls');
-    const config = dnsProviderConfigSchema.parse({ type: 'exec', command: ['/bin/sh', '-c', `echo "$CERTKEEPER_ACTION $CERTKEEPER_FQDN $CERTKEEPER_VALUE" >> ${log}`], propagation });
+    const config = dnsProviderConfigSchema.parse({
+      type: 'exec',
+      command: ['/bin/sh', '-c', `echo "$CERTKEEPER_ACTION $CERTKEEPER_FQDN $CERTKEEPER_VALUE" >> ${log}`],
+      propagation,
+    });
     const provider = deferredDnsProvider(config, dnsCtx);
     const record = { fqdn: '_acme-challenge.www.example.test', value: 'token', domain: 'www.example.test' };
     await provider.presentTxt(record);
@@ -61,7 +65,12 @@ describe('deferred sink', () => {
   it('builds the files sink at once, so locate answers synchronously', () => {
     const sink = deferredSink(sinkConfigSchema.parse({ type: 'files', dir: '/srv/tls/{cert}' }), ctx);
     expect(sink.type).toBe('files');
-    expect(sink.locate?.('www')).toEqual({ cert: '/srv/tls/www/cert.pem', chain: '/srv/tls/www/chain.pem', fullchain: '/srv/tls/www/fullchain.pem', key: '/srv/tls/www/privkey.pem' });
+    expect(sink.locate?.('www')).toEqual({
+      cert: '/srv/tls/www/cert.pem',
+      chain: '/srv/tls/www/chain.pem',
+      fullchain: '/srv/tls/www/fullchain.pem',
+      key: '/srv/tls/www/privkey.pem',
+    });
   });
 
   it('defers every other type, none of which has locate', () => {
@@ -71,7 +80,11 @@ describe('deferred sink', () => {
       'kubernetes-secret': { type: 'kubernetes-secret', namespace: 'web' },
     };
     // A new sink type must be listed here: with `locate`, it would have to be built at once.
-    expect(Object.keys(configs).sort()).toEqual(Object.keys(sinkTypes).filter((type) => type !== 'files').sort());
+    expect(Object.keys(configs).sort()).toEqual(
+      Object.keys(sinkTypes)
+        .filter((type) => type !== 'files')
+        .sort(),
+    );
     for (const [type, raw] of Object.entries(configs)) {
       const config = sinkConfigSchema.parse(raw);
       expect(createSink(config, ctx).locate, type).toBeUndefined();
@@ -83,10 +96,20 @@ describe('deferred sink', () => {
   it('hands deploy to the real sink, built on first use', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'deployed');
-    const sink = deferredSink(sinkConfigSchema.parse({ type: 'exec', command: ['/bin/sh', '-c', `echo "$CERTKEEPER_CERT_NAME $CERTKEEPER_SERIAL" >> ${log}`] }), ctx);
+    const sink = deferredSink(
+      sinkConfigSchema.parse({ type: 'exec', command: ['/bin/sh', '-c', `echo "$CERTKEEPER_CERT_NAME $CERTKEEPER_SERIAL" >> ${log}`] }),
+      ctx,
+    );
     const material = makeCertificate({ domains: ['www.example.test'] });
     const paths = { cert: '/x/cert.pem', chain: '/x/chain.pem', fullchain: '/x/fullchain.pem', key: '/x/privkey.pem' };
-    const result = await sink.deploy({ certName: 'www', domains: ['www.example.test'], serial: 'ABC', notAfter: new Date('2030-01-01T00:00:00Z'), material, paths });
+    const result = await sink.deploy({
+      certName: 'www',
+      domains: ['www.example.test'],
+      serial: 'ABC',
+      notAfter: new Date('2030-01-01T00:00:00Z'),
+      material,
+      paths,
+    });
     expect(result.detail).toMatch(/^ran \/bin\/sh/);
     expect(readFileSync(log, 'utf8')).toBe('www ABC\n');
   });

@@ -106,12 +106,24 @@ describe('renew with nothing due', () => {
 
   it('loads the config, the state store and the plan (the trace sees them)', () => {
     expect([...packages()]).toEqual(expect.arrayContaining(['zod', 'js-yaml', 'pino', 'commander']));
-    expect([...distModules()]).toEqual(expect.arrayContaining(['cli/commands/renew.js', 'config/load.js', 'state/repository-store.js', 'state/storage/file/index.js', 'engine/renew.js', 'plan/renewal.js']));
+    expect([...distModules()]).toEqual(
+      expect.arrayContaining([
+        'cli/commands/renew.js',
+        'config/load.js',
+        'state/repository-store.js',
+        'state/storage/file/index.js',
+        'engine/renew.js',
+        'plan/renewal.js',
+      ]),
+    );
   });
 
   it('loads no ACME client, cloud SDK, metrics, scheduler, pretty printer, or the YAML library that only locates config problems', () => {
-    const heavy = [...packages()].filter((name) =>
-      ['yaml', 'acme-client', 'node-forge', 'axios', 'prom-client', 'node-schedule', 'pino-pretty', 'dns-packet', '@kubernetes/client-node'].includes(name) || name.startsWith('@aws-sdk/') || name.startsWith('@smithy/'),
+    const heavy = [...packages()].filter(
+      (name) =>
+        ['yaml', 'acme-client', 'node-forge', 'axios', 'prom-client', 'node-schedule', 'pino-pretty', 'dns-packet', '@kubernetes/client-node'].includes(name) ||
+        name.startsWith('@aws-sdk/') ||
+        name.startsWith('@smithy/'),
     );
     expect(heavy).toEqual([]);
   });

@@ -18,7 +18,18 @@ function terminal(): { stream: NodeJS.WriteStream; text: () => string } {
   return { stream, text: () => text };
 }
 
-const outcome = (cert: string, result: 'success' | 'failure'): CertOutcome => ({ cert, action: 'renew', reason: 'forced', message: '', serial: '01', notAfter: null, durationMs: 1, deployed: [], result, ...(result === 'failure' ? { error: 'boom', code: 'ACME_ERROR' } : {}) });
+const outcome = (cert: string, result: 'success' | 'failure'): CertOutcome => ({
+  cert,
+  action: 'renew',
+  reason: 'forced',
+  message: '',
+  serial: '01',
+  notAfter: null,
+  durationMs: 1,
+  deployed: [],
+  result,
+  ...(result === 'failure' ? { error: 'boom', code: 'ACME_ERROR' } : {}),
+});
 
 describe('ProgressView with many certificates', () => {
   it('counts done, in flight and failed, and draws at most ten rows', () => {

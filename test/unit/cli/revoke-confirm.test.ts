@@ -29,7 +29,10 @@ describe('certkeeper revoke on a terminal', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ck-revoke-confirm-'));
     const clock = new ManualClock('2026-03-01T00:00:00Z');
     const file = path.join(dir, 'certkeeper.yaml');
-    writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://127.0.0.1:1/dir" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`);
+    writeFileSync(
+      file,
+      `stateDir: ./state\nacme: { directory: "https://127.0.0.1:1/dir" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`,
+    );
     const store = await openFileStore(path.join(dir, 'state'), clock);
     const material = makeCertificate({ domains: ['www.example.com'], notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * 86_400_000) });
     const stored = await store.putCertificate('www', material, { directoryUrl: 'https://127.0.0.1:1/dir', issuedAt: clock.now() });

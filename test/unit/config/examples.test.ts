@@ -7,10 +7,22 @@ import { REPO } from '../../helpers/cli.js';
 
 // The examples read their secrets as systemd credentials (examples/systemd): a folder standing in for the unit's.
 const credentials = mkdtempSync(path.join(tmpdir(), 'ck-example-credentials-'));
-for (const [name, value] of Object.entries({ tsig: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', 'slack-url': 'https://hooks.slack.com/services/T0/B0/x', 'tickets-url': 'https://tickets.example.com/hook', 'dns-api-token': 'token-for-the-example' })) {
+for (const [name, value] of Object.entries({
+  tsig: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+  'slack-url': 'https://hooks.slack.com/services/T0/B0/x',
+  'tickets-url': 'https://tickets.example.com/hook',
+  'dns-api-token': 'token-for-the-example',
+})) {
   writeFileSync(path.join(credentials, name), `${value}\n`, { mode: 0o600 });
 }
-const env = { CREDENTIALS_DIRECTORY: credentials, TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=', DNS_API_TOKEN: 'token-for-the-example', EAB_HMAC_KEY: 'aG1hYy1rZXk', SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x', TICKETS_WEBHOOK_URL: 'https://tickets.example.com/hook' };
+const env = {
+  CREDENTIALS_DIRECTORY: credentials,
+  TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+  DNS_API_TOKEN: 'token-for-the-example',
+  EAB_HMAC_KEY: 'aG1hYy1rZXk',
+  SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T0/B0/x',
+  TICKETS_WEBHOOK_URL: 'https://tickets.example.com/hook',
+};
 const EXAMPLES = path.join(REPO, 'examples');
 
 describe('examples/', () => {

@@ -45,7 +45,7 @@ describe('YAML aliases', () => {
     expect(problems(`${base}y: &m { k: *m }\n`)[0]).toMatchObject({ path: 'y.k', message: expect.stringMatching(/recursive alias/) });
   });
 
-  it('refuses nesting past 64 levels, in the text or through aliases, with js-yaml\'s line', () => {
+  it("refuses nesting past 64 levels, in the text or through aliases, with js-yaml's line", () => {
     const deep = problems(`${base}x: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`);
     expect(deep).toEqual([expect.objectContaining({ line: 9, message: expect.stringMatching(/^YAML: .*maxDepth \(64\)/) })]);
     // 40 levels, anchored, used 40 levels down: 80 deep once expanded.
@@ -56,7 +56,9 @@ describe('YAML aliases', () => {
 
   it('still accepts aliases used the ordinary way', () => {
     const config = parseConfig(
-      base.replace('  f: { type: files, dir: "./out/{cert}" }', '  f: &files { type: files, dir: "./out/{cert}" }\n  g: *files').replace('sinks: [f] }', 'sinks: [f] }\n  - { name: b, domains: [b.example.test], dns: d, sinks: [g] }'),
+      base
+        .replace('  f: { type: files, dir: "./out/{cert}" }', '  f: &files { type: files, dir: "./out/{cert}" }\n  g: *files')
+        .replace('sinks: [f] }', 'sinks: [f] }\n  - { name: b, domains: [b.example.test], dns: d, sinks: [g] }'),
       file,
       { env: {} },
     );
@@ -88,7 +90,12 @@ describe('sizes', () => {
 
   it('refuses an ${ENV} value over the limit, naming the variable and not its value', () => {
     const found = problems(base.replace('tsigSecret: "c2VjcmV0"', 'tsigSecret: "${HUGE}"'), { HUGE: 'A'.repeat(MAX_REFERENCE_BYTES + 1) });
-    expect(found).toEqual([expect.objectContaining({ path: 'dns.d.tsigSecret', message: expect.stringMatching(/environment variable HUGE holds 65537 bytes, over the limit of 64 KiB/) })]);
+    expect(found).toEqual([
+      expect.objectContaining({
+        path: 'dns.d.tsigSecret',
+        message: expect.stringMatching(/environment variable HUGE holds 65537 bytes, over the limit of 64 KiB/),
+      }),
+    ]);
   });
 
   it('refuses ${ENV} references that add more than the total limit together, once', () => {
@@ -102,13 +109,17 @@ describe('sizes', () => {
   it('refuses a *File over the limit without reading it all', () => {
     writeFileSync(path.join(dir, 'huge.secret'), 'A'.repeat(MAX_REFERENCE_BYTES + 1));
     const found = problems(base.replace('tsigSecret: "c2VjcmV0"', 'tsigSecretFile: ./huge.secret'));
-    expect(found).toEqual([expect.objectContaining({ path: 'dns.d.tsigSecretFile', message: expect.stringMatching(/huge\.secret is 65537 bytes, over the limit of 64 KiB/) })]);
+    expect(found).toEqual([
+      expect.objectContaining({ path: 'dns.d.tsigSecretFile', message: expect.stringMatching(/huge\.secret is 65537 bytes, over the limit of 64 KiB/) }),
+    ]);
   });
 });
 
 describe('__proto__ keys', () => {
   it('are unknown keys at the top level and inside a certificate, like any other', () => {
-    expect(problems(`${base}__proto__: { stateDir: /etc }\n`)).toEqual([expect.objectContaining({ path: '__proto__', line: 9, message: 'unknown key "__proto__"' })]);
+    expect(problems(`${base}__proto__: { stateDir: /etc }\n`)).toEqual([
+      expect.objectContaining({ path: '__proto__', line: 9, message: 'unknown key "__proto__"' }),
+    ]);
     const found = problems(base.replace('sinks: [f] }', 'sinks: [f], __proto__: { reuseKey: true } }'));
     expect(found).toEqual([expect.objectContaining({ path: 'certificates[0].__proto__', line: 8, message: 'unknown key "__proto__"' })]);
   });
@@ -118,7 +129,7 @@ describe('__proto__ keys', () => {
     expect(found).toEqual([expect.objectContaining({ path: '__proto__', message: 'unknown key "__proto__"' })]);
   });
 
-  it('do not make names of Object.prototype\'s members resolve', () => {
+  it("do not make names of Object.prototype's members resolve", () => {
     const found = problems(base.replace('dns: d, sinks: [f]', 'dns: constructor, sinks: [toString]'));
     expect(found.map((p) => p.path)).toEqual(['certificates[0].dns', 'certificates[0].sinks[0]']);
   });
@@ -126,13 +137,25 @@ describe('__proto__ keys', () => {
 
 describe('durations that feed a timer', () => {
   it('are refused past 2^31-1 ms, where setTimeout would fire after 1 ms', () => {
-    const found = problems(base.replace('  f: { type: files, dir: "./out/{cert}" }', '  f: { type: files, dir: "./out/{cert}" }\n  hook: { type: exec, command: [/bin/true], timeout: 30d }'));
+    const found = problems(
+      base.replace(
+        '  f: { type: files, dir: "./out/{cert}" }',
+        '  f: { type: files, dir: "./out/{cert}" }\n  hook: { type: exec, command: [/bin/true], timeout: 30d }',
+      ),
+    );
     expect(found).toEqual([expect.objectContaining({ path: 'sinks.hook.timeout', message: expect.stringMatching(/too long: at most 24d 20h/) })]);
     expect(problems(`${base}shutdownTimeout: 25d\n`)[0]!.path).toBe('shutdownTimeout');
   });
 
   it('stay long where no timer holds them: lifetimes, backoff, rehearsals', () => {
-    const config = parseConfig(`${base}backoff: [1h, 30d]\nrehearse: { every: 60d }\n`.replace('directory: "https://127.0.0.1:9/dir"', 'directory: "https://127.0.0.1:9/dir", lifetime: 90d'), file, { env: {} });
+    const config = parseConfig(
+      `${base}backoff: [1h, 30d]\nrehearse: { every: 60d }\n`.replace(
+        'directory: "https://127.0.0.1:9/dir"',
+        'directory: "https://127.0.0.1:9/dir", lifetime: 90d',
+      ),
+      file,
+      { env: {} },
+    );
     expect(config.backoffMs).toEqual([3_600_000, 30 * 86_400_000]);
     expect(config.daemon.rehearseEveryMs).toBe(60 * 86_400_000);
     expect(config.acme.lifetimeMs).toBe(90 * 86_400_000);
@@ -141,19 +164,25 @@ describe('durations that feed a timer', () => {
 
 describe('wrong types', () => {
   it('name the type expected and the one given, not "is required"', () => {
-    expect(problems(`${base}maxConcurrent: "lots"\n`)).toEqual([expect.objectContaining({ path: 'maxConcurrent', message: 'expected a number, got the string "lots"' })]);
+    expect(problems(`${base}maxConcurrent: "lots"\n`)).toEqual([
+      expect.objectContaining({ path: 'maxConcurrent', message: 'expected a number, got the string "lots"' }),
+    ]);
     const domains = problems(base.replace('domains: [a.example.test]', 'domains: a.example.com'));
     expect(domains).toEqual([expect.objectContaining({ path: 'certificates[0].domains', message: 'expected a list, got the string "a.example.com"' })]);
     expect(problems(`${base}resolvers: { a: b }\n`)[0]!.message).toBe('expected a list, got a mapping');
-    expect(problems(base.replace('acme: { directory: "https://127.0.0.1:9/dir" }', 'acme: { directory: [a] }'))[0]!.message).toBe('expected a string, got a list');
+    expect(problems(base.replace('acme: { directory: "https://127.0.0.1:9/dir" }', 'acme: { directory: [a] }'))[0]!.message).toBe(
+      'expected a string, got a list',
+    );
     expect(problems(`${base}shutdownTimeout: [1s]\n`)[0]!.message).toBe('expected a string or a number, got a list');
   });
 
   it('still say "is required" for what is missing', () => {
-    expect(problems(base.replace('dns: d, sinks: [f]', 'sinks: [f]'))).toEqual([expect.objectContaining({ path: 'certificates[0].dns', message: 'is required' })]);
+    expect(problems(base.replace('dns: d, sinks: [f]', 'sinks: [f]'))).toEqual([
+      expect.objectContaining({ path: 'certificates[0].dns', message: 'is required' }),
+    ]);
   });
 
-  it('never show a secret field\'s value', () => {
+  it("never show a secret field's value", () => {
     const found = problems(base.replace('tsigSecret: "c2VjcmV0"', 'tsigSecret: 987654321'));
     expect(found[0]!.message).toBe('expected a string, got a number');
   });

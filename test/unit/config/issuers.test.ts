@@ -28,7 +28,9 @@ function problems(text: string): string[] {
 describe('issuers', () => {
   it('makes acme: the one-issuer case, named "default"', () => {
     const config = parseConfig(`acme: { directory: letsencrypt, email: ops@example.com, profile: tlsserver }\n${rest}`, file, { env: {} });
-    expect(config.issuers).toEqual([expect.objectContaining({ name: 'default', directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory', profile: 'tlsserver' })]);
+    expect(config.issuers).toEqual([
+      expect.objectContaining({ name: 'default', directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory', profile: 'tlsserver' }),
+    ]);
     expect(config.acme.directoryUrl).toBe('https://acme-v02.api.letsencrypt.org/directory');
   });
 
@@ -73,10 +75,15 @@ describe('rate-limit budgets and lifetimes in config', () => {
     expect(le.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 300, windowMs: 3 * 3_600_000 }, failedAuthorizations: { limit: 5, windowMs: 3_600_000 } });
     const other = parseConfig(`acme: { directory: "https://ca.example/dir" }\n${rest}`, file, { env: {} });
     expect(other.issuers[0]!.rateLimits).toBeUndefined();
-    const custom = parseConfig(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 50, window: 1h } } }\n${rest}`, file, { env: {} });
+    const custom = parseConfig(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 50, window: 1h } } }\n${rest}`, file, {
+      env: {},
+    });
     expect(custom.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 50, windowMs: 3_600_000 } });
     const tuned = parseConfig(`acme: { directory: letsencrypt, rateLimits: { failedAuthorizations: { limit: 3, window: 1h } } }\n${rest}`, file, { env: {} });
-    expect(tuned.issuers[0]!.rateLimits).toEqual({ newOrders: { limit: 300, windowMs: 3 * 3_600_000 }, failedAuthorizations: { limit: 3, windowMs: 3_600_000 } });
+    expect(tuned.issuers[0]!.rateLimits).toEqual({
+      newOrders: { limit: 300, windowMs: 3 * 3_600_000 },
+      failedAuthorizations: { limit: 3, windowMs: 3_600_000 },
+    });
   });
 
   it('reads lifetime on issuers and certificates, and rejects nonsense with its path', () => {
@@ -93,6 +100,8 @@ certificates:
     expect(config.issuers[0]!.lifetimeMs).toBe(7 * 86_400_000);
     expect(config.certificates[0]!.lifetimeMs).toBe(160 * 3_600_000);
     expect(problems(`acme: { directory: "https://ca.example/dir", lifetime: 10s }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.lifetime.*at least 1m/)]);
-    expect(problems(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 0, window: 1h } } }\n${rest}`)).toEqual([expect.stringMatching(/^acme\.rateLimits/)]);
+    expect(problems(`acme: { directory: "https://ca.example/dir", rateLimits: { newOrders: { limit: 0, window: 1h } } }\n${rest}`)).toEqual([
+      expect.stringMatching(/^acme\.rateLimits/),
+    ]);
   });
 });

@@ -30,7 +30,14 @@ const configs = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
 describe('the examples, as an editor sees them', () => {
   it('are all here: single-host, agent, exec hook, AWS, verify/watch, both multi-agent hosts', () => {
     expect(configs).toEqual(
-      expect.arrayContaining(['agent.yaml', 'exec-dns-hook.yaml', 'rfc2136-nginx.yaml', 'verify-and-watch.yaml', path.join('aws', 'certkeeper.yaml'), path.join('multi-agent', 'host-a', 'certkeeper.yaml')]),
+      expect.arrayContaining([
+        'agent.yaml',
+        'exec-dns-hook.yaml',
+        'rfc2136-nginx.yaml',
+        'verify-and-watch.yaml',
+        path.join('aws', 'certkeeper.yaml'),
+        path.join('multi-agent', 'host-a', 'certkeeper.yaml'),
+      ]),
     );
   });
 
@@ -45,7 +52,9 @@ describe('the examples, as an editor sees them', () => {
   }
 
   it('the config inside examples/kubernetes/sidecar.yaml passes it', () => {
-    const docs = parseAllDocuments(readFileSync(path.join(EXAMPLES, 'kubernetes', 'sidecar.yaml'), 'utf8')).map((doc) => doc.toJS() as { kind?: string; data?: Record<string, string> });
+    const docs = parseAllDocuments(readFileSync(path.join(EXAMPLES, 'kubernetes', 'sidecar.yaml'), 'utf8')).map(
+      (doc) => doc.toJS() as { kind?: string; data?: Record<string, string> },
+    );
     const configMap = docs.find((doc) => doc.kind === 'ConfigMap' && doc.data?.['certkeeper.yaml']);
     expect(configMap).toBeDefined();
     expect(errorsOf(parseYaml(configMap!.data!['certkeeper.yaml']!))).toEqual([]);
@@ -58,7 +67,11 @@ describe('the examples, as an editor sees them', () => {
 
   it('the demo writes the line too, pointing at the built schema from ./demo, and its config passes it', () => {
     const demoDir = path.join(REPO, 'demo');
-    const text = demoConfigText({ directoryUrl: 'https://127.0.0.1:14000/dir', bindAddress: '127.0.0.1:5353', tsig: { keyName: 'k', algorithm: 'hmac-sha256' } }, demoDir, BUILT_SCHEMA);
+    const text = demoConfigText(
+      { directoryUrl: 'https://127.0.0.1:14000/dir', bindAddress: '127.0.0.1:5353', tsig: { keyName: 'k', algorithm: 'hmac-sha256' } },
+      demoDir,
+      BUILT_SCHEMA,
+    );
     const modeline = MODELINE.exec(text);
     expect(modeline).not.toBeNull();
     expect(path.resolve(demoDir, modeline![1]!)).toBe(BUILT_SCHEMA);
@@ -72,7 +85,10 @@ describe('the schema', () => {
     dns: { corp: { type: 'rfc2136', server: '192.0.2.53', tsigKeyName: 'k', tsigSecret: '${TSIG_SECRET}' } },
     certificates: [{ name: 'www', domains: ['example.com'], dns: 'corp' }],
   };
-  const corp = (fields: Record<string, unknown>): unknown => ({ ...base, dns: { corp: { type: 'rfc2136', server: '192.0.2.53', tsigKeyName: 'k', ...fields } } });
+  const corp = (fields: Record<string, unknown>): unknown => ({
+    ...base,
+    dns: { corp: { type: 'rfc2136', server: '192.0.2.53', tsigKeyName: 'k', ...fields } },
+  });
 
   it('takes ${VAR} where a string has a pattern, a format or a list of values', () => {
     expect(errorsOf(base)).toEqual([]);
@@ -91,7 +107,9 @@ describe('the schema', () => {
   });
 
   it('refuses an unknown key, a wrong type, a missing required key and an unknown provider type', () => {
-    expect(errorsOf({ ...base, acme: { directory: 'letsencrypt', emial: 'ops@example.com' } })).toEqual([expect.stringContaining('/acme must NOT have additional properties')]);
+    expect(errorsOf({ ...base, acme: { directory: 'letsencrypt', emial: 'ops@example.com' } })).toEqual([
+      expect.stringContaining('/acme must NOT have additional properties'),
+    ]);
     expect(errorsOf({ ...base, maxConcurrent: 'four' })).not.toEqual([]);
     expect(errorsOf({ acme: base.acme, certificates: base.certificates })).toEqual([expect.stringContaining("must have required property 'dns'")]);
     expect(errorsOf({ ...base, dns: { corp: { type: 'carrier-pigeon' } } })).not.toEqual([]);

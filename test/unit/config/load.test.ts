@@ -72,7 +72,9 @@ describe('config loading', () => {
   });
 
   it('accepts durations and percentages for renewBefore', () => {
-    const config = parseConfig(base.replace('    sinks: [web, reload]', '    sinks: [web, reload]\n    renewBefore: 30d\n    keyType: rsa-3072'), file, { env });
+    const config = parseConfig(base.replace('    sinks: [web, reload]', '    sinks: [web, reload]\n    renewBefore: 30d\n    keyType: rsa-3072'), file, {
+      env,
+    });
     expect(config.certificates[0]!.renewBefore).toEqual({ kind: 'duration', ms: 30 * 86_400_000 });
     expect(config.certificates[0]!.keyType).toBe('rsa-3072');
   });
@@ -89,21 +91,36 @@ describe('config loading', () => {
   });
 
   it('rejects bad domain names, unknown references and malformed YAML', () => {
-    const bad = base.replace('[Example.COM, "*.example.com"]', '[exa_mple.com, "foo.*.example.com", localhost]').replace('sinks: [web, reload]', 'sinks: [web, nginx]').replace('dns: corp\n    sinks', 'dns: corpp\n    sinks');
+    const bad = base
+      .replace('[Example.COM, "*.example.com"]', '[exa_mple.com, "foo.*.example.com", localhost]')
+      .replace('sinks: [web, reload]', 'sinks: [web, nginx]')
+      .replace('dns: corp\n    sinks', 'dns: corpp\n    sinks');
     const found = problems(bad);
     const paths = found.map((p) => p.path);
-    expect(paths).toEqual(expect.arrayContaining(['certificates[0].domains[0]', 'certificates[0].domains[1]', 'certificates[0].domains[2]', 'certificates[0].dns', 'certificates[0].sinks[1]']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'certificates[0].domains[0]',
+        'certificates[0].domains[1]',
+        'certificates[0].domains[2]',
+        'certificates[0].dns',
+        'certificates[0].sinks[1]',
+      ]),
+    );
     expect(found.find((p) => p.path === 'certificates[0].dns')!.message).toContain('no DNS provider named "corpp"');
     expect(problems('acme: [unclosed')[0]!.message).toMatch(/^YAML:/);
   });
 
   it('rejects a wildcard on a provider that declares it cannot hold two values', () => {
-    const found = problems(base.replace('command: ["/usr/local/bin/dns-hook"]', 'command: ["/usr/local/bin/dns-hook"]\n    wildcard: false').replace('dns: corp', 'dns: script'));
+    const found = problems(
+      base.replace('command: ["/usr/local/bin/dns-hook"]', 'command: ["/usr/local/bin/dns-hook"]\n    wildcard: false').replace('dns: corp', 'dns: script'),
+    );
     expect(found).toEqual([expect.objectContaining({ path: 'certificates[0].domains[1]' })]);
   });
 
   it('rejects a shell string as a command and an unknown provider type', () => {
-    const found = problems(base.replace('command: ["systemctl", "reload", "nginx"]', 'command: "systemctl reload nginx"').replace('type: rfc2136', 'type: bind'));
+    const found = problems(
+      base.replace('command: ["systemctl", "reload", "nginx"]', 'command: "systemctl reload nginx"').replace('type: rfc2136', 'type: bind'),
+    );
     expect(found.map((p) => p.path)).toEqual(expect.arrayContaining(['sinks.reload.command', 'dns.corp.type']));
   });
 });
@@ -116,7 +133,11 @@ describe('environment references', () => {
     expect(config.secrets).toContain('x: {y}\n- z');
   });
   it('keeps $${ as a literal ${', () => {
-    const config = parseConfig(base.replace('command: ["/usr/local/bin/dns-hook"]', () => 'command: ["/usr/local/bin/dns-hook", "$${HOME}"]'), file, { env });
+    const config = parseConfig(
+      base.replace('command: ["/usr/local/bin/dns-hook"]', () => 'command: ["/usr/local/bin/dns-hook", "$${HOME}"]'),
+      file,
+      { env },
+    );
     expect(config.dns.script).toMatchObject({ command: ['/usr/local/bin/dns-hook', '${HOME}'] });
   });
 });

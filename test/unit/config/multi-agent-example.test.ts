@@ -37,13 +37,20 @@ describe('examples/multi-agent', () => {
     }
     expect([a.agentId, b.agentId]).toEqual(['host-a', 'host-b']);
     // Apart from comments, host B's file is host A's with another agent.id.
-    const settings = (host: string) => readFileSync(path.join(DIR, host, 'certkeeper.yaml'), 'utf8').split('\n').filter((line) => !line.startsWith('#'));
+    const settings = (host: string) =>
+      readFileSync(path.join(DIR, host, 'certkeeper.yaml'), 'utf8')
+        .split('\n')
+        .filter((line) => !line.startsWith('#'));
     expect(settings('host-b').map((line) => line.replace('id: host-b', 'id: host-a'))).toEqual(settings('host-a'));
   });
 
   it('deploys to each host its own nginx and once to ACM', () => {
     expect(a.certificates.map((c) => [c.name, c.sinks])).toEqual([['www', ['web', 'reload-nginx', 'alb']]]);
-    expect(Object.fromEntries(Object.entries(a.sinks).map(([name, sink]) => [name, sinkScope(sink)]))).toEqual({ web: 'local', 'reload-nginx': 'local', alb: 'shared' });
+    expect(Object.fromEntries(Object.entries(a.sinks).map(([name, sink]) => [name, sinkScope(sink)]))).toEqual({
+      web: 'local',
+      'reload-nginx': 'local',
+      alb: 'shared',
+    });
   });
 
   it('the drop-in loads every credential the configs read', () => {

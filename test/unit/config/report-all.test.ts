@@ -50,7 +50,13 @@ describe('every problem in one run', () => {
       .replace('[example.com]', '[example.com]\n    keyType: rsa-1024') // schema error 2
       .replace('    sinks: [web]', '    sinks: [web, nginx]'); // the bad reference
     const found = problems(text, {}); // TSIG_SECRET unset
-    expect(found.map((p) => p.path).sort()).toEqual(['acme.emial', 'certificates[0].keyType', 'certificates[0].sinks[1]', 'dns.corp.server', 'dns.corp.tsigSecret']);
+    expect(found.map((p) => p.path).sort()).toEqual([
+      'acme.emial',
+      'certificates[0].keyType',
+      'certificates[0].sinks[1]',
+      'dns.corp.server',
+      'dns.corp.tsigSecret',
+    ]);
     expect(found).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: 'dns.corp.tsigSecret', line: 10, message: 'environment variable TSIG_SECRET is not set' }),
@@ -99,14 +105,20 @@ describe('every problem in one run', () => {
   });
 
   it('still reads an acme.caBundle while another section is wrong', () => {
-    const found = problems(base.replace('  email: ops@example.com', '  email: ops@example.com\n  caBundle: ./missing.pem').replace('stateDir: ./state', 'stateDir: ./state\nmaxConcurrent: 0'));
+    const found = problems(
+      base
+        .replace('  email: ops@example.com', '  email: ops@example.com\n  caBundle: ./missing.pem')
+        .replace('stateDir: ./state', 'stateDir: ./state\nmaxConcurrent: 0'),
+    );
     expect(found.map((p) => p.path).sort()).toEqual(['acme.caBundle', 'maxConcurrent']);
   });
 });
 
 describe('an unknown key', () => {
   it('names the nearest known key, transpositions and case included', () => {
-    expect(problems(base.replace('  email:', '  emial:'))).toEqual([expect.objectContaining({ path: 'acme.emial', message: 'unknown key "emial"', suggestion: 'email' })]);
+    expect(problems(base.replace('  email:', '  emial:'))).toEqual([
+      expect.objectContaining({ path: 'acme.emial', message: 'unknown key "emial"', suggestion: 'email' }),
+    ]);
     expect(problems(base.replace('    dns: corp', '    DNS: corp'))).toEqual(
       expect.arrayContaining([expect.objectContaining({ path: 'certificates[0].DNS', suggestion: 'dns' })]),
     );

@@ -84,7 +84,9 @@ describe('config.secrets', () => {
   });
 
   it('holds every hook env value, whole and the ${ENV} part', () => {
-    expect(config.secrets).toEqual(expect.arrayContaining(['pager-inline-key', `token=${env.DNS_API_TOKEN}`, env.DNS_API_TOKEN, 'zone-inline-id', 'reload-inline-secret']));
+    expect(config.secrets).toEqual(
+      expect.arrayContaining(['pager-inline-key', `token=${env.DNS_API_TOKEN}`, env.DNS_API_TOKEN, 'zone-inline-id', 'reload-inline-secret']),
+    );
   });
 
   it('holds the AWS keys of the environment certkeeper runs in', () => {

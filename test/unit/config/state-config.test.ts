@@ -31,14 +31,27 @@ describe('state:', () => {
   it('reads PostgreSQL settings with their defaults, and paths beside the config', () => {
     writeFileSync(path.join(dir, 'state.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
     const config = parseConfig(text('state: { type: postgres, url: "postgres://ck@db.internal/ck", encryptionKeyFile: ./state.key }'), file, { env: {} });
-    expect(config.state).toMatchObject({ type: 'postgres', schema: 'certkeeper', lockTtl: 120_000, localDir: '/var/lib/certkeeper', encryptionKeyFile: path.join(dir, 'state.key') });
+    expect(config.state).toMatchObject({
+      type: 'postgres',
+      schema: 'certkeeper',
+      lockTtl: 120_000,
+      localDir: '/var/lib/certkeeper',
+      encryptionKeyFile: path.join(dir, 'state.key'),
+    });
     expect(config.secrets).toContain('postgres://ck@db.internal/ck');
   });
 
   it('reads the kubernetes store with its defaults, the kubeconfig and key file beside the config; a key file that is not a key is refused', () => {
     writeFileSync(path.join(dir, 'state.key'), `${Buffer.alloc(32, 7).toString('base64')}\n`);
     const config = parseConfig(text('state: { type: kubernetes, kubeconfig: ./kube.yaml, encryptionKeyFile: ./state.key }'), file, { env: {} });
-    expect(config.state).toEqual({ type: 'kubernetes', prefix: 'certkeeper', lockTtl: 120_000, localDir: '/var/lib/certkeeper', kubeconfig: path.join(dir, 'kube.yaml'), encryptionKeyFile: path.join(dir, 'state.key') });
+    expect(config.state).toEqual({
+      type: 'kubernetes',
+      prefix: 'certkeeper',
+      lockTtl: 120_000,
+      localDir: '/var/lib/certkeeper',
+      kubeconfig: path.join(dir, 'kube.yaml'),
+      encryptionKeyFile: path.join(dir, 'state.key'),
+    });
     writeFileSync(path.join(dir, 'short.key'), 'c2hvcnQ=\n');
     expect(problems('state: { type: kubernetes, encryptionKeyFile: ./short.key }')).toEqual([expect.stringMatching(/^state\.encryptionKeyFile: /)]);
     expect(problems('state: { type: kubernetes, prefix: Not_A_Label }')).toEqual([expect.stringMatching(/^state\.prefix: /)]);
@@ -48,18 +61,26 @@ describe('state:', () => {
     expect(problems('stateDir: ./state\nstate: { type: file, dir: ./other }')).toEqual([expect.stringContaining('give either stateDir')]);
     expect(problems('state: { type: postgres, url: "mysql://db/ck" }')).toEqual([expect.stringMatching(/^state\.url: must be a postgres:\/\/ URL/)]);
     writeFileSync(path.join(dir, 'short.key'), 'not a key\n');
-    expect(problems('state: { type: postgres, url: "postgres://db/ck", encryptionKeyFile: ./short.key }')).toEqual([expect.stringMatching(/^state\.encryptionKeyFile: .*256-bit key/)]);
-    expect(problems('state: { type: postgres, url: "postgres://db/ck", encryptionKeyFile: ./missing.key }')).toEqual([expect.stringMatching(/^state\.encryptionKeyFile: cannot read/)]);
+    expect(problems('state: { type: postgres, url: "postgres://db/ck", encryptionKeyFile: ./short.key }')).toEqual([
+      expect.stringMatching(/^state\.encryptionKeyFile: .*256-bit key/),
+    ]);
+    expect(problems('state: { type: postgres, url: "postgres://db/ck", encryptionKeyFile: ./missing.key }')).toEqual([
+      expect.stringMatching(/^state\.encryptionKeyFile: cannot read/),
+    ]);
     expect(problems('stateDir: ./state', { CERTKEEPER_AGENT_ID: 'web 1/../x' })).toEqual([expect.stringContaining('CERTKEEPER_AGENT_ID')]);
     expect(problems('state: { type: s3 }')).toEqual(['state.type: unknown or missing "type"']);
   });
 
   it('reads pollInterval, the watch poll, between 1s and 10m for either store', () => {
     expect(parseConfig(text('state: { type: file, dir: ./state, pollInterval: 15s }'), file, { env: {} }).state).toMatchObject({ pollInterval: 15_000 });
-    expect(parseConfig(text('state: { type: postgres, url: "postgres://db/ck", pollInterval: 2m }'), file, { env: {} }).state).toMatchObject({ pollInterval: 120_000 });
+    expect(parseConfig(text('state: { type: postgres, url: "postgres://db/ck", pollInterval: 2m }'), file, { env: {} }).state).toMatchObject({
+      pollInterval: 120_000,
+    });
     expect(parseConfig(text('stateDir: ./state'), file, { env: {} }).state).not.toHaveProperty('pollInterval'); // the storage's 20 s
     for (const bad of ['500ms', '11m', '30d']) {
-      expect(problems(`state: { type: postgres, url: "postgres://db/ck", pollInterval: ${bad} }`), bad).toContain('state.pollInterval: must be between 1s and 10m');
+      expect(problems(`state: { type: postgres, url: "postgres://db/ck", pollInterval: ${bad} }`), bad).toContain(
+        'state.pollInterval: must be between 1s and 10m',
+      );
     }
     expect(problems('state: { type: file, dir: ./state, pollInterval: 0s }')).toEqual(['state.pollInterval: must be between 1s and 10m']);
   });

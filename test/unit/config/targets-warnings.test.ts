@@ -50,7 +50,9 @@ certificates:
   - { name: www, domains: [www.example.test], dns: d, sinks: [a] }
   - { name: api, domains: [api.example.test], dns: d, sinks: [b] }
 `);
-    expect(found).toEqual([expect.objectContaining({ path: 'certificates[1].sinks[0]', message: expect.stringContaining('certificates[0] ("www") through sink "a"') })]);
+    expect(found).toEqual([
+      expect.objectContaining({ path: 'certificates[1].sinks[0]', message: expect.stringContaining('certificates[0] ("www") through sink "a"') }),
+    ]);
   });
 
   it('refuses a target inside another target', () => {
@@ -61,7 +63,12 @@ certificates:
   - { name: www, domains: [www.example.test], dns: d, sinks: [outer] }
   - { name: api, domains: [api.example.test], dns: d, sinks: [inner] }
 `);
-    expect(found).toEqual([expect.objectContaining({ path: 'certificates[1].sinks[0]', message: expect.stringMatching(/inside .*tls, which certificates\[0\] \("www"\) through sink "outer" writes/) })]);
+    expect(found).toEqual([
+      expect.objectContaining({
+        path: 'certificates[1].sinks[0]',
+        message: expect.stringMatching(/inside .*tls, which certificates\[0\] \("www"\) through sink "outer" writes/),
+      }),
+    ]);
   });
 
   it('refuses a files sink in, at or around the state directory', () => {
@@ -89,13 +96,17 @@ certificates:
   });
 
   it('accepts one sink per certificate through {cert}', () => {
-    const config = parseConfig(`${head}sinks:
+    const config = parseConfig(
+      `${head}sinks:
   f: { type: files, dir: "./tls/{cert}" }
   k: { type: kubernetes-secret }
 certificates:
   - { name: www, domains: [www.example.test], dns: d, sinks: [f, k] }
   - { name: api, domains: [api.example.test], dns: d, sinks: [f, k] }
-`, file, { env: {} });
+`,
+      file,
+      { env: {} },
+    );
     expect(config.certificates).toHaveLength(2);
   });
 });
@@ -105,39 +116,58 @@ describe('config warnings', () => {
     parseConfig(`${head.replace('https://127.0.0.1:9/dir', directory)}${extra}`, file, { env });
 
   it('know loopback in its spellings', () => {
-    for (const host of ['localhost', 'ca.localhost', '127.0.0.1', '127.9.9.9', '[::1]', '::ffff:7f00:1', '[::ffff:127.0.0.1]']) expect(isLoopbackHost(host), host).toBe(true);
-    for (const host of ['ca.example.test', '10.0.0.1', '0.0.0.0', '::', '[::ffff:a00:1]', 'localhost.example.test']) expect(isLoopbackHost(host), host).toBe(false);
+    for (const host of ['localhost', 'ca.localhost', '127.0.0.1', '127.9.9.9', '[::1]', '::ffff:7f00:1', '[::ffff:127.0.0.1]'])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['ca.example.test', '10.0.0.1', '0.0.0.0', '::', '[::ffff:a00:1]', 'localhost.example.test'])
+      expect(isLoopbackHost(host), host).toBe(false);
   });
 
   it('are empty for a config that weakens nothing', () => {
-    expect(valid('http: { listen: "127.0.0.1:9107", allowRemoteReload: true }\nsinks:\n  f: { type: files, dir: "./tls/{cert}", keyMode: "0640" }\n', 'http://localhost:14000/dir').warnings).toEqual([]);
+    expect(
+      valid(
+        'http: { listen: "127.0.0.1:9107", allowRemoteReload: true }\nsinks:\n  f: { type: files, dir: "./tls/{cert}", keyMode: "0640" }\n',
+        'http://localhost:14000/dir',
+      ).warnings,
+    ).toEqual([]);
   });
 
   it('warn of an http:// ACME directory outside loopback, acme: or issuers:', () => {
-    expect(valid('', 'http://ca.example.test/dir').warnings).toEqual([{ path: 'acme.directory', message: expect.stringMatching(/^http:\/\/ca\.example\.test\/dir is plain http:\/\//) }]);
-    const config = parseConfig(`stateDir: ./state
+    expect(valid('', 'http://ca.example.test/dir').warnings).toEqual([
+      { path: 'acme.directory', message: expect.stringMatching(/^http:\/\/ca\.example\.test\/dir is plain http:\/\//) },
+    ]);
+    const config = parseConfig(
+      `stateDir: ./state
 issuers:
   - { directory: "https://ca.example.test/dir" }
   - { directory: "https://ca2.example.test/dir", stagingDirectory: "http://10.0.0.1/dir" }
 dns: {}
-`, file, { env: {} });
+`,
+      file,
+      { env: {} },
+    );
     expect(config.warnings.map((w) => w.path)).toEqual(['issuers[1].stagingDirectory']);
   });
 
   it('warn when NODE_TLS_REJECT_UNAUTHORIZED=0 is set', () => {
-    expect(valid('', undefined, { NODE_TLS_REJECT_UNAUTHORIZED: '0' }).warnings).toEqual([{ path: 'environment', message: expect.stringContaining('NODE_TLS_REJECT_UNAUTHORIZED=0') }]);
+    expect(valid('', undefined, { NODE_TLS_REJECT_UNAUTHORIZED: '0' }).warnings).toEqual([
+      { path: 'environment', message: expect.stringContaining('NODE_TLS_REJECT_UNAUTHORIZED=0') },
+    ]);
     expect(valid('', undefined, { NODE_TLS_REJECT_UNAUTHORIZED: '1' }).warnings).toEqual([]);
   });
 
   it('warn of remote reloads on a listener other hosts can reach', () => {
-    expect(valid('http: { listen: "0.0.0.0:9107", allowRemoteReload: true }\n').warnings).toEqual([{ path: 'http.allowRemoteReload', message: expect.stringContaining('0.0.0.0:9107') }]);
+    expect(valid('http: { listen: "0.0.0.0:9107", allowRemoteReload: true }\n').warnings).toEqual([
+      { path: 'http.allowRemoteReload', message: expect.stringContaining('0.0.0.0:9107') },
+    ]);
     expect(valid('http: { listen: "[::]:9107", allowRemoteReload: true }\n').warnings).toHaveLength(1);
     expect(valid('http: { listen: "0.0.0.0:9107" }\n').warnings).toEqual([]);
     expect(valid('http: { listen: "[::1]:9107", allowRemoteReload: true }\n').warnings).toEqual([]);
   });
 
   it('warn of a private key mode wider than 0640', () => {
-    const config = valid('sinks:\n  open: { type: files, dir: "./a/{cert}", keyMode: "0644" }\n  group: { type: files, dir: "./b/{cert}", keyMode: "0660" }\n  ok: { type: files, dir: "./c/{cert}", keyMode: "0600" }\n');
+    const config = valid(
+      'sinks:\n  open: { type: files, dir: "./a/{cert}", keyMode: "0644" }\n  group: { type: files, dir: "./b/{cert}", keyMode: "0660" }\n  ok: { type: files, dir: "./c/{cert}", keyMode: "0600" }\n',
+    );
     expect(config.warnings).toEqual([
       { path: 'sinks.open.keyMode', message: expect.stringMatching(/^0644 is wider than 0640: every user on the host can read the private key/) },
       { path: 'sinks.group.keyMode', message: expect.stringMatching(/^0660 is wider than 0640/) },

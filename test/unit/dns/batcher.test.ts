@@ -16,7 +16,17 @@ interface Written {
  * A provider with batches, writing into `zones` (fqdn → values): `refuse` names fqdns whose batch
  * is refused (naming them when `nameCulprits`), `failZone` fails any batch for that zone whole.
  */
-function fakeProvider(options: { maxRecords?: number; maxCost?: number; refuse?: string[]; nameCulprits?: boolean; failZone?: string; singleFails?: string[]; windowMs?: number } = {}) {
+function fakeProvider(
+  options: {
+    maxRecords?: number;
+    maxCost?: number;
+    refuse?: string[];
+    nameCulprits?: boolean;
+    failZone?: string;
+    singleFails?: string[];
+    windowMs?: number;
+  } = {},
+) {
   const written: Written[] = [];
   const singles: string[] = [];
   const served = new Map<string, Set<string>>();
@@ -80,7 +90,11 @@ describe('TxtBatcher', () => {
     const { provider, written } = fakeProvider({ maxRecords: 3, maxCost: 1000 });
     const dns = batchingProvider(provider, { clock, logger: silentLogger });
     // An apex and its wildcard: two values at one name.
-    await Promise.all([rec('a.z.test', 'x1'), rec('a.z.test', 'x2'), rec('b.z.test'), rec('c.z.test'), rec('d.z.test'), rec('e.z.test'), rec('f.z.test')].map((r) => dns.presentTxt(r)));
+    await Promise.all(
+      [rec('a.z.test', 'x1'), rec('a.z.test', 'x2'), rec('b.z.test'), rec('c.z.test'), rec('d.z.test'), rec('e.z.test'), rec('f.z.test')].map((r) =>
+        dns.presentTxt(r),
+      ),
+    );
     expect(written.map((w) => w.records.length)).toEqual([3, 3, 1]);
     expect(written[0]!.records.slice(0, 2)).toEqual(['_acme-challenge.a.z.test', '_acme-challenge.a.z.test']);
     expect(written.every((w) => w.records.length <= 3)).toBe(true);
@@ -97,7 +111,9 @@ describe('TxtBatcher', () => {
     const { provider, written, singles, served } = fakeProvider({ refuse: ['_acme-challenge.b.z.test'], nameCulprits: true });
     const dns = batchingProvider(provider, { clock, logger: silentLogger });
     await Promise.all(['a', 'b', 'c', 'd'].map((n) => dns.presentTxt(rec(`${n}.z.test`))));
-    expect(written).toEqual([{ action: 'present', zone: 'z.test', records: ['_acme-challenge.a.z.test', '_acme-challenge.c.z.test', '_acme-challenge.d.z.test'] }]);
+    expect(written).toEqual([
+      { action: 'present', zone: 'z.test', records: ['_acme-challenge.a.z.test', '_acme-challenge.c.z.test', '_acme-challenge.d.z.test'] },
+    ]);
     expect(singles).toEqual(['present _acme-challenge.b.z.test']);
     expect([...served.keys()].sort()).toHaveLength(4);
   });
@@ -137,7 +153,9 @@ describe('TxtBatcher', () => {
       logger: silentLogger,
       confirm: async (records) => {
         checks.push(records.map((r) => r.fqdn));
-        return records.map((r) => (r.fqdn.startsWith('_acme-challenge.slow') ? new CertkeeperError('DNS_PROPAGATION_TIMEOUT', `${r.fqdn} not visible`) : undefined));
+        return records.map((r) =>
+          r.fqdn.startsWith('_acme-challenge.slow') ? new CertkeeperError('DNS_PROPAGATION_TIMEOUT', `${r.fqdn} not visible`) : undefined,
+        );
       },
     });
     expect(dns.presentWaitsForPropagation).toBe(true);

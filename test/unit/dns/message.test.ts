@@ -49,7 +49,12 @@ describe('encodeQuery', () => {
 
 describe('decodeMessage', () => {
   it('exposes rcode, opcode and flags dns-packet leaves in the header', () => {
-    const raw = dnsPacket.encode({ type: 'response', id: 9, flags: (5 << 11) | dnsPacket.AUTHORITATIVE_ANSWER | 9, questions: [{ name: 'example.test', type: 'SOA' }] });
+    const raw = dnsPacket.encode({
+      type: 'response',
+      id: 9,
+      flags: (5 << 11) | dnsPacket.AUTHORITATIVE_ANSWER | 9,
+      questions: [{ name: 'example.test', type: 'SOA' }],
+    });
     const decoded = decodeMessage(raw);
     expect(decoded).toMatchObject({ id: 9, opcode: 5, rcode: 9, authoritative: true, truncated: false });
   });

@@ -43,7 +43,15 @@ describe('waitForTxtPropagation', () => {
     const fast = await nameserver(['other', 'ours']);
     const slow = await nameserver(['ours'], 3);
     const clock = virtualClock();
-    await waitForTxtPropagation({ fqdn: FQDN, value: 'ours', nameservers: [fast.address, slow.address], resolvers: [], timeoutMs: 60_000, intervalMs: 2000, clock });
+    await waitForTxtPropagation({
+      fqdn: FQDN,
+      value: 'ours',
+      nameservers: [fast.address, slow.address],
+      resolvers: [],
+      timeoutMs: 60_000,
+      intervalMs: 2000,
+      clock,
+    });
     expect(clock.sleeps).toEqual([2000, 2000]);
     expect(fast.requests).toHaveLength(1); // done once it showed the value
     expect(slow.requests).toHaveLength(3);
@@ -54,9 +62,15 @@ describe('waitForTxtPropagation', () => {
     const good = await nameserver(['ours']);
     const stale = await nameserver(['old-value']);
     const clock = virtualClock();
-    const error = (await waitForTxtPropagation({ fqdn: FQDN, value: 'ours', nameservers: [good.address, stale.address], resolvers: [], timeoutMs: 10_000, intervalMs: 3000, clock }).catch(
-      (e: unknown) => e,
-    )) as CertkeeperError;
+    const error = (await waitForTxtPropagation({
+      fqdn: FQDN,
+      value: 'ours',
+      nameservers: [good.address, stale.address],
+      resolvers: [],
+      timeoutMs: 10_000,
+      intervalMs: 3000,
+      clock,
+    }).catch((e: unknown) => e)) as CertkeeperError;
     expect(error).toBeInstanceOf(CertkeeperError);
     expect(error.code).toBe('DNS_PROPAGATION_TIMEOUT');
     expect(error.message).toContain(stale.address);
@@ -76,7 +90,16 @@ describe('waitForTxtPropagation', () => {
       },
     };
     await expect(
-      waitForTxtPropagation({ fqdn: FQDN, value: 'x', nameservers: [never.address], resolvers: [], timeoutMs: 10_000, intervalMs: 100, clock, signal: controller.signal }),
+      waitForTxtPropagation({
+        fqdn: FQDN,
+        value: 'x',
+        nameservers: [never.address],
+        resolvers: [],
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        clock,
+        signal: controller.signal,
+      }),
     ).rejects.toMatchObject({ name: 'AbortError' });
   });
 });

@@ -62,7 +62,10 @@ describe('followCname', () => {
   it('gives up after too many hops', async () => {
     const chain = Array.from({ length: 12 }, (_, i) => cname(`n${i}.example.test`, `n${i + 1}.example.test`));
     const server = await fake(zoneServer('example.test', chain));
-    await expect(followCname('n0.example.test', [server.address])).rejects.toMatchObject({ code: 'DNS_QUERY_FAILED', message: expect.stringMatching(/more than 8 CNAMEs/) });
+    await expect(followCname('n0.example.test', [server.address])).rejects.toMatchObject({
+      code: 'DNS_QUERY_FAILED',
+      message: expect.stringMatching(/more than 8 CNAMEs/),
+    });
     expect(await followCname('n0.example.test', [server.address], { maxHops: 20 })).toBe('n12.example.test');
   });
 });
@@ -117,7 +120,8 @@ describe('authoritativeNameservers', () => {
           additionals: [{ name: 'ns1.example.test', type: 'A', class: 'IN', ttl: 60, data: '192.0.2.1' }],
         });
       }
-      if (q.name === 'ns2.elsewhere.test' && q.type === 'AAAA') return reply(request, 0, { answers: [{ name: q.name, type: 'AAAA', class: 'IN', ttl: 60, data: '2001:db8::2' }] });
+      if (q.name === 'ns2.elsewhere.test' && q.type === 'AAAA')
+        return reply(request, 0, { answers: [{ name: q.name, type: 'AAAA', class: 'IN', ttl: 60, data: '2001:db8::2' }] });
       return reply(request, 0);
     });
     expect(await authoritativeNameservers('example.test', [server.address])).toEqual(['192.0.2.1:53', '[2001:db8::2]:53']);

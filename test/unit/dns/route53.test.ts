@@ -45,7 +45,13 @@ describe('Route53 names and zones', () => {
   });
 
   it('lists the possible zones of a name, longest first', () => {
-    expect(zoneCandidates('_acme-challenge.www.example.co.uk')).toEqual(['_acme-challenge.www.example.co.uk', 'www.example.co.uk', 'example.co.uk', 'co.uk', 'uk']);
+    expect(zoneCandidates('_acme-challenge.www.example.co.uk')).toEqual([
+      '_acme-challenge.www.example.co.uk',
+      'www.example.co.uk',
+      'example.co.uk',
+      'co.uk',
+      'uk',
+    ]);
   });
 
   it('strips the /hostedzone/ prefix', () => {
@@ -65,7 +71,10 @@ describe('AWS error classification', () => {
     expect(describeAwsError(sdkError('Whatever', 429)).retryable).toBe(true);
     expect(describeAwsError(sdkError('InternalFailure', 500)).retryable).toBe(true);
     expect(describeAwsError(sdkError('ServiceUnavailable', 503)).retryable).toBe(true);
-    expect(describeAwsError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toMatchObject({ code: 'ECONNREFUSED', retryable: true });
+    expect(describeAwsError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }))).toMatchObject({
+      code: 'ECONNREFUSED',
+      retryable: true,
+    });
     expect(describeAwsError(Object.assign(new Error('timed out'), { name: 'TimeoutError' })).retryable).toBe(true);
   });
 

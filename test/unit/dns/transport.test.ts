@@ -38,7 +38,12 @@ describe('DNS exchange', () => {
 
   it('sends large UPDATEs over TCP from the start', async () => {
     const server = await fake((request) => ({ ...reply(request, 0), flags: (5 << 11) | 0 }));
-    const updates = Array.from({ length: 12 }, (_, i) => ({ action: 'add' as const, fqdn: `_acme-challenge.n${i}.example.test`, value: 'v'.repeat(43), ttl: 60 }));
+    const updates = Array.from({ length: 12 }, (_, i) => ({
+      action: 'add' as const,
+      fqdn: `_acme-challenge.n${i}.example.test`,
+      value: 'v'.repeat(43),
+      ttl: 60,
+    }));
     const message = encodeTxtUpdate('example.test', updates);
     expect(message.bytes.length).toBeGreaterThan(512);
     await exchange(server.address, message.bytes, { timeoutMs: 1000 });

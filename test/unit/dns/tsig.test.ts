@@ -81,7 +81,8 @@ const BIND_EXCHANGE = {
   response:
     '6e81a8000001000000000001076578616d706c65047465737400000600010a636572746b65657065720000fa00ff00000000003d0b686d61632d7368613235360000006b0250da012c002039e8681848e6fc8b7ff92a432743dd57a7d926a82b4019ab1ddff8e075c07a776e8100000000',
   badRequestMac: '8a95ba4672f3c4e4a0d4456e5b9d8083529439e240552e7558b4807b81a7fac3',
-  badResponse: '6e81a8090001000000000001076578616d706c65047465737400000600010a636572746b65657065720000fa00ff00000000001d0b686d61632d7368613235360000006b0250da012c00006e8100100000',
+  badResponse:
+    '6e81a8090001000000000001076578616d706c65047465737400000600010a636572746b65657065720000fa00ff00000000001d0b686d61632d7368613235360000006b0250da012c00006e8100100000',
 };
 
 describe('verifying BIND responses', () => {
@@ -97,7 +98,10 @@ describe('verifying BIND responses', () => {
   it('rejects a response whose bytes were altered', () => {
     const altered = Buffer.from(response);
     altered[3] = 0x05; // NOERROR → REFUSED
-    expect(verifyResponse(altered, key, request(BIND_EXCHANGE.requestMac), signedAt)).toMatchObject({ status: 'invalid', reason: expect.stringMatching(/MAC does not match/) });
+    expect(verifyResponse(altered, key, request(BIND_EXCHANGE.requestMac), signedAt)).toMatchObject({
+      status: 'invalid',
+      reason: expect.stringMatching(/MAC does not match/),
+    });
   });
 
   it('rejects a response checked with the wrong secret', () => {
@@ -111,7 +115,10 @@ describe('verifying BIND responses', () => {
 
   it('rejects a response signed too far from our clock', () => {
     const later = new Date(signedAt.getTime() + 301_000);
-    expect(verifyResponse(response, key, request(BIND_EXCHANGE.requestMac), later)).toMatchObject({ status: 'invalid', reason: expect.stringMatching(/fudge/) });
+    expect(verifyResponse(response, key, request(BIND_EXCHANGE.requestMac), later)).toMatchObject({
+      status: 'invalid',
+      reason: expect.stringMatching(/fudge/),
+    });
   });
 
   it('reports the server-side BADSIG of an unsigned NOTAUTH answer', () => {

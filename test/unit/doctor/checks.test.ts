@@ -48,10 +48,17 @@ describe('clockResult', () => {
 
 describe('challengeNames', () => {
   it('gives one name per base domain (a wildcard shares its apex)', () => {
-    expect(challengeNames({ name: 'www', domains: ['example.com', '*.example.com', 'api.example.com'], dns: 'x', sinks: [], renewBefore: { kind: 'fraction', fraction: 0.33 }, keyType: 'ecdsa-p256', reuseKey: false })).toEqual([
-      '_acme-challenge.example.com',
-      '_acme-challenge.api.example.com',
-    ]);
+    expect(
+      challengeNames({
+        name: 'www',
+        domains: ['example.com', '*.example.com', 'api.example.com'],
+        dns: 'x',
+        sinks: [],
+        renewBefore: { kind: 'fraction', fraction: 0.33 },
+        keyType: 'ecdsa-p256',
+        reuseKey: false,
+      }),
+    ).toEqual(['_acme-challenge.example.com', '_acme-challenge.api.example.com']);
   });
 });
 
@@ -89,7 +96,9 @@ describe('awsProblem', () => {
     expect(awsProblem(awsError('InvalidClientTokenId', 'The security token included in the request is invalid.'))).toBe(
       'InvalidClientTokenId: The security token included in the request is invalid. (check the AWS credentials)',
     );
-    expect(awsProblem(awsError('AccessDenied', 'User: x is not authorized'))).toBe('AccessDenied: User: x is not authorized (the credentials lack this permission)');
+    expect(awsProblem(awsError('AccessDenied', 'User: x is not authorized'))).toBe(
+      'AccessDenied: User: x is not authorized (the credentials lack this permission)',
+    );
     expect(awsProblem(awsError('NoSuchHostedZone', 'No hosted zone found with ID: Z1'))).toBe('NoSuchHostedZone: No hosted zone found with ID: Z1');
   });
   it('leaves plain errors and our own as they are', () => {

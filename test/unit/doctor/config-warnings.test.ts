@@ -28,7 +28,10 @@ describe('the config.security doctor check', () => {
 
   it('warns once per weakened setting, with its path', async () => {
     const config = parseConfig(
-      text('http://ca.example.test/dir', 'http: { listen: "0.0.0.0:9107", allowRemoteReload: true }\nsinks:\n  f: { type: files, dir: "./tls/{cert}", keyMode: "0644" }\n'),
+      text(
+        'http://ca.example.test/dir',
+        'http: { listen: "0.0.0.0:9107", allowRemoteReload: true }\nsinks:\n  f: { type: files, dir: "./tls/{cert}", keyMode: "0644" }\n',
+      ),
       file,
       { env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' } },
     );

@@ -14,13 +14,22 @@ import type { StateStore } from '../../../src/state/contract.js';
 
 const file = path.join(mkdtempSync(path.join(tmpdir(), 'ck-doctor-store-')), 'certkeeper.yaml');
 const config = (state: string) => parseConfig(`${state}\nacme: { directory: "https://127.0.0.1:9/dir" }\ndns: {}\n`, file, { env: {} });
-const ctx = (c: ReturnType<typeof config>, ping: () => Promise<void>): DoctorContext =>
-  ({ config: c, store: { ping } as unknown as StateStore, clock: systemClock, logger: silentLogger, resolvers: [], dnsTimeoutMs: 1000, signal: new AbortController().signal });
+const ctx = (c: ReturnType<typeof config>, ping: () => Promise<void>): DoctorContext => ({
+  config: c,
+  store: { ping } as unknown as StateStore,
+  clock: systemClock,
+  logger: silentLogger,
+  resolvers: [],
+  dnsTimeoutMs: 1000,
+  signal: new AbortController().signal,
+});
 
 describe('the state.store doctor check', () => {
   it('passes a file store that answers, naming the agent', async () => {
     const c = config('stateDir: ./state\nagent: { id: web-1 }');
-    expect(await stateStoreCheck().run(ctx(c, async () => {}))).toEqual([{ name: 'state.store', status: 'pass', message: expect.stringContaining('agent id web-1') }]);
+    expect(await stateStoreCheck().run(ctx(c, async () => {}))).toEqual([
+      { name: 'state.store', status: 'pass', message: expect.stringContaining('agent id web-1') },
+    ]);
   });
 
   it('fails a store that does not answer, and warns about keys in clear in PostgreSQL', async () => {

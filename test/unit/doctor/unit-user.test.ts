@@ -61,7 +61,10 @@ describe('ownershipProblem', () => {
 describe('parseSystemctl', () => {
   it('finds the verb and the units, with .service added', () => {
     expect(parseSystemctl(['reload', 'nginx'])).toEqual({ verb: 'reload', units: ['nginx.service'] });
-    expect(parseSystemctl(['--no-block', '-q', 'restart', 'haproxy.service', 'postfix@-.service'])).toEqual({ verb: 'restart', units: ['haproxy.service', 'postfix@-.service'] });
+    expect(parseSystemctl(['--no-block', '-q', 'restart', 'haproxy.service', 'postfix@-.service'])).toEqual({
+      verb: 'restart',
+      units: ['haproxy.service', 'postfix@-.service'],
+    });
     expect(parseSystemctl(['-s', 'HUP', 'kill', 'nginx'])).toEqual({ verb: 'kill', units: ['nginx.service'] });
   });
   it('leaves calls to another manager or host alone', () => {
@@ -100,7 +103,10 @@ describe('hookPermissionProblem', () => {
     expect(hookPermissionProblem(['/usr/local/bin/reload-nginx'], CERTKEEPER, SYSTEMD_ONLY)).toBeUndefined();
   });
   it('fails sudo under NoNewPrivileges, and leaves it alone otherwise', () => {
-    expect(hookPermissionProblem(['sudo', 'systemctl', 'reload', 'nginx'], CERTKEEPER, SYSTEMD_POLKIT)).toMatchObject({ status: 'fail', message: expect.stringContaining('NoNewPrivileges') });
+    expect(hookPermissionProblem(['sudo', 'systemctl', 'reload', 'nginx'], CERTKEEPER, SYSTEMD_POLKIT)).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('NoNewPrivileges'),
+    });
     expect(hookPermissionProblem(['sudo', '-n', 'nginx', '-s', 'reload'], { ...CERTKEEPER, noNewPrivs: false }, SYSTEMD_POLKIT)).toBeUndefined();
   });
 });

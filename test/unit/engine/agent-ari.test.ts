@@ -62,7 +62,19 @@ certificates:
     loadConfig: () => loadConfigFile(configFile, { env: {} }),
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
       store ??= await openConfigStore(config, clock);
-      return { config, store, clock, logger: silentLogger, issuer: async () => issuer, renewalInfo, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => { throw new Error('no sinks'); }, onEvent };
+      return {
+        config,
+        store,
+        clock,
+        logger: silentLogger,
+        issuer: async () => issuer,
+        renewalInfo,
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: () => {
+          throw new Error('no sinks');
+        },
+        onEvent,
+      };
     },
   });
   agents.push(agent);

@@ -43,7 +43,18 @@ function row(overrides: Partial<StatusRow> = {}): StatusRow {
 }
 
 function outcome(overrides: Partial<CertOutcome> = {}): CertOutcome {
-  return { cert: 'www', action: 'renew', result: 'success', reason: 'due', message: '', serial: 'bb02', notAfter: iso(90), durationMs: 1, deployed: [], ...overrides };
+  return {
+    cert: 'www',
+    action: 'renew',
+    result: 'success',
+    reason: 'due',
+    message: '',
+    serial: 'bb02',
+    notAfter: iso(90),
+    durationMs: 1,
+    deployed: [],
+    ...overrides,
+  };
 }
 
 /** The fields a row's expectation names; the rest of each event is checked by the shared base below. */
@@ -88,7 +99,16 @@ describe('outcomeEvents: a batch outcome, with the status before and after', () 
       outcome: outcome({ result: 'failure', serial: null, notAfter: null, error: 'no TXT record', code: 'DNS_TIMEOUT' }),
       after: row({ consecutiveFailures: 2 }),
       events: [
-        { type: 'failed', severity: 'critical', message: 'www: renew failed (2x): no TXT record', provider: 'corp', issuer: 'le,zerossl', code: 'DNS_TIMEOUT', error: 'no TXT record', consecutiveFailures: 2 },
+        {
+          type: 'failed',
+          severity: 'critical',
+          message: 'www: renew failed (2x): no TXT record',
+          provider: 'corp',
+          issuer: 'le,zerossl',
+          code: 'DNS_TIMEOUT',
+          error: 'no TXT record',
+          consecutiveFailures: 2,
+        },
       ],
     },
     {
@@ -100,26 +120,62 @@ describe('outcomeEvents: a batch outcome, with the status before and after', () 
     {
       name: 'a failure with no status after: a warning, the first',
       outcome: outcome({ cert: 'api', result: 'failure', serial: null, notAfter: null, error: 'boom' }),
-      events: [{ type: 'failed', severity: 'warning', message: 'api: renew failed (1x): boom', provider: 'corp', issuer: 'le', error: 'boom', consecutiveFailures: 1, domains: [] }],
+      events: [
+        {
+          type: 'failed',
+          severity: 'warning',
+          message: 'api: renew failed (1x): boom',
+          provider: 'corp',
+          issuer: 'le',
+          error: 'boom',
+          consecutiveFailures: 1,
+          domains: [],
+        },
+      ],
     },
     {
       name: 'a failure past notAfter: expired, not failed',
       outcome: outcome({ result: 'failure', serial: null, notAfter: null, error: 'CA down' }),
       after: row({ notAfter: iso(-1), daysLeft: 0, consecutiveFailures: 4 }),
-      events: [{ type: 'expired', severity: 'critical', message: `www expired at ${iso(-1)} and its renew failed (4x): CA down`, provider: 'corp', consecutiveFailures: 4 }],
+      events: [
+        {
+          type: 'expired',
+          severity: 'critical',
+          message: `www expired at ${iso(-1)} and its renew failed (4x): CA down`,
+          provider: 'corp',
+          consecutiveFailures: 4,
+        },
+      ],
     },
     {
       name: 'a sink that failed: deploy_failed, naming the sink',
       outcome: outcome({ action: 'deploy', result: 'failure', failedSink: 'nginx', error: 'reload failed', code: 'SINK_FAILED' }),
       after: row({ consecutiveFailures: 1 }),
-      events: [{ type: 'deploy_failed', severity: 'critical', message: 'www: deploy to nginx failed (1x): reload failed', sink: 'nginx', code: 'SINK_FAILED', error: 'reload failed' }],
+      events: [
+        {
+          type: 'deploy_failed',
+          severity: 'critical',
+          message: 'www: deploy to nginx failed (1x): reload failed',
+          sink: 'nginx',
+          code: 'SINK_FAILED',
+          error: 'reload failed',
+        },
+      ],
     },
   ];
   for (const c of cases) {
     it(c.name, () => {
       const events = outcomeEvents(c.outcome, c.before, c.after, NOW, config);
       expect(events).toHaveLength(c.events.length);
-      const base = { at: AT, cert: c.outcome.cert, domains: c.after?.domains ?? c.before?.domains ?? [], serial: c.outcome.serial, notAfter: c.outcome.notAfter, daysLeft: c.after?.daysLeft ?? null, action: c.outcome.action };
+      const base = {
+        at: AT,
+        cert: c.outcome.cert,
+        domains: c.after?.domains ?? c.before?.domains ?? [],
+        serial: c.outcome.serial,
+        notAfter: c.outcome.notAfter,
+        daysLeft: c.after?.daysLeft ?? null,
+        action: c.outcome.action,
+      };
       events.forEach((event, i) => expect(event).toEqual(expect.objectContaining({ ...base, ...c.events[i] })));
     });
   }
@@ -129,8 +185,16 @@ describe('expiryEvents: what a plan finds', () => {
   const cases: { name: string; row: StatusRow; events: Expected[] }[] = [
     { name: 'no certificate yet: nothing', row: row({ notBefore: null, notAfter: null, serial: null, daysLeft: null }), events: [] },
     { name: 'far from expiry: nothing', row: row({ notAfter: iso(60), daysLeft: 60 }), events: [] },
-    { name: 'inside the alert window: expiring', row: row({ consecutiveFailures: 2 }), events: [{ type: 'expiring', severity: 'critical', message: `www expires at ${iso(5)} (in 120 h) and was not renewed`, consecutiveFailures: 2 }] },
-    { name: 'past notAfter: expired', row: row({ notAfter: iso(-1), daysLeft: 0 }), events: [{ type: 'expired', severity: 'critical', message: `www expired at ${iso(-1)} and was not renewed` }] },
+    {
+      name: 'inside the alert window: expiring',
+      row: row({ consecutiveFailures: 2 }),
+      events: [{ type: 'expiring', severity: 'critical', message: `www expires at ${iso(5)} (in 120 h) and was not renewed`, consecutiveFailures: 2 }],
+    },
+    {
+      name: 'past notAfter: expired',
+      row: row({ notAfter: iso(-1), daysLeft: 0 }),
+      events: [{ type: 'expired', severity: 'critical', message: `www expired at ${iso(-1)} and was not renewed` }],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -144,10 +208,22 @@ describe('expiryEvents: what a plan finds', () => {
 
 describe('liveEvents: the engine while a batch runs', () => {
   const cases: { name: string; event: EngineEvent; events: Partial<AgentEvent>[] }[] = [
-    { name: 'a renewal starts: obtaining', event: { type: 'cert_planned', cert: 'www', action: 'renew', reason: 'due', message: 'due since today' }, events: [{ type: 'obtaining', cert: 'www', domains: ['www.example.test'], severity: 'info', message: 'renew www: due since today', action: 'renew' }] },
+    {
+      name: 'a renewal starts: obtaining',
+      event: { type: 'cert_planned', cert: 'www', action: 'renew', reason: 'due', message: 'due since today' },
+      events: [{ type: 'obtaining', cert: 'www', domains: ['www.example.test'], severity: 'info', message: 'renew www: due since today', action: 'renew' }],
+    },
     { name: 'a deploy-only plan: nothing', event: { type: 'cert_planned', cert: 'www', action: 'deploy', reason: 'pending', message: '' }, events: [] },
-    { name: 'deployed to a sink', event: { type: 'cert_step', cert: 'api', step: 'deployed', detail: 'nginx' }, events: [{ type: 'deployed', cert: 'api', domains: ['api.example.test'], severity: 'info', message: 'api deployed to nginx', sink: 'nginx' }] },
-    { name: 'deployed, sink unnamed', event: { type: 'cert_step', cert: 'gone', step: 'deployed' }, events: [{ type: 'deployed', cert: 'gone', domains: [], severity: 'info', message: 'gone deployed to a sink' }] },
+    {
+      name: 'deployed to a sink',
+      event: { type: 'cert_step', cert: 'api', step: 'deployed', detail: 'nginx' },
+      events: [{ type: 'deployed', cert: 'api', domains: ['api.example.test'], severity: 'info', message: 'api deployed to nginx', sink: 'nginx' }],
+    },
+    {
+      name: 'deployed, sink unnamed',
+      event: { type: 'cert_step', cert: 'gone', step: 'deployed' },
+      events: [{ type: 'deployed', cert: 'gone', domains: [], severity: 'info', message: 'gone deployed to a sink' }],
+    },
     { name: 'another step: nothing', event: { type: 'cert_step', cert: 'www', step: 'stored' }, events: [] },
     { name: 'waiting for a lock: nothing', event: { type: 'lock_wait', holder: 'other-host' }, events: [] },
   ];

@@ -31,7 +31,17 @@ function row(notAfter: Date, nextAttemptAt: Date | null): StatusRow {
   };
 }
 
-const agent = new Agent({ clock: systemClock, logger: silentLogger, host: 'h', loadConfig: () => { throw new Error('unused'); }, wire: async () => { throw new Error('unused'); } });
+const agent = new Agent({
+  clock: systemClock,
+  logger: silentLogger,
+  host: 'h',
+  loadConfig: () => {
+    throw new Error('unused');
+  },
+  wire: async () => {
+    throw new Error('unused');
+  },
+});
 
 it('tries an expired certificate within the hour even when its backoff says a day', () => {
   const expired = row(new Date(now.getTime() - 5 * 60_000), new Date(now.getTime() + DAY));

@@ -34,7 +34,17 @@ function row(renewReason: string, renewAt: Date): StatusRow {
   };
 }
 
-const agent = new Agent({ clock: systemClock, logger: silentLogger, host: 'h', loadConfig: () => { throw new Error('unused'); }, wire: async () => { throw new Error('unused'); } });
+const agent = new Agent({
+  clock: systemClock,
+  logger: silentLogger,
+  host: 'h',
+  loadConfig: () => {
+    throw new Error('unused');
+  },
+  wire: async () => {
+    throw new Error('unused');
+  },
+});
 
 it('arms a loop-guard hold for its end (plus jitter), at a tick and after a batch alike, as a renewal time', () => {
   const now = day(12);

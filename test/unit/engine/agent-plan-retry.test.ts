@@ -30,10 +30,16 @@ afterEach(async () => {
 it('plans again after 15 s, then 30 s, when the store is down, and once it answers', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-plan-retry-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`);
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`,
+  );
   const clock = new TimerClock('2026-12-04T00:00:00Z');
   const store = new DownAtFirstStore();
-  await store.putCertificate('www', makeCertificate({ domains: ['www.example.com'], notBefore: clock.now(), days: 90 }), { directoryUrl: 'https://ca.test/directory', issuedAt: clock.now() });
+  await store.putCertificate('www', makeCertificate({ domains: ['www.example.com'], notBefore: clock.now(), days: 90 }), {
+    directoryUrl: 'https://ca.test/directory',
+    issuedAt: clock.now(),
+  });
   const agent = new Agent({
     clock,
     logger: silentLogger,
@@ -44,9 +50,16 @@ it('plans again after 15 s, then 30 s, when the store is down, and once it answe
       store,
       clock,
       logger: silentLogger,
-      issuer: async () => ({ directoryUrl: 'https://ca.test/directory', issue: async () => { throw new Error('nothing is due'); } }),
+      issuer: async () => ({
+        directoryUrl: 'https://ca.test/directory',
+        issue: async () => {
+          throw new Error('nothing is due');
+        },
+      }),
       dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
-      sink: () => { throw new Error('no sinks'); },
+      sink: () => {
+        throw new Error('no sinks');
+      },
       onEvent,
     }),
   });

@@ -57,19 +57,21 @@ certificates:
   );
   const issuer = new CountingIssuer();
   const deployed = { a: [] as string[], b: [] as string[], cloud: [] as string[] };
-  const wiring = (agentId: 'a' | 'b') => async (config: Config, onEvent?: EngineDeps['onEvent']): Promise<EngineDeps> => {
-    const mine = { ...config, agentId };
-    return {
-      config: mine,
-      store: await openConfigStore(mine, systemClock),
-      clock: systemClock,
-      logger: silentLogger,
-      issuer: async () => issuer,
-      dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
-      sink: (name) => (name === 'web' ? recordingSink('web', deployed[agentId]) : recordingSink('cloud', deployed.cloud)),
-      ...(onEvent ? { onEvent } : {}),
+  const wiring =
+    (agentId: 'a' | 'b') =>
+    async (config: Config, onEvent?: EngineDeps['onEvent']): Promise<EngineDeps> => {
+      const mine = { ...config, agentId };
+      return {
+        config: mine,
+        store: await openConfigStore(mine, systemClock),
+        clock: systemClock,
+        logger: silentLogger,
+        issuer: async () => issuer,
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: (name) => (name === 'web' ? recordingSink('web', deployed[agentId]) : recordingSink('cloud', deployed.cloud)),
+        ...(onEvent ? { onEvent } : {}),
+      };
     };
-  };
   const load = () => loadConfigFile(file, { env: {} });
 
   // Agent a issues at start (nothing stored yet) and deploys both sinks.
@@ -94,7 +96,10 @@ certificates:
   // sink): both agents deploy it to their local sinks, without an order of their own, and neither
   // deploys the shared sink again.
   const outside = await wiring('a')(load());
-  const forced = await renew({ force: true, yes: true }, { ...outside, config: { ...outside.config, agentId: 'c' }, sink: (name) => recordingSink(name, name === 'cloud' ? deployed.cloud : []) });
+  const forced = await renew(
+    { force: true, yes: true },
+    { ...outside, config: { ...outside.config, agentId: 'c' }, sink: (name) => recordingSink(name, name === 'cloud' ? deployed.cloud : []) },
+  );
   expect(forced.succeeded).toBe(1);
   expect(issuer.orders).toBe(2);
   const serial = forced.outcomes[0]!.serial!;

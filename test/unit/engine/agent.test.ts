@@ -59,7 +59,9 @@ afterEach(async () => {
 /** Set by a test: the next wire() (opening the store of a config) fails with it. */
 let wireFailure: Error | undefined;
 
-function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp, sinks: [reload] }\n  - { name: api, domains: [api.example.com], dns: corp }'): Harness {
+function harness(
+  certs = '  - { name: www, domains: [www.example.com], dns: corp, sinks: [reload] }\n  - { name: api, domains: [api.example.com], dns: corp }',
+): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-agent-'));
   const configFile = path.join(dir, 'certkeeper.yaml');
   writeFileSync(configFile, CONFIG(certs));
@@ -76,7 +78,16 @@ function harness(certs = '  - { name: www, domains: [www.example.com], dns: corp
     wire: async (config: Config, onEvent): Promise<EngineDeps> => {
       if (wireFailure) throw wireFailure;
       store ??= await openConfigStore(config, clock);
-      return { config, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => sink, onEvent };
+      return {
+        config,
+        store,
+        clock,
+        logger: silentLogger,
+        issuer: async () => issuer,
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: () => sink,
+        onEvent,
+      };
     },
     onEvent: (event) => events.push(event),
   });
@@ -105,7 +116,12 @@ describe('the agent', () => {
     await h.agent.start();
     await settle(h);
     expect(h.issuer.calls.map((c) => c.name).sort()).toEqual(['api', 'www']);
-    expect(h.events.filter((e) => e.type === 'obtained').map((e) => e.cert).sort()).toEqual(['api', 'www']);
+    expect(
+      h.events
+        .filter((e) => e.type === 'obtained')
+        .map((e) => e.cert)
+        .sort(),
+    ).toEqual(['api', 'www']);
     expect(h.events.filter((e) => e.type === 'deployed').map((e) => `${e.cert}:${e.sink}`)).toEqual(['www:reload']);
     const renewAt = Date.parse('2026-11-22T00:00:00Z') + LIFETIME * 0.67;
     for (const name of ['www', 'api']) {
@@ -174,7 +190,7 @@ describe('the agent', () => {
     expect(h.issuer.calls.map((c) => c.name)).toEqual(['api', 'new']);
   });
 
-  it('keeps the running config when a reload cannot open the new config\'s store, and says so', async () => {
+  it("keeps the running config when a reload cannot open the new config's store, and says so", async () => {
     const h = harness('  - { name: api, domains: [api.example.com], dns: corp }');
     await h.agent.start();
     await settle(h);
@@ -237,7 +253,7 @@ describe('the agent', () => {
     expect(h.agent.schedule).toEqual({});
   });
 
-  it('lifts the backoff when the certificate\'s config changes (reload)', async () => {
+  it("lifts the backoff when the certificate's config changes (reload)", async () => {
     const h = harness('  - { name: api, domains: [api.example.com], dns: corp }');
     h.issuer.fail = new CertkeeperError('ACME_ERROR', 'wrong domain');
     await h.agent.start();

@@ -18,22 +18,37 @@ const B = settings('b');
 
 class ScriptedIssuer implements AcmeIssuer {
   calls: IssueRequest[] = [];
-  constructor(readonly directoryUrl: string, private readonly failWith?: () => Error) {}
+  constructor(
+    readonly directoryUrl: string,
+    private readonly failWith?: () => Error,
+  ) {}
   async issue(request: IssueRequest) {
     this.calls.push(request);
     if (this.failWith) throw this.failWith();
-    return { material: makeCertificate({ domains: request.domains }), orderUrl: 'o', accountUrl: 'acc', directoryUrl: this.directoryUrl, replaced: request.replaces?.directoryUrl === this.directoryUrl };
+    return {
+      material: makeCertificate({ domains: request.domains }),
+      orderUrl: 'o',
+      accountUrl: 'acc',
+      directoryUrl: this.directoryUrl,
+      replaced: request.replaces?.directoryUrl === this.directoryUrl,
+    };
   }
 }
 
 function chain(first: ScriptedIssuer, second: ScriptedIssuer, store = new MemoryStore(), clock = new ManualClock()) {
   const byName: Record<string, ScriptedIssuer> = { a: first, b: second };
-  return { store, clock, chain: createIssuerChain({ issuers: [A, B], issuerFor: async (s) => byName[s.name]!, rateLimits: rateLimitsIn(store), clock, logger: silentLogger }) };
+  return {
+    store,
+    clock,
+    chain: createIssuerChain({ issuers: [A, B], issuerFor: async (s) => byName[s.name]!, rateLimits: rateLimitsIn(store), clock, logger: silentLogger }),
+  };
 }
 
 const request = { certName: 'www', domains: ['example.com'], keyType: 'ecdsa-p256' as const, dns };
-const http = (status: number, code: 'ACME_ERROR' | 'ACME_RATE_LIMITED' = 'ACME_ERROR', retryAfterSeconds?: number) => () =>
-  new CertkeeperError(code, `HTTP ${status}`, { details: { httpStatus: status }, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
+const http =
+  (status: number, code: 'ACME_ERROR' | 'ACME_RATE_LIMITED' = 'ACME_ERROR', retryAfterSeconds?: number) =>
+  () =>
+    new CertkeeperError(code, `HTTP ${status}`, { details: { httpStatus: status }, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
 
 describe('issuer chain', () => {
   it('moves to the next issuer on a CA-side failure (5xx)', async () => {
@@ -78,9 +93,16 @@ describe('issuer chain', () => {
   });
 
   it('fails with the soonest Retry-After when every issuer is rate-limited', async () => {
-    const { chain: c } = chain(new ScriptedIssuer(A.directoryUrl, http(429, 'ACME_RATE_LIMITED', 600)), new ScriptedIssuer(B.directoryUrl, http(429, 'ACME_RATE_LIMITED', 60)));
+    const { chain: c } = chain(
+      new ScriptedIssuer(A.directoryUrl, http(429, 'ACME_RATE_LIMITED', 600)),
+      new ScriptedIssuer(B.directoryUrl, http(429, 'ACME_RATE_LIMITED', 60)),
+    );
     await expect(c.issue(request)).rejects.toMatchObject({ code: 'ACME_RATE_LIMITED', retryAfterSeconds: 60 });
-    await expect(c.issue(request)).rejects.toMatchObject({ code: 'ACME_RATE_LIMITED', retryAfterSeconds: 60, message: expect.stringContaining('every issuer is rate-limited') });
+    await expect(c.issue(request)).rejects.toMatchObject({
+      code: 'ACME_RATE_LIMITED',
+      retryAfterSeconds: 60,
+      message: expect.stringContaining('every issuer is rate-limited'),
+    });
   });
 
   it("follows the certificate's issuer order and passes the issuer's profile", async () => {
@@ -88,7 +110,13 @@ describe('issuer chain', () => {
     const second = new ScriptedIssuer(B.directoryUrl);
     const store = new MemoryStore();
     const clock = new ManualClock();
-    const c = createIssuerChain({ issuers: [A, { ...B, profile: 'shortlived' }], issuerFor: async (s) => (s.name === 'a' ? first : second), rateLimits: rateLimitsIn(store), clock, logger: silentLogger });
+    const c = createIssuerChain({
+      issuers: [A, { ...B, profile: 'shortlived' }],
+      issuerFor: async (s) => (s.name === 'a' ? first : second),
+      rateLimits: rateLimitsIn(store),
+      clock,
+      logger: silentLogger,
+    });
     expect(await c.issue({ ...request, issuers: ['b', 'a'] })).toMatchObject({ issuer: 'b' });
     expect(second.calls[0]!.profile).toBe('shortlived');
     expect(await c.issue({ ...request, issuers: ['b'], profile: 'classic' })).toMatchObject({ issuer: 'b' });

@@ -89,7 +89,7 @@ it('answers from what it read for those names, and asks the store for anything e
   await (await waiting).release();
 });
 
-it('throws a damaged entry\'s error for that name, as the single read would', async () => {
+it("throws a damaged entry's error for that name, as the single read would", async () => {
   const store = new CountingStore();
   await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
   const damaged = new CertkeeperError('STATE_CORRUPT', 'stored certs/api/current is not valid JSON');
@@ -125,7 +125,9 @@ ${names.map((name) => `  - { name: ${name}, domains: [${name}.example.com], dns:
     logger: silentLogger,
     issuer: async () => ({
       directoryUrl: DIRECTORY,
-      issue: async (request) => ({ material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }) }),
+      issue: async (request) => ({
+        material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }),
+      }),
     }),
     dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
     sink: () => ({ type: 'fake', name: 'reload', deploy: async () => ({}) }),

@@ -117,7 +117,9 @@ const advance = (h: Harness, ms: number) => h.clock.advance(ms, settle(h));
 
 describe('Rehearser', () => {
   it('rehearses each certificate once per period at its own offset, against staging, one at a time', async () => {
-    const h = harness('  - { name: www, domains: [www.example.com], dns: corp }\n  - { name: api, domains: [api.example.com], dns: corp }\n  - { name: mail, domains: [mail.example.com], dns: corp }');
+    const h = harness(
+      '  - { name: www, domains: [www.example.com], dns: corp }\n  - { name: api, domains: [api.example.com], dns: corp }\n  - { name: mail, domains: [mail.example.com], dns: corp }',
+    );
     h.rehearser.start();
     await advance(h, 0);
     expect(h.staging.calls).toEqual([]); // nothing at start: spread over the first period
@@ -142,15 +144,25 @@ describe('Rehearser', () => {
     // A current certificate, issued now: 90 days, renewal due at 2/3 of the lifetime (day 60).
     await h.rehearser.idle();
     const store = await openConfigStore(h.config, h.clock);
-    await store.putCertificate('www', makeCertificate({ domains: ['www.example.com'], notBefore: h.clock.now(), notAfter: new Date(h.clock.now().getTime() + 90 * DAY) }), {
-      directoryUrl: 'https://ca.test/directory',
-      issuedAt: h.clock.now(),
-    });
+    await store.putCertificate(
+      'www',
+      makeCertificate({ domains: ['www.example.com'], notBefore: h.clock.now(), notAfter: new Date(h.clock.now().getTime() + 90 * DAY) }),
+      {
+        directoryUrl: 'https://ca.test/directory',
+        issuedAt: h.clock.now(),
+      },
+    );
     h.staging.fail = new CertkeeperError('DNS_UPDATE_FAILED', 'the DNS credentials were rotated');
     h.rehearser.start();
     await advance(h, WEEK);
     expect(h.events).toHaveLength(1);
-    expect(h.events[0]).toMatchObject({ type: 'rehearsal_failed', cert: 'www', severity: 'warning', action: 'dry-run', error: expect.stringContaining('credentials were rotated') });
+    expect(h.events[0]).toMatchObject({
+      type: 'rehearsal_failed',
+      cert: 'www',
+      severity: 'warning',
+      action: 'dry-run',
+      error: expect.stringContaining('credentials were rotated'),
+    });
     expect(h.events[0]!.message).toContain('https://staging.ca.test/directory');
     expect(h.results).toEqual([['www', 'failure']]);
     // status shows it
@@ -187,17 +199,37 @@ describe('Rehearser', () => {
       clock: first.clock,
       logger: silentLogger,
       config: () => first.config,
-      wire: async (c) => ({ config: c, store: first.store(), clock: first.clock, logger: silentLogger, issuer: async () => first.staging, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => { throw new Error('no sink'); } }),
+      wire: async (c) => ({
+        config: c,
+        store: first.store(),
+        clock: first.clock,
+        logger: silentLogger,
+        issuer: async () => first.staging,
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: () => {
+          throw new Error('no sink');
+        },
+      }),
     });
     running.push(second);
     second.start();
-    await first.clock.advance(0, async () => { await realTick(); await second.idle(); });
+    await first.clock.advance(0, async () => {
+      await realTick();
+      await second.idle();
+    });
     expect(second.schedule().get('www')!.getTime()).toBe(lastAt + WEEK);
   });
 
   it('does nothing (and arms no timer) without `rehearse:`', async () => {
     const h = harness('  - { name: www, domains: [www.example.com], dns: corp }');
-    const off = new Rehearser({ clock: h.clock, logger: silentLogger, config: () => ({ ...h.config, daemon: { ...h.config.daemon, rehearseEveryMs: undefined } }), wire: async () => { throw new Error('not wired'); } });
+    const off = new Rehearser({
+      clock: h.clock,
+      logger: silentLogger,
+      config: () => ({ ...h.config, daemon: { ...h.config.daemon, rehearseEveryMs: undefined } }),
+      wire: async () => {
+        throw new Error('not wired');
+      },
+    });
     running.push(off);
     off.start();
     await h.clock.advance(30 * DAY, realTick);
@@ -226,7 +258,16 @@ certificates:
     // The daemon was down for more than a period: all three are overdue at once when it starts.
     const store = await openConfigStore(config, clock);
     for (const cert of ['a1', 'a2', 'b1']) {
-      await store.appendHistory({ at: new Date(clock.now().getTime() - 8 * DAY).toISOString(), cert, action: 'dry-run', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null });
+      await store.appendHistory({
+        at: new Date(clock.now().getTime() - 8 * DAY).toISOString(),
+        cert,
+        action: 'dry-run',
+        result: 'success',
+        serial: null,
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+      });
     }
     const cas = new Map(['https://ca-a.test/directory', 'https://ca-b.test/directory'].map((url) => [url, new FakeIssuer(clock, url, true)]));
     // Who was in flight together, as pairs of certificate names.

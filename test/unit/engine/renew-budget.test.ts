@@ -25,7 +25,10 @@ const dns: DnsProvider = { name: 'corp', presentTxt: async () => {}, cleanupTxt:
 class ScriptedCa implements AcmeIssuer {
   orders = 0;
   failValidation = false;
-  constructor(readonly directoryUrl: string, private readonly clock: ManualClock) {}
+  constructor(
+    readonly directoryUrl: string,
+    private readonly clock: ManualClock,
+  ) {}
   async issue(request: IssueRequest) {
     this.orders++;
     request.onOrder?.({ type: 'created', replaced: false });
@@ -62,8 +65,24 @@ certificates:
   const clock = new ManualClock('2026-11-22T00:00:00Z');
   const store = await openConfigStore(config, clock);
   const cas = new Map(config.issuers.map((settings) => [settings.name, new ScriptedCa(settings.directoryUrl, clock)]));
-  const chain = createIssuerChain({ issuers: config.issuers, issuerFor: async (s) => cas.get(s.name)!, rateLimits: rateLimitsIn(store), clock, logger: silentLogger });
-  const deps: EngineDeps = { config, store, clock, logger: silentLogger, issuer: async () => chain, dnsProvider: () => dns, sink: () => { throw new Error('no sinks'); } };
+  const chain = createIssuerChain({
+    issuers: config.issuers,
+    issuerFor: async (s) => cas.get(s.name)!,
+    rateLimits: rateLimitsIn(store),
+    clock,
+    logger: silentLogger,
+  });
+  const deps: EngineDeps = {
+    config,
+    store,
+    clock,
+    logger: silentLogger,
+    issuer: async () => chain,
+    dnsProvider: () => dns,
+    sink: () => {
+      throw new Error('no sinks');
+    },
+  };
   return { deps, clock, store, cas, config };
 }
 
@@ -81,7 +100,15 @@ describe('local rate-limit budgets in the renew pipeline', () => {
     }
     expect(ca.orders).toBe(5);
     const history = await h.store.readHistory({ cert: 'www' });
-    expect(history[0]!.orders).toEqual([{ issuer: 'default', directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory', email: 'ops@example.com', replaced: false, failedNames: ['example.com'] }]);
+    expect(history[0]!.orders).toEqual([
+      {
+        issuer: 'default',
+        directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+        email: 'ops@example.com',
+        replaced: false,
+        failedNames: ['example.com'],
+      },
+    ]);
 
     const refused = await renew({ certs: ['www'], overrideBackoff: true }, h.deps);
     expect(refused.outcomes[0]).toMatchObject({ result: 'failure', code: 'RATE_BUDGET' });
@@ -102,7 +129,8 @@ describe('local rate-limit budgets in the renew pipeline', () => {
   });
 
   it('a forced run refuses the last new order of the budget without --yes, and a spent budget moves on to the next issuer', async () => {
-    const h = await harness(`
+    const h = await harness(
+      `
 issuers:
   - { name: primary, directory: "https://primary.test/dir", email: ops@example.com, rateLimits: { newOrders: { limit: 3, window: 3h } } }
   - { name: backup, directory: "https://backup.test/dir", email: ops@example.com }`,
@@ -129,7 +157,9 @@ issuers:
     const next = await renew({ certs: ['api'], force: true }, h.deps);
     expect(next.outcomes[0]).toMatchObject({ result: 'success' });
     expect(backup.orders).toBe(1);
-    expect((await h.store.readHistory({ cert: 'api', limit: 1 }))[0]!.orders).toEqual([{ issuer: 'backup', directoryUrl: 'https://backup.test/dir', email: 'ops@example.com', replaced: false }]);
+    expect((await h.store.readHistory({ cert: 'api', limit: 1 }))[0]!.orders).toEqual([
+      { issuer: 'backup', directoryUrl: 'https://backup.test/dir', email: 'ops@example.com', replaced: false },
+    ]);
 
     // ...one with only the primary waits, retryable, until the budget frees up.
     const waiting = await renew({ certs: ['www'], force: true }, h.deps);

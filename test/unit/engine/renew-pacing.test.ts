@@ -25,7 +25,10 @@ const dns: DnsProvider = { name: 'corp', presentTxt: async () => {}, cleanupTxt:
 /** A CA that issues at once and reports each order, with or without `replaces`, and when it came. */
 class ScriptedCa implements AcmeIssuer {
   orders: { at: number; cert: string; replaces: string | undefined }[] = [];
-  constructor(readonly directoryUrl: string, private readonly clock: ManualClock) {}
+  constructor(
+    readonly directoryUrl: string,
+    private readonly clock: ManualClock,
+  ) {}
   async issue(request: IssueRequest) {
     const replaces = request.replaces?.directoryUrl === this.directoryUrl ? request.replaces.id : undefined;
     this.orders.push({ at: this.clock.now().getTime(), cert: request.certName, replaces });
@@ -75,7 +78,12 @@ ${names.map((n) => `  - { name: ${n}, domains: [${n}.example.com], dns: corp }`)
           renewalInfo: async (cert) => ({
             supported: true as const,
             certId: `aki.${cert.info.serial}`,
-            info: { start: new Date(clock.now().getTime() + 30 * 86_400_000), end: new Date(clock.now().getTime() + 40 * 86_400_000), explanationUrl: null, retryAfterSeconds: 6 * 3600 },
+            info: {
+              start: new Date(clock.now().getTime() + 30 * 86_400_000),
+              end: new Date(clock.now().getTime() + 40 * 86_400_000),
+              explanationUrl: null,
+              retryAfterSeconds: 6 * 3600,
+            },
           }),
         }
       : {}),

@@ -19,12 +19,24 @@ import { makeCertificate } from '../../helpers/certs.js';
 it('refuses to run with a key that does not open the stored certificates, ordering nothing', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-sealed-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\nsinks: { web: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp, sinks: [web] }\n`);
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\nsinks: { web: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp, sinks: [web] }\n`,
+  );
   const config = loadConfigFile(file, { env: {} });
   const storeWith = async (key: Buffer) =>
-    new RepositoryStore({ storage: await FileStorage.open({ dir: path.join(dir, 'state', 'store'), clock: systemClock }), clock: systemClock, localDir: path.join(dir, 'local'), sealer: aesGcmSealer(key), agentId: 'x' });
+    new RepositoryStore({
+      storage: await FileStorage.open({ dir: path.join(dir, 'state', 'store'), clock: systemClock }),
+      clock: systemClock,
+      localDir: path.join(dir, 'local'),
+      sealer: aesGcmSealer(key),
+      agentId: 'x',
+    });
   const right = await storeWith(randomBytes(32));
-  await right.putCertificate('www', makeCertificate({ domains: ['www.example.com'], days: 90 }), { directoryUrl: 'https://ca.test/directory', issuedAt: new Date() });
+  await right.putCertificate('www', makeCertificate({ domains: ['www.example.com'], days: 90 }), {
+    directoryUrl: 'https://ca.test/directory',
+    issuedAt: new Date(),
+  });
   await right.ping(); // the first agent's first run marks the store with its key
   const before = await right.getRecord('www');
 
@@ -35,7 +47,13 @@ it('refuses to run with a key that does not open the stored certificates, orderi
     store: wrong,
     clock: systemClock,
     logger: silentLogger,
-    issuer: async () => ({ directoryUrl: 'https://ca.test/directory', issue: async () => { orders++; throw new Error('must not order'); } }),
+    issuer: async () => ({
+      directoryUrl: 'https://ca.test/directory',
+      issue: async () => {
+        orders++;
+        throw new Error('must not order');
+      },
+    }),
     dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
     sink: () => ({ name: 'web', type: 'fake', deploy: async () => ({}) }),
   };
@@ -43,7 +61,12 @@ it('refuses to run with a key that does not open the stored certificates, orderi
   expect(orders).toBe(0);
   expect(await right.getRecord('www')).toEqual(before);
   // An agent without any key is refused the same way.
-  const keyless = new RepositoryStore({ storage: await FileStorage.open({ dir: path.join(dir, 'state', 'store'), clock: systemClock }), clock: systemClock, localDir: path.join(dir, 'local2'), agentId: 'y' });
+  const keyless = new RepositoryStore({
+    storage: await FileStorage.open({ dir: path.join(dir, 'state', 'store'), clock: systemClock }),
+    clock: systemClock,
+    localDir: path.join(dir, 'local2'),
+    agentId: 'y',
+  });
   await expect(renew({}, { ...deps, store: keyless })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('encryptionKeyFile') });
   expect(orders).toBe(0);
 });

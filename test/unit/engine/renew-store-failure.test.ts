@@ -24,16 +24,27 @@ class FailingRecordStore extends MemoryStore {
 it('fails only the certificate the store failed under, and says the store failed', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-store-fail-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: broken, domains: [broken.example.com], dns: corp }\n  - { name: fine, domains: [fine.example.com], dns: corp }\n`);
-  const report = await renew({}, {
-    config: loadConfigFile(file, { env: {} }),
-    store: new FailingRecordStore(),
-    clock: systemClock,
-    logger: silentLogger,
-    issuer: async () => ({ directoryUrl: 'https://ca.test/directory', issue: async (request) => ({ material: makeCertificate({ domains: request.domains, days: 90 }) }) }),
-    dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
-    sink: () => { throw new Error('no sinks'); },
-  });
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: broken, domains: [broken.example.com], dns: corp }\n  - { name: fine, domains: [fine.example.com], dns: corp }\n`,
+  );
+  const report = await renew(
+    {},
+    {
+      config: loadConfigFile(file, { env: {} }),
+      store: new FailingRecordStore(),
+      clock: systemClock,
+      logger: silentLogger,
+      issuer: async () => ({
+        directoryUrl: 'https://ca.test/directory',
+        issue: async (request) => ({ material: makeCertificate({ domains: request.domains, days: 90 }) }),
+      }),
+      dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+      sink: () => {
+        throw new Error('no sinks');
+      },
+    },
+  );
   expect(report.outcomes.map((o) => `${o.cert}:${o.result}`).sort()).toEqual(['broken:failure', 'fine:success']);
   expect(report.outcomes.find((o) => o.cert === 'broken')).toMatchObject({ code: 'STATE_UNREACHABLE' });
   expect(report.storeError).toMatchObject({ code: 'STATE_UNREACHABLE' });

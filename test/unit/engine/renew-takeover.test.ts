@@ -47,7 +47,9 @@ certificates:
   };
   const issuer: Issuer = {
     directoryUrl: 'https://ca.test/directory',
-    issue: async (request) => ({ material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }) }),
+    issue: async (request) => ({
+      material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }),
+    }),
   };
   const sink: Sink = { type: 'fake', name: 'reload', deploy: async () => ({}) };
   const deps: EngineDeps = { config, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => dns, sink: () => sink };
@@ -70,7 +72,9 @@ describe('a certificate lock taken over from a dead holder', () => {
       ['failure', 'CANCELLED', 'lock-taken-over'],
       ['success', null, 'missing'],
     ]);
-    expect(issues[0]!.error).toBe('abandoned: the agent holding the lock stopped before finishing (its lease expired; taker took over and removed 1 challenge record it left in DNS)');
+    expect(issues[0]!.error).toBe(
+      'abandoned: the agent holding the lock stopped before finishing (its lease expired; taker took over and removed 1 challenge record it left in DNS)',
+    );
   });
 
   it('writes no such line when the lock was free', async () => {

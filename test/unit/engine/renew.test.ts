@@ -39,7 +39,10 @@ class RecordingSink implements Sink {
   readonly type = 'fake';
   deploys: DeployRequest[] = [];
   failNext = 0;
-  constructor(readonly name: string, private readonly writesTo?: string) {}
+  constructor(
+    readonly name: string,
+    private readonly writesTo?: string,
+  ) {}
   async deploy(request: DeployRequest) {
     if (this.failNext > 0) {
       this.failNext--;
@@ -121,7 +124,11 @@ describe('renew pipeline', () => {
     const wwwReload = h.reload.deploys.find((d) => d.certName === 'www')!;
     expect(wwwReload.paths.key).toBe(path.join(path.dirname(h.config.stateDir), 'out/www/privkey.pem'));
     const history = await h.store.readHistory({ cert: 'www' });
-    expect(history.map((e) => `${e.action}:${e.result}${e.sink ? `:${e.sink}` : ''}`)).toEqual(['deploy:success:reload', 'deploy:success:files', 'issue:success']);
+    expect(history.map((e) => `${e.action}:${e.result}${e.sink ? `:${e.sink}` : ''}`)).toEqual([
+      'deploy:success:reload',
+      'deploy:success:files',
+      'issue:success',
+    ]);
     const steps = h.events.filter((e) => e.type === 'cert_step' && e.cert === 'www').map((e) => (e as { step: string }).step);
     expect(steps).toEqual(['ordering', 'issued', 'stored', 'deploying', 'deployed', 'deploying', 'deployed']);
   });
@@ -186,7 +193,11 @@ describe('renew pipeline', () => {
     expect(rows.map((r) => r.state)).toEqual(['failing', 'failing']);
     const [last] = await h.store.readHistory({ cert: 'www' });
     expect(last).toMatchObject({ action: 'issue', result: 'failure', error: 'the CA saw no TXT record', code: 'VALIDATION_FAILED' });
-    expect(readFileSync(path.join(h.config.stateDir, 'store', 'logs', 'history.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(
+      readFileSync(path.join(h.config.stateDir, 'store', 'logs', 'history.jsonl'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
   });
 
   it('passes a reused key when reuseKey is set and the key type is unchanged', async () => {

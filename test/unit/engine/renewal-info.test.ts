@@ -13,7 +13,10 @@ const HOUR = 3_600_000;
 async function setup(answer: () => Promise<RenewalInfoAnswer>) {
   const store = new MemoryStore();
   const clock = new ManualClock('2026-11-22T00:00:00Z');
-  const stored = await store.putCertificate('www', makeCertificate({ domains: ['example.com'] }), { directoryUrl: 'https://ca.test/dir', issuedAt: clock.now() });
+  const stored = await store.putCertificate('www', makeCertificate({ domains: ['example.com'] }), {
+    directoryUrl: 'https://ca.test/dir',
+    issuedAt: clock.now(),
+  });
   let asked = 0;
   const deps = {
     store,
@@ -92,7 +95,13 @@ describe('refreshRenewalInfo', () => {
   it('remembers a CA without ARI, and ignores a record of another certificate', async () => {
     const h = await setup(async () => ({ supported: false }));
     expect(windowOf(await refreshRenewalInfo(h.stored, h.deps))).toBeUndefined();
-    await h.store.putSinkState('www', ARI_STATE_KEY, { serial: 'OTHER', directoryUrl: 'https://ca.test/dir', supported: true, checkedAt: '', nextCheckAt: '2099-01-01T00:00:00Z' });
+    await h.store.putSinkState('www', ARI_STATE_KEY, {
+      serial: 'OTHER',
+      directoryUrl: 'https://ca.test/dir',
+      supported: true,
+      checkedAt: '',
+      nextCheckAt: '2099-01-01T00:00:00Z',
+    });
     await refreshRenewalInfo(h.stored, h.deps);
     expect(h.asked()).toBe(2);
   });
@@ -111,7 +120,8 @@ describe('selectInWindow', () => {
 describe('renewalInfoFor (planning, from the recorded details)', () => {
   const start = new Date('2026-12-01T00:00:00Z');
   const end = new Date('2026-12-03T00:00:00Z');
-  const config = (directoryUrl: string) => ({ acme: { directoryUrl, email: null }, issuers: [{ name: 'default', directoryUrl, email: null }] }) as unknown as Config;
+  const config = (directoryUrl: string) =>
+    ({ acme: { directoryUrl, email: null }, issuers: [{ name: 'default', directoryUrl, email: null }] }) as unknown as Config;
 
   it('reads the PEM only when the stored window is due for a re-check at a configured CA', async () => {
     const h = await setup(async () => ({ supported: true, certId: 'id.1', info: { start, end, explanationUrl: null, retryAfterSeconds: 3600 } }));

@@ -36,7 +36,8 @@ certificates:
   );
   const config = loadConfigFile(file, { env: {} });
   const store = new MemoryStore();
-  const put = (name: string, directoryUrl: string) => store.putCertificate(name, makeCertificate({ domains: [`${name}.example.com`] }), { directoryUrl, issuedAt: new Date() });
+  const put = (name: string, directoryUrl: string) =>
+    store.putCertificate(name, makeCertificate({ domains: [`${name}.example.com`] }), { directoryUrl, issuedAt: new Date() });
   await put('fell-back', BACKUP); // the primary failed, the backup issued it
   await put('usual', PRIMARY);
   await put('moved-ca', 'https://retired.test/directory'); // its CA is no longer configured
@@ -54,7 +55,10 @@ certificates:
 it('calls the issuer of acme: "default"', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-status-issuer-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "${PRIMARY}" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`);
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "${PRIMARY}" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\ncertificates:\n  - { name: www, domains: [www.example.com], dns: corp }\n`,
+  );
   const config = loadConfigFile(file, { env: {} });
   const store = new MemoryStore();
   await store.putCertificate('www', makeCertificate({ domains: ['www.example.com'] }), { directoryUrl: PRIMARY, issuedAt: new Date() });

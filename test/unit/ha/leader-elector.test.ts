@@ -31,7 +31,15 @@ class MemoryLease implements LeaseStore {
 }
 
 function elector(identity: string, store: LeaseStore, clock: ManualClock, changes: boolean[] = []): LeaderElector {
-  return new LeaderElector({ store, identity, clock, logger: silentLogger, leaseDurationMs: 15_000, renewIntervalMs: 5_000, onChange: (leader) => changes.push(leader) });
+  return new LeaderElector({
+    store,
+    identity,
+    clock,
+    logger: silentLogger,
+    leaseDurationMs: 15_000,
+    renewIntervalMs: 5_000,
+    onChange: (leader) => changes.push(leader),
+  });
 }
 
 describe('LeaderElector', () => {
@@ -76,11 +84,20 @@ describe('LeaderElector', () => {
     expect(a.isLeader()).toBe(false);
   });
 
-  it('judges expiry by when it saw the record change, not by the holder\'s renewTime (clock skew)', async () => {
+  it("judges expiry by when it saw the record change, not by the holder's renewTime (clock skew)", async () => {
     const clock = new ManualClock('2026-11-22T00:00:00Z', false);
     const lease = new MemoryLease();
     // A holder whose clock is an hour behind wrote a renewTime that looks long expired.
-    lease.current = { record: { holderIdentity: 'skewed', leaseDurationSeconds: 15, acquireTime: new Date('2026-11-21T23:00:00Z'), renewTime: new Date('2026-11-21T23:00:00Z'), leaseTransitions: 3 }, version: 'v1' };
+    lease.current = {
+      record: {
+        holderIdentity: 'skewed',
+        leaseDurationSeconds: 15,
+        acquireTime: new Date('2026-11-21T23:00:00Z'),
+        renewTime: new Date('2026-11-21T23:00:00Z'),
+        leaseTransitions: 3,
+      },
+      version: 'v1',
+    };
     const b = elector('b', lease, clock);
     expect(await b.tryAcquireOrRenew()).toBe(false);
     clock.advance(10_000);
@@ -174,7 +191,10 @@ describe('LeaderElector with an API server that does not answer', () => {
 describe('ha config', () => {
   it('defaults leaseDuration to 15s and checks renewInterval against it', () => {
     expect(haSchema.parse({ kubernetes: { leaseName: 'certkeeper' } })).toEqual({ kubernetes: { leaseName: 'certkeeper', leaseDuration: 15_000 } });
-    expect(haSchema.parse({ kubernetes: { leaseName: 'ck', namespace: 'certkeeper', leaseDuration: '3s', renewInterval: '1s' } }).kubernetes).toMatchObject({ leaseDuration: 3_000, renewInterval: 1_000 });
+    expect(haSchema.parse({ kubernetes: { leaseName: 'ck', namespace: 'certkeeper', leaseDuration: '3s', renewInterval: '1s' } }).kubernetes).toMatchObject({
+      leaseDuration: 3_000,
+      renewInterval: 1_000,
+    });
     expect(haSchema.safeParse({ kubernetes: { leaseName: 'ck', leaseDuration: '10s', renewInterval: '6s' } }).success).toBe(false);
     expect(haSchema.safeParse({ kubernetes: { leaseName: 'Certkeeper' } }).success).toBe(false);
     expect(haSchema.safeParse({ kubernetes: { leaseName: 'ck', leaseDuration: '1s' } }).success).toBe(false);

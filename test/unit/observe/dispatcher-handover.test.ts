@@ -17,7 +17,8 @@ const SECOND = 1000;
 const START = '2026-03-01T00:00:00Z';
 
 const HTTP_503 = (): CertkeeperError => new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 503', { retryable: true });
-const HTTP_429 = (seconds: number): CertkeeperError => new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 429', { retryable: true, retryAfterSeconds: seconds });
+const HTTP_429 = (seconds: number): CertkeeperError =>
+  new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 429', { retryable: true, retryAfterSeconds: seconds });
 
 /** Answers per call as scripted (then delivers); records when each attempt came, from `start`. */
 class ScriptedNotifier implements Notifier {
@@ -39,8 +40,21 @@ class ScriptedNotifier implements Notifier {
   }
 }
 
-function dispatcher(clock: TimerClock, notifier: Notifier, overrides: Partial<DeliveryPolicy> = {}, extra: { state?: DispatcherSnapshot; store?: NotifyStateStore } = {}): Dispatcher {
-  const policy: DeliveryPolicy = { events: DEFAULT_NOTIFY_EVENTS, minSeverity: 'warning', repeatAfterMs: DEFAULT_REPEAT_AFTER_MS, retries: 3, timeoutMs: 5_000, groupWindowMs: 0, ...overrides };
+function dispatcher(
+  clock: TimerClock,
+  notifier: Notifier,
+  overrides: Partial<DeliveryPolicy> = {},
+  extra: { state?: DispatcherSnapshot; store?: NotifyStateStore } = {},
+): Dispatcher {
+  const policy: DeliveryPolicy = {
+    events: DEFAULT_NOTIFY_EVENTS,
+    minSeverity: 'warning',
+    repeatAfterMs: DEFAULT_REPEAT_AFTER_MS,
+    retries: 3,
+    timeoutMs: 5_000,
+    groupWindowMs: 0,
+    ...overrides,
+  };
   return new Dispatcher({ targets: [{ name: 'ops', notifier, policy }], clock, logger: silentLogger, saveDelayMs: 1, ...extra });
 }
 

@@ -69,7 +69,8 @@ class FakeNotifier implements Notifier {
 
 const HTTP_404 = (): CertkeeperError => new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 404', { retryable: false });
 const HTTP_503 = (): CertkeeperError => new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 503', { retryable: true });
-const HTTP_429 = (seconds: number): CertkeeperError => new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 429', { retryable: true, retryAfterSeconds: seconds });
+const HTTP_429 = (seconds: number): CertkeeperError =>
+  new CertkeeperError('HOOK_FAILED', 'notify target (webhook): HTTP 429', { retryable: true, retryAfterSeconds: seconds });
 
 function policy(overrides: Partial<DeliveryPolicy> = {}): DeliveryPolicy {
   return { events: DEFAULT_NOTIFY_EVENTS, minSeverity: 'warning', repeatAfterMs: DEFAULT_REPEAT_AFTER_MS, retries: 3, timeoutMs: 5_000, ...overrides };
@@ -146,7 +147,11 @@ describe('Dispatcher filters', () => {
     const pager = new FakeNotifier('pager');
     const chat = new FakeNotifier('chat');
     const quiet = new FakeNotifier('quiet');
-    const { dispatcher } = setup([target(pager, { minSeverity: 'critical' }), target(chat, { events: ['obtained', 'failed'], minSeverity: 'info' }), target(quiet, { events: ['deploy_failed'] })]);
+    const { dispatcher } = setup([
+      target(pager, { minSeverity: 'critical' }),
+      target(chat, { events: ['obtained', 'failed'], minSeverity: 'info' }),
+      target(quiet, { events: ['deploy_failed'] }),
+    ]);
     expect(dispatcher.dispatch(event('failed', 'warning'))).toEqual([
       { target: 'pager', action: 'filtered', reason: 'below-min-severity' },
       { target: 'chat', action: 'queued', reason: 'new' },
@@ -234,7 +239,13 @@ describe('Dispatcher: delivery is the fact', () => {
     expect(dispatcher.dispatch(event('deploy_failed', 'warning', { sink: 'nginx' }))[0]!.action).toBe('suppressed');
     expect(dispatcher.dispatch(event('verify_failed', 'warning', { endpoint: '127.0.0.1:443' }))[0]!.action).toBe('queued');
     await dispatcher.flush();
-    expect(ops.delivered.sort()).toEqual(['deploy_failed/warning/www', 'deploy_failed/warning/www', 'failed/warning/api', 'failed/warning/www', 'verify_failed/warning/www']);
+    expect(ops.delivered.sort()).toEqual([
+      'deploy_failed/warning/www',
+      'deploy_failed/warning/www',
+      'failed/warning/api',
+      'failed/warning/www',
+      'verify_failed/warning/www',
+    ]);
   });
 
   it('lets an escalation through at once, and suppresses a lower severity after it', async () => {
@@ -511,7 +522,9 @@ describe('Dispatcher outbox', () => {
     let down = true;
     const tight = new FakeNotifier('tight', () => (down ? HTTP_503() : 'ok'));
     const roomy = new FakeNotifier('roomy', () => (down ? HTTP_503() : 'ok'));
-    const tightPolicy = deliveryPolicy(notifyTargetSchema.parse({ type: 'webhook', url: 'https://alerts.example.com/in', maxQueue: 24, retries: 10, groupWindow: 0 }));
+    const tightPolicy = deliveryPolicy(
+      notifyTargetSchema.parse({ type: 'webhook', url: 'https://alerts.example.com/in', maxQueue: 24, retries: 10, groupWindow: 0 }),
+    );
     const roomyPolicy = deliveryPolicy(notifyTargetSchema.parse({ type: 'webhook', url: 'https://alerts.example.com/in', retries: 10, groupWindow: 0 }));
     const { dispatcher, results } = setup([
       { name: 'tight', notifier: tight, policy: tightPolicy },
@@ -555,7 +568,11 @@ describe('Dispatcher outbox', () => {
     expect(saved!.targets.ops!.open).toEqual({});
 
     const up = new FakeNotifier('ops');
-    const second = setup([target(up, { groupWindowMs: 30 * SECOND })], { state: JSON.parse(JSON.stringify(saved)) as DispatcherSnapshot, store, keepClock: true });
+    const second = setup([target(up, { groupWindowMs: 30 * SECOND })], {
+      state: JSON.parse(JSON.stringify(saved)) as DispatcherSnapshot,
+      store,
+      keepClock: true,
+    });
     await second.dispatcher.flush();
     expect(up.alerts.map((alert) => alert.certs)).toEqual([['c0', 'c1', 'c2']]);
     // What it was delivered is remembered: repeats are suppressed, recoveries go out.
@@ -610,7 +627,17 @@ describe('Dispatcher outbox', () => {
   });
 
   it('reads the version 1 state: what it remembered stays open, so recoveries still go out', async () => {
-    const legacy = { targets: { ops: { openAlerts: ['www'], lastSent: { 'www|failed|': { at: '2026-03-01T00:00:00.000Z', severity: 'warning' }, 'api|deploy_failed|nginx': { at: '2026-03-01T00:00:00.000Z', severity: 'critical' } } } } };
+    const legacy = {
+      targets: {
+        ops: {
+          openAlerts: ['www'],
+          lastSent: {
+            'www|failed|': { at: '2026-03-01T00:00:00.000Z', severity: 'warning' },
+            'api|deploy_failed|nginx': { at: '2026-03-01T00:00:00.000Z', severity: 'critical' },
+          },
+        },
+      },
+    };
     clock = new ManualClock('2026-03-01T01:00:00Z');
     const state = parseSnapshot(legacy, clock.now())!;
     expect(state.targets.ops!.open).toMatchObject({ www: { families: { renewal: { stage: 1 } } }, api: { families: { 'deploy:nginx': { stage: 2 } } } });
@@ -625,7 +652,16 @@ describe('Dispatcher outbox', () => {
   it('drops, and says so, the outbox of a target removed from the config', () => {
     const state: DispatcherSnapshot = {
       version: 2,
-      targets: { gone: { since: '2026-03-01T00:00:00.000Z', open: {}, windows: {}, queue: [{ key: 'failed|none', type: 'failed', events: [event('failed', 'warning')], coalesced: 0, notBefore: '2026-03-01T00:00:00.000Z', attempts: 0 }] } },
+      targets: {
+        gone: {
+          since: '2026-03-01T00:00:00.000Z',
+          open: {},
+          windows: {},
+          queue: [
+            { key: 'failed|none', type: 'failed', events: [event('failed', 'warning')], coalesced: 0, notBefore: '2026-03-01T00:00:00.000Z', attempts: 0 },
+          ],
+        },
+      },
     };
     const { results, logs } = setup([target(new FakeNotifier('ops'))], { state });
     expect(results).toEqual([['gone', 'dropped']]);

@@ -31,31 +31,104 @@ const DASHBOARD = path.join(REPO, 'examples/grafana/certkeeper.json');
 /** Series Prometheus makes itself, not the agent. */
 const PROMETHEUS_SERIES = new Set(['up']);
 /** PromQL words that look like metric names. */
-const PROMQL_WORDS = new Set(['sum', 'by', 'count', 'rate', 'increase', 'sort', 'time', 'or', 'vector', 'label_values', 'instance', 'and', 'unless', 'on', 'without', 'max', 'min', 'avg']);
+const PROMQL_WORDS = new Set([
+  'sum',
+  'by',
+  'count',
+  'rate',
+  'increase',
+  'sort',
+  'time',
+  'or',
+  'vector',
+  'label_values',
+  'instance',
+  'and',
+  'unless',
+  'on',
+  'without',
+  'max',
+  'min',
+  'avg',
+]);
 
 const row = (name: string, over: Partial<StatusRow> = {}): StatusRow => ({
-  name, domains: ['www.example.com'], serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', daysLeft: 30, renewAt: '2026-03-02T00:00:00.000Z',
-  renewReason: 'not-due', renewMessage: '', state: 'valid', pendingSinks: [], lastResult: null, consecutiveFailures: 0, nextAttemptAt: null, configChanged: false, issuer: 'letsencrypt',
-  ari: { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' },
+  name,
+  domains: ['www.example.com'],
+  serial: 'AB12',
+  notBefore: '2026-01-01T00:00:00.000Z',
+  notAfter: '2026-04-01T00:00:00.000Z',
+  daysLeft: 30,
+  renewAt: '2026-03-02T00:00:00.000Z',
+  renewReason: 'not-due',
+  renewMessage: '',
+  state: 'valid',
+  pendingSinks: [],
+  lastResult: null,
+  consecutiveFailures: 0,
+  nextAttemptAt: null,
+  configChanged: false,
+  issuer: 'letsencrypt',
+  ari: {
+    windowStart: '2026-03-01T00:00:00.000Z',
+    windowEnd: '2026-03-03T00:00:00.000Z',
+    selectedAt: '2026-03-02T00:00:00.000Z',
+    explanationUrl: null,
+    nextCheckAt: '2026-02-01T06:00:00.000Z',
+  },
   ...over,
 });
-const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({ at: '2026-03-01T00:00:00.000Z', domains: [], severity: 'info', message: 'm', ...fields });
+const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({
+  at: '2026-03-01T00:00:00.000Z',
+  domains: [],
+  severity: 'info',
+  message: 'm',
+  ...fields,
+});
 
 function probed(endpoint: string): ProbeResult {
-  const cert = { subject: 'CN=www.example.com', issuer: 'CN=R11', serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', names: ['www.example.com'], fingerprint256: 'AA' };
-  return { endpoint, address: `${endpoint}:443`, sni: endpoint, protocol: 'tls', reachable: true, failure: null, error: null, at: '2026-03-01T00:00:00.000Z', durationMs: 5, leaf: cert, chain: [cert], trusted: true, trustError: null, nameMatch: true, nameError: null };
+  const cert = {
+    subject: 'CN=www.example.com',
+    issuer: 'CN=R11',
+    serial: 'AB12',
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2026-04-01T00:00:00.000Z',
+    names: ['www.example.com'],
+    fingerprint256: 'AA',
+  };
+  return {
+    endpoint,
+    address: `${endpoint}:443`,
+    sni: endpoint,
+    protocol: 'tls',
+    reachable: true,
+    failure: null,
+    error: null,
+    at: '2026-03-01T00:00:00.000Z',
+    durationMs: 5,
+    leaf: cert,
+    chain: [cert],
+    trusted: true,
+    trustError: null,
+    nameMatch: true,
+    nameError: null,
+  };
 }
 
 /** The exposition of the registry `certkeeper run` builds, every series with a value. */
 async function exposition(): Promise<string> {
   const metrics = new AgentMetrics();
-  metrics.updateFromStatus([row('www'), row('api', { state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] })]);
+  metrics.updateFromStatus([
+    row('www'),
+    row('api', { state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] }),
+  ]);
   for (const fields of [
     { type: 'obtained', cert: 'www', notAfter: '2026-06-01T00:00:00.000Z' },
     { type: 'failed', cert: 'api', severity: 'warning', consecutiveFailures: 3 },
     { type: 'deployed', cert: 'www', sink: 'nginx' },
     { type: 'deploy_failed', cert: 'api', sink: 'nginx', severity: 'warning' },
-  ] as const) metrics.onEvent(event(fields));
+  ] as const)
+    metrics.onEvent(event(fields));
   for (const result of ACME_REQUEST_RESULTS) metrics.acmeRequest(result);
   for (const result of RENEWAL_INFO_RESULTS) metrics.renewalInfo(result);
   metrics.rehearsal('www', 'success');
@@ -72,7 +145,10 @@ async function exposition(): Promise<string> {
 
 /** Metric names in a PromQL expression: identifiers not inside {…} or [...], not followed by "(", not keywords. */
 export function metricNames(expr: string): string[] {
-  const bare = expr.replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]').replace(/"[^"]*"/g, '""');
+  const bare = expr
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/"[^"]*"/g, '""');
   const names = new Set<string>();
   for (const match of bare.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)) {
     const name = match[1]!;
@@ -94,7 +170,12 @@ describe('the Grafana dashboard', () => {
 
   it('uses only metrics the agent exposes', async () => {
     const text = await exposition();
-    const exposed = new Set(text.split('\n').filter((line) => line.startsWith('# TYPE ')).map((line) => line.split(' ')[2]!));
+    const exposed = new Set(
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('# TYPE '))
+        .map((line) => line.split(' ')[2]!),
+    );
     const used = new Set(queries.flatMap((q) => metricNames(q.expr).map((name) => ({ ...q, name }))).map((u) => `${u.name}\t${u.where}`));
     const missing = [...used].filter((entry) => {
       const name = entry.split('\t')[0]!;
@@ -104,14 +185,24 @@ describe('the Grafana dashboard', () => {
     expect(missing).toEqual([]);
     // The metrics the issue names are all on it.
     const names = new Set([...used].map((entry) => entry.split('\t')[0]));
-    for (const name of ['certkeeper_certificate_expiration_timestamp_seconds', 'certkeeper_certificate_consecutive_failures', 'certkeeper_renewals_total', 'certkeeper_acme_requests_total', 'certkeeper_endpoint_expiration_timestamp_seconds', 'certkeeper_leader', 'certkeeper_last_plan_timestamp_seconds']) {
+    for (const name of [
+      'certkeeper_certificate_expiration_timestamp_seconds',
+      'certkeeper_certificate_consecutive_failures',
+      'certkeeper_renewals_total',
+      'certkeeper_acme_requests_total',
+      'certkeeper_endpoint_expiration_timestamp_seconds',
+      'certkeeper_leader',
+      'certkeeper_last_plan_timestamp_seconds',
+    ]) {
       expect(names, name).toContain(name);
     }
     expect(names).not.toContain('certkeeper_consecutive_failures'); // the deprecated name
   });
 
   it('finds metric names in PromQL and nothing else', () => {
-    expect(metricNames('sum by (sink, result) (increase(certkeeper_deploys_total{instance=~"$instance",x="a_b"}[$__rate_interval]))')).toEqual(['certkeeper_deploys_total']);
+    expect(metricNames('sum by (sink, result) (increase(certkeeper_deploys_total{instance=~"$instance",x="a_b"}[$__rate_interval]))')).toEqual([
+      'certkeeper_deploys_total',
+    ]);
     expect(metricNames('count(a_metric == 0) or vector(0)')).toEqual(['a_metric']);
   });
 

@@ -44,7 +44,10 @@ function event(overrides: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'
 describe('AgentMetrics', () => {
   it('exposes certificate gauges from status rows', async () => {
     const metrics = new AgentMetrics({ processMetrics: false });
-    metrics.updateFromStatus([row({ name: 'www', consecutiveFailures: 2, nextAttemptAt: '2026-03-01T01:40:00.000Z' }), row({ name: 'api', notAfter: null, notBefore: null, serial: null, renewAt: '2026-03-01T00:00:00.000Z', state: 'missing' })]);
+    metrics.updateFromStatus([
+      row({ name: 'www', consecutiveFailures: 2, nextAttemptAt: '2026-03-01T01:40:00.000Z' }),
+      row({ name: 'api', notAfter: null, notBefore: null, serial: null, renewAt: '2026-03-01T00:00:00.000Z', state: 'missing' }),
+    ]);
     const samples = parse(await metrics.render());
     expect(samples.get('certkeeper_certificate_expiration_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-04-01T00:00:00Z') / 1000);
     expect(samples.get('certkeeper_certificate_renewal_timestamp_seconds{name="www",issuer="le"}')).toBe(Date.parse('2026-03-02T00:00:00Z') / 1000);
@@ -95,7 +98,10 @@ describe('AgentMetrics', () => {
 
   it('labels the certificate series with the configured issuer, and says serial and issuer in certkeeper_certificate_info', async () => {
     const metrics = new AgentMetrics({ processMetrics: false });
-    metrics.updateFromStatus([row({ name: 'www', serial: 'AB12' }), row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' })]);
+    metrics.updateFromStatus([
+      row({ name: 'www', serial: 'AB12' }),
+      row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' }),
+    ]);
     let samples = parse(await metrics.render());
     expect(samples.get('certkeeper_certificate_info{name="www",issuer="le",serial="AB12"}')).toBe(1);
     expect(samples.get('certkeeper_certificate_ready{name="api",issuer="backup"}')).toBe(0);
@@ -106,7 +112,10 @@ describe('AgentMetrics', () => {
     for (const key of before) expect(key).toContain('issuer="le"');
 
     // Renewed through the fallback CA: every series moves to the new issuer, none stays behind.
-    metrics.updateFromStatus([row({ name: 'www', serial: 'CD34', issuer: 'backup' }), row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' })]);
+    metrics.updateFromStatus([
+      row({ name: 'www', serial: 'CD34', issuer: 'backup' }),
+      row({ name: 'api', issuer: 'backup', notAfter: null, notBefore: null, serial: null, state: 'missing' }),
+    ]);
     samples = parse(await metrics.render());
     const after = wwwSeries(samples);
     expect(after).toEqual(before.map((key) => key.replace('issuer="le"', 'issuer="backup"').replace('serial="AB12"', 'serial="CD34"')));
@@ -197,7 +206,7 @@ describe('AgentMetrics', () => {
     }
   });
 
-  it('counts a renewal that failed after notAfter (`expired` with an error) as a failure, a plan\'s `expired` not', async () => {
+  it("counts a renewal that failed after notAfter (`expired` with an error) as a failure, a plan's `expired` not", async () => {
     const metrics = new AgentMetrics({ processMetrics: false });
     metrics.onEvent(event({ type: 'expired', cert: 'www', severity: 'critical' }));
     metrics.onEvent(event({ type: 'expired', cert: 'www', severity: 'critical', error: 'DNS API said 401', consecutiveFailures: 4 }));
@@ -218,12 +227,18 @@ describe('AgentMetrics', () => {
 });
 
 describe('AgentMetrics: ARI', () => {
-  it('counts renewalInfo lookups by result and exposes each certificate\'s ARI window', async () => {
+  it("counts renewalInfo lookups by result and exposes each certificate's ARI window", async () => {
     const metrics = new AgentMetrics({ processMetrics: false });
     metrics.renewalInfo('window');
     metrics.renewalInfo('window');
     metrics.renewalInfo('deferred');
-    const ari = { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' };
+    const ari = {
+      windowStart: '2026-03-01T00:00:00.000Z',
+      windowEnd: '2026-03-03T00:00:00.000Z',
+      selectedAt: '2026-03-02T00:00:00.000Z',
+      explanationUrl: null,
+      nextCheckAt: '2026-02-01T06:00:00.000Z',
+    };
     metrics.updateFromStatus([row({ name: 'www', ari }), row({ name: 'api', ari: null })]);
     let samples = parse(await metrics.render());
     expect(samples.get('certkeeper_renewal_info_lookups_total{result="window"}')).toBe(2);

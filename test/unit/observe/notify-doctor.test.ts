@@ -17,9 +17,20 @@ import { ManualClock } from '../../helpers/clock.js';
 function context(notify: string): DoctorContext {
   const dir = mkdtempSync(path.join(tmpdir(), 'ck-notify-doctor-'));
   const file = path.join(dir, 'certkeeper.yaml');
-  writeFileSync(file, `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\n${notify}\ncertificates: []\n`);
+  writeFileSync(
+    file,
+    `stateDir: ./state\nacme: { directory: "https://ca.test/directory" }\ndns: { corp: { type: exec, command: ["/bin/true"] } }\n${notify}\ncertificates: []\n`,
+  );
   const config = loadConfigFile(file, { env: {} });
-  return { config, store: {} as StateStore, clock: new ManualClock('2026-03-02T00:00:00Z'), logger: silentLogger, resolvers: [], dnsTimeoutMs: 1000, signal: new AbortController().signal };
+  return {
+    config,
+    store: {} as StateStore,
+    clock: new ManualClock('2026-03-02T00:00:00Z'),
+    logger: silentLogger,
+    resolvers: [],
+    dnsTimeoutMs: 1000,
+    signal: new AbortController().signal,
+  };
 }
 
 const NOTIFY = `notify:
@@ -40,13 +51,22 @@ describe('doctor: notify.delivery', () => {
       version: 2,
       targets: {
         ops: { since: '2026-03-01T00:00:00.000Z', lastDeliveredAt: '2026-03-01T10:00:00.000Z', open: {}, windows: {}, queue: [] },
-        chat: { since: '2026-03-01T00:00:00.000Z', lastFailure: { at: '2026-03-01T09:00:00.000Z', error: 'notify target "chat" (slack): HTTP 404: no_service' }, open: {}, windows: {}, queue: [] },
+        chat: {
+          since: '2026-03-01T00:00:00.000Z',
+          lastFailure: { at: '2026-03-01T09:00:00.000Z', error: 'notify target "chat" (slack): HTTP 404: no_service' },
+          open: {},
+          windows: {},
+          queue: [],
+        },
       },
     });
     const lines = await notifyDeliveryCheck().run(ctx);
     expect(lines.map((line) => [line.status, line.message])).toEqual([
       ['pass', 'ops: last delivered an alert at 2026-03-01T10:00:00.000Z'],
-      ['warn', 'chat: has delivered nothing since it was configured (2026-03-01T00:00:00.000Z); last failure at 2026-03-01T09:00:00.000Z: notify target "chat" (slack): HTTP 404: no_service; check it with: certkeeper notify test chat'],
+      [
+        'warn',
+        'chat: has delivered nothing since it was configured (2026-03-01T00:00:00.000Z); last failure at 2026-03-01T09:00:00.000Z: notify target "chat" (slack): HTTP 404: no_service; check it with: certkeeper notify test chat',
+      ],
       ['pass', 'pager: no delivery record yet (the agent has not run with it); try: certkeeper notify test pager'],
     ]);
   });

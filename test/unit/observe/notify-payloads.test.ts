@@ -27,22 +27,41 @@ describe('notification rendering', () => {
     expect(headline(failed)).toBe('[CRITICAL] www: renewal failed');
     expect(headline({ ...failed, type: 'deploy_failed', severity: 'warning', sink: 'nginx' })).toBe('[WARNING] www: deploy failed (sink nginx)');
     expect(headline({ ...failed, type: 'recovered', severity: 'info' })).toBe('[RESOLVED] www: recovered');
-    expect(facts(failed).map((fact) => fact.title)).toEqual(['Certificate', 'Domains', 'Event', 'Severity', 'Not after', 'Days left', 'Serial', 'Failures in a row', 'Error code', 'At']);
+    expect(facts(failed).map((fact) => fact.title)).toEqual([
+      'Certificate',
+      'Domains',
+      'Event',
+      'Severity',
+      'Not after',
+      'Days left',
+      'Serial',
+      'Failures in a row',
+      'Error code',
+      'At',
+    ]);
   });
 
   it('slack: text always, escaped for mrkdwn, blocks within Block Kit limits', () => {
-    const payload = slackPayload(singleAlert({ ...failed, error: 'x'.repeat(5000) }), true) as { text: string; blocks: { type: string; fields?: unknown[]; text?: { text: string } }[] };
+    const payload = slackPayload(singleAlert({ ...failed, error: 'x'.repeat(5000) }), true) as {
+      text: string;
+      blocks: { type: string; fields?: unknown[]; text?: { text: string } }[];
+    };
     expect(payload.text).toContain(':rotating_light: [CRITICAL] www: renewal failed');
     expect(payload.text).toContain('&lt;_acme-challenge&gt; &amp; gave up');
     expect(payload.blocks.map((block) => block.type)).toEqual(['header', 'section', 'section', 'section', 'context']);
     expect(payload.blocks[2]!.fields!.length).toBeLessThanOrEqual(10);
     for (const block of payload.blocks) if (block.text) expect(block.text.text.length).toBeLessThanOrEqual(3000);
     expect(slackPayload(singleAlert(failed), false)).toEqual({ text: payload.text });
-    expect((slackPayload(singleAlert({ ...failed, type: 'recovered', severity: 'info' }), false) as { text: string }).text).toMatch(/^:white_check_mark: \[RESOLVED\]/);
+    expect((slackPayload(singleAlert({ ...failed, type: 'recovered', severity: 'info' }), false) as { text: string }).text).toMatch(
+      /^:white_check_mark: \[RESOLVED\]/,
+    );
   });
 
   it('teams: an Adaptive Card in a message envelope', () => {
-    const payload = teamsPayload(singleAlert(failed)) as { type: string; attachments: { contentType: string; content: { type: string; version: string; body: { type: string; color?: string; facts?: unknown[] }[] } }[] };
+    const payload = teamsPayload(singleAlert(failed)) as {
+      type: string;
+      attachments: { contentType: string; content: { type: string; version: string; body: { type: string; color?: string; facts?: unknown[] }[] } }[];
+    };
     expect(payload.type).toBe('message');
     expect(payload.attachments).toHaveLength(1);
     const card = payload.attachments[0]!;
@@ -89,14 +108,33 @@ describe('group alerts', () => {
 
   it('causes: DNS provider and code, CA and code, sink; else the code', () => {
     expect(causeOf(outage[0]!)).toMatchObject({ kind: 'dns', key: 'dns:corp:DNS_UPDATE_FAILED' });
-    expect(causeOf({ ...failed, code: 'ACME_UNREACHABLE', issuer: 'le,zerossl', provider: 'corp' })).toMatchObject({ kind: 'ca', key: 'ca:le,zerossl:ACME_UNREACHABLE' });
+    expect(causeOf({ ...failed, code: 'ACME_UNREACHABLE', issuer: 'le,zerossl', provider: 'corp' })).toMatchObject({
+      kind: 'ca',
+      key: 'ca:le,zerossl:ACME_UNREACHABLE',
+    });
     expect(causeOf({ ...failed, type: 'deploy_failed', sink: 'nginx', code: 'SINK_FAILED' })).toMatchObject({ kind: 'sink', key: 'sink:nginx' });
     expect(causeOf({ ...failed, code: 'STATE_IO' })).toMatchObject({ kind: 'code', key: 'code:STATE_IO' });
   });
 
-  it('webhook: one document naming every certificate in `certs`, the cause, and each certificate\'s event', () => {
-    const doc = alertDocument(group) as { type: string; group: boolean; certs: string[]; count: number; severity: string; cause: { provider: string }; code: string; events: AgentEvent[] };
-    expect(doc).toMatchObject({ type: 'failed', group: true, count: 130, severity: 'critical', code: 'DNS_UPDATE_FAILED', cause: { kind: 'dns', provider: 'corp' } });
+  it("webhook: one document naming every certificate in `certs`, the cause, and each certificate's event", () => {
+    const doc = alertDocument(group) as {
+      type: string;
+      group: boolean;
+      certs: string[];
+      count: number;
+      severity: string;
+      cause: { provider: string };
+      code: string;
+      events: AgentEvent[];
+    };
+    expect(doc).toMatchObject({
+      type: 'failed',
+      group: true,
+      count: 130,
+      severity: 'critical',
+      code: 'DNS_UPDATE_FAILED',
+      cause: { kind: 'dns', provider: 'corp' },
+    });
     expect(doc.certs).toEqual(outage.map((e) => e.cert));
     expect(doc.events[7]).toEqual(outage[7]);
     expect(alertDocument(singleAlert(failed))).toEqual({ ...failed, certs: ['www'] });
@@ -109,7 +147,11 @@ describe('group alerts', () => {
     expect(listed).toContain('130: site-000, site-001');
     expect(listed).toContain('site-129');
     // A fleet-wide outage: the list stops within Block Kit's field limit and says how many more.
-    const fleet = groupAlert('failed', Array.from({ length: 1000 }, (_, i) => ({ ...outage[0]!, cert: `fleet-${i}` })), causeOf(outage[0]!));
+    const fleet = groupAlert(
+      'failed',
+      Array.from({ length: 1000 }, (_, i) => ({ ...outage[0]!, cert: `fleet-${i}` })),
+      causeOf(outage[0]!),
+    );
     const fleetSlack = slackPayload(fleet, true) as typeof slack;
     const fleetList = fleetSlack.blocks[2]!.fields!.find((field) => field.text.startsWith('*Certificates*'))!.text;
     expect(fleetList).toMatch(/^\*Certificates\*\n1000: fleet-0, fleet-1, .* … and \d+ more$/s);
@@ -129,7 +171,11 @@ describe('group alerts', () => {
     expect(env.CERTKEEPER_GROUP).toBe('1');
     expect(env.CERTKEEPER_CERTS!.split(' ')).toHaveLength(130);
     expect(env.CERTKEEPER_CAUSE).toBe('DNS provider "corp" (DNS_UPDATE_FAILED)');
-    const huge = groupAlert('failed', Array.from({ length: 5000 }, (_, i) => ({ ...outage[0]!, cert: `c${i}`, message: 'x'.repeat(200) })), causeOf(outage[0]!));
+    const huge = groupAlert(
+      'failed',
+      Array.from({ length: 5000 }, (_, i) => ({ ...outage[0]!, cert: `c${i}`, message: 'x'.repeat(200) })),
+      causeOf(outage[0]!),
+    );
     const hugeEnv = execNotifyEnv(huge);
     expect(hugeEnv.CERTKEEPER_EVENT_JSON!.length).toBeLessThanOrEqual(100 * 1024);
     expect(JSON.parse(hugeEnv.CERTKEEPER_EVENT_JSON!)).toMatchObject({ group: true, count: 5000 });
@@ -148,11 +194,18 @@ describe('readiness', () => {
   const now = new Date('2026-03-01T12:00:00Z');
 
   it('is ready with config, a writable state dir and a recent plan', () => {
-    expect(readiness({ configLoaded: true, stateDirWritable: true, lastPlanAt: new Date('2026-03-01T11:00:00Z'), now, maxPlanAgeMs: 13 * 3_600_000 })).toEqual({ ready: true, reasons: [] });
+    expect(readiness({ configLoaded: true, stateDirWritable: true, lastPlanAt: new Date('2026-03-01T11:00:00Z'), now, maxPlanAgeMs: 13 * 3_600_000 })).toEqual({
+      ready: true,
+      reasons: [],
+    });
   });
 
   it('lists every unmet condition', () => {
-    expect(readiness({ configLoaded: false, stateDirWritable: 'EACCES', lastPlanAt: null, now }).reasons).toEqual(['config not loaded', 'state dir not writable: EACCES', 'no plan has run yet']);
+    expect(readiness({ configLoaded: false, stateDirWritable: 'EACCES', lastPlanAt: null, now }).reasons).toEqual([
+      'config not loaded',
+      'state dir not writable: EACCES',
+      'no plan has run yet',
+    ]);
     const stale = readiness({ configLoaded: true, stateDirWritable: true, lastPlanAt: new Date('2026-02-28T00:00:00Z'), now, maxPlanAgeMs: 13 * 3_600_000 });
     expect(stale.ready).toBe(false);
     expect(stale.reasons[0]).toMatch(/^last plan ran at 2026-02-28T00:00:00.000Z/);

@@ -51,7 +51,16 @@ describe('notifier registry', () => {
       ['teams', 'teams', 10_000],
       ['page', 'exec', 5_000],
     ]);
-    expect(targets[1]!.policy).toEqual({ events: [...DEFAULT_NOTIFY_EVENTS], minSeverity: 'critical', repeatAfterMs: 3_600_000, retries: 3, timeoutMs: 10_000, groupWindowMs: 30_000, minIntervalMs: 1_000, maxQueue: 100 });
+    expect(targets[1]!.policy).toEqual({
+      events: [...DEFAULT_NOTIFY_EVENTS],
+      minSeverity: 'critical',
+      repeatAfterMs: 3_600_000,
+      retries: 3,
+      timeoutMs: 10_000,
+      groupWindowMs: 30_000,
+      minIntervalMs: 1_000,
+      maxQueue: 100,
+    });
     // Chat webhooks are paced to about one message a second by default; webhook and exec are not.
     expect(targets.map((t) => t.policy.minIntervalMs)).toEqual([0, 1_000, 1_000, 0]);
     const tuned = notifySchema.parse({ hook: { type: 'webhook', url: 'https://alerts.example.com/in', minInterval: '200ms', groupWindow: 0 } });

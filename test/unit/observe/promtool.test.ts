@@ -29,13 +29,33 @@ const base: Omit<StatusRow, 'name'> = {
   nextAttemptAt: null,
   configChanged: false,
   issuer: 'letsencrypt',
-  ari: { windowStart: '2026-03-01T00:00:00.000Z', windowEnd: '2026-03-03T00:00:00.000Z', selectedAt: '2026-03-02T00:00:00.000Z', explanationUrl: null, nextCheckAt: '2026-02-01T06:00:00.000Z' },
+  ari: {
+    windowStart: '2026-03-01T00:00:00.000Z',
+    windowEnd: '2026-03-03T00:00:00.000Z',
+    selectedAt: '2026-03-02T00:00:00.000Z',
+    explanationUrl: null,
+    nextCheckAt: '2026-02-01T06:00:00.000Z',
+  },
 };
 
-const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({ at: '2026-03-01T00:00:00.000Z', domains: [], severity: 'info', message: 'm', ...fields });
+const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({
+  at: '2026-03-01T00:00:00.000Z',
+  domains: [],
+  severity: 'info',
+  message: 'm',
+  ...fields,
+});
 
 function probed(endpoint: string, reachable: boolean): ProbeResult {
-  const cert = { subject: 'CN=www.example.com', issuer: 'CN=R11', serial: 'AB12', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z', names: ['www.example.com'], fingerprint256: 'AA' };
+  const cert = {
+    subject: 'CN=www.example.com',
+    issuer: 'CN=R11',
+    serial: 'AB12',
+    notBefore: '2026-01-01T00:00:00.000Z',
+    notAfter: '2026-04-01T00:00:00.000Z',
+    names: ['www.example.com'],
+    fingerprint256: 'AA',
+  };
   const intermediate = { ...cert, subject: 'CN=R11', issuer: 'CN=ISRG Root X1', notAfter: '2026-03-15T00:00:00.000Z' };
   return {
     endpoint,
@@ -81,7 +101,10 @@ function populated(): Registry {
   metrics.configLoaded(true, new Date('2026-03-01T00:00:00Z'));
 
   const served = new ServedMetrics(metrics.registry);
-  served.updateEndpoints([judge(probed('www.example.com', true), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], []), judge(probed('down.example.com', false), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], [])]);
+  served.updateEndpoints([
+    judge(probed('www.example.com', true), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], []),
+    judge(probed('down.example.com', false), new Date('2026-03-01T00:00:00Z'), [21, 7, 1], []),
+  ]);
   served.onEvent(event({ type: 'verified', cert: 'www', serving: 'new' }));
   leaderGauge(metrics.registry).set(true);
   return metrics.registry;
@@ -92,7 +115,9 @@ describe('promtool check metrics', () => {
     const registry = populated();
     // Every certkeeper metric has a sample, so each one is linted, not just its HELP line (prom-client's
     // per-type gauges, such as nodejs_active_requests, are empty while nothing of that type is active).
-    const empty = (await registry.getMetricsAsJSON()).filter((metric) => metric.name.startsWith('certkeeper_') && metric.values.length === 0).map((metric) => metric.name);
+    const empty = (await registry.getMetricsAsJSON())
+      .filter((metric) => metric.name.startsWith('certkeeper_') && metric.values.length === 0)
+      .map((metric) => metric.name);
     expect(empty).toEqual([]);
     const exposition = await registry.metrics();
     expect(exposition).toContain('certkeeper_certificate_info{name="www",issuer="letsencrypt",serial="AB12"} 1');

@@ -22,7 +22,7 @@ describe('log redaction', () => {
     expect(all).toContain('[REDACTED]');
   });
 
-  it('censors secret fields at any depth, in arrays, errors and child bindings, without touching the caller\'s objects', () => {
+  it("censors secret fields at any depth, in arrays, errors and child bindings, without touching the caller's objects", () => {
     const lines: string[] = [];
     const { logger } = createLogger({ level: 'info', pretty: false, destination: { write: (line: string) => lines.push(line) } });
     const deep = { a: { b: { c: { d: { e: { password: 'deep-password' } } } } } };

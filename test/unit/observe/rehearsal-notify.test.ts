@@ -13,13 +13,26 @@ import { AgentMetrics } from '../../../src/observe/metrics.js';
 import { ManualClock } from '../../helpers/clock.js';
 
 const clock = new ManualClock('2026-03-01T00:00:00Z');
-const event = (type: AgentEventType, severity: Severity): AgentEvent => ({ type, severity, at: clock.now().toISOString(), cert: 'www', domains: ['www.example.com'], message: type });
+const event = (type: AgentEventType, severity: Severity): AgentEvent => ({
+  type,
+  severity,
+  at: clock.now().toISOString(),
+  cert: 'www',
+  domains: ['www.example.com'],
+  message: type,
+});
 
 function setup() {
   const delivered: AgentEvent[] = [];
   const notifier: Notifier = { name: 'ops', type: 'fake', send: async (alert) => void delivered.push(...alert.events) };
   const dispatcher = new Dispatcher({
-    targets: [{ name: 'ops', notifier, policy: { events: DEFAULT_NOTIFY_EVENTS, minSeverity: 'warning', repeatAfterMs: DEFAULT_REPEAT_AFTER_MS, retries: 0, timeoutMs: 5_000 } }],
+    targets: [
+      {
+        name: 'ops',
+        notifier,
+        policy: { events: DEFAULT_NOTIFY_EVENTS, minSeverity: 'warning', repeatAfterMs: DEFAULT_REPEAT_AFTER_MS, retries: 0, timeoutMs: 5_000 },
+      },
+    ],
     clock,
     logger: silentLogger,
   });

@@ -3,7 +3,14 @@ import { expect, it } from 'vitest';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { fanOut, type EventSource, type EventSubscriber } from '../../../src/observe/subscribers.js';
 
-const event: AgentEvent = { type: 'obtained', at: '2026-11-22T00:00:00.000Z', cert: 'www', domains: ['www.example.test'], severity: 'info', message: 'www: renewed' };
+const event: AgentEvent = {
+  type: 'obtained',
+  at: '2026-11-22T00:00:00.000Z',
+  cert: 'www',
+  domains: ['www.example.test'],
+  severity: 'info',
+  message: 'www: renewed',
+};
 
 it.each<[EventSource, string[]]>([
   ['agent', ['served', 'metrics', 'notify']],

@@ -78,7 +78,9 @@ describe('Dockerfile', () => {
 
   it('installs only production dependencies, pruned, and takes dist/ from the build stage', () => {
     const depRuns = all(deps, 'RUN').map((i) => i.args);
-    expect(depRuns.some((run) => /\bnpm ci\b.*--omit=dev/.test(run) && run.includes('--ignore-scripts') && run.includes('sh packaging/prune-production.sh /app'))).toBe(true);
+    expect(
+      depRuns.some((run) => /\bnpm ci\b.*--omit=dev/.test(run) && run.includes('--ignore-scripts') && run.includes('sh packaging/prune-production.sh /app')),
+    ).toBe(true);
     const runs = all(runtime, 'RUN').map((i) => i.args);
     expect(runs.some((run) => /\bnpm\b|\btsc\b/.test(run.replace(/\/usr\/local\/\S*npm\S*|\/root\/\.npm/g, '')))).toBe(false);
     const copies = all(runtime, 'COPY').map((i) => i.args);
@@ -88,7 +90,9 @@ describe('Dockerfile', () => {
   });
 
   it('has no npm, npx, corepack or yarn in the runtime stage, and tini as PID 1', () => {
-    const runs = all(runtime, 'RUN').map((i) => i.args).join('\n');
+    const runs = all(runtime, 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     for (const tool of ['/usr/local/lib/node_modules', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn']) {
       expect(runs).toMatch(new RegExp(`rm -rf[^\\n]*${tool.replace(/\//g, '\\/')}`));
     }
@@ -133,10 +137,15 @@ describe('Dockerfile', () => {
 
   it('copies only files that exist, and .dockerignore keeps the rest (and any key material) out of the context', () => {
     for (const copy of [...all(build, 'COPY'), ...all(deps, 'COPY')]) {
-      const sources = copy.args.split(/\s+/).slice(0, -1).filter((part) => !part.startsWith('--'));
+      const sources = copy.args
+        .split(/\s+/)
+        .slice(0, -1)
+        .filter((part) => !part.startsWith('--'));
       for (const source of sources) expect(existsSync(path.join(REPO, source)), source).toBe(true);
     }
-    const ignored = readFileSync(path.join(REPO, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
+    const ignored = readFileSync(path.join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim());
     for (const pattern of ['node_modules', 'dist', '.git', 'test', 'demo', '.npmrc', '**/*.pem', '**/*.key', '**/*.secret', '**/kubeconfig*']) {
       expect(ignored, pattern).toContain(pattern);
     }

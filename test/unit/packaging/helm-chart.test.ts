@@ -34,7 +34,22 @@ interface JsonSchema {
   [key: string]: unknown;
 }
 
-const SUPPORTED = new Set(['$schema', 'title', 'description', 'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'pattern', 'minimum', 'maximum', 'minLength', 'minItems']);
+const SUPPORTED = new Set([
+  '$schema',
+  'title',
+  'description',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'pattern',
+  'minimum',
+  'maximum',
+  'minLength',
+  'minItems',
+]);
 
 function typeOf(value: unknown): string {
   if (value === null) return 'null';
@@ -49,7 +64,8 @@ export function validate(value: unknown, rule: JsonSchema, at = '$'): string[] {
   const actual = typeOf(value);
   if (rule.type) {
     const allowed = Array.isArray(rule.type) ? rule.type : [rule.type];
-    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number'))) return [...problems, `${at}: is ${actual}, not ${allowed.join('|')}`];
+    if (!allowed.includes(actual) && !(actual === 'integer' && allowed.includes('number')))
+      return [...problems, `${at}: is ${actual}, not ${allowed.join('|')}`];
   }
   if (rule.enum && !rule.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(rule.enum)}`);
   if (typeof value === 'string') {
@@ -86,11 +102,14 @@ function renderedConfig(chartValues: Record<string, unknown>, namespace = 'certk
   // the cluster (no leader election: every replica takes part), or the file store on the pod's volume.
   const sharedState = Object.hasOwn(chartValues.config as object, 'state');
   const chartState = chartValues.state as { type: string; prefix: string };
-  if (!sharedState && chartState.type === 'kubernetes') managed.state = { type: 'kubernetes', namespace, prefix: chartState.prefix || release.slice(0, 24).replace(/-$/, ''), localDir: '/var/lib/certkeeper' };
+  if (!sharedState && chartState.type === 'kubernetes')
+    managed.state = { type: 'kubernetes', namespace, prefix: chartState.prefix || release.slice(0, 24).replace(/-$/, ''), localDir: '/var/lib/certkeeper' };
   else if (!sharedState) managed.stateDir = '/var/lib/certkeeper';
   if ((chartValues.replicaCount as number) > 1 && !sharedState && chartState.type === 'file') {
     const election = chartValues.leaderElection as { leaseName: string; leaseDuration: string; renewInterval: string };
-    managed.ha = { kubernetes: { leaseName: election.leaseName || release, namespace, leaseDuration: election.leaseDuration, renewInterval: election.renewInterval } };
+    managed.ha = {
+      kubernetes: { leaseName: election.leaseName || release, namespace, leaseDuration: election.leaseDuration, renewInterval: election.renewInterval },
+    };
   }
   return { ...clone(chartValues.config as Record<string, unknown>), ...managed };
 }
@@ -144,7 +163,9 @@ describe('charts/certkeeper', () => {
     expect(defaults.daemon.http?.listen).toBe('0.0.0.0:9107');
     expect(defaults.daemon.ha).toBeUndefined();
     const fileStore = (v: Record<string, unknown>): Record<string, unknown> => ({ ...v, state: { type: 'file', prefix: '' } });
-    const single = parseConfig(JSON.stringify(renderedConfig(fileStore({ ...clone(values), replicaCount: 1 }))), '/etc/certkeeper/certkeeper.yaml', { env: {} });
+    const single = parseConfig(JSON.stringify(renderedConfig(fileStore({ ...clone(values), replicaCount: 1 }))), '/etc/certkeeper/certkeeper.yaml', {
+      env: {},
+    });
     expect(single.stateDir).toBe('/var/lib/certkeeper');
     expect(single.daemon.ha).toBeUndefined();
     const replicated: Record<string, unknown> = fileStore({ ...clone(values), replicaCount: 3 });
@@ -161,7 +182,9 @@ describe('charts/certkeeper', () => {
     expect(templates['_helpers.tpl']).toContain('$managed := dict "http" (dict "listen" (printf "0.0.0.0:%d"');
     expect(templates['_helpers.tpl']).toContain('$sharedState := hasKey .Values.config "state"');
     expect(templates['_helpers.tpl']).toContain('set $managed "stateDir" "/var/lib/certkeeper"');
-    expect(templates['_helpers.tpl']).toContain('set $managed "state" (dict "type" "kubernetes" "namespace" .Release.Namespace "prefix" (include "certkeeper.statePrefix" .) "localDir" "/var/lib/certkeeper")');
+    expect(templates['_helpers.tpl']).toContain(
+      'set $managed "state" (dict "type" "kubernetes" "namespace" .Release.Namespace "prefix" (include "certkeeper.statePrefix" .) "localDir" "/var/lib/certkeeper")',
+    );
     expect(templates['_helpers.tpl']).toContain('(eq .Values.state.type "file") | toString');
     expect(templates['_helpers.tpl']).toContain('"leaseName" (include "certkeeper.leaseName" .) "namespace" .Release.Namespace "leaseDuration"');
   });
@@ -170,7 +193,18 @@ describe('charts/certkeeper', () => {
     const kinds = Object.entries(templates)
       .filter(([file]) => file.endsWith('.yaml'))
       .flatMap(([, text]) => [...text.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]));
-    for (const kind of ['Deployment', 'ServiceAccount', 'Role', 'RoleBinding', 'ConfigMap', 'Service', 'ServiceMonitor', 'PrometheusRule', 'PersistentVolumeClaim', 'Pod']) {
+    for (const kind of [
+      'Deployment',
+      'ServiceAccount',
+      'Role',
+      'RoleBinding',
+      'ConfigMap',
+      'Service',
+      'ServiceMonitor',
+      'PrometheusRule',
+      'PersistentVolumeClaim',
+      'Pod',
+    ]) {
       expect(kinds, kind).toContain(kind);
     }
     expect(templateFiles).toContain('NOTES.txt');
@@ -226,7 +260,13 @@ describe('charts/certkeeper', () => {
     const exported = readFileSync(path.join(REPO, 'src/observe/metrics.ts'), 'utf8') + readFileSync(path.join(REPO, 'src/ha/index.ts'), 'utf8');
     const used = new Set([...rule.matchAll(/\b(certkeeper_[a-z_]+)\{/g)].map((m) => m[1]!));
     expect([...used].sort()).toEqual(
-      ['certkeeper_certificate_expiration_timestamp_seconds', 'certkeeper_certificate_ready', 'certkeeper_config_last_reload_successful', 'certkeeper_certificate_consecutive_failures', 'certkeeper_leader'].sort(),
+      [
+        'certkeeper_certificate_expiration_timestamp_seconds',
+        'certkeeper_certificate_ready',
+        'certkeeper_config_last_reload_successful',
+        'certkeeper_certificate_consecutive_failures',
+        'certkeeper_leader',
+      ].sort(),
     );
     for (const name of used) expect(exported, name).toContain(`'${name}'`);
     for (const alert of ['CertkeeperCertificateExpiringSoon', 'CertkeeperRenewalsFailing']) expect(rule).toContain(`alert: ${alert}`);

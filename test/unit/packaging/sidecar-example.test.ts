@@ -26,7 +26,15 @@ const file = path.join(REPO, 'examples/kubernetes/sidecar.yaml');
 const documents = parseAllDocuments(readFileSync(file, 'utf8'));
 const objects = documents.map((doc) => {
   expect(doc.errors).toEqual([]);
-  return doc.toJS() as { kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: Record<string, unknown>; rules?: unknown[]; roleRef?: { name: string }; subjects?: { kind: string; name: string }[] };
+  return doc.toJS() as {
+    kind: string;
+    metadata: { name: string };
+    data?: Record<string, string>;
+    spec?: Record<string, unknown>;
+    rules?: unknown[];
+    roleRef?: { name: string };
+    subjects?: { kind: string; name: string }[];
+  };
 });
 const configMap = objects.find((o) => o.kind === 'ConfigMap')!;
 const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { replicas: number; template: { spec: PodSpec } } };
@@ -56,7 +64,9 @@ describe('examples/kubernetes/sidecar.yaml', () => {
   });
 
   it('embeds a valid certkeeper config whose files sink writes where nginx reads, then reloads nginx', () => {
-    const config = parseConfig(configMap.data!['certkeeper.yaml']!, '/etc/certkeeper/certkeeper.yaml', { env: { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=' } });
+    const config = parseConfig(configMap.data!['certkeeper.yaml']!, '/etc/certkeeper/certkeeper.yaml', {
+      env: { TSIG_SECRET: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=' },
+    });
     expect(config.state).toMatchObject({ type: 'kubernetes', prefix: 'web', localDir: '/var/lib/certkeeper' });
     expect(config.daemon.ha).toBeUndefined();
     expect(config.daemon.http?.listen).toBe('0.0.0.0:9107');

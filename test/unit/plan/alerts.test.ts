@@ -85,7 +85,11 @@ describe('expiringDecision', () => {
   });
 
   it('expired: expiring and critical after notAfter', () => {
-    expect(expiringDecision({ notBefore, notAfter, now: new Date('2026-04-01T00:00:00Z') })).toMatchObject({ expiring: true, reason: 'expired', severity: 'critical' });
+    expect(expiringDecision({ notBefore, notAfter, now: new Date('2026-04-01T00:00:00Z') })).toMatchObject({
+      expiring: true,
+      reason: 'expired',
+      severity: 'critical',
+    });
   });
 
   it('a short-lived certificate gets a window proportional to its lifetime', () => {

@@ -124,7 +124,7 @@ describe('what lifts a backoff', () => {
     expect(planAttempt(facts({ ...due, backoff: failing(day(61)) }))).toMatchObject({ action: 'renew' });
   });
 
-  it("an emergency does not lift it when the daemon re-arms after a failure (tried at every tick, not in a tight loop)", () => {
+  it('an emergency does not lift it when the daemon re-arms after a failure (tried at every tick, not in a tight loop)', () => {
     const rearmed = facts({ ...due, trigger: 'rearm', now: day(86), backoff: failing(day(87)) });
     expect(planAttempt(rearmed)).toMatchObject({ action: 'skip', reason: 'backoff', at: day(87) });
   });

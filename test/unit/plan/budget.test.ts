@@ -17,7 +17,15 @@ const line = (daysAgo: number, extra: Partial<HistoryEntry> = {}): HistoryEntry 
 
 describe('duplicateBudget', () => {
   it('counts successful orders of this certificate in the last 7 days', () => {
-    const history = [line(1), line(2, { action: 'issue' }), line(3, { result: 'failure' }), line(4, { action: 'deploy' }), line(5, { cert: 'other' }), line(8), line(6, { action: 'dry-run' })];
+    const history = [
+      line(1),
+      line(2, { action: 'issue' }),
+      line(3, { result: 'failure' }),
+      line(4, { action: 'deploy' }),
+      line(5, { cert: 'other' }),
+      line(8),
+      line(6, { action: 'dry-run' }),
+    ];
     expect(duplicateBudget(history, 'www', now)).toMatchObject({ used: 2, limit: 5, lastOne: false });
   });
   it('flags the order that would spend the last one', () => {
@@ -42,7 +50,12 @@ describe('orderAdmission (new orders per account, failed authorizations per name
 
   it('admits while under every budget, and counts only this account inside the window', () => {
     expect(ask([order(10), order(20)])).toEqual({ admit: true });
-    const elsewhere = [order(1, { email: 'other@example.test' }), order(2, { directoryUrl: 'https://other.test/dir' }), order(4 * 60), order(5, { replaced: true })];
+    const elsewhere = [
+      order(1, { email: 'other@example.test' }),
+      order(2, { directoryUrl: 'https://other.test/dir' }),
+      order(4 * 60),
+      order(5, { replaced: true }),
+    ];
     expect(ask([order(10), order(20), ...elsewhere])).toEqual({ admit: true });
   });
 
@@ -84,7 +97,11 @@ describe('orderAdmission (new orders per account, failed authorizations per name
   });
 
   it('reads the orders out of history lines', () => {
-    const history = [line(0, { orders: [{ issuer: 'le', ...account, replaced: false, failedNames: ['example.com'] }] }), line(0), line(0, { orders: [{ issuer: 'b', ...account, replaced: true }] })];
+    const history = [
+      line(0, { orders: [{ issuer: 'le', ...account, replaced: false, failedNames: ['example.com'] }] }),
+      line(0),
+      line(0, { orders: [{ issuer: 'b', ...account, replaced: true }] }),
+    ];
     const orders = ordersFromHistory(history);
     expect(orders).toHaveLength(2);
     expect(orders[0]).toMatchObject({ issuer: 'le', failedNames: ['example.com'], at: Date.parse(history[0]!.at) });
@@ -95,10 +112,24 @@ describe('paceOrder (wait briefly for a spent budget instead of refusing or burs
   const MIN = 60_000;
   const account = { directoryUrl: 'https://ca.test/dir', email: 'ops@example.test' };
   const limits = { newOrders: { limit: 3, windowMs: 180 * MIN } };
-  const order = (minutesAgo: number, extra: Partial<LedgerOrder> = {}): LedgerOrder => ({ issuer: 'le', ...account, replaced: false, at: now.getTime() - minutesAgo * MIN, ...extra });
+  const order = (minutesAgo: number, extra: Partial<LedgerOrder> = {}): LedgerOrder => ({
+    issuer: 'le',
+    ...account,
+    replaced: false,
+    at: now.getTime() - minutesAgo * MIN,
+    ...extra,
+  });
   // The oldest of three counted orders is 178 min old: a unit frees in 2 min.
   const spent = [order(178), order(100), order(1)];
-  const request = (extra: Partial<OrderAdmissionRequest> = {}): OrderAdmissionRequest => ({ account, names: ['example.com'], limits, replaces: false, force: false, yes: false, ...extra });
+  const request = (extra: Partial<OrderAdmissionRequest> = {}): OrderAdmissionRequest => ({
+    account,
+    names: ['example.com'],
+    limits,
+    replaces: false,
+    force: false,
+    yes: false,
+    ...extra,
+  });
 
   const table: { name: string; orders: LedgerOrder[]; extra?: Partial<OrderAdmissionRequest>; maxWaitMs: number; expected: string; ms?: number }[] = [
     { name: 'units left: order now', orders: [order(1)], maxWaitMs: 10 * MIN, expected: 'order' },
@@ -106,9 +137,28 @@ describe('paceOrder (wait briefly for a spent budget instead of refusing or burs
     { name: 'spent, frees exactly at the bound: wait', orders: spent, maxWaitMs: 2 * MIN, expected: 'wait', ms: 2 * MIN },
     { name: 'spent, frees past the bound: refused as before', orders: spent, maxWaitMs: 2 * MIN - 1, expected: 'refuse' },
     { name: 'no waiting allowed: refused', orders: spent, maxWaitMs: 0, expected: 'refuse' },
-    { name: 'forced and confirmed, frees soon: waits rather than order past the budget', orders: spent, extra: { force: true, yes: true }, maxWaitMs: 10 * MIN, expected: 'wait', ms: 2 * MIN },
-    { name: 'forced and confirmed, frees late: orders anyway (as before)', orders: spent, extra: { force: true, yes: true }, maxWaitMs: MIN, expected: 'order' },
-    { name: 'forced, last unit, not confirmed: refused for the operator, not waited for', orders: [order(1), order(2)], extra: { force: true }, maxWaitMs: 10 * MIN, expected: 'refuse' },
+    {
+      name: 'forced and confirmed, frees soon: waits rather than order past the budget',
+      orders: spent,
+      extra: { force: true, yes: true },
+      maxWaitMs: 10 * MIN,
+      expected: 'wait',
+      ms: 2 * MIN,
+    },
+    {
+      name: 'forced and confirmed, frees late: orders anyway (as before)',
+      orders: spent,
+      extra: { force: true, yes: true },
+      maxWaitMs: MIN,
+      expected: 'order',
+    },
+    {
+      name: 'forced, last unit, not confirmed: refused for the operator, not waited for',
+      orders: [order(1), order(2)],
+      extra: { force: true },
+      maxWaitMs: 10 * MIN,
+      expected: 'refuse',
+    },
     { name: 'carries replaces: exempt, orders at once', orders: spent, extra: { replaces: true }, maxWaitMs: 10 * MIN, expected: 'order' },
     { name: 'replaced orders do not count', orders: [order(178), order(100), order(1, { replaced: true })], maxWaitMs: 0, expected: 'order' },
   ];

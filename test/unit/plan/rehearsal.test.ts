@@ -45,7 +45,9 @@ describe('nextRehearsalAt', () => {
   const startedAt = new Date('2026-11-22T00:00:00Z');
   it('first falls one offset after the start, then one period after the last', () => {
     const everyMs = 7 * DAY;
-    expect(nextRehearsalAt({ everyMs, seed: 'www', startedAt, lastAt: null, now: startedAt }).getTime()).toBe(startedAt.getTime() + rehearsalOffsetMs(everyMs, 'www'));
+    expect(nextRehearsalAt({ everyMs, seed: 'www', startedAt, lastAt: null, now: startedAt }).getTime()).toBe(
+      startedAt.getTime() + rehearsalOffsetMs(everyMs, 'www'),
+    );
     const lastAt = new Date('2026-11-25T00:00:00Z');
     expect(nextRehearsalAt({ everyMs, seed: 'www', startedAt, lastAt, now: new Date('2026-11-26T00:00:00Z') })).toEqual(new Date('2026-12-02T00:00:00Z'));
   });
@@ -60,10 +62,16 @@ describe('rehearsalSeverity', () => {
   const notAfter = new Date(notBefore.getTime() + 90 * DAY);
   const policy = { kind: 'fraction', fraction: 1 / 3 } as const; // due at day 60
   it('is a warning while the real renewal is still ahead', () => {
-    expect(rehearsalSeverity({ notBefore, notAfter }, policy, new Date(notBefore.getTime() + 10 * DAY))).toMatchObject({ severity: 'warning', reason: 'renewal-far' });
+    expect(rehearsalSeverity({ notBefore, notAfter }, policy, new Date(notBefore.getTime() + 10 * DAY))).toMatchObject({
+      severity: 'warning',
+      reason: 'renewal-far',
+    });
   });
   it('is critical once the real renewal is due', () => {
-    expect(rehearsalSeverity({ notBefore, notAfter }, policy, new Date(notBefore.getTime() + 61 * DAY))).toMatchObject({ severity: 'critical', reason: 'renewal-near' });
+    expect(rehearsalSeverity({ notBefore, notAfter }, policy, new Date(notBefore.getTime() + 61 * DAY))).toMatchObject({
+      severity: 'critical',
+      reason: 'renewal-near',
+    });
   });
   it('is critical without a certificate (the first issuance would fail the same way)', () => {
     expect(rehearsalSeverity(undefined, policy, notBefore)).toMatchObject({ severity: 'critical', reason: 'no-certificate' });
@@ -84,7 +92,10 @@ describe('the issuer for a dry run (wiring)', () => {
     expect((await deps.issuer({ dryRun: false })).directoryUrl).toBe(LE);
   });
   it('routes dry runs to acme.stagingDirectory when set', async () => {
-    const deps = await wire(configWith('{ directory: "https://ca.test/dir", stagingDirectory: "https://staging.ca.test/dir" }'), { clock: new ManualClock(), logger: silentLogger });
+    const deps = await wire(configWith('{ directory: "https://ca.test/dir", stagingDirectory: "https://staging.ca.test/dir" }'), {
+      clock: new ManualClock(),
+      logger: silentLogger,
+    });
     expect((await deps.issuer({ dryRun: true })).directoryUrl).toBe('https://staging.ca.test/dir');
     expect((await deps.issuer()).directoryUrl).toBe('https://ca.test/dir');
   });

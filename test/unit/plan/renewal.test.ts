@@ -68,7 +68,12 @@ describe('pendingSinks and certState', () => {
 });
 
 describe('renewal rules: ARI, emergency, short lifetimes, loop guard', () => {
-  const window = (startDay: number, endDay: number, selectedDay: number) => ({ start: at(startDay), end: at(endDay), selectedAt: at(selectedDay), explanationUrl: 'https://ca.example/why' });
+  const window = (startDay: number, endDay: number, selectedDay: number) => ({
+    start: at(startDay),
+    end: at(endDay),
+    selectedAt: at(selectedDay),
+    explanationUrl: 'https://ca.example/why',
+  });
 
   it('lets an ARI window move renewal earlier than the threshold', () => {
     const decision = renewalDecision(stored, spec, at(20), { ari: window(19, 22, 21) });

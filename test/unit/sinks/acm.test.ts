@@ -91,7 +91,10 @@ describe('acm pre-checks', () => {
 
   it('key-too-large: at most 5,120 bytes of PEM', () => {
     expect(checkKeySize('x'.repeat(ACM_MAX_KEY_BYTES))).toBeUndefined();
-    expect(checkKeySize('x'.repeat(ACM_MAX_KEY_BYTES + 1))).toEqual({ reason: 'key-too-large', message: 'the private key PEM is 5121 bytes; ACM accepts at most 5120' });
+    expect(checkKeySize('x'.repeat(ACM_MAX_KEY_BYTES + 1))).toEqual({
+      reason: 'key-too-large',
+      message: 'the private key PEM is 5121 bytes; ACM accepts at most 5120',
+    });
   });
 
   it('not-yet-valid and expired: now must be inside the window (bounds included)', () => {
@@ -107,8 +110,14 @@ describe('acm pre-checks', () => {
     const ca = new X509Certificate(testCa().certPem);
     const stranger = new X509Certificate(makeSelfSigned({ domains: ['stranger'] }).certPem);
     expect(checkChain(leaf, [ca])).toBeUndefined();
-    expect(checkChain(leaf, [stranger])).toMatchObject({ reason: 'chain-broken', message: expect.stringContaining('the certificate (CN=example.com) is not issued by chain certificate 1 (CN=stranger)') });
-    expect(checkChain(leaf, [ca, stranger])).toMatchObject({ reason: 'chain-broken', message: expect.stringContaining('chain certificate 1 (CN=certkeeper test CA)') });
+    expect(checkChain(leaf, [stranger])).toMatchObject({
+      reason: 'chain-broken',
+      message: expect.stringContaining('the certificate (CN=example.com) is not issued by chain certificate 1 (CN=stranger)'),
+    });
+    expect(checkChain(leaf, [ca, stranger])).toMatchObject({
+      reason: 'chain-broken',
+      message: expect.stringContaining('chain certificate 1 (CN=certkeeper test CA)'),
+    });
     expect(checkChain(leaf, [])).toMatchObject({ reason: 'chain-missing' });
     expect(checkChain(stranger, [])).toBeUndefined();
   });
@@ -116,7 +125,10 @@ describe('acm pre-checks', () => {
   it('key-type-changed: only when ACM holds another algorithm', () => {
     expect(checkReimportKey(undefined, 'EC_prime256v1')).toBeUndefined();
     expect(checkReimportKey('EC_prime256v1', 'EC_prime256v1')).toBeUndefined();
-    expect(checkReimportKey('RSA_2048', 'RSA_3072')).toMatchObject({ reason: 'key-type-changed', message: expect.stringContaining('has a RSA_2048 key and the new one RSA_3072') });
+    expect(checkReimportKey('RSA_2048', 'RSA_3072')).toMatchObject({
+      reason: 'key-type-changed',
+      message: expect.stringContaining('has a RSA_2048 key and the new one RSA_3072'),
+    });
   });
 
   it('prepares the import: the leaf, the chain without it, the serial and the key algorithm', () => {
@@ -142,7 +154,8 @@ describe('acm pre-checks', () => {
 });
 
 describe('AWS error mapping', () => {
-  const aws = (name: string, status?: number) => Object.assign(new Error(`${name} happened`), { name, ...(status ? { $metadata: { httpStatusCode: status, requestId: 'req-1' } } : {}) });
+  const aws = (name: string, status?: number) =>
+    Object.assign(new Error(`${name} happened`), { name, ...(status ? { $metadata: { httpStatusCode: status, requestId: 'req-1' } } : {}) });
   const context = { label: 'sink "alb"', region: 'eu-west-1', operation: 'ImportCertificate', arn: ARN };
 
   it.each([
@@ -157,7 +170,11 @@ describe('AWS error mapping', () => {
   ])('%s (HTTP %d) retryable: %s', (name, status, retryable) => {
     expect(isRetryableAwsError(aws(name, status))).toBe(retryable);
     const error = acmFailure(aws(name, status), context);
-    expect(error).toMatchObject({ code: 'SINK_FAILED', retryable, details: { awsError: name, httpStatus: status, region: 'eu-west-1', certificateArn: ARN, requestId: 'req-1' } });
+    expect(error).toMatchObject({
+      code: 'SINK_FAILED',
+      retryable,
+      details: { awsError: name, httpStatus: status, region: 'eu-west-1', certificateArn: ARN, requestId: 'req-1' },
+    });
     expect(error.message).toBe(`sink "alb" (ACM eu-west-1, ${ARN}): ImportCertificate failed: ${name}: ${name} happened`);
   });
 

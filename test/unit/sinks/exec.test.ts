@@ -20,7 +20,12 @@ afterEach(async () => {
 });
 
 function sink(config: Record<string, unknown>) {
-  return createExecSink(execSinkSchema.parse({ type: 'exec', ...config }), { name: 'reload', clock: systemClock, logger: silentLogger, state: memorySinkState() });
+  return createExecSink(execSinkSchema.parse({ type: 'exec', ...config }), {
+    name: 'reload',
+    clock: systemClock,
+    logger: silentLogger,
+    state: memorySinkState(),
+  });
 }
 
 const request: DeployRequest = {
@@ -82,7 +87,9 @@ describe('exec sink', () => {
   });
 
   it('fails with HOOK_FAILED when the program does not exist', async () => {
-    const error = await sink({ command: [path.join(tmp, 'missing-program')] }).deploy(request).catch((e: unknown) => e);
+    const error = await sink({ command: [path.join(tmp, 'missing-program')] })
+      .deploy(request)
+      .catch((e: unknown) => e);
     expect(isCertkeeperError(error, 'HOOK_FAILED')).toBe(true);
     expect((error as Error).message).toContain('sink "reload"');
   });

@@ -70,7 +70,11 @@ describe('files sink owner/group as root', () => {
   it('gives the files to any owner and group', async () => {
     const { tmp, work } = await sharedTempDir('ck-files-owner-root-', ROOT);
     try {
-      const outcome = await deploy(ROOT, { dir: path.join(work, '{cert}'), owner: 'nobody', group: 'nogroup', keyMode: '0640' }, makeCertificate({ domains: ['a.example'] }));
+      const outcome = await deploy(
+        ROOT,
+        { dir: path.join(work, '{cert}'), owner: 'nobody', group: 'nogroup', keyMode: '0640' },
+        makeCertificate({ domains: ['a.example'] }),
+      );
       expect(outcome).toMatchObject({ ok: true });
       const key = await fs.stat(path.join(work, 'www', 'privkey.pem'));
       expect([key.uid, key.gid]).toEqual([NOBODY.uid, NOBODY.gid]);

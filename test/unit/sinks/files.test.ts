@@ -107,7 +107,9 @@ describe('files sink', () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(path.join(dir, 'cert.pem'), 'hand-made');
 
-    const error = await sink({}).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+    const error = await sink({})
+      .deploy(request(makeCertificate({ domains: ['a.example'] })))
+      .catch((e: unknown) => e);
 
     expect(isCertkeeperError(error, 'SINK_TARGET_EXISTS')).toBe(true);
     expect((error as CertkeeperError).retryable).toBe(false);
@@ -122,7 +124,9 @@ describe('files sink', () => {
     const out = path.join(tmp, 'out');
     await fs.mkdir(out, { recursive: true });
     await fs.writeFile(path.join(out, 'www'), 'a file\n');
-    const first = await sink({}).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+    const first = await sink({})
+      .deploy(request(makeCertificate({ domains: ['a.example'] })))
+      .catch((e: unknown) => e);
     expect(isCertkeeperError(first, 'SINK_TARGET_EXISTS')).toBe(true);
     expect((first as Error).message).toContain('(a file)');
     expect(await fs.readFile(path.join(out, 'www'), 'utf8')).toBe('a file\n');
@@ -131,7 +135,9 @@ describe('files sink', () => {
     for (const text of ['.other.versions/20260601T000001000Z-AB-abcdef', '.www.versions/notes', '/etc']) {
       await fs.rm(path.join(out, 'www'), { force: true });
       await fs.symlink(text, path.join(out, 'www'));
-      const error = await sink({}).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+      const error = await sink({})
+        .deploy(request(makeCertificate({ domains: ['a.example'] })))
+        .catch((e: unknown) => e);
       expect(isCertkeeperError(error, 'SINK_TARGET_EXISTS'), text).toBe(true);
       expect(await fs.readlink(path.join(out, 'www'))).toBe(text);
     }
@@ -167,7 +173,7 @@ describe('files sink', () => {
     await fs.writeFile(path.join(victim, 'precious'), 'x');
     await fs.mkdir(path.join(versions, 'backup'), { recursive: true });
     await fs.mkdir(path.join(versions, movedAside));
-    await fs.writeFile(path.join(versions, movedAside, 'nginx.conf'), 'the operator\'s');
+    await fs.writeFile(path.join(versions, movedAside, 'nginx.conf'), "the operator's");
     await fs.writeFile(path.join(versions, 'notes.txt'), 'n');
     await fs.symlink(victim, path.join(versions, '20240101T000000000Z-link-abcdef'));
 
@@ -176,7 +182,7 @@ describe('files sink', () => {
 
     const left = await fs.readdir(versions);
     for (const name of ['backup', movedAside, 'notes.txt', '20240101T000000000Z-link-abcdef']) expect(left).toContain(name);
-    expect(await fs.readFile(path.join(versions, movedAside, 'nginx.conf'), 'utf8')).toBe('the operator\'s');
+    expect(await fs.readFile(path.join(versions, movedAside, 'nginx.conf'), 'utf8')).toBe("the operator's");
     expect(await fs.readdir(victim)).toEqual(['precious']);
     expect(left.filter((name) => name.startsWith('2026'))).toHaveLength(2); // the current one and the one it replaced
   });
@@ -186,7 +192,9 @@ describe('files sink', () => {
     await fs.mkdir(versions, { recursive: true });
     await fs.chown(versions, 65534, 65534);
 
-    const error = await sink({}).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+    const error = await sink({})
+      .deploy(request(makeCertificate({ domains: ['a.example'] })))
+      .catch((e: unknown) => e);
 
     expect(isCertkeeperError(error, 'UNSAFE_PATH')).toBe(true);
     expect((error as Error).message).toContain('belongs to uid 65534');
@@ -231,7 +239,9 @@ describe('files sink', () => {
 
   it('fails with SINK_FAILED naming the sink and the folder', async () => {
     await fs.writeFile(path.join(tmp, 'out'), 'a file where a folder should be');
-    const error = await sink({}).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+    const error = await sink({})
+      .deploy(request(makeCertificate({ domains: ['a.example'] })))
+      .catch((e: unknown) => e);
     expect(isCertkeeperError(error, 'SINK_FAILED')).toBe(true);
     expect((error as Error).message).toContain('sink "web"');
     expect((error as Error).message).toContain(path.join(tmp, 'out', 'www'));
@@ -239,7 +249,9 @@ describe('files sink', () => {
   });
 
   it('fails with SINK_FAILED for an unknown owner, writing nothing', async () => {
-    const error = await sink({ owner: 'no-such-user-certkeeper' }).deploy(request(makeCertificate({ domains: ['a.example'] }))).catch((e: unknown) => e);
+    const error = await sink({ owner: 'no-such-user-certkeeper' })
+      .deploy(request(makeCertificate({ domains: ['a.example'] })))
+      .catch((e: unknown) => e);
     expect(isCertkeeperError(error, 'SINK_FAILED')).toBe(true);
     expect((error as Error).message).toContain('no-such-user-certkeeper');
     await expect(fs.access(path.join(tmp, 'out'))).rejects.toThrow();

@@ -43,14 +43,19 @@ describe('kubernetes-secret sink helpers', () => {
   it('tells its own Secrets by the label, and whose they are by the annotation', () => {
     expect(ownerOf({ metadata: { labels: { app: 'x' } } })).toBeUndefined();
     expect(ownerOf({ metadata: { labels: { 'certkeeper.io/name': 'www' } } })).toBe('www');
-    expect(ownerOf({ metadata: { labels: { 'certkeeper.io/name': 'short-1234abcd' }, annotations: { 'certkeeper.io/name': 'the.long.name' } } })).toBe('the.long.name');
+    expect(ownerOf({ metadata: { labels: { 'certkeeper.io/name': 'short-1234abcd' }, annotations: { 'certkeeper.io/name': 'the.long.name' } } })).toBe(
+      'the.long.name',
+    );
   });
 
   it('maps API errors: refusals are final, throttling, server and network errors are retryable', () => {
-    const apiError = (code: number, message: string) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify({ kind: 'Status', message }) });
+    const apiError = (code: number, message: string) =>
+      Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify({ kind: 'Status', message }) });
     const forbidden = kubeFailure(apiError(403, 'secrets "x" is forbidden'), 'SINK_FAILED', 'sink "k": read Secret web/x');
     expect(forbidden).toMatchObject({ code: 'SINK_FAILED', retryable: false });
-    expect(forbidden.message).toBe('sink "k": read Secret web/x failed: HTTP 403: secrets "x" is forbidden (forbidden: check the Role/RoleBinding of the service account)');
+    expect(forbidden.message).toBe(
+      'sink "k": read Secret web/x failed: HTTP 403: secrets "x" is forbidden (forbidden: check the Role/RoleBinding of the service account)',
+    );
     expect(describeError(forbidden)).toBe(forbidden.message); // the multi-line ApiException is not chained
     expect(kubeFailure(apiError(422, 'invalid'), 'SINK_FAILED', 'x').retryable).toBe(false);
     expect(kubeFailure(apiError(429, 'slow down'), 'SINK_FAILED', 'x').retryable).toBe(true);

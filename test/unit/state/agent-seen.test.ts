@@ -35,7 +35,17 @@ describe('which agents are gone', () => {
   });
 
   it('the agent asking is never gone, however old its record', () => {
-    expect([...goneAgents(['a'], new Map([['a', seen(0, 0)], ['b', seen(0, 100)]]), at(100), 'a')]).toEqual([]);
+    expect([
+      ...goneAgents(
+        ['a'],
+        new Map([
+          ['a', seen(0, 0)],
+          ['b', seen(0, 100)],
+        ]),
+        at(100),
+        'a',
+      ),
+    ]).toEqual([]);
   });
 
   it('an agent without a record counts as seen when tracking began (the earliest first sighting)', () => {
@@ -60,7 +70,8 @@ describe('deploy records of gone agents, through the repositories', () => {
   async function fleet() {
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ck-agent-seen-'));
     const clock = new ManualClock(at(0), false);
-    const open = (agentId: string) => openStateStore({ state: { type: 'file', dir: path.join(tmp, 'state'), lockTtl: 120_000 }, agentId, clock, logger: silentLogger });
+    const open = (agentId: string) =>
+      openStateStore({ state: { type: 'file', dir: path.join(tmp, 'state'), lockTtl: 120_000 }, agentId, clock, logger: silentLogger });
     return { clock, a: await open('a'), b: await open('b') };
   }
   const record = (deployed: Record<string, string>) => ({ ...emptyRecord(), deployed });

@@ -20,7 +20,11 @@ let store: RepositoryStore;
 beforeEach(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'certkeeper-batch-'));
   await fs.mkdir(path.join(tmp, 'local'), { mode: 0o700 });
-  store = new RepositoryStore({ storage: await FileStorage.open({ dir: path.join(tmp, 'state'), clock: systemClock }), clock: systemClock, localDir: path.join(tmp, 'local') });
+  store = new RepositoryStore({
+    storage: await FileStorage.open({ dir: path.join(tmp, 'state'), clock: systemClock }),
+    clock: systemClock,
+    localDir: path.join(tmp, 'local'),
+  });
 });
 afterEach(async () => {
   await store.storage.close();
@@ -28,7 +32,8 @@ afterEach(async () => {
 });
 
 it('a damaged current is STATE_CORRUPT for that certificate alone', async () => {
-  for (const name of ['a', 'b', 'c']) await store.putCertificate(name, makeCertificate({ domains: [`${name}.example`] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
+  for (const name of ['a', 'b', 'c'])
+    await store.putCertificate(name, makeCertificate({ domains: [`${name}.example`] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
   await store.storage.put('certs/b/current', garbage);
   const peeked = await store.peekCertificates(['a', 'b', 'c', 'none']);
   expect([...peeked.keys()].sort()).toEqual(['a', 'b', 'c']);
@@ -39,14 +44,14 @@ it('a damaged current is STATE_CORRUPT for that certificate alone', async () => 
   expect(peeked.get('c')).toEqual(await store.peekCertificate('c'));
 });
 
-it('a name that cannot be a key is that name\'s error, not the batch\'s', async () => {
+it("a name that cannot be a key is that name's error, not the batch's", async () => {
   await store.putCertificate('a', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
   const peeked = await store.peekCertificates(['../x', 'a']);
   expect(peeked.get('../x')).toMatchObject({ code: 'CONFIG_INVALID' });
   expect(peeked.get('a')).toMatchObject({ name: 'a' });
 });
 
-it('a damaged sink entry is that certificate\'s error; a damaged record fails the batch as getRecord fails', async () => {
+it("a damaged sink entry is that certificate's error; a damaged record fails the batch as getRecord fails", async () => {
   await store.putSinkState('a', 'acme.ari', { serial: '01' });
   await store.storage.put('certs/b/data/acme.ari', garbage);
   const data = await store.getSinkStates(['a', 'b', 'c'], 'acme.ari');

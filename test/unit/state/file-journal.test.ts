@@ -11,7 +11,14 @@ import { CHANGES, JournalReader, noteChange } from '../../../src/state/storage/f
 let root: string;
 let seen: string[];
 let errors: unknown[];
-const reader = (prefix = 'certs/') => new JournalReader(root, 'mine', prefix, (key) => seen.push(key), (error) => errors.push(error));
+const reader = (prefix = 'certs/') =>
+  new JournalReader(
+    root,
+    'mine',
+    prefix,
+    (key) => seen.push(key),
+    (error) => errors.push(error),
+  );
 
 beforeEach(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'ck-journal-'));

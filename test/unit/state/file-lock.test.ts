@@ -4,7 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
-import { acquireFileLock, ChangeWatch, breakStaleLock, observeLock, type AcquireOptions, type HeldLock, type LockTiming } from '../../../src/state/file-lock.js';
+import {
+  acquireFileLock,
+  ChangeWatch,
+  breakStaleLock,
+  observeLock,
+  type AcquireOptions,
+  type HeldLock,
+  type LockTiming,
+} from '../../../src/state/file-lock.js';
 
 // Real time and short timings: waiters judge staleness by their clock while the holder's
 // refresh runs on a real timer, so these tests keep both on real time.
@@ -71,7 +79,7 @@ describe('acquireFileLock', () => {
     expect(waits).toHaveLength(1);
   });
 
-  it('keeps a live holder\'s lock fresh, so waiters time out instead of taking it over', async () => {
+  it("keeps a live holder's lock fresh, so waiters time out instead of taking it over", async () => {
     await take(newLocker());
     const start = Date.now();
     await expect(newLocker().lock({ timeoutMs: 1_500 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT', retryable: true });
@@ -81,7 +89,9 @@ describe('acquireFileLock', () => {
 
   it('fails with LOCK_TIMEOUT naming the holder', async () => {
     await take(newLocker());
-    const error = await newLocker().lock({ timeoutMs: 200 }).catch((e: unknown) => e);
+    const error = await newLocker()
+      .lock({ timeoutMs: 200 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'LOCK_TIMEOUT' });
     expect((error as Error).message).toContain(`pid ${process.pid}`);
   });

@@ -73,7 +73,12 @@ describe('FileStorage', () => {
 
   it('reads a long log newest first across chunk boundaries, by subject and limit', async () => {
     for (let i = 0; i < 1500; i++) {
-      await storage.appendLog('big', { at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), subject: i % 3 === 0 ? 'www' : 'api', kind: '', body: JSON.stringify({ i, pad: 'x'.repeat(200) }) });
+      await storage.appendLog('big', {
+        at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+        subject: i % 3 === 0 ? 'www' : 'api',
+        kind: '',
+        body: JSON.stringify({ i, pad: 'x'.repeat(200) }),
+      });
     }
     const newest = await storage.readLog('big', { subject: 'www', limit: 5 });
     expect(newest.map((e) => (JSON.parse(e.body) as { i: number }).i)).toEqual([1497, 1494, 1491, 1488, 1485]);
@@ -81,7 +86,7 @@ describe('FileStorage', () => {
   });
 });
 
-describe('the hooks\' copy of a certificate (localDir/live/<name>)', () => {
+describe("the hooks' copy of a certificate (localDir/live/<name>)", () => {
   it('refuses a planted symlink at live and writes no key through it', async () => {
     const { RepositoryStore } = await import('../../../src/state/repository-store.js');
     const { makeCertificate } = await import('../../helpers/certs.js');
@@ -91,7 +96,9 @@ describe('the hooks\' copy of a certificate (localDir/live/<name>)', () => {
     await fs.mkdir(victim);
     await fs.symlink(victim, path.join(localDir, 'live'));
     const store = new RepositoryStore({ storage, clock: systemClock, localDir });
-    await expect(store.putCertificate('www', makeCertificate({ domains: ['www.example.com'] }), { directoryUrl: 'https://ca.test/dir', issuedAt: new Date() })).rejects.toMatchObject({
+    await expect(
+      store.putCertificate('www', makeCertificate({ domains: ['www.example.com'] }), { directoryUrl: 'https://ca.test/dir', issuedAt: new Date() }),
+    ).rejects.toMatchObject({
       code: expect.stringMatching(/^(UNSAFE_PATH|SINK_TARGET_EXISTS)$/),
     });
     expect(await fs.readdir(victim)).toEqual([]);

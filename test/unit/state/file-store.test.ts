@@ -83,7 +83,8 @@ describe('file store certificates', () => {
   });
 
   it('keeps ten previous versions by default', async () => {
-    for (let i = 0; i < 12; i++) await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
+    for (let i = 0; i < 12; i++)
+      await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
     expect(await fs.readdir(path.join(root, 'certs/www/versions'))).toHaveLength(11);
   });
 
@@ -130,7 +131,8 @@ describe('file store certificates', () => {
   it('lists only names that have a certificate, sorted', async () => {
     await store.putRecord('only-record', emptyRecord());
     await store.putSinkState('only-data', 'acm', { arn: 'x' });
-    for (const name of ['zeta', 'alpha']) await store.putCertificate(name, makeCertificate({ domains: [`${name}.example`] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
+    for (const name of ['zeta', 'alpha'])
+      await store.putCertificate(name, makeCertificate({ domains: [`${name}.example`] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
     expect(await store.listCertificateNames()).toEqual(['alpha', 'zeta']);
   });
 });
@@ -152,7 +154,12 @@ describe('file store records, accounts, sink data and history', () => {
     const keyPem = makeCertificate({ domains: ['k.example'] }).keyPem;
     await store.putAccount({ directoryUrl: DIRECTORY, email: 'ops@example.com', accountUrl: 'https://acme.test/acct/1', keyPem });
     await store.putAccount({ directoryUrl: DIRECTORY, email: null, accountUrl: null, keyPem: 'other' });
-    expect(await store.getAccount(DIRECTORY, 'ops@example.com')).toEqual({ directoryUrl: DIRECTORY, email: 'ops@example.com', accountUrl: 'https://acme.test/acct/1', keyPem });
+    expect(await store.getAccount(DIRECTORY, 'ops@example.com')).toEqual({
+      directoryUrl: DIRECTORY,
+      email: 'ops@example.com',
+      accountUrl: 'https://acme.test/acct/1',
+      keyPem,
+    });
     expect(await store.getAccount(DIRECTORY, null)).toEqual({ directoryUrl: DIRECTORY, email: null, accountUrl: null, keyPem: 'other' });
   });
 
@@ -168,10 +175,14 @@ describe('file store records, accounts, sink data and history', () => {
 });
 
 describe('file store temp files of killed writers', () => {
-  it('the sweep removes those of a process that is gone, and a live writer\'s stay', async () => {
+  it("the sweep removes those of a process that is gone, and a live writer's stay", async () => {
     await store.putCertificate('www', makeCertificate({ domains: ['a.example'] }), { directoryUrl: DIRECTORY, issuedAt: new Date() });
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
-    const leftovers = [path.join(root, 'certs/www', `.record.tmp-${dead}-abcd1234`), path.join(root, 'certs/www/versions', `.x.tmp-${dead}-00ff`), path.join(root, `.format.tmp-${dead}-00ff`)];
+    const leftovers = [
+      path.join(root, 'certs/www', `.record.tmp-${dead}-abcd1234`),
+      path.join(root, 'certs/www/versions', `.x.tmp-${dead}-00ff`),
+      path.join(root, `.format.tmp-${dead}-00ff`),
+    ];
     const live = path.join(root, 'certs/www', `.record.tmp-${process.pid}-abcd1234`);
     for (const file of [...leftovers, live]) await fs.writeFile(file, 'partial');
 

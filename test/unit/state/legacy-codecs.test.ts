@@ -53,7 +53,9 @@ describe('the one-time copy of a 0.1 folder', () => {
     expect(await store.getRecord('www')).toEqual(emptyRecord());
     expect(await store.getSinkState('www', 'alb')).toEqual({ certificateArn: ARN, region: 'eu-west-1' });
     const warned = logs.filter((line) => line.level === 'warn').map((line) => line.msg ?? '');
-    expect(warned.some((msg) => msg.includes('record www') && msg.includes(path.join('certs', 'www', 'record.json')) && msg.includes('consecutiveFailures'))).toBe(true);
+    expect(
+      warned.some((msg) => msg.includes('record www') && msg.includes(path.join('certs', 'www', 'record.json')) && msg.includes('consecutiveFailures')),
+    ).toBe(true);
   });
 
   it('fills in what an older release did not write', async () => {
@@ -76,8 +78,20 @@ describe('the 0.1 reader', () => {
   });
 
   it('skips, and counts, history lines whose fields are of the wrong type (they were taken as entries)', async () => {
-    const entry = { at: '2026-03-01T00:00:00.000Z', cert: 'www', action: 'renew', result: 'success', serial: 'AB01', notAfter: '2026-05-30T00:00:00.000Z', durationMs: 1200, error: null };
-    await write('history.jsonl', `${JSON.stringify(entry)}\n${JSON.stringify({ ...entry, durationMs: 'slow' })}\n${JSON.stringify({ ...entry, action: 'reboot' })}\n`);
+    const entry = {
+      at: '2026-03-01T00:00:00.000Z',
+      cert: 'www',
+      action: 'renew',
+      result: 'success',
+      serial: 'AB01',
+      notAfter: '2026-05-30T00:00:00.000Z',
+      durationMs: 1200,
+      error: null,
+    };
+    await write(
+      'history.jsonl',
+      `${JSON.stringify(entry)}\n${JSON.stringify({ ...entry, durationMs: 'slow' })}\n${JSON.stringify({ ...entry, action: 'reboot' })}\n`,
+    );
     const old = new LegacyState(dir, recordingLogger(logs));
     expect(await old.history.entries()).toEqual([entry]);
     expect(logs.find((line) => line.level === 'warn')?.obj).toMatchObject({ skipped: 2 });
@@ -86,7 +100,12 @@ describe('the 0.1 reader', () => {
   it('meta.json: the required fields decide; a later detail that is not well-formed is read from cert.pem instead', () => {
     const meta = { directoryUrl: 'https://ca.test/dir', issuedAt: '2026-03-01T00:00:00.000Z', serial: 'AB01', notAfter: '2026-05-30T00:00:00.000Z' };
     expect(parseMeta(JSON.stringify({ ...meta, notBefore: 7, domains: ['a', 1], keyType: 'dsa', issuer: 'CN=CA' }))).toEqual({ ...meta, issuer: 'CN=CA' });
-    expect(parseMeta(JSON.stringify({ directoryUrl: meta.directoryUrl, issuedAt: meta.issuedAt, serial: 171 }))).toEqual({ directoryUrl: meta.directoryUrl, issuedAt: meta.issuedAt, serial: '171', notAfter: '' });
+    expect(parseMeta(JSON.stringify({ directoryUrl: meta.directoryUrl, issuedAt: meta.issuedAt, serial: 171 }))).toEqual({
+      directoryUrl: meta.directoryUrl,
+      issuedAt: meta.issuedAt,
+      serial: '171',
+      notAfter: '',
+    });
     expect(parseMeta(JSON.stringify({ ...meta, issuedAt: 'yesterday' }))).toBeUndefined();
     expect(parseMeta(JSON.stringify([meta]))).toBeUndefined();
     expect(parseMeta('{"directoryUrl": ')).toBeUndefined();

@@ -29,7 +29,10 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
     const rel = path.relative(dir, full);
     if (entry.isSymbolicLink()) out[rel] = `-> ${await fs.readlink(full)}`;
     else if (entry.isDirectory()) out[rel] = '<dir>';
-    else out[rel] = createHash('sha256').update(await fs.readFile(full)).digest('hex');
+    else
+      out[rel] = createHash('sha256')
+        .update(await fs.readFile(full))
+        .digest('hex');
   }
   return out;
 }
@@ -83,7 +86,12 @@ describe('the 0.1 reader', () => {
 
     const issuerKey = `${DIRECTORY}\nops@example.test`;
     expect(await old.issuers.get(issuerKey)).toEqual({ rateLimitedUntil: '2026-11-20T02:00:00.000Z', detail: 'too many', at: '2026-11-20T00:00:00.000Z' });
-    expect(await old.issuers.list()).toEqual([{ file: 'c9be3821f0692fe5.json', state: { key: issuerKey, data: { rateLimitedUntil: '2026-11-20T02:00:00.000Z', detail: 'too many', at: '2026-11-20T00:00:00.000Z' } } }]);
+    expect(await old.issuers.list()).toEqual([
+      {
+        file: 'c9be3821f0692fe5.json',
+        state: { key: issuerKey, data: { rateLimitedUntil: '2026-11-20T02:00:00.000Z', detail: 'too many', at: '2026-11-20T00:00:00.000Z' } },
+      },
+    ]);
 
     expect((await old.history.entries()).map((e) => `${e.at} ${e.cert} ${e.action}`)).toEqual([
       '2026-08-01T00:00:00.000Z www issue',
@@ -182,7 +190,7 @@ describe('the 0.1 reader', () => {
     expect(await old.records.names()).toEqual(['api', 'www']);
   });
 
-  it('lists a damaged account or issuer file as that entry\'s error, the others as they are', async () => {
+  it("lists a damaged account or issuer file as that entry's error, the others as they are", async () => {
     await fs.mkdir(path.join(dir, 'accounts/0000000000000000'));
     await fs.writeFile(path.join(dir, 'accounts/0000000000000000/account.json'), '{"directoryUrl":');
     await fs.mkdir(path.join(dir, 'accounts/1111111111111111'));
@@ -232,7 +240,16 @@ describe('doctor on a state directory not copied yet', () => {
       store.putSinkState('www', 'acm', {}),
       store.putAccount({ directoryUrl: DIRECTORY, email: null, accountUrl: null, keyPem: material.keyPem }),
       store.putIssuerState('x', {}),
-      store.appendHistory({ at: '2026-12-01T00:00:00.000Z', cert: 'www', action: 'renew', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null }),
+      store.appendHistory({
+        at: '2026-12-01T00:00:00.000Z',
+        cert: 'www',
+        action: 'renew',
+        result: 'success',
+        serial: null,
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+      }),
       store.quarantineCertificate('www'),
       store.lock(),
       store.lockCertificate('www', { purpose: 'order', waitMs: 0 }),

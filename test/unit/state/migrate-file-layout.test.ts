@@ -28,7 +28,10 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
       if (rel === 'store' || rel === 'live' || rel === 'lock') continue;
       if (entry.isSymbolicLink()) out[rel] = `-> ${await fs.readlink(full)}`;
       else if (entry.isDirectory()) await walk(full);
-      else out[rel] = createHash('sha256').update(await fs.readFile(full)).digest('hex');
+      else
+        out[rel] = createHash('sha256')
+          .update(await fs.readFile(full))
+          .digest('hex');
     }
   };
   await walk(dir);
@@ -93,7 +96,16 @@ describe('a 0.1 state directory', () => {
   it('is copied once: a later open finds the store as this agent left it', async () => {
     const store = await open();
     await store.putRecord('www', { ...(await store.getRecord('www')), consecutiveFailures: 5 });
-    await store.appendHistory({ at: '2026-12-01T00:00:00.000Z', cert: 'www', action: 'renew', result: 'failure', serial: null, notAfter: null, durationMs: 1, error: 'x' });
+    await store.appendHistory({
+      at: '2026-12-01T00:00:00.000Z',
+      cert: 'www',
+      action: 'renew',
+      result: 'failure',
+      serial: null,
+      notAfter: null,
+      durationMs: 1,
+      error: 'x',
+    });
     const again = await open();
     expect((await again.getRecord('www')).consecutiveFailures).toBe(5);
     expect(await again.readHistory({ cert: 'www' })).toHaveLength(3);

@@ -52,7 +52,12 @@ describe('PostgreSQL connection settings', () => {
     expect(resolveConnection({ url: 'postgres://agent@:6543/db?host=/run/pg' }).client).toMatchObject({ host: '/run/pg', port: 6543 });
     expect(resolveConnection({ url: 'postgres://agent@/db?host=/run/pg&port=6544' }).client).toMatchObject({ host: '/run/pg', port: 6544 });
     expect(resolveConnection({ url: 'postgres://agent@/db?host=/run/pg&port=6544' }).display).toBe('postgres://agent@[/run/pg]:6544/db');
-    expect(isCertkeeperError(thrown(() => resolveConnection({ url: 'postgres://agent@/db?port=http' })), 'CONFIG_INVALID')).toBe(true);
+    expect(
+      isCertkeeperError(
+        thrown(() => resolveConnection({ url: 'postgres://agent@/db?port=http' })),
+        'CONFIG_INVALID',
+      ),
+    ).toBe(true);
     // No host at all: libpq's default socket folder.
     expect(resolveConnection({ url: 'postgres:///db' }).client).toMatchObject({ host: '/var/run/postgresql', database: 'db', ssl: false });
   });
@@ -67,7 +72,13 @@ describe('PostgreSQL connection settings', () => {
 
   it('refuses a schema name that is not a plain identifier', () => {
     for (const schema of ['Cert', 'a-b', 'x;drop', '1abc', 'a'.repeat(49)]) {
-      expect(isCertkeeperError(thrown(() => new PostgresStorage({ url: 'postgres://a@127.0.0.1/db', schema })), 'CONFIG_INVALID'), schema).toBe(true);
+      expect(
+        isCertkeeperError(
+          thrown(() => new PostgresStorage({ url: 'postgres://a@127.0.0.1/db', schema })),
+          'CONFIG_INVALID',
+        ),
+        schema,
+      ).toBe(true);
     }
   });
 });
@@ -86,11 +97,16 @@ describe('PostgreSQL sslmode', () => {
       const caFile = path.join(dir, 'ca.pem');
       await fs.writeFile(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
       expect(resolveConnection({ url: 'postgres://a@db.internal/db?sslmode=require' }).client.ssl).toEqual({ rejectUnauthorized: false });
-      const verifyCa = resolveConnection({ url: 'postgres://a@db.internal/db', sslmode: 'verify-ca', sslrootcert: caFile }).client.ssl as Record<string, unknown>;
+      const verifyCa = resolveConnection({ url: 'postgres://a@db.internal/db', sslmode: 'verify-ca', sslrootcert: caFile }).client.ssl as Record<
+        string,
+        unknown
+      >;
       expect(verifyCa).toMatchObject({ rejectUnauthorized: true, ca: expect.stringContaining('BEGIN CERTIFICATE') });
       expect(typeof verifyCa.checkServerIdentity).toBe('function');
       // libpq: require with a root certificate verifies the chain.
-      expect(resolveConnection({ url: `postgres://a@db.internal/db?sslmode=require&sslrootcert=${caFile}` }).client.ssl).toMatchObject({ rejectUnauthorized: true });
+      expect(resolveConnection({ url: `postgres://a@db.internal/db?sslmode=require&sslrootcert=${caFile}` }).client.ssl).toMatchObject({
+        rejectUnauthorized: true,
+      });
       expect(resolveConnection({ url: 'postgres://a@db.internal/db?sslmode=disable', sslmode: 'verify-full', sslrootcert: caFile }).client.ssl).toMatchObject({
         rejectUnauthorized: true,
         servername: 'db.internal',
@@ -102,8 +118,18 @@ describe('PostgreSQL sslmode', () => {
   });
 
   it('refuses prefer/allow (node-postgres cannot fall back) and an unreadable sslrootcert', () => {
-    for (const url of ['postgres://a@db.internal/db?sslmode=prefer', 'postgres://a@db.internal/db?sslmode=allow', 'postgres://a@db.internal/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem']) {
-      expect(isCertkeeperError(thrown(() => resolveConnection({ url })), 'CONFIG_INVALID'), url).toBe(true);
+    for (const url of [
+      'postgres://a@db.internal/db?sslmode=prefer',
+      'postgres://a@db.internal/db?sslmode=allow',
+      'postgres://a@db.internal/db?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem',
+    ]) {
+      expect(
+        isCertkeeperError(
+          thrown(() => resolveConnection({ url })),
+          'CONFIG_INVALID',
+        ),
+        url,
+      ).toBe(true);
     }
   });
 });
@@ -128,7 +154,8 @@ describe('PostgreSQL errors', () => {
   it('takes the password out of the message and of the cause it keeps', () => {
     const leaky = Object.assign(new Error('cannot connect to postgres://a:Top-Secret-9@db/x'), { code: 'EWHATEVER', input: 'postgres://a:Top-Secret-9@db/x' });
     const error = storageError('read x', leaky, secrets);
-    for (const shown of [error.message, describeError(error), inspect(error, { depth: 10 }), JSON.stringify(error)]) expect(shown).not.toContain('Top-Secret-9');
+    for (const shown of [error.message, describeError(error), inspect(error, { depth: 10 }), JSON.stringify(error)])
+      expect(shown).not.toContain('Top-Secret-9');
     expect(error.message).toContain('postgres://a:[REDACTED]@db/x');
     expect((error.cause as { code?: string }).code).toBe('EWHATEVER');
   });
@@ -147,7 +174,9 @@ describe('PostgreSQL lease timing', () => {
 describe('PostgreSQL migrations', () => {
   it('lists every file of migrations/ once, in version order', () => {
     const folder = path.join(import.meta.dirname, '../../../src/state/storage/postgres/migrations');
-    const files = readdirSync(folder).filter((name) => /^\d{3}-.+\.ts$/.test(name)).sort();
+    const files = readdirSync(folder)
+      .filter((name) => /^\d{3}-.+\.ts$/.test(name))
+      .sort();
     expect(MIGRATIONS.map((m) => m.version)).toEqual(files.map((name) => Number(name.slice(0, 3))));
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, n) => n + 1));
     expect(LATEST_VERSION).toBe(files.length);

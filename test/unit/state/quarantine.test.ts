@@ -25,7 +25,8 @@ describe('quarantineCertificate on the file store', () => {
     expect(await store.getCertificate('www')).toBeUndefined();
     expect(existsSync(path.join(certDir, 'current'))).toBe(false);
     // Neither the archive of versions nor the hooks' copy holds the compromised key any more.
-    for (const version of readdirSync(path.join(certDir, 'versions'))) expect(readFileSync(path.join(certDir, 'versions', version), 'utf8')).not.toContain(first.keyPem.trim().split('\n')[1]);
+    for (const version of readdirSync(path.join(certDir, 'versions')))
+      expect(readFileSync(path.join(certDir, 'versions', version), 'utf8')).not.toContain(first.keyPem.trim().split('\n')[1]);
     expect(existsSync(stored.paths.key)).toBe(false);
     // Nothing stored: nothing to quarantine.
     expect(await store.quarantineCertificate('www')).toBeUndefined();

@@ -73,7 +73,9 @@ export function stateStoreContract(name: string, open: () => Promise<StoreUnderT
     it('refuses to store a key that does not belong to the certificate', async () => {
       const a = makeCertificate({ domains: ['a.example'] });
       const b = makeCertificate({ domains: ['a.example'] });
-      await expect(store.putCertificate('www', { ...a, keyPem: b.keyPem }, { directoryUrl: DIRECTORY, issuedAt: new Date() })).rejects.toMatchObject({ code: 'INTERNAL' });
+      await expect(store.putCertificate('www', { ...a, keyPem: b.keyPem }, { directoryUrl: DIRECTORY, issuedAt: new Date() })).rejects.toMatchObject({
+        code: 'INTERNAL',
+      });
       expect(await store.getCertificate('www')).toBeUndefined();
     });
 
@@ -111,7 +113,12 @@ export function stateStoreContract(name: string, open: () => Promise<StoreUnderT
     });
 
     it('keeps one account per directory and email, and replaces it', async () => {
-      const account = { directoryUrl: DIRECTORY, email: 'ops@example.com', accountUrl: 'https://acme.test/acct/1', keyPem: makeCertificate({ domains: ['x.example'] }).keyPem };
+      const account = {
+        directoryUrl: DIRECTORY,
+        email: 'ops@example.com',
+        accountUrl: 'https://acme.test/acct/1',
+        keyPem: makeCertificate({ domains: ['x.example'] }).keyPem,
+      };
       await store.putAccount(account);
       expect(await store.getAccount(DIRECTORY, 'ops@example.com')).toEqual(account);
       expect(await store.getAccount(DIRECTORY, null)).toBeUndefined();
@@ -126,7 +133,11 @@ export function stateStoreContract(name: string, open: () => Promise<StoreUnderT
       expect(await store.getSinkState('www', 'acm')).toEqual({ arn: 'arn:aws:acm:eu-west-1:1:certificate/x' });
       expect(await store.getSinkState('api', 'acm')).toBeUndefined();
       expect(await store.getIssuerState(`${DIRECTORY}\nops@example.com`)).toBeUndefined();
-      await store.putIssuerState(`${DIRECTORY}\nops@example.com`, { rateLimitedUntil: '2026-06-01T00:00:00.000Z', detail: 'slow down', at: '2026-05-31T00:00:00.000Z' });
+      await store.putIssuerState(`${DIRECTORY}\nops@example.com`, {
+        rateLimitedUntil: '2026-06-01T00:00:00.000Z',
+        detail: 'slow down',
+        at: '2026-05-31T00:00:00.000Z',
+      });
       expect(await store.getIssuerState(`${DIRECTORY}\nops@example.com`)).toMatchObject({ rateLimitedUntil: '2026-06-01T00:00:00.000Z', detail: 'slow down' });
     });
 

@@ -20,7 +20,7 @@ afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-describe('a file lock\'s holder', () => {
+describe("a file lock's holder", () => {
   it('is read when it is one, and is an unidentified holder when it is not', async () => {
     const file = path.join(tmp, 'lock');
     await fs.writeFile(file, JSON.stringify({ pid: 12, hostname: 'h', token: 't' }));
@@ -32,11 +32,14 @@ describe('a file lock\'s holder', () => {
   });
 });
 
-describe('a file log\'s lines', () => {
+describe("a file log's lines", () => {
   it('skips a line that is not a log line', async () => {
     const file = path.join(tmp, 'history.jsonl');
     const line = { at: '2026-11-22T00:00:00.000Z', subject: 'www', kind: 'renew', body: '{}' };
-    await fs.writeFile(file, [JSON.stringify(line), JSON.stringify({ ...line, body: 7 }), 'null', JSON.stringify({ ...line, kind: 'deploy' })].join('\n') + '\n');
+    await fs.writeFile(
+      file,
+      [JSON.stringify(line), JSON.stringify({ ...line, body: 7 }), 'null', JSON.stringify({ ...line, kind: 'deploy' })].join('\n') + '\n',
+    );
     const entries = await readLogNewestFirst(file, {});
     expect(entries.map((entry) => entry.kind)).toEqual(['deploy', 'renew']);
   });

@@ -97,7 +97,14 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
         const www = await a.put('certs/www/current', bytes('one'));
         await a.put('certs/api/record', bytes('two'));
         await a.put('certs/api/data/acme.ari', new Uint8Array([0, 255]));
-        const many = await b.getMany(['certs/www/current', 'certs/api/record', 'certs/none/current', 'certs/api/data/acme.ari', 'certs/www/data/x', 'certs/www/current']);
+        const many = await b.getMany([
+          'certs/www/current',
+          'certs/api/record',
+          'certs/none/current',
+          'certs/api/data/acme.ari',
+          'certs/www/data/x',
+          'certs/www/current',
+        ]);
         expect([...many.keys()].sort()).toEqual(['certs/api/data/acme.ari', 'certs/api/record', 'certs/www/current']);
         expect(text(many.get('certs/www/current')?.value)).toBe('one');
         expect(Array.from(many.get('certs/api/data/acme.ari')!.value)).toEqual([0, 255]);
@@ -187,7 +194,10 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
 
       it('two agents creating the same key at once: exactly one wins', async () => {
         for (let round = 0; round < 10; round++) {
-          const results = await Promise.allSettled([a.put(`records/new-${round}`, bytes('a'), { ifVersion: null }), b.put(`records/new-${round}`, bytes('b'), { ifVersion: null })]);
+          const results = await Promise.allSettled([
+            a.put(`records/new-${round}`, bytes('a'), { ifVersion: null }),
+            b.put(`records/new-${round}`, bytes('b'), { ifVersion: null }),
+          ]);
           expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         }
       });
@@ -198,7 +208,13 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
       const entry = (minute: number, subject: string, kind: string): LogEntry => ({ at: at(minute), subject, kind, body: JSON.stringify({ minute, subject }) });
 
       it('reads newest first, filtered by subject and kind, at most limit entries', async () => {
-        const written = [entry(1, 'www', 'renewal'), entry(2, 'api', 'renewal'), entry(3, 'www', 'dry-run'), entry(4, 'www', 'renewal'), entry(5, 'api', 'dry-run')];
+        const written = [
+          entry(1, 'www', 'renewal'),
+          entry(2, 'api', 'renewal'),
+          entry(3, 'www', 'dry-run'),
+          entry(4, 'www', 'renewal'),
+          entry(5, 'api', 'dry-run'),
+        ];
         for (const e of written) await a.appendLog('history', e);
         const minutes = (entries: LogEntry[]): number[] => entries.map((e) => (JSON.parse(e.body) as { minute: number }).minute);
 
@@ -239,7 +255,10 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
 
       it('two agents taking the same lock at once: exactly one gets it', async () => {
         for (let round = 0; round < 5; round++) {
-          const results = await Promise.allSettled([a.lock(`race/${round}`, { ttlMs: 10_000, waitMs: 0 }), b.lock(`race/${round}`, { ttlMs: 10_000, waitMs: 0 })]);
+          const results = await Promise.allSettled([
+            a.lock(`race/${round}`, { ttlMs: 10_000, waitMs: 0 }),
+            b.lock(`race/${round}`, { ttlMs: 10_000, waitMs: 0 }),
+          ]);
           const won = results.filter((r): r is PromiseFulfilledResult<StorageLock> => r.status === 'fulfilled');
           expect(won).toHaveLength(1);
           await won[0]!.value.release();
@@ -268,7 +287,9 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
       it('stops waiting when its signal aborts (CANCELLED)', async () => {
         const held = await a.lock('certs/www', { ttlMs: 10_000, waitMs: 0 });
         const controller = new AbortController();
-        const waiting = codeOf(b.lock('certs/www', { ttlMs: 10_000, waitMs: 30_000, signal: controller.signal, onWait: () => setTimeout(() => controller.abort(), 50) }));
+        const waiting = codeOf(
+          b.lock('certs/www', { ttlMs: 10_000, waitMs: 30_000, signal: controller.signal, onWait: () => setTimeout(() => controller.abort(), 50) }),
+        );
         expect(await waiting).toBe('CANCELLED');
         await held.release();
       });
@@ -357,7 +378,20 @@ export function describeStorageContract(backend: string, newHarness: () => Promi
     });
 
     describe('keys', () => {
-      const invalid = ['', '/certs', 'certs/', 'certs//www', '../etc/passwd', 'certs/../x', 'certs/./x', '.hidden', 'sp ace', 'semi;colon', 'a'.repeat(513), `${'a'.repeat(129)}/x`];
+      const invalid = [
+        '',
+        '/certs',
+        'certs/',
+        'certs//www',
+        '../etc/passwd',
+        'certs/../x',
+        'certs/./x',
+        '.hidden',
+        'sp ace',
+        'semi;colon',
+        'a'.repeat(513),
+        `${'a'.repeat(129)}/x`,
+      ];
 
       it('rejects keys that could walk out of their place, in every operation', async () => {
         for (const key of invalid) {

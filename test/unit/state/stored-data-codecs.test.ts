@@ -70,7 +70,10 @@ afterEach(async () => {
 
 /** A stored certificate for `www`, as planning peeks it. */
 async function storedWww(): Promise<CertificateSummary> {
-  await store.putCertificate('www', makeCertificate({ domains: ['example.com'], notBefore: new Date('2026-11-01T00:00:00Z'), days: 90 }), { directoryUrl: DIRECTORY, issuedAt: clock.now() });
+  await store.putCertificate('www', makeCertificate({ domains: ['example.com'], notBefore: new Date('2026-11-01T00:00:00Z'), days: 90 }), {
+    directoryUrl: DIRECTORY,
+    issuedAt: clock.now(),
+  });
   return (await store.peekCertificate('www'))!;
 }
 
@@ -81,7 +84,13 @@ describe('the ARI window (acme.ari)', () => {
 
   it('a string where a date belongs is ignored with a warning naming the key, and planning falls back to the expiry thresholds', async () => {
     const cert = await storedWww();
-    const base = { serial: cert.info.serial, directoryUrl: DIRECTORY, supported: true, checkedAt: clock.now().toISOString(), nextCheckAt: new Date(clock.now().getTime() + HOUR).toISOString() };
+    const base = {
+      serial: cert.info.serial,
+      directoryUrl: DIRECTORY,
+      supported: true,
+      checkedAt: clock.now().toISOString(),
+      nextCheckAt: new Date(clock.now().getTime() + HOUR).toISOString(),
+    };
     await store.putSinkState('www', ARI_STATE_KEY, { ...base, ...window, start: 'next tuesday' });
 
     const record = await readAriRecord(store, cert, logger);
@@ -98,10 +107,17 @@ describe('the ARI window (acme.ari)', () => {
     const base = { serial: cert.info.serial, directoryUrl: DIRECTORY, supported: true, checkedAt: clock.now().toISOString(), nextCheckAt: 'never' };
     await store.putSinkState('www', ARI_STATE_KEY, { ...base, ...window });
     let asked = 0;
-    const config = { acme: { directoryUrl: DIRECTORY, email: null }, issuers: [{ name: 'default', directoryUrl: DIRECTORY, email: null }] } as unknown as Config;
+    const config = {
+      acme: { directoryUrl: DIRECTORY, email: null },
+      issuers: [{ name: 'default', directoryUrl: DIRECTORY, email: null }],
+    } as unknown as Config;
     const renewalInfo = async () => {
       asked++;
-      return { supported: true as const, certId: 'id.1', info: { start: new Date(window.start), end: new Date(window.end), explanationUrl: null, retryAfterSeconds: 3600 } };
+      return {
+        supported: true as const,
+        certId: 'id.1',
+        info: { start: new Date(window.start), end: new Date(window.end), explanationUrl: null, retryAfterSeconds: 3600 },
+      };
     };
     const record = await renewalInfoFor(cert, { config, store, clock, logger, renewalInfo });
     expect(asked).toBe(1);
@@ -117,9 +133,16 @@ describe('the ARI window (acme.ari)', () => {
     expect(JSON.stringify(warnings())).toContain('certs/www/data/acme.ari');
   });
 
-  it('a well-formed record of another certificate version is not this one\'s window (no warning)', async () => {
+  it("a well-formed record of another certificate version is not this one's window (no warning)", async () => {
     const cert = await storedWww();
-    await store.putSinkState('www', ARI_STATE_KEY, { serial: '01', directoryUrl: DIRECTORY, supported: true, ...window, checkedAt: clock.now().toISOString(), nextCheckAt: clock.now().toISOString() });
+    await store.putSinkState('www', ARI_STATE_KEY, {
+      serial: '01',
+      directoryUrl: DIRECTORY,
+      supported: true,
+      ...window,
+      checkedAt: clock.now().toISOString(),
+      nextCheckAt: clock.now().toISOString(),
+    });
     expect(await readAriRecord(store, cert, logger)).toBeUndefined();
     expect(warnings()).toHaveLength(0);
   });
@@ -198,7 +221,13 @@ describe('the rate-limit state of a CA and account (issuers/<hash>)', () => {
       directoryUrl: issuer.directoryUrl,
       async issue(request) {
         calls.push(request);
-        return { material: makeCertificate({ domains: request.domains }), orderUrl: 'o', accountUrl: 'acc', directoryUrl: issuer.directoryUrl, replaced: false };
+        return {
+          material: makeCertificate({ domains: request.domains }),
+          orderUrl: 'o',
+          accountUrl: 'acc',
+          directoryUrl: issuer.directoryUrl,
+          replaced: false,
+        };
       },
     };
     const chain = createIssuerChain({ issuers: [issuer], issuerFor: async () => ca, rateLimits: rateLimitsIn(store), clock, logger });
@@ -222,7 +251,7 @@ describe('the rate-limit state of a CA and account (issuers/<hash>)', () => {
   });
 });
 
-describe('what a damaged value\'s error says', () => {
+describe("what a damaged value's error says", () => {
   it('names the key and never quotes the value', async () => {
     await store.storage.put('certs/www/data/acme.ari', encode('{"token": SECRETSECRETSECRET}'));
     const error = await store.getSinkState('www', 'acme.ari').catch((thrown: unknown) => thrown);
@@ -267,7 +296,12 @@ describe('the challenge ledger (acme.challenges)', () => {
   it('a damaged entry is left out with a warning; the others are still removed', async () => {
     const dns = memoryDns();
     dns.present.push('_acme-challenge.example.com=v1');
-    await store.putSinkState('www', key, { records: [{ provider: 'corp', fqdn: 7, value: 'v0' }, { provider: 'corp', ...txt('example.com', 'v1') }] });
+    await store.putSinkState('www', key, {
+      records: [
+        { provider: 'corp', fqdn: 7, value: 'v0' },
+        { provider: 'corp', ...txt('example.com', 'v1') },
+      ],
+    });
     const deps = { store, logger, dnsProvider: () => dns };
     expect(await removeLeftoverChallenges('www', 'order', deps)).toBe(1);
     expect(dns.present).toEqual([]);
@@ -284,14 +318,18 @@ describe('the challenge ledger (acme.challenges)', () => {
 
   it('a store that cannot be read still writes nothing to DNS', async () => {
     const dns = memoryDns();
-    const unreachable = { ...store, getSinkState: async () => Promise.reject(new CertkeeperError('STATE_UNREACHABLE', 'store down')), putSinkState: store.putSinkState.bind(store) };
+    const unreachable = {
+      ...store,
+      getSinkState: async () => Promise.reject(new CertkeeperError('STATE_UNREACHABLE', 'store down')),
+      putSinkState: store.putSinkState.bind(store),
+    };
     const provider = ledgeredProvider(dns, 'www', 'order', { store: unreachable as unknown as RepositoryStore, logger, dnsProvider: () => dns });
     await expect(provider.presentTxt(txt('example.com', 'v1'))).rejects.toMatchObject({ code: 'STATE_UNREACHABLE' });
     expect(dns.present).toEqual([]);
   });
 });
 
-describe('an acm sink\'s state as the doctor reads it', () => {
+describe("an acm sink's state as the doctor reads it", () => {
   const sink = acmSinkSchema.parse({ type: 'acm', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9' });
   const spec = { name: 'www', keyType: 'ecdsa-p256' } as unknown as CertificateSpec;
   const run = () => sinkCheck(spec, 'alb', sink).run({ store, clock, logger, signal: new AbortController().signal } as unknown as DoctorContext);
@@ -325,7 +363,15 @@ describe('the last watch round (agent data "watch", or watch.json before the sto
     error: null,
     at: '2026-11-22T00:00:00.000Z',
     durationMs: 12,
-    leaf: { subject: 'CN=web.example.com', issuer: 'CN=Test CA', serial: 'AB01', notBefore: '2026-11-01T00:00:00.000Z', notAfter: '2027-01-30T00:00:00.000Z', names: ['web.example.com'], fingerprint256: 'AA:BB' },
+    leaf: {
+      subject: 'CN=web.example.com',
+      issuer: 'CN=Test CA',
+      serial: 'AB01',
+      notBefore: '2026-11-01T00:00:00.000Z',
+      notAfter: '2027-01-30T00:00:00.000Z',
+      names: ['web.example.com'],
+      fingerprint256: 'AA:BB',
+    },
     chain: [],
     trusted: true,
     trustError: null,
@@ -368,10 +414,31 @@ describe('the last watch round (agent data "watch", or watch.json before the sto
 });
 
 describe('the notification outbox and alert memory (agent data "notify")', () => {
-  const event = { type: 'failed', at: '2026-11-22T00:00:00.000Z', cert: 'www', domains: ['example.com'], severity: 'critical', message: 'renewal of www failed', error: 'no TXT', code: 'VALIDATION_FAILED', provider: 'corp', issuer: 'default', consecutiveFailures: 3, daysLeft: 12.5, action: 'renew' };
+  const event = {
+    type: 'failed',
+    at: '2026-11-22T00:00:00.000Z',
+    cert: 'www',
+    domains: ['example.com'],
+    severity: 'critical',
+    message: 'renewal of www failed',
+    error: 'no TXT',
+    code: 'VALIDATION_FAILED',
+    provider: 'corp',
+    issuer: 'default',
+    consecutiveFailures: 3,
+    daysLeft: 12.5,
+    action: 'renew',
+  };
   const snapshot = (queued: Record<string, unknown>) => ({
     version: 2,
-    targets: { ops: { since: '2026-11-01T00:00:00.000Z', open: {}, windows: {}, queue: [{ key: 'www|failed', type: 'failed', events: [queued], coalesced: 0, notBefore: '2026-11-22T00:00:00.000Z', attempts: 0 }] } },
+    targets: {
+      ops: {
+        since: '2026-11-01T00:00:00.000Z',
+        open: {},
+        windows: {},
+        queue: [{ key: 'www|failed', type: 'failed', events: [queued], coalesced: 0, notBefore: '2026-11-22T00:00:00.000Z', attempts: 0 }],
+      },
+    },
   });
   const state = () => notifyStateInStore(store.agentData, path.join(tmp, 'state', NOTIFY_STATE_FILE), () => clock.now());
 

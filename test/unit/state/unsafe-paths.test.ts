@@ -125,7 +125,18 @@ describe('the file store refuses planted symlinks (in-process, root)', () => {
     await refused(store.putRecord('www', emptyRecord()));
     await fs.mkdir(path.join(root, 'logs'), { mode: 0o700 });
     await fs.symlink(path.join(victim, 'victim.txt'), path.join(root, 'logs', 'history.jsonl'));
-    await refused(store.appendHistory({ at: '2026-06-01T00:00:00.000Z', cert: 'www', action: 'issue', result: 'success', serial: null, notAfter: null, durationMs: 1, error: null }));
+    await refused(
+      store.appendHistory({
+        at: '2026-06-01T00:00:00.000Z',
+        cert: 'www',
+        action: 'issue',
+        result: 'success',
+        serial: null,
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+      }),
+    );
     expect(await snapshot(victim)).toEqual(before);
     expect(await fs.readlink(path.join(root, 'certs', 'www', 'record'))).toBe(path.join(victim, 'victim.txt'));
   });
@@ -138,7 +149,7 @@ describe('the file store refuses planted symlinks (in-process, root)', () => {
     expect(await snapshot(victim)).toEqual(before);
   });
 
-  it('the sweep of killed writers\' temp files does not walk into symlinked folders nor follow a link, and still cleans the real ones', async () => {
+  it("the sweep of killed writers' temp files does not walk into symlinked folders nor follow a link, and still cleans the real ones", async () => {
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     // In the victim, named like a dead writer's temp files: the sweep must not reach them.
     await fs.writeFile(path.join(victim, `.x.tmp-${dead}-abcd`), 'not a leftover\n');

@@ -57,9 +57,20 @@ certificates:
       store ??= await openConfigStore(config, clock);
       const issuer = {
         directoryUrl: 'https://ca.test/directory',
-        issue: async (request: IssueRequest) => ({ material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }) }),
+        issue: async (request: IssueRequest) => ({
+          material: makeCertificate({ domains: request.domains, notBefore: clock.now(), notAfter: new Date(clock.now().getTime() + 90 * DAY) }),
+        }),
       };
-      return { config, store, clock, logger: silentLogger, issuer: async () => issuer, dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }), sink: () => reload, onEvent };
+      return {
+        config,
+        store,
+        clock,
+        logger: silentLogger,
+        issuer: async () => issuer,
+        dnsProvider: () => ({ name: 'corp', presentTxt: async () => {}, cleanupTxt: async () => {} }),
+        sink: () => reload,
+        onEvent,
+      };
     },
     onEvent: (event) => events.push(event),
   });
@@ -79,7 +90,11 @@ certificates:
   const delivered: AgentEvent[] = [];
   const notify = notifySchema.parse({ ops: { type: 'webhook', url: 'http://127.0.0.1:9/hook' } });
   const [target] = buildNotifyTargets(notify, { logger: silentLogger });
-  const dispatcher = new Dispatcher({ targets: [{ ...target!, notifier: { name: 'ops', type: 'test', send: async (alert: Alert) => void delivered.push(...alert.events) } }], clock, logger: silentLogger });
+  const dispatcher = new Dispatcher({
+    targets: [{ ...target!, notifier: { name: 'ops', type: 'test', send: async (alert: Alert) => void delivered.push(...alert.events) } }],
+    clock,
+    logger: silentLogger,
+  });
   expect(dispatcher.dispatch(failed!)).toMatchObject([{ action: 'queued' }]);
   await dispatcher.flush();
   expect(delivered.map((e) => e.type)).toEqual(['verify_failed']);

@@ -40,7 +40,11 @@ describe('assessEndpoint', () => {
     expect(assessEndpoint(served(), NOW)).toMatchObject({ ok: true, problems: [], daysLeft: 60 });
   });
   it('unreachable', () => {
-    expect(assessEndpoint(served({ reachable: false, leaf: null, error: 'refused' }), NOW)).toMatchObject({ ok: false, problems: ['unreachable'], daysLeft: null });
+    expect(assessEndpoint(served({ reachable: false, leaf: null, error: 'refused' }), NOW)).toMatchObject({
+      ok: false,
+      problems: ['unreachable'],
+      daysLeft: null,
+    });
   });
   it('expired (said once, not also as untrusted)', () => {
     const result = assessEndpoint(served({ trusted: false, trustError: 'CERT_HAS_EXPIRED' }, { notAfter: new Date(NOW.getTime() - DAY).toISOString() }), NOW);
@@ -61,7 +65,8 @@ describe('expiryAlert (thresholds 21, 7, 1 days)', () => {
   const at = (days: number) => new Date(NOW.getTime() + days * DAY);
   it('no certificate', () => expect(expiryAlert(null, NOW, [21, 7, 1])).toMatchObject({ alert: false, reason: 'no-certificate' }));
   it('outside every threshold', () => expect(expiryAlert(at(30), NOW, [21, 7, 1])).toMatchObject({ alert: false, reason: 'not-yet' }));
-  it('inside the widest: warning', () => expect(expiryAlert(at(20), NOW, [21, 7, 1])).toMatchObject({ alert: true, reason: 'threshold', thresholdDays: 21, severity: 'warning' }));
+  it('inside the widest: warning', () =>
+    expect(expiryAlert(at(20), NOW, [21, 7, 1])).toMatchObject({ alert: true, reason: 'threshold', thresholdDays: 21, severity: 'warning' }));
   it('inside a narrower one: critical', () => {
     expect(expiryAlert(at(6), NOW, [21, 7, 1])).toMatchObject({ thresholdDays: 7, severity: 'critical' });
     expect(expiryAlert(at(0.5), NOW, [1, 21, 7])).toMatchObject({ thresholdDays: 1, severity: 'critical' });

@@ -123,7 +123,9 @@ describe('verify step after a deploy', () => {
     expect((await statusRows(h.deps))[0]).toMatchObject({ serving: 'old', state: 'valid', pendingSinks: [] });
     // What the agent turns this into: a verify_failed alert (delivered by default).
     const verified = h.events.find((e) => e.type === 'cert_verified');
-    expect(verified && verified.type === 'cert_verified' ? verifyEvents(verified.report, verified.previousOk, ['www.example.com'], 'now').map((e) => e.type) : []).toEqual(['verify_failed']);
+    expect(
+      verified && verified.type === 'cert_verified' ? verifyEvents(verified.report, verified.previousOk, ['www.example.com'], 'now').map((e) => e.type) : [],
+    ).toEqual(['verify_failed']);
   });
 
   it('a reload that only lands when re-run passes after the re-run', async () => {

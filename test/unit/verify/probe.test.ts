@@ -14,7 +14,8 @@ async function keep<T extends TestServer>(server: Promise<T>): Promise<T> {
   servers.push(started);
   return started;
 }
-const endpoint = (address: string, sni = 'www.example.test', protocol: 'tls' | 'starttls-smtp' | 'starttls-imap' | 'postgres' = 'tls') => parseEndpoint(address, { sni, protocol })!;
+const endpoint = (address: string, sni = 'www.example.test', protocol: 'tls' | 'starttls-smtp' | 'starttls-imap' | 'postgres' = 'tls') =>
+  parseEndpoint(address, { sni, protocol })!;
 
 describe('probeEndpoint', () => {
   it('reads the served chain: serial, validity, issuer, names; trusted with the CA bundle; name matches', async () => {

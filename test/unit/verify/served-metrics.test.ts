@@ -21,14 +21,19 @@ afterEach(async () => {
 const inDays = (days: number): Date => new Date(Math.floor((Date.now() + days * DAY) / 1000) * 1000);
 
 /** Probes `pem` served on loopback and returns the endpoint's two expiry samples. */
-async function scrape(fullchainPem: string, keyPem: string, caBundlePem?: string): Promise<{ earliest: number | undefined; leaf: number | undefined; trusted: boolean | null }> {
+async function scrape(
+  fullchainPem: string,
+  keyPem: string,
+  caBundlePem?: string,
+): Promise<{ earliest: number | undefined; leaf: number | undefined; trusted: boolean | null }> {
   const server = await startTlsServer({ certPem: '', chainPem: '', fullchainPem, keyPem });
   servers.push(server);
   const endpoint = parseEndpoint(server.address, { sni: 'www.example.test', label: 'www' })!;
   const result = await probeEndpoint(endpoint, caBundlePem ? { caBundlePem } : {});
   const registry = new Registry();
   new ServedMetrics(registry).updateEndpoints([judge(result, new Date(), [21, 7, 1], [])]);
-  const value = async (name: string): Promise<number | undefined> => (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.endpoint === 'www')?.value;
+  const value = async (name: string): Promise<number | undefined> =>
+    (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.endpoint === 'www')?.value;
   return {
     earliest: await value('certkeeper_endpoint_expiration_timestamp_seconds'),
     leaf: await value('certkeeper_endpoint_leaf_expiration_timestamp_seconds'),

@@ -53,7 +53,8 @@ export class ExecDnsProvider implements DnsProvider {
               await this.run(action, records, signal);
             } catch (error) {
               // Which record the hook choked on it does not say: the batcher narrows it down.
-              if (isCertkeeperError(error, 'DNS_UPDATE_FAILED') && records.length > 1) throw new TxtBatchRejected(error.message, undefined, { cause: error, retryable: error.retryable, details: error.details });
+              if (isCertkeeperError(error, 'DNS_UPDATE_FAILED') && records.length > 1)
+                throw new TxtBatchRejected(error.message, undefined, { cause: error, retryable: error.retryable, details: error.details });
               throw error;
             }
           },
@@ -72,9 +73,12 @@ export class ExecDnsProvider implements DnsProvider {
 
   private async run(action: TxtBatchAction, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
     const record = records[0]!;
-    const single: Record<string, string> = records.length === 1 ? { CERTKEEPER_DOMAIN: record.domain, CERTKEEPER_FQDN: record.fqdn, CERTKEEPER_VALUE: record.value } : {};
+    const single: Record<string, string> =
+      records.length === 1 ? { CERTKEEPER_DOMAIN: record.domain, CERTKEEPER_FQDN: record.fqdn, CERTKEEPER_VALUE: record.value } : {};
     // A hook that takes batches always gets the list (also of one record), so it needs one code path.
-    const many: Record<string, string> = this.config.batch ? { CERTKEEPER_RECORDS: records.map(recordLine).join('\n'), CERTKEEPER_RECORD_COUNT: String(records.length) } : {};
+    const many: Record<string, string> = this.config.batch
+      ? { CERTKEEPER_RECORDS: records.map(recordLine).join('\n'), CERTKEEPER_RECORD_COUNT: String(records.length) }
+      : {};
     const env: Record<string, string> = {
       ...this.config.env,
       // Set last: the contract's variables cannot be overridden by configured env.
@@ -92,7 +96,10 @@ export class ExecDnsProvider implements DnsProvider {
         label: `dns provider "${this.name}" (${action})`,
         ...(this.config.cwd ? { cwd: this.config.cwd } : {}),
       });
-      this.ctx.logger.info({ provider: this.name, action, fqdn: record.fqdn, records: records.length, durationMs: result.durationMs }, `dns hook ${action} succeeded`);
+      this.ctx.logger.info(
+        { provider: this.name, action, fqdn: record.fqdn, records: records.length, durationMs: result.durationMs },
+        `dns hook ${action} succeeded`,
+      );
     } catch (error) {
       if (isCertkeeperError(error, 'CANCELLED') || !isCertkeeperError(error)) throw error;
       throw new CertkeeperError('DNS_UPDATE_FAILED', `${action} of ${what} failed: ${error.message}`, {

@@ -100,7 +100,11 @@ export class Rfc2136Provider implements DnsProvider {
       throw this.failure(code, `${what}: ${rcodeName(response.rcode)} (${reason})`, retryable, undefined, { rcode: rcodeName(response.rcode) });
     }
     if (fqdn) this.ctx.logger.info({ provider: this.name, server, zone, fqdn, action }, action === 'add' ? 'TXT record added' : 'TXT record removed');
-    else this.ctx.logger.info({ provider: this.name, server, zone, records: records.length, action }, action === 'add' ? 'TXT records added' : 'TXT records removed');
+    else
+      this.ctx.logger.info(
+        { provider: this.name, server, zone, records: records.length, action },
+        action === 'add' ? 'TXT records added' : 'TXT records removed',
+      );
   }
 
   private zoneFor(fqdn: string, signal: AbortSignal | undefined): Promise<string> {
@@ -134,7 +138,13 @@ export class Rfc2136Provider implements DnsProvider {
     }
   }
 
-  private failure(code: 'DNS_UPDATE_FAILED' | 'DNS_ZONE_NOT_FOUND', message: string, retryable: boolean, cause?: unknown, extra: Record<string, unknown> = {}): CertkeeperError {
+  private failure(
+    code: 'DNS_UPDATE_FAILED' | 'DNS_ZONE_NOT_FOUND',
+    message: string,
+    retryable: boolean,
+    cause?: unknown,
+    extra: Record<string, unknown> = {},
+  ): CertkeeperError {
     return new CertkeeperError(code, `rfc2136 "${this.name}": ${message}`, {
       retryable,
       cause,

@@ -14,7 +14,10 @@ export const rfc2136Schema = z
     tsigKeyName: z.string().min(1),
     tsigAlgorithm: z.enum(TSIG_ALGORITHMS).default('hmac-sha256'),
     /** Base64 TSIG secret (secret: give it through ${ENV} or tsigSecretFile). */
-    tsigSecret: z.string().min(1).refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()), 'must be base64'),
+    tsigSecret: z
+      .string()
+      .min(1)
+      .refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()), 'must be base64'),
     ttl: z.number().int().min(0).max(86400).default(60),
     /** Timeout of one DNS exchange. */
     timeout: durationMs.default(5000),

@@ -65,7 +65,7 @@ export async function createRoute53Api(config: Route53Config, sessionName: strin
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
   });
 
-const changeTxtBatch: Route53Api['changeTxtBatch'] = async (zoneId, changes, signal) => {
+  const changeTxtBatch: Route53Api['changeTxtBatch'] = async (zoneId, changes, signal) => {
     const output = await client.send(
       new sdk.ChangeResourceRecordSetsCommand({
         HostedZoneId: zoneId,

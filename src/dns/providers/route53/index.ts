@@ -23,9 +23,23 @@ export interface ZoneRef {
 }
 
 /** Codes that mean "slow down or try again", whatever their HTTP status. */
-const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException', 'PriorRequestNotComplete', 'TooManyRequestsException', 'RequestLimitExceeded', 'SlowDown']);
+const THROTTLING_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'PriorRequestNotComplete',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+]);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'TimeoutError', 'RequestTimeout']);
-const CREDENTIAL_CODES = new Set(['CredentialsProviderError', 'InvalidClientTokenId', 'SignatureDoesNotMatch', 'ExpiredToken', 'UnrecognizedClientException', 'IncompleteSignature']);
+const CREDENTIAL_CODES = new Set([
+  'CredentialsProviderError',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'UnrecognizedClientException',
+  'IncompleteSignature',
+]);
 const ACCESS_CODES = new Set(['AccessDenied', 'AccessDeniedException']);
 /** Pages of zones that share one name (public, private, duplicates) before giving up. */
 const MAX_ZONE_PAGES = 20;
@@ -143,7 +157,12 @@ export class Route53Provider implements DnsProvider {
       if (!values.includes(record.value)) values.push(record.value);
       byName.set(fqdn, values);
     }
-    const changes: TxtChange[] = [...byName].map(([fqdn, values]) => ({ action: action === 'present' ? 'CREATE' : 'DELETE', name: `${fqdn}.`, ttl: this.config.ttl, values: values.map(quoteTxt) }));
+    const changes: TxtChange[] = [...byName].map(([fqdn, values]) => ({
+      action: action === 'present' ? 'CREATE' : 'DELETE',
+      name: `${fqdn}.`,
+      ttl: this.config.ttl,
+      values: values.map(quoteTxt),
+    }));
     const subject = changes.length === 1 && records.length === 1 ? `TXT ${normalizeName(records[0]!.fqdn)}` : `${records.length} TXT records`;
     const what = action === 'present' ? `adding ${subject} in ${describeZone(zone)}` : `removing ${subject} from ${describeZone(zone)}`;
     let changeId: string;
@@ -158,9 +177,15 @@ export class Route53Provider implements DnsProvider {
       }
       throw error;
     }
-    this.ctx.logger.debug({ provider: this.name, zoneId: zone.id, action, names: changes.length, records: records.length, changeId }, 'Route53 batch change submitted');
+    this.ctx.logger.debug(
+      { provider: this.name, zoneId: zone.id, action, names: changes.length, records: records.length, changeId },
+      'Route53 batch change submitted',
+    );
     await this.waitInSync(changeId, zone, what, signal);
-    this.ctx.logger.info({ provider: this.name, zoneId: zone.id, action, records: records.length, changeId }, action === 'present' ? 'TXT records added' : 'TXT records removed');
+    this.ctx.logger.info(
+      { provider: this.name, zoneId: zone.id, action, records: records.length, changeId },
+      action === 'present' ? 'TXT records added' : 'TXT records removed',
+    );
   }
 
   /**
@@ -219,7 +244,9 @@ export class Route53Provider implements DnsProvider {
         }
         const ttl = current.ttl ?? this.config.ttl;
         const change: TxtChange =
-          remainder.length === 0 ? { action: 'DELETE', name: current.name, ttl, values: current.values } : { action: 'UPSERT', name: current.name, ttl, values: remainder };
+          remainder.length === 0
+            ? { action: 'DELETE', name: current.name, ttl, values: current.values }
+            : { action: 'UPSERT', name: current.name, ttl, values: remainder };
         try {
           return await this.submit(zone, change, what, signal);
         } catch (error) {
@@ -246,7 +273,13 @@ export class Route53Provider implements DnsProvider {
    * One API call with bounded retries on throttling and server errors (each attempt already
    * includes the SDK's own retries); anything else, or the last failure, becomes a CertkeeperError.
    */
-  private async call<T>(operation: string, what: string, zone: ZoneRef | undefined, run: (api: Route53Api) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  private async call<T>(
+    operation: string,
+    what: string,
+    zone: ZoneRef | undefined,
+    run: (api: Route53Api) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     for (let retry = 0; ; retry++) {
       throwIfAborted(signal);
       await this.pace(signal);
@@ -301,7 +334,10 @@ export class Route53Provider implements DnsProvider {
 
   private async submit(zone: ZoneRef, change: TxtChange, what: string, signal: AbortSignal | undefined): Promise<string> {
     const result = await this.call('ChangeResourceRecordSets', what, zone, (api) => api.changeTxt(zone.id, change, signal), signal);
-    this.ctx.logger.debug({ provider: this.name, zoneId: zone.id, name: change.name, action: change.action, values: change.values.length, changeId: result.changeId }, 'Route53 change submitted');
+    this.ctx.logger.debug(
+      { provider: this.name, zoneId: zone.id, name: change.name, action: change.action, values: change.values.length, changeId: result.changeId },
+      'Route53 change submitted',
+    );
     return result.changeId;
   }
 

@@ -16,9 +16,15 @@ export const route53Schema = z
     /** Which zone discovery picks when a public and a private zone share a name. */
     privateZone: z.boolean().default(false),
     /** Signing region; Route53 is global (us-east-1 in the aws partition, the default). */
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1').optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1')
+      .optional(),
     /** A role to assume with STS on top of the default credential chain. */
-    roleArn: z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN (arn:aws:iam::123456789012:role/name)').optional(),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN (arn:aws:iam::123456789012:role/name)')
+      .optional(),
     /** Route53 API endpoint (tests, VPC endpoints); the SDK's default when absent. */
     endpoint: httpUrl.optional(),
     /** STS endpoint used for roleArn (tests, VPC endpoints); the SDK's default when absent. */

@@ -17,7 +17,8 @@ function escape(text: string): string {
 }
 
 export function slackPayload(alert: Alert, withBlocks: boolean): Record<string, unknown> {
-  const emoji = alert.type === 'test' ? ':test_tube:' : alert.type === 'recovered' || alert.type === 'rehearsal_recovered' ? ':white_check_mark:' : EMOJI[alert.severity];
+  const emoji =
+    alert.type === 'test' ? ':test_tube:' : alert.type === 'recovered' || alert.type === 'rehearsal_recovered' ? ':white_check_mark:' : EMOJI[alert.severity];
   const head = alertHeadline(alert);
   // `text` is what the push notification shows: bounded, the list of names is in the blocks.
   const text = truncate(`${emoji} ${escape(head)}: ${escape(alert.message)}`, 3000);

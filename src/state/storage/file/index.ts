@@ -8,14 +8,37 @@
 // the tree is an UNSAFE_PATH error that touches nothing.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, promises as fs, readdirSync, readSync, watch as watchFs, type Dirent, type FSWatcher } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  promises as fs,
+  readdirSync,
+  readSync,
+  watch as watchFs,
+  type Dirent,
+  type FSWatcher,
+} from 'node:fs';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../core/errors.js';
 import { atomicWriteFile } from '../../../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
-import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import {
+  assertStorageKey,
+  DEFAULT_POLL_INTERVAL_MS,
+  type LockOptions,
+  type LogEntry,
+  type LogQuery,
+  type PutOptions,
+  type Storage,
+  type StorageKey,
+  type StorageLock,
+  type StoredValue,
+} from '../contract.js';
 import { CHANGES, JournalReader, noteChange } from './journal.js';
 import { readLogNewestFirst } from './log-file.js';
 
@@ -401,7 +424,6 @@ export class FileStorage implements Storage {
     return versionOf(await atomicWriteFile(file, value, { mode: FILE_MODE }));
   }
 
-
   /**
    * Runs a compare-and-set step alone: one at a time within this process (a promise chain), and
    * between processes under a short lock file. Both are I/O mutexes, timed by the real clock even
@@ -415,7 +437,14 @@ export class FileStorage implements Storage {
     try {
       const lockFile = path.join(this.root, 'locks', CAS_LOCK);
       await this.io('create the lock folder for', lockFile, () => this.checkParents(lockFile, true));
-      const held = await acquireFileLock(lockFile, { clock: systemClock, logger: this.logger, timeoutMs: 30_000, pollMs: 5, staleMs: 10_000, refreshMs: 2_000 }).catch((error: unknown) => {
+      const held = await acquireFileLock(lockFile, {
+        clock: systemClock,
+        logger: this.logger,
+        timeoutMs: 30_000,
+        pollMs: 5,
+        staleMs: 10_000,
+        refreshMs: 2_000,
+      }).catch((error: unknown) => {
         throw toCertkeeperError(error, 'STATE_IO');
       });
       try {
@@ -477,13 +506,14 @@ function versionOf(stat: { ino: bigint; mtimeNs: bigint; size: bigint }): string
 }
 
 function unsafe(file: string, what: string): CertkeeperError {
-  return new CertkeeperError('UNSAFE_PATH', `${file} ${what}: certkeeper refuses to use it (remove it, or point the state directory elsewhere)`, { retryable: false });
+  return new CertkeeperError('UNSAFE_PATH', `${file} ${what}: certkeeper refuses to use it (remove it, or point the state directory elsewhere)`, {
+    retryable: false,
+  });
 }
 
 function conflict(key: string, why: string): CertkeeperError {
   return new CertkeeperError('STATE_CONFLICT', `not written: ${key}: ${why}`);
 }
-
 
 /** Temp files of killed writers, for the sweep at start-up. */
 export function isTempFile(name: string): boolean {

@@ -90,7 +90,9 @@ export class JournalReader {
   }
 
   private async readOnce(): Promise<void> {
-    const handle = await fs.open(this.journal, constants.O_RDONLY | NOFOLLOW).catch((error: unknown) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)));
+    const handle = await fs
+      .open(this.journal, constants.O_RDONLY | NOFOLLOW)
+      .catch((error: unknown) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)));
     if (!handle) {
       this.at ??= { file: NO_JOURNAL, offset: 0 }; // none yet: the first one is read from its start
       return;

@@ -22,7 +22,9 @@ export class KubeApi {
   async read(kind: ObjectKind, name: string): Promise<KubeObject | undefined> {
     const { namespace } = this;
     try {
-      return kind === 'secrets' ? await this.clients.core.readNamespacedSecret({ name, namespace }) : await this.clients.core.readNamespacedConfigMap({ name, namespace });
+      return kind === 'secrets'
+        ? await this.clients.core.readNamespacedSecret({ name, namespace })
+        : await this.clients.core.readNamespacedConfigMap({ name, namespace });
     } catch (error) {
       if (kubeStatus(error) === 404) return undefined;
       throw this.failure(error, `read ${this.where(kind, name)}`);
@@ -87,7 +89,10 @@ export class KubeApi {
 
   async createLease(body: V1Lease & { metadata: { name: string } }): Promise<Written<V1Lease>> {
     try {
-      return await this.clients.coordination.createNamespacedLease({ namespace: this.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body } });
+      return await this.clients.coordination.createNamespacedLease({
+        namespace: this.namespace,
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body },
+      });
     } catch (error) {
       if (kubeStatus(error) === 409) return 'conflict';
       throw this.failure(error, `create Lease ${this.namespace}/${body.metadata.name}`);
@@ -97,7 +102,11 @@ export class KubeApi {
   async replaceLease(body: V1Lease & { metadata: { name: string; resourceVersion: string } }): Promise<Written<V1Lease>> {
     const name = body.metadata.name;
     try {
-      return await this.clients.coordination.replaceNamespacedLease({ name, namespace: this.namespace, body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body } });
+      return await this.clients.coordination.replaceNamespacedLease({
+        name,
+        namespace: this.namespace,
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body },
+      });
     } catch (error) {
       if (kubeStatus(error) === 409) return 'conflict';
       throw this.failure(error, `update Lease ${this.namespace}/${name}`);

@@ -12,12 +12,34 @@ import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { openKube, type KubeClients, type KubeConnectionOptions } from '../../../kube/client.js';
-import { assertStorageKey, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import {
+  assertStorageKey,
+  type LockOptions,
+  type LogEntry,
+  type LogQuery,
+  type PutOptions,
+  type Storage,
+  type StorageKey,
+  type StorageLock,
+  type StoredValue,
+} from '../contract.js';
 import { KubeApi } from './api.js';
 import { recordEvent } from './events.js';
 import { acquireLease, type LeaseContext } from './lease-lock.js';
 import { leaseName, PREFIX, placementOf, recordConfigMap, type ObjectKind, type Placement } from './names.js';
-import { decodeObject, emptyState, encodeData, HOLDS_ANNOTATION, MANAGED_BY, STORE_LABEL, toLogEntry, WRITER_ANNOTATION, type KubeObject, type LogRow, type ObjectState } from './objects.js';
+import {
+  decodeObject,
+  emptyState,
+  encodeData,
+  HOLDS_ANNOTATION,
+  MANAGED_BY,
+  STORE_LABEL,
+  toLogEntry,
+  WRITER_ANNOTATION,
+  type KubeObject,
+  type LogRow,
+  type ObjectState,
+} from './objects.js';
 import { DETAIL_ANNOTATIONS, projectTls, TLS_TYPE, tlsMismatch } from './tls-projection.js';
 import { ObjectWatcher } from './watcher.js';
 
@@ -89,11 +111,20 @@ export class KubernetesStorage implements Storage {
     return new KubernetesStorage(options, clients, k8s.V1MicroTime, k8s.Watch as never);
   }
 
-  private constructor(options: KubernetesStorageOptions, clients: KubeClients, microTime: new (value: number) => Date, Watch: new (config: KubeConfig) => never) {
+  private constructor(
+    options: KubernetesStorageOptions,
+    clients: KubeClients,
+    microTime: new (value: number) => Date,
+    Watch: new (config: KubeConfig) => never,
+  ) {
     this.options = options;
     this.prefix = options.prefix ?? 'certkeeper';
     if (!PREFIX.test(this.prefix)) {
-      throw new CertkeeperError('CONFIG_INVALID', `the kubernetes store prefix ${JSON.stringify(this.prefix)} must be lower-case letters, digits and "-" (a DNS label of at most 24)`, { retryable: false });
+      throw new CertkeeperError(
+        'CONFIG_INVALID',
+        `the kubernetes store prefix ${JSON.stringify(this.prefix)} must be lower-case letters, digits and "-" (a DNS label of at most 24)`,
+        { retryable: false },
+      );
     }
     this.namespace = options.namespace ?? clients.namespace;
     this.api = new KubeApi(clients, this.namespace);
@@ -235,17 +266,24 @@ export class KubernetesStorage implements Storage {
       rows.push(row);
       const mine = rows.filter((r) => r.subject === entry.subject);
       const drop = new Set(mine.slice(0, Math.max(0, mine.length - this.logKeep)));
-      state.logs.set(log, rows.filter((r) => !drop.has(r)));
+      state.logs.set(
+        log,
+        rows.filter((r) => !drop.has(r)),
+      );
       return { result: undefined, write: true };
     });
     await recordEvent(this.api, this.prefix, log, entry, this.holder).catch((error: unknown) =>
-      this.logger.warn({ log, subject: entry.subject, err: error instanceof Error ? error.message : String(error) }, 'could not create the Kubernetes Event of a log entry'),
+      this.logger.warn(
+        { log, subject: entry.subject, err: error instanceof Error ? error.message : String(error) },
+        'could not create the Kubernetes Event of a log entry',
+      ),
     );
   }
 
   async readLog(log: string, query: LogQuery = {}): Promise<LogEntry[]> {
     assertLogName(log);
-    if (query.limit !== undefined && (!Number.isInteger(query.limit) || query.limit < 0)) throw new RangeError(`a log limit is a whole number, not ${query.limit}`);
+    if (query.limit !== undefined && (!Number.isInteger(query.limit) || query.limit < 0))
+      throw new RangeError(`a log limit is a whole number, not ${query.limit}`);
     this.assertOpen();
     if (query.limit === 0) return [];
     const objects: KubeObject[] = [];
@@ -320,7 +358,9 @@ export class KubernetesStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     for (const lock of [...this.held]) {
-      await lock.release().catch((error: unknown) => this.logger.warn({ lock: lock.name, err: error instanceof Error ? error.message : String(error) }, 'lock left to expire'));
+      await lock
+        .release()
+        .catch((error: unknown) => this.logger.warn({ lock: lock.name, err: error instanceof Error ? error.message : String(error) }, 'lock left to expire'));
     }
     this.subscriptions.clear();
     await this.watcher?.close();

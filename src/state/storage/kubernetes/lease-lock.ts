@@ -77,7 +77,9 @@ export async function acquireLease(ctx: LeaseContext, leaseName: string, lockNam
       options.onWait?.(holderText);
     }
     if (now >= deadline) {
-      throw new CertkeeperError('LOCK_TIMEOUT', `the lock ${lockName} is held by ${holderText} (waited ${now - start} ms)`, { details: { lock: lockName, holder: holderText } });
+      throw new CertkeeperError('LOCK_TIMEOUT', `the lock ${lockName} is held by ${holderText} (waited ${now - start} ms)`, {
+        details: { lock: lockName, holder: holderText },
+      });
     }
     const untilExpiry = Math.max(1, observed.at + theirTtl - now + 1);
     try {
@@ -89,7 +91,15 @@ export async function acquireLease(ctx: LeaseContext, leaseName: string, lockNam
   }
 }
 
-function leaseBody(ctx: LeaseContext, leaseName: string, lockName: string, token: string, ttlMs: number, at: number, previous: V1Lease | undefined): V1Lease & { metadata: { name: string } } {
+function leaseBody(
+  ctx: LeaseContext,
+  leaseName: string,
+  lockName: string,
+  token: string,
+  ttlMs: number,
+  at: number,
+  previous: V1Lease | undefined,
+): V1Lease & { metadata: { name: string } } {
   return {
     metadata: {
       name: leaseName,
@@ -123,7 +133,16 @@ function respec(ctx: LeaseContext, lease: V1Lease, change: { renewTime?: number;
   };
 }
 
-function holdLease(ctx: LeaseContext, leaseName: string, lockName: string, token: string, ttlMs: number, takenAt: number, taken: V1Lease, tookOver: boolean): StorageLock {
+function holdLease(
+  ctx: LeaseContext,
+  leaseName: string,
+  lockName: string,
+  token: string,
+  ttlMs: number,
+  takenAt: number,
+  taken: V1Lease,
+  tookOver: boolean,
+): StorageLock {
   const { clock, logger, api } = ctx;
   const stop = new AbortController();
   const lost = new AbortController();
@@ -145,7 +164,10 @@ function holdLease(ctx: LeaseContext, leaseName: string, lockName: string, token
   const renew = async (sentAt: number): Promise<'renewed' | 'gone'> => {
     for (let round = 0; round < 3; round++) {
       if (lease.metadata?.annotations?.[TOKEN] !== token) return 'gone';
-      const body = { metadata: { ...lease.metadata!, name: leaseName, resourceVersion: lease.metadata?.resourceVersion ?? '' }, spec: respec(ctx, lease, { renewTime: sentAt }) };
+      const body = {
+        metadata: { ...lease.metadata!, name: leaseName, resourceVersion: lease.metadata?.resourceVersion ?? '' },
+        spec: respec(ctx, lease, { renewTime: sentAt }),
+      };
       const written = await api.replaceLease(body);
       if (written !== 'conflict') {
         lease = written;
@@ -184,7 +206,9 @@ function holdLease(ctx: LeaseContext, leaseName: string, lockName: string, token
     while (!stop.signal.aborted) {
       const left = renewedAt + ttlMs - margin - clock.now().getTime();
       if (left <= 0) {
-        lose(new CertkeeperError('STATE_UNREACHABLE', `the lock ${lockName} could not be renewed for ${ttlMs - margin} ms; stopped before its lease can expire`));
+        lose(
+          new CertkeeperError('STATE_UNREACHABLE', `the lock ${lockName} could not be renewed for ${ttlMs - margin} ms; stopped before its lease can expire`),
+        );
         return;
       }
       try {

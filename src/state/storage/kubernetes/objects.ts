@@ -98,7 +98,10 @@ export function encodeData(kind: ObjectKind, state: ObjectState, where: string, 
   let size = 0;
   for (const [field, text] of Object.entries(fields)) size += field.length + Buffer.byteLength(text);
   if (size > DATA_LIMIT) {
-    throw new CertkeeperError('STATE_IO', `not written: ${where} would hold ${size} bytes, past the Kubernetes API's 1 MiB limit for one object`, { retryable: false, details: { bytes: size } });
+    throw new CertkeeperError('STATE_IO', `not written: ${where} would hold ${size} bytes, past the Kubernetes API's 1 MiB limit for one object`, {
+      retryable: false,
+      details: { bytes: size },
+    });
   }
   if (kind === 'configmaps') return fields;
   return Object.fromEntries(Object.entries(fields).map(([field, text]) => [field, Buffer.from(text).toString('base64')]));

@@ -61,13 +61,22 @@ export function projectTls(entries: Map<string, StoredValue>): TlsProjection | u
  * The error for reading `key` from a Secret whose tls.crt/tls.key (`found`) differ from what its
  * live version holds; undefined when they agree or `key` is not the live version.
  */
-export function tlsMismatch(where: string, key: string, projection: TlsProjection | undefined, found: { crt?: string; key?: string }): CertkeeperError | undefined {
+export function tlsMismatch(
+  where: string,
+  key: string,
+  projection: TlsProjection | undefined,
+  found: { crt?: string; key?: string },
+): CertkeeperError | undefined {
   if (!projection || key !== projection.versionKey || (found.crt === undefined && found.key === undefined)) return undefined;
   if (found.crt === projection.crt && found.key === projection.key) return undefined;
   const field = found.crt !== projection.crt ? 'tls.crt' : 'tls.key';
-  return new CertkeeperError('STATE_CORRUPT', `${where}: ${field} was changed outside certkeeper: it no longer matches the recorded certificate${projection.annotations[`${DETAILS}serial`] ? ` (serial ${projection.annotations[`${DETAILS}serial`]})` : ''}`, {
-    retryable: false,
-  });
+  return new CertkeeperError(
+    'STATE_CORRUPT',
+    `${where}: ${field} was changed outside certkeeper: it no longer matches the recorded certificate${projection.annotations[`${DETAILS}serial`] ? ` (serial ${projection.annotations[`${DETAILS}serial`]})` : ''}`,
+    {
+      retryable: false,
+    },
+  );
 }
 
 /** A stored JSON object, or undefined (nothing is derived from what is not one; its reader reports it). */

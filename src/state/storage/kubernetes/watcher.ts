@@ -19,7 +19,12 @@ const WATCH_SECONDS = 240;
 const BACKOFF_MS = [100, 500, 2_000, 5_000];
 
 interface WatchLike {
-  watch(path: string, query: Record<string, string | number | boolean | undefined>, callback: (phase: string, object: unknown) => void, done: (error: unknown) => void): Promise<AbortController>;
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, object: unknown) => void,
+    done: (error: unknown) => void,
+  ): Promise<AbortController>;
 }
 
 export interface WatcherOptions {
@@ -59,7 +64,10 @@ export class ObjectWatcher {
     for (;;) {
       if (baseline) {
         for (const kind of ['secrets', 'configmaps'] as const) {
-          const items = await api.list(kind, this.options.labelSelector).then((list) => list.items, () => undefined);
+          const items = await api.list(kind, this.options.labelSelector).then(
+            (list) => list.items,
+            () => undefined,
+          );
           if (items && !this.seen.has(kind)) this.seen.set(kind, new Map(items.map((item) => [item.metadata?.name ?? '', this.versionsOf(kind, item)])));
         }
         baseline = false;

@@ -56,7 +56,8 @@ export function resolveConnection(options: PostgresConnectionOptions): ResolvedC
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(`the PostgreSQL URL must start with postgres:// (not ${url.protocol}//)`);
   for (const name of url.searchParams.keys()) {
-    if (!URL_PARAMETERS.has(name)) throw invalid(`the PostgreSQL URL has a parameter certkeeper does not use: ${name} (known: ${[...URL_PARAMETERS].join(', ')})`);
+    if (!URL_PARAMETERS.has(name))
+      throw invalid(`the PostgreSQL URL has a parameter certkeeper does not use: ${name} (known: ${[...URL_PARAMETERS].join(', ')})`);
   }
 
   const user = decodeURIComponent(url.username);
@@ -70,7 +71,9 @@ export function resolveConnection(options: PostgresConnectionOptions): ResolvedC
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || undefined;
   const sslmode = options.sslmode ?? url.searchParams.get('sslmode') ?? defaultSslMode(host);
   if (!SSL_MODES.includes(sslmode)) {
-    throw invalid(`sslmode ${sslmode} is not supported: use one of ${SSL_MODES.join(', ')} (node-postgres cannot fall back from TLS to plain text as libpq's prefer/allow do)`);
+    throw invalid(
+      `sslmode ${sslmode} is not supported: use one of ${SSL_MODES.join(', ')} (node-postgres cannot fall back from TLS to plain text as libpq's prefer/allow do)`,
+    );
   }
   const sslrootcert = options.sslrootcert ?? url.searchParams.get('sslrootcert') ?? undefined;
   const statementTimeoutMs = options.statementTimeoutMs ?? 15_000;

@@ -13,7 +13,18 @@ import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { registerSecrets } from '../../../core/redaction.js';
-import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS, type LockOptions, type LogEntry, type LogQuery, type PutOptions, type Storage, type StorageKey, type StorageLock, type StoredValue } from '../contract.js';
+import {
+  assertStorageKey,
+  DEFAULT_POLL_INTERVAL_MS,
+  type LockOptions,
+  type LogEntry,
+  type LogQuery,
+  type PutOptions,
+  type Storage,
+  type StorageKey,
+  type StorageLock,
+  type StoredValue,
+} from '../contract.js';
 import { resolveConnection, storageError, type PostgresConnectionOptions, type ResolvedConnection } from './connection.js';
 import { acquireLease } from './lease-lock.js';
 import { ChangeListener } from './listener.js';
@@ -72,7 +83,11 @@ export class PostgresStorage implements Storage {
   constructor(options: PostgresStorageOptions) {
     this.schema = options.schema ?? 'certkeeper';
     if (!SCHEMA_NAME.test(this.schema)) {
-      throw new CertkeeperError('CONFIG_INVALID', `the PostgreSQL schema name ${JSON.stringify(this.schema)} must be lower-case letters, digits and _ (at most 48)`, { retryable: false });
+      throw new CertkeeperError(
+        'CONFIG_INVALID',
+        `the PostgreSQL schema name ${JSON.stringify(this.schema)} must be lower-case letters, digits and _ (at most 48)`,
+        { retryable: false },
+      );
     }
     this.options = options;
     this.connection = resolveConnection(options);
@@ -133,7 +148,10 @@ export class PostgresStorage implements Storage {
   async get(key: StorageKey): Promise<StoredValue | undefined> {
     assertStorageKey(key);
     const { rows } = await this.run(`read ${key}`, () =>
-      this.pool.query<{ value: Buffer; version: string; modified_at: Date }>(`SELECT value, version::text AS version, modified_at FROM ${this.q}.kv WHERE key = $1`, [key]),
+      this.pool.query<{ value: Buffer; version: string; modified_at: Date }>(
+        `SELECT value, version::text AS version, modified_at FROM ${this.q}.kv WHERE key = $1`,
+        [key],
+      ),
     );
     const row = rows[0];
     if (!row) return undefined;
@@ -157,7 +175,11 @@ export class PostgresStorage implements Storage {
           ),
         );
         for (const row of rows) {
-          found.set(row.key, { value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength), version: row.version, modifiedAt: row.modified_at });
+          found.set(row.key, {
+            value: new Uint8Array(row.value.buffer, row.value.byteOffset, row.value.byteLength),
+            version: row.version,
+            modifiedAt: row.modified_at,
+          });
         }
       }),
     );
@@ -231,16 +253,25 @@ export class PostgresStorage implements Storage {
     assertLogName(log);
     if (!(entry.at instanceof Date) || Number.isNaN(entry.at.getTime())) throw new TypeError(`a log entry needs a valid date (log ${log})`);
     await this.run(`append to the log ${log}`, () =>
-      this.pool.query(`INSERT INTO ${this.q}.log (log, at, subject, kind, body) VALUES ($1, $2, $3, $4, $5)`, [log, entry.at, entry.subject, entry.kind, entry.body]),
+      this.pool.query(`INSERT INTO ${this.q}.log (log, at, subject, kind, body) VALUES ($1, $2, $3, $4, $5)`, [
+        log,
+        entry.at,
+        entry.subject,
+        entry.kind,
+        entry.body,
+      ]),
     );
   }
 
   async readLog(log: string, query: LogQuery = {}): Promise<LogEntry[]> {
     assertLogName(log);
-    if (query.limit !== undefined && (!Number.isInteger(query.limit) || query.limit < 0)) throw new RangeError(`a log limit is a whole number, not ${query.limit}`);
+    if (query.limit !== undefined && (!Number.isInteger(query.limit) || query.limit < 0))
+      throw new RangeError(`a log limit is a whole number, not ${query.limit}`);
     if (query.limit === 0) return [];
     const statement = readLogStatement(this.q, log, query);
-    const { rows } = await this.run(`read the log ${log}`, () => this.pool.query<{ at: Date; subject: string; kind: string; body: string }>(statement.text, statement.values));
+    const { rows } = await this.run(`read the log ${log}`, () =>
+      this.pool.query<{ at: Date; subject: string; kind: string; body: string }>(statement.text, statement.values),
+    );
     return rows.map((row) => ({ at: row.at, subject: row.subject, kind: row.kind, body: row.body }));
   }
 

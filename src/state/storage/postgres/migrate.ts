@@ -43,7 +43,11 @@ export async function migrate(pool: pg.Pool, schema: string, appliedBy: string, 
     for (const migration of migrations) {
       if (migration.version <= from) continue;
       for (const statement of migration.statements(q)) await client.query(statement);
-      await client.query(`INSERT INTO ${q}.schema_version (version, description, applied_by) VALUES ($1, $2, $3)`, [migration.version, migration.description, appliedBy]);
+      await client.query(`INSERT INTO ${q}.schema_version (version, description, applied_by) VALUES ($1, $2, $3)`, [
+        migration.version,
+        migration.description,
+        appliedBy,
+      ]);
     }
     await client.query('COMMIT');
     client.release();

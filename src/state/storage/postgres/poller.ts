@@ -155,7 +155,8 @@ export class ChangePoller {
     } catch (error) {
       if (this.closed) return;
       // Said once per outage: the store being down is reported by everything else as well.
-      if (!this.failing) logger.warn({ err: this.options.error('poll for state changes', error).message }, 'state change poll failed; trying again at the next interval');
+      if (!this.failing)
+        logger.warn({ err: this.options.error('poll for state changes', error).message }, 'state change poll failed; trying again at the next interval');
       this.failing = true;
       return;
     }

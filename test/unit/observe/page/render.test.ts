@@ -5,7 +5,17 @@ import { describe, expect, it } from 'vitest';
 import type { StatusRow } from '../../../../src/engine/status.js';
 import { registerSecrets } from '../../../../src/core/redaction.js';
 import type { WatchResult } from '../../../../src/verify/watcher.js';
-import { attentionItems, axisFor, certSpan, endpointSpan, paginate, position, timeline, worstFirst, type PageData } from '../../../../src/observe/page/model.js';
+import {
+  attentionItems,
+  axisFor,
+  certSpan,
+  endpointSpan,
+  paginate,
+  position,
+  timeline,
+  worstFirst,
+  type PageData,
+} from '../../../../src/observe/page/model.js';
 import { renderDetail, renderPage } from '../../../../src/observe/page/render.js';
 import { sinkDeploys } from '../../../../src/observe/page/source.js';
 import { POLL_SCRIPT, POLL_SCRIPT_HASH } from '../../../../src/observe/page/script.js';
@@ -38,23 +48,61 @@ function row(name: string, over: Partial<StatusRow> = {}): StatusRow {
   };
 }
 
-const failing = row('broken', { state: 'failing', consecutiveFailures: 3, nextAttemptAt: iso(0.1), notAfter: iso(5), lastResult: { at: iso(-0.01), action: 'renew', result: 'failure', error: 'DNS API said 401 <b>' } });
+const failing = row('broken', {
+  state: 'failing',
+  consecutiveFailures: 3,
+  nextAttemptAt: iso(0.1),
+  notAfter: iso(5),
+  lastResult: { at: iso(-0.01), action: 'renew', result: 'failure', error: 'DNS API said 401 <b>' },
+});
 const expired = row('old', { state: 'expired', notBefore: iso(-100), notAfter: iso(-10) });
 const pending = row('half', { pendingSinks: ['nginx'] });
 const valid = row('fine');
 
 function endpoint(over: Partial<WatchResult> = {}): WatchResult {
-  const leaf = { subject: 'CN=svc', issuer: 'CN=inter', serial: 'AB', notBefore: iso(-10), notAfter: iso(80), names: ['svc.example.test'], fingerprint256: 'x' };
+  const leaf = {
+    subject: 'CN=svc',
+    issuer: 'CN=inter',
+    serial: 'AB',
+    notBefore: iso(-10),
+    notAfter: iso(80),
+    names: ['svc.example.test'],
+    fingerprint256: 'x',
+  };
   const inter = { ...leaf, subject: 'CN=inter', issuer: 'CN=root', notAfter: iso(4) };
   return {
-    endpoint: 'svc:443', address: '127.0.0.1:443', sni: 'svc.example.test', protocol: 'tls', reachable: true, failure: null, error: null, at: iso(0), durationMs: 3,
-    leaf, chain: [leaf, inter], trusted: true, trustError: null, nameMatch: true, nameError: null,
-    ok: false, problems: [], messages: ['the intermediate CN=inter expires in 4 days'], daysLeft: 80,
-    alert: { alert: true, reason: 'threshold', severity: 'critical', thresholdDays: 7 }, drift: null, ...over,
+    endpoint: 'svc:443',
+    address: '127.0.0.1:443',
+    sni: 'svc.example.test',
+    protocol: 'tls',
+    reachable: true,
+    failure: null,
+    error: null,
+    at: iso(0),
+    durationMs: 3,
+    leaf,
+    chain: [leaf, inter],
+    trusted: true,
+    trustError: null,
+    nameMatch: true,
+    nameError: null,
+    ok: false,
+    problems: [],
+    messages: ['the intermediate CN=inter expires in 4 days'],
+    daysLeft: 80,
+    alert: { alert: true, reason: 'threshold', severity: 'critical', thresholdDays: 7 },
+    drift: null,
+    ...over,
   } as WatchResult;
 }
 
-const data = (certificates: StatusRow[], endpoints: WatchResult[] = []): PageData => ({ now: NOW, agentId: 'agent-1', certificates, endpoints, alertDays: [21, 7, 1] });
+const data = (certificates: StatusRow[], endpoints: WatchResult[] = []): PageData => ({
+  now: NOW,
+  agentId: 'agent-1',
+  certificates,
+  endpoints,
+  alertDays: [21, 7, 1],
+});
 
 describe('status page model', () => {
   it('puts failing certificates first, then expired, then by expiry', () => {
@@ -74,7 +122,13 @@ describe('status page model', () => {
 
   it('places bars, now, renewAt, the ARI window and thresholds by their dates on a shared axis', () => {
     const axis = { start: NOW.getTime() - 50 * DAY, end: NOW.getTime() + 50 * DAY };
-    const line = timeline(axis, NOW, certSpan(row('x', { notBefore: iso(-25), notAfter: iso(25) })), { renewAt: iso(5), ari: { start: iso(0), end: iso(10) } }, [21, 7, 1]);
+    const line = timeline(
+      axis,
+      NOW,
+      certSpan(row('x', { notBefore: iso(-25), notAfter: iso(25) })),
+      { renewAt: iso(5), ari: { start: iso(0), end: iso(10) } },
+      [21, 7, 1],
+    );
     expect(line.now).toBe(500);
     expect(line.bar).toEqual({ x: 250, width: 500, cutStart: false, cutEnd: false });
     expect(line.renewAt).toBe(550);
@@ -107,9 +161,39 @@ describe('status page model', () => {
 
   it('tells each sink where the certificate was last deployed', () => {
     const history = [
-      { at: iso(-1), cert: 'half', action: 'deploy' as const, result: 'failure' as const, serial: 'S2', notAfter: null, durationMs: 1, error: 'x', sink: 'nginx' },
-      { at: iso(-2), cert: 'half', action: 'deploy' as const, result: 'success' as const, serial: 'S1', notAfter: null, durationMs: 1, error: null, sink: 'nginx' },
-      { at: iso(-2), cert: 'half', action: 'deploy' as const, result: 'success' as const, serial: 'S2', notAfter: null, durationMs: 1, error: null, sink: 'files' },
+      {
+        at: iso(-1),
+        cert: 'half',
+        action: 'deploy' as const,
+        result: 'failure' as const,
+        serial: 'S2',
+        notAfter: null,
+        durationMs: 1,
+        error: 'x',
+        sink: 'nginx',
+      },
+      {
+        at: iso(-2),
+        cert: 'half',
+        action: 'deploy' as const,
+        result: 'success' as const,
+        serial: 'S1',
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+        sink: 'nginx',
+      },
+      {
+        at: iso(-2),
+        cert: 'half',
+        action: 'deploy' as const,
+        result: 'success' as const,
+        serial: 'S2',
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+        sink: 'files',
+      },
     ];
     expect(sinkDeploys(pending, ['files', 'nginx'], history)).toEqual([
       { name: 'files', serial: 'S2', at: iso(-2), current: true },
@@ -121,7 +205,10 @@ describe('status page model', () => {
 describe('status page HTML', () => {
   it('escapes every value, redacts known secrets once more, and has nothing that acts or loads from elsewhere', () => {
     registerSecrets(['hunter2-tsig-secret']);
-    const sneaky = row('<img src=x onerror=alert(1)>', { state: 'failing', lastResult: { at: iso(0), action: 'renew', result: 'failure', error: 'auth failed with hunter2-tsig-secret' } });
+    const sneaky = row('<img src=x onerror=alert(1)>', {
+      state: 'failing',
+      lastResult: { at: iso(0), action: 'renew', result: 'failure', error: 'auth failed with hunter2-tsig-secret' },
+    });
     const html = renderPage(data([sneaky, valid], [endpoint()]), { live: true });
     expect(html).not.toContain('<img');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
@@ -147,10 +234,33 @@ describe('status page HTML', () => {
 
   it('renders a detail view with domains, issuer, serial, sinks and an outcome strip', () => {
     const history = [
-      { at: iso(-0.01), cert: 'broken', action: 'renew' as const, result: 'failure' as const, serial: null, notAfter: null, durationMs: 1, error: 'DNS API said 401' },
-      { at: iso(-30), cert: 'broken', action: 'deploy' as const, result: 'success' as const, serial: 'SERIALBROKEN', notAfter: null, durationMs: 1, error: null, sink: 'files' },
+      {
+        at: iso(-0.01),
+        cert: 'broken',
+        action: 'renew' as const,
+        result: 'failure' as const,
+        serial: null,
+        notAfter: null,
+        durationMs: 1,
+        error: 'DNS API said 401',
+      },
+      {
+        at: iso(-30),
+        cert: 'broken',
+        action: 'deploy' as const,
+        result: 'success' as const,
+        serial: 'SERIALBROKEN',
+        notAfter: null,
+        durationMs: 1,
+        error: null,
+        sink: 'files',
+      },
     ];
-    const html = renderDetail({ row: failing, history, sinks: sinkDeploys(failing, ['files'], history) }, { now: NOW, agentId: null, endpoints: [], alertDays: [21, 7, 1] }, { live: true });
+    const html = renderDetail(
+      { row: failing, history, sinks: sinkDeploys(failing, ['files'], history) },
+      { now: NOW, agentId: null, endpoints: [], alertDays: [21, 7, 1] },
+      { live: true },
+    );
     expect(html).toContain('broken.example.test');
     expect(html).toContain('SERIALBROKEN');
     expect(html).toMatch(/<td>files<\/td>/);
