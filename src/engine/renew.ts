@@ -395,10 +395,9 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
-      if (error.code === 'CANCELLED') {
-        // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
-        deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
-        await appendHistory(deps, {
+      // One history line per failed attempt, whichever way it failed.
+      const historyOfFailure = (text: string) =>
+        appendHistory(deps, {
           ...noted(options),
           cert: name,
           action: historyAction,
@@ -406,47 +405,27 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
           serial: null,
           notAfter: null,
           durationMs: elapsed(started),
-          error: 'cancelled',
+          error: text,
           code: error.code,
           reason: plan.reason,
           ...historyOrders(attempt),
         });
+      if (error.code === 'CANCELLED') {
+        // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
+        deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
+        await historyOfFailure('cancelled');
         return outcome({ result: 'failure', error: 'cancelled', code: error.code });
       }
       if (error.code === 'RATE_BUDGET' && error.details?.confirm === true) {
         // A forced order refused before it spent the last unit: the operator's call, not a failure of the certificate.
         deps.logger.warn({ cert: name }, `refusing a forced order: ${error.message}`);
-        await appendHistory(deps, {
-          ...noted(options),
-          cert: name,
-          action: historyAction,
-          result: 'failure',
-          serial: null,
-          notAfter: null,
-          durationMs: elapsed(started),
-          error: describeError(error),
-          code: error.code,
-          reason: plan.reason,
-          ...historyOrders(attempt),
-        });
+        await historyOfFailure(describeError(error));
         return outcome({ result: 'failure', error: `refused: ${error.message}`, code: error.code });
       }
       deps.logger.error({ cert: name, code: error.code, err: describeError(error) }, `${historyAction} failed`);
       record = failed(record, historyAction, describeError(error), deps, name, error.retryAfterSeconds);
       if (plan.action !== 'dry-run') await deps.store.putRecord(name, record);
-      await appendHistory(deps, {
-        ...noted(options),
-        cert: name,
-        action: historyAction,
-        result: 'failure',
-        serial: null,
-        notAfter: null,
-        durationMs: elapsed(started),
-        error: describeError(error),
-        code: error.code,
-        reason: plan.reason,
-        ...historyOrders(attempt),
-      });
+      await historyOfFailure(describeError(error));
       return outcome({ result: 'failure', error: describeError(error), code: error.code });
     }
   }
