@@ -156,7 +156,7 @@ export const configSchema = z
     defaults: defaultsSchema.default({ renewBefore: DEFAULT_RENEW_BEFORE, keyType: 'ecdsa-p256', reuseKey: false }),
     /** Certificates ordered or deployed at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(4),
-    /** Certificates in the renewal pipeline at once (waiting on DNS or the CA holds no slot of maxConcurrent); default 256. */
+    /** Certificates in the renewal pipeline at once (waiting on DNS or the CA holds no slot of maxConcurrent); default 512. */
     maxInFlight: z.number().int().min(1).max(10_000).optional(),
     /** Waits after the 1st, 2nd, ... failed order; the last repeats. A CA's Retry-After wins when longer. */
     backoff: z.array(longDurationMs).min(1).default([60_000, 600_000, 6_000_000, 86_400_000]),

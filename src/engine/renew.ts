@@ -132,7 +132,7 @@ interface RunState {
 }
 
 /** Certificates in the pipeline at once when the config does not say (maxInFlight). */
-export const DEFAULT_MAX_IN_FLIGHT = 256;
+export const DEFAULT_MAX_IN_FLIGHT = 512;
 
 /**
  * Runs one certificate's plan under its lock: taken (waiting up to `waitMs`), the certificate is
