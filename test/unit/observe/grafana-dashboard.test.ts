@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { StatusRow } from '../../../src/engine/status.js';
 import { leaderGauge } from '../../../src/ha/index.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { ACME_REQUEST_RESULTS, AgentMetrics, NOTIFICATION_RESULTS, RENEWAL_INFO_RESULTS } from '../../../src/observe/metrics.js';
@@ -14,6 +13,7 @@ import { ServedMetrics } from '../../../src/verify/metrics.js';
 import type { ProbeResult } from '../../../src/verify/probe.js';
 import { judge } from '../../../src/verify/watcher.js';
 import { REPO } from '../../helpers/cli.js';
+import { statusRow } from '../../helpers/status-row.js';
 
 interface Panel {
   id: number;
@@ -52,32 +52,7 @@ const PROMQL_WORDS = new Set([
   'avg',
 ]);
 
-const row = (name: string, over: Partial<StatusRow> = {}): StatusRow => ({
-  name,
-  domains: ['www.example.com'],
-  serial: 'AB12',
-  notBefore: '2026-01-01T00:00:00.000Z',
-  notAfter: '2026-04-01T00:00:00.000Z',
-  daysLeft: 30,
-  renewAt: '2026-03-02T00:00:00.000Z',
-  renewReason: 'not-due',
-  renewMessage: '',
-  state: 'valid',
-  pendingSinks: [],
-  lastResult: null,
-  consecutiveFailures: 0,
-  nextAttemptAt: null,
-  configChanged: false,
-  issuer: 'letsencrypt',
-  ari: {
-    windowStart: '2026-03-01T00:00:00.000Z',
-    windowEnd: '2026-03-03T00:00:00.000Z',
-    selectedAt: '2026-03-02T00:00:00.000Z',
-    explanationUrl: null,
-    nextCheckAt: '2026-02-01T06:00:00.000Z',
-  },
-  ...over,
-});
+const row = statusRow;
 const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({
   at: '2026-03-01T00:00:00.000Z',
   domains: [],

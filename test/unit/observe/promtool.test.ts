@@ -4,7 +4,6 @@
 
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { StatusRow } from '../../../src/engine/status.js';
 import { leaderGauge } from '../../../src/ha/index.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { ACME_REQUEST_RESULTS, AgentMetrics, NOTIFICATION_RESULTS, RENEWAL_INFO_RESULTS } from '../../../src/observe/metrics.js';
@@ -12,31 +11,7 @@ import { ServedMetrics } from '../../../src/verify/metrics.js';
 import type { ProbeResult } from '../../../src/verify/probe.js';
 import { judge } from '../../../src/verify/watcher.js';
 import { checkMetrics } from '../../helpers/promtool.js';
-
-const base: Omit<StatusRow, 'name'> = {
-  domains: ['www.example.com'],
-  serial: 'AB12',
-  notBefore: '2026-01-01T00:00:00.000Z',
-  notAfter: '2026-04-01T00:00:00.000Z',
-  daysLeft: 30,
-  renewAt: '2026-03-02T00:00:00.000Z',
-  renewReason: 'not-due',
-  renewMessage: '',
-  state: 'valid',
-  pendingSinks: [],
-  lastResult: null,
-  consecutiveFailures: 0,
-  nextAttemptAt: null,
-  configChanged: false,
-  issuer: 'letsencrypt',
-  ari: {
-    windowStart: '2026-03-01T00:00:00.000Z',
-    windowEnd: '2026-03-03T00:00:00.000Z',
-    selectedAt: '2026-03-02T00:00:00.000Z',
-    explanationUrl: null,
-    nextCheckAt: '2026-02-01T06:00:00.000Z',
-  },
-};
+import { statusRow } from '../../helpers/status-row.js';
 
 const event = (fields: Partial<AgentEvent> & Pick<AgentEvent, 'type' | 'cert'>): AgentEvent => ({
   at: '2026-03-01T00:00:00.000Z',
@@ -80,8 +55,8 @@ function probed(endpoint: string, reachable: boolean): ProbeResult {
 function populated(): Registry {
   const metrics = new AgentMetrics();
   metrics.updateFromStatus([
-    { ...base, name: 'www' },
-    { ...base, name: 'api', state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] },
+    statusRow('www'),
+    statusRow('api', { state: 'failing', consecutiveFailures: 3, nextAttemptAt: '2026-03-01T01:40:00.000Z', pendingSinks: ['nginx'] }),
   ]);
   for (const fields of [
     { type: 'obtained', cert: 'www', notAfter: '2026-06-01T00:00:00.000Z' },
