@@ -4,7 +4,7 @@
 // it is first called.
 
 import type { DnsProvider } from '../dns/contract.js';
-import type { DnsProviderContext } from '../dns/registry.js';
+import type { DnsProviderContext } from '../dns/contract.js';
 import type { DnsProviderConfig } from '../dns/schema.js';
 import type { Sink, SinkContext } from '../sinks/contract.js';
 import { createFilesSink } from '../sinks/files/index.js';

@@ -4,8 +4,19 @@
 // request (Route53, RFC 2136) also implements `changeTxtBatch`; the batcher (batcher.ts) then
 // coalesces the records of many certificates into one change per zone.
 
+import type { Clock } from '../core/clock.js';
 import { CertkeeperError, type CertkeeperErrorOptions } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { ResolveChallengeTargetOptions, WaitForTxtPropagationOptions } from './propagation.js';
+
+/** What a provider gets besides its config: its config name, the clock and a logger. */
+export interface DnsProviderContext {
+  name: string;
+  clock: Clock;
+  logger: Logger;
+  /** Recursive resolvers for the batch propagation check (the host's when absent). */
+  resolvers?: string[] | undefined;
+}
 
 export interface TxtRecord {
   /** The name to write, absolute, lower-case, no trailing dot, e.g. `_acme-challenge.example.com`

@@ -5,10 +5,8 @@
 // schema.ts and one here (a test checks that the folders and this map agree).
 
 import type { z } from 'zod';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
 import { batchingProvider, supportsBatches } from './batcher.js';
-import type { DnsProvider, DnsProviderCapabilities } from './contract.js';
+import type { DnsProvider, DnsProviderCapabilities, DnsProviderContext } from './contract.js';
 import { waitForTxtPropagationBatch } from './propagation.js';
 import { systemResolvers } from './resolver.js';
 import { createExecDnsProvider } from './providers/exec/index.js';
@@ -16,16 +14,8 @@ import { createRfc2136Provider } from './providers/rfc2136/index.js';
 import { createRoute53Provider } from './providers/route53/index.js';
 import { dnsProviderCapabilitiesByType, dnsProviderSchemas, type DnsProviderConfig } from './schema.js';
 
+export type { DnsProviderContext } from './contract.js';
 export { dnsProviderCapabilities, dnsProviderConfigSchema, isDnsProviderType, type DnsProviderConfig, type DnsProviderTypeName } from './schema.js';
-
-/** What a provider gets besides its config: its config name, the clock and a logger. */
-export interface DnsProviderContext {
-  name: string;
-  clock: Clock;
-  logger: Logger;
-  /** Recursive resolvers for the batch propagation check (the host's when absent). */
-  resolvers?: string[] | undefined;
-}
 
 export interface DnsProviderType<Schema extends z.ZodType> {
   /** Validates one `dns.<name>` entry, including its `type` literal. */

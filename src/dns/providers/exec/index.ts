@@ -8,7 +8,7 @@ import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { runCommand } from '../../../core/exec.js';
 import { KeyedQueue } from '../../../core/keyed-queue.js';
 import { TxtBatchRejected, type DnsProvider, type TxtBatchAction, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
-import type { DnsProviderContext } from '../../registry.js';
+import type { DnsProviderContext } from '../../contract.js';
 import type { ExecDnsConfig } from './schema.js';
 
 /**

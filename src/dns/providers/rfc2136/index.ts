@@ -4,7 +4,7 @@
 
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { TxtBatchRejected, type DnsProvider, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
-import type { DnsProviderContext } from '../../registry.js';
+import type { DnsProviderContext } from '../../contract.js';
 import { findZone } from '../../resolver.js';
 import { exchangeSigned } from '../../wire/client.js';
 import { RCODE, encodeTxtUpdate, isInZone, normalizeName, rcodeName, type TxtUpdate } from '../../wire/message.js';

@@ -8,7 +8,7 @@ import { KeyedQueue } from '../../../core/keyed-queue.js';
 import { CertkeeperError, isAbortError, isCertkeeperError, type ErrorCode } from '../../../core/errors.js';
 import { formatDuration } from '../../../core/duration.js';
 import { TxtBatchRejected, type DnsProvider, type TxtBatchAction, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
-import type { DnsProviderContext } from '../../registry.js';
+import type { DnsProviderContext } from '../../contract.js';
 import { normalizeName } from '../../wire/message.js';
 import { createRoute53Api, type HostedZoneSummary, type Route53Api, type TxtChange } from './api.js';
 import { fromRoute53Name, quoteTxt, txtContent, zoneCandidates } from './records.js';
