@@ -1,31 +1,12 @@
 // The one list of secret fields. Each accepts a `<field>File` twin (read at load time), and
-// the logger redacts every one of them (observe/redact.ts uses this list). Also what else in a
+// the logger redacts every one of them (the list itself is core/secret-fields.ts, which observe/redact.ts uses). Also what else in a
 // config is a secret: hook `env:` and webhook `headers:` values, ${ENV} values used in any of
 // them, and the AWS keys of certkeeper's environment. Config loading collects all of these into
 // `config.secrets`, which the CLI registers for redaction (core/redaction.ts).
 
-export const SECRET_FIELDS = [
-  'tsigSecret',
-  'hmacKey',
-  'secretAccessKey',
-  'sessionToken',
-  'password',
-  'token',
-  'apiKey',
-  'apiToken',
-  'keyPem',
-  'privateKey',
-  'accountKey',
-  'url', // notification webhooks (Slack, Teams) carry their credential in the URL
-] as const;
+import { isSecretField, SECRET_FIELDS, type SecretField } from '../core/secret-fields.js';
 
-export type SecretField = (typeof SECRET_FIELDS)[number];
-
-const SECRET_SET: ReadonlySet<string> = new Set(SECRET_FIELDS);
-
-export function isSecretField(key: string): boolean {
-  return SECRET_SET.has(key);
-}
+export { isSecretField, SECRET_FIELDS, type SecretField };
 
 /** Mappings whose every value is a secret: hook environments (tokens for an API) and webhook headers. */
 export const SECRET_MAPPINGS: ReadonlySet<string> = new Set(['env', 'headers']);
@@ -38,7 +19,7 @@ export function isSecretMapping(at: readonly (string | number)[]): boolean {
 
 /** True when the string at `at` is, or is inside, a secret: a secret field or a secret mapping's value. */
 export function isSecretPath(at: readonly (string | number)[]): boolean {
-  return at.some((part) => typeof part === 'string' && SECRET_SET.has(part)) || isSecretMapping(at.slice(0, -1));
+  return at.some((part) => typeof part === 'string' && isSecretField(part)) || isSecretMapping(at.slice(0, -1));
 }
 
 /**
@@ -55,5 +36,5 @@ export function environmentSecrets(env: NodeJS.ProcessEnv): string[] {
 export function secretFieldOfFileKey(key: string): string | undefined {
   if (!key.endsWith('File')) return undefined;
   const field = key.slice(0, -'File'.length);
-  return SECRET_SET.has(field) ? field : undefined;
+  return isSecretField(field) ? field : undefined;
 }

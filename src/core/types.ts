@@ -137,3 +137,19 @@ export interface OrderRecord {
 
 /** What the operator sees as the state of a certificate. */
 export type CertState = 'valid' | 'due' | 'missing' | 'failing' | 'expired';
+
+/** Per-certificate bookkeeping besides the certificate itself. */
+export interface CertRecord {
+  /** For each sink name, the serial last deployed there successfully. */
+  deployed: Record<string, string>;
+  /** Consecutive failed attempts (order or deploy); 0 after a success. */
+  consecutiveFailures: number;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  /** The last outcome, as shown by `status`. */
+  lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
+  /** Earliest time the next automatic order may run (backoff); null when none. */
+  nextAttemptAt: string | null;
+  /** The certificate's config fingerprint at the last failed order: a change lifts the backoff. */
+  configFingerprint: string | null;
+}

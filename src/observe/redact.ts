@@ -1,8 +1,8 @@
-// Log redaction: secret field names (config/secrets.ts) at any depth, then, by value, PEM
+// Log redaction: secret field names (core/secret-fields.ts) at any depth, then, by value, PEM
 // private keys and every secret in the one registry (core/redaction.ts), the same list errors
 // are scrubbed with where they enter certkeeper.
 
-import { SECRET_FIELDS } from '../config/secrets.js';
+import { SECRET_FIELDS } from '../core/secret-fields.js';
 import { REDACTED, redactText, registerSecrets } from '../core/redaction.js';
 
 export { REDACTED };

@@ -2,7 +2,7 @@
 // a failure counts, backs off (a CA's Retry-After wins when longer) and remembers the config it
 // failed with, whose change lifts the backoff (attempt.ts); a success clears all of it.
 
-import type { CertRecord } from '../state/contract.js';
+import type { CertRecord } from '../core/types.js';
 import { backoffDelayMs } from './backoff.js';
 
 /** What failed: an order (`issue`, `renew`, `dry-run`) or a `deploy`. */

@@ -1,8 +1,7 @@
 // Renewal decisions, as pure functions of (stored certificate, spec, now): what is due and why,
 // when it becomes due, and which sinks still need the current certificate.
 
-import type { CertificateInfo, CertificateSpec, CertState, RenewBefore } from '../core/types.js';
-import type { CertRecord } from '../state/contract.js';
+import type { CertificateInfo, CertificateSpec, CertRecord, CertState, RenewBefore } from '../core/types.js';
 
 export type RenewalReason =
   | 'missing' // nothing stored yet: issue

@@ -1,7 +1,7 @@
 // The StateStore contract: the source of truth for what certkeeper has issued and deployed.
 
 import type { CertkeeperError } from '../core/errors.js';
-import type { CertificateMaterial, HistoryEntry, StoredCertificate } from '../core/types.js';
+import type { CertificateMaterial, CertRecord, HistoryEntry, StoredCertificate } from '../core/types.js';
 import type { AccountRecord } from '../issuers/contract.js';
 
 /** A stored certificate's details without its PEM material, key or paths: what planning and `status` need. */
@@ -10,21 +10,8 @@ export type CertificateSummary = Omit<StoredCertificate, 'material' | 'paths'>;
 /** The newest dry run of a certificate, as `status` and the rehearsal schedule use it. */
 export type DryRunSummary = Pick<HistoryEntry, 'at' | 'result' | 'error'>;
 
-/** Per-certificate bookkeeping besides the certificate itself. */
-export interface CertRecord {
-  /** For each sink name, the serial last deployed there successfully. */
-  deployed: Record<string, string>;
-  /** Consecutive failed attempts (order or deploy); 0 after a success. */
-  consecutiveFailures: number;
-  lastAttemptAt: string | null;
-  lastSuccessAt: string | null;
-  /** The last outcome, as shown by `status`. */
-  lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
-  /** Earliest time the next automatic order may run (backoff); null when none. */
-  nextAttemptAt: string | null;
-  /** The certificate's config fingerprint at the last failed order: a change lifts the backoff. */
-  configFingerprint: string | null;
-}
+/** Defined in core (planning reads it without depending on the store). */
+export type { CertRecord };
 
 /** Defined with the issuer contract, whose AccountStore this store implements. */
 export type { AccountRecord };
