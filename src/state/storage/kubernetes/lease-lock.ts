@@ -12,6 +12,7 @@ import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { LockOptions, StorageLock } from '../contract.js';
+import { keepLease } from '../lease-keeper.js';
 import type { KubeApi } from './api.js';
 import { MANAGED_BY, STORE_LABEL } from './objects.js';
 
@@ -29,11 +30,6 @@ export interface LeaseContext {
   /** V1MicroTime of the loaded client library (six fractional digits, as the API server wants). */
   microTime: new (value: number) => Date;
   forget(lock: StorageLock): void;
-}
-
-/** The holder stops this long before another agent could count its lease as expired. */
-export function lostMarginMs(ttlMs: number): number {
-  return Math.min(Math.floor(ttlMs / 4), 10_000);
 }
 
 export async function acquireLease(ctx: LeaseContext, leaseName: string, lockName: string, options: LockOptions): Promise<StorageLock> {
@@ -143,22 +139,9 @@ function holdLease(
   taken: V1Lease,
   tookOver: boolean,
 ): StorageLock {
-  const { clock, logger, api } = ctx;
-  const stop = new AbortController();
-  const lost = new AbortController();
-  const margin = lostMarginMs(ttlMs);
-  // When the last renewal that the API server confirmed was SENT: a waiter starts counting the
-  // TTL no earlier than it saw that write, so "now < renewedAt + ttl - margin" keeps us ahead.
-  let renewedAt = takenAt;
+  const { api } = ctx;
   let lease = taken;
   let released = false;
-
-  const lose = (reason: CertkeeperError): void => {
-    if (lost.signal.aborted) return;
-    logger.error({ lock: lockName, err: reason.message }, 'lock lost');
-    lost.abort(reason);
-    stop.abort();
-  };
 
   /** One renewal: update over the lease as last seen; on a conflict re-read once and go on if it is still ours. */
   const renew = async (sentAt: number): Promise<'renewed' | 'gone'> => {
@@ -179,56 +162,27 @@ function holdLease(
     }
     throw new CertkeeperError('STATE_CONFLICT', `the Lease of ${lockName} kept changing under its holder`);
   };
-
-  const heartbeat = (async (): Promise<void> => {
-    while (!stop.signal.aborted) {
-      try {
-        await clock.sleep(Math.max(1, Math.floor(ttlMs / 3)), stop.signal);
-      } catch {
-        return;
-      }
-      const sentAt = clock.now().getTime();
-      try {
-        const result = await renew(sentAt);
-        if (stop.signal.aborted) return;
-        if (result === 'gone') {
-          lose(new CertkeeperError('LOCK_TIMEOUT', `the lock ${lockName} was taken over by another agent (our lease had expired)`));
-          return;
-        }
-        renewedAt = sentAt;
-      } catch (error) {
-        logger.warn({ lock: lockName, err: error instanceof Error ? error.message : String(error) }, 'cannot renew lock; retrying');
-      }
-    }
-  })();
-
-  const watchdog = (async (): Promise<void> => {
-    while (!stop.signal.aborted) {
-      const left = renewedAt + ttlMs - margin - clock.now().getTime();
-      if (left <= 0) {
-        lose(
-          new CertkeeperError('STATE_UNREACHABLE', `the lock ${lockName} could not be renewed for ${ttlMs - margin} ms; stopped before its lease can expire`),
-        );
-        return;
-      }
-      try {
-        await clock.sleep(left, stop.signal);
-      } catch {
-        return;
-      }
-    }
-  })();
+  // A waiter starts counting the TTL no earlier than it saw our last write, so the keeper's
+  // "renewed at the send time" rule keeps us ahead on the waiter's clock too.
+  const keeper = keepLease({
+    name: lockName,
+    ttlMs,
+    takenAt,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    renew,
+    describeError: (error) => (error instanceof Error ? error.message : String(error)),
+  });
 
   const lock: StorageLock = {
     name: lockName,
     holder: ctx.holder,
     tookOver,
-    lost: lost.signal,
+    lost: keeper.lost,
     async release(): Promise<void> {
       if (released) return;
       released = true;
-      stop.abort();
-      await Promise.all([heartbeat, watchdog]); // no renewal may land after the release
+      await keeper.stop(); // no renewal may land after the release
       ctx.forget(lock);
       // Empty the holder, only over a lease still ours; a conflict is re-read and tried again.
       for (let round = 0; round < 5; round++) {

@@ -2,7 +2,7 @@
 // on the database server's clock. Taking is one INSERT ... ON CONFLICT DO UPDATE that succeeds
 // only over a missing or expired row; the holder renews every ttl/3 (guarded by its token) and
 // gives up (`lost`) once it has not renewed for ttl minus a margin, which is before anyone else
-// can take the lease over. Unlike session advisory locks these survive a reconnect and work
+// can take the lease over (../lease-keeper.ts). Unlike session advisory locks these survive a reconnect and work
 // through PgBouncer in transaction mode. The README beside this file has the partition story.
 
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { LockOptions, StorageLock } from '../contract.js';
+import { keepLease, lostMarginMs } from '../lease-keeper.js';
 
 export interface LeaseContext {
   pool: pg.Pool;
@@ -27,10 +28,7 @@ export interface LeaseContext {
   forget(lock: StorageLock): void;
 }
 
-/** The holder stops this long before its lease can expire: time to notice and stop writing. */
-export function lostMarginMs(ttlMs: number): number {
-  return Math.min(Math.floor(ttlMs / 4), 10_000);
-}
+export { lostMarginMs };
 
 export async function acquireLease(ctx: LeaseContext, name: string, options: LockOptions): Promise<StorageLock> {
   const { signal, ttlMs, waitMs } = options;
@@ -92,74 +90,33 @@ export async function acquireLease(ctx: LeaseContext, name: string, options: Loc
 }
 
 function holdLease(ctx: LeaseContext, name: string, token: string, ttlMs: number, takenAt: number, tookOver: boolean): StorageLock {
-  const { clock, logger } = ctx;
-  const stop = new AbortController();
-  const lost = new AbortController();
-  const margin = lostMarginMs(ttlMs);
-  // When the last renewal that the server confirmed was SENT: its new expiry is at least that plus
-  // ttl on the server's clock, so "now < renewedAt + ttl - margin" keeps us ahead of any taker.
-  let renewedAt = takenAt;
+  const keeper = keepLease({
+    name,
+    ttlMs,
+    takenAt,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    async renew(_sentAt, timeoutMs) {
+      const renewed = await ctx.pool.query({
+        text: `UPDATE ${ctx.table} SET expires_at = now() + $3 * interval '1 millisecond' WHERE name = $1 AND token = $2`,
+        values: [name, token, ttlMs],
+        query_timeout: timeoutMs,
+      } as pg.QueryConfig);
+      return renewed.rowCount === 0 ? 'gone' : 'renewed';
+    },
+    describeError: (error) => ctx.error(`renew the lock ${name}`, error).message,
+  });
   let released = false;
-
-  const lose = (reason: CertkeeperError): void => {
-    if (lost.signal.aborted) return;
-    logger.error({ lock: name, err: reason.message }, 'lock lost');
-    lost.abort(reason);
-    stop.abort();
-  };
-
-  const heartbeat = (async (): Promise<void> => {
-    const renewTimeoutMs = Math.max(1_000, Math.floor(ttlMs / 3));
-    while (!stop.signal.aborted) {
-      try {
-        await clock.sleep(Math.max(1, Math.floor(ttlMs / 3)), stop.signal);
-      } catch {
-        return; // released or lost
-      }
-      const sentAt = clock.now().getTime();
-      try {
-        const renewed = await ctx.pool.query({
-          text: `UPDATE ${ctx.table} SET expires_at = now() + $3 * interval '1 millisecond' WHERE name = $1 AND token = $2`,
-          values: [name, token, ttlMs],
-          query_timeout: renewTimeoutMs,
-        } as pg.QueryConfig);
-        if (stop.signal.aborted) return;
-        if (renewed.rowCount === 0) {
-          lose(new CertkeeperError('LOCK_TIMEOUT', `the lock ${name} was taken over by another agent (our lease had expired)`));
-          return;
-        }
-        renewedAt = sentAt;
-      } catch (error) {
-        logger.warn({ lock: name, err: ctx.error(`renew the lock ${name}`, error).message }, 'cannot renew lock; retrying');
-      }
-    }
-  })();
-
-  const watchdog = (async (): Promise<void> => {
-    while (!stop.signal.aborted) {
-      const left = renewedAt + ttlMs - margin - clock.now().getTime();
-      if (left <= 0) {
-        lose(new CertkeeperError('STATE_UNREACHABLE', `the lock ${name} could not be renewed for ${ttlMs - margin} ms; stopped before its lease can expire`));
-        return;
-      }
-      try {
-        await clock.sleep(left, stop.signal);
-      } catch {
-        return;
-      }
-    }
-  })();
 
   const lock: StorageLock = {
     name,
     holder: ctx.holder,
     tookOver,
-    lost: lost.signal,
+    lost: keeper.lost,
     async release(): Promise<void> {
       if (released) return;
       released = true;
-      stop.abort();
-      await Promise.all([heartbeat, watchdog]); // no renewal may land after the delete
+      await keeper.stop(); // no renewal may land after the delete
       ctx.forget(lock);
       try {
         await ctx.pool.query(`DELETE FROM ${ctx.table} WHERE name = $1 AND token = $2`, [name, token]);
