@@ -67,9 +67,9 @@ export const DAEMON_LOOPS: readonly DaemonLoop[] = [
   {
     name: 'lock heartbeats',
     does: "while a renewal holds a certificate's lock in a shared store, renews the lock's lease and gives up the work when it is lost",
-    home: 'state/storage/postgres/lease-lock.ts',
+    home: 'state/storage/lease-keeper.ts',
     owner: 'heartbeat',
-    startedBy: 'each renewal, for the time it holds the lock (state/storage/kubernetes/lease-lock.ts alike)',
+    startedBy: "each renewal, for the time it holds the lock (the PostgreSQL and Kubernetes stores' lease-lock.ts)",
   },
   {
     name: 'notify outbox',

@@ -338,6 +338,17 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
               ledger.admit(issuer, plan.spec.domains, replaces, { force: options.force === true, yes: options.yes === true, signal: options.signal }),
             onOrder: (notice: OrderNotice) => ledger.note(notice, attempt),
           };
+    // The attempt's one history line, however it ends (a dry run places no counted orders).
+    const attemptHistory = (result: Pick<HistoryEntry, 'result' | 'serial' | 'notAfter' | 'error' | 'code'>) =>
+      appendHistory(deps, {
+        ...noted(options),
+        cert: name,
+        action: historyAction,
+        ...result,
+        durationMs: elapsed(started),
+        reason: plan.reason,
+        ...historyOrders(attempt),
+      });
     try {
       const issuer = await deps.issuer(plan.action === 'dry-run' ? { dryRun: true, cert: name } : undefined);
       const reuse = reusable && current && current.info.keyType === plan.spec.keyType ? current.material.keyPem : undefined;
@@ -359,17 +370,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       });
       const info = parseCertificate(material.certPem);
       if (plan.action === 'dry-run') {
-        await appendHistory(deps, {
-          ...noted(options),
-          cert: name,
-          action: historyAction,
-          result: 'success',
-          serial: info.serial,
-          notAfter: info.notAfter.toISOString(),
-          durationMs: elapsed(started),
-          error: null,
-          reason: plan.reason,
-        });
+        await attemptHistory({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), error: null });
         return outcome({
           result: 'success',
           serial: info.serial,
@@ -381,35 +382,11 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
       deps.onEvent?.({ type: 'cert_step', cert: name, step: 'stored', detail: current.info.serial });
       record = recordSuccess(record, { action: historyAction, now: deps.clock.now() });
       await deps.store.putRecord(name, record);
-      await appendHistory(deps, {
-        ...noted(options),
-        cert: name,
-        action: historyAction,
-        result: 'success',
-        serial: info.serial,
-        notAfter: info.notAfter.toISOString(),
-        durationMs: elapsed(started),
-        error: null,
-        reason: plan.reason,
-        ...historyOrders(attempt),
-      });
+      await attemptHistory({ result: 'success', serial: info.serial, notAfter: info.notAfter.toISOString(), error: null });
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'ACME_ERROR');
       // One history line per failed attempt, whichever way it failed.
-      const historyOfFailure = (text: string) =>
-        appendHistory(deps, {
-          ...noted(options),
-          cert: name,
-          action: historyAction,
-          result: 'failure',
-          serial: null,
-          notAfter: null,
-          durationMs: elapsed(started),
-          error: text,
-          code: error.code,
-          reason: plan.reason,
-          ...historyOrders(attempt),
-        });
+      const historyOfFailure = (text: string) => attemptHistory({ result: 'failure', serial: null, notAfter: null, error: text, code: error.code });
       if (error.code === 'CANCELLED') {
         // Shutdown, not the certificate's fault: recorded in history, no failure count or backoff.
         deps.logger.warn({ cert: name }, `${historyAction} abandoned: cancelled (its DNS records were cleaned up)`);
