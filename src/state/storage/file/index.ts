@@ -27,18 +27,8 @@ import { CertkeeperError, isCertkeeperError, toCertkeeperError } from '../../../
 import { atomicWriteFile } from '../../../core/fs-atomic.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { acquireFileLock, describeHolder, removeDeadLock } from '../../file-lock.js';
-import {
-  assertStorageKey,
-  DEFAULT_POLL_INTERVAL_MS,
-  type LockOptions,
-  type LogEntry,
-  type LogQuery,
-  type PutOptions,
-  type Storage,
-  type StorageKey,
-  type StorageLock,
-  type StoredValue,
-} from '../contract.js';
+import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS } from '../contract.js';
+import type { LockOptions, LogEntry, LogQuery, PutOptions, Storage, StorageKey, StorageLock, StoredValue } from '../contract.js';
 import { CHANGES, JournalReader, noteChange } from './journal.js';
 import { readLogNewestFirst } from './log-file.js';
 

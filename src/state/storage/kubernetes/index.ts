@@ -12,17 +12,8 @@ import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isCertkeeperError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { openKube, type KubeClients, type KubeConnectionOptions } from '../../../kube/client.js';
-import {
-  assertStorageKey,
-  type LockOptions,
-  type LogEntry,
-  type LogQuery,
-  type PutOptions,
-  type Storage,
-  type StorageKey,
-  type StorageLock,
-  type StoredValue,
-} from '../contract.js';
+import { assertStorageKey } from '../contract.js';
+import type { LockOptions, LogEntry, LogQuery, PutOptions, Storage, StorageKey, StorageLock, StoredValue } from '../contract.js';
 import { KubeApi } from './api.js';
 import { recordEvent } from './events.js';
 import { acquireLease, type LeaseContext } from './lease-lock.js';

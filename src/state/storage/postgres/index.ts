@@ -13,18 +13,8 @@ import { systemClock, type Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { registerSecrets } from '../../../core/redaction.js';
-import {
-  assertStorageKey,
-  DEFAULT_POLL_INTERVAL_MS,
-  type LockOptions,
-  type LogEntry,
-  type LogQuery,
-  type PutOptions,
-  type Storage,
-  type StorageKey,
-  type StorageLock,
-  type StoredValue,
-} from '../contract.js';
+import { assertStorageKey, DEFAULT_POLL_INTERVAL_MS } from '../contract.js';
+import type { LockOptions, LogEntry, LogQuery, PutOptions, Storage, StorageKey, StorageLock, StoredValue } from '../contract.js';
 import { resolveConnection, storageError, type PostgresConnectionOptions, type ResolvedConnection } from './connection.js';
 import { acquireLease } from './lease-lock.js';
 import { ChangeListener } from './listener.js';
