@@ -6,6 +6,7 @@
 import type { Clock } from '../../core/clock.js';
 import { CertkeeperError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { StorageLock } from './contract.js';
 
 /** The holder stops this long before its lease can expire: time to notice and stop writing. */
 export function lostMarginMs(ttlMs: number): number {
@@ -98,4 +99,26 @@ export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
       await Promise.all([heartbeat, watchdog]);
     },
   };
+}
+
+/** The held lock a backend hands out: `letGo` gives the lease back once no renewal can land. */
+export function heldLock(
+  keeper: LeaseKeeper,
+  fields: Pick<StorageLock, 'name' | 'holder' | 'tookOver'>,
+  forget: (lock: StorageLock) => void,
+  letGo: () => Promise<void>,
+): StorageLock {
+  let released = false;
+  const lock: StorageLock = {
+    ...fields,
+    lost: keeper.lost,
+    async release(): Promise<void> {
+      if (released) return;
+      released = true;
+      await keeper.stop(); // no renewal may land after the lease is given back
+      forget(lock);
+      await letGo();
+    },
+  };
+  return lock;
 }

@@ -12,7 +12,7 @@ import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { LockOptions, StorageLock } from '../contract.js';
-import { keepLease } from '../lease-keeper.js';
+import { heldLock, keepLease } from '../lease-keeper.js';
 import type { KubeApi } from './api.js';
 import { MANAGED_BY, STORE_LABEL } from './objects.js';
 
@@ -141,7 +141,6 @@ function holdLease(
 ): StorageLock {
   const { api } = ctx;
   let lease = taken;
-  let released = false;
 
   /** One renewal: update over the lease as last seen; on a conflict re-read once and go on if it is still ours. */
   const renew = async (sentAt: number): Promise<'renewed' | 'gone'> => {
@@ -174,32 +173,21 @@ function holdLease(
     describeError: (error) => (error instanceof Error ? error.message : String(error)),
   });
 
-  const lock: StorageLock = {
-    name: lockName,
-    holder: ctx.holder,
-    tookOver,
-    lost: keeper.lost,
-    async release(): Promise<void> {
-      if (released) return;
-      released = true;
-      await keeper.stop(); // no renewal may land after the release
-      ctx.forget(lock);
-      // Empty the holder, only over a lease still ours; a conflict is re-read and tried again.
-      for (let round = 0; round < 5; round++) {
-        if (lease.metadata?.annotations?.[TOKEN] !== token) return;
-        const annotations = { ...lease.metadata.annotations };
-        delete annotations[TOKEN];
-        const written = await api.replaceLease({
-          metadata: { ...lease.metadata, name: leaseName, resourceVersion: lease.metadata.resourceVersion ?? '', annotations },
-          spec: respec(ctx, lease, { holderIdentity: '' }),
-        });
-        if (written !== 'conflict') return;
-        const seen = await api.readLease(leaseName);
-        if (!seen) return;
-        lease = seen;
-      }
-      throw new CertkeeperError('STATE_CONFLICT', `the Lease of ${lockName} kept changing; left to expire`);
-    },
-  };
-  return lock;
+  return heldLock(keeper, { name: lockName, holder: ctx.holder, tookOver }, ctx.forget, async () => {
+    // Empty the holder, only over a lease still ours; a conflict is re-read and tried again.
+    for (let round = 0; round < 5; round++) {
+      if (lease.metadata?.annotations?.[TOKEN] !== token) return;
+      const annotations = { ...lease.metadata.annotations };
+      delete annotations[TOKEN];
+      const written = await api.replaceLease({
+        metadata: { ...lease.metadata, name: leaseName, resourceVersion: lease.metadata.resourceVersion ?? '', annotations },
+        spec: respec(ctx, lease, { holderIdentity: '' }),
+      });
+      if (written !== 'conflict') return;
+      const seen = await api.readLease(leaseName);
+      if (!seen) return;
+      lease = seen;
+    }
+    throw new CertkeeperError('STATE_CONFLICT', `the Lease of ${lockName} kept changing; left to expire`);
+  });
 }

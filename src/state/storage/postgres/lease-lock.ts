@@ -11,7 +11,7 @@ import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { LockOptions, StorageLock } from '../contract.js';
-import { keepLease, lostMarginMs } from '../lease-keeper.js';
+import { heldLock, keepLease, lostMarginMs } from '../lease-keeper.js';
 
 export interface LeaseContext {
   pool: pg.Pool;
@@ -106,25 +106,12 @@ function holdLease(ctx: LeaseContext, name: string, token: string, ttlMs: number
     },
     describeError: (error) => ctx.error(`renew the lock ${name}`, error).message,
   });
-  let released = false;
-
-  const lock: StorageLock = {
-    name,
-    holder: ctx.holder,
-    tookOver,
-    lost: keeper.lost,
-    async release(): Promise<void> {
-      if (released) return;
-      released = true;
-      await keeper.stop(); // no renewal may land after the delete
-      ctx.forget(lock);
-      try {
-        await ctx.pool.query(`DELETE FROM ${ctx.table} WHERE name = $1 AND token = $2`, [name, token]);
-      } catch (error) {
-        // The lease then ends by itself at its expiry.
-        throw ctx.error(`release the lock ${name}`, error);
-      }
-    },
-  };
-  return lock;
+  return heldLock(keeper, { name, holder: ctx.holder, tookOver }, ctx.forget, async () => {
+    try {
+      await ctx.pool.query(`DELETE FROM ${ctx.table} WHERE name = $1 AND token = $2`, [name, token]);
+    } catch (error) {
+      // The lease then ends by itself at its expiry.
+      throw ctx.error(`release the lock ${name}`, error);
+    }
+  });
 }
