@@ -91,34 +91,33 @@ export function issuerPrefix(issuer: IssuerSettings, all: readonly IssuerSetting
   return all.length > 1 ? `${issuer.name}: ` : '';
 }
 
-export function acmeDirectoryCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
+/** A check of one issuer, its lines prefixed with the issuer's name when there are several. */
+function issuerCheck(
+  name: string,
+  issuer: IssuerSettings,
+  all: readonly IssuerSettings[],
+  run: (ctx: DoctorContext, at: string) => Promise<CheckResult[]>,
+): Check {
   const at = issuerPrefix(issuer, all);
-  return {
-    name: 'acme.directory',
-    subject: at,
-    async run(ctx) {
-      const probe = await probeDirectory(ctx, issuer);
-      if (!probe.ok) return [fail('acme.directory', `${at}${probe.url}: ${probe.error ?? 'unreachable'}`)];
-      return [
-        pass('acme.directory', `${at}${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`),
-      ];
-    },
-  };
+  return { name, subject: at, run: (ctx) => run(ctx, at) };
+}
+
+export function acmeDirectoryCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
+  return issuerCheck('acme.directory', issuer, all, async (ctx, at) => {
+    const probe = await probeDirectory(ctx, issuer);
+    if (!probe.ok) return [fail('acme.directory', `${at}${probe.url}: ${probe.error ?? 'unreachable'}`)];
+    return [pass('acme.directory', `${at}${probe.url} answers${probe.caaIdentities.length > 0 ? ` (CAA identities: ${probe.caaIdentities.join(', ')})` : ''}`)];
+  });
 }
 
 export function clockCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
-  const at = issuerPrefix(issuer, all);
-  return {
-    name: 'clock',
-    subject: at,
-    async run(ctx) {
-      const probe = await probeDirectory(ctx, issuer);
-      if (!probe.ok) return [warn('clock', `${at}not checked: the ACME directory did not answer`)];
-      if (probe.skewMs === undefined) return [warn('clock', `${at}not checked: the CA sent no Date header`)];
-      const result = clockResult(probe.skewMs, probe.uncertaintyMs);
-      return [{ ...result, message: `${at}${result.message}` }];
-    },
-  };
+  return issuerCheck('clock', issuer, all, async (ctx, at) => {
+    const probe = await probeDirectory(ctx, issuer);
+    if (!probe.ok) return [warn('clock', `${at}not checked: the ACME directory did not answer`)];
+    if (probe.skewMs === undefined) return [warn('clock', `${at}not checked: the CA sent no Date header`)];
+    const result = clockResult(probe.skewMs, probe.uncertaintyMs);
+    return [{ ...result, message: `${at}${result.message}` }];
+  });
 }
 
 /** The clock line for a measured skew (the CA's clock minus ours). */
@@ -131,40 +130,35 @@ export function clockResult(skewMs: number, uncertaintyMs = 500): CheckResult {
 }
 
 export function acmeAccountCheck(issuer: IssuerSettings, all: readonly IssuerSettings[]): Check {
-  const at = issuerPrefix(issuer, all);
-  return {
-    name: 'acme.account',
-    subject: at,
-    async run(ctx) {
-      const { directoryUrl, email } = issuer;
-      const account = await ctx.store.getAccount(directoryUrl, email);
-      if (!account?.accountUrl)
-        return [warn('acme.account', `${at}no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
-      const probe = await probeDirectory(ctx, issuer);
-      if (!probe.ok) return [warn('acme.account', `${at}not checked: the ACME directory did not answer`)];
-      const { openAcmeSession } = await import('../acme/session.js');
-      const session = await openAcmeSession({
-        directoryUrl,
-        accountKeyPem: account.keyPem,
-        accountUrl: account.accountUrl,
-        caBundlePem: issuer.caBundlePem,
-        clock: ctx.clock,
-        signal: ctx.signal,
-        logger: ctx.logger,
-      });
-      try {
-        const object = await session.fetchAccount();
-        if (object.status && object.status !== 'valid')
-          return [fail('acme.account', `${at}${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
-        return [pass('acme.account', `${at}${account.accountUrl} is valid`)];
-      } catch (error) {
-        if (isCertkeeperError(error) && error.details?.acmeType === 'accountDoesNotExist') {
-          return [warn('acme.account', `${at}the CA no longer knows ${account.accountUrl}: the next order registers again`)];
-        }
-        return [fail('acme.account', `${at}${account.accountUrl}: ${describeError(error)}`)];
-      } finally {
-        session.close();
+  return issuerCheck('acme.account', issuer, all, async (ctx, at) => {
+    const { directoryUrl, email } = issuer;
+    const account = await ctx.store.getAccount(directoryUrl, email);
+    if (!account?.accountUrl)
+      return [warn('acme.account', `${at}no account yet for ${directoryUrl}${email ? ` (${email})` : ''}: the first order registers one`)];
+    const probe = await probeDirectory(ctx, issuer);
+    if (!probe.ok) return [warn('acme.account', `${at}not checked: the ACME directory did not answer`)];
+    const { openAcmeSession } = await import('../acme/session.js');
+    const session = await openAcmeSession({
+      directoryUrl,
+      accountKeyPem: account.keyPem,
+      accountUrl: account.accountUrl,
+      caBundlePem: issuer.caBundlePem,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      logger: ctx.logger,
+    });
+    try {
+      const object = await session.fetchAccount();
+      if (object.status && object.status !== 'valid')
+        return [fail('acme.account', `${at}${account.accountUrl} is ${object.status}: register a new account (remove it from the state dir)`)];
+      return [pass('acme.account', `${at}${account.accountUrl} is valid`)];
+    } catch (error) {
+      if (isCertkeeperError(error) && error.details?.acmeType === 'accountDoesNotExist') {
+        return [warn('acme.account', `${at}the CA no longer knows ${account.accountUrl}: the next order registers again`)];
       }
-    },
-  };
+      return [fail('acme.account', `${at}${account.accountUrl}: ${describeError(error)}`)];
+    } finally {
+      session.close();
+    }
+  });
 }
