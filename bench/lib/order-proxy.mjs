@@ -3,17 +3,15 @@
 // request forwarded to Pebble with the proxy's Host (so the URLs Pebble answers with point back
 // here), and every newOrder's identifiers recorded. What it counts is what the CA saw.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO } from './common.mjs';
 
 export async function startOrderProxy(pebble) {
   const { freePort } = await import(path.join(REPO, 'dist/devstack/ports.js'));
   const port = await freePort();
-  const identity = httpsIdentity();
+  const { localTlsIdentity } = await import(path.join(REPO, 'dist/devstack/tls.js'));
+  const identity = await localTlsIdentity({ caName: 'certkeeper bench ACME proxy CA', days: 2 });
   const upstream = new URL(pebble.directoryUrl);
   const agent = new https.Agent({ ca: pebble.caBundlePem, keepAlive: true });
   const host = `127.0.0.1:${port}`;
@@ -86,53 +84,4 @@ export async function startOrderProxy(pebble) {
         agent.destroy();
       }),
   };
-}
-
-/** A throw-away CA and a leaf for 127.0.0.1, made with openssl. */
-function httpsIdentity() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ck-bench-proxy-'));
-  const file = (name) => path.join(dir, name);
-  const openssl = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  try {
-    openssl([
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      file('ca.key'),
-      '-out',
-      file('ca.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=certkeeper bench ACME proxy CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-    openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(file('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      file('leaf.csr'),
-      '-CA',
-      file('ca.pem'),
-      '-CAkey',
-      file('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      file('leaf.ext'),
-      '-out',
-      file('cert.pem'),
-    ]);
-    return { caPem: readFileSync(file('ca.pem'), 'utf8'), certPem: readFileSync(file('cert.pem'), 'utf8'), keyPem: readFileSync(file('key.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -2,17 +2,15 @@
 // openssl, free loopback ports, DNS-01 lookups sent to the DNS server we name, and a stop()
 // that ends exactly the process it started and removes its temporary directory.
 
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ensurePackages } from './packages.js';
 import { freePort } from './ports.js';
-
-const execFileAsync = promisify(execFile);
+import { writeLocalTls } from './tls.js';
 
 export interface PebbleEab {
   kid: string;
@@ -62,7 +60,7 @@ export async function startPebble(options: PebbleOptions): Promise<PebbleInstanc
   ]);
   const dir = await mkdtemp(path.join(tmpdir(), 'certkeeper-pebble-'));
   try {
-    const tls = await generateHttpsIdentity(dir);
+    const tls = await writeLocalTls(dir, { caName: 'certkeeper devstack Pebble HTTPS CA', days: 30 });
     const [listenPort, managementPort, httpPort, tlsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const eabKeys = options.eab === undefined ? [] : Array.isArray(options.eab) ? options.eab : [options.eab];
 
@@ -141,68 +139,6 @@ export async function startPebble(options: PebbleOptions): Promise<PebbleInstanc
 /** A random EAB HMAC key in the form CAs hand out (base64url, 256 bits). */
 export function randomEabHmacKey(): string {
   return randomBytes(32).toString('base64url');
-}
-
-interface HttpsIdentity {
-  caPem: string;
-  certPath: string;
-  keyPath: string;
-}
-
-/** A throw-away CA and a leaf for 127.0.0.1/localhost signed by it, so clients trust only this run. */
-async function generateHttpsIdentity(dir: string): Promise<HttpsIdentity> {
-  const file = (name: string): string => path.join(dir, name);
-  const openssl = (args: string[]): Promise<unknown> => execFileAsync('/usr/bin/openssl', args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-
-  await openssl([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    file('ca.key'),
-    '-out',
-    file('ca.pem'),
-    '-days',
-    '30',
-    '-subj',
-    '/CN=certkeeper devstack Pebble HTTPS CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=localhost']);
-  await writeFile(
-    file('leaf.ext'),
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '',
-    ].join('\n'),
-  );
-  await openssl([
-    'x509',
-    '-req',
-    '-in',
-    file('leaf.csr'),
-    '-CA',
-    file('ca.pem'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    file('leaf.ext'),
-    '-out',
-    file('cert.pem'),
-  ]);
-  // The CA's key is not needed once the leaf is signed.
-  await rm(file('ca.key'));
-  return { caPem: await readFile(file('ca.pem'), 'utf8'), certPath: file('cert.pem'), keyPath: file('key.pem') };
 }
 
 function collectOutput(child: ChildProcess, onOutput?: (line: string) => void): { tail(): string } {

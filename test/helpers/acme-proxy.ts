@@ -12,14 +12,12 @@
 //   - with `stall`, the chosen requests are answered "200" and then one byte a second, forever
 //     (a slowloris CA: never idle long enough for a socket timeout, never done).
 
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { freePort } from '../../src/devstack/ports.js';
+import { localTlsIdentity } from '../../src/devstack/tls.js';
 import type { PebbleInstance } from '../../src/devstack/pebble.js';
 import type { Stack } from '../../src/devstack/stack.js';
 import { writeConfig, type ConfigParts } from './cli.js';
@@ -78,7 +76,7 @@ const RENEWAL_INFO_PATH = '/renewal-info';
 
 export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy> {
   const port = await freePort();
-  const identity = await httpsIdentity();
+  const identity = await localTlsIdentity({ caName: 'certkeeper test ACME proxy CA', days: 2 });
   const upstream = new URL(pebble.directoryUrl);
   const agent = new https.Agent({ ca: pebble.caBundlePem, keepAlive: false });
   const host = `127.0.0.1:${port}`;
@@ -260,55 +258,6 @@ export async function startAcmeProxy(pebble: PebbleInstance): Promise<AcmeProxy>
   });
   proxy.requests.length = 0;
   return proxy;
-}
-
-/** A throw-away CA and a leaf for 127.0.0.1, made with openssl. */
-async function httpsIdentity(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ck-acme-proxy-'));
-  const file = (name: string): string => path.join(dir, name);
-  const openssl = (args: string[]): Promise<unknown> => promisify(execFile)('/usr/bin/openssl', args, { cwd: dir });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  try {
-    await openssl([
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      file('ca.key'),
-      '-out',
-      file('ca.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=certkeeper test ACME proxy CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-    await openssl(['req', ...ec, '-keyout', file('key.pem'), '-out', file('leaf.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(file('leaf.ext'), 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n');
-    await openssl([
-      'x509',
-      '-req',
-      '-in',
-      file('leaf.csr'),
-      '-CA',
-      file('ca.pem'),
-      '-CAkey',
-      file('ca.key'),
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      file('leaf.ext'),
-      '-out',
-      file('cert.pem'),
-    ]);
-    return { caPem: readFileSync(file('ca.pem'), 'utf8'), certPem: readFileSync(file('cert.pem'), 'utf8'), keyPem: readFileSync(file('key.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /**
