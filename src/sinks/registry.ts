@@ -5,6 +5,7 @@
 // and one here (a test checks that the folders and this map agree).
 
 import type { z } from 'zod';
+import { defineRegistry, type PluginType } from '../core/registry.js';
 import { createAcmSink } from './acm/index.js';
 import type { Sink, SinkContext } from './contract.js';
 import { createExecSink } from './exec/index.js';
@@ -15,28 +16,23 @@ import { sinkSchemas, type SinkConfig } from './schema.js';
 export { isSinkType, sinkConfigSchema, type SinkConfig, type SinkTypeName } from './schema.js';
 export type { SinkContext } from './contract.js';
 
-export interface SinkType<Schema extends z.ZodType> {
-  /** Validates one `sinks.<name>` entry, including its `type` literal. */
-  schema: Schema;
-  create(config: z.output<Schema>, ctx: SinkContext): Sink;
-}
+/** One sink type: `schema` validates one `sinks.<name>` entry, including its `type` literal. */
+export type SinkType<Schema extends z.ZodType> = PluginType<Schema, SinkContext, Sink>;
 
 /** Ties an entry's constructor to its schema's output type. */
 function sinkType<Schema extends z.ZodType>(entry: SinkType<Schema>): SinkType<Schema> {
   return entry;
 }
 
-export const sinkTypes = {
+export const sinkRegistry = defineRegistry({
   files: sinkType({ schema: sinkSchemas.files, create: createFilesSink }),
   exec: sinkType({ schema: sinkSchemas.exec, create: createExecSink }),
   acm: sinkType({ schema: sinkSchemas.acm, create: createAcmSink }),
   'kubernetes-secret': sinkType({ schema: sinkSchemas['kubernetes-secret'], create: createKubernetesSecretSink }),
-};
+});
 
-// TypeScript cannot relate `config.type` to the entry it selects, so the lookup goes through
-// one widened view; the discriminated union guarantees they match at runtime.
-type AnySinkType = SinkType<z.ZodType<SinkConfig, unknown>>;
+export const sinkTypes = sinkRegistry.entries;
 
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
-  return (sinkTypes[config.type] as unknown as AnySinkType).create(config, ctx);
+  return sinkRegistry.entryFor<SinkType<z.ZodType<SinkConfig, unknown>>>(config).create(config, ctx);
 }
