@@ -7,8 +7,7 @@ import type { DnsProvider } from '../dns/contract.js';
 import type { DnsProviderContext } from '../dns/contract.js';
 import type { DnsProviderConfig } from '../dns/schema.js';
 import type { Sink, SinkContext } from '../sinks/contract.js';
-import { createFilesSink } from '../sinks/files/index.js';
-import type { SinkConfig } from '../sinks/schema.js';
+import { locateSinkFiles, sinkCapabilities, type SinkConfig } from '../sinks/schema.js';
 
 /** Runs `build` once it is first needed; a failed build is tried again on the next call. */
 function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
@@ -49,9 +48,7 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
 }
 
 export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
-  // The files sink is small, and its `locate` must answer synchronously: built at once. No other
-  // sink type has `locate` (test/unit/cli/deferred.test.ts checks).
-  if (config.type === 'files') return createFilesSink(config, ctx);
+  const { writesFiles } = sinkCapabilities(config);
   const load = onFirstUse(async () => {
     const { createSink } = await import('../sinks/registry.js');
     return createSink(config, ctx);
@@ -59,6 +56,10 @@ export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
   return {
     name: ctx.name,
     type: config.type,
+    writesFiles,
     deploy: async (request, signal) => (await load()).deploy(request, signal),
+    // `locate` must answer synchronously: a sink type that writes files says where from its entry
+    // alone (its kind in sinks/schema.ts), so the sink need not be built for it.
+    ...(writesFiles ? { locate: (certName: string) => locateSinkFiles(config, certName) } : {}),
   };
 }

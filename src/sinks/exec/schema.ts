@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { argvCommand, durationMs, inheritEnvField, sinkScopeField } from '../../core/fields.js';
+import { sinkKind } from '../contract.js';
 
 export const execSinkSchema = z
   .object({
@@ -19,3 +20,6 @@ export const execSinkSchema = z
   .strict();
 
 export type ExecSinkConfig = z.infer<typeof execSinkSchema>;
+
+/** Runs a command on this host (deployed by every agent listing it); it writes no files of its own. */
+export const execSinkKind = sinkKind({ schema: execSinkSchema, capabilities: { writesFiles: false, scope: 'local' } });
