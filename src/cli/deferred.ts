@@ -5,6 +5,7 @@
 
 import type { DnsProvider } from '../dns/contract.js';
 import type { DnsProviderContext } from '../dns/contract.js';
+import { propagationSettings } from '../dns/fields.js';
 import type { DnsProviderConfig } from '../dns/schema.js';
 import type { Sink, SinkContext } from '../sinks/contract.js';
 import { locateSinkFiles, sinkCapabilities, type SinkConfig } from '../sinks/schema.js';
@@ -21,6 +22,7 @@ function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
 
 export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
   let built: DnsProvider | undefined;
+  const configured = propagationSettings(config);
   const load = onFirstUse(async () => {
     const { createDnsProvider, withBatching } = await import('../dns/registry.js');
     built = withBatching(createDnsProvider(config, ctx), ctx);
@@ -32,13 +34,13 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
     cleanupTxt: async (record, signal) => (await load()).cleanupTxt(record, signal),
     // Every provider takes these from its `propagation:` setting; once built, it answers itself.
     get propagationNameservers() {
-      return built ? built.propagationNameservers : config.propagation?.nameservers;
+      return built ? built.propagationNameservers : configured.propagationNameservers;
     },
     get propagationTimeoutMs() {
-      return built ? built.propagationTimeoutMs : config.propagation?.timeout;
+      return built ? built.propagationTimeoutMs : configured.propagationTimeoutMs;
     },
     get propagationIntervalMs() {
-      return built ? built.propagationIntervalMs : config.propagation?.interval;
+      return built ? built.propagationIntervalMs : configured.propagationIntervalMs;
     },
     // Asked after a present, so the built provider answers (a batching one checks propagation itself).
     get presentWaitsForPropagation() {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { execFields } from '../../../core/exec-fields.js';
-import { durationMs, propagationSchema } from '../../../core/fields.js';
+import { batchWindowField, propagationFields } from '../../fields.js';
 import type { DnsProviderCapabilities } from '../../contract.js';
 
 export const execDnsSchema = z
@@ -10,14 +10,14 @@ export const execDnsSchema = z
     ...execFields({ timeoutMs: 60_000 }),
     /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
     wildcard: z.boolean().default(true),
-    propagation: propagationSchema.optional(),
+    ...propagationFields,
     /**
      * The hook takes many records in one run (CERTKEEPER_RECORDS, one JSON object a line, and
      * CERTKEEPER_RECORD_COUNT): the records presented (or cleaned up) within batchWindow go out
      * as one run instead of one run per record.
      */
     batch: z.boolean().default(false),
-    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
+    batchWindow: batchWindowField,
   })
   .strict();
 
