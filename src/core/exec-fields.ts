@@ -3,6 +3,7 @@
 // environment and the variables it inherits. One definition, spread into each schema; each kind
 // keeps its own default timeout.
 
+import path from 'node:path';
 import { z } from 'zod';
 import { argvCommand, durationMs, inheritEnvField } from './fields.js';
 
@@ -18,4 +19,9 @@ export function execFields(defaults: { timeoutMs: number }) {
     /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
     inheritEnv: inheritEnvField,
   };
+}
+
+/** A hook runs beside the config file unless its entry says where (`cwd:`, relative to that folder). */
+export function resolveExecPaths<Config extends { cwd?: string | undefined }>(config: Config, baseDir: string): Config {
+  return { ...config, cwd: path.resolve(baseDir, config.cwd ?? '.') };
 }

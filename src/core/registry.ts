@@ -1,6 +1,7 @@
 // One shape for the plugin registries (DNS providers, sinks, notifiers): a map from the `type` an
 // operator writes in the config to that type's entry, looked up by that type. Each registry says
-// what its entries hold besides the schema (capabilities, a constructor); its
+// what its entries hold besides the schema (capabilities, a constructor); an entry resolves its own
+// relative paths, so the config loader never switches on types; its
 // test compares the types with the plugin folders.
 
 import type { z } from 'zod';
@@ -8,6 +9,11 @@ import type { z } from 'zod';
 /** What every plugin entry holds: the schema of one config entry, its `type` literal included. */
 export interface PluginEntry<Schema extends z.ZodType = z.ZodType> {
   schema: Schema;
+  /**
+   * The entry with its relative paths made absolute against `baseDir`, the config file's folder
+   * (files sink folders, hook working directories, kubeconfigs). Absent: the entry has none.
+   */
+  resolvePaths?(config: z.output<Schema>, baseDir: string): z.output<Schema>;
 }
 
 /** An entry that also builds the plugin: `create` takes its schema's output and a context. */
@@ -28,6 +34,8 @@ export interface Registry<Entries extends Record<string, PluginEntry>> {
    * the entry it selects; the discriminated union of the entries' schemas guarantees they match.
    */
   entryFor<Entry>(config: { type: string }): Entry;
+  /** `config` with its relative paths resolved by its entry (unchanged when the entry has none). */
+  resolvePaths<Config extends { type: string }>(config: Config, baseDir: string): Config;
 }
 
 export function defineRegistry<Entries extends Record<string, PluginEntry>>(entries: Entries): Registry<Entries> {
@@ -42,5 +50,9 @@ export function defineRegistry<Entries extends Record<string, PluginEntry>>(entr
     has: (type: string): type is keyof Entries & string => Object.hasOwn(entries, type),
     get: (type) => entries[type],
     entryFor,
+    resolvePaths: <Config extends { type: string }>(config: Config, baseDir: string): Config => {
+      const entry = entryFor<{ resolvePaths?: (config: Config, baseDir: string) => Config }>(config);
+      return entry.resolvePaths ? entry.resolvePaths(config, baseDir) : config;
+    },
   };
 }

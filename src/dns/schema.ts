@@ -3,6 +3,7 @@
 // config never loads a provider's code; registry.ts adds the constructors.
 
 import { z } from 'zod';
+import { resolveExecPaths } from '../core/exec-fields.js';
 import { defineRegistry, type PluginEntry } from '../core/registry.js';
 import type { DnsProviderCapabilities } from './contract.js';
 import { execDnsCapabilities, execDnsSchema } from './providers/exec/schema.js';
@@ -22,7 +23,7 @@ function dnsProviderKind<Schema extends z.ZodType>(entry: DnsProviderKind<Schema
 
 export const dnsProviderKinds = defineRegistry({
   rfc2136: dnsProviderKind({ schema: rfc2136Schema, capabilities: { wildcard: true } }),
-  exec: dnsProviderKind({ schema: execDnsSchema, capabilities: execDnsCapabilities }),
+  exec: dnsProviderKind({ schema: execDnsSchema, capabilities: execDnsCapabilities, resolvePaths: resolveExecPaths }),
   route53: dnsProviderKind({ schema: route53Schema, capabilities: { wildcard: true } }),
 });
 

@@ -5,7 +5,11 @@ import { z } from 'zod';
 import { defineRegistry } from '../../src/core/registry.js';
 
 const registry = defineRegistry({
-  plain: { schema: z.object({ type: z.literal('plain'), size: z.number() }), create: (config: { size: number }) => `plain ${config.size}` },
+  plain: {
+    schema: z.object({ type: z.literal('plain'), size: z.number() }),
+    create: (config: { size: number }) => `plain ${config.size}`,
+    resolvePaths: (config: { type: 'plain'; size: number }, baseDir: string) => ({ ...config, size: config.size + baseDir.length }),
+  },
   fancy: { schema: z.object({ type: z.literal('fancy') }), create: () => 'fancy' },
 });
 
@@ -27,5 +31,11 @@ describe('defineRegistry', () => {
     const entry = registry.entryFor<{ create(config: { size: number }): string }>({ type: 'plain', size: 3 } as { type: string; size: number });
     expect(entry.create({ size: 3 })).toBe('plain 3');
     expect(() => registry.entryFor({ type: 'toString' })).toThrow('no plugin of type "toString"');
+  });
+
+  it("resolves a config's paths through its entry, and leaves a config whose entry has none alone", () => {
+    expect(registry.resolvePaths({ type: 'plain', size: 1 }, '/etc')).toEqual({ type: 'plain', size: 5 });
+    const fancy = { type: 'fancy' };
+    expect(registry.resolvePaths(fancy, '/etc')).toBe(fancy);
   });
 });

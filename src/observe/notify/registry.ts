@@ -4,33 +4,31 @@
 
 import type { z } from 'zod';
 import { defineRegistry, type PluginType } from '../../core/registry.js';
-import type { Notifier, NotifierContext } from './contract.js';
+import type { Notifier, NotifierContext, NotifierKind } from './contract.js';
 import type { DeliveryPolicy, NotifyTarget } from './dispatcher.js';
 import { createExecNotifier } from './exec/index.js';
-import { execNotifySchema } from './exec/schema.js';
-import type { NotifyConfig, NotifyTargetConfig } from './schema.js';
+import { notifierKinds, type NotifyConfig, type NotifyTargetConfig } from './schema.js';
 import { createSlackNotifier } from './slack/index.js';
-import { slackNotifySchema } from './slack/schema.js';
 import { createTeamsNotifier } from './teams/index.js';
-import { teamsNotifySchema } from './teams/schema.js';
 import { createWebhookNotifier } from './webhook/index.js';
-import { webhookNotifySchema } from './webhook/schema.js';
 
 export type { Notifier, NotifierContext } from './contract.js';
 
-/** One notifier kind: `schema` validates one `notify.<name>` entry, including its `type` literal. */
-export type NotifierType<Schema extends z.ZodType> = PluginType<Schema, NotifierContext, Notifier>;
+/** One notifier kind: its schema and config handling (schema.ts) and its constructor. */
+export type NotifierType<Schema extends z.ZodType> = NotifierKind<Schema> & PluginType<Schema, NotifierContext, Notifier>;
 
 /** Ties an entry's constructor to its schema's output type. */
 function notifierType<Schema extends z.ZodType>(entry: NotifierType<Schema>): NotifierType<Schema> {
   return entry;
 }
 
+const kinds = notifierKinds.entries;
+
 export const notifierRegistry = defineRegistry({
-  webhook: notifierType({ schema: webhookNotifySchema, create: createWebhookNotifier }),
-  slack: notifierType({ schema: slackNotifySchema, create: createSlackNotifier }),
-  teams: notifierType({ schema: teamsNotifySchema, create: createTeamsNotifier }),
-  exec: notifierType({ schema: execNotifySchema, create: createExecNotifier }),
+  webhook: notifierType({ ...kinds.webhook, create: createWebhookNotifier }),
+  slack: notifierType({ ...kinds.slack, create: createSlackNotifier }),
+  teams: notifierType({ ...kinds.teams, create: createTeamsNotifier }),
+  exec: notifierType({ ...kinds.exec, create: createExecNotifier }),
 });
 
 export const notifierTypes = notifierRegistry.entries;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { execFields } from '../../core/exec-fields.js';
+import { execFields, resolveExecPaths } from '../../core/exec-fields.js';
 import { sinkScopeField } from '../../core/fields.js';
 import { sinkKind } from '../contract.js';
 
@@ -16,4 +16,4 @@ export const execSinkSchema = z
 export type ExecSinkConfig = z.infer<typeof execSinkSchema>;
 
 /** Runs a command on this host (deployed by every agent listing it); it writes no files of its own. */
-export const execSinkKind = sinkKind({ schema: execSinkSchema, capabilities: { writesFiles: false, scope: 'local' } });
+export const execSinkKind = sinkKind({ schema: execSinkSchema, capabilities: { writesFiles: false, scope: 'local' }, resolvePaths: resolveExecPaths });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { fileMode, sinkScopeField } from '../../core/fields.js';
 import { sinkKind } from '../contract.js';
@@ -29,4 +30,5 @@ export const filesSinkKind = sinkKind({
   schema: filesSinkSchema,
   capabilities: { writesFiles: true, scope: 'local' },
   locate: (config, certName) => filesSinkPaths(filesSinkDir(config, certName)),
+  resolvePaths: (config, baseDir) => ({ ...config, dir: path.resolve(baseDir, config.dir) }),
 });

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { sinkScopeField } from '../../core/fields.js';
 import { sinkKind } from '../contract.js';
@@ -55,7 +56,11 @@ export const kubernetesSecretSinkSchema = z
 export type KubernetesSecretSinkConfig = z.infer<typeof kubernetesSecretSinkSchema>;
 
 /** One place for every agent: deployed once, by whichever agent holds the certificate's lock. */
-export const kubernetesSecretSinkKind = sinkKind({ schema: kubernetesSecretSinkSchema, capabilities: { writesFiles: false, scope: 'shared' } });
+export const kubernetesSecretSinkKind = sinkKind({
+  schema: kubernetesSecretSinkSchema,
+  capabilities: { writesFiles: false, scope: 'shared' },
+  resolvePaths: (config, baseDir) => (config.kubeconfig ? { ...config, kubeconfig: path.resolve(baseDir, config.kubeconfig) } : config),
+});
 
 /** The Secret name for a certificate; certificate names may hold upper case and "_", names may not. */
 export function secretNameFor(config: Pick<KubernetesSecretSinkConfig, 'secretName'>, certName: string): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { execFields } from '../../../core/exec-fields.js';
+import { execFields, resolveExecPaths } from '../../../core/exec-fields.js';
+import { notifierKind } from '../contract.js';
 import { deliveryFields, minIntervalField } from '../delivery-schema.js';
 
 export const execNotifySchema = z
@@ -14,3 +15,5 @@ export const execNotifySchema = z
   .strict();
 
 export type ExecNotifyConfig = z.infer<typeof execNotifySchema>;
+
+export const execNotifyKind = notifierKind({ schema: execNotifySchema, resolvePaths: resolveExecPaths });
