@@ -1,4 +1,4 @@
-import { readdirSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,9 +24,10 @@ describe('sink registry', () => {
     expect(sinkConfigSchema.options).toHaveLength(folders.length);
   });
 
-  it.each(folders)('folder %s has index.ts and schema.ts, and its schema accepts type "%s"', (name) => {
+  it.each(folders)('folder %s has index.ts, schema.ts and README.md, and its schema accepts type "%s"', (name) => {
     expect(existsSync(path.join(sinksDir, name, 'index.ts'))).toBe(true);
     expect(existsSync(path.join(sinksDir, name, 'schema.ts'))).toBe(true);
+    expect(readFileSync(path.join(sinksDir, name, 'README.md'), 'utf8').split('\n')[0]).toBe(`# \`${name}\` sink`);
     expect(isSinkType(name)).toBe(true);
     const schema = sinkTypes[name as keyof typeof sinkTypes].schema;
     expect(schema.shape.type.value).toBe(name);
