@@ -5,10 +5,10 @@
 
 import type { DnsProvider } from '../dns/contract.js';
 import type { DnsProviderContext } from '../dns/contract.js';
+import { propagationSettings } from '../dns/fields.js';
 import type { DnsProviderConfig } from '../dns/schema.js';
 import type { Sink, SinkContext } from '../sinks/contract.js';
-import { createFilesSink } from '../sinks/files/index.js';
-import type { SinkConfig } from '../sinks/schema.js';
+import { locateSinkFiles, sinkCapabilities, type SinkConfig } from '../sinks/schema.js';
 
 /** Runs `build` once it is first needed; a failed build is tried again on the next call. */
 function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
@@ -22,6 +22,7 @@ function onFirstUse<T>(build: () => Promise<T>): () => Promise<T> {
 
 export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
   let built: DnsProvider | undefined;
+  const configured = propagationSettings(config);
   const load = onFirstUse(async () => {
     const { createDnsProvider, withBatching } = await import('../dns/registry.js');
     built = withBatching(createDnsProvider(config, ctx), ctx);
@@ -33,13 +34,13 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
     cleanupTxt: async (record, signal) => (await load()).cleanupTxt(record, signal),
     // Every provider takes these from its `propagation:` setting; once built, it answers itself.
     get propagationNameservers() {
-      return built ? built.propagationNameservers : config.propagation?.nameservers;
+      return built ? built.propagationNameservers : configured.propagationNameservers;
     },
     get propagationTimeoutMs() {
-      return built ? built.propagationTimeoutMs : config.propagation?.timeout;
+      return built ? built.propagationTimeoutMs : configured.propagationTimeoutMs;
     },
     get propagationIntervalMs() {
-      return built ? built.propagationIntervalMs : config.propagation?.interval;
+      return built ? built.propagationIntervalMs : configured.propagationIntervalMs;
     },
     // Asked after a present, so the built provider answers (a batching one checks propagation itself).
     get presentWaitsForPropagation() {
@@ -49,9 +50,7 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
 }
 
 export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
-  // The files sink is small, and its `locate` must answer synchronously: built at once. No other
-  // sink type has `locate` (test/unit/cli/deferred.test.ts checks).
-  if (config.type === 'files') return createFilesSink(config, ctx);
+  const { writesFiles } = sinkCapabilities(config);
   const load = onFirstUse(async () => {
     const { createSink } = await import('../sinks/registry.js');
     return createSink(config, ctx);
@@ -59,6 +58,10 @@ export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
   return {
     name: ctx.name,
     type: config.type,
+    writesFiles,
     deploy: async (request, signal) => (await load()).deploy(request, signal),
+    // `locate` must answer synchronously: a sink type that writes files says where from its entry
+    // alone (its kind in sinks/schema.ts), so the sink need not be built for it.
+    ...(writesFiles ? { locate: (certName: string) => locateSinkFiles(config, certName) } : {}),
   };
 }

@@ -45,6 +45,7 @@ import {
 import { issueMessage } from './issue-messages.js';
 import { explainedBy, explainedPlaces, formatPath, inFileOrder, mappingKeys, zodProblems, type ConfigProblem, type Found } from './problems.js';
 import { certificateProblems } from './references.js';
+import { pluginSecretValues, resolvePluginPaths } from './plugin-paths.js';
 import { sinkTargetProblems } from './targets.js';
 import { configWarnings, type ConfigWarning } from './warnings.js';
 import { environmentSecrets, isSecretPath } from './secrets.js';
@@ -319,25 +320,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const raw = parsed.data;
   const certificates = buildCertificates(raw);
 
-  // Relative paths mean "beside the config file", wherever certkeeper is started from.
-  const sinks: Record<string, SinkConfig> = {};
-  for (const [name, sink] of Object.entries(raw.sinks)) {
-    if (sink.type === 'files') sinks[name] = { ...sink, dir: path.resolve(baseDir, sink.dir) };
-    else if (sink.type === 'exec') sinks[name] = { ...sink, cwd: path.resolve(baseDir, sink.cwd ?? '.') };
-    else if (sink.type === 'kubernetes-secret' && sink.kubeconfig) sinks[name] = { ...sink, kubeconfig: path.resolve(baseDir, sink.kubeconfig) };
-    else sinks[name] = sink;
-  }
-  const dns: Record<string, DnsProviderConfig> = {};
-  for (const [name, provider] of Object.entries(raw.dns)) {
-    dns[name] = provider.type === 'exec' ? { ...provider, cwd: path.resolve(baseDir, provider.cwd ?? '.') } : provider;
-  }
-  // Exec notifiers run beside the config file too; webhook header values (tokens) are secrets.
-  const notify: NotifyConfig = {};
-  for (const [name, target] of Object.entries(raw.notify)) {
-    if (target.type === 'exec') notify[name] = { ...target, cwd: path.resolve(baseDir, target.cwd ?? '.') };
-    else notify[name] = target;
-    if (target.type === 'webhook') for (const value of Object.values(target.headers ?? {})) secrets.add(value);
-  }
+  // Relative paths mean "beside the config file", wherever certkeeper is started from: each plugin
+  // type resolves its own (config/plugin-paths.ts); webhook header values (tokens) are secrets.
+  const { sinks, dns, notify } = resolvePluginPaths(raw, baseDir);
+  for (const value of pluginSecretValues(raw)) secrets.add(value);
   const config: Config = {
     file,
     stateDir: state.type === 'file' ? state.dir : state.localDir,

@@ -5,23 +5,21 @@
 // schema.ts and one here (a test checks that the folders and this map agree).
 
 import type { z } from 'zod';
+import { defineRegistry } from '../core/registry.js';
 import { batchingProvider, supportsBatches } from './batcher.js';
-import type { DnsProvider, DnsProviderCapabilities, DnsProviderContext } from './contract.js';
+import type { DnsProvider, DnsProviderContext } from './contract.js';
 import { waitForTxtPropagationBatch } from './propagation.js';
 import { systemResolvers } from './resolver.js';
 import { createExecDnsProvider } from './providers/exec/index.js';
 import { createRfc2136Provider } from './providers/rfc2136/index.js';
 import { createRoute53Provider } from './providers/route53/index.js';
-import { dnsProviderCapabilitiesByType, dnsProviderSchemas, type DnsProviderConfig } from './schema.js';
+import { dnsProviderKinds, type DnsProviderConfig, type DnsProviderKind } from './schema.js';
 
 export type { DnsProviderContext } from './contract.js';
 export { dnsProviderCapabilities, dnsProviderConfigSchema, isDnsProviderType, type DnsProviderConfig, type DnsProviderTypeName } from './schema.js';
 
-export interface DnsProviderType<Schema extends z.ZodType> {
-  /** Validates one `dns.<name>` entry, including its `type` literal. */
-  schema: Schema;
-  /** Fixed for the type, or depending on the entry (exec: `wildcard: false`). */
-  capabilities: DnsProviderCapabilities | ((config: z.output<Schema>) => DnsProviderCapabilities);
+/** A provider type: its kind (schema.ts: schema and capabilities) and its constructor. */
+export interface DnsProviderType<Schema extends z.ZodType> extends DnsProviderKind<Schema> {
   create(config: z.output<Schema>, ctx: DnsProviderContext): DnsProvider;
 }
 
@@ -30,18 +28,18 @@ function providerType<Schema extends z.ZodType>(entry: DnsProviderType<Schema>):
   return entry;
 }
 
-export const dnsProviderTypes = {
-  rfc2136: providerType({ schema: dnsProviderSchemas.rfc2136, capabilities: dnsProviderCapabilitiesByType.rfc2136, create: createRfc2136Provider }),
-  exec: providerType({ schema: dnsProviderSchemas.exec, capabilities: dnsProviderCapabilitiesByType.exec, create: createExecDnsProvider }),
-  route53: providerType({ schema: dnsProviderSchemas.route53, capabilities: dnsProviderCapabilitiesByType.route53, create: createRoute53Provider }),
-};
+const kinds = dnsProviderKinds.entries;
 
-// TypeScript cannot relate `config.type` to the entry it selects, so lookups go through this
-// one widened view; the discriminated union guarantees they match at runtime.
-type AnyProviderType = DnsProviderType<z.ZodType<DnsProviderConfig, unknown>>;
+export const dnsProviderRegistry = defineRegistry({
+  rfc2136: providerType({ ...kinds.rfc2136, create: createRfc2136Provider }),
+  exec: providerType({ ...kinds.exec, create: createExecDnsProvider }),
+  route53: providerType({ ...kinds.route53, create: createRoute53Provider }),
+});
 
-function entryFor(config: DnsProviderConfig): AnyProviderType {
-  return dnsProviderTypes[config.type] as unknown as AnyProviderType;
+export const dnsProviderTypes = dnsProviderRegistry.entries;
+
+function entryFor(config: DnsProviderConfig): DnsProviderType<z.ZodType<DnsProviderConfig, unknown>> {
+  return dnsProviderRegistry.entryFor(config);
 }
 
 export function createDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {

@@ -499,7 +499,7 @@ async function deploy(
       // Sinks are independent (two ACM regions: one failing must not hold back the other),
       // except after a sink that writes files: later hooks would read the old files.
       failure ??= { message, code: error.code, sink: sinkName, stopsLater: false };
-      if (sink.locate !== undefined || error.code === 'CANCELLED') failure.stopsLater = true;
+      if (sink.writesFiles === true || error.code === 'CANCELLED') failure.stopsLater = true;
     }
   }
   if (failure) {

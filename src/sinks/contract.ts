@@ -1,8 +1,10 @@
 // The Sink contract: a destination a certificate is deployed to (files, a reload command,
 // later ACM or a Kubernetes Secret). Sinks run in the order the certificate lists them.
 
+import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { PluginEntry } from '../core/registry.js';
 import type { CertificateMaterial, CertificatePaths } from '../core/types.js';
 
 export interface DeployRequest {
@@ -26,11 +28,47 @@ export interface Sink {
   /** The sink's config name. */
   readonly name: string;
   readonly type: string;
+  /**
+   * The sink writes the certificate's files on this host (its type's `writesFiles` capability,
+   * set by createSink and the CLI's stand-ins): a failed deploy stops the sinks after it, whose
+   * hooks would read the old files. Absent: false.
+   */
+  readonly writesFiles?: boolean;
   /** Deploys; throws a CertkeeperError (SINK_FAILED, HOOK_FAILED, HOOK_TIMEOUT) on failure. */
   deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult>;
   /** Where this sink keeps a certificate's files, when it writes files (for later hooks' paths
    *  on a run that does not redeploy this sink). */
   locate?(certName: string): CertificatePaths | undefined;
+}
+
+/**
+ * Where a sink's deploys count, among agents sharing one store: `local` on the host of each agent
+ * listing it, `shared` once for all of them (sinks/scope.ts).
+ */
+export type SinkScope = 'local' | 'shared';
+
+/** What a sink type can do, declared by the type (sinks/schema.ts) so nobody guesses from its code. */
+export interface SinkCapabilities {
+  /**
+   * Writes the certificate's files on this host. Such a type says where (`locate`) from its entry
+   * alone, synchronously, so later hooks get the paths without the sink being built or redeployed;
+   * and its failed deploy stops the sinks after it.
+   */
+  writesFiles: boolean;
+  /** Where its deploys count when the entry does not say (`scope:`). */
+  scope: SinkScope;
+}
+
+/** A sink type without its code: what loading the config and the CLI's stand-ins need. */
+export interface SinkKind<Schema extends z.ZodType> extends PluginEntry<Schema> {
+  capabilities: SinkCapabilities;
+  /** Where a sink that writes files (capabilities.writesFiles) keeps a certificate's files. */
+  locate?(config: z.output<Schema>, certName: string): CertificatePaths;
+}
+
+/** Ties an entry's functions to its schema's output type. */
+export function sinkKind<Schema extends z.ZodType>(entry: SinkKind<Schema>): SinkKind<Schema> {
+  return entry;
 }
 
 /** What every sink type's constructor receives besides its own config. */

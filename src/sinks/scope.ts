@@ -3,19 +3,14 @@
 // recorded per agent (`web@host-a`); a `shared` sink (ACM, a Kubernetes Secret) is one place for
 // all of them, deployed once by whichever agent holds the certificate's lock (recorded as `acm`).
 
-import type { SinkConfig, SinkTypeName } from './schema.js';
+import type { SinkScope } from './contract.js';
+import { sinkCapabilities, type SinkConfig } from './schema.js';
 
-export type SinkScope = 'local' | 'shared';
+export type { SinkScope } from './contract.js';
 
-const DEFAULT_SCOPES: Record<SinkTypeName, SinkScope> = {
-  files: 'local',
-  exec: 'local',
-  acm: 'shared',
-  'kubernetes-secret': 'shared',
-};
-
+/** The entry's `scope:`, else its type's (each type declares one: sinks/schema.ts). */
 export function sinkScope(config: SinkConfig): SinkScope {
-  return config.scope ?? DEFAULT_SCOPES[config.type];
+  return config.scope ?? sinkCapabilities(config).scope;
 }
 
 /**

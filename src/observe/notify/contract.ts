@@ -2,8 +2,10 @@
 // certificate's event, or a group of certificates sharing a cause, or a test). Filtering, repeat
 // suppression, grouping, pacing, retries and deadlines belong to the Dispatcher, not here.
 
+import type { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
+import type { PluginEntry } from '../../core/registry.js';
 import type { Alert } from './alert.js';
 
 export interface Notifier {
@@ -25,6 +27,17 @@ export interface NotifierContext {
   logger: Logger;
   /** Reads a receiver's Retry-After date when its answer has no `Date`; default: the system clock. */
   clock?: Clock;
+}
+
+/** A notifier kind without its code: what loading the config needs (observe/notify/schema.ts). */
+export interface NotifierKind<Schema extends z.ZodType> extends PluginEntry<Schema> {
+  /** Values of an entry to keep out of logs besides its secret fields (webhook header values: tokens). */
+  secretValues?(config: z.output<Schema>): string[];
+}
+
+/** Ties an entry's functions to its schema's output type. */
+export function notifierKind<Schema extends z.ZodType>(entry: NotifierKind<Schema>): NotifierKind<Schema> {
+  return entry;
 }
 
 export type { Alert } from './alert.js';

@@ -3,50 +3,44 @@
 // index.ts, one entry here and one in schema.ts (a test checks that folders and map agree).
 
 import type { z } from 'zod';
-import type { Notifier, NotifierContext } from './contract.js';
+import { defineRegistry, type PluginType } from '../../core/registry.js';
+import type { Notifier, NotifierContext, NotifierKind } from './contract.js';
 import type { DeliveryPolicy, NotifyTarget } from './dispatcher.js';
 import { createExecNotifier } from './exec/index.js';
-import { execNotifySchema } from './exec/schema.js';
-import type { NotifyConfig, NotifyTargetConfig } from './schema.js';
+import { notifierKinds, type NotifyConfig, type NotifyTargetConfig } from './schema.js';
 import { createSlackNotifier } from './slack/index.js';
-import { slackNotifySchema } from './slack/schema.js';
 import { createTeamsNotifier } from './teams/index.js';
-import { teamsNotifySchema } from './teams/schema.js';
 import { createWebhookNotifier } from './webhook/index.js';
-import { webhookNotifySchema } from './webhook/schema.js';
 
 export type { Notifier, NotifierContext } from './contract.js';
 
-export interface NotifierType<Schema extends z.ZodType> {
-  /** Validates one `notify.<name>` entry, including its `type` literal. */
-  schema: Schema;
-  create(config: z.output<Schema>, ctx: NotifierContext): Notifier;
-}
+/** One notifier kind: its schema and config handling (schema.ts) and its constructor. */
+export type NotifierType<Schema extends z.ZodType> = NotifierKind<Schema> & PluginType<Schema, NotifierContext, Notifier>;
 
 /** Ties an entry's constructor to its schema's output type. */
 function notifierType<Schema extends z.ZodType>(entry: NotifierType<Schema>): NotifierType<Schema> {
   return entry;
 }
 
-export const notifierTypes = {
-  webhook: notifierType({ schema: webhookNotifySchema, create: createWebhookNotifier }),
-  slack: notifierType({ schema: slackNotifySchema, create: createSlackNotifier }),
-  teams: notifierType({ schema: teamsNotifySchema, create: createTeamsNotifier }),
-  exec: notifierType({ schema: execNotifySchema, create: createExecNotifier }),
-};
+const kinds = notifierKinds.entries;
+
+export const notifierRegistry = defineRegistry({
+  webhook: notifierType({ ...kinds.webhook, create: createWebhookNotifier }),
+  slack: notifierType({ ...kinds.slack, create: createSlackNotifier }),
+  teams: notifierType({ ...kinds.teams, create: createTeamsNotifier }),
+  exec: notifierType({ ...kinds.exec, create: createExecNotifier }),
+});
+
+export const notifierTypes = notifierRegistry.entries;
 
 export type NotifierTypeName = keyof typeof notifierTypes;
 
 export function isNotifierType(type: string): type is NotifierTypeName {
-  return Object.hasOwn(notifierTypes, type);
+  return notifierRegistry.has(type);
 }
 
-// TypeScript cannot relate `config.type` to the entry it selects, so the lookup goes through
-// one widened view; the discriminated union guarantees they match at runtime.
-type AnyNotifierType = NotifierType<z.ZodType<NotifyTargetConfig, unknown>>;
-
 export function createNotifier(config: NotifyTargetConfig, ctx: NotifierContext): Notifier {
-  return (notifierTypes[config.type] as unknown as AnyNotifierType).create(config, ctx);
+  return notifierRegistry.entryFor<NotifierType<z.ZodType<NotifyTargetConfig, unknown>>>(config).create(config, ctx);
 }
 
 /** The delivery options every kind shares, as the Dispatcher reads them. */

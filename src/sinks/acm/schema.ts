@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { sinkScopeField } from '../../core/fields.js';
+import { sinkKind } from '../contract.js';
 
 /** arn:aws:acm:<region>:<account>:certificate/<id> (also the aws-cn and aws-us-gov partitions). */
 export const ACM_CERTIFICATE_ARN = /^arn:aws(?:-[a-z]+)*:acm:([a-z0-9-]+):(\d{12}):certificate\/[A-Za-z0-9-]+$/;
@@ -51,6 +52,9 @@ export const acmSinkSchema = z
   });
 
 export type AcmSinkConfig = z.infer<typeof acmSinkSchema>;
+
+/** One place for every agent: deployed once, by whichever agent holds the certificate's lock. */
+export const acmSinkKind = sinkKind({ schema: acmSinkSchema, capabilities: { writesFiles: false, scope: 'shared' } });
 
 /** What the sink keeps per certificate in the state dir (ctx.state), read back through this schema. */
 export const acmSinkStateSchema = z.object({

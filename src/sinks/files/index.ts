@@ -11,25 +11,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CertkeeperError, isAbortError, isCertkeeperError, toCertkeeperError } from '../../core/errors.js';
 import { publishFileSet } from '../../core/file-set.js';
-import type { CertificatePaths } from '../../core/types.js';
 import type { DeployRequest, DeployResult, Sink, SinkContext } from '../contract.js';
+import { filesSinkDir, filesSinkPaths } from './paths.js';
 import type { FilesSinkConfig } from './schema.js';
 
+export { filesSinkDir, filesSinkPaths } from './paths.js';
+
 const execFileAsync = promisify(execFile);
-
-/** `{cert}` in the configured folder becomes the certificate name. */
-export function filesSinkDir(config: Pick<FilesSinkConfig, 'dir'>, certName: string): string {
-  return path.resolve(config.dir.replaceAll('{cert}', certName));
-}
-
-export function filesSinkPaths(dir: string): CertificatePaths {
-  return {
-    cert: path.join(dir, 'cert.pem'),
-    chain: path.join(dir, 'chain.pem'),
-    fullchain: path.join(dir, 'fullchain.pem'),
-    key: path.join(dir, 'privkey.pem'),
-  };
-}
 
 export function createFilesSink(config: FilesSinkConfig, ctx: SinkContext): Sink {
   const label = `sink "${ctx.name}"`;

@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { fileMode, sinkScopeField } from '../../core/fields.js';
+import { sinkKind } from '../contract.js';
+import { filesSinkDir, filesSinkPaths } from './paths.js';
 
 export const filesSinkSchema = z
   .object({
@@ -21,3 +24,11 @@ export const filesSinkSchema = z
   .strict();
 
 export type FilesSinkConfig = z.infer<typeof filesSinkSchema>;
+
+/** Writes files on this host: deployed by every agent listing it, and it says where its files are. */
+export const filesSinkKind = sinkKind({
+  schema: filesSinkSchema,
+  capabilities: { writesFiles: true, scope: 'local' },
+  locate: (config, certName) => filesSinkPaths(filesSinkDir(config, certName)),
+  resolvePaths: (config, baseDir) => ({ ...config, dir: path.resolve(baseDir, config.dir) }),
+});

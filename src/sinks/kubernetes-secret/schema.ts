@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { sinkScopeField } from '../../core/fields.js';
+import { sinkKind } from '../contract.js';
 
 /** certkeeper's own label: a Secret without it is foreign and is only written with `adopt: true`. */
 export const LABEL_NAME = 'certkeeper.io/name';
@@ -52,6 +54,13 @@ export const kubernetesSecretSinkSchema = z
   .strict();
 
 export type KubernetesSecretSinkConfig = z.infer<typeof kubernetesSecretSinkSchema>;
+
+/** One place for every agent: deployed once, by whichever agent holds the certificate's lock. */
+export const kubernetesSecretSinkKind = sinkKind({
+  schema: kubernetesSecretSinkSchema,
+  capabilities: { writesFiles: false, scope: 'shared' },
+  resolvePaths: (config, baseDir) => (config.kubeconfig ? { ...config, kubeconfig: path.resolve(baseDir, config.kubeconfig) } : config),
+});
 
 /** The Secret name for a certificate; certificate names may hold upper case and "_", names may not. */
 export function secretNameFor(config: Pick<KubernetesSecretSinkConfig, 'secretName'>, certName: string): string {

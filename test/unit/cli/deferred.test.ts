@@ -1,5 +1,6 @@
 // DNS providers and sinks built on first use (src/cli/deferred.ts): they answer like the real
-// ones, hand every call to them, and only the files sink (the one with `locate`) is built at once.
+// ones and hand every call to them; a sink type that writes files (the files sink) answers
+// `locate` synchronously, before the sink is built.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,24 +63,27 @@ describe('deferred DNS provider', () => {
 describe('deferred sink', () => {
   const ctx = { name: 'web', clock: systemClock, logger: silentLogger, state: memorySinkState() };
 
-  it('builds the files sink at once, so locate answers synchronously', () => {
-    const sink = deferredSink(sinkConfigSchema.parse({ type: 'files', dir: '/srv/tls/{cert}' }), ctx);
-    expect(sink.type).toBe('files');
+  it('answers locate synchronously for a sink type that writes files, as the real sink does', () => {
+    const config = sinkConfigSchema.parse({ type: 'files', dir: '/srv/tls/{cert}' });
+    const sink = deferredSink(config, ctx);
+    expect([sink.type, sink.writesFiles]).toEqual(['files', true]);
     expect(sink.locate?.('www')).toEqual({
       cert: '/srv/tls/www/cert.pem',
       chain: '/srv/tls/www/chain.pem',
       fullchain: '/srv/tls/www/fullchain.pem',
       key: '/srv/tls/www/privkey.pem',
     });
+    const real = createSink(config, ctx);
+    expect([real.writesFiles, real.locate?.('www')]).toEqual([true, sink.locate?.('www')]);
   });
 
-  it('defers every other type, none of which has locate', () => {
+  it('gives every other type, none of which writes files, no locate', () => {
     const configs = {
       exec: { type: 'exec', command: ['/bin/true'] },
       acm: { type: 'acm', region: 'eu-west-1' },
       'kubernetes-secret': { type: 'kubernetes-secret', namespace: 'web' },
     };
-    // A new sink type must be listed here: with `locate`, it would have to be built at once.
+    // A new sink type must be listed here, or above if it writes files.
     expect(Object.keys(configs).sort()).toEqual(
       Object.keys(sinkTypes)
         .filter((type) => type !== 'files')
@@ -87,9 +91,10 @@ describe('deferred sink', () => {
     );
     for (const [type, raw] of Object.entries(configs)) {
       const config = sinkConfigSchema.parse(raw);
-      expect(createSink(config, ctx).locate, type).toBeUndefined();
+      const real = createSink(config, ctx);
+      expect([real.writesFiles, real.locate], type).toEqual([false, undefined]);
       const deferred = deferredSink(config, ctx);
-      expect([deferred.name, deferred.type, deferred.locate]).toEqual(['web', type, undefined]);
+      expect([deferred.name, deferred.type, deferred.writesFiles, deferred.locate]).toEqual(['web', type, false, undefined]);
     }
   });
 

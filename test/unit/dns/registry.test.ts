@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ describe('DNS provider registry', () => {
     for (const folder of folders) {
       expect(existsSync(path.join(PROVIDERS_DIR, folder, 'index.ts')), `${folder}/index.ts`).toBe(true);
       expect(existsSync(path.join(PROVIDERS_DIR, folder, 'schema.ts')), `${folder}/schema.ts`).toBe(true);
+      expect(readFileSync(path.join(PROVIDERS_DIR, folder, 'README.md'), 'utf8').split('\n')[0], `${folder}/README.md`).toBe(`# \`${folder}\` DNS provider`);
     }
   });
 

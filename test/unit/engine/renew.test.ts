@@ -43,6 +43,9 @@ class RecordingSink implements Sink {
     readonly name: string,
     private readonly writesTo?: string,
   ) {}
+  get writesFiles(): boolean {
+    return this.writesTo !== undefined;
+  }
   async deploy(request: DeployRequest) {
     if (this.failNext > 0) {
       this.failNext--;

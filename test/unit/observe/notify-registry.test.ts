@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,12 @@ describe('notifier registry', () => {
       expect(existsSync(path.join(NOTIFY_DIR, folder, 'index.ts')), `${folder}/index.ts`).toBe(true);
       expect(existsSync(path.join(NOTIFY_DIR, folder, 'schema.ts')), `${folder}/schema.ts`).toBe(true);
     }
+  });
+
+  it('documents every kind in its own section of the notify README (the kinds share the delivery options above them)', () => {
+    const readme = readFileSync(path.join(NOTIFY_DIR, 'README.md'), 'utf8');
+    const sections = [...readme.matchAll(/^## `([a-z-]+)`$/gm)].map((match) => match[1]);
+    expect(sections.sort()).toEqual(Object.keys(notifierTypes).sort());
   });
 
   it("keys each entry by its schema's type literal, and the union knows every kind", () => {

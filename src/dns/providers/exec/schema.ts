@@ -1,29 +1,23 @@
 import { z } from 'zod';
-import { argvCommand, durationMs, inheritEnvField, propagationSchema } from '../../../core/fields.js';
+import { execFields } from '../../../core/exec-fields.js';
+import { batchWindowField, propagationFields } from '../../fields.js';
 import type { DnsProviderCapabilities } from '../../contract.js';
 
 export const execDnsSchema = z
   .object({
     type: z.literal('exec'),
-    /** argv of the hook; it gets CERTKEEPER_ACTION, _DOMAIN, _FQDN, _VALUE in its environment. */
-    command: argvCommand,
-    timeout: durationMs.default(60_000),
-    /** Working directory of the command; default: the config file's folder, so "./hook.sh" works. */
-    cwd: z.string().min(1).optional(),
-    /** Extra environment for the hook (values may use ${ENV}); each value is treated as a secret and redacted. */
-    env: z.record(z.string(), z.string()).default({}),
-    /** More of certkeeper's environment than PATH, HOME, LANG, TZ: true, or a list of names. */
-    inheritEnv: inheritEnvField,
+    /** The hook (argv, no shell) and how it runs; it gets CERTKEEPER_ACTION, _DOMAIN, _FQDN, _VALUE in its environment. */
+    ...execFields({ timeoutMs: 60_000 }),
     /** Set false when the script cannot keep two TXT values on one name (apex + wildcard). */
     wildcard: z.boolean().default(true),
-    propagation: propagationSchema.optional(),
+    ...propagationFields,
     /**
      * The hook takes many records in one run (CERTKEEPER_RECORDS, one JSON object a line, and
      * CERTKEEPER_RECORD_COUNT): the records presented (or cleaned up) within batchWindow go out
      * as one run instead of one run per record.
      */
     batch: z.boolean().default(false),
-    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
+    batchWindow: batchWindowField,
   })
   .strict();
 

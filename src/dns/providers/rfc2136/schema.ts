@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { durationMs, hostPort, propagationSchema } from '../../../core/fields.js';
+import { durationMs, hostPort } from '../../../core/fields.js';
+import { batchWindowField, propagationFields } from '../../fields.js';
 import { TSIG_ALGORITHMS } from '../../wire/tsig-algorithms.js';
 
 export { TSIG_ALGORITHMS };
@@ -22,8 +23,8 @@ export const rfc2136Schema = z
     /** Timeout of one DNS exchange. */
     timeout: durationMs.default(5000),
     /** How long challenge records are collected before they go out as one UPDATE per zone. */
-    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
-    propagation: propagationSchema.optional(),
+    batchWindow: batchWindowField,
+    ...propagationFields,
   })
   .strict();
 

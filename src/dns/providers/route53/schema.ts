@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { durationMs, propagationSchema } from '../../../core/fields.js';
+import { durationMs } from '../../../core/fields.js';
+import { batchWindowField, propagationFields } from '../../fields.js';
 import { bareZoneId } from './records.js';
 
 const httpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be an http(s) URL, e.g. http://127.0.0.1:4566');
@@ -38,10 +39,10 @@ export const route53Schema = z
     /** How often GetChange is polled while a change is PENDING. */
     changeInterval: durationMs.refine((ms) => ms >= 100 && ms <= 60_000, 'must be between 100ms and 60s').default(5000),
     /** How long challenge records are collected before they go out as one change per zone. */
-    batchWindow: durationMs.refine((ms) => ms <= 10_000, 'must be at most 10s').default(250),
+    batchWindow: batchWindowField,
     /** Route53 API requests per second at most, across this provider (AWS allows 5 per account). */
     requestsPerSecond: z.number().positive().max(100).default(5),
-    propagation: propagationSchema.optional(),
+    ...propagationFields,
   })
   .strict()
   .refine((config) => config.stsEndpoint === undefined || config.roleArn !== undefined, {

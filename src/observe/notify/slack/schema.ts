@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
+import { notifierKind } from '../contract.js';
 import { CHAT_MIN_INTERVAL_MS, deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const slackNotifySchema = z
@@ -17,3 +18,5 @@ export const slackNotifySchema = z
   .strict();
 
 export type SlackNotifyConfig = z.infer<typeof slackNotifySchema>;
+
+export const slackNotifyKind = notifierKind({ schema: slackNotifySchema });

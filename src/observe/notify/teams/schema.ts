@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
+import { notifierKind } from '../contract.js';
 import { CHAT_MIN_INTERVAL_MS, deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const teamsNotifySchema = z
@@ -15,3 +16,5 @@ export const teamsNotifySchema = z
   .strict();
 
 export type TeamsNotifyConfig = z.infer<typeof teamsNotifySchema>;
+
+export const teamsNotifyKind = notifierKind({ schema: teamsNotifySchema });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationMs } from '../../../core/fields.js';
+import { notifierKind } from '../contract.js';
 import { deliveryFields, minIntervalField, webhookUrl } from '../delivery-schema.js';
 
 export const webhookNotifySchema = z
@@ -18,3 +19,5 @@ export const webhookNotifySchema = z
   .strict();
 
 export type WebhookNotifyConfig = z.infer<typeof webhookNotifySchema>;
+
+export const webhookNotifyKind = notifierKind({ schema: webhookNotifySchema, secretValues: (config) => Object.values(config.headers) });
