@@ -10,6 +10,7 @@ import { KeyedQueue } from '../../../core/keyed-queue.js';
 import { TxtBatchRejected, type DnsProvider, type TxtBatchAction, type TxtBatchLimits, type TxtBatchSupport, type TxtRecord } from '../../contract.js';
 import type { DnsProviderContext } from '../../contract.js';
 import type { ExecDnsConfig } from './schema.js';
+import { propagationSettings } from '../../fields.js';
 
 /**
  * One batch run's records: at most 1,000, and their JSON lines well under the 128 KiB Linux
@@ -28,9 +29,6 @@ function recordLine(record: TxtRecord): string {
 export class ExecDnsProvider implements DnsProvider {
   private readonly writes = new KeyedQueue();
   readonly name: string;
-  readonly propagationNameservers: string[] | undefined;
-  readonly propagationTimeoutMs: number | undefined;
-  readonly propagationIntervalMs: number | undefined;
   /** Only when the hook declares `batch: true`. */
   readonly batch: TxtBatchSupport | undefined;
 
@@ -39,9 +37,7 @@ export class ExecDnsProvider implements DnsProvider {
     private readonly ctx: DnsProviderContext,
   ) {
     this.name = ctx.name;
-    this.propagationNameservers = config.propagation?.nameservers;
-    this.propagationTimeoutMs = config.propagation?.timeout;
-    this.propagationIntervalMs = config.propagation?.interval;
+    Object.assign(this, propagationSettings(config)); // the DnsProvider contract's propagation fields
     this.batch = config.batch
       ? {
           limits: EXEC_BATCH_LIMITS,

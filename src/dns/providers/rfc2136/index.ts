@@ -10,6 +10,7 @@ import { exchangeSigned } from '../../wire/client.js';
 import { RCODE, encodeTxtUpdate, isInZone, normalizeName, rcodeName, type TxtUpdate } from '../../wire/message.js';
 import { tsigKey, type TsigCheck, type TsigKey } from '../../wire/tsig.js';
 import type { Rfc2136Config } from './schema.js';
+import { propagationSettings } from '../../fields.js';
 
 /**
  * An UPDATE goes over TCP once it passes 512 bytes, where a message may be 65,535 bytes. A batch
@@ -24,9 +25,6 @@ export const RFC2136_BATCH_LIMITS: TxtBatchLimits = {
 
 export class Rfc2136Provider implements DnsProvider {
   readonly name: string;
-  readonly propagationNameservers: string[] | undefined;
-  readonly propagationTimeoutMs: number | undefined;
-  readonly propagationIntervalMs: number | undefined;
   private readonly key: TsigKey;
   /** Discovered zones by record name: one SOA walk per name, shared by present and cleanup. */
   private readonly zones = new Map<string, Promise<string>>();
@@ -39,9 +37,7 @@ export class Rfc2136Provider implements DnsProvider {
   ) {
     this.name = ctx.name;
     this.key = tsigKey(config.tsigKeyName, config.tsigAlgorithm, config.tsigSecret);
-    this.propagationNameservers = config.propagation?.nameservers;
-    this.propagationTimeoutMs = config.propagation?.timeout;
-    this.propagationIntervalMs = config.propagation?.interval;
+    Object.assign(this, propagationSettings(config)); // the DnsProvider contract's propagation fields
     this.batch = {
       limits: RFC2136_BATCH_LIMITS,
       windowMs: config.batchWindow,

@@ -13,6 +13,7 @@ import { normalizeName } from '../../wire/message.js';
 import { createRoute53Api, type HostedZoneSummary, type Route53Api, type TxtChange } from './api.js';
 import { fromRoute53Name, quoteTxt, txtContent, zoneCandidates } from './records.js';
 import type { Route53Config } from './schema.js';
+import { propagationSettings } from '../../fields.js';
 
 export { route53Schema, type Route53Config } from './schema.js';
 
@@ -103,9 +104,6 @@ export function retryDelayMs(retry: number): number {
 
 export class Route53Provider implements DnsProvider {
   readonly name: string;
-  readonly propagationNameservers: string[] | undefined;
-  readonly propagationTimeoutMs: number | undefined;
-  readonly propagationIntervalMs: number | undefined;
   private api: Promise<Route53Api> | undefined;
   /** Zones found per record name, and zones per exact name, shared by every caller. */
   private readonly zoneByRecord = new Map<string, Promise<ZoneRef>>();
@@ -127,9 +125,7 @@ export class Route53Provider implements DnsProvider {
     private readonly ctx: DnsProviderContext,
   ) {
     this.name = ctx.name;
-    this.propagationNameservers = config.propagation?.nameservers;
-    this.propagationTimeoutMs = config.propagation?.timeout;
-    this.propagationIntervalMs = config.propagation?.interval;
+    Object.assign(this, propagationSettings(config)); // the DnsProvider contract's propagation fields
     this.batch = {
       limits: ROUTE53_BATCH_LIMITS,
       windowMs: config.batchWindow,
