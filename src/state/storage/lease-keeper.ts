@@ -6,11 +6,17 @@
 import type { Clock } from '../../core/clock.js';
 import { CertkeeperError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { StorageLock } from './contract.js';
+import type { LockOptions, StorageLock } from './contract.js';
 
 /** The holder stops this long before its lease can expire: time to notice and stop writing. */
 export function lostMarginMs(ttlMs: number): number {
   return Math.min(Math.floor(ttlMs / 4), 10_000);
+}
+
+/** A TTL too short to renew in time, or a negative wait, is a programming error. */
+export function checkLockOptions({ ttlMs, waitMs }: Pick<LockOptions, 'ttlMs' | 'waitMs'>): void {
+  if (!Number.isFinite(ttlMs) || ttlMs < 30) throw new RangeError(`a lock TTL must be at least 30 ms, not ${ttlMs}`);
+  if (!(waitMs >= 0)) throw new RangeError(`a lock wait must be 0 or more ms, not ${waitMs}`);
 }
 
 export interface KeepLeaseOptions {

@@ -12,7 +12,7 @@ import type { Clock } from '../../../core/clock.js';
 import { CertkeeperError, isAbortError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { LockOptions, StorageLock } from '../contract.js';
-import { heldLock, keepLease } from '../lease-keeper.js';
+import { checkLockOptions, heldLock, keepLease } from '../lease-keeper.js';
 import type { KubeApi } from './api.js';
 import { MANAGED_BY, STORE_LABEL } from './objects.js';
 
@@ -34,8 +34,7 @@ export interface LeaseContext {
 
 export async function acquireLease(ctx: LeaseContext, leaseName: string, lockName: string, options: LockOptions): Promise<StorageLock> {
   const { signal, ttlMs, waitMs } = options;
-  if (!Number.isFinite(ttlMs) || ttlMs < 30) throw new RangeError(`a lock TTL must be at least 30 ms, not ${ttlMs}`);
-  if (!(waitMs >= 0)) throw new RangeError(`a lock wait must be 0 or more ms, not ${waitMs}`);
+  checkLockOptions(options);
   const start = ctx.clock.now().getTime();
   const deadline = start + waitMs;
   let waiting = false;
