@@ -8,6 +8,7 @@ import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { RenewalInfoAnswer } from '../issuers/contract.js';
 import { parseRetryAfter } from './errors.js';
+import type { AcmeRequestInfo } from './endpoints.js';
 import { AcmeTransport } from './transport.js';
 
 /** Used when the CA sends no usable Retry-After (RFC 9773 §4.3 suggests 6 hours). */
@@ -93,7 +94,8 @@ export interface FetchRenewalInfoOptions {
   timeoutMs?: number | undefined;
   /** Overall deadline per request, however steadily the CA trickles bytes; default 30 s. */
   deadlineMs?: number | undefined;
-  onRequest?: ((status: number | undefined) => void) | undefined;
+  /** Every HTTP attempt's status (undefined: network failure), its ACME resource and duration (transport.ts). */
+  onRequest?: ((status: number | undefined, info?: AcmeRequestInfo) => void) | undefined;
 }
 
 /** Asks the CA for the renewal window of the certificate `certId`. */
@@ -107,6 +109,7 @@ export async function fetchRenewalInfo(certId: string, options: FetchRenewalInfo
     deadlineMs: options.deadlineMs ?? ARI_REQUEST_DEADLINE_MS,
     retries: 1,
     onRequest: options.onRequest,
+    directoryUrl: options.directoryUrl,
   });
   try {
     const base = await renewalInfoUrl(transport, options.directoryUrl);

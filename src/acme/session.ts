@@ -4,6 +4,7 @@
 
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { AcmeRequestInfo } from './endpoints.js';
 import { toAcmeError } from './errors.js';
 import { AcmeTransport, installTransport } from './transport.js';
 
@@ -60,7 +61,8 @@ export interface AcmeSessionOptions {
   logger: Logger;
   /** Overall deadline of each HTTP request (transport.ts); default 60 s. */
   requestTimeoutMs?: number | undefined;
-  onRequest?: ((status: number | undefined) => void) | undefined;
+  /** Every HTTP attempt's status (undefined: network failure), its ACME resource and duration (transport.ts). */
+  onRequest?: ((status: number | undefined, info?: AcmeRequestInfo) => void) | undefined;
 }
 
 /** The ACME operations the challenge loop needs; a narrow seam for tests. */
@@ -109,6 +111,8 @@ export async function openAcmeSession(options: AcmeSessionOptions): Promise<Acme
     logger: options.logger,
     deadlineMs: options.requestTimeoutMs,
     onRequest: options.onRequest,
+    directoryUrl: options.directoryUrl,
+    accountUrl: options.accountUrl,
   });
   installTransport(client, transport);
 

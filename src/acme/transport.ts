@@ -15,6 +15,7 @@ import { formatDuration } from '../core/duration.js';
 import { CertkeeperError, isCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, timerMs } from './deadline.js';
+import { AcmeEndpointMap, type AcmeRequestInfo } from './endpoints.js';
 import { parseProblem, parseRetryAfter, type AcmeProblem } from './errors.js';
 
 /** What acme-client's HttpClient expects back from `request()`: axios's response shape, reduced. */
@@ -43,8 +44,15 @@ export interface AcmeTransportOptions {
   retryDelayMs?: number | undefined;
   /** A 5xx asking to wait longer than this is reported instead of waited for; default 30 s. */
   maxRetryAfterMs?: number | undefined;
-  /** Told about every request: its HTTP status, or undefined when the network failed (metrics). */
-  onRequest?: ((status: number | undefined) => void) | undefined;
+  /**
+   * Told about every attempt (metrics): its HTTP status, or undefined when the network failed, and
+   * which ACME resource it went to and how long it took. Not told about an aborted attempt.
+   */
+  onRequest?: ((status: number | undefined, info?: AcmeRequestInfo) => void) | undefined;
+  /** The directory's URL, so a request to it is labelled `directory` even when it fails. */
+  directoryUrl?: string | undefined;
+  /** The account's URL when known, labelled `account`. */
+  accountUrl?: string | null | undefined;
 }
 
 /** Node's codes for "the server's certificate is not trusted": retrying will not help, a CA bundle will. */
@@ -64,10 +72,12 @@ export class AcmeTransport {
   private readonly agent: https.Agent;
   private readonly options: AcmeTransportOptions;
   private problem: AcmeProblem | undefined;
+  private readonly endpoints: AcmeEndpointMap;
 
   constructor(options: AcmeTransportOptions) {
     this.options = options;
     this.agent = sharedAgent(options.caBundlePem);
+    this.endpoints = new AcmeEndpointMap({ directoryUrl: options.directoryUrl, accountUrl: options.accountUrl });
   }
 
   /**
@@ -95,11 +105,14 @@ export class AcmeTransport {
     let delayMs = this.options.retryDelayMs ?? 1000;
     for (let attempt = 0; ; attempt++) {
       let response: AcmeHttpResponse;
+      const started = performance.now();
+      const info = (): AcmeRequestInfo => ({ endpoint: this.endpoints.classify(url, method), seconds: (performance.now() - started) / 1000 });
       try {
         response = await this.send(url, method.toUpperCase(), opts);
-        this.options.onRequest?.(response.status);
+        this.endpoints.learn(url, response.headers, response.data);
+        this.options.onRequest?.(response.status, info());
       } catch (error) {
-        if (!signal?.aborted) this.options.onRequest?.(undefined);
+        if (!signal?.aborted) this.options.onRequest?.(undefined, info());
         const code = (error as NodeJS.ErrnoException).code ?? '';
         if (signal?.aborted || (error as Error).name === 'AbortError') throw error;
         // A server that trickled its answer past the deadline would do it again: no retry.

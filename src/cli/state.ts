@@ -7,15 +7,17 @@ import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { StateStore } from '../state/contract.js';
 import type { RepositoryStore } from '../state/repository-store.js';
+import type { StorageObserver } from '../state/storage/observed.js';
 
 const opened = new Map<string, Promise<RepositoryStore>>();
 
-export function stateStore(config: Pick<Config, 'state' | 'agentId'>, clock: Clock, logger: Logger): Promise<RepositoryStore> {
+/** `observer` (metrics) is given to the store this call opens; a store already open keeps its own. */
+export function stateStore(config: Pick<Config, 'state' | 'agentId'>, clock: Clock, logger: Logger, observer?: StorageObserver): Promise<RepositoryStore> {
   const key = JSON.stringify([config.state, config.agentId]);
   let store = opened.get(key);
   if (!store) {
     // Loaded on first use: a command that never opens the store (validate) never loads it.
-    store = import('../state/open.js').then(({ openStateStore }) => openStateStore({ state: config.state, agentId: config.agentId, clock, logger }));
+    store = import('../state/open.js').then(({ openStateStore }) => openStateStore({ state: config.state, agentId: config.agentId, clock, logger, observer }));
     opened.set(key, store);
     // A failed open is not kept: the next reload (or retry) opens again.
     store.catch(() => opened.delete(key));

@@ -5,7 +5,9 @@ import type { Clock } from '../core/clock.js';
 import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
+import type { AcmeRequestInfo } from '../acme/endpoints.js';
 import type { DnsProvider } from '../dns/contract.js';
+import type { DnsCall } from '../dns/observed.js';
 import type { EngineDeps } from '../engine/contracts.js';
 import type { Issuer } from '../issuers/contract.js';
 import type { EngineEvent } from '../engine/events.js';
@@ -16,6 +18,7 @@ import { dryRunTarget } from '../engine/rehearse.js';
 import { stateStore } from './state.js';
 import { describeError } from '../core/errors.js';
 import type { RepositoryStore } from '../state/repository-store.js';
+import type { StorageObserver } from '../state/storage/observed.js';
 import { certificateDataKey } from '../state/codec.js';
 import { rateLimitsIn } from '../state/issuer-state.js';
 import { deferredDnsProvider, deferredSink } from './deferred.js';
@@ -25,8 +28,12 @@ export interface WiringOptions {
   clock: Clock;
   logger: Logger;
   onEvent?: (event: EngineEvent) => void;
-  /** Every ACME request's HTTP status (undefined: network failure), for metrics. */
-  onAcmeRequest?: (status: number | undefined) => void;
+  /** Every ACME request's HTTP status (undefined: network failure), its resource and duration, for metrics. */
+  onAcmeRequest?: (status: number | undefined, info?: AcmeRequestInfo) => void;
+  /** Every DNS provider write and batch propagation check, by provider type, for metrics. */
+  onDnsCall?: (providerType: string, call: DnsCall) => void;
+  /** Every state store call, for metrics (used when this wiring opens the store). */
+  storeObserver?: StorageObserver | undefined;
   /** Every ARI lookup's result, for metrics. */
   onRenewalInfo?: (result: RenewalInfoResult) => void;
 }
@@ -58,7 +65,7 @@ async function sweepOnce(store: RepositoryStore, logger: Logger): Promise<void> 
 export async function wire(config: Config, options: WiringOptions): Promise<EngineDeps> {
   const { clock, logger } = options;
   noticeAwsOnOldNode(config, logger);
-  const store = await stateStore(config, clock, logger);
+  const store = await stateStore(config, clock, logger, options.storeObserver);
   await sweepOnce(store, logger);
   const providers = new Map<string, DnsProvider>();
   const sinks = new Map<string, Sink>();
@@ -91,7 +98,15 @@ export async function wire(config: Config, options: WiringOptions): Promise<Engi
       if (existing) return existing;
       const providerConfig = config.dns[name];
       if (!providerConfig) throw new CertkeeperError('CONFIG_INVALID', `no DNS provider named "${name}"`, { retryable: false });
-      const provider = deferredDnsProvider(providerConfig, { name, clock, logger: logger.child({ dns: name }), resolvers: config.resolvers });
+      const { onDnsCall } = options;
+      const provider = deferredDnsProvider(providerConfig, {
+        name,
+        clock,
+        logger: logger.child({ dns: name }),
+        resolvers: config.resolvers,
+        // Labelled by type, not config name: a bounded set whatever the configuration holds.
+        ...(onDnsCall ? { onCall: (call: DnsCall) => onDnsCall(providerConfig.type, call) } : {}),
+      });
       providers.set(name, provider);
       return provider;
     },

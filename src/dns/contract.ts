@@ -7,6 +7,7 @@
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError, type CertkeeperErrorOptions } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { DnsCallObserver } from './observed.js';
 import type { ResolveChallengeTargetOptions, WaitForTxtPropagationOptions } from './propagation.js';
 
 /** What a provider gets besides its config: its config name, the clock and a logger. */
@@ -16,6 +17,8 @@ export interface DnsProviderContext {
   logger: Logger;
   /** Recursive resolvers for the batch propagation check (the host's when absent). */
   resolvers?: string[] | undefined;
+  /** Told about every write and batch propagation check, with its duration (metrics; dns/observed.ts). */
+  onCall?: DnsCallObserver | undefined;
 }
 
 export interface TxtRecord {

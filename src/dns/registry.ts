@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { defineRegistry } from '../core/registry.js';
 import { batchingProvider, supportsBatches } from './batcher.js';
 import type { DnsProvider, DnsProviderContext } from './contract.js';
+import { observedDnsProvider, timedDnsCall } from './observed.js';
 import { waitForTxtPropagationBatch } from './propagation.js';
 import { systemResolvers } from './resolver.js';
 import { createExecDnsProvider } from './providers/exec/index.js';
@@ -42,8 +43,10 @@ function entryFor(config: DnsProviderConfig): DnsProviderType<z.ZodType<DnsProvi
   return dnsProviderRegistry.entryFor(config);
 }
 
+/** The provider `config` names; with `ctx.onCall`, its writes are timed (dns/observed.ts). */
 export function createDnsProvider(config: DnsProviderConfig, ctx: DnsProviderContext): DnsProvider {
-  return entryFor(config).create(config, ctx);
+  const provider = entryFor(config).create(config, ctx);
+  return ctx.onCall ? observedDnsProvider(provider, ctx.onCall) : provider;
 }
 
 /**
@@ -58,17 +61,21 @@ export function withBatching(provider: DnsProvider, ctx: DnsProviderContext): Dn
   return batchingProvider(provider, {
     clock: ctx.clock,
     logger: ctx.logger,
-    confirm: (records, signal) =>
-      waitForTxtPropagationBatch({
-        records,
-        nameservers: provider.propagationNameservers,
-        resolvers,
-        timeoutMs: provider.propagationTimeoutMs ?? DEFAULT_BATCH_PROPAGATION_TIMEOUT_MS,
-        intervalMs: provider.propagationIntervalMs ?? DEFAULT_BATCH_PROPAGATION_INTERVAL_MS,
-        clock: ctx.clock,
-        signal,
-        logger: ctx.logger,
-      }),
+    confirm: (records, signal) => {
+      const check = () =>
+        waitForTxtPropagationBatch({
+          records,
+          nameservers: provider.propagationNameservers,
+          resolvers,
+          timeoutMs: provider.propagationTimeoutMs ?? DEFAULT_BATCH_PROPAGATION_TIMEOUT_MS,
+          intervalMs: provider.propagationIntervalMs ?? DEFAULT_BATCH_PROPAGATION_INTERVAL_MS,
+          clock: ctx.clock,
+          signal,
+          logger: ctx.logger,
+        });
+      // A record that never showed up makes the check an error, though the others may have passed.
+      return ctx.onCall ? timedDnsCall(ctx.onCall, 'propagation', signal, check, (errors) => errors.some((error) => error !== undefined)) : check();
+    },
   });
 }
 

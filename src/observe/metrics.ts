@@ -2,8 +2,11 @@
 // class (never prom-client's global one, so tests and reloads never collide), fed by status rows
 // (what is stored) and by the agent event stream (what happened).
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AcmeRequestInfo } from '../acme/endpoints.js';
+import type { DnsCall } from '../dns/observed.js';
 import type { StatusRow } from '../engine/status.js';
+import type { StorageObservation } from '../state/storage/observed.js';
 import type { AgentEvent } from './events.js';
 
 /**
@@ -22,6 +25,26 @@ export function acmeRequestResult(status: number | undefined): AcmeRequestResult
   if (status >= 400) return 'client_error';
   return 'success';
 }
+
+/**
+ * The `status` label of `certkeeper_acme_request_duration_seconds`: the HTTP status class, 429
+ * (rate limited) apart from the other 4xx, and `error` when no usable answer came (network failure).
+ */
+export const ACME_REQUEST_STATUSES = ['2xx', '3xx', '4xx', '429', '5xx', 'error'] as const;
+export type AcmeRequestStatus = (typeof ACME_REQUEST_STATUSES)[number];
+
+export function acmeRequestStatus(status: number | undefined): AcmeRequestStatus {
+  if (status === undefined || status < 200 || status > 599) return 'error';
+  if (status === 429) return '429';
+  return `${Math.floor(status / 100)}xx` as AcmeRequestStatus;
+}
+
+/** Buckets (seconds) of the ACME request histogram: a CA answers in tens of ms to seconds; 60 s is the request deadline. */
+const ACME_DURATION_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** DNS calls: an API write in ms to seconds, Route53 waiting for INSYNC up to a minute, propagation up to its 120 s timeout. */
+const DNS_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Store calls: a file read in under a ms, a database round trip in ms, a lock wait up to its timeout. */
+const STORE_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
  * One notification outcome per target: `delivered` (the receiver took it: 2xx, exit 0),
@@ -74,6 +97,12 @@ export class AgentMetrics {
   private readonly renewals: Counter<'name' | 'result'>;
   private readonly deploys: Counter<'name' | 'sink' | 'result'>;
   private readonly acmeRequests: Counter<'result'>;
+  private readonly acmeRequestDuration: Histogram<'endpoint' | 'status'>;
+  private readonly dnsRequests: Counter<'provider_type' | 'operation' | 'result'>;
+  private readonly dnsRequestDuration: Histogram<'provider_type' | 'operation'>;
+  private readonly storeOperations: Counter<'backend' | 'operation' | 'result'>;
+  private readonly storeOperationDuration: Histogram<'backend' | 'operation'>;
+  private readonly storeUp: Gauge<'backend'>;
   private readonly renewalInfoLookups: Counter<'result'>;
   private readonly ariWindowStart: Gauge<CertLabels>;
   private readonly ariWindowEnd: Gauge<CertLabels>;
@@ -161,6 +190,45 @@ export class AgentMetrics {
       name: 'certkeeper_acme_requests_total',
       help: 'HTTP requests to the ACME server by result: success, rate_limited, client_error, server_error, network_error.',
       labelNames: ['result'],
+      registers,
+    });
+    this.acmeRequestDuration = new Histogram({
+      name: 'certkeeper_acme_request_duration_seconds',
+      help: 'HTTP requests to the ACME server (each attempt) by ACME resource (endpoint: directory, newNonce, newAccount, newOrder, order, authz, challenge, finalize, certificate, renewalInfo, revokeCert, keyChange, account, other) and status (2xx, 3xx, 4xx, 429, 5xx, error: no answer), in seconds.',
+      labelNames: ['endpoint', 'status'],
+      buckets: ACME_DURATION_BUCKETS,
+      registers,
+    });
+    this.dnsRequests = new Counter({
+      name: 'certkeeper_dns_requests_total',
+      help: 'DNS provider calls by provider type, operation (present, cleanup, batch_present, batch_cleanup, propagation: a batch waiting for its records to be served) and result (success, error).',
+      labelNames: ['provider_type', 'operation', 'result'],
+      registers,
+    });
+    this.dnsRequestDuration = new Histogram({
+      name: 'certkeeper_dns_request_duration_seconds',
+      help: 'Duration of DNS provider calls by provider type and operation, in seconds.',
+      labelNames: ['provider_type', 'operation'],
+      buckets: DNS_DURATION_BUCKETS,
+      registers,
+    });
+    this.storeOperations = new Counter({
+      name: 'certkeeper_store_operations_total',
+      help: 'State store calls by backend (file, postgres, kubernetes), operation (get, get_many, put, delete, list, append_log, read_log, lock, unlock, ping) and result (success, conflict: a compare-and-set lost, busy: a lock held elsewhere past the wait, error).',
+      labelNames: ['backend', 'operation', 'result'],
+      registers,
+    });
+    this.storeOperationDuration = new Histogram({
+      name: 'certkeeper_store_operation_duration_seconds',
+      help: 'Duration of state store calls by backend and operation, in seconds (a lock call includes waiting for it).',
+      labelNames: ['backend', 'operation'],
+      buckets: STORE_DURATION_BUCKETS,
+      registers,
+    });
+    this.storeUp = new Gauge({
+      name: 'certkeeper_store_up',
+      help: '1 when the last state store call was answered (success, conflict or busy); 0 after an error, or when a held lock was lost.',
+      labelNames: ['backend'],
       registers,
     });
     this.renewalInfoLookups = new Counter({
@@ -307,6 +375,34 @@ export class AgentMetrics {
    */
   acmeRequest(result: AcmeRequestResult): void {
     this.acmeRequests.inc({ result });
+  }
+
+  /**
+   * One HTTP attempt to the ACME server, as the transport reports it (`onRequest`): counted by
+   * result, and with `info` (the resource and the duration) timed by endpoint and status.
+   */
+  acmeResponse(status: number | undefined, info?: AcmeRequestInfo): void {
+    this.acmeRequests.inc({ result: acmeRequestResult(status) });
+    if (info) this.acmeRequestDuration.observe({ endpoint: info.endpoint, status: acmeRequestStatus(status) }, info.seconds);
+  }
+
+  /** One DNS provider call (DnsProviderContext.onCall), under the provider's type. */
+  dnsCall(providerType: string, call: DnsCall): void {
+    this.dnsRequests.inc({ provider_type: providerType, operation: call.operation, result: call.result });
+    this.dnsRequestDuration.observe({ provider_type: providerType, operation: call.operation }, call.seconds);
+  }
+
+  /** One state store call (OpenStateOptions.observer): an error marks the store down, any answer up. */
+  storeOperation(observation: StorageObservation): void {
+    const { backend, operation, result } = observation;
+    this.storeOperations.inc({ backend, operation, result });
+    this.storeOperationDuration.observe({ backend, operation }, observation.seconds);
+    this.storeUp.set({ backend }, result === 'error' ? 0 : 1);
+  }
+
+  /** A held lock could not be kept: the store is not answering this agent (until a call succeeds again). */
+  storeLockLost(backend: string): void {
+    this.storeUp.set({ backend }, 0);
   }
 
   /** One ARI lookup for planning (the issuer wiring's `onRenewalInfo`). */

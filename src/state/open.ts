@@ -10,13 +10,21 @@ import { migrateFileLayout } from './migrate-file-layout.js';
 import { RepositoryStore } from './repository-store.js';
 import type { StateConfig } from './schema.js';
 import { aesGcmSealer, readSealKeyFile } from './seal.js';
+import type { Storage } from './storage/contract.js';
 import { FileStorage } from './storage/file/index.js';
+import { ObservedStorage, type StorageObserver } from './storage/observed.js';
 
 export interface OpenStateOptions {
   state: StateConfig;
   agentId: string;
   clock: Clock;
   logger: Logger;
+  /** Told about every storage call (the store's health metrics); the backend is wrapped once, here. */
+  observer?: StorageObserver | undefined;
+}
+
+function observed(storage: Storage, options: OpenStateOptions): Storage {
+  return options.observer ? new ObservedStorage(storage, options.state.type, options.observer) : storage;
 }
 
 /** The folder of a file store where the storage layout lives (the 0.1 files stay beside it). */
@@ -44,12 +52,15 @@ export async function openStateStoreForReading(options: OpenStateOptions): Promi
 export async function openStateStore(options: OpenStateOptions, behaviour: { migrate: boolean } = { migrate: true }): Promise<RepositoryStore> {
   const { state, clock, logger } = options;
   if (state.type === 'file') {
-    const storage = await FileStorage.open({
-      dir: fileStorageRoot(state.dir),
-      clock,
-      logger,
-      ...(state.pollInterval !== undefined ? { pollIntervalMs: state.pollInterval } : {}),
-    });
+    const storage = observed(
+      await FileStorage.open({
+        dir: fileStorageRoot(state.dir),
+        clock,
+        logger,
+        ...(state.pollInterval !== undefined ? { pollIntervalMs: state.pollInterval } : {}),
+      }),
+      options,
+    );
     const store = new RepositoryStore({ storage, clock, localDir: state.dir, lockTtlMs: state.lockTtl, agentId: options.agentId });
     if (behaviour.migrate) await migrateFileLayout(state.dir, store, { clock, logger, agentId: options.agentId });
     return store;
@@ -57,7 +68,7 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
   if (state.type === 'kubernetes') {
     // client-node is loaded only when configured, as pg is.
     const { KubernetesStorage } = await import('./storage/kubernetes/index.js');
-    const storage = await KubernetesStorage.open({
+    const kubernetes = await KubernetesStorage.open({
       agentId: options.agentId,
       lockTtlMs: state.lockTtl,
       prefix: state.prefix,
@@ -67,12 +78,13 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
       clock,
       logger,
     });
+    const storage = observed(kubernetes, options);
     const sealer = state.encryptionKeyFile ? aesGcmSealer(readSealKeyFile(state.encryptionKeyFile)) : undefined;
     return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, agentId: options.agentId, ...(sealer ? { sealer } : {}) });
   }
   // PostgreSQL is loaded only when configured: a file-store agent never loads pg.
   const { PostgresStorage } = await import('./storage/postgres/index.js');
-  const storage = new PostgresStorage({
+  const postgres = new PostgresStorage({
     url: state.url,
     schema: state.schema,
     agentId: options.agentId,
@@ -84,6 +96,7 @@ export async function openStateStore(options: OpenStateOptions, behaviour: { mig
     ...(state.sslmode !== undefined ? { sslmode: state.sslmode } : {}),
     ...(state.sslrootcert !== undefined ? { sslrootcert: state.sslrootcert } : {}),
   });
+  const storage = observed(postgres, options);
   const sealer = state.encryptionKeyFile ? aesGcmSealer(readSealKeyFile(state.encryptionKeyFile)) : undefined;
   return new RepositoryStore({ storage, clock, localDir: state.localDir, lockTtlMs: state.lockTtl, agentId: options.agentId, ...(sealer ? { sealer } : {}) });
 }

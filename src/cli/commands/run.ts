@@ -18,7 +18,7 @@ import { leaderGauge, startLeaderElection } from '../../ha/index.js';
 import { startHttpServer, type HttpServerHandle } from '../../observe/http.js';
 import { servePage } from '../../observe/page/agent.js';
 import { loadStoredWatchResults } from '../../verify/watcher.js';
-import { acmeRequestResult, AgentMetrics } from '../../observe/metrics.js';
+import { AgentMetrics } from '../../observe/metrics.js';
 import { Dispatcher, type DispatcherSnapshot } from '../../observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { NOTIFY_STATE_FILE, notifyStateIn, notifyStateInStore, type NotifyStateStore } from '../../observe/notify/snapshot.js';
@@ -26,6 +26,7 @@ import { stateStore } from '../state.js';
 import { readiness } from '../../observe/readiness.js';
 import { fanOut, type EventSubscriber } from '../../observe/subscribers.js';
 import type { StateStore } from '../../state/contract.js';
+import type { StorageObservation } from '../../state/storage/observed.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';
@@ -88,6 +89,8 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   for (const signal of signals) process.on(signal, onSignal);
   started.push(() => signals.forEach((signal) => process.off(signal, onSignal)));
   const metrics = new AgentMetrics();
+  // The store's health metrics: the daemon opens the store first (below), so it is opened observed.
+  const storeObserver = { onOperation: (o: StorageObservation) => metrics.storeOperation(o), onLockLost: (backend: string) => metrics.storeLockLost(backend) };
   let dispatcher: Dispatcher | undefined;
   let config: Config = first;
   let stateDirWritable: boolean | string = false;
@@ -110,7 +113,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   // shutdown, so queued alerts survive a restart; a reload hands them to the next dispatcher.
   // In the state store, as this agent's own data (a file store's notify-state.json is read once, if any).
   const notifyStateOf = async (next: Config): Promise<NotifyStateStore> => {
-    const opened = await stateStore(next, io.clock, logger);
+    const opened = await stateStore(next, io.clock, logger, storeObserver);
     return opened.agentData
       ? notifyStateInStore(opened.agentData, path.join(next.stateDir, NOTIFY_STATE_FILE), () => io.clock.now())
       : notifyStateIn(next.stateDir, () => io.clock.now());
@@ -183,7 +186,9 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
         clock: io.clock,
         logger,
         onEvent,
-        onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)),
+        onAcmeRequest: (status, info) => metrics.acmeResponse(status, info),
+        onDnsCall: (type, call) => metrics.dnsCall(type, call),
+        storeObserver,
         onRenewalInfo: (result) => metrics.renewalInfo(result),
       });
       if (elector) deps.canDeploy = () => elector.isLeader();
@@ -217,7 +222,14 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
     clock: io.clock,
     logger: logger.child({ component: 'rehearse' }),
     config: () => agent.currentConfig,
-    wire: (next) => wire(next, { clock: io.clock, logger, onAcmeRequest: (status) => metrics.acmeRequest(acmeRequestResult(status)) }),
+    wire: (next) =>
+      wire(next, {
+        clock: io.clock,
+        logger,
+        onAcmeRequest: (status, info) => metrics.acmeResponse(status, info),
+        onDnsCall: (type, call) => metrics.dnsCall(type, call),
+        storeObserver,
+      }),
     onEvent: fanOut(subscribers, 'rehearsal'),
     onResult: (cert, result) => metrics.rehearsal(cert, result),
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
@@ -271,7 +283,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   await agent.start(first);
   metrics.planCompleted(io.clock.now());
   served = startServedWatch(config, {
-    agentData: (await stateStore(config, io.clock, logger)).agentData,
+    agentData: (await stateStore(config, io.clock, logger, storeObserver)).agentData,
     clock: io.clock,
     logger,
     registry: metrics.registry,

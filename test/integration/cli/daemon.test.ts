@@ -96,6 +96,19 @@ describe('certkeeper run', () => {
     const readyz = await fetch(`${base}/readyz`);
     expect(readyz.status).toBe(200);
     expect(Number(/certkeeper_acme_requests_total\{result="success"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(10);
+    // The latency and health series behind the dashboard's ACME, DNS and store panels: each order's
+    // steps timed under their ACME resource, the BIND zone's batched writes and propagation checks
+    // counted, the file store's calls counted and up, and never a URL as a label value.
+    const count = (pattern: RegExp): number => Number(pattern.exec(metrics)?.[1] ?? 0);
+    expect(count(/certkeeper_acme_request_duration_seconds_count\{endpoint="newOrder",status="2xx"\} (\d+)/)).toBeGreaterThanOrEqual(6);
+    expect(count(/certkeeper_acme_request_duration_seconds_count\{endpoint="finalize",status="2xx"\} (\d+)/)).toBeGreaterThanOrEqual(6);
+    expect(count(/certkeeper_acme_request_duration_seconds_count\{endpoint="certificate",status="2xx"\} (\d+)/)).toBeGreaterThanOrEqual(6);
+    expect(count(/certkeeper_dns_requests_total\{provider_type="rfc2136",operation="batch_present",result="success"\} (\d+)/)).toBeGreaterThan(0);
+    expect(count(/certkeeper_dns_requests_total\{provider_type="rfc2136",operation="propagation",result="success"\} (\d+)/)).toBeGreaterThan(0);
+    expect(count(/certkeeper_dns_request_duration_seconds_count\{provider_type="rfc2136",operation="batch_cleanup"\} (\d+)/)).toBeGreaterThan(0);
+    expect(count(/certkeeper_store_operations_total\{backend="file",operation="put",result="success"\} (\d+)/)).toBeGreaterThan(0);
+    expect(metrics).toContain('certkeeper_store_up{backend="file"} 1');
+    expect(metrics.split('\n').filter((line) => line.startsWith('certkeeper_') && line.includes('://'))).toEqual([]);
 
     // `certkeeper reload`: a broken config is rejected and the running one stays ...
     const parts = {

@@ -74,6 +74,9 @@ certificates:
     expect(sample(text, 'certkeeper_certificate_ready{name="www",issuer="primary"}')).toBe(0);
     expect(sample(text, 'certkeeper_consecutive_failures{name="www"}')).toBeGreaterThanOrEqual(1); // the deprecated name, still there
     expect(text).toContain('process_resident_memory_bytes');
+    // The CA's closed port: each attempt at its directory is timed as a network error, under the directory's label.
+    expect(sample(text, 'certkeeper_acme_request_duration_seconds_count{endpoint="directory",status="error"}')).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'certkeeper_store_up{backend="file"}')).toBe(1);
 
     const lint = checkMetrics(text);
     expect(lint.problems).toEqual([]);

@@ -19,6 +19,7 @@ interface Panel {
   id: number;
   type: string;
   title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
   targets?: { expr: string; refId: string }[];
 }
 interface Dashboard {
@@ -105,6 +106,11 @@ async function exposition(): Promise<string> {
   ] as const)
     metrics.onEvent(event(fields));
   for (const result of ACME_REQUEST_RESULTS) metrics.acmeRequest(result);
+  metrics.acmeResponse(201, { endpoint: 'newOrder', seconds: 0.2 });
+  metrics.acmeResponse(undefined, { endpoint: 'finalize', seconds: 30 });
+  metrics.dnsCall('route53', { operation: 'batch_present', result: 'success', seconds: 12 });
+  metrics.dnsCall('route53', { operation: 'propagation', result: 'error', seconds: 120 });
+  metrics.storeOperation({ backend: 'postgres', operation: 'put', result: 'conflict', seconds: 0.004 });
   for (const result of RENEWAL_INFO_RESULTS) metrics.renewalInfo(result);
   metrics.rehearsal('www', 'success');
   metrics.notificationTargets(['ops']);
@@ -116,6 +122,20 @@ async function exposition(): Promise<string> {
   served.onEvent(event({ type: 'verified', cert: 'www', serving: 'new' }));
   leaderGauge(metrics.registry).set(true);
   return metrics.registry.metrics();
+}
+
+/**
+ * The exposed metric (its `# TYPE` name) a series name in a query belongs to, or undefined. A
+ * counter's TYPE line names it without _total in OpenMetrics, with it in prom-client's text
+ * format; a histogram's series are its name with _bucket, _sum and _count.
+ */
+export function exposedAs(types: ReadonlyMap<string, string>, series: string): string | undefined {
+  if (types.has(series)) return series;
+  const counter = series.replace(/_total$/, '');
+  if (counter !== series && types.get(counter) === 'counter') return counter;
+  const histogram = series.replace(/_(bucket|sum|count)$/, '');
+  if (histogram !== series && types.get(histogram) === 'histogram') return histogram;
+  return undefined;
 }
 
 /** Metric names in a PromQL expression: identifiers not inside {…} or [...], not followed by "(", not keywords. */
@@ -145,21 +165,23 @@ describe('the Grafana dashboard', () => {
 
   it('uses only metrics the agent exposes', async () => {
     const text = await exposition();
-    const exposed = new Set(
+    const types = new Map(
       text
         .split('\n')
         .filter((line) => line.startsWith('# TYPE '))
-        .map((line) => line.split(' ')[2]!),
+        .map((line) => [line.split(' ')[2]!, line.split(' ')[3]!] as const),
     );
     const used = new Set(queries.flatMap((q) => metricNames(q.expr).map((name) => ({ ...q, name }))).map((u) => `${u.name}\t${u.where}`));
     const missing = [...used].filter((entry) => {
       const name = entry.split('\t')[0]!;
-      // A counter's TYPE line names it without _total in OpenMetrics, with it in prom-client's text format.
-      return !PROMETHEUS_SERIES.has(name) && !exposed.has(name) && !exposed.has(name.replace(/_total$/, ''));
+      return !PROMETHEUS_SERIES.has(name) && exposedAs(types, name) === undefined;
     });
     expect(missing).toEqual([]);
     // The metrics the issue names are all on it.
-    const names = new Set([...used].map((entry) => entry.split('\t')[0]));
+    // By the metric each series belongs to (a histogram's _bucket is the histogram; a counter keeps _total as written).
+    const names = new Set(
+      [...used].map((entry) => entry.split('\t')[0]!).map((name) => (/_(bucket|sum|count)$/.test(name) ? (exposedAs(types, name) ?? name) : name)),
+    );
     for (const name of [
       'certkeeper_certificate_expiration_timestamp_seconds',
       'certkeeper_certificate_consecutive_failures',
@@ -168,10 +190,39 @@ describe('the Grafana dashboard', () => {
       'certkeeper_endpoint_expiration_timestamp_seconds',
       'certkeeper_leader',
       'certkeeper_last_plan_timestamp_seconds',
+      'certkeeper_acme_request_duration_seconds',
+      'certkeeper_dns_request_duration_seconds',
+      'certkeeper_dns_requests_total',
+      'certkeeper_store_operations_total',
+      'certkeeper_store_operation_duration_seconds',
+      'certkeeper_store_up',
     ]) {
       expect(names, name).toContain(name);
     }
     expect(names).not.toContain('certkeeper_consecutive_failures'); // the deprecated name
+    // The latency panels ask for quantiles over a histogram's buckets, which must exist as such.
+    for (const name of ['certkeeper_acme_request_duration_seconds', 'certkeeper_dns_request_duration_seconds', 'certkeeper_store_operation_duration_seconds']) {
+      expect(types.get(name), name).toBe('histogram');
+      expect(
+        queries.some((q) => q.expr.includes(`histogram_quantile(0.95, sum by (`) && q.expr.includes(`${name}_bucket{`)),
+        name,
+      ).toBe(true);
+      expect(text).toMatch(new RegExp(`^${name}_count\\{[^}]*\\} [1-9]`, 'm'));
+    }
+  });
+
+  it('names a series by the metric it belongs to: _total of a counter, _bucket/_sum/_count of a histogram', () => {
+    const types = new Map([
+      ['a_total', 'counter'],
+      ['b_seconds', 'histogram'],
+      ['c', 'gauge'],
+    ]);
+    expect(exposedAs(types, 'a_total')).toBe('a_total');
+    expect(exposedAs(new Map([['a', 'counter']]), 'a_total')).toBe('a');
+    for (const suffix of ['_bucket', '_sum', '_count']) expect(exposedAs(types, `b_seconds${suffix}`)).toBe('b_seconds');
+    expect(exposedAs(types, 'b_seconds')).toBe('b_seconds');
+    expect(exposedAs(types, 'c_count')).toBeUndefined(); // a gauge has no _count series
+    expect(exposedAs(types, 'd')).toBeUndefined();
   });
 
   it('finds metric names in PromQL and nothing else', () => {
@@ -187,6 +238,21 @@ describe('the Grafana dashboard', () => {
     const ids = dashboard.panels.map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+    // Laid out on Grafana's 24-column grid with no two panels on the same cells.
+    for (const panel of dashboard.panels) expect(panel.gridPos.x + panel.gridPos.w, panel.title).toBeLessThanOrEqual(24);
+    const overlaps = dashboard.panels.flatMap((a, i) =>
+      dashboard.panels
+        .slice(i + 1)
+        .filter(
+          (b) =>
+            a.gridPos.x < b.gridPos.x + b.gridPos.w &&
+            b.gridPos.x < a.gridPos.x + a.gridPos.w &&
+            a.gridPos.y < b.gridPos.y + b.gridPos.h &&
+            b.gridPos.y < a.gridPos.y + a.gridPos.h,
+        )
+        .map((b) => `${a.title} / ${b.title}`),
+    );
+    expect(overlaps).toEqual([]);
   });
 
   it('ships in the chart as the same file, in a ConfigMap for the sidecar that is off by default', () => {

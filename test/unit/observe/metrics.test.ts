@@ -2,7 +2,7 @@ import perfHooks from 'node:perf_hooks';
 import { describe, expect, it, vi } from 'vitest';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
-import { AgentMetrics, acmeRequestResult, EVENT_LOOP_MONITORING_PRECISION_MS, isReady } from '../../../src/observe/metrics.js';
+import { AgentMetrics, acmeRequestResult, acmeRequestStatus, EVENT_LOOP_MONITORING_PRECISION_MS, isReady } from '../../../src/observe/metrics.js';
 
 /** Prometheus text exposition → { 'name{a="b",c="d"}': value } (labels sorted as written). */
 function parse(text: string): Map<string, number> {
@@ -251,5 +251,67 @@ describe('AgentMetrics: ARI', () => {
     metrics.updateFromStatus([row({ name: 'api' })]);
     samples = parse(await metrics.render());
     expect(samples.has('certkeeper_certificate_ari_window_start_timestamp_seconds{name="www",issuer="le"}')).toBe(false);
+  });
+});
+
+describe('ACME, DNS and store call metrics', () => {
+  it('times ACME attempts by endpoint and status class, a network failure as error, and counts them by result as before', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.acmeResponse(201, { endpoint: 'newOrder', seconds: 0.3 });
+    metrics.acmeResponse(400, { endpoint: 'newOrder', seconds: 0.1 });
+    metrics.acmeResponse(429, { endpoint: 'renewalInfo', seconds: 0.1 });
+    metrics.acmeResponse(503, { endpoint: 'finalize', seconds: 2 });
+    metrics.acmeResponse(undefined, { endpoint: 'directory', seconds: 5 });
+    metrics.acmeResponse(200); // a caller without the details: counted, not timed
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_acme_request_duration_seconds_count{endpoint="newOrder",status="2xx"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_count{endpoint="newOrder",status="4xx"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_count{endpoint="renewalInfo",status="429"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_count{endpoint="finalize",status="5xx"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_count{endpoint="directory",status="error"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_sum{endpoint="directory",status="error"}')).toBe(5);
+    expect(samples.get('certkeeper_acme_request_duration_seconds_bucket{le="0.5",endpoint="newOrder",status="2xx"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_requests_total{result="network_error"}')).toBe(1);
+    expect(samples.get('certkeeper_acme_requests_total{result="success"}')).toBe(2);
+    expect(samples.get('certkeeper_acme_requests_total{result="rate_limited"}')).toBe(1);
+  });
+
+  it('classifies HTTP statuses into a small set', () => {
+    expect([200, 204, 301, 400, 404, 429, 500, 503, undefined, 0, 99, 600].map(acmeRequestStatus)).toEqual([
+      '2xx',
+      '2xx',
+      '3xx',
+      '4xx',
+      '4xx',
+      '429',
+      '5xx',
+      '5xx',
+      'error',
+      'error',
+      'error',
+      'error',
+    ]);
+  });
+
+  it('counts and times DNS calls by provider type and operation', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    metrics.dnsCall('route53', { operation: 'batch_present', result: 'success', seconds: 20 });
+    metrics.dnsCall('route53', { operation: 'propagation', result: 'error', seconds: 120 });
+    metrics.dnsCall('exec', { operation: 'present', result: 'error', seconds: 1 });
+    const samples = parse(await metrics.render());
+    expect(samples.get('certkeeper_dns_requests_total{provider_type="route53",operation="batch_present",result="success"}')).toBe(1);
+    expect(samples.get('certkeeper_dns_requests_total{provider_type="route53",operation="propagation",result="error"}')).toBe(1);
+    expect(samples.get('certkeeper_dns_requests_total{provider_type="exec",operation="present",result="error"}')).toBe(1);
+    expect(samples.get('certkeeper_dns_request_duration_seconds_count{provider_type="route53",operation="propagation"}')).toBe(1);
+    expect(samples.get('certkeeper_dns_request_duration_seconds_bucket{le="120",provider_type="route53",operation="propagation"}')).toBe(1);
+  });
+
+  it('never carries a URL or a host in a label', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    for (const endpoint of ['directory', 'order', 'other'] as const) metrics.acmeResponse(200, { endpoint, seconds: 0.1 });
+    metrics.dnsCall('rfc2136', { operation: 'cleanup', result: 'success', seconds: 0.1 });
+    metrics.storeOperation({ backend: 'postgres', operation: 'ping', result: 'error', seconds: 1 });
+    const text = await metrics.render();
+    expect(text).not.toMatch(/="[^"]*(\/\/|\/)[^"]*"/);
   });
 });

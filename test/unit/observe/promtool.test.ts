@@ -68,6 +68,13 @@ function populated(): Registry {
     metrics.onEvent(event(fields));
   }
   for (const result of ACME_REQUEST_RESULTS) metrics.acmeRequest(result);
+  metrics.acmeResponse(200, { endpoint: 'directory', seconds: 0.05 });
+  metrics.acmeResponse(undefined, { endpoint: 'newNonce', seconds: 1.5 });
+  metrics.dnsCall('rfc2136', { operation: 'present', result: 'success', seconds: 0.02 });
+  metrics.dnsCall('route53', { operation: 'propagation', result: 'error', seconds: 120 });
+  metrics.storeOperation({ backend: 'file', operation: 'get', result: 'success', seconds: 0.0005 });
+  metrics.storeOperation({ backend: 'file', operation: 'lock', result: 'busy', seconds: 10 });
+  metrics.storeLockLost('file');
   for (const result of RENEWAL_INFO_RESULTS) metrics.renewalInfo(result);
   metrics.rehearsal('www', 'success');
   metrics.notificationTargets(['ops']);

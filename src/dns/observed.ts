@@ -1,0 +1,79 @@
+// Timing of a DNS provider's calls, for metrics: the provider's own writes (present, cleanup),
+// the batcher's writes (one per zone and action) and its propagation check. The registry wraps
+// what it builds (registry.ts) when the context asks (DnsProviderContext.onCall); a provider
+// never knows it is watched.
+
+import type { DnsProvider, TxtBatchSupport } from './contract.js';
+
+/**
+ * `operation` label: `present`/`cleanup` (a provider's presentTxt/cleanupTxt), `batch_present`/
+ * `batch_cleanup` (one batched write of many records), `propagation` (a batch's wait until every
+ * nameserver serves its records). A provider without batches has its propagation checked by the
+ * challenge loop, which is not counted here.
+ */
+export const DNS_OPERATIONS = ['present', 'cleanup', 'batch_present', 'batch_cleanup', 'propagation'] as const;
+export type DnsOperation = (typeof DNS_OPERATIONS)[number];
+
+/** One finished call: `error` when it threw. A call cancelled by its signal is not reported. */
+export interface DnsCall {
+  operation: DnsOperation;
+  result: 'success' | 'error';
+  seconds: number;
+}
+
+export type DnsCallObserver = (call: DnsCall) => void;
+
+/** Runs `call`, telling `onCall` how it went and how long it took (unless it was aborted); `failed` judges an answer that is a failure. */
+export async function timedDnsCall<T>(
+  onCall: DnsCallObserver,
+  operation: DnsOperation,
+  signal: AbortSignal | undefined,
+  call: () => Promise<T>,
+  failed: (value: T) => boolean = () => false,
+): Promise<T> {
+  const started = performance.now();
+  const report = (result: DnsCall['result']): void => onCall({ operation, result, seconds: (performance.now() - started) / 1000 });
+  try {
+    const value = await call();
+    report(failed(value) ? 'error' : 'success');
+    return value;
+  } catch (error) {
+    if (!signal?.aborted) report('error');
+    throw error;
+  }
+}
+
+/** `provider` with its writes (single and batched) timed; everything else answered by `provider` itself. */
+export function observedDnsProvider(provider: DnsProvider, onCall: DnsCallObserver): DnsProvider {
+  const batch = provider.batch;
+  const observedBatch: TxtBatchSupport | undefined = batch && {
+    get limits() {
+      return batch.limits;
+    },
+    get windowMs() {
+      return batch.windowMs;
+    },
+    zoneOf: (record, signal) => batch.zoneOf(record, signal),
+    write: (action, zone, records, signal) => timedDnsCall(onCall, `batch_${action}`, signal, () => batch.write(action, zone, records, signal)),
+  };
+  return {
+    get name() {
+      return provider.name;
+    },
+    presentTxt: (record, signal) => timedDnsCall(onCall, 'present', signal, () => provider.presentTxt(record, signal)),
+    cleanupTxt: (record, signal) => timedDnsCall(onCall, 'cleanup', signal, () => provider.cleanupTxt(record, signal)),
+    get propagationNameservers() {
+      return provider.propagationNameservers;
+    },
+    get propagationTimeoutMs() {
+      return provider.propagationTimeoutMs;
+    },
+    get propagationIntervalMs() {
+      return provider.propagationIntervalMs;
+    },
+    get presentWaitsForPropagation() {
+      return provider.presentWaitsForPropagation;
+    },
+    ...(observedBatch ? { batch: observedBatch } : {}),
+  };
+}
