@@ -8,7 +8,7 @@ import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
 import type { EngineDeps } from '../engine/contracts.js';
 import type { Issuer } from '../issuers/contract.js';
-import type { EngineEvent } from '../engine/events.js';
+import type { StreamEvent } from '../observe/events.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
 import { withIssuerDefaults } from '../engine/issuer-chain.js';
@@ -24,7 +24,7 @@ import { acmeIssuerFrom, createIssuerWiring } from './issuers.js';
 export interface WiringOptions {
   clock: Clock;
   logger: Logger;
-  onEvent?: (event: EngineEvent) => void;
+  onEvent?: (event: StreamEvent) => void;
   /** Every ACME request's HTTP status (undefined: network failure), for metrics. */
   onAcmeRequest?: (status: number | undefined) => void;
   /** Every ARI lookup's result, for metrics. */

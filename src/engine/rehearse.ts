@@ -16,7 +16,7 @@ import type { AgentEvent } from '../observe/events.js';
 import { nextRehearsalAt, rehearsalDirectory, rehearsalSeverity } from '../plan/rehearsal.js';
 import type { StateStore } from '../state/contract.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome } from './events.js';
+import type { CertOutcome } from '../observe/events.js';
 import { renew } from './renew.js';
 
 /** The wait between looks at the schedule is capped, so a reload or clock jump is noticed. */

@@ -2,7 +2,7 @@
 
 import { describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import type { EngineEvent, CertOutcome } from '../../engine/events.js';
+import type { StreamEvent, CertOutcome } from '../../observe/events.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { dryRunTarget } from '../../engine/rehearse.js';
 import { formatDuration } from '../../core/duration.js';
@@ -62,10 +62,10 @@ export async function renewCommand(
   const logOptions = (live || options.quiet || summaryOnly) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
   const onEvent = view
-    ? (event: EngineEvent) => view.onEvent(event)
+    ? (event: StreamEvent) => view.onEvent(event)
     : summaryOnly
-      ? (event: EngineEvent) => logFailure(logger, event)
-      : (event: EngineEvent) => logEvent(logger, event);
+      ? (event: StreamEvent) => logFailure(logger, event)
+      : (event: StreamEvent) => logEvent(logger, event);
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
   const controller = new AbortController();
@@ -177,14 +177,14 @@ function summaryTable(outcomes: CertOutcome[]): string {
 }
 
 /** A fleet run without a TTY: a failed certificate is a log line; everything else is in the summary. */
-function logFailure(logger: Logger, event: EngineEvent): void {
+function logFailure(logger: Logger, event: StreamEvent): void {
   if (event.type !== 'cert_done' || event.outcome.result !== 'failure') return;
   const o = event.outcome;
   logger.error({ cert: o.cert, action: o.action, result: o.result, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
 }
 
 /** Without a TTY, every event is a log line (JSON by default). */
-function logEvent(logger: Logger, event: EngineEvent): void {
+function logEvent(logger: Logger, event: StreamEvent): void {
   switch (event.type) {
     case 'lock_wait':
       return; // already logged by the engine
@@ -200,6 +200,9 @@ function logEvent(logger: Logger, event: EngineEvent): void {
       return;
     case 'cert_step':
       logger.info({ cert: event.cert, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }, event.step);
+      return;
+    case 'deployed': // a step of the run here, as the progress view shows it
+      logger.info({ cert: event.cert, step: 'deployed', ...(event.sink ? { detail: event.sink } : {}) }, 'deployed');
       return;
     case 'cert_done': {
       const o = event.outcome;
