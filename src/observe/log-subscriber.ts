@@ -1,13 +1,14 @@
-// The log as a subscriber of the event stream (observe/subscribers.ts), beside metrics and the
-// notifiers: one line per alert event, at the level its severity says. A run's progress events
-// write no line here: the engine logs its own steps as it takes them.
+// The log as a subscriber of the event stream (observe/events.ts): what line each event writes.
+// In the agent (one of the subscribers in observe/subscribers.ts, beside metrics and the
+// notifiers): one line per alert, at the level its severity says; its runs' progress writes none
+// (the engine logs its own steps). In `renew` without a terminal: one line per step of the run.
 
 import type { Logger } from '../core/logger.js';
 import { isAgentEvent, type Severity, type StreamEvent } from './events.js';
 import type { EventSource, EventSubscriber } from './subscribers.js';
 
 export interface EventLogLine {
-  level: 'info' | 'warn' | 'error';
+  level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   fields: Record<string, unknown>;
   /** The child logger it goes to (`component`), when not the agent's own. */
@@ -45,5 +46,60 @@ export function logSubscriber(logger: Logger): EventSubscriber {
       const line = eventLogLine(event, source);
       if (line) loggerFor(line.component)[line.level](line.fields, line.message);
     },
+  };
+}
+
+/**
+ * The line `renew` writes for an event of its run when no terminal shows the progress: every step
+ * (nothing to do is debug, a backoff a warning), or with `failuresOnly` (a fleet run, summed up at
+ * the end) only a failed certificate. Alerts other than `deployed` write none: the steps say it.
+ */
+export function runLogLine(event: StreamEvent, options: { failuresOnly?: boolean } = {}): EventLogLine | undefined {
+  if (options.failuresOnly) {
+    if (event.type !== 'cert_done' || event.outcome.result !== 'failure') return undefined;
+    const o = event.outcome;
+    return {
+      level: 'error',
+      message: `${o.action} failed`,
+      fields: { cert: o.cert, action: o.action, result: o.result, code: o.code, sink: o.failedSink, err: o.error },
+    };
+  }
+  switch (event.type) {
+    case 'cert_planned': {
+      const fields = { cert: event.cert, action: event.action, reason: event.reason };
+      if (event.action !== 'skip') return { level: 'info', message: `${event.action}: ${event.message}`, fields };
+      // Nothing to do is not news (debug); backing off after failures is (warn: it still fails).
+      return event.reason === 'backoff' ? { level: 'warn', message: event.message, fields } : { level: 'debug', message: `not due: ${event.message}`, fields };
+    }
+    case 'cert_step':
+      return { level: 'info', message: event.step, fields: { cert: event.cert, step: event.step, ...(event.detail ? { detail: event.detail } : {}) } };
+    case 'deployed': // a step of the run here, as the progress view shows it
+      return { level: 'info', message: 'deployed', fields: { cert: event.cert, step: 'deployed', ...(event.sink ? { detail: event.sink } : {}) } };
+    case 'cert_done': {
+      const o = event.outcome;
+      if (o.result === 'skipped') return undefined;
+      const fields = {
+        cert: o.cert,
+        action: o.action,
+        result: o.result,
+        serial: o.serial,
+        notAfter: o.notAfter,
+        durationMs: o.durationMs,
+        deployed: o.deployed,
+      };
+      if (o.result === 'failure')
+        return { level: 'error', message: `${o.action} failed`, fields: { ...fields, code: o.code, sink: o.failedSink, err: o.error } };
+      return { level: 'info', message: `${o.action} done`, fields };
+    }
+    default:
+      return undefined; // lock_wait: the engine logs it; other alerts: the steps say it
+  }
+}
+
+/** `renew`'s listener when no terminal shows the progress: each event's line (runLogLine) to `logger`. */
+export function runLog(logger: Logger, options: { failuresOnly?: boolean } = {}): (event: StreamEvent) => void {
+  return (event) => {
+    const line = runLogLine(event, options);
+    if (line) logger[line.level](line.fields, line.message);
   };
 }

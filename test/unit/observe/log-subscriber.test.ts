@@ -1,8 +1,8 @@
 // The log as a subscriber of the event stream: one row per case, event → level, message, fields.
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
-import type { AgentEvent, StreamEvent } from '../../../src/observe/events.js';
-import { eventLogLine, logSubscriber, type EventLogLine } from '../../../src/observe/log-subscriber.js';
+import type { AgentEvent, CertOutcome, StreamEvent } from '../../../src/observe/events.js';
+import { eventLogLine, logSubscriber, runLogLine, type EventLogLine } from '../../../src/observe/log-subscriber.js';
 import { fanOut, type EventSource } from '../../../src/observe/subscribers.js';
 
 const AT = '2026-11-22T00:00:00.000Z';
@@ -118,4 +118,88 @@ describe('logSubscriber', () => {
       'watch/info:shop:443: healthy again {"event":"recovered","endpoint":"shop:443","severity":"info"}',
     ]);
   });
+});
+
+describe("runLogLine: renew's line for each event of its run, without a terminal", () => {
+  const outcome = (fields: Partial<CertOutcome> = {}): CertOutcome => ({
+    cert: 'www',
+    action: 'renew',
+    result: 'success',
+    reason: 'due',
+    message: 'due',
+    serial: 'bb02',
+    notAfter: AT,
+    durationMs: 12,
+    deployed: ['files'],
+    ...fields,
+  });
+  const done = { cert: 'www', action: 'renew', serial: 'bb02', notAfter: AT, durationMs: 12, deployed: ['files'] };
+  const cases: { name: string; event: StreamEvent; failuresOnly?: boolean; line: EventLogLine | undefined }[] = [
+    {
+      name: 'a renewal planned: info',
+      event: { type: 'cert_planned', cert: 'www', action: 'renew', reason: 'due', message: 'due since today' },
+      line: { level: 'info', message: 'renew: due since today', fields: { cert: 'www', action: 'renew', reason: 'due' } },
+    },
+    {
+      name: 'nothing to do: debug',
+      event: { type: 'cert_planned', cert: 'www', action: 'skip', reason: 'not-due', message: 'renews on 2027-01-01' },
+      line: { level: 'debug', message: 'not due: renews on 2027-01-01', fields: { cert: 'www', action: 'skip', reason: 'not-due' } },
+    },
+    {
+      name: 'backing off after failures: warn',
+      event: { type: 'cert_planned', cert: 'www', action: 'skip', reason: 'backoff', message: 'backing off until 12:00' },
+      line: { level: 'warn', message: 'backing off until 12:00', fields: { cert: 'www', action: 'skip', reason: 'backoff' } },
+    },
+    {
+      name: 'a step with its detail',
+      event: { type: 'cert_step', cert: 'www', step: 'stored', detail: 'bb02' },
+      line: { level: 'info', message: 'stored', fields: { cert: 'www', step: 'stored', detail: 'bb02' } },
+    },
+    {
+      name: 'a step without detail',
+      event: { type: 'cert_step', cert: 'www', step: 'ordering' },
+      line: { level: 'info', message: 'ordering', fields: { cert: 'www', step: 'ordering' } },
+    },
+    {
+      name: 'deployed: the deployed step, naming the sink',
+      event: alert({ type: 'deployed', severity: 'info', message: 'www deployed to files', sink: 'files' }),
+      line: { level: 'info', message: 'deployed', fields: { cert: 'www', step: 'deployed', detail: 'files' } },
+    },
+    { name: 'obtaining: no line (the plan said it)', event: alert({ type: 'obtaining', severity: 'info', message: 'renew www: due' }), line: undefined },
+    { name: 'a verdict: no line (the outcome carries it)', event: alert({ type: 'verified', severity: 'info', message: 'www: served' }), line: undefined },
+    { name: 'waiting for a lock: no line (the engine logs it)', event: { type: 'lock_wait', holder: 'other-host' }, line: undefined },
+    {
+      name: 'renewed: info',
+      event: { type: 'cert_done', outcome: outcome() },
+      line: { level: 'info', message: 'renew done', fields: { ...done, result: 'success' } },
+    },
+    {
+      name: 'failed: error, with code, sink and error',
+      event: { type: 'cert_done', outcome: outcome({ result: 'failure', code: 'SINK_FAILED', failedSink: 'acm', error: 'denied' }) },
+      line: { level: 'error', message: 'renew failed', fields: { ...done, result: 'failure', code: 'SINK_FAILED', sink: 'acm', err: 'denied' } },
+    },
+    { name: 'skipped: no line', event: { type: 'cert_done', outcome: outcome({ result: 'skipped', action: 'skip' }) }, line: undefined },
+    {
+      name: 'a fleet run: a failure, without the run fields',
+      failuresOnly: true,
+      event: { type: 'cert_done', outcome: outcome({ result: 'failure', code: 'DNS_UPDATE_FAILED', error: 'no TXT' }) },
+      line: {
+        level: 'error',
+        message: 'renew failed',
+        fields: { cert: 'www', action: 'renew', result: 'failure', code: 'DNS_UPDATE_FAILED', sink: undefined, err: 'no TXT' },
+      },
+    },
+    { name: 'a fleet run: a success, no line', failuresOnly: true, event: { type: 'cert_done', outcome: outcome() }, line: undefined },
+    {
+      name: 'a fleet run: a step, no line',
+      failuresOnly: true,
+      event: { type: 'cert_planned', cert: 'www', action: 'renew', reason: 'due', message: 'due' },
+      line: undefined,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(runLogLine(c.event, c.failuresOnly ? { failuresOnly: true } : {})).toEqual(c.line);
+    });
+  }
 });
