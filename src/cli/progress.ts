@@ -3,7 +3,7 @@
 // instead (see renew command).
 
 import { formatDuration } from '../core/duration.js';
-import type { CertOutcome, StreamEvent } from '../observe/events.js';
+import type { CertOutcome, StreamEvent } from '../observe/stream.js';
 
 interface Row {
   cert: string;

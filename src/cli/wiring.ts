@@ -8,7 +8,7 @@ import type { Config } from '../config/load.js';
 import type { DnsProvider } from '../dns/contract.js';
 import type { EngineDeps } from '../engine/contracts.js';
 import type { Issuer } from '../issuers/contract.js';
-import type { StreamEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
 import { withIssuerDefaults } from '../engine/issuer-chain.js';

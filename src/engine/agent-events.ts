@@ -1,10 +1,11 @@
-// The alerts the agent itself adds to the event stream (observe/events.ts), as pure functions: a
+// The alerts the agent itself adds to the event stream (observe/stream.ts), as pure functions: a
 // batch's outcomes (with the status rows before and after) and a plan's expiry findings. The
 // engine emits its own as they happen (obtaining, deployed) and verify its verdicts; the agent
 // publishes all of them through the one subscriber list.
 
 import type { Config } from '../config/load.js';
-import type { AgentEvent, CertOutcome } from '../observe/events.js';
+import type { AgentEvent } from '../observe/events.js';
+import type { CertOutcome } from '../observe/stream.js';
 import { expiringDecision, failureSeverity } from '../plan/alerts.js';
 import type { StatusRow } from './status.js';
 

@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
-import type { StreamEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { planAttempt } from '../plan/attempt.js';
 import { backoffDelayMs, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';

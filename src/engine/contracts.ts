@@ -10,7 +10,7 @@ import type { DnsProvider } from '../dns/contract.js';
 import type { RateLimits, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { Sink } from '../sinks/contract.js';
 import type { StateStore } from '../state/contract.js';
-import type { StreamEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import type { IssuerChain } from './issuer-chain.js';
 
 export interface EngineDeps {

@@ -13,7 +13,7 @@ import { mapLimit } from '../core/concurrency.js';
 import { Semaphore } from '../core/semaphore.js';
 import { selectCertificates } from '../config/select.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome, PlannedAction } from '../observe/events.js';
+import type { CertOutcome, PlannedAction } from '../observe/stream.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
 import { deploymentKeys } from '../sinks/scope.js';
 import { ledgeredProvider, removeLeftoverChallenges } from './challenge-ledger.js';

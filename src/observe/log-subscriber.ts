@@ -1,10 +1,11 @@
-// The log as a subscriber of the event stream (observe/events.ts): what line each event writes.
+// The log as a subscriber of the event stream (observe/stream.ts): what line each event writes.
 // In the agent (one of the subscribers in observe/subscribers.ts, beside metrics and the
 // notifiers): one line per alert, at the level its severity says; its runs' progress writes none
 // (the engine logs its own steps). In `renew` without a terminal: one line per step of the run.
 
 import type { Logger } from '../core/logger.js';
-import { isAgentEvent, type Severity, type StreamEvent } from './events.js';
+import type { Severity } from './events.js';
+import { isAgentEvent, type StreamEvent } from './stream.js';
 import type { EventSource, EventSubscriber } from './subscribers.js';
 
 export interface EventLogLine {

@@ -1,10 +1,10 @@
-// The one fan-out of the event stream (observe/events.ts): every subscriber (the log, metrics,
+// The one fan-out of the event stream (observe/stream.ts): every subscriber (the log, metrics,
 // notifiers, the served watch's verification metrics) is named once, with the sources it hears,
 // and each source (the agent with its engine, its rehearsals, the endpoint watch) publishes
 // through the same list.
 
-import type { AgentEvent, StreamEvent, StreamListener } from './events.js';
-import { isAgentEvent } from './events.js';
+import type { AgentEvent } from './events.js';
+import { isAgentEvent, type StreamEvent, type StreamListener } from './stream.js';
 
 /** Where an event comes from: the agent's plans and batches, `rehearse:` dry runs, `watch:` endpoints. */
 export type EventSource = 'agent' | 'rehearsal' | 'watch';

@@ -8,7 +8,8 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { StatusRow } from '../engine/status.js';
-import type { AgentEvent, StreamEvent } from '../observe/events.js';
+import type { AgentEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { ServedMetrics } from './metrics.js';
 import { Watcher, WATCH_DATA, type WatchResult } from './watcher.js';
 

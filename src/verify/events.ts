@@ -1,4 +1,4 @@
-// The stream's events about what is served (observe/events.ts), as pure builders: a deploy
+// The stream's events about what is served (observe/stream.ts), as pure builders: a deploy
 // verification's verdict (verified, verify_failed, recovered), which verify/deploy.ts emits on the
 // engine's stream, and a watched endpoint's checks (expiring, verify_failed, recovered), which the
 // Watcher emits. Notifiers deliver verify_failed by default.

@@ -2,7 +2,7 @@
 // (AgentMetrics.registry): watched endpoints' expiry and health, and deploy verifications.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { StreamEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { earliestServedExpiry } from './checks.js';
 import type { WatchResult } from './watcher.js';
 

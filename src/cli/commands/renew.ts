@@ -1,7 +1,7 @@
 // `certkeeper renew`: renew what is due (or the named certificates), deploy, record.
 
 import { describeError } from '../../core/errors.js';
-import type { StreamEvent, CertOutcome } from '../../observe/events.js';
+import type { StreamEvent, CertOutcome } from '../../observe/stream.js';
 import { runLog } from '../../observe/log-subscriber.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { dryRunTarget } from '../../engine/rehearse.js';

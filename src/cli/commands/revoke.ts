@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { CertkeeperError, describeError, toCertkeeperError } from '../../core/errors.js';
 import type { HistoryEntry, StoredCertificate } from '../../core/types.js';
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '../../acme/revoke.js';
-import type { StreamEvent } from '../../observe/events.js';
+import type { StreamEvent } from '../../observe/stream.js';
 import { selectCertificates } from '../../config/select.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { ProgressView } from '../progress.js';

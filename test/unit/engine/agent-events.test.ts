@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/load.js';
 import { expiryEvents, outcomeEvents } from '../../../src/engine/agent-events.js';
 import type { StatusRow } from '../../../src/engine/status.js';
-import type { AgentEvent, CertOutcome } from '../../../src/observe/events.js';
+import type { AgentEvent } from '../../../src/observe/events.js';
+import type { CertOutcome } from '../../../src/observe/stream.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-11-22T00:00:00Z');

@@ -15,7 +15,7 @@ import type { Issuer } from '../../../src/issuers/contract.js';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { Sink } from '../../../src/sinks/contract.js';
 import type { CertificateLock, CertificateLockOptions } from '../../../src/state/contract.js';
-import type { StreamEvent } from '../../../src/observe/events.js';
+import type { StreamEvent } from '../../../src/observe/stream.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';

@@ -9,7 +9,7 @@ import { parseConfig, type Config } from '../../../src/config/load.js';
 import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { EngineDeps } from '../../../src/engine/contracts.js';
 import type { IssueRequest, Issuer } from '../../../src/issuers/contract.js';
-import { isAgentEvent, type StreamEvent } from '../../../src/observe/events.js';
+import { isAgentEvent, type StreamEvent } from '../../../src/observe/stream.js';
 import { renew } from '../../../src/engine/renew.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';

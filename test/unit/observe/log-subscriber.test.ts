@@ -1,7 +1,8 @@
 // The log as a subscriber of the event stream: one row per case, event → level, message, fields.
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
-import type { AgentEvent, CertOutcome, StreamEvent } from '../../../src/observe/events.js';
+import type { AgentEvent } from '../../../src/observe/events.js';
+import type { CertOutcome, StreamEvent } from '../../../src/observe/stream.js';
 import { eventLogLine, logSubscriber, runLogLine, type EventLogLine } from '../../../src/observe/log-subscriber.js';
 import { fanOut, type EventSource } from '../../../src/observe/subscribers.js';
 
