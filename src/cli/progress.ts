@@ -3,7 +3,7 @@
 // instead (see renew command).
 
 import { formatDuration } from '../core/duration.js';
-import type { CertOutcome, EngineEvent } from '../engine/events.js';
+import type { CertOutcome, StreamEvent } from '../observe/stream.js';
 
 interface Row {
   cert: string;
@@ -40,7 +40,7 @@ export class ProgressView {
     this.timer.unref();
   }
 
-  onEvent(event: EngineEvent): void {
+  onEvent(event: StreamEvent): void {
     const now = performance.now();
     switch (event.type) {
       case 'lock_wait':
@@ -53,6 +53,11 @@ export class ProgressView {
       case 'cert_step': {
         const row = this.rows.get(event.cert);
         if (row) row.text = `${STEP_TEXT[event.step] ?? event.step}${event.detail ? ` (${event.detail})` : ''}`;
+        break;
+      }
+      case 'deployed': {
+        const row = this.rows.get(event.cert);
+        if (row) row.text = `${STEP_TEXT.deployed}${event.sink ? ` (${event.sink})` : ''}`;
         break;
       }
       case 'cert_done': {

@@ -10,7 +10,7 @@ import type { DnsProvider } from '../dns/contract.js';
 import type { DnsCall } from '../dns/observed.js';
 import type { EngineDeps } from '../engine/contracts.js';
 import type { Issuer } from '../issuers/contract.js';
-import type { EngineEvent } from '../engine/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
 import { withIssuerDefaults } from '../engine/issuer-chain.js';
@@ -27,7 +27,7 @@ import { acmeIssuerFrom, createIssuerWiring } from './issuers.js';
 export interface WiringOptions {
   clock: Clock;
   logger: Logger;
-  onEvent?: (event: EngineEvent) => void;
+  onEvent?: (event: StreamEvent) => void;
   /** Every ACME request's HTTP status (undefined: network failure), its resource and duration, for metrics. */
   onAcmeRequest?: (status: number | undefined, info?: AcmeRequestInfo) => void;
   /** Every DNS provider write and batch propagation check, by provider type, for metrics. */

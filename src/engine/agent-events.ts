@@ -1,46 +1,13 @@
-// What the agent tells its subscribers, as pure functions: the engine's live events, a batch's
-// outcomes (with the status rows before and after) and a plan's expiry findings become agent
-// events (observe/events.ts), as verify/events.ts does for what is served. The agent emits them.
+// The alerts the agent itself adds to the event stream (observe/stream.ts), as pure functions: a
+// batch's outcomes (with the status rows before and after) and a plan's expiry findings. The
+// engine emits its own as they happen (obtaining, deployed) and verify its verdicts; the agent
+// publishes all of them through the one subscriber list.
 
 import type { Config } from '../config/load.js';
 import type { AgentEvent } from '../observe/events.js';
+import type { CertOutcome } from '../observe/stream.js';
 import { expiringDecision, failureSeverity } from '../plan/alerts.js';
-import type { CertOutcome, EngineEvent } from './events.js';
 import type { StatusRow } from './status.js';
-import { verifyEvents } from '../verify/events.js';
-
-/** Live events while a batch runs: obtaining, deployed, and a deploy verification's verdict. */
-export function liveEvents(event: EngineEvent, config: Config | undefined, at: string): AgentEvent[] {
-  const domainsOf = (cert: string): string[] => config?.certificates.find((c) => c.name === cert)?.domains ?? [];
-  if (event.type === 'cert_planned' && (event.action === 'issue' || event.action === 'renew')) {
-    return [
-      {
-        type: 'obtaining',
-        at,
-        cert: event.cert,
-        domains: domainsOf(event.cert),
-        severity: 'info',
-        message: `${event.action} ${event.cert}: ${event.message}`,
-        action: event.action,
-      },
-    ];
-  }
-  if (event.type === 'cert_step' && event.step === 'deployed') {
-    return [
-      {
-        type: 'deployed',
-        at,
-        cert: event.cert,
-        domains: domainsOf(event.cert),
-        severity: 'info',
-        message: `${event.cert} deployed to ${event.detail ?? 'a sink'}`,
-        ...(event.detail ? { sink: event.detail } : {}),
-      },
-    ];
-  }
-  if (event.type === 'cert_verified') return verifyEvents(event.report, event.previousOk, domainsOf(event.cert), at);
-  return [];
-}
 
 /** A plan's finding for one certificate: `expiring` inside its alert window, `expired` past notAfter. */
 export function expiryEvents(row: StatusRow, now: Date, config: Config | undefined): AgentEvent[] {

@@ -1,20 +1,20 @@
 // The always-on agent behind `certkeeper run`: start-up, reload and plans. It plans every
 // certificate on start, on the schedule and on reload, arms each one's timer at its renewal time
 // plus a stable jitter (engine/timers.ts, one clock wake-up for all), runs what comes due in
-// renewal batches (engine/batches.ts), and emits what happened as agent events
-// (engine/agent-events.ts). One certificate's failure never stops the agent.
+// renewal batches (engine/batches.ts), and publishes the event stream: the engine's events as they
+// happen, then the alerts of outcomes and plans (engine/agent-events.ts). One certificate's
+// failure never stops the agent.
 
 import { hostname } from 'node:os';
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
-import type { AgentEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { planAttempt } from '../plan/attempt.js';
 import { backoffDelayMs, jitterMs } from '../plan/backoff.js';
 import type { EngineDeps } from './contracts.js';
-import type { EngineEvent } from './events.js';
-import { expiryEvents, liveEvents, outcomeEvents } from './agent-events.js';
+import { expiryEvents, outcomeEvents } from './agent-events.js';
 import { RenewalBatches } from './batches.js';
 import { rowAttemptFacts, statusRows, type StatusRow } from './status.js';
 import { refreshAllRenewalInfo } from './renewal-info.js';
@@ -27,8 +27,8 @@ const PLAN_RETRY_MAX_MS = 5 * 60_000;
 export { EXPIRED_RETRY_MS } from '../plan/attempt.js';
 
 export interface AgentHooks {
-  /** Every agent event: logs, metrics and notifiers subscribe here. */
-  onEvent?(event: AgentEvent): void;
+  /** The event stream: what the engine emits while a batch runs, then the agent's own alerts (logs, metrics and notifiers subscribe). */
+  onEvent?: ((event: StreamEvent) => void) | undefined;
   /** After every plan and batch, the fresh status rows (metrics, /status). */
   onStatus?(rows: StatusRow[]): void;
   /** Called with every config the agent starts running (start and successful reloads). */
@@ -40,8 +40,8 @@ export interface AgentOptions extends AgentHooks {
   logger: Logger;
   /** Reads and validates the config (throws ConfigError). */
   loadConfig(): Config;
-  /** Builds the engine's dependencies for a config; the agent adds its own onEvent. */
-  wire(config: Config, onEvent: (event: EngineEvent) => void): Promise<EngineDeps>;
+  /** Builds the engine's dependencies for a config; the engine's events go to `onEvent`, the agent's stream. */
+  wire(config: Config, onEvent: (event: StreamEvent) => void): Promise<EngineDeps>;
   /** Seed for the per-host jitter (default: the host name). */
   host?: string;
   /** With several replicas (src/ha/): false on followers, which plan and report status but arm no timers and run no batches. */
@@ -273,7 +273,7 @@ export class Agent {
   }
 
   private async install(config: Config): Promise<void> {
-    this.deps = await this.options.wire(config, (event) => this.onEngineEvent(event));
+    this.deps = await this.options.wire(config, (event) => this.emit(event));
     this.config = config;
     void this.noticeRemoved(config);
     // A certificate another agent renewed in the shared store is deployed here (local sinks)
@@ -315,18 +315,12 @@ export class Agent {
     }
   }
 
-  private emit(event: AgentEvent): void {
-    const level = event.severity === 'info' ? 'info' : event.severity === 'warning' ? 'warn' : 'error';
-    this.options.logger[level]({ event: event.type, cert: event.cert, severity: event.severity, sink: event.sink, code: event.code }, event.message);
+  /** Publishes one event to the subscribers (the log among them: observe/log-subscriber.ts). */
+  private emit(event: StreamEvent): void {
     try {
       this.options.onEvent?.(event);
     } catch (error) {
       this.options.logger.error({ err: describeError(error) }, 'event listener failed');
     }
-  }
-
-  /** Live events while a batch runs: obtaining, deployed, verified. */
-  private onEngineEvent(event: EngineEvent): void {
-    for (const agentEvent of liveEvents(event, this.config, this.options.clock.now().toISOString())) this.emit(agentEvent);
   }
 }

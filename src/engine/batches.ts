@@ -7,7 +7,7 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome } from './events.js';
+import type { CertOutcome } from '../observe/stream.js';
 import { renew } from './renew.js';
 import { statusRows, type StatusRow } from './status.js';
 

@@ -10,7 +10,7 @@ import type { DnsProvider } from '../dns/contract.js';
 import type { RateLimits, RenewalInfoAnswer } from '../issuers/contract.js';
 import type { Sink } from '../sinks/contract.js';
 import type { StateStore } from '../state/contract.js';
-import type { EngineEvent } from './events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import type { IssuerChain } from './issuer-chain.js';
 
 export interface EngineDeps {
@@ -23,7 +23,7 @@ export interface EngineDeps {
   issuer(options?: { dryRun?: boolean; cert?: string }): Promise<IssuerChain>;
   dnsProvider(name: string): DnsProvider;
   sink(name: string): Sink;
-  onEvent?(event: EngineEvent): void;
+  onEvent?: ((event: StreamEvent) => void) | undefined;
   /** Asks the CA that issued `cert` for its ARI window (acme/ari.ts); absent: no ARI. */
   renewalInfo?(cert: StoredCertificate, signal?: AbortSignal): Promise<RenewalInfoAnswer>;
   /** Each CA's rate-limit backoff (state/issuer-state.ts rateLimitsIn over the store), for `status`. Absent: none known. */

@@ -13,10 +13,10 @@ import type { Logger } from '../core/logger.js';
 import type { AcmeSettings, Config } from '../config/load.js';
 import { issuersFor } from '../config/issuers.js';
 import type { AgentEvent } from '../observe/events.js';
+import type { CertOutcome } from '../observe/stream.js';
 import { nextRehearsalAt, rehearsalDirectory, rehearsalSeverity } from '../plan/rehearsal.js';
 import type { StateStore } from '../state/contract.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome } from './events.js';
 import { renew } from './renew.js';
 
 /** The wait between looks at the schedule is capped, so a reload or clock jump is noticed. */
@@ -33,7 +33,7 @@ export interface RehearserOptions {
   logger: Logger;
   /** The config in force now (it changes on reload); undefined or no `rehearse` → nothing to do. */
   config(): Config | undefined;
-  /** Engine dependencies for a config, built without the agent's event translation (a dry run is not a renewal). */
+  /** Engine dependencies for a config, built without an event listener: a dry run's progress is no renewal's, and it alerts only through `onEvent`. */
   wire(config: Config): Promise<EngineDeps>;
   onEvent?(event: AgentEvent): void;
   /** Every finished rehearsal, for metrics. */

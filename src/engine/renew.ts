@@ -13,7 +13,7 @@ import { mapLimit } from '../core/concurrency.js';
 import { Semaphore } from '../core/semaphore.js';
 import { selectCertificates } from '../config/select.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome, PlannedAction } from './events.js';
+import type { CertOutcome, PlannedAction } from '../observe/stream.js';
 import { verifyAfterDeploy } from '../verify/deploy.js';
 import { deploymentKeys } from '../sinks/scope.js';
 import { ledgeredProvider, removeLeftoverChallenges } from './challenge-ledger.js';
@@ -99,6 +99,17 @@ export async function renew(options: RenewOptions, deps: EngineDeps): Promise<Re
   const plans = await mapLimit(selected, PLAN_CONCURRENCY, (spec) => planOne(spec, startedAt, options, planning, ledger));
   for (const plan of plans) {
     deps.onEvent?.({ type: 'cert_planned', cert: plan.spec.name, action: plan.action, reason: plan.reason, message: plan.message });
+    if (plan.action === 'issue' || plan.action === 'renew') {
+      deps.onEvent?.({
+        type: 'obtaining',
+        at: deps.clock.now().toISOString(),
+        cert: plan.spec.name,
+        domains: plan.spec.domains,
+        severity: 'info',
+        message: `${plan.action} ${plan.spec.name}: ${plan.message}`,
+        action: plan.action,
+      });
+    }
   }
   // First pass: each certificate whose lock is free. One that another agent (or run) holds is
   // left for the second pass, so agents sharing a store spread the work instead of queueing.
@@ -476,7 +487,15 @@ async function deploy(
         error: null,
         sink: sinkName,
       });
-      deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deployed', detail: sinkName });
+      deps.onEvent?.({
+        type: 'deployed',
+        at: deps.clock.now().toISOString(),
+        cert: name,
+        domains: plan.spec.domains,
+        severity: 'info',
+        message: `${name} deployed to ${sinkName}`,
+        sink: sinkName,
+      });
       deps.logger.info({ cert: name, sink: sinkName, serial, detail: result.detail }, 'deployed');
     } catch (thrown) {
       const error = toCertkeeperError(thrown, 'SINK_FAILED');

@@ -1,5 +1,8 @@
-// The agent's one event stream (certmagic's habit): the daemon turns what the engine reports
-// into these events, and logs, metrics and notifiers all read them.
+// The alert vocabulary of the agent's one event stream (observe/stream.ts): what notifiers may
+// deliver, metrics count and the log writes. The engine emits `obtaining` and `deployed`, verify
+// its verdicts, the agent a batch's outcomes and a plan's expiry findings (engine/agent-events.ts),
+// the Rehearser and the Watcher theirs. A leaf (it imports nothing): config's notify schema reads
+// the event names from here.
 //
 // `expiring`: the certificate is inside its alert window and not renewed. `expired`: it is past
 // notAfter and not renewed (from a plan, or from a renewal that failed after notAfter, then with
@@ -56,5 +59,3 @@ export interface AgentEvent {
   serving?: string;
   endpoint?: string;
 }
-
-export type AgentEventListener = (event: AgentEvent) => void;

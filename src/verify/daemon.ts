@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
 import type { StatusRow } from '../engine/status.js';
 import type { AgentEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { ServedMetrics } from './metrics.js';
 import { Watcher, WATCH_DATA, type WatchResult } from './watcher.js';
 
@@ -18,17 +19,15 @@ export interface ServedWatchOptions {
   clock: Clock;
   logger: Logger;
   registry: Registry;
-  /** Where watch alerts go (the dispatcher and the agent metrics). */
+  /** Where watch alerts go: the event stream's subscribers (on a follower, only those that hear every replica). */
   onEvent: (event: AgentEvent) => void;
   /** The agent's latest status rows (managed certificates, for drift detection). */
   status: () => StatusRow[];
-  /** With several replicas: only the leader alerts (every replica probes, for its metrics). */
-  isLeader?: () => boolean;
 }
 
 export interface ServedWatch {
   /** Feed every agent event here (counts deploy verifications). */
-  onEvent(event: AgentEvent): void;
+  onEvent(event: StreamEvent): void;
   /** A config was (re)loaded: start, update or stop the Watcher. */
   onConfig(config: Config): void;
   stop(): Promise<void>;
@@ -59,9 +58,7 @@ export function startServedWatch(config: Config, options: ServedWatchOptions): S
       stateDir,
       ...(options.agentData ? { save: (results: WatchResult[]) => options.agentData!.put(WATCH_DATA, results) } : {}),
       managed: async () => options.status().map((row) => ({ name: row.name, domains: row.domains, serial: row.serial })),
-      onEvent: (event) => {
-        if (options.isLeader?.() !== false) options.onEvent(event);
-      },
+      onEvent: options.onEvent,
       onResults: (results) => metrics.updateEndpoints(results),
     });
     watcher.start();

@@ -4,7 +4,8 @@
 // land. If an endpoint still serves something else, the certificate's exec sinks (the reload
 // hooks) run once more and verification repeats; only then is it a failure. A failure never rolls
 // back the certificate: it is recorded (history action `verify`, the per-certificate verify state
-// read by `status`) and reported through the `cert_verified` engine event.
+// read by `status`) and reported on the event stream: verified or verify_failed, and recovered
+// after a failed one (verify/events.ts).
 
 import { describeError } from '../core/errors.js';
 import type { CertificatePaths, CertificateSpec, EndpointSpec, HistoryEntry, StoredCertificate } from '../core/types.js';
@@ -13,6 +14,7 @@ import { readCertificateData } from '../state/codec.js';
 import type { StateStore } from '../state/contract.js';
 import { overallServing, servingOf, type Serving } from './checks.js';
 import type { ProbeFn, ProbeOptions } from './probe.js';
+import { verifyEvents } from './events.js';
 import { endpointName } from './schema.js';
 import { verifyReportCodec, type EndpointVerdict, type VerifyReport } from './report.js';
 
@@ -74,7 +76,7 @@ export async function verifyCertificate(request: VerifyRequest): Promise<VerifyR
   };
   const previous = await readVerification(deps.store, spec.name);
   await record(report, deps, Math.round(performance.now() - started));
-  deps.onEvent?.({ type: 'cert_verified', cert: spec.name, report, previousOk: previous?.ok ?? null });
+  for (const event of verifyEvents(report, previous?.ok ?? null, spec.domains, deps.clock.now().toISOString())) deps.onEvent?.(event);
   return report;
 }
 

@@ -1,10 +1,11 @@
-// Agent events for what is served: a certificate's deploy verification (verified, verify_failed,
-// recovered) and a watched endpoint's checks (expiring, verify_failed, recovered). Pure builders;
-// the agent and the Watcher emit them, and notifiers deliver verify_failed by default.
+// The stream's events about what is served (observe/stream.ts), as pure builders: a deploy
+// verification's verdict (verified, verify_failed, recovered), which verify/deploy.ts emits on the
+// engine's stream, and a watched endpoint's checks (expiring, verify_failed, recovered), which the
+// Watcher emits. Notifiers deliver verify_failed by default.
 
 import type { AgentEvent } from '../observe/events.js';
 import type { EndpointAssessment, ExpiryAlert } from './checks.js';
-import type { VerifyReport } from './deploy.js';
+import type { VerifyReport } from './report.js';
 import type { ProbeResult } from './probe.js';
 
 /** After a deploy verification: `verified` or `verify_failed`, plus `recovered` when the one before failed. */

@@ -2,7 +2,7 @@
 // (AgentMetrics.registry): watched endpoints' expiry and health, and deploy verifications.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AgentEvent } from '../observe/events.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { earliestServedExpiry } from './checks.js';
 import type { WatchResult } from './watcher.js';
 
@@ -78,7 +78,7 @@ export class ServedMetrics {
   }
 
   /** Counts deploy verifications from the agent's events (watched endpoints' events carry no `serving`). */
-  onEvent(event: AgentEvent): void {
+  onEvent(event: StreamEvent): void {
     if (event.type !== 'verified' && event.type !== 'verify_failed') return;
     if (event.serving === undefined) return;
     this.verifications.inc({ name: event.cert, result: event.type === 'verified' ? 'success' : 'failure' });

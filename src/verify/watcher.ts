@@ -179,9 +179,8 @@ export class Watcher {
     }
   }
 
+  /** Publishes one event to the subscribers (the log among them: observe/log-subscriber.ts). */
   private emit(event: AgentEvent): void {
-    const level = event.severity === 'info' ? 'info' : event.severity === 'warning' ? 'warn' : 'error';
-    this.options.logger[level]({ event: event.type, endpoint: event.cert, severity: event.severity }, event.message);
     try {
       this.options.onEvent?.(event);
     } catch (error) {

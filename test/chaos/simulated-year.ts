@@ -15,6 +15,7 @@ import { Agent } from '../../src/engine/agent.js';
 import type { EngineDeps } from '../../src/engine/contracts.js';
 import type { IssueRequest, Issuer } from '../../src/issuers/contract.js';
 import type { AgentEvent } from '../../src/observe/events.js';
+import { isAgentEvent } from '../../src/observe/stream.js';
 import { alertTime } from '../../src/plan/alerts.js';
 import { makeCertificate } from '../helpers/certs.js';
 import { MemoryStore } from '../helpers/memory-store.js';
@@ -119,7 +120,9 @@ export async function simulateYear(CERTS: number): Promise<void> {
       },
       onEvent,
     }),
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => {
+      if (isAgentEvent(event)) events.push(event); // the alerts; a run's progress is renew's
+    },
   });
   try {
     const settle = async (): Promise<void> => {

@@ -1,8 +1,8 @@
 // `certkeeper renew`: renew what is due (or the named certificates), deploy, record.
 
 import { describeError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
-import type { EngineEvent, CertOutcome } from '../../engine/events.js';
+import type { StreamEvent, CertOutcome } from '../../observe/stream.js';
+import { runLog } from '../../observe/log-subscriber.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { dryRunTarget } from '../../engine/rehearse.js';
 import { formatDuration } from '../../core/duration.js';
@@ -55,17 +55,14 @@ export async function renewCommand(
   const view = live ? new ProgressView(io.stderr) : undefined;
   const runStarted = performance.now();
   // On a terminal the progress view shows every step, and --quiet asks for problems only: logs
-  // default to warnings then. (Without a terminal, a run with nothing to do logs nothing: see logEvent.)
+  // default to warnings then. (Without a terminal, a run with nothing to do logs nothing: see runLogLine.)
   const levelChosen = global.logLevel !== undefined || io.env.CERTKEEPER_LOG_LEVEL !== undefined;
   // A fleet run without a terminal says what failed, then one summary line: warnings and up too.
   const summaryOnly = fleet && !live && !options.json && !options.quiet;
   const logOptions = (live || options.quiet || summaryOnly) && !levelChosen ? { ...global, logLevel: 'warn' } : global;
   const { logger, flush } = commandLogger(logOptions, io, config, view ? { write: (line) => view.log(line) } : undefined, live ? true : undefined);
-  const onEvent = view
-    ? (event: EngineEvent) => view.onEvent(event)
-    : summaryOnly
-      ? (event: EngineEvent) => logFailure(logger, event)
-      : (event: EngineEvent) => logEvent(logger, event);
+  // Without a terminal the log hears the run (observe/log-subscriber.ts); a fleet run only its failures.
+  const onEvent = view ? (event: StreamEvent) => view.onEvent(event) : runLog(logger, summaryOnly ? { failuresOnly: true } : {});
 
   // First Ctrl-C / SIGTERM: abort in-flight work cleanly (TXT records removed); second: exit now.
   const controller = new AbortController();
@@ -174,48 +171,4 @@ function summaryTable(outcomes: CertOutcome[]): string {
             : o.message,
     ]),
   );
-}
-
-/** A fleet run without a TTY: a failed certificate is a log line; everything else is in the summary. */
-function logFailure(logger: Logger, event: EngineEvent): void {
-  if (event.type !== 'cert_done' || event.outcome.result !== 'failure') return;
-  const o = event.outcome;
-  logger.error({ cert: o.cert, action: o.action, result: o.result, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
-}
-
-/** Without a TTY, every event is a log line (JSON by default). */
-function logEvent(logger: Logger, event: EngineEvent): void {
-  switch (event.type) {
-    case 'lock_wait':
-      return; // already logged by the engine
-    case 'cert_planned':
-      if (event.action === 'skip') {
-        // Nothing to do is not news (debug); backing off after failures is (warn: it still fails).
-        const level = event.reason === 'backoff' ? 'warn' : 'debug';
-        logger[level](
-          { cert: event.cert, action: event.action, reason: event.reason },
-          event.reason === 'backoff' ? event.message : `not due: ${event.message}`,
-        );
-      } else logger.info({ cert: event.cert, action: event.action, reason: event.reason }, `${event.action}: ${event.message}`);
-      return;
-    case 'cert_step':
-      logger.info({ cert: event.cert, step: event.step, ...(event.detail ? { detail: event.detail } : {}) }, event.step);
-      return;
-    case 'cert_done': {
-      const o = event.outcome;
-      if (o.result === 'skipped') return;
-      const fields = {
-        cert: o.cert,
-        action: o.action,
-        result: o.result,
-        serial: o.serial,
-        notAfter: o.notAfter,
-        durationMs: o.durationMs,
-        deployed: o.deployed,
-      };
-      if (o.result === 'failure') logger.error({ ...fields, code: o.code, sink: o.failedSink, err: o.error }, `${o.action} failed`);
-      else logger.info(fields, `${o.action} done`);
-      return;
-    }
-  }
 }

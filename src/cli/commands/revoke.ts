@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { CertkeeperError, describeError, toCertkeeperError } from '../../core/errors.js';
 import type { HistoryEntry, StoredCertificate } from '../../core/types.js';
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from '../../acme/revoke.js';
-import type { EngineEvent } from '../../engine/events.js';
+import type { StreamEvent } from '../../observe/stream.js';
 import { selectCertificates } from '../../config/select.js';
 import { renew, type RenewReport } from '../../engine/renew.js';
 import { ProgressView } from '../progress.js';
@@ -65,7 +65,7 @@ export async function revokeCommand(
     else logger.info({ cert: name }, line);
   };
 
-  const deps = await wire(config, { clock: io.clock, logger, ...(view ? { onEvent: (event: EngineEvent) => view.onEvent(event) } : {}) });
+  const deps = await wire(config, { clock: io.clock, logger, ...(view ? { onEvent: (event: StreamEvent) => view.onEvent(event) } : {}) });
   const stored = await deps.store.getCertificate(name);
   if (!stored) {
     io.stderr.write(`certkeeper: "${name}" has no current certificate to revoke${options.reissue ? ' (use "certkeeper renew --cert" to issue one)' : ''}\n`);

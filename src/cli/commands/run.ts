@@ -24,7 +24,8 @@ import { buildNotifyTargets } from '../../observe/notify/registry.js';
 import { NOTIFY_STATE_FILE, notifyStateIn, notifyStateInStore, type NotifyStateStore } from '../../observe/notify/snapshot.js';
 import { stateStore } from '../state.js';
 import { readiness } from '../../observe/readiness.js';
-import { fanOut, type EventSubscriber } from '../../observe/subscribers.js';
+import { logSubscriber } from '../../observe/log-subscriber.js';
+import { alertsOnly, fanOut, type EventSubscriber } from '../../observe/subscribers.js';
 import type { StateStore } from '../../state/contract.js';
 import type { StorageObservation } from '../../state/storage/observed.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
@@ -164,12 +165,14 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   if (elector) started.push(() => elector.stop()); // releases the lease and ends the campaign loop
 
   let served: ServedWatch | undefined; // `watch:` endpoints and verification metrics (src/verify)
-  // Who hears the event stream, once for every source (the agent logs its own events as it emits them).
+  // Who hears the event stream, once for every source; the log first, as each line was written before the event went out.
   const subscribers: EventSubscriber[] = [
+    logSubscriber(logger),
     { name: 'served', sources: ['agent'], onEvent: (event) => served?.onEvent(event) }, // deploy verifications only
-    { name: 'metrics', onEvent: (event) => metrics.onEvent(event) },
-    { name: 'notify', onEvent: (event) => dispatcher?.dispatch(event) },
+    { name: 'metrics', onEvent: alertsOnly((event) => metrics.onEvent(event)) },
+    { name: 'notify', onEvent: alertsOnly((event) => dispatcher?.dispatch(event)) },
   ];
+  const isLeader = elector ? () => elector.isLeader() : undefined;
   const agent = new Agent({
     ...(elector ? { isLeader: () => elector.isLeader() } : {}),
     clock: io.clock,
@@ -288,8 +291,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
     logger,
     registry: metrics.registry,
     status: () => agent.status,
-    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
-    onEvent: fanOut(subscribers, 'watch'),
+    onEvent: fanOut(subscribers, 'watch', isLeader), // every replica probes (its metrics); only the leader alerts
   });
   started.push(() => served?.stop());
   rehearser.start();

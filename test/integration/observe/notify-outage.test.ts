@@ -20,6 +20,7 @@ import type { EngineDeps } from '../../../src/engine/contracts.js';
 import type { IssueRequest, Issuer } from '../../../src/issuers/contract.js';
 import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
+import { alertsOnly } from '../../../src/observe/subscribers.js';
 import type { NotificationResult } from '../../../src/observe/metrics.js';
 import { Dispatcher } from '../../../src/observe/notify/dispatcher.js';
 import { buildNotifyTargets } from '../../../src/observe/notify/registry.js';
@@ -160,7 +161,7 @@ ${names.map((name) => `  - { name: ${name}, domains: [${name}.example.com], dns:
           onEvent,
         };
       },
-      onEvent: (event: AgentEvent) => void dispatcher.dispatch(event),
+      onEvent: alertsOnly((event: AgentEvent) => void dispatcher.dispatch(event)),
     });
     const settle = async (): Promise<void> => {
       await realTick();

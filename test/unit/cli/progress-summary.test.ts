@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProgressView } from '../../../src/cli/progress.js';
-import type { CertOutcome } from '../../../src/engine/events.js';
+import type { CertOutcome } from '../../../src/observe/stream.js';
 
 function terminal(): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';

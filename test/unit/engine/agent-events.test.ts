@@ -1,11 +1,12 @@
-// What the agent tells its subscribers, one row per case: a batch's outcome with the status
-// before and after, a plan's expiry finding, and the engine's live events.
+// The alerts the agent adds to the event stream, one row per case: a batch's outcome with the
+// status before and after, and a plan's expiry finding. (The engine's own, obtaining and deployed,
+// are checked where it emits them: test/unit/engine/renew.test.ts.)
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../../src/config/load.js';
-import { expiryEvents, liveEvents, outcomeEvents } from '../../../src/engine/agent-events.js';
-import type { CertOutcome, EngineEvent } from '../../../src/engine/events.js';
+import { expiryEvents, outcomeEvents } from '../../../src/engine/agent-events.js';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
+import type { CertOutcome } from '../../../src/observe/stream.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-11-22T00:00:00Z');
@@ -202,35 +203,6 @@ describe('expiryEvents: what a plan finds', () => {
       expect(events).toHaveLength(c.events.length);
       const base = { at: AT, cert: c.row.name, domains: c.row.domains, serial: c.row.serial, notAfter: c.row.notAfter, daysLeft: c.row.daysLeft };
       events.forEach((event, i) => expect(event).toEqual(expect.objectContaining({ ...base, ...c.events[i] })));
-    });
-  }
-});
-
-describe('liveEvents: the engine while a batch runs', () => {
-  const cases: { name: string; event: EngineEvent; events: Partial<AgentEvent>[] }[] = [
-    {
-      name: 'a renewal starts: obtaining',
-      event: { type: 'cert_planned', cert: 'www', action: 'renew', reason: 'due', message: 'due since today' },
-      events: [{ type: 'obtaining', cert: 'www', domains: ['www.example.test'], severity: 'info', message: 'renew www: due since today', action: 'renew' }],
-    },
-    { name: 'a deploy-only plan: nothing', event: { type: 'cert_planned', cert: 'www', action: 'deploy', reason: 'pending', message: '' }, events: [] },
-    {
-      name: 'deployed to a sink',
-      event: { type: 'cert_step', cert: 'api', step: 'deployed', detail: 'nginx' },
-      events: [{ type: 'deployed', cert: 'api', domains: ['api.example.test'], severity: 'info', message: 'api deployed to nginx', sink: 'nginx' }],
-    },
-    {
-      name: 'deployed, sink unnamed',
-      event: { type: 'cert_step', cert: 'gone', step: 'deployed' },
-      events: [{ type: 'deployed', cert: 'gone', domains: [], severity: 'info', message: 'gone deployed to a sink' }],
-    },
-    { name: 'another step: nothing', event: { type: 'cert_step', cert: 'www', step: 'stored' }, events: [] },
-    { name: 'waiting for a lock: nothing', event: { type: 'lock_wait', holder: 'other-host' }, events: [] },
-  ];
-  for (const c of cases) {
-    it(c.name, () => {
-      const events = liveEvents(c.event, config, AT);
-      expect(events).toEqual(c.events.map((e) => ({ at: AT, ...e })));
     });
   }
 });

@@ -15,7 +15,7 @@ import type { Issuer } from '../../../src/issuers/contract.js';
 import type { StatusRow } from '../../../src/engine/status.js';
 import type { Sink } from '../../../src/sinks/contract.js';
 import type { CertificateLock, CertificateLockOptions } from '../../../src/state/contract.js';
-import type { EngineEvent } from '../../../src/engine/events.js';
+import type { StreamEvent } from '../../../src/observe/stream.js';
 import { makeCertificate } from '../../helpers/certs.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { realTick, TimerClock } from '../../helpers/timer-clock.js';
@@ -34,7 +34,7 @@ class BatchCountingStore extends MemoryStore {
   keysOutsideRuns = 0;
 
   /** Fed the engine's events: a `cert_planned` after anything else begins the next run. */
-  observe(event: EngineEvent): void {
+  observe(event: StreamEvent): void {
     if (event.type === 'cert_planned' && !this.planning) this.keysPerRun.push(0);
     this.planning = event.type === 'cert_planned';
   }

@@ -9,6 +9,7 @@ import { Agent } from '../../../src/engine/agent.js';
 import type { EngineDeps } from '../../../src/engine/contracts.js';
 import type { IssueRequest, Issuer } from '../../../src/issuers/contract.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
+import { isAgentEvent } from '../../../src/observe/stream.js';
 import { maxJitterMs } from '../../../src/plan/backoff.js';
 import type { Sink } from '../../../src/sinks/contract.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
@@ -89,7 +90,9 @@ function harness(
         onEvent,
       };
     },
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => {
+      if (isAgentEvent(event)) events.push(event); // the alerts; a run's progress is renew's
+    },
   });
   agents.push(agent);
   return { agent, clock, issuer, events, configFile, store: () => store! };

@@ -9,7 +9,7 @@ import { parseConfig, type Config } from '../../../src/config/load.js';
 import type { DnsProvider } from '../../../src/dns/contract.js';
 import type { EngineDeps } from '../../../src/engine/contracts.js';
 import type { IssueRequest, Issuer } from '../../../src/issuers/contract.js';
-import type { EngineEvent } from '../../../src/engine/events.js';
+import { isAgentEvent, type StreamEvent } from '../../../src/observe/stream.js';
 import { renew } from '../../../src/engine/renew.js';
 import { statusRows } from '../../../src/engine/status.js';
 import type { DeployRequest, Sink } from '../../../src/sinks/contract.js';
@@ -69,7 +69,7 @@ interface Harness {
   files: RecordingSink;
   reload: RecordingSink;
   clock: ManualClock;
-  events: EngineEvent[];
+  events: StreamEvent[];
   store: RepositoryStore;
   config: Config;
 }
@@ -96,7 +96,7 @@ certificates:
   const issuer = new FakeIssuer(clock);
   const files = new RecordingSink('files', path.join(dir, 'out'));
   const reload = new RecordingSink('reload');
-  const events: EngineEvent[] = [];
+  const events: StreamEvent[] = [];
   const deps: EngineDeps = {
     config,
     store,
@@ -132,8 +132,80 @@ describe('renew pipeline', () => {
       'deploy:success:files',
       'issue:success',
     ]);
-    const steps = h.events.filter((e) => e.type === 'cert_step' && e.cert === 'www').map((e) => (e as { step: string }).step);
+    const steps = h.events.flatMap((e) =>
+      e.type === 'cert_step' && e.cert === 'www' ? [e.step] : e.type === 'deployed' && e.cert === 'www' ? ['deployed'] : [],
+    );
     expect(steps).toEqual(['ordering', 'issued', 'stored', 'deploying', 'deployed', 'deploying', 'deployed']);
+  });
+
+  describe("the engine's own alerts on the event stream, as they happen", () => {
+    const cases: { name: string; before?: (h: Harness) => Promise<void>; events: { type: string; cert: string; sink?: string; action?: string }[] }[] = [
+      {
+        name: 'first run: obtaining per order, deployed per sink',
+        events: [
+          { type: 'obtaining', cert: 'www', action: 'issue' },
+          { type: 'obtaining', cert: 'api', action: 'issue' },
+          { type: 'deployed', cert: 'www', sink: 'files' },
+          { type: 'deployed', cert: 'www', sink: 'reload' },
+          { type: 'deployed', cert: 'api', sink: 'reload' },
+        ],
+      },
+      {
+        name: 'nothing due: none',
+        before: async (h) => void (await renew({}, h.deps)),
+        events: [],
+      },
+      {
+        name: 'a deploy left pending: deployed only, no obtaining',
+        before: async (h) => {
+          h.reload.failNext = 2;
+          await renew({}, h.deps);
+        },
+        events: [
+          { type: 'deployed', cert: 'www', sink: 'reload' },
+          { type: 'deployed', cert: 'api', sink: 'reload' },
+        ],
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        await c.before?.(h);
+        const from = h.events.length;
+        await renew({}, h.deps);
+        const run = h.events.slice(from);
+        const alerts = run.filter(isAgentEvent).filter((e) => e.type === 'obtaining' || e.type === 'deployed');
+        const key = (e: { cert: string; type: string; sink?: string }): string => `${e.cert}/${e.type}/${e.sink ?? ''}`;
+        expect(alerts.map(key).sort()).toEqual(c.events.map(key).sort());
+        const at = h.clock.now().toISOString();
+        for (const expected of c.events) {
+          const domains = h.config.certificates.find((spec) => spec.name === expected.cert)!.domains;
+          const event = alerts.find((e) => key(e) === key(expected));
+          if (expected.type === 'obtaining') {
+            const planned = run.find((e) => e.type === 'cert_planned' && e.cert === expected.cert);
+            const plan = planned?.type === 'cert_planned' ? planned.message : '?';
+            expect(event).toEqual({
+              type: 'obtaining',
+              at,
+              cert: expected.cert,
+              domains,
+              severity: 'info',
+              message: `${expected.action} ${expected.cert}: ${plan}`,
+              action: expected.action,
+            });
+          } else {
+            expect(event).toEqual({
+              type: 'deployed',
+              at,
+              cert: expected.cert,
+              domains,
+              severity: 'info',
+              message: `${expected.cert} deployed to ${expected.sink}`,
+              sink: expected.sink,
+            });
+          }
+        }
+      });
+    }
   });
 
   it('orders nothing when nothing is due, and renews once the threshold passes', async () => {

@@ -10,6 +10,7 @@ import { Agent } from '../../../src/engine/agent.js';
 import type { EngineDeps } from '../../../src/engine/contracts.js';
 import type { IssueRequest } from '../../../src/issuers/contract.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
+import { isAgentEvent } from '../../../src/observe/stream.js';
 import type { Alert } from '../../../src/observe/notify/alert.js';
 import { Dispatcher } from '../../../src/observe/notify/dispatcher.js';
 import { notifySchema } from '../../../src/observe/notify/schema.js';
@@ -72,7 +73,9 @@ certificates:
         onEvent,
       };
     },
-    onEvent: (event) => events.push(event),
+    onEvent: (event) => {
+      if (isAgentEvent(event)) events.push(event); // the alerts; a run's progress is renew's
+    },
   });
   await agent.start();
   await clock.advance(0, async () => {
