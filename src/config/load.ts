@@ -21,7 +21,7 @@ import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { normalizeDomain } from '../core/domain.js';
 import type { CertificateSpec, RateLimits, RenewBefore } from '../core/types.js';
-import type { HttpSettings } from '../observe/http-settings.js';
+import type { HttpSettings } from '../observe/http-schema.js';
 import type { NotifyConfig } from '../observe/notify/schema.js';
 import type { HaConfig } from '../ha/schema.js';
 import { configSchema, type DnsProviderConfig, type RawConfig, type SinkConfig } from './schema.js';
