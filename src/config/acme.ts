@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import type { RateLimits } from '../core/types.js';
 import { MAX_CA_BUNDLE_BYTES, readFailure, readFileBounded } from './bounds.js';
-import type { TreeProblem, YamlPath } from './expand.js';
+import type { TreeProblem, YamlPath } from './tree-problem.js';
 import type { configSchema } from './schema.js';
 
 export type RawAcme = NonNullable<z.infer<typeof configSchema>['acme']>;

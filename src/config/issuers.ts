@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { buildAcme, type AcmeSettings } from './acme.js';
 import type { configSchema } from './schema.js';
-import type { TreeProblem } from './expand.js';
+import type { TreeProblem } from './tree-problem.js';
 
 type RawConfig = z.infer<typeof configSchema>;
 
