@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CertkeeperError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { StatusRow } from '../engine/status.js';
+import type { StatusRow } from '../core/status.js';
 import { parseListen } from './http-schema.js';
 import { contentSecurityPolicy } from './page/script.js';
 import { statusBody, statusEtag } from './status-body.js';

@@ -3,7 +3,7 @@
 // (what is stored) and by the agent event stream (what happened).
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { StatusRow } from '../engine/status.js';
+import type { StatusRow } from '../core/status.js';
 import type { AgentEvent } from './events.js';
 
 /**

@@ -2,7 +2,7 @@
 // the latest status rows, the last watch round and the config, and a detail view on ?cert=NAME.
 
 import type { CertificateSpec } from '../../core/types.js';
-import type { StatusRow } from '../../engine/status.js';
+import type { StatusRow } from '../../core/status.js';
 import type { StateStore } from '../../state/contract.js';
 import type { WatchResult } from '../../verify/watcher.js';
 import type { WatchSettings } from '../../verify/schema.js';
