@@ -263,6 +263,13 @@ describe('layering of src/', () => {
     expect(folders.filter((folder) => MAY_IMPORT[folder] === undefined)).toEqual([]);
   });
 
+  it('names only folders and files that exist in its table', () => {
+    const folders = new Set(graph.files.map(folderOf));
+    const named = Object.entries(MAY_IMPORT).flatMap(([key, targets]) => [key, ...targets]);
+    const missing = named.filter((name) => name !== SCHEMA && !(name.endsWith('.ts') ? graph.files.includes(name) : folders.has(name)));
+    expect(missing).toEqual([]);
+  });
+
   it('keeps to the table, without cycles between files or folders', () => {
     expect(layeringProblems(graph.edges, MAY_IMPORT, KNOWN_LEAKS)).toEqual([]);
   });
