@@ -11,7 +11,7 @@
 // (`&a [*a]`, which js-yaml builds as a cycle) too.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { TreeProblem, YamlPath } from './expand.js';
+import type { TreeProblem, YamlPath } from './tree-problem.js';
 
 /** The largest config file read, in bytes (10,000 certificates of one line each take ~0.7 MB). */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;

@@ -14,13 +14,9 @@ import {
   type ReferenceBudget,
 } from './bounds.js';
 import { secretFieldOfFileKey, isSecretField, isSecretMapping } from './secrets.js';
+import type { TreeProblem, YamlPath } from './tree-problem.js';
 
-export type YamlPath = (string | number)[];
-
-export interface TreeProblem {
-  path: YamlPath;
-  message: string;
-}
+export type { TreeProblem, YamlPath } from './tree-problem.js';
 
 const REFERENCE = /\$\$\{|\$\{([^}\n]*)\}/g;
 

@@ -4,45 +4,22 @@
 // written, so they are found whatever else is wrong).
 
 import type { z } from 'zod';
-import type { RateLimits } from '../core/types.js';
-import type { AcmeSettings } from './load.js';
+import { buildAcme, type AcmeSettings } from './acme.js';
 import type { configSchema } from './schema.js';
-import type { TreeProblem, YamlPath } from './expand.js';
+import type { TreeProblem } from './tree-problem.js';
 
 type RawConfig = z.infer<typeof configSchema>;
-export type RawAcme = NonNullable<RawConfig['acme']>;
 
 export interface IssuerSettings extends AcmeSettings {
   /** What certificates' `issuers:` and status call it: `name:`, else "default" (`acme:`) or "issuer<N>". */
   name: string;
 }
 
-const HOUR_MS = 3_600_000;
-
-/**
- * Let's Encrypt's published limits (2026) per account, which certkeeper budgets locally unless
- * `rateLimits:` says otherwise; other CAs publish none, so none are assumed.
- */
-export function knownRateLimits(directoryUrl: string): RateLimits {
-  if (directoryUrl === 'https://acme-v02.api.letsencrypt.org/directory') {
-    return { newOrders: { limit: 300, windowMs: 3 * HOUR_MS }, failedAuthorizations: { limit: 5, windowMs: HOUR_MS } };
-  }
-  if (directoryUrl === 'https://acme-staging-v02.api.letsencrypt.org/directory') {
-    return { newOrders: { limit: 30_000, windowMs: 3 * HOUR_MS }, failedAuthorizations: { limit: 200, windowMs: HOUR_MS } };
-  }
-  return {};
-}
-
 /** The name given to the issuer of `acme:`. */
 export const DEFAULT_ISSUER_NAME = 'default';
 
 /** Every issuer's settings (`acme:` as "default", else `issuers:` in order); none when both or neither are given. */
-export function buildIssuers(
-  raw: Pick<RawConfig, 'acme' | 'issuers'>,
-  baseDir: string,
-  problems: TreeProblem[],
-  buildAcme: (raw: RawAcme, baseDir: string, problems: TreeProblem[], at: YamlPath) => AcmeSettings,
-): IssuerSettings[] {
+export function buildIssuers(raw: Pick<RawConfig, 'acme' | 'issuers'>, baseDir: string, problems: TreeProblem[]): IssuerSettings[] {
   if (raw.acme && raw.issuers) return [];
   if (raw.acme) return [{ ...buildAcme(raw.acme, baseDir, problems, ['acme']), name: DEFAULT_ISSUER_NAME }];
   return (raw.issuers ?? []).map((entry, index) => {

@@ -20,8 +20,8 @@ import type { Document, LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
 import { normalizeDomain } from '../core/domain.js';
-import type { CertificateSpec, RateLimits, RenewBefore } from '../core/types.js';
-import type { HttpSettings } from '../observe/http-settings.js';
+import type { CertificateSpec, RenewBefore } from '../core/types.js';
+import type { HttpSettings } from '../observe/http-schema.js';
 import type { NotifyConfig } from '../observe/notify/schema.js';
 import type { HaConfig } from '../ha/schema.js';
 import { configSchema, type DnsProviderConfig, type RawConfig, type SinkConfig } from './schema.js';
@@ -29,11 +29,11 @@ import { agentIdOf } from '../state/agent-id.js';
 import { AGENT_ID, DEFAULT_LOCK_TTL_MS, type StateConfig } from '../state/schema.js';
 import { readSealKeyFile } from '../state/seal.js';
 import { buildWatch, type WatchSettings } from '../verify/schema.js';
-import { buildIssuers, issuerProblems, knownRateLimits, type IssuerSettings, type RawAcme } from './issuers.js';
+import type { AcmeSettings } from './acme.js';
+import { buildIssuers, issuerProblems, type IssuerSettings } from './issuers.js';
 import { expandEnv, protectEnvReferences, resolveSecretFiles, secretFileReader, type TreeProblem, type YamlPath } from './expand.js';
 import {
   formatBytes,
-  MAX_CA_BUNDLE_BYTES,
   MAX_CONFIG_BYTES,
   MAX_CONFIG_DEPTH,
   MAX_REPORTED_PROBLEMS,
@@ -52,26 +52,6 @@ import { environmentSecrets, isSecretPath } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/certkeeper/certkeeper.yaml';
 const DEFAULT_STATE_DIR = '/var/lib/certkeeper';
-
-export interface AcmeSettings {
-  directoryUrl: string;
-  email: string | null;
-  caBundlePath?: string;
-  caBundlePem?: string;
-  eab?: { kid: string; hmacKey: string };
-  preferredChain?: string;
-  /** ACME profile to request (`profile:`); a certificate's own wins. */
-  profile?: string;
-  /** Where dry runs go instead of directoryUrl (acme.stagingDirectory). */
-  stagingDirectoryUrl?: string;
-  /** Requested certificate lifetime (ACME `notAfter` = now + this); a certificate's own wins. */
-  lifetimeMs?: number;
-  /** Local budgets of the CA's limits (`rateLimits:`, or Let's Encrypt's published ones); absent: none. */
-  rateLimits?: RateLimits;
-  /** Overall deadlines (`requestTimeout`, `orderTimeout`); absent: acme/deadline.ts defaults. */
-  requestTimeoutMs?: number;
-  orderTimeoutMs?: number;
-}
 
 export interface Config {
   /** Absolute path of the file this came from. */
@@ -117,6 +97,7 @@ export interface Config {
   warnings: ConfigWarning[];
 }
 
+export type { AcmeSettings } from './acme.js';
 export type { ConfigWarning } from './warnings.js';
 export { formatPath, type ConfigProblem } from './problems.js';
 
@@ -304,7 +285,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const { raw: partial, passed } = sections;
   const sectionProblems: TreeProblem[] = [];
   // `acme:` is the one-issuer case of `issuers:` (acme/issuers); config.acme is the first issuer.
-  const issuers = passed('acme', 'issuers') ? buildIssuers(partial, baseDir, sectionProblems, buildAcme) : [];
+  const issuers = passed('acme', 'issuers') ? buildIssuers(partial, baseDir, sectionProblems) : [];
   const acme: AcmeSettings = issuers[0] ?? { directoryUrl: '', email: null };
   const watch = passed('watch') ? buildWatch(partial.watch, baseDir, (at, message) => sectionProblems.push({ path: at, message })) : undefined;
   const state = passed('state', 'stateDir') ? buildState(partial, baseDir, sectionProblems) : undefined;
@@ -399,33 +380,6 @@ function buildState(raw: Pick<RawConfig, 'state' | 'stateDir'>, baseDir: string,
     ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
     ...(state.sslrootcert !== undefined ? { sslrootcert: path.resolve(baseDir, state.sslrootcert) } : {}),
   };
-}
-
-/** One CA's settings; `at` is where it sits in the YAML (`acme` or `issuers[i]`). */
-export function buildAcme(raw: RawAcme, baseDir: string, problems: TreeProblem[], at: YamlPath = ['acme']): AcmeSettings {
-  const acme: AcmeSettings = { directoryUrl: raw.directory, email: raw.email ?? null };
-  if (raw.caBundle) {
-    acme.caBundlePath = path.resolve(baseDir, raw.caBundle);
-    const read = readFileBounded(acme.caBundlePath, MAX_CA_BUNDLE_BYTES);
-    if (!read.ok) {
-      problems.push({ path: [...at, 'caBundle'], message: readFailure(acme.caBundlePath, read) });
-    } else {
-      acme.caBundlePem = read.text;
-      if (!acme.caBundlePem.includes('-----BEGIN CERTIFICATE-----')) {
-        problems.push({ path: [...at, 'caBundle'], message: `${acme.caBundlePath} holds no PEM certificate` });
-      }
-    }
-  }
-  if (raw.eab) acme.eab = { kid: raw.eab.kid, hmacKey: raw.eab.hmacKey };
-  if (raw.preferredChain) acme.preferredChain = raw.preferredChain;
-  if (raw.stagingDirectory) acme.stagingDirectoryUrl = raw.stagingDirectory;
-  if (raw.profile) acme.profile = raw.profile;
-  if (raw.lifetime !== undefined) acme.lifetimeMs = raw.lifetime;
-  if (raw.requestTimeout !== undefined) acme.requestTimeoutMs = raw.requestTimeout;
-  if (raw.orderTimeout !== undefined) acme.orderTimeoutMs = raw.orderTimeout;
-  const rateLimits = raw.rateLimits === false ? undefined : { ...knownRateLimits(acme.directoryUrl), ...(raw.rateLimits ?? {}) };
-  if (rateLimits && (rateLimits.newOrders || rateLimits.failedAuthorizations)) acme.rateLimits = rateLimits;
-  return acme;
 }
 
 /** The certificates as the engine sees them; their problems are found by certificateProblems (references.ts). */

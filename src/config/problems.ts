@@ -5,7 +5,7 @@
 // list in file order.
 
 import type { z } from 'zod';
-import type { TreeProblem, YamlPath } from './expand.js';
+import type { TreeProblem, YamlPath } from './tree-problem.js';
 import { isSecretField, secretFieldOfFileKey } from './secrets.js';
 import { nearestKey } from './suggest.js';
 

@@ -7,7 +7,7 @@
 
 import { domainProblem, isWildcard, normalizeDomain } from '../core/domain.js';
 import { dnsProviderCapabilities, dnsProviderConfigSchema } from '../dns/schema.js';
-import type { TreeProblem, YamlPath } from './expand.js';
+import type { TreeProblem, YamlPath } from './tree-problem.js';
 
 export function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);

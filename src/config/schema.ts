@@ -9,7 +9,7 @@ import { KEY_TYPES } from '../core/types.js';
 import { parseDuration } from '../core/duration.js';
 import { dnsProviderConfigSchema } from '../dns/schema.js';
 import { sinkConfigSchema } from '../sinks/schema.js';
-import { httpSettingsSchema } from '../observe/http-settings.js';
+import { httpSettingsSchema } from '../observe/http-schema.js';
 import { notifySchema } from '../observe/notify/schema.js';
 import { haSchema } from '../ha/schema.js';
 import { verifySchema, watchSchema } from '../verify/schema.js';

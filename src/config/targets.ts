@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { CertificateSpec } from '../core/types.js';
 import type { SinkConfig } from '../sinks/schema.js';
 import { secretNameFor } from '../sinks/kubernetes-secret/schema.js';
-import type { TreeProblem } from './expand.js';
+import type { TreeProblem } from './tree-problem.js';
 
 interface Target {
   /** Equal keys: the same place. */

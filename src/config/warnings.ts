@@ -3,9 +3,9 @@
 // `validate` prints them and `doctor` reports each as a WARN line.
 
 import { BlockList, isIP } from 'node:net';
-import { parseListen } from '../observe/http-settings.js';
+import { parseListen } from '../observe/http-schema.js';
 import type { SinkConfig } from '../sinks/schema.js';
-import type { HttpSettings } from '../observe/http-settings.js';
+import type { HttpSettings } from '../observe/http-schema.js';
 import type { IssuerSettings } from './issuers.js';
 
 export interface ConfigWarning {

@@ -10,6 +10,7 @@
 import type { Clock } from '../core/clock.js';
 import { describeError, isAbortError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { LastRehearsal } from '../core/status.js';
 import type { AcmeSettings, Config } from '../config/load.js';
 import { issuersFor } from '../config/issuers.js';
 import type { AgentEvent } from '../observe/events.js';
@@ -21,12 +22,6 @@ import { renew } from './renew.js';
 
 /** The wait between looks at the schedule is capped, so a reload or clock jump is noticed. */
 const MAX_WAIT_MS = 3_600_000;
-
-export interface LastRehearsal {
-  at: string;
-  result: 'success' | 'failure';
-  error: string | null;
-}
 
 export interface RehearserOptions {
   clock: Clock;

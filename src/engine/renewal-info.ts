@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { describeError, isCertkeeperError } from '../core/errors.js';
 import type { CertificateSpec, StoredCertificate } from '../core/types.js';
+import type { IssuanceStatus } from '../core/status.js';
 import { configuredIssuers, issuersFor } from '../config/issuers.js';
 import type { RenewalWindow } from '../plan/renewal.js';
 import { certificateDataKey, readCertificateData, storedTime } from '../state/codec.js';
@@ -193,12 +194,6 @@ export async function refreshAllRenewalInfo(deps: EngineDeps, signal?: AbortSign
       }
     });
   }
-}
-
-/** What `status` adds for ARI and issuers: the stored window and the CAs that are rate-limiting this certificate's issuers. */
-export interface IssuanceStatus {
-  ari: { windowStart: string; windowEnd: string; selectedAt: string; explanationUrl: string | null; nextCheckAt: string } | null;
-  rateLimited: { issuer: string; until: string }[];
 }
 
 export async function issuanceStatus(

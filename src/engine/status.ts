@@ -1,7 +1,8 @@
 // `status`: one row per configured certificate — what is stored, when it becomes due and why,
 // its state and the last outcome — computed with the same pure decisions the renewal uses.
 
-import type { CertState, CertificateSpec } from '../core/types.js';
+import type { CertificateSpec } from '../core/types.js';
+import type { LastRehearsal, StatusRow } from '../core/status.js';
 import { configuredIssuers, reportedIssuer } from '../config/issuers.js';
 import { configChanged, type AttemptFacts, type AttemptTrigger, type RenewalFacts } from '../plan/attempt.js';
 import { certState, pendingSinks, renewalDecision } from '../plan/renewal.js';
@@ -10,44 +11,12 @@ import { deploymentKeys } from '../sinks/scope.js';
 import type { RateLimits, RateLimitState } from '../issuers/contract.js';
 import type { EngineDeps } from './contracts.js';
 import { mapLimit } from '../core/concurrency.js';
-import { lastRehearsals, type LastRehearsal } from './rehearse.js';
-import { ARI_STATE_KEY, issuanceStatus, type IssuanceStatus } from './renewal-info.js';
+import { lastRehearsals } from './rehearse.js';
+import { ARI_STATE_KEY, issuanceStatus } from './renewal-info.js';
 import { READ_AHEAD_BATCH, readAhead } from './read-ahead.js';
 import { readVerification, servingStatus, VERIFY_STATE_KEY } from '../verify/deploy.js';
 
-export interface StatusRow {
-  name: string;
-  domains: string[];
-  serial: string | null;
-  notBefore: string | null;
-  notAfter: string | null;
-  daysLeft: number | null;
-  renewAt: string | null;
-  /** Why renewAt is what it is, or why the certificate is due now. */
-  renewReason: string;
-  renewMessage: string;
-  /** The rule that set renewAt: "ari" (the CA's window), "threshold" (renewBefore), "emergency" (1/20 left), "loop-guard". */
-  renewRule?: string | null;
-  /** The CA's renewal window (ARI) for the stored certificate; null when the CA has none. */
-  ari?: IssuanceStatus['ari'];
-  /** This certificate's issuers that are backing off after a rate limit, until when. */
-  rateLimited?: IssuanceStatus['rateLimited'];
-  state: CertState;
-  /** Sinks still waiting for the current certificate. */
-  pendingSinks: string[];
-  lastResult: { at: string; action: string; result: 'success' | 'failure'; error: string | null } | null;
-  consecutiveFailures: number;
-  /** While backing off after failures: the earliest next automatic attempt. */
-  nextAttemptAt: string | null;
-  /** The certificate's config changed since its last failure (which lifts the backoff). */
-  configChanged: boolean;
-  /** What the `verify:` endpoints served at the last verification, judged against the stored serial; null: not verified. */
-  serving?: 'new' | 'old' | 'unreachable' | null;
-  /** The latest dry run (a `rehearse:` rehearsal or `renew --dry-run`); null when none is recorded. */
-  lastRehearsal?: LastRehearsal | null;
-  /** The configured issuer that issued the stored certificate, else the one its next order goes to (config/issuers.ts reportedIssuer). */
-  issuer?: string | null;
-}
+export type { StatusRow };
 
 /** Certificates whose status is read at once (each reads a few small files). */
 export const STATUS_READ_CONCURRENCY = 32;

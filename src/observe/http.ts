@@ -6,13 +6,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CertkeeperError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { StatusRow } from '../engine/status.js';
-import { parseListen } from './http-settings.js';
+import type { StatusRow } from '../core/status.js';
+import { parseListen } from './http-schema.js';
 import { contentSecurityPolicy } from './page/script.js';
 import { statusBody, statusEtag } from './status-body.js';
 import type { Readiness } from './readiness.js';
 
-export { DEFAULT_HTTP_LISTEN, DEFAULT_HTTP_PORT, httpSettingsSchema, parseListen, type HttpSettings } from './http-settings.js';
+export { DEFAULT_HTTP_LISTEN, DEFAULT_HTTP_PORT, httpSettingsSchema, parseListen, type HttpSettings } from './http-schema.js';
 
 export interface ReloadResult {
   ok: boolean;

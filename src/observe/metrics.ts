@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AcmeRequestInfo } from '../acme/endpoints.js';
 import type { DnsCall } from '../dns/observed.js';
-import type { StatusRow } from '../engine/status.js';
+import type { StatusRow } from '../core/status.js';
 import type { StorageObservation } from '../state/storage/observed.js';
 import type { AgentEvent } from './events.js';
 

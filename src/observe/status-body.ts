@@ -4,7 +4,7 @@
 // and the body is serialised once per array, when first asked for.
 
 import { randomBytes } from 'node:crypto';
-import type { StatusRow } from '../engine/status.js';
+import type { StatusRow } from '../core/status.js';
 
 const PROCESS_TAG = randomBytes(6).toString('base64url');
 let generation = 0;

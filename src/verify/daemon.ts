@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
-import type { StatusRow } from '../engine/status.js';
+import type { StatusRow } from '../core/status.js';
 import type { AgentEvent } from '../observe/events.js';
 import type { StreamEvent } from '../observe/stream.js';
 import { ServedMetrics } from './metrics.js';

@@ -1,10 +1,11 @@
 // The page as a running agent serves it (GET /) and as `report --html` writes it: PageData from
 // the latest status rows, the last watch round and the config, and a detail view on ?cert=NAME.
 
-import type { Config } from '../../config/load.js';
-import type { StatusRow } from '../../engine/status.js';
+import type { CertificateSpec } from '../../core/types.js';
+import type { StatusRow } from '../../core/status.js';
 import type { StateStore } from '../../state/contract.js';
 import type { WatchResult } from '../../verify/watcher.js';
+import type { WatchSettings } from '../../verify/schema.js';
 import { DEFAULT_ALERT_DAYS, type PageData } from './model.js';
 import { renderDetail, renderPage } from './render.js';
 import { certDetail } from './source.js';
@@ -12,7 +13,8 @@ import { statusEtag } from '../status-body.js';
 
 export interface PageSources {
   now: () => Date;
-  config: () => Pick<Config, 'agentId' | 'certificates' | 'watch'>;
+  /** The parts of the loaded config the page shows (config/load.ts Config has them). */
+  config: () => { agentId: string; certificates: readonly Pick<CertificateSpec, 'name' | 'sinks'>[]; watch: Pick<WatchSettings, 'alertDays'> | undefined };
   rows: () => Promise<readonly StatusRow[]> | readonly StatusRow[];
   endpoints: () => Promise<readonly WatchResult[] | undefined>;
   store: () => Pick<StateStore, 'readHistory'> | undefined;

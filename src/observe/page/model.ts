@@ -1,7 +1,7 @@
 // What the status page shows, decided without HTML: the order of rows (worst first), what needs
 // attention, the page of rows asked for, and each row's timeline in numbers. Pure: `now` is given.
 
-import type { StatusRow } from '../../engine/status.js';
+import type { StatusRow } from '../../core/status.js';
 import type { HistoryEntry } from '../../core/types.js';
 import type { WatchResult } from '../../verify/watcher.js';
 import { earliestServedExpiry } from '../../verify/checks.js';

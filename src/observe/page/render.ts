@@ -3,7 +3,7 @@
 // form, no button that acts, no external resource. The agent serves it at GET /, and
 // `certkeeper report --html` writes it to a file.
 
-import type { StatusRow } from '../../engine/status.js';
+import type { StatusRow } from '../../core/status.js';
 import type { WatchResult } from '../../verify/watcher.js';
 import { redactText } from '../../core/redaction.js';
 import { attr, span, text, when } from './html.js';

@@ -3,7 +3,7 @@
 // agent's GET / and `certkeeper report --html`.
 
 import type { HistoryEntry } from '../../core/types.js';
-import type { StatusRow } from '../../engine/status.js';
+import type { StatusRow } from '../../core/status.js';
 import type { StateStore } from '../../state/contract.js';
 import type { CertDetail } from './model.js';
 

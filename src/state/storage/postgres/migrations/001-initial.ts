@@ -2,7 +2,7 @@
 // `key` sorts bytewise (COLLATE "C") so `list` returns keys in the same order as every other
 // backend, and a prefix LIKE can use the primary key's index.
 
-import type { Migration } from './index.js';
+import type { Migration } from './types.js';
 
 export const initial: Migration = {
   version: 1,

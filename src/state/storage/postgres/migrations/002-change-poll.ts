@@ -5,7 +5,7 @@
 // such a write is seen too and compare-and-set never writes over it; and a short-lived tombstone
 // per deleted row, with a version from the same sequence, kept for a day.
 
-import type { Migration } from './index.js';
+import type { Migration } from './types.js';
 
 /** How long a deleted key's tombstone is kept: a poller away longer re-reads everything (poller.ts). */
 export const TOMBSTONE_RETENTION_HOURS = 24;

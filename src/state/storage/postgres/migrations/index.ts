@@ -3,13 +3,9 @@
 
 import { initial } from './001-initial.js';
 import { changePoll } from './002-change-poll.js';
+import type { Migration } from './types.js';
 
-export interface Migration {
-  version: number;
-  description: string;
-  /** The statements, given the schema's quoted name; run in order inside one transaction. */
-  statements(schema: string): string[];
-}
+export type { Migration } from './types.js';
 
 export const MIGRATIONS: readonly Migration[] = [initial, changePoll];
 

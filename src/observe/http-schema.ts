@@ -1,5 +1,5 @@
-// The `http:` config section (the agent's endpoint, observe/http.ts), apart from the server so
-// loading the config does not load it.
+// The `http:` config section (the agent's endpoint, observe/http.ts): a schema part, apart from the
+// server so loading the config does not load it.
 
 import { z } from 'zod';
 import { parseHostPort, type HostPort } from '../core/fields.js';
