@@ -4,6 +4,8 @@
 // Location and order bodies name an order's, authorization bodies name their challenges. One map
 // per transport, and a transport lives for one session (one order, one ARI lookup), so it stays small.
 
+import type { CaRequestInfo } from '../issuers/contract.js';
+
 /** The `endpoint` label of `certkeeper_acme_request_duration_seconds`. */
 export const ACME_ENDPOINTS = [
   'directory',
@@ -24,10 +26,8 @@ export const ACME_ENDPOINTS = [
 export type AcmeEndpoint = (typeof ACME_ENDPOINTS)[number];
 
 /** What the transport tells `onRequest` besides the status: where the request went and how long it took. */
-export interface AcmeRequestInfo {
+export interface AcmeRequestInfo extends CaRequestInfo {
   endpoint: AcmeEndpoint;
-  /** From sending the request to the last byte of the answer (or the failure). */
-  seconds: number;
 }
 
 /** The directory fields that name a fixed resource, by the label they get. */

@@ -5,11 +5,10 @@ import type { Clock } from '../core/clock.js';
 import { CertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Config } from '../config/load.js';
-import type { AcmeRequestInfo } from '../acme/endpoints.js';
 import type { DnsProvider } from '../dns/contract.js';
-import type { DnsCall } from '../dns/observed.js';
+import type { DnsCall } from '../dns/contract.js';
 import type { EngineDeps } from '../engine/contracts.js';
-import type { Issuer } from '../issuers/contract.js';
+import type { CaRequestInfo, Issuer } from '../issuers/contract.js';
 import type { StreamEvent } from '../observe/stream.js';
 import type { RenewalInfoResult } from '../observe/metrics.js';
 import type { Sink } from '../sinks/contract.js';
@@ -29,7 +28,7 @@ export interface WiringOptions {
   logger: Logger;
   onEvent?: (event: StreamEvent) => void;
   /** Every ACME request's HTTP status (undefined: network failure), its resource and duration, for metrics. */
-  onAcmeRequest?: (status: number | undefined, info?: AcmeRequestInfo) => void;
+  onAcmeRequest?: (status: number | undefined, info?: CaRequestInfo) => void;
   /** Every DNS provider write and batch propagation check, by provider type, for metrics. */
   onDnsCall?: (providerType: string, call: DnsCall) => void;
   /** Every state store call, for metrics (used when this wiring opens the store). */

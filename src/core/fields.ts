@@ -85,3 +85,6 @@ export const inheritEnvField = z
  * Secret) once, by whichever agent holds the certificate's lock.
  */
 export const sinkScopeField = z.enum(['local', 'shared'], { error: 'must be "local" or "shared"' }).optional();
+
+/** An ISO 8601 time as certkeeper writes them (Date#toISOString); anything Date.parse cannot read is damage. */
+export const storedTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'not a date and time');

@@ -7,7 +7,6 @@
 import type { Clock } from '../core/clock.js';
 import { CertkeeperError, type CertkeeperErrorOptions } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DnsCallObserver } from './observed.js';
 import type { ResolveChallengeTargetOptions, WaitForTxtPropagationOptions } from './propagation.js';
 
 /** What a provider gets besides its config: its config name, the clock and a logger. */
@@ -117,3 +116,22 @@ export interface ChallengeLookups {
   /** The host's resolvers (`host:port`), used when none are configured. */
   systemResolvers(): string[];
 }
+
+// What a provider's calls are reported as, for metrics (observed.ts times them).
+/**
+ * `operation` label: `present`/`cleanup` (a provider's presentTxt/cleanupTxt), `batch_present`/
+ * `batch_cleanup` (one batched write of many records), `propagation` (a batch's wait until every
+ * nameserver serves its records). A provider without batches has its propagation checked by the
+ * challenge loop, which is not counted here.
+ */
+export const DNS_OPERATIONS = ['present', 'cleanup', 'batch_present', 'batch_cleanup', 'propagation'] as const;
+export type DnsOperation = (typeof DNS_OPERATIONS)[number];
+
+/** One finished call: `error` when it threw. A call cancelled by its signal is not reported. */
+export interface DnsCall {
+  operation: DnsOperation;
+  result: 'success' | 'error';
+  seconds: number;
+}
+
+export type DnsCallObserver = (call: DnsCall) => void;

@@ -3,25 +3,9 @@
 // what it builds (registry.ts) when the context asks (DnsProviderContext.onCall); a provider
 // never knows it is watched.
 
-import type { DnsProvider, TxtBatchSupport } from './contract.js';
+import type { DnsCall, DnsCallObserver, DnsOperation, DnsProvider, TxtBatchSupport } from './contract.js';
 
-/**
- * `operation` label: `present`/`cleanup` (a provider's presentTxt/cleanupTxt), `batch_present`/
- * `batch_cleanup` (one batched write of many records), `propagation` (a batch's wait until every
- * nameserver serves its records). A provider without batches has its propagation checked by the
- * challenge loop, which is not counted here.
- */
-export const DNS_OPERATIONS = ['present', 'cleanup', 'batch_present', 'batch_cleanup', 'propagation'] as const;
-export type DnsOperation = (typeof DNS_OPERATIONS)[number];
-
-/** One finished call: `error` when it threw. A call cancelled by its signal is not reported. */
-export interface DnsCall {
-  operation: DnsOperation;
-  result: 'success' | 'error';
-  seconds: number;
-}
-
-export type DnsCallObserver = (call: DnsCall) => void;
+export type { DnsCall, DnsCallObserver, DnsOperation };
 
 /** Runs `call`, telling `onCall` how it went and how long it took (unless it was aborted); `failed` judges an answer that is a failure. */
 export async function timedDnsCall<T>(

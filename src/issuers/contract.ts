@@ -125,3 +125,9 @@ export interface AccountStore {
    */
   lockAccount?(directoryUrl: string, email: string | null, options: { waitMs: number; signal?: AbortSignal }): Promise<{ release(): Promise<void> }>;
 }
+
+/** How one request to the CA went, for metrics: the resource it went to (a bounded name, never a URL) and how long it took. */
+export interface CaRequestInfo {
+  endpoint: string;
+  seconds: number;
+}

@@ -3,10 +3,10 @@
 // (what is stored) and by the agent event stream (what happened).
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AcmeRequestInfo } from '../acme/endpoints.js';
-import type { DnsCall } from '../dns/observed.js';
+import type { CaRequestInfo } from '../issuers/contract.js';
+import type { DnsCall } from '../dns/contract.js';
 import type { StatusRow } from '../core/status.js';
-import type { StorageObservation } from '../state/storage/observed.js';
+import type { StorageObservation } from '../state/storage/contract.js';
 import type { AgentEvent } from './events.js';
 
 /**
@@ -381,7 +381,7 @@ export class AgentMetrics {
    * One HTTP attempt to the ACME server, as the transport reports it (`onRequest`): counted by
    * result, and with `info` (the resource and the duration) timed by endpoint and status.
    */
-  acmeResponse(status: number | undefined, info?: AcmeRequestInfo): void {
+  acmeResponse(status: number | undefined, info?: CaRequestInfo): void {
     this.acmeRequests.inc({ result: acmeRequestResult(status) });
     if (info) this.acmeRequestDuration.observe({ endpoint: info.endpoint, status: acmeRequestStatus(status) }, info.seconds);
   }

@@ -7,7 +7,7 @@
 // - the alerts (`AgentEvent`, observe/events.ts): what notifiers may deliver and metrics count.
 
 import type { IssueStep } from '../issuers/contract.js';
-import type { VerifyReport } from '../verify/report.js';
+import type { VerifyReport } from '../core/verify-report.js';
 import { AGENT_EVENT_TYPES, type AgentEvent } from './events.js';
 
 export type PlannedAction = 'issue' | 'renew' | 'deploy' | 'dry-run' | 'skip';

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { CertkeeperError } from '../core/errors.js';
+import { storedTime } from '../core/fields.js';
 import type { StateStore } from './contract.js';
 
 const encoder = new TextEncoder();
@@ -45,8 +46,8 @@ export function certificateDataKey(certName: string, entry: string): string {
   return `certs/${certName}/data/${entry}`;
 }
 
-/** An ISO 8601 time as certkeeper writes them (Date#toISOString); anything Date.parse cannot read is damage. */
-export const storedTime = z.string().refine((text) => !Number.isNaN(Date.parse(text)), 'not a date and time');
+/** Defined in core (the verify report's codec, below state, reads it too). */
+export { storedTime };
 
 /**
  * A certificate's named data (an ACM ARN, the ARI window, the last verification, the challenge

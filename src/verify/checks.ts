@@ -2,22 +2,34 @@
 // thresholds, is it the certificate a deploy just produced, and which managed certificate it
 // belongs to (drift). Each returns a reason and a message, with a unit test per reason.
 
-import type { ProbeResult, ServedCertificate } from './probe.js';
+import {
+  ENDPOINT_PROBLEMS,
+  EXPIRY_ALERT_REASONS,
+  SERVINGS,
+  earliestServedExpiry,
+  type Drift,
+  type EndpointAssessment,
+  type EndpointProblem,
+  type ExpiryAlert,
+  type ExpiryAlertReason,
+  type ProbeResult,
+  type Serving,
+} from '../core/endpoint-results.js';
+
+export {
+  ENDPOINT_PROBLEMS,
+  EXPIRY_ALERT_REASONS,
+  SERVINGS,
+  earliestServedExpiry,
+  type Drift,
+  type EndpointAssessment,
+  type EndpointProblem,
+  type ExpiryAlert,
+  type ExpiryAlertReason,
+  type Serving,
+};
 
 const DAY_MS = 86_400_000;
-
-export const ENDPOINT_PROBLEMS = ['unreachable', 'expired', 'not-yet-valid', 'untrusted', 'name-mismatch'] as const;
-export type EndpointProblem = (typeof ENDPOINT_PROBLEMS)[number];
-
-export interface EndpointAssessment {
-  /** Reachable, trusted, name matches, inside its validity: nothing to fix. */
-  ok: boolean;
-  problems: EndpointProblem[];
-  /** One line per problem, for tables and alerts. */
-  messages: string[];
-  /** Days until the leaf expires (one decimal; negative once expired); null when unreachable. */
-  daysLeft: number | null;
-}
 
 /** Whether a probed endpoint passes every check, at `now`. */
 export function assessEndpoint(result: ProbeResult, now: Date): EndpointAssessment {
@@ -50,18 +62,6 @@ export function assessEndpoint(result: ProbeResult, now: Date): EndpointAssessme
   return { ok: problems.length === 0, problems, messages, daysLeft };
 }
 
-export const EXPIRY_ALERT_REASONS = ['no-certificate', 'not-yet', 'threshold', 'expired'] as const;
-export type ExpiryAlertReason = (typeof EXPIRY_ALERT_REASONS)[number];
-
-export interface ExpiryAlert {
-  alert: boolean;
-  reason: ExpiryAlertReason;
-  /** The threshold (days) crossed, for `threshold`. */
-  thresholdDays: number | null;
-  severity: 'info' | 'warning' | 'critical';
-  message: string;
-}
-
 /**
  * Whether a watched certificate is close enough to expiry to alert. Thresholds are days (default
  * 21, 7, 1): inside the widest one it is a warning, inside any narrower one critical, and expired
@@ -85,23 +85,6 @@ export function expiryAlert(notAfter: Date | null, now: Date, thresholds: readon
     message: `expires at ${notAfter.toISOString()} (${days} days left, under ${crossed} days)`,
   };
 }
-
-/**
- * The earliest notAfter among the certificates an endpoint serves: the leaf and its intermediates,
- * as blackbox_exporter's probe_ssl_earliest_cert_expiry, so an intermediate that expires first is
- * seen. A root (self-issued, at the end of a longer chain) is left out: clients check their own
- * copy, and the handshake cannot tell a served root from one the trust store added. Null: no chain.
- */
-export function earliestServedExpiry(chain: readonly ServedCertificate[]): string | null {
-  const last = chain.at(-1);
-  const served = chain.length > 1 && last && last.subject === last.issuer ? chain.slice(0, -1) : chain;
-  let earliest: string | null = null;
-  for (const cert of served) if (earliest === null || Date.parse(cert.notAfter) < Date.parse(earliest)) earliest = cert.notAfter;
-  return earliest;
-}
-
-export const SERVINGS = ['new', 'old', 'unreachable'] as const;
-export type Serving = (typeof SERVINGS)[number];
 
 /** What one endpoint serves relative to the certificate just deployed. */
 export function servingOf(result: ProbeResult, expectedSerial: string): Serving {
@@ -134,14 +117,6 @@ export interface ManagedCertificate {
   domains: string[];
   /** The stored (current) certificate's serial; null when none is stored yet. */
   serial: string | null;
-}
-
-export interface Drift {
-  /** The managed certificate whose names cover what the endpoint serves. */
-  cert: string;
-  /** The endpoint serves that certificate's current serial. */
-  current: boolean;
-  message: string;
 }
 
 /**

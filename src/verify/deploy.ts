@@ -7,16 +7,19 @@
 // read by `status`) and reported on the event stream: verified or verify_failed, and recovered
 // after a failed one (verify/events.ts).
 
+import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
 import type { CertificatePaths, CertificateSpec, EndpointSpec, HistoryEntry, StoredCertificate } from '../core/types.js';
-import type { EngineDeps } from '../engine/contracts.js';
 import { readCertificateData } from '../state/codec.js';
 import type { StateStore } from '../state/contract.js';
+import type { Sink } from '../sinks/contract.js';
+import type { StreamEvent } from '../observe/stream.js';
 import { overallServing, servingOf, type Serving } from './checks.js';
 import type { ProbeFn, ProbeOptions } from './probe.js';
 import { verifyEvents } from './events.js';
 import { endpointName } from './schema.js';
-import { verifyReportCodec, type EndpointVerdict, type VerifyReport } from './report.js';
+import { verifyReportCodec, type EndpointVerdict, type VerifyReport } from '../core/verify-report.js';
 
 export type { EndpointVerdict, VerifyReport };
 
@@ -25,7 +28,14 @@ export const VERIFY_INTERVAL_MS = 5_000;
 /** Where the last verification of a certificate is kept (a name no sink can have: sink names have no dots). */
 export const VERIFY_STATE_KEY = 'verify.last';
 
-export type VerifyDeps = Pick<EngineDeps, 'store' | 'clock' | 'logger' | 'sink' | 'onEvent'>;
+/** What verification needs of the pipeline (the engine's deps have all of it). */
+export interface VerifyDeps {
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+  sink(name: string): Sink;
+  onEvent?: ((event: StreamEvent) => void) | undefined;
+}
 
 export interface VerifyRequest {
   spec: CertificateSpec;

@@ -5,7 +5,7 @@
 
 import type { AgentEvent } from '../observe/events.js';
 import type { EndpointAssessment, ExpiryAlert } from './checks.js';
-import type { VerifyReport } from './report.js';
+import type { VerifyReport } from '../core/verify-report.js';
 import type { ProbeResult } from './probe.js';
 
 /** After a deploy verification: `verified` or `verify_failed`, plus `recovered` when the one before failed. */

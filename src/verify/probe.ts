@@ -8,50 +8,12 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { EndpointSpec } from '../core/types.js';
+import { PROBE_FAILURES, type ProbeFailure, type ProbeResult, type ServedCertificate } from '../core/endpoint-results.js';
 import { normalizeSerial, subjectAltDnsNames } from '../core/x509.js';
 import { DEFAULT_PROBE_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, endpointName, isIpAddress } from './schema.js';
 import { mapLimit } from '../core/concurrency.js';
 
-export interface ServedCertificate {
-  subject: string;
-  issuer: string;
-  /** Upper-case hex, no separators (as the state store keeps it). */
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  /** subjectAltName DNS names (and IP addresses as "IP:…"). */
-  names: string[];
-  fingerprint256: string;
-}
-
-/** Why a probe got no certificate. */
-export const PROBE_FAILURES = ['dns', 'refused', 'connect-timeout', 'timeout', 'closed', 'starttls', 'handshake', 'error'] as const;
-export type ProbeFailure = (typeof PROBE_FAILURES)[number];
-
-export interface ProbeResult {
-  /** Label, or the address. */
-  endpoint: string;
-  address: string;
-  /** Server name sent (null: none, e.g. an IP address). */
-  sni: string | null;
-  protocol: EndpointSpec['protocol'];
-  /** A TLS handshake completed and a certificate was read. */
-  reachable: boolean;
-  failure: ProbeFailure | null;
-  error: string | null;
-  /** ISO 8601, from the caller's clock. */
-  at: string;
-  durationMs: number;
-  leaf: ServedCertificate | null;
-  /** As served and built by the handshake: leaf first. */
-  chain: ServedCertificate[];
-  /** The chain validates against the trust store (and caBundle); null when unreachable. */
-  trusted: boolean | null;
-  trustError: string | null;
-  /** The leaf covers the server name (or the IP address); null when unreachable. */
-  nameMatch: boolean | null;
-  nameError: string | null;
-}
+export { PROBE_FAILURES, type ProbeFailure, type ProbeResult, type ServedCertificate };
 
 export interface ProbeOptions {
   /** Deadline of the whole probe (connect, STARTTLS, handshake); default 10 s. */

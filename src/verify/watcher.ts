@@ -21,27 +21,17 @@ import {
   ENDPOINT_PROBLEMS,
   EXPIRY_ALERT_REASONS,
   expiryAlert,
-  type Drift,
-  type EndpointAssessment,
   type ExpiryAlert,
   type ManagedCertificate,
 } from './checks.js';
+import type { WatchResult } from '../core/endpoint-results.js';
 import { watchEvents } from './events.js';
+
+export type { WatchResult };
 import { PROBE_FAILURES, probeAll, type ProbeFn, type ProbeResult } from './probe.js';
 import type { WatchSettings } from './schema.js';
 
 export const WATCH_STATE_FILE = 'watch.json';
-
-/** One watched endpoint after a probe: what is served and what that means. */
-export interface WatchResult extends ProbeResult {
-  ok: boolean;
-  problems: EndpointAssessment['problems'];
-  messages: string[];
-  daysLeft: number | null;
-  alert: Pick<ExpiryAlert, 'alert' | 'reason' | 'severity' | 'thresholdDays'>;
-  /** The managed certificate covering the served names, and whether it is its current version. */
-  drift: Drift | null;
-}
 
 /** Probes and judges endpoints once (the Watcher's round, and `certkeeper probe`). */
 export async function checkEndpoints(

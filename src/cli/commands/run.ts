@@ -27,7 +27,7 @@ import { readiness } from '../../observe/readiness.js';
 import { logSubscriber } from '../../observe/log-subscriber.js';
 import { alertsOnly, fanOut, type EventSubscriber } from '../../observe/subscribers.js';
 import type { StateStore } from '../../state/contract.js';
-import type { StorageObservation } from '../../state/storage/observed.js';
+import type { StorageObservation } from '../../state/storage/contract.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';

@@ -4,7 +4,7 @@
 import type { CertificateSpec } from '../../core/types.js';
 import type { StatusRow } from '../../core/status.js';
 import type { StateStore } from '../../state/contract.js';
-import type { WatchResult } from '../../verify/watcher.js';
+import type { WatchResult } from '../../core/endpoint-results.js';
 import type { WatchSettings } from '../../verify/schema.js';
 import { DEFAULT_ALERT_DAYS, type PageData } from './model.js';
 import { renderDetail, renderPage } from './render.js';

@@ -3,8 +3,7 @@
 
 import type { StatusRow } from '../../core/status.js';
 import type { HistoryEntry } from '../../core/types.js';
-import type { WatchResult } from '../../verify/watcher.js';
-import { earliestServedExpiry } from '../../verify/checks.js';
+import { earliestServedExpiry, type WatchResult } from '../../core/endpoint-results.js';
 
 /** Everything one render needs; the agent builds it from its status rows and last watch round. */
 export interface PageData {

@@ -4,7 +4,7 @@
 // `certkeeper report --html` writes it to a file.
 
 import type { StatusRow } from '../../core/status.js';
-import type { WatchResult } from '../../verify/watcher.js';
+import type { WatchResult } from '../../core/endpoint-results.js';
 import { redactText } from '../../core/redaction.js';
 import { attr, span, text, when } from './html.js';
 import {

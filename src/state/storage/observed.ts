@@ -3,33 +3,22 @@
 // above and the backend below do not know. Only the operation is reported, never a key.
 
 import { isCertkeeperError } from '../../core/errors.js';
-import type { LockOptions, LogEntry, LogQuery, PutOptions, Storage, StorageKey, StorageLock, StoredValue } from './contract.js';
+import type {
+  LockOptions,
+  LogEntry,
+  LogQuery,
+  PutOptions,
+  Storage,
+  StorageKey,
+  StorageLock,
+  StorageObservation,
+  StorageObserver,
+  StorageOperation,
+  StorageResult,
+  StoredValue,
+} from './contract.js';
 
-/** `operation` label: the Storage method called (`unlock` is a held lock's release). */
-export const STORAGE_OPERATIONS = ['get', 'get_many', 'put', 'delete', 'list', 'append_log', 'read_log', 'lock', 'unlock', 'ping'] as const;
-export type StorageOperation = (typeof STORAGE_OPERATIONS)[number];
-
-/**
- * `result` label: `conflict` (a compare-and-set lost: STATE_CONFLICT) and `busy` (a lock held by
- * another agent past the wait: LOCK_TIMEOUT) are answers of a working store; `error` is anything else.
- */
-export const STORAGE_RESULTS = ['success', 'conflict', 'busy', 'error'] as const;
-export type StorageResult = (typeof STORAGE_RESULTS)[number];
-
-export interface StorageObservation {
-  /** The backend type: `file`, `postgres`, `kubernetes`. */
-  backend: string;
-  operation: StorageOperation;
-  result: StorageResult;
-  seconds: number;
-}
-
-export interface StorageObserver {
-  /** Every finished call; one cancelled by its caller's signal is not reported. */
-  onOperation(observation: StorageObservation): void;
-  /** A held lock's lease could not be kept (its `lost` signal fired). */
-  onLockLost?(backend: string): void;
-}
+export type { StorageObservation, StorageObserver, StorageOperation, StorageResult };
 
 export function storageResult(error: unknown): StorageResult {
   if (isCertkeeperError(error, 'STATE_CONFLICT')) return 'conflict';

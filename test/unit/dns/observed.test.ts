@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { DnsProvider, TxtRecord } from '../../../src/dns/contract.js';
-import { DNS_OPERATIONS, observedDnsProvider, timedDnsCall, type DnsCall } from '../../../src/dns/observed.js';
+import { DNS_OPERATIONS, type DnsCall } from '../../../src/dns/contract.js';
+import { observedDnsProvider, timedDnsCall } from '../../../src/dns/observed.js';
 import { createDnsProvider, dnsProviderConfigSchema, withBatching } from '../../../src/dns/registry.js';
 import { reply, startFakeDns, type FakeDnsServer } from './fake-dns-server.js';
 

@@ -14,7 +14,8 @@ import { AgentMetrics } from '../../../src/observe/metrics.js';
 import { openStateStore } from '../../../src/state/open.js';
 import type { Storage, StorageLock } from '../../../src/state/storage/contract.js';
 import { FileStorage } from '../../../src/state/storage/file/index.js';
-import { ObservedStorage, STORAGE_OPERATIONS, STORAGE_RESULTS, type StorageObservation } from '../../../src/state/storage/observed.js';
+import { STORAGE_OPERATIONS, STORAGE_RESULTS, type StorageObservation } from '../../../src/state/storage/contract.js';
+import { ObservedStorage } from '../../../src/state/storage/observed.js';
 import { describeStorageContract } from './storage-contract.js';
 
 const dirs: string[] = [];

@@ -1,11 +1,10 @@
 // What a deploy verification found, per endpoint and overall: the codecs the last verification
-// is stored and read back through (deploy.ts), and the report the engine's events carry. Apart
-// from deploy.ts so that the event types need not import the verify pipeline (and through it the
-// engine's contracts: that was an import cycle).
+// is stored and read back through (verify/deploy.ts), and the report the event stream carries
+// (observe/stream.ts). In core so that the stream need not import verify/, which emits on it.
 
 import { z } from 'zod';
-import { storedTime } from '../state/codec.js';
-import { SERVINGS } from './checks.js';
+import { SERVINGS } from './endpoint-results.js';
+import { storedTime } from './fields.js';
 
 /**
  * What one endpoint served at a verification. The last verification is kept per certificate and
