@@ -2,32 +2,7 @@
 // thresholds, is it the certificate a deploy just produced, and which managed certificate it
 // belongs to (drift). Each returns a reason and a message, with a unit test per reason.
 
-import {
-  ENDPOINT_PROBLEMS,
-  EXPIRY_ALERT_REASONS,
-  SERVINGS,
-  earliestServedExpiry,
-  type Drift,
-  type EndpointAssessment,
-  type EndpointProblem,
-  type ExpiryAlert,
-  type ExpiryAlertReason,
-  type ProbeResult,
-  type Serving,
-} from '../core/endpoint-results.js';
-
-export {
-  ENDPOINT_PROBLEMS,
-  EXPIRY_ALERT_REASONS,
-  SERVINGS,
-  earliestServedExpiry,
-  type Drift,
-  type EndpointAssessment,
-  type EndpointProblem,
-  type ExpiryAlert,
-  type ExpiryAlertReason,
-  type Serving,
-};
+import type { Drift, EndpointAssessment, EndpointProblem, ExpiryAlert, ProbeResult, Serving } from '../core/endpoint-results.js';
 
 const DAY_MS = 86_400_000;
 

@@ -11,7 +11,8 @@ import type { StatusRow } from '../core/status.js';
 import type { AgentEvent } from '../observe/events.js';
 import type { StreamEvent } from '../observe/stream.js';
 import { ServedMetrics } from './metrics.js';
-import { Watcher, WATCH_DATA, type WatchResult } from './watcher.js';
+import { Watcher, WATCH_DATA } from './watcher.js';
+import type { WatchResult } from '../core/endpoint-results.js';
 
 export interface ServedWatchOptions {
   /** This agent's data in the state store, where watch rounds are kept; absent: watch.json. */

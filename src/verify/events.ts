@@ -4,9 +4,8 @@
 // Watcher emits. Notifiers deliver verify_failed by default.
 
 import type { AgentEvent } from '../observe/events.js';
-import type { EndpointAssessment, ExpiryAlert } from './checks.js';
+import type { EndpointAssessment, ExpiryAlert, ProbeResult } from '../core/endpoint-results.js';
 import type { VerifyReport } from '../core/verify-report.js';
-import type { ProbeResult } from './probe.js';
 
 /** After a deploy verification: `verified` or `verify_failed`, plus `recovered` when the one before failed. */
 export function verifyEvents(report: VerifyReport, previousOk: boolean | null, domains: string[], at: string): AgentEvent[] {

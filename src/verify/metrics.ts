@@ -3,8 +3,7 @@
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StreamEvent } from '../observe/stream.js';
-import { earliestServedExpiry } from './checks.js';
-import type { WatchResult } from './watcher.js';
+import { earliestServedExpiry, type WatchResult } from '../core/endpoint-results.js';
 
 const SERVING = { new: 1, old: 0, unreachable: -1 } as const;
 

@@ -8,12 +8,10 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { EndpointSpec } from '../core/types.js';
-import { PROBE_FAILURES, type ProbeFailure, type ProbeResult, type ServedCertificate } from '../core/endpoint-results.js';
+import type { ProbeFailure, ProbeResult, ServedCertificate } from '../core/endpoint-results.js';
 import { normalizeSerial, subjectAltDnsNames } from '../core/x509.js';
 import { DEFAULT_PROBE_CONCURRENCY, DEFAULT_PROBE_TIMEOUT_MS, endpointName, isIpAddress } from './schema.js';
 import { mapLimit } from '../core/concurrency.js';
-
-export { PROBE_FAILURES, type ProbeFailure, type ProbeResult, type ServedCertificate };
 
 export interface ProbeOptions {
   /** Deadline of the whole probe (connect, STARTTLS, handshake); default 10 s. */

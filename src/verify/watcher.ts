@@ -14,21 +14,18 @@ import type { Logger } from '../core/logger.js';
 import { TLS_PROTOCOLS } from '../core/types.js';
 import { SEVERITIES, type AgentEvent } from '../observe/events.js';
 import { parseStored, storedTime } from '../state/codec.js';
+import { assessEndpoint, driftOf, expiryAlert, type ManagedCertificate } from './checks.js';
 import {
-  assessEndpoint,
-  driftOf,
   earliestServedExpiry,
   ENDPOINT_PROBLEMS,
   EXPIRY_ALERT_REASONS,
-  expiryAlert,
   type ExpiryAlert,
-  type ManagedCertificate,
-} from './checks.js';
-import type { WatchResult } from '../core/endpoint-results.js';
+  type WatchResult,
+  PROBE_FAILURES,
+  type ProbeResult,
+} from '../core/endpoint-results.js';
 import { watchEvents } from './events.js';
-
-export type { WatchResult };
-import { PROBE_FAILURES, probeAll, type ProbeFn, type ProbeResult } from './probe.js';
+import { probeAll, type ProbeFn } from './probe.js';
 import type { WatchSettings } from './schema.js';
 
 export const WATCH_STATE_FILE = 'watch.json';

@@ -18,7 +18,8 @@ import {
   parseEndpoint,
   type WatchSettings,
 } from '../../verify/schema.js';
-import { checkEndpoints, type WatchResult } from '../../verify/watcher.js';
+import { checkEndpoints } from '../../verify/watcher.js';
+import type { WatchResult } from '../../core/endpoint-results.js';
 import { stateStore } from '../state.js';
 import { commandLogger, configPath, EXIT_FAILED, EXIT_OK, loadConfig, type CommandIo, type GlobalOptions } from '../context.js';
 import { oneLine, renderTable, shortTime } from '../table.js';

@@ -8,7 +8,7 @@ import { leaderGauge } from '../../../src/ha/index.js';
 import type { AgentEvent } from '../../../src/observe/events.js';
 import { ACME_REQUEST_RESULTS, AgentMetrics, NOTIFICATION_RESULTS, RENEWAL_INFO_RESULTS } from '../../../src/observe/metrics.js';
 import { ServedMetrics } from '../../../src/verify/metrics.js';
-import type { ProbeResult } from '../../../src/verify/probe.js';
+import type { ProbeResult } from '../../../src/core/endpoint-results.js';
 import { judge } from '../../../src/verify/watcher.js';
 import { checkMetrics } from '../../helpers/promtool.js';
 import { statusRow } from '../../helpers/status-row.js';

@@ -28,7 +28,7 @@ import { issuerStorageKey } from '../../../src/state/repos/issuers.js';
 import type { RepositoryStore } from '../../../src/state/repository-store.js';
 import { renderEndpoints } from '../../../src/cli/commands/probe.js';
 import { NOTIFY_STATE_FILE, notifyStateInStore, type DispatcherSnapshot } from '../../../src/observe/notify/snapshot.js';
-import type { ProbeResult } from '../../../src/verify/probe.js';
+import type { ProbeResult } from '../../../src/core/endpoint-results.js';
 import { judge, loadStoredWatchResults, saveWatchResults, WATCH_DATA, WATCH_STATE_FILE } from '../../../src/verify/watcher.js';
 import { readVerification, servingStatus, VERIFY_STATE_KEY, type VerifyReport } from '../../../src/verify/deploy.js';
 import { makeCertificate } from '../../helpers/certs.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { assessEndpoint, driftOf, expiryAlert, nameCovers, overallServing, servingOf } from '../../../src/verify/checks.js';
-import type { ProbeResult } from '../../../src/verify/probe.js';
+import type { ProbeResult } from '../../../src/core/endpoint-results.js';
 
 const NOW = new Date('2026-11-22T00:00:00Z');
 const DAY = 86_400_000;

@@ -3,7 +3,7 @@
 // say which certificate it is.
 
 import { expect, it } from 'vitest';
-import type { ProbeResult, ServedCertificate } from '../../../src/verify/probe.js';
+import type { ProbeResult, ServedCertificate } from '../../../src/core/endpoint-results.js';
 import { judge } from '../../../src/verify/watcher.js';
 
 const now = new Date('2026-12-04T12:00:00Z');

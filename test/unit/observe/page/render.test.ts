@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StatusRow } from '../../../../src/engine/status.js';
 import { registerSecrets } from '../../../../src/core/redaction.js';
-import type { WatchResult } from '../../../../src/verify/watcher.js';
+import type { WatchResult } from '../../../../src/core/endpoint-results.js';
 import {
   attentionItems,
   axisFor,
