@@ -309,21 +309,8 @@ async function planOne(spec: CertificateSpec, startedAt: Date, options: RenewOpt
 async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledger: OrderLedger, cpu?: Semaphore): Promise<CertOutcome> {
   const started = performance.now();
   const name = plan.spec.name;
-  const outcome = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
-    const full: CertOutcome = {
-      cert: name,
-      action: plan.action,
-      reason: plan.reason,
-      message: plan.message,
-      serial: plan.stored?.info.serial ?? null,
-      notAfter: plan.stored?.info.notAfter.toISOString() ?? null,
-      durationMs: Math.round(performance.now() - started),
-      deployed: [],
-      ...partial,
-    };
-    deps.onEvent?.({ type: 'cert_done', outcome: full });
-    return full;
-  };
+  const outcome = (partial: OutcomeFields): CertOutcome =>
+    finish(plan, started, deps, { serial: plan.stored?.info.serial ?? null, notAfter: plan.stored?.info.notAfter.toISOString() ?? null, ...partial });
   if (plan.action === 'skip' && plan.reason === 'rate-budget') return outcome({ result: 'failure', error: plan.message, code: 'USAGE' });
   if (plan.action === 'skip') return outcome({ result: 'skipped' });
   if (deps.canDeploy?.() === false) return outcome({ result: 'skipped', reason: 'not-leader', message: 'not the leader replica: left to the leader' });
@@ -435,21 +422,7 @@ async function deploy(
   const notAfter = current.info.notAfter.toISOString();
   let paths: CertificatePaths = current.paths;
   const deployed: string[] = [];
-  const done = (partial: Partial<CertOutcome> & Pick<CertOutcome, 'result'>): CertOutcome => {
-    const full: CertOutcome = {
-      cert: name,
-      action: plan.action,
-      reason: plan.reason,
-      message: plan.message,
-      serial,
-      notAfter,
-      durationMs: elapsed(started),
-      deployed,
-      ...partial,
-    };
-    deps.onEvent?.({ type: 'cert_done', outcome: full });
-    return full;
-  };
+  const done = (partial: OutcomeFields): CertOutcome => finish(plan, started, deps, { serial, notAfter, deployed, ...partial });
   let failure: { message: string; code: string; sink: string; stopsLater: boolean } | undefined;
   // A local sink's deploy is this agent's (`web@host-a`), a shared one's everybody's (`acm`).
   const keyOf = deploymentKeys(deps.config.sinks, deps.config.agentId);
@@ -552,6 +525,25 @@ function failed(record: CertRecord, action: string, error: string, deps: EngineD
 /** The operator's `--reason`, for a history line. */
 function noted(options: RenewOptions): { note?: string } {
   return options.note ? { note: options.note } : {};
+}
+
+type OutcomeFields = Partial<CertOutcome> & Pick<CertOutcome, 'result'>;
+
+/** A certificate's outcome for this run, told to the event stream as it is returned. */
+function finish(plan: Plan, started: number, deps: EngineDeps, fields: OutcomeFields): CertOutcome {
+  const outcome: CertOutcome = {
+    cert: plan.spec.name,
+    action: plan.action,
+    reason: plan.reason,
+    message: plan.message,
+    serial: null,
+    notAfter: null,
+    durationMs: elapsed(started),
+    deployed: [],
+    ...fields,
+  };
+  deps.onEvent?.({ type: 'cert_done', outcome });
+  return outcome;
 }
 
 function elapsed(started: number): number {
