@@ -18,7 +18,7 @@ import { causedByAbort, defaultOrderTimeoutMs, orderDeadline, untilAborted } fro
 import { parseProblem, problemToError } from './errors.js';
 import { createCsr, generatePrivateKey, normalizeReusedKey } from './keys.js';
 import { pollUntil } from './poll.js';
-import { openAcmeSession, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
+import { sessionOpener, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;
@@ -77,19 +77,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
   // One registration even when several certificates are issued at once; a failed one is retried.
   let account: Promise<AcmeAccount> | undefined;
 
-  const open = (keyPem: string, accountUrl: string | null, signal: AbortSignal | undefined): Promise<AcmeSession> =>
-    openAcmeSession({
-      directoryUrl,
-      accountKeyPem: keyPem,
-      accountUrl,
-      eab: options.eab,
-      caBundlePem: options.caBundlePem,
-      clock,
-      signal,
-      logger,
-      requestTimeoutMs: options.requestTimeoutMs,
-      onRequest: options.onRequest,
-    });
+  const open = sessionOpener(options);
 
   const accountOptions = (signal: AbortSignal | undefined): EnsureAccountOptions => ({
     store: options.store,

@@ -7,7 +7,7 @@ import { isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AccountStore } from '../issuers/contract.js';
 import { ensureAccount } from './account.js';
-import { openAcmeSession, type Eab } from './session.js';
+import { sessionOpener, type Eab } from './session.js';
 
 /** CRL reason codes (RFC 5280 §5.3.1) that ACME CAs accept from subscribers. */
 export const REVOCATION_REASONS = { unspecified: 0, keyCompromise: 1, superseded: 4, cessationOfOperation: 5 } as const;
@@ -38,19 +38,8 @@ export interface RevokeResult {
 }
 
 export async function revokeCertificate(options: RevokeOptions): Promise<RevokeResult> {
-  const { directoryUrl, email, clock, logger, signal } = options;
-  const open = (accountKeyPem: string, accountUrl: string | null) =>
-    openAcmeSession({
-      directoryUrl,
-      accountKeyPem,
-      accountUrl,
-      eab: options.eab,
-      caBundlePem: options.caBundlePem,
-      clock,
-      signal,
-      logger,
-      onRequest: options.onRequest,
-    });
+  const { directoryUrl, email, logger, signal } = options;
+  const open = sessionOpener(options);
   try {
     const account = await ensureAccount({
       store: options.store,
@@ -58,7 +47,7 @@ export async function revokeCertificate(options: RevokeOptions): Promise<RevokeR
       email,
       logger,
       register: async (keyPem) => {
-        const session = await open(keyPem, null);
+        const session = await open(keyPem, null, signal);
         try {
           return await session.registerAccount(email);
         } finally {
@@ -66,7 +55,7 @@ export async function revokeCertificate(options: RevokeOptions): Promise<RevokeR
         }
       },
     });
-    const session = await open(account.keyPem, account.accountUrl);
+    const session = await open(account.keyPem, account.accountUrl, signal);
     try {
       await session.revokeCertificate(options.certPem, REVOCATION_REASONS[options.reason]);
       logger.info({ directoryUrl, reason: options.reason }, 'certificate revoked');

@@ -94,6 +94,16 @@ export interface AcmeSession extends ChallengeSession {
   close(): void;
 }
 
+/** What every session at one CA shares: everything but the account and the signal. */
+export type AcmeCaSettings = Omit<AcmeSessionOptions, 'accountKeyPem' | 'accountUrl' | 'signal'>;
+
+/** Opens sessions at one CA, each with its account and signal; takes only the CA's settings from `ca`. */
+export function sessionOpener(ca: AcmeCaSettings): (accountKeyPem: string, accountUrl: string | null, signal: AbortSignal | undefined) => Promise<AcmeSession> {
+  const { directoryUrl, eab, caBundlePem, clock, logger, requestTimeoutMs, onRequest } = ca;
+  return (accountKeyPem, accountUrl, signal) =>
+    openAcmeSession({ directoryUrl, accountKeyPem, accountUrl, eab, caBundlePem, clock, signal, logger, requestTimeoutMs, onRequest });
+}
+
 export async function openAcmeSession(options: AcmeSessionOptions): Promise<AcmeSession> {
   // Loaded here, not at the top: acme-client pulls in node-forge, asn1js and axios, which
   // commands that never talk to a CA (status, validate, history) should not pay for.
