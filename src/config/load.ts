@@ -348,38 +348,24 @@ function buildState(raw: Pick<RawConfig, 'state' | 'stateDir'>, baseDir: string,
   }
   const state: StateConfig = raw.state ?? { type: 'file', dir: raw.stateDir ?? DEFAULT_STATE_DIR, lockTtl: DEFAULT_LOCK_TTL_MS };
   if (state.type === 'file') return { ...state, dir: path.resolve(baseDir, state.dir) };
-  if (state.type === 'kubernetes') {
-    if (state.encryptionKeyFile !== undefined) {
-      try {
-        readSealKeyFile(path.resolve(baseDir, state.encryptionKeyFile));
-      } catch (error) {
-        problems.push({ path: ['state', 'encryptionKeyFile'], message: (error as Error).message });
-      }
-    }
-    return {
-      ...state,
-      localDir: path.resolve(baseDir, state.localDir),
-      ...(state.kubeconfig !== undefined ? { kubeconfig: path.resolve(baseDir, state.kubeconfig) } : {}),
-      ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
-    };
-  }
   // Found now, not when the store first opens: a bad URL or key file fails `validate`.
-  if (!/^postgres(ql)?:\/\//.test(state.url) || !URL.canParse(state.url)) {
+  if (state.type === 'postgres' && (!/^postgres(ql)?:\/\//.test(state.url) || !URL.canParse(state.url))) {
     problems.push({ path: ['state', 'url'], message: 'must be a postgres:// URL (postgres://user@host:5432/database)' });
   }
-  if (state.encryptionKeyFile !== undefined) {
+  const encryptionKeyFile = state.encryptionKeyFile === undefined ? undefined : path.resolve(baseDir, state.encryptionKeyFile);
+  if (encryptionKeyFile !== undefined) {
     try {
-      readSealKeyFile(path.resolve(baseDir, state.encryptionKeyFile));
+      readSealKeyFile(encryptionKeyFile);
     } catch (error) {
       problems.push({ path: ['state', 'encryptionKeyFile'], message: (error as Error).message });
     }
   }
-  return {
-    ...state,
-    localDir: path.resolve(baseDir, state.localDir),
-    ...(state.encryptionKeyFile !== undefined ? { encryptionKeyFile: path.resolve(baseDir, state.encryptionKeyFile) } : {}),
-    ...(state.sslrootcert !== undefined ? { sslrootcert: path.resolve(baseDir, state.sslrootcert) } : {}),
-  };
+  // What the shared stores have alike: the local folder beside the config, the sealing key.
+  const local = { localDir: path.resolve(baseDir, state.localDir), ...(encryptionKeyFile !== undefined ? { encryptionKeyFile } : {}) };
+  if (state.type === 'kubernetes') {
+    return { ...state, ...local, ...(state.kubeconfig !== undefined ? { kubeconfig: path.resolve(baseDir, state.kubeconfig) } : {}) };
+  }
+  return { ...state, ...local, ...(state.sslrootcert !== undefined ? { sslrootcert: path.resolve(baseDir, state.sslrootcert) } : {}) };
 }
 
 /** The certificates as the engine sees them; their problems are found by certificateProblems (references.ts). */
