@@ -18,7 +18,7 @@ import { causedByAbort, defaultOrderTimeoutMs, orderDeadline, untilAborted } fro
 import { parseProblem, problemToError } from './errors.js';
 import { createCsr, generatePrivateKey, normalizeReusedKey } from './keys.js';
 import { pollUntil } from './poll.js';
-import { sessionOpener, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
+import { registerWith, sessionOpener, type AcmeOrder, type AcmeSession, type Eab } from './session.js';
 
 export interface AcmeIssuerOptions {
   directoryUrl: string;
@@ -84,14 +84,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): AcmeIssuer {
     directoryUrl,
     email,
     logger,
-    register: async (keyPem) => {
-      const session = await open(keyPem, null, signal);
-      try {
-        return await session.registerAccount(email);
-      } finally {
-        session.close();
-      }
-    },
+    register: registerWith(open, email, signal),
   });
 
   const currentAccount = (signal: AbortSignal | undefined): Promise<AcmeAccount> => {

@@ -7,7 +7,7 @@ import { isCertkeeperError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { AccountStore } from '../issuers/contract.js';
 import { ensureAccount } from './account.js';
-import { sessionOpener, type Eab } from './session.js';
+import { registerWith, sessionOpener, type Eab } from './session.js';
 
 /** CRL reason codes (RFC 5280 §5.3.1) that ACME CAs accept from subscribers. */
 export const REVOCATION_REASONS = { unspecified: 0, keyCompromise: 1, superseded: 4, cessationOfOperation: 5 } as const;
@@ -46,14 +46,7 @@ export async function revokeCertificate(options: RevokeOptions): Promise<RevokeR
       directoryUrl,
       email,
       logger,
-      register: async (keyPem) => {
-        const session = await open(keyPem, null, signal);
-        try {
-          return await session.registerAccount(email);
-        } finally {
-          session.close();
-        }
-      },
+      register: registerWith(open, email, signal),
     });
     const session = await open(account.keyPem, account.accountUrl, signal);
     try {

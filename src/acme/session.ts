@@ -104,6 +104,24 @@ export function sessionOpener(ca: AcmeCaSettings): (accountKeyPem: string, accou
     openAcmeSession({ directoryUrl, accountKeyPem, accountUrl, eab, caBundlePem, clock, signal, logger, requestTimeoutMs, onRequest });
 }
 
+export type SessionOpener = ReturnType<typeof sessionOpener>;
+
+/** The register step of ensureAccount (account.ts): a session signed with the new key registers it, then closes. */
+export function registerWith(
+  open: SessionOpener,
+  email: string | null,
+  signal: AbortSignal | undefined,
+): (keyPem: string) => ReturnType<AcmeSession['registerAccount']> {
+  return async (keyPem) => {
+    const session = await open(keyPem, null, signal);
+    try {
+      return await session.registerAccount(email);
+    } finally {
+      session.close();
+    }
+  };
+}
+
 export async function openAcmeSession(options: AcmeSessionOptions): Promise<AcmeSession> {
   // Loaded here, not at the top: acme-client pulls in node-forge, asn1js and axios, which
   // commands that never talk to a CA (status, validate, history) should not pay for.
