@@ -50,7 +50,7 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
 }
 
 export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
-  const { writesFiles } = sinkCapabilities(config);
+  const { writesFiles, reloads } = sinkCapabilities(config);
   const load = onFirstUse(async () => {
     const { createSink } = await import('../sinks/registry.js');
     return createSink(config, ctx);
@@ -59,6 +59,7 @@ export function deferredSink(config: SinkConfig, ctx: SinkContext): Sink {
     name: ctx.name,
     type: config.type,
     writesFiles,
+    reloads,
     deploy: async (request, signal) => (await load()).deploy(request, signal),
     // `locate` must answer synchronously: a sink type that writes files says where from its entry
     // alone (its kind in sinks/schema.ts), so the sink need not be built for it.

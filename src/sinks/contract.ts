@@ -34,6 +34,12 @@ export interface Sink {
    * hooks would read the old files. Absent: false.
    */
   readonly writesFiles?: boolean;
+  /**
+   * The sink reloads what serves the certificate (its type's `reloads` capability): when an
+   * endpoint still serves the old certificate after a deploy, verification runs it once more.
+   * Absent: false.
+   */
+  readonly reloads?: boolean;
   /** Deploys; throws a CertkeeperError (SINK_FAILED, HOOK_FAILED, HOOK_TIMEOUT) on failure. */
   deploy(request: DeployRequest, signal?: AbortSignal): Promise<DeployResult>;
   /** Where this sink keeps a certificate's files, when it writes files (for later hooks' paths
@@ -55,6 +61,8 @@ export interface SinkCapabilities {
    * and its failed deploy stops the sinks after it.
    */
   writesFiles: boolean;
+  /** Runs something that reloads the servers using the certificate (a hook): verification runs it again when an endpoint still serves the old one. */
+  reloads: boolean;
   /** Where its deploys count when the entry does not say (`scope:`). */
   scope: SinkScope;
 }

@@ -35,8 +35,9 @@ export const sinkRegistry = defineRegistry({
 
 export const sinkTypes = sinkRegistry.entries;
 
-/** Builds the sink `config` describes; it carries its type's `writesFiles` capability. */
+/** Builds the sink `config` describes; it carries its type's `writesFiles` and `reloads` capabilities. */
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
   const entry = sinkRegistry.entryFor<SinkType<z.ZodType<SinkConfig, unknown>>>(config);
-  return Object.assign(entry.create(config, ctx), { writesFiles: entry.capabilities.writesFiles });
+  const { writesFiles, reloads } = entry.capabilities;
+  return Object.assign(entry.create(config, ctx), { writesFiles, reloads });
 }

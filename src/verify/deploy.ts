@@ -152,14 +152,14 @@ async function settle(endpoints: readonly EndpointSpec[], serial: string, reques
   return { verdicts, serving: overallServing(verdicts.map((v) => v.serving)), attempts };
 }
 
-/** Runs the certificate's exec sinks again, with the paths the last files sink wrote. */
+/** Runs the certificate's reloading sinks (exec hooks) again, with the paths the last files sink wrote. */
 async function rerunHooks(spec: CertificateSpec, current: StoredCertificate, deps: VerifyDeps, signal: AbortSignal | undefined): Promise<string[]> {
   let paths: CertificatePaths = current.paths;
   const ran: string[] = [];
   for (const sinkName of spec.sinks) {
     const sink = deps.sink(sinkName);
     paths = sink.locate?.(spec.name) ?? paths;
-    if (sink.type !== 'exec') continue;
+    if (sink.reloads !== true) continue;
     const started = performance.now();
     const entry = {
       cert: spec.name,

@@ -54,7 +54,7 @@ export const acmSinkSchema = z
 export type AcmSinkConfig = z.infer<typeof acmSinkSchema>;
 
 /** One place for every agent: deployed once, by whichever agent holds the certificate's lock. */
-export const acmSinkKind = sinkKind({ schema: acmSinkSchema, capabilities: { writesFiles: false, scope: 'shared' } });
+export const acmSinkKind = sinkKind({ schema: acmSinkSchema, capabilities: { writesFiles: false, reloads: false, scope: 'shared' } });
 
 /** What the sink keeps per certificate in the state dir (ctx.state), read back through this schema. */
 export const acmSinkStateSchema = z.object({

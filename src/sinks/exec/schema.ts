@@ -16,4 +16,8 @@ export const execSinkSchema = z
 export type ExecSinkConfig = z.infer<typeof execSinkSchema>;
 
 /** Runs a command on this host (deployed by every agent listing it); it writes no files of its own. */
-export const execSinkKind = sinkKind({ schema: execSinkSchema, capabilities: { writesFiles: false, scope: 'local' }, resolvePaths: resolveExecPaths });
+export const execSinkKind = sinkKind({
+  schema: execSinkSchema,
+  capabilities: { writesFiles: false, reloads: true, scope: 'local' },
+  resolvePaths: resolveExecPaths,
+});

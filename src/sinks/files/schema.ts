@@ -28,7 +28,7 @@ export type FilesSinkConfig = z.infer<typeof filesSinkSchema>;
 /** Writes files on this host: deployed by every agent listing it, and it says where its files are. */
 export const filesSinkKind = sinkKind({
   schema: filesSinkSchema,
-  capabilities: { writesFiles: true, scope: 'local' },
+  capabilities: { writesFiles: true, reloads: false, scope: 'local' },
   locate: (config, certName) => filesSinkPaths(filesSinkDir(config, certName)),
   resolvePaths: (config, baseDir) => ({ ...config, dir: path.resolve(baseDir, config.dir) }),
 });

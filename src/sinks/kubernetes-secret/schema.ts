@@ -58,7 +58,7 @@ export type KubernetesSecretSinkConfig = z.infer<typeof kubernetesSecretSinkSche
 /** One place for every agent: deployed once, by whichever agent holds the certificate's lock. */
 export const kubernetesSecretSinkKind = sinkKind({
   schema: kubernetesSecretSinkSchema,
-  capabilities: { writesFiles: false, scope: 'shared' },
+  capabilities: { writesFiles: false, reloads: false, scope: 'shared' },
   resolvePaths: (config, baseDir) => (config.kubeconfig ? { ...config, kubeconfig: path.resolve(baseDir, config.kubeconfig) } : config),
 });
 

@@ -61,12 +61,14 @@ describe('sink registry', () => {
       expect([sink.writesFiles, sink.locate === undefined, locateSinkFiles(config, 'www')], type).toEqual(
         capabilities.writesFiles ? [true, false, sink.locate?.('www')] : [false, true, undefined],
       );
+      // A type that reloads servers is run again by verification; the built sink says so too.
+      expect(sink.reloads, type).toBe(capabilities.reloads);
     }
     expect(declared).toEqual({
-      files: { writesFiles: true, scope: 'local' },
-      exec: { writesFiles: false, scope: 'local' },
-      acm: { writesFiles: false, scope: 'shared' },
-      'kubernetes-secret': { writesFiles: false, scope: 'shared' },
+      files: { writesFiles: true, reloads: false, scope: 'local' },
+      exec: { writesFiles: false, reloads: true, scope: 'local' },
+      acm: { writesFiles: false, reloads: false, scope: 'shared' },
+      'kubernetes-secret': { writesFiles: false, reloads: false, scope: 'shared' },
     });
   });
 

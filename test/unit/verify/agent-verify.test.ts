@@ -46,7 +46,7 @@ certificates:
   );
   const clock = new TimerClock('2026-11-22T00:00:00Z');
   let reloads = 0;
-  const reload: Sink = { name: 'reload', type: 'exec', deploy: async () => ((reloads += 1), {}) }; // "reloads" nothing
+  const reload: Sink = { name: 'reload', type: 'exec', reloads: true, deploy: async () => ((reloads += 1), {}) }; // "reloads" nothing
   const events: AgentEvent[] = [];
   let store: RepositoryStore | undefined;
   agent = new Agent({

@@ -35,6 +35,7 @@ class FakeIssuer implements Issuer {
 /** An exec-type sink standing in for "systemctl reload": it makes the server serve the new certificate, from its `worksFrom`-th call on. */
 class ReloadSink implements Sink {
   readonly type = 'exec';
+  readonly reloads = true;
   calls: DeployRequest[] = [];
   constructor(
     readonly name: string,
