@@ -98,6 +98,23 @@ describe('deferred sink', () => {
     }
   });
 
+  it('carries the reloads capability of its type, as the real sink does (verification re-runs those sinks)', () => {
+    const configs = {
+      files: { type: 'files', dir: '/srv/tls/{cert}' },
+      exec: { type: 'exec', command: ['/bin/true'] },
+      acm: { type: 'acm', region: 'eu-west-1' },
+      'kubernetes-secret': { type: 'kubernetes-secret', namespace: 'web' },
+    };
+    expect(Object.keys(configs).sort()).toEqual(Object.keys(sinkTypes).sort());
+    const reloads: Record<string, boolean | undefined> = {};
+    for (const [type, raw] of Object.entries(configs)) {
+      const config = sinkConfigSchema.parse(raw);
+      reloads[type] = deferredSink(config, ctx).reloads;
+      expect(createSink(config, ctx).reloads, type).toBe(reloads[type]);
+    }
+    expect(reloads).toEqual({ files: false, exec: true, acm: false, 'kubernetes-secret': false });
+  });
+
   it('hands deploy to the real sink, built on first use', async () => {
     const dir = tempDir();
     const log = path.join(dir, 'deployed');
