@@ -3,18 +3,19 @@
 // others; agents sharing a store never order one certificate twice.
 
 import { CertkeeperError, describeError, isCertkeeperError, toCertkeeperError } from '../core/errors.js';
-import type { CertificatePaths, CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
+import type { CertificateSpec, HistoryAction, HistoryEntry, StoredCertificate } from '../core/types.js';
 import { parseCertificate } from '../core/x509.js';
 import { configChanged, planAttempt, type AttemptFacts } from '../plan/attempt.js';
-import { recordFailure, recordSuccess } from '../plan/record.js';
+import { recordSuccess } from '../plan/record.js';
 import { pendingSinks, renewalDecision } from '../plan/renewal.js';
-import type { CertificateLock, CertificateSummary, CertRecord } from '../state/contract.js';
+import type { CertificateLock, CertificateSummary } from '../state/contract.js';
 import { mapLimit } from '../core/concurrency.js';
 import { Semaphore } from '../core/semaphore.js';
 import { selectCertificates } from '../config/select.js';
 import type { EngineDeps } from './contracts.js';
-import type { CertOutcome, PlannedAction } from '../observe/stream.js';
-import { verifyAfterDeploy } from '../verify/deploy.js';
+import { appendHistory, elapsed, failed, finish, type OutcomeFields, type Plan } from './outcome.js';
+import { deploy } from './deploy-step.js';
+import type { CertOutcome } from '../observe/stream.js';
 import { deploymentKeys } from '../sinks/scope.js';
 import { ledgeredProvider, removeLeftoverChallenges } from './challenge-ledger.js';
 import { ARI_STATE_KEY, renewalInfoFor, windowOf, type AriRecord } from './renewal-info.js';
@@ -57,18 +58,6 @@ export interface RenewReport {
 
 /** Certificates planned at once (local reads; an ARI lookup only when one is due for a re-check). */
 const PLAN_CONCURRENCY = 16;
-
-interface Plan {
-  spec: CertificateSpec;
-  /** The stored certificate's details (meta only: no PEM parse, no key); runOne reads the rest when it needs it. */
-  stored: CertificateSummary | undefined;
-  record: CertRecord;
-  /** The CA's renewal window for the stored certificate (ARI), when it has one. */
-  ari?: AriRecord | undefined;
-  action: PlannedAction;
-  reason: string;
-  message: string;
-}
 
 export async function renew(options: RenewOptions, deps: EngineDeps): Promise<RenewReport> {
   const selected = selectCertificates(deps.config.certificates, options.certs);
@@ -408,153 +397,7 @@ async function runOne(plan: Plan, options: RenewOptions, deps: EngineDeps, ledge
   return deploy(current, record, plan, started, deps, options.signal);
 }
 
-/** Deploys `current` to every sink that lacks it, in the listed order; stops at the first failure. */
-async function deploy(
-  current: StoredCertificate,
-  record: CertRecord,
-  plan: Plan,
-  started: number,
-  deps: EngineDeps,
-  signal: AbortSignal | undefined,
-): Promise<CertOutcome> {
-  const name = plan.spec.name;
-  const serial = current.info.serial;
-  const notAfter = current.info.notAfter.toISOString();
-  let paths: CertificatePaths = current.paths;
-  const deployed: string[] = [];
-  const done = (partial: OutcomeFields): CertOutcome => finish(plan, started, deps, { serial, notAfter, deployed, ...partial });
-  let failure: { message: string; code: string; sink: string; stopsLater: boolean } | undefined;
-  // A local sink's deploy is this agent's (`web@host-a`), a shared one's everybody's (`acm`).
-  const keyOf = deploymentKeys(deps.config.sinks, deps.config.agentId);
-  for (const sinkName of plan.spec.sinks) {
-    const sink = deps.sink(sinkName);
-    if (record.deployed[keyOf(sinkName)] === serial) {
-      paths = sink.locate?.(name) ?? paths; // later hooks still see this sink's files
-      continue;
-    }
-    if (failure?.stopsLater) break;
-    if (deps.canDeploy?.() === false) {
-      // Lost the leader lease mid-order: the new leader deploys; no failure is counted here.
-      deps.logger.warn({ cert: name, sink: sinkName, serial }, 'not the leader any more: stopping before deploying');
-      if (!failure) return done({ result: 'skipped', reason: 'not-leader', message: 'lost the leader lease before deploying; left to the leader' });
-      break;
-    }
-    deps.onEvent?.({ type: 'cert_step', cert: name, step: 'deploying', detail: sinkName });
-    const sinkStarted = performance.now();
-    try {
-      const result = await sink.deploy(
-        { certName: name, domains: current.info.domains, serial, notAfter: current.info.notAfter, material: current.material, paths },
-        signal,
-      );
-      if (result.paths) paths = result.paths;
-      deployed.push(sinkName);
-      record = { ...record, deployed: { ...record.deployed, [keyOf(sinkName)]: serial } };
-      await deps.store.putRecord(name, record);
-      await appendHistory(deps, {
-        cert: name,
-        action: 'deploy',
-        result: 'success',
-        serial,
-        notAfter,
-        durationMs: elapsed(sinkStarted),
-        error: null,
-        sink: sinkName,
-      });
-      deps.onEvent?.({
-        type: 'deployed',
-        at: deps.clock.now().toISOString(),
-        cert: name,
-        domains: plan.spec.domains,
-        severity: 'info',
-        message: `${name} deployed to ${sinkName}`,
-        sink: sinkName,
-      });
-      deps.logger.info({ cert: name, sink: sinkName, serial, detail: result.detail }, 'deployed');
-    } catch (thrown) {
-      const error = toCertkeeperError(thrown, 'SINK_FAILED');
-      const message = describeError(error);
-      deps.logger.error(
-        { cert: name, sink: sinkName, code: error.code, err: message },
-        'deploy failed; it will be retried on the next run without a new order',
-      );
-      await appendHistory(deps, {
-        cert: name,
-        action: 'deploy',
-        result: 'failure',
-        serial,
-        notAfter,
-        durationMs: elapsed(sinkStarted),
-        error: message,
-        code: error.code,
-        sink: sinkName,
-      });
-      // Sinks are independent (two ACM regions: one failing must not hold back the other),
-      // except after a sink that writes files: later hooks would read the old files.
-      failure ??= { message, code: error.code, sink: sinkName, stopsLater: false };
-      if (sink.writesFiles === true || error.code === 'CANCELLED') failure.stopsLater = true;
-    }
-  }
-  if (failure) {
-    // A deploy cut short by shutdown is not a failure of the certificate: it stays pending.
-    if (failure.code !== 'CANCELLED') {
-      record = failed(record, 'deploy', failure.message, deps, name);
-      await deps.store.putRecord(name, record);
-    }
-    return done({ result: 'failure', error: failure.message, code: failure.code, failedSink: failure.sink });
-  }
-  if (plan.action === 'deploy') {
-    record = recordSuccess(record, { action: 'deploy', now: deps.clock.now() });
-    await deps.store.putRecord(name, record);
-  }
-  // The `verify` step (src/verify): what the endpoints serve now; a failure never rolls back.
-  return done({ result: 'success', ...(await verifyAfterDeploy(plan.spec, current, deployed, deps, signal)) });
-}
-
-/** The record after a failed order or deploy (plan/record.ts): counted, backed off, with the config it failed with. */
-function failed(record: CertRecord, action: string, error: string, deps: EngineDeps, cert: string, retryAfterSeconds?: number): CertRecord {
-  return recordFailure(record, {
-    action,
-    error,
-    now: deps.clock.now(),
-    backoffMs: deps.config.backoffMs,
-    retryAfterSeconds,
-    fingerprint: deps.config.fingerprints[cert] ?? null,
-  });
-}
-
 /** The operator's `--reason`, for a history line. */
 function noted(options: RenewOptions): { note?: string } {
   return options.note ? { note: options.note } : {};
-}
-
-type OutcomeFields = Partial<CertOutcome> & Pick<CertOutcome, 'result'>;
-
-/** A certificate's outcome for this run, told to the event stream as it is returned. */
-function finish(plan: Plan, started: number, deps: EngineDeps, fields: OutcomeFields): CertOutcome {
-  const outcome: CertOutcome = {
-    cert: plan.spec.name,
-    action: plan.action,
-    reason: plan.reason,
-    message: plan.message,
-    serial: null,
-    notAfter: null,
-    durationMs: elapsed(started),
-    deployed: [],
-    ...fields,
-  };
-  deps.onEvent?.({ type: 'cert_done', outcome });
-  return outcome;
-}
-
-function elapsed(started: number): number {
-  return Math.round(performance.now() - started);
-}
-
-async function appendHistory(deps: EngineDeps, entry: Omit<HistoryEntry, 'at'>): Promise<void> {
-  try {
-    await deps.store.appendHistory({ at: deps.clock.now().toISOString(), ...entry });
-  } catch (error) {
-    // Losing a history line must not turn a good renewal into a failure; say so loudly.
-    deps.logger.error({ cert: entry.cert, err: describeError(error) }, 'could not append to history');
-  }
 }
