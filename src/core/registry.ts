@@ -26,6 +26,8 @@ export interface Registry<Entries extends Record<string, PluginEntry>> {
   readonly entries: Entries;
   /** The types, in the order declared. */
   readonly types: readonly (keyof Entries & string)[];
+  /** Each type's schema, by type. */
+  readonly schemas: { readonly [K in keyof Entries]: Entries[K]['schema'] };
   /** Whether `type` is registered (own keys only: "constructor" is not a type). */
   has(type: string): type is keyof Entries & string;
   get<K extends keyof Entries>(type: K): Entries[K];
@@ -44,9 +46,11 @@ export function defineRegistry<Entries extends Record<string, PluginEntry>>(entr
     if (!Object.hasOwn(entries, config.type)) throw new Error(`no plugin of type "${config.type}"`);
     return entries[config.type] as unknown as Entry;
   };
+  const schemas = Object.fromEntries(types.map((type) => [type, entries[type]!.schema])) as { [K in keyof Entries]: Entries[K]['schema'] };
   return {
     entries,
     types,
+    schemas,
     has: (type: string): type is keyof Entries & string => Object.hasOwn(entries, type),
     get: (type) => entries[type],
     entryFor,

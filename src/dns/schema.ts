@@ -32,11 +32,7 @@ type Kinds = typeof dnsProviderKinds.entries;
 export type DnsProviderTypeName = keyof Kinds;
 
 /** Each type's schema, by type. */
-export const dnsProviderSchemas: { [K in DnsProviderTypeName]: Kinds[K]['schema'] } = {
-  rfc2136: dnsProviderKinds.entries.rfc2136.schema,
-  exec: dnsProviderKinds.entries.exec.schema,
-  route53: dnsProviderKinds.entries.route53.schema,
-};
+export const dnsProviderSchemas = dnsProviderKinds.schemas;
 
 /** One validated `dns.<name>` entry, of any type (discriminated by `type`). */
 export type DnsProviderConfig = { [K in DnsProviderTypeName]: z.output<Kinds[K]['schema']> }[DnsProviderTypeName];

@@ -24,12 +24,7 @@ type Kinds = typeof sinkKinds.entries;
 export type SinkTypeName = keyof Kinds;
 
 /** Each type's schema, by type. */
-export const sinkSchemas: { [K in SinkTypeName]: Kinds[K]['schema'] } = {
-  files: sinkKinds.entries.files.schema,
-  exec: sinkKinds.entries.exec.schema,
-  acm: sinkKinds.entries.acm.schema,
-  'kubernetes-secret': sinkKinds.entries['kubernetes-secret'].schema,
-};
+export const sinkSchemas = sinkKinds.schemas;
 
 /** One validated `sinks.<name>` entry, of any type (discriminated by `type`). */
 export type SinkConfig = { [K in SinkTypeName]: z.output<Kinds[K]['schema']> }[SinkTypeName];

@@ -20,6 +20,12 @@ describe('defineRegistry', () => {
     expect(registry.get('fancy').create()).toBe('fancy');
   });
 
+  it("gives each type's schema by type, the one its entry holds", () => {
+    expect(Object.keys(registry.schemas)).toEqual(['plain', 'fancy']);
+    expect(registry.schemas.plain).toBe(registry.entries.plain.schema);
+    expect(registry.schemas.fancy.safeParse({ type: 'fancy' }).success).toBe(true);
+  });
+
   it('knows its own types only, not names every object has', () => {
     expect(registry.has('plain')).toBe(true);
     expect(registry.has('toString')).toBe(false);
