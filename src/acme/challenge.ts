@@ -104,17 +104,19 @@ export async function solveDnsChallenges(options: SolveChallengesOptions): Promi
       (dns.presentWaitsForPropagation ? [] : pending).map(
         ({ record }) =>
           (taskSignal) =>
-            propagation.waitForTxtPropagation({
-              fqdn: record.fqdn,
-              value: record.value,
-              nameservers: dns.propagationNameservers,
-              resolvers: options.resolvers,
-              timeoutMs: dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
-              intervalMs: dns.propagationIntervalMs ?? DEFAULT_PROPAGATION_INTERVAL_MS,
-              clock,
-              signal: taskSignal,
-              logger,
-            }),
+            timedCheck(dns, taskSignal, () =>
+              propagation.waitForTxtPropagation({
+                fqdn: record.fqdn,
+                value: record.value,
+                nameservers: dns.propagationNameservers,
+                resolvers: options.resolvers,
+                timeoutMs: dns.propagationTimeoutMs ?? DEFAULT_PROPAGATION_TIMEOUT_MS,
+                intervalMs: dns.propagationIntervalMs ?? DEFAULT_PROPAGATION_INTERVAL_MS,
+                clock,
+                signal: taskSignal,
+                logger,
+              }),
+            ),
       ),
       signal,
     );
@@ -221,4 +223,18 @@ function authzLabel(authz: AcmeAuthorization): string {
 
 function uniqueNames(pending: PendingChallenge[]): string[] {
   return [...new Set(pending.map(({ record }) => record.fqdn))];
+}
+
+/** Runs one propagation check, telling the provider how it went (for metrics) unless it was cancelled. */
+async function timedCheck<T>(dns: DnsProvider, signal: AbortSignal, check: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const tell = (result: 'success' | 'error'): void => dns.onPropagationChecked?.(result, (performance.now() - started) / 1000);
+  try {
+    const value = await check();
+    tell('success');
+    return value;
+  } catch (error) {
+    if (!signal.aborted) tell('error');
+    throw error;
+  }
 }

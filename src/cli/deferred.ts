@@ -46,6 +46,7 @@ export function deferredDnsProvider(config: DnsProviderConfig, ctx: DnsProviderC
     get presentWaitsForPropagation() {
       return built?.presentWaitsForPropagation;
     },
+    onPropagationChecked: (result, seconds) => built?.onPropagationChecked?.(result, seconds),
   };
 }
 

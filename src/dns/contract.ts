@@ -50,6 +50,12 @@ export interface DnsProvider {
    * (a batching provider checks once per batch): the challenge loop does not check again.
    */
   readonly presentWaitsForPropagation?: boolean | undefined;
+  /**
+   * Told how the challenge loop's propagation check of one of this provider's records went, and
+   * how long it took (dns/observed.ts counts it for metrics). Not called for a check cancelled
+   * by its signal, nor for a provider that waits in presentTxt (it checks, and is timed, itself).
+   */
+  onPropagationChecked?(result: 'success' | 'error', seconds: number): void;
   /** Optional: writes many records in one request; see TxtBatchSupport. */
   readonly batch?: TxtBatchSupport | undefined;
 }
@@ -121,8 +127,8 @@ export interface ChallengeLookups {
 /**
  * `operation` label: `present`/`cleanup` (a provider's presentTxt/cleanupTxt), `batch_present`/
  * `batch_cleanup` (one batched write of many records), `propagation` (a batch's wait until every
- * nameserver serves its records). A provider without batches has its propagation checked by the
- * challenge loop, which is not counted here.
+ * nameserver serves its records; for a provider without batches, the challenge loop's check of
+ * one record, told through DnsProvider.onPropagationChecked).
  */
 export const DNS_OPERATIONS = ['present', 'cleanup', 'batch_present', 'batch_cleanup', 'propagation'] as const;
 export type DnsOperation = (typeof DNS_OPERATIONS)[number];

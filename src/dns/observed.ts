@@ -58,6 +58,7 @@ export function observedDnsProvider(provider: DnsProvider, onCall: DnsCallObserv
     get presentWaitsForPropagation() {
       return provider.presentWaitsForPropagation;
     },
+    onPropagationChecked: (result, seconds) => onCall({ operation: 'propagation', result, seconds }),
     ...(observedBatch ? { batch: observedBatch } : {}),
   };
 }

@@ -89,6 +89,7 @@ export function ledgeredProvider(provider: DnsProvider, certName: string, purpos
     get presentWaitsForPropagation() {
       return provider.presentWaitsForPropagation;
     },
+    onPropagationChecked: (result, seconds) => provider.onPropagationChecked?.(result, seconds),
     async presentTxt(record, signal) {
       const noted: PresentedRecord = { provider: provider.name, fqdn: record.fqdn, value: record.value, domain: record.domain };
       // Noted first: if the store cannot take the note, nothing is written to DNS either.

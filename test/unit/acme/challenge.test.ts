@@ -340,4 +340,34 @@ describe('solveDnsChallenges', () => {
     expect((error as CertkeeperError).retryable).toBe(false);
     expect(dns.present).toEqual([]);
   });
+
+  it('tells the provider how each of its propagation checks went (metrics), and nothing when the provider checks itself', async () => {
+    const events: string[] = [];
+    const checked: string[] = [];
+    const onPropagationChecked = (result: 'success' | 'error', seconds: number): void => {
+      expect(seconds).toBeGreaterThanOrEqual(0);
+      checked.push(result);
+    };
+    const authorizations = [authz('a.example'), authz('b.example')];
+    await run({ session: fakeSession(), dns: fakeDns(events, { onPropagationChecked }), authorizations }, events).done;
+    expect(checked).toEqual(['success', 'success']);
+
+    // The first check to fail stops the other: one error, and the cancelled sibling is not counted.
+    checked.length = 0;
+    const timeout = new CertkeeperError('DNS_PROPAGATION_TIMEOUT', 'not visible');
+    const failing = run({ session: fakeSession(), dns: fakeDns(events, { onPropagationChecked }), authorizations }, events, {
+      waitForTxtPropagation: async (opts) => {
+        if (opts.fqdn.includes('a.example')) throw timeout;
+        await new Promise((_, reject) => opts.signal?.addEventListener('abort', () => reject(opts.signal?.reason), { once: true }));
+      },
+    });
+    expect(await failing.done.catch((e: unknown) => e)).toBe(timeout);
+    expect(checked).toEqual(['error']);
+
+    // A provider that waits in presentTxt checked (and timed) propagation itself.
+    checked.length = 0;
+    const waits = fakeDns(events, { onPropagationChecked, presentWaitsForPropagation: true });
+    await run({ session: fakeSession(), dns: waits, authorizations }, events).done;
+    expect(checked).toEqual([]);
+  });
 });

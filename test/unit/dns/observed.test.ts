@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
-import type { DnsProvider, TxtRecord } from '../../../src/dns/contract.js';
-import { DNS_OPERATIONS, type DnsCall } from '../../../src/dns/contract.js';
+import { DNS_OPERATIONS, type DnsCall, type DnsProvider, type TxtRecord } from '../../../src/dns/contract.js';
+import { deferredDnsProvider } from '../../../src/cli/deferred.js';
 import { observedDnsProvider, timedDnsCall } from '../../../src/dns/observed.js';
 import { createDnsProvider, dnsProviderConfigSchema, withBatching } from '../../../src/dns/registry.js';
 import { reply, startFakeDns, type FakeDnsServer } from './fake-dns-server.js';
@@ -95,6 +95,24 @@ describe('observedDnsProvider', () => {
     );
     expect(calls.map(({ operation, result }) => `${operation} ${result}`)).toEqual(['batch_present success', 'batch_cleanup success', 'propagation error']);
     for (const call of calls) expect(DNS_OPERATIONS).toContain(call.operation);
+  });
+});
+
+describe('propagation checks of the challenge loop', () => {
+  it('are reported as `propagation` calls through the observed provider, and through the CLI stand-in once it is built', async () => {
+    const calls: DnsCall[] = [];
+    const observed = observedDnsProvider(fakeProvider(), (call) => calls.push(call));
+    observed.onPropagationChecked?.('error', 1.5);
+    expect(calls).toEqual([{ operation: 'propagation', result: 'error', seconds: 1.5 }]);
+
+    // The exec provider without `batch:` leaves propagation to the challenge loop; the stand-in forwards.
+    calls.length = 0;
+    const config = dnsProviderConfigSchema.parse({ type: 'exec', command: ['/bin/true'] });
+    const deferred = deferredDnsProvider(config, { name: 'hook', clock: systemClock, logger: silentLogger, onCall: (call) => calls.push(call) });
+    deferred.onPropagationChecked?.('success', 0.25); // not built yet: nothing to tell
+    await deferred.presentTxt(record);
+    deferred.onPropagationChecked?.('success', 0.5);
+    expect(calls.map((call) => `${call.operation} ${call.result}`)).toEqual(['present success', 'propagation success']);
   });
 });
 
