@@ -4,6 +4,7 @@
 // 100,000 rows.
 
 import net from 'node:net';
+import type pg from 'pg';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../../src/core/clock.js';
@@ -145,6 +146,25 @@ describe('PostgresStorage migrations', () => {
 });
 
 describe('PostgresStorage when the server goes away', () => {
+  it('a pooled connection cut while an operation holds it is reported, never thrown at the process', async () => {
+    const agent = storage(freshSchema());
+    try {
+      await agent.ping();
+      // The store's own pool, as a migration or a query holds a connection: checked out, idle.
+      const pool = (agent as unknown as { pool: pg.Pool }).pool;
+      const held = await pool.connect();
+      const pid = (held as unknown as { processID: number }).processID;
+      // The server ends that one session (as a restart or a failover does): pg emits 'error' on
+      // the client, which without a listener would be an uncaught exception ending the daemon.
+      await cluster.query('SELECT pg_terminate_backend($1)', [pid]);
+      await vi.waitFor(() => expect((held as unknown as { _ended: boolean })._ended).toBe(true), { timeout: 10_000, interval: 50 });
+      held.release(true);
+      await expect(agent.ping()).resolves.toBeUndefined();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('a watcher resumes after a server restart (told to re-read), and ping recovers', async () => {
     const schema = freshSchema();
     const writer = storage(schema);

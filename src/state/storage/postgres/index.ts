@@ -99,6 +99,14 @@ export class PostgresStorage implements Storage {
     // An idle pooled connection that breaks (server restart) reports here; without a handler it
     // would crash the process. The pool drops it and opens a new one on demand.
     this.pool.on('error', (error) => this.logger.warn({ err: this.error('keep a connection', error).message }, 'a pooled PostgreSQL connection failed'));
+    // The pool listens only while a connection is idle or running a pool.query: one held between
+    // statements (a migration's transaction) that the server cuts would emit 'error' to nobody,
+    // an uncaught exception. Every connection gets a listener of its own (debug: an idle one is
+    // also reported by the pool above, and a held one's next statement fails loudly); releasing
+    // it with that error drops it from the pool.
+    this.pool.on('connect', (client) =>
+      client.on('error', (error) => this.logger.debug({ err: this.error('keep a connection', error).message }, 'a PostgreSQL connection failed')),
+    );
     this.listener =
       options.listen === false
         ? undefined
