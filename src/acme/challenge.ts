@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { throwIfAborted } from '../core/clock.js';
 import { CertkeeperError, describeError, toCertkeeperError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { timedCall } from '../core/timed-call.js';
 import type { ChallengeLookups, DnsProvider, TxtRecord } from '../dns/contract.js';
 import { DEFAULT_CLEANUP_TIMEOUT_MS, withDeadline } from './deadline.js';
 import { parseProblem, problemToError } from './errors.js';
@@ -226,15 +227,10 @@ function uniqueNames(pending: PendingChallenge[]): string[] {
 }
 
 /** Runs one propagation check, telling the provider how it went (for metrics) unless it was cancelled. */
-async function timedCheck<T>(dns: DnsProvider, signal: AbortSignal, check: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  const tell = (result: 'success' | 'error'): void => dns.onPropagationChecked?.(result, (performance.now() - started) / 1000);
-  try {
-    const value = await check();
-    tell('success');
-    return value;
-  } catch (error) {
-    if (!signal.aborted) tell('error');
-    throw error;
-  }
+function timedCheck<T>(dns: DnsProvider, signal: AbortSignal, check: () => Promise<T>): Promise<T> {
+  return timedCall(
+    check,
+    (outcome, seconds) => dns.onPropagationChecked?.(outcome.ok ? 'success' : 'error', seconds),
+    () => signal.aborted,
+  );
 }

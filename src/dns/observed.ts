@@ -3,28 +3,24 @@
 // what it builds (registry.ts) when the context asks (DnsProviderContext.onCall); a provider
 // never knows it is watched.
 
+import { timedCall } from '../core/timed-call.js';
 import type { DnsCall, DnsCallObserver, DnsOperation, DnsProvider, TxtBatchSupport } from './contract.js';
 
 export type { DnsCall, DnsCallObserver, DnsOperation };
 
 /** Runs `call`, telling `onCall` how it went and how long it took (unless it was aborted); `failed` judges an answer that is a failure. */
-export async function timedDnsCall<T>(
+export function timedDnsCall<T>(
   onCall: DnsCallObserver,
   operation: DnsOperation,
   signal: AbortSignal | undefined,
   call: () => Promise<T>,
   failed: (value: T) => boolean = () => false,
 ): Promise<T> {
-  const started = performance.now();
-  const report = (result: DnsCall['result']): void => onCall({ operation, result, seconds: (performance.now() - started) / 1000 });
-  try {
-    const value = await call();
-    report(failed(value) ? 'error' : 'success');
-    return value;
-  } catch (error) {
-    if (!signal?.aborted) report('error');
-    throw error;
-  }
+  return timedCall(
+    call,
+    (outcome, seconds) => onCall({ operation, result: outcome.ok && !failed(outcome.value) ? 'success' : 'error', seconds }),
+    () => signal?.aborted === true,
+  );
 }
 
 /** `provider` with its writes (single and batched) timed; everything else answered by `provider` itself. */

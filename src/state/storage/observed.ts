@@ -3,6 +3,7 @@
 // above and the backend below do not know. Only the operation is reported, never a key.
 
 import { isCertkeeperError } from '../../core/errors.js';
+import { timedCall } from '../../core/timed-call.js';
 import type {
   LockOptions,
   LogEntry,
@@ -121,17 +122,12 @@ export class ObservedStorage implements Storage {
     return this.inner.close();
   }
 
-  private async timed<T>(operation: StorageOperation, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    const report = (result: StorageResult): void =>
-      this.observer.onOperation({ backend: this.backend, operation, result, seconds: (performance.now() - started) / 1000 });
-    try {
-      const value = await call();
-      report('success');
-      return value;
-    } catch (error) {
-      if (!cancelled(signal)) report(storageResult(error));
-      throw error;
-    }
+  private timed<T>(operation: StorageOperation, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    return timedCall(
+      call,
+      (outcome, seconds) =>
+        this.observer.onOperation({ backend: this.backend, operation, result: outcome.ok ? 'success' : storageResult(outcome.error), seconds }),
+      () => cancelled(signal),
+    );
   }
 }
