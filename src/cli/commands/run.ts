@@ -28,6 +28,8 @@ import { logSubscriber } from '../../observe/log-subscriber.js';
 import { alertsOnly, fanOut, type EventSubscriber } from '../../observe/subscribers.js';
 import type { StateStore } from '../../state/contract.js';
 import type { StorageObservation } from '../../state/storage/contract.js';
+import type { DnsCall } from '../../dns/contract.js';
+import type { CaRequestInfo } from '../../issuers/contract.js';
 import { startServedWatch, type ServedWatch } from '../../verify/daemon.js';
 import { wire } from '../wiring.js';
 import { commandLogger, EXIT_OK, loadConfig, logConfigWarnings, type CommandIo, type GlobalOptions } from '../context.js';
@@ -92,6 +94,12 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   const metrics = new AgentMetrics();
   // The store's health metrics: the daemon opens the store first (below), so it is opened observed.
   const storeObserver = { onOperation: (o: StorageObservation) => metrics.storeOperation(o), onLockLost: (backend: string) => metrics.storeLockLost(backend) };
+  // What the agent's and the rehearsals' wiring report, for metrics: CA requests, DNS calls, store calls.
+  const observed = {
+    onAcmeRequest: (status: number | undefined, info?: CaRequestInfo) => metrics.acmeResponse(status, info),
+    onDnsCall: (type: string, call: DnsCall) => metrics.dnsCall(type, call),
+    storeObserver,
+  };
   let dispatcher: Dispatcher | undefined;
   let config: Config = first;
   let stateDirWritable: boolean | string = false;
@@ -174,7 +182,7 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
   ];
   const isLeader = elector ? () => elector.isLeader() : undefined;
   const agent = new Agent({
-    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
+    ...(isLeader ? { isLeader } : {}),
     clock: io.clock,
     logger,
     // A reload: loading registers the new config's secrets (cli/context.ts); its warnings are logged like at start.
@@ -185,16 +193,8 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
       return next;
     },
     wire: async (next, onEvent) => {
-      const deps = await wire(next, {
-        clock: io.clock,
-        logger,
-        onEvent,
-        onAcmeRequest: (status, info) => metrics.acmeResponse(status, info),
-        onDnsCall: (type, call) => metrics.dnsCall(type, call),
-        storeObserver,
-        onRenewalInfo: (result) => metrics.renewalInfo(result),
-      });
-      if (elector) deps.canDeploy = () => elector.isLeader();
+      const deps = await wire(next, { clock: io.clock, logger, onEvent, ...observed, onRenewalInfo: (result) => metrics.renewalInfo(result) });
+      if (isLeader) deps.canDeploy = isLeader;
       stateDirWritable = await probeWritable(next.stateDir);
       store = deps.store;
       return deps;
@@ -225,17 +225,10 @@ async function launch(global: GlobalOptions, io: CommandIo, options: { handleSig
     clock: io.clock,
     logger: logger.child({ component: 'rehearse' }),
     config: () => agent.currentConfig,
-    wire: (next) =>
-      wire(next, {
-        clock: io.clock,
-        logger,
-        onAcmeRequest: (status, info) => metrics.acmeResponse(status, info),
-        onDnsCall: (type, call) => metrics.dnsCall(type, call),
-        storeObserver,
-      }),
+    wire: (next) => wire(next, { clock: io.clock, logger, ...observed }),
     onEvent: fanOut(subscribers, 'rehearsal'),
     onResult: (cert, result) => metrics.rehearsal(cert, result),
-    ...(elector ? { isLeader: () => elector.isLeader() } : {}),
+    ...(isLeader ? { isLeader } : {}),
   });
 
   const reload = async (): Promise<{ ok: boolean; error?: string }> => {
