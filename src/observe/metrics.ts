@@ -201,7 +201,7 @@ export class AgentMetrics {
     });
     this.dnsRequests = new Counter({
       name: 'certkeeper_dns_requests_total',
-      help: 'DNS provider calls by provider type, operation (present, cleanup, batch_present, batch_cleanup, propagation: a batch waiting for its records to be served) and result (success, error).',
+      help: 'DNS provider calls by provider type, operation (present, cleanup, batch_present, batch_cleanup, propagation: waiting until the records are served, once per batch or per record for a provider without batches) and result (success, error).',
       labelNames: ['provider_type', 'operation', 'result'],
       registers,
     });
